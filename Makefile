@@ -1,0 +1,33 @@
+# Quickstart: `make demo` and `make test`. Both create .venv on first use and
+# install the package with the pinned constraints in requirements/lock.txt.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test install lock clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml requirements/lock.txt
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "macedance needs Python >= 3.11, found " + sys.version.split()[0])'
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --disable-pip-version-check -q -c requirements/lock.txt -e ".[dev]"
+	@touch $(STAMP)
+
+demo: $(STAMP)
+	$(VENV)/bin/macedance demo --out demo-output
+
+test: $(STAMP)
+	$(PY) -m pytest -q
+
+# Re-resolve the pinned constraints from pyproject.toml in a scratch environment.
+lock:
+	rm -rf .lock-venv && $(PYTHON) -m venv .lock-venv
+	.lock-venv/bin/pip install --disable-pip-version-check -q -e ".[dev]"
+	( echo "# Pinned constraints for make install; regenerate with make lock."; \
+	  .lock-venv/bin/pip freeze --exclude-editable | grep -v '^-e' ) > requirements/lock.txt
+	rm -rf .lock-venv
+
+clean:
+	rm -rf $(VENV) demo-output .pytest_cache

@@ -1,0 +1,3 @@
+from macedance.cli import main
+
+main()

@@ -1,0 +1,117 @@
+"""The on-disk format of motions and keypoints: ``.npz`` with a ``schema_version`` key.
+
+Layout (all plain numeric or unicode arrays; read with ``allow_pickle=False``):
+
+* motion: ``schema_version`` (int), ``kind`` = "motion", ``poses`` (T,24,3) float64 axis-angle,
+  ``trans`` (T,3) float64 metres, ``fps`` float, ``up_axis`` "y"|"z", optional ``betas`` (B,),
+  ``meta_json`` (a JSON object of strings).
+* keypoints2d: ``schema_version``, ``kind`` = "keypoints2d", ``data`` (T,K,3), ``skeleton``,
+  ``image_size`` (2,) int (width, height), ``fps``, ``meta_json``.
+
+A file with a newer ``schema_version`` than this package knows is refused with a clear error.
+"""
+
+from __future__ import annotations
+
+import json
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from macedance.errors import DataFormatError, InputNotFoundError, SchemaVersionError, ValidationError
+from macedance.fileio import atomic_write
+from macedance.schema.keypoints import Keypoints2D
+from macedance.schema.motion import Motion
+
+SCHEMA_VERSION = 1
+
+
+def _write(path: str | Path, kind: str, arrays: dict[str, Any], meta: dict[str, str]) -> Path:
+    path = Path(path)
+    if path.suffix != ".npz":
+        raise ValidationError("output path", "a file name ending in .npz", str(path))
+    payload = {"schema_version": np.int64(SCHEMA_VERSION), "kind": np.str_(kind), **arrays,
+               "meta_json": np.str_(json.dumps(meta, sort_keys=True))}  # fmt: skip
+    with atomic_write(path) as f:
+        np.savez(f, **payload)
+    return path
+
+
+def read_npz(path: str | Path, kind: str) -> dict[str, np.ndarray]:
+    """All arrays of a macedance ``.npz`` of the given kind, checked for version and kind."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputNotFoundError(f"{path}: file not found")
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            data = {k: z[k] for k in z.files}
+    except (zipfile.BadZipFile, OSError, EOFError) as exc:
+        raise DataFormatError(f"{path}: not a readable .npz file ({exc})") from None
+    except ValueError as exc:  # object arrays need pickle: refused
+        raise DataFormatError(f"{path}: contains pickled objects, which are never loaded ({exc})") from None
+    if "schema_version" not in data:
+        raise DataFormatError(f"{path}: not a macedance file (no 'schema_version' key; keys: {sorted(data)})")
+    version = int(data["schema_version"])
+    if version > SCHEMA_VERSION or version < 1:
+        raise SchemaVersionError(
+            f"{path}: schema_version {version} is not supported by this macedance (knows 1..{SCHEMA_VERSION}); "
+            "upgrade macedance"
+        )
+    found = str(data.get("kind", ""))
+    if found != kind:
+        raise DataFormatError(f"{path}: expected a {kind} file, found kind {found!r}")
+    return data
+
+
+def _meta(path: Path, data: dict[str, np.ndarray]) -> dict[str, str]:
+    try:
+        meta = json.loads(str(data.get("meta_json", "{}")))
+    except json.JSONDecodeError as exc:
+        raise DataFormatError(f"{path}: meta_json is not valid JSON ({exc})") from None
+    if not isinstance(meta, dict):
+        raise DataFormatError(f"{path}: meta_json must be a JSON object")
+    return meta
+
+
+def _need(path: Path, data: dict[str, np.ndarray], *keys: str) -> None:
+    missing = [k for k in keys if k not in data]
+    if missing:
+        raise DataFormatError(f"{path}: missing field(s) {missing}")
+
+
+def save_motion(motion: Motion, path: str | Path) -> Path:
+    arrays: dict[str, Any] = {"poses": motion.poses, "trans": motion.trans, "fps": np.float64(motion.fps),
+                              "up_axis": np.str_(motion.up_axis)}  # fmt: skip
+    if motion.betas is not None:
+        arrays["betas"] = motion.betas
+    return _write(path, "motion", arrays, motion.meta)
+
+
+def load_motion(path: str | Path) -> Motion:
+    path = Path(path)
+    data = read_npz(path, "motion")
+    _need(path, data, "poses", "trans", "fps", "up_axis")
+    try:
+        return Motion(data["poses"], data["trans"], float(data["fps"]), str(data["up_axis"]),
+                      data.get("betas"), _meta(path, data))  # fmt: skip
+    except ValidationError as exc:
+        raise exc.with_source(path) from None
+
+
+def save_keypoints(kp: Keypoints2D, path: str | Path) -> Path:
+    arrays = {"data": kp.data, "skeleton": np.str_(kp.skeleton), "image_size": np.asarray(kp.image_size, np.int64),
+              "fps": np.float64(kp.fps)}  # fmt: skip
+    return _write(path, "keypoints2d", arrays, kp.meta)
+
+
+def load_keypoints(path: str | Path) -> Keypoints2D:
+    path = Path(path)
+    data = read_npz(path, "keypoints2d")
+    _need(path, data, "data", "skeleton", "image_size", "fps")
+    try:
+        size = tuple(int(v) for v in np.asarray(data["image_size"]).reshape(-1))
+        return Keypoints2D(data["data"], str(data["skeleton"]), size, float(data["fps"]), _meta(path, data))  # type: ignore[arg-type]
+    except ValidationError as exc:
+        raise exc.with_source(path) from None
