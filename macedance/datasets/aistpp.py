@@ -1,0 +1,116 @@
+"""AIST++ importer.
+
+Source format (AIST++ ``motions/*.pkl``, one per sequence): a pickled dict with ``smpl_poses``
+(N, 72) axis-angle (24 joints × 3, root first), ``smpl_trans`` (N, 3) on the dataset's scaled
+(≈ cm) scale, ``smpl_scaling`` (1,), optionally ``smpl_loss``; 60 fps; y-up. Like every reference
+implementation we divide the translation by the scaling to get metre-scale SMPL ``transl``.
+
+The pickle is read with :func:`macedance.safe_pickle.safe_load_pickle` (numpy + builtins only).
+If the official ``ignore_list.txt`` (sequences with bad annotations) or ``splits/crossmodal_*.txt``
+files sit in the source folder or its parent, ignored sequences are rejected with that reason and
+the others get their official split.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+
+from macedance.errors import DataFormatError, InputNotFoundError, ValidationError
+from macedance.datasets.importer import ImportReport, ProgressFn, SourceItem, run_import
+from macedance.safe_pickle import safe_load_pickle
+from macedance.schema import Motion
+
+AISTPP_FPS = 60.0
+IMPORTER_VERSION = "1"
+GENRES = {
+    "gBR": "Break", "gPO": "Pop", "gLO": "Lock", "gMH": "Middle Hip-hop", "gLH": "LA-style Hip-hop",
+    "gHO": "House", "gWA": "Waack", "gKR": "Krump", "gJS": "Street Jazz", "gJB": "Ballet Jazz",
+}  # fmt: skip
+_NAME = re.compile(r"^(?P<genre>g[A-Z]{2})_s(?P<situation>[A-Z]{2})_c(?P<camera>[A-Za-z0-9]+)_d(?P<dancer>\d+)_"
+                   r"(?P<music>m[A-Z]{2}\d)_ch(?P<choreo>\d+)$")  # fmt: skip
+
+
+def parse_sequence_name(name: str) -> dict[str, str]:
+    """Fields of an AIST++ sequence name (``gBR_sBM_cAll_d04_mBR0_ch01``); {} if it does not match."""
+    m = _NAME.match(name)
+    if not m:
+        return {}
+    d = m.groupdict()
+    return {"genre": GENRES.get(d["genre"], d["genre"]), "music_id": d["music"], "dancer": "d" + d["dancer"],
+            "situation": {"BM": "basic", "FM": "advanced"}.get(d["situation"], d["situation"])}  # fmt: skip
+
+
+def read_aistpp_motion(path: str | Path) -> Motion:
+    """One AIST++ ``.pkl`` → Motion (60 fps, y-up, metres)."""
+    path = Path(path)
+    data = safe_load_pickle(path)
+    if not isinstance(data, dict):
+        raise DataFormatError(f"{path}: expected a dict with smpl_poses/smpl_trans/smpl_scaling, found {type(data).__name__}")
+    missing = [k for k in ("smpl_poses", "smpl_trans", "smpl_scaling") if k not in data]
+    if missing:
+        raise DataFormatError(f"{path}: missing key(s) {missing}; found {sorted(map(str, data))}")
+    poses = np.asarray(data["smpl_poses"])
+    if poses.ndim == 2 and poses.shape[1] == 72:
+        poses = poses.reshape(-1, 24, 3)
+    if poses.ndim != 3 or poses.shape[1:] != (24, 3):
+        raise ValidationError("smpl_poses", "shape (N, 72) or (N, 24, 3)", f"shape {poses.shape}", source=path)
+    scaling = np.asarray(data["smpl_scaling"], dtype=np.float64).reshape(-1)
+    if scaling.shape != (1,) or not np.isfinite(scaling[0]) or scaling[0] <= 0:
+        raise ValidationError("smpl_scaling", "one positive number", f"{scaling.tolist()}", source=path)
+    trans = np.asarray(data["smpl_trans"])
+    try:
+        return Motion(poses, trans / scaling[0], AISTPP_FPS, "y",
+                      meta={"smpl_scaling": repr(float(scaling[0]))})  # fmt: skip
+    except ValidationError as exc:
+        raise exc.with_source(path) from None
+    except TypeError as exc:
+        raise DataFormatError(f"{path}: non-numeric smpl_trans ({exc})") from None
+
+
+def _find_official_lists(src: Path) -> tuple[set[str], dict[str, str]]:
+    ignored: set[str] = set()
+    splits: dict[str, str] = {}
+    for root in (src, src.parent):
+        ig = root / "ignore_list.txt"
+        if ig.is_file() and not ignored:
+            ignored = {ln.strip() for ln in ig.read_text().splitlines() if ln.strip()}
+        for split in ("train", "val", "test"):
+            f = root / "splits" / f"crossmodal_{split}.txt"
+            if f.is_file():
+                for ln in f.read_text().splitlines():
+                    if ln.strip():
+                        splits.setdefault(ln.strip(), split)
+    return ignored, splits
+
+
+def import_aistpp(
+    src: str | Path,
+    out: str | Path,
+    *,
+    fps: float | None = None,
+    up_axis: str | None = None,
+    overwrite: bool = False,
+    progress: ProgressFn | None = None,
+) -> ImportReport:
+    """Import a folder of AIST++ motion ``.pkl`` files (searched recursively) into ``out``."""
+    src, out = Path(src), Path(out)
+    if not src.is_dir():
+        raise InputNotFoundError(f"{src}: source folder not found")
+    files = sorted(src.rglob("*.pkl"))
+    if not files:
+        raise InputNotFoundError(f"{src}: no AIST++ .pkl motion files found (searched recursively)")
+    ignored, splits = _find_official_lists(src)
+
+    def read(path: Path) -> SourceItem:
+        if path.stem in ignored:
+            raise DataFormatError("listed in AIST++ ignore_list.txt (known bad annotation)")
+        info = parse_sequence_name(path.stem)
+        extra = {k: v for k, v in info.items() if k != "genre"}
+        return SourceItem(path.stem, read_aistpp_motion(path), source_video=path.stem,
+                          genre=info.get("genre"), split=splits.get(path.stem), extra=extra)  # fmt: skip
+
+    return run_import(files, src, out, read, dataset="aistpp", importer_version=IMPORTER_VERSION,
+                      fps=fps, up_axis=up_axis, overwrite=overwrite, progress=progress)  # fmt: skip
