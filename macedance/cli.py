@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Annotated, Any, Optional
 
 import typer
+from rich import box
 from rich.console import Console
 from rich.logging import RichHandler
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -154,23 +155,24 @@ def _skeleton(smpl_model: Optional[Path], gender: str) -> Any:
     return builtin_skeleton() if smpl_model is None else skeleton_from_smplx(smpl_model, gender)
 
 
-STAT_COLUMNS = (("frames", "frames", "{:d}"), ("fps", "fps", "{:g}"), ("seconds", "sec", "{:.2f}"),
-                ("root_travel_m", "travel m", "{:.2f}"), ("mean_joint_speed_mps", "joints m/s", "{:.2f}"),
-                ("p95_wrist_speed_mps", "wrist95 m/s", "{:.2f}"), ("foot_contact_ratio", "contact", "{:.0%}"),
-                ("height_m", "height m", "{:.2f}"))  # fmt: skip
+STAT_COLUMNS = (("fps", "fps", "{:g}"), ("seconds", "sec", "{:.2f}"), ("root_travel_m", "travel", "{:.2f}"),
+                ("mean_joint_speed_mps", "speed", "{:.2f}"), ("p95_wrist_speed_mps", "wrist95", "{:.2f}"),
+                ("foot_contact_ratio", "contact", "{:.0%}"), ("height_m", "height", "{:.2f}"))  # fmt: skip
+STAT_CAPTION = ("travel: pelvis path length (m); speed: mean joint speed (m/s); wrist95: 95th percentile "
+                "wrist speed (m/s); contact: foot-contact frames; height: body extent (m)")  # fmt: skip
 
 
 def motion_stats_table(rows: list[tuple[str, dict[str, Any]]], title: str) -> Table:
     """A rich table of per-motion statistics with a mean row."""
-    table = Table(title=title, title_justify="left")
-    table.add_column("motion", no_wrap=True, min_width=12)
+    table = Table(title=title, title_justify="left", caption=STAT_CAPTION, caption_justify="left",
+                  box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)  # fmt: skip
+    table.add_column("motion", no_wrap=True, overflow="ellipsis", max_width=24)
     for _, header, _ in STAT_COLUMNS:
-        table.add_column(header, justify="right")
+        table.add_column(header, justify="right", no_wrap=True, min_width=max(4, len(header)))
     for name, st in rows:
         table.add_row(name, *(fmt.format(st[key]) for key, _, fmt in STAT_COLUMNS))
     if len(rows) > 1:
         mean = {k: sum(st[k] for _, st in rows) / len(rows) for k, _, _ in STAT_COLUMNS}
-        mean["frames"] = round(mean["frames"])
         table.add_section()
         table.add_row("[bold]mean", *(fmt.format(mean[key]) for key, _, fmt in STAT_COLUMNS))
     return table
