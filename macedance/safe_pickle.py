@@ -43,13 +43,42 @@ for _name in ("float16", "float32", "float64", "int8", "int16", "int32", "int64"
     _ALLOWED[("numpy", _name)] = getattr(np, _name)
 
 
+class InertObject:
+    """Stand-in for a class a data pickle names but which is never imported or run.
+
+    Only records the global's name and the state the pickle gives it; callers convert it
+    (for example a scipy sparse matrix or a chumpy array) into plain numpy arrays.
+    """
+
+    pickle_module = ""
+    pickle_name = ""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self.args = args
+        self.state: Any = None
+
+    def __setstate__(self, state: Any) -> None:
+        self.state = state
+
+    def __reduce__(self) -> Any:  # pragma: no cover - never re-pickled
+        raise TypeError("inert placeholders cannot be pickled")
+
+
+def _inert_class(module: str, name: str) -> type[InertObject]:
+    return type(name, (InertObject,), {"pickle_module": module, "pickle_name": name})
+
+
 class _RestrictedUnpickler(pickle.Unpickler):
-    def __init__(self, file: io.BufferedIOBase, source: str):
+    def __init__(self, file: io.BufferedIOBase, source: str, inert_modules: tuple[str, ...] = ()):
         super().__init__(file, encoding="latin1")
         self._source = source
+        self._inert_modules = inert_modules
 
     def find_class(self, module: str, name: str) -> Any:
         obj = _ALLOWED.get((module, name))
+        if obj is None and any(module == m or module.startswith(m + ".") for m in self._inert_modules):
+            # Any global of these packages becomes an inert placeholder: "calling" it only stores args.
+            return _inert_class(module, name)
         if obj is None:
             raise UnsafePickleError(
                 f"{self._source}: refused to load: the pickle references {module}.{name}, which is not a "
@@ -74,8 +103,13 @@ def _check_arrays(obj: Any, source: str) -> None:
             _check_arrays(v, source)
 
 
-def safe_load_pickle(path: str | Path) -> Any:
+def safe_load_pickle(path: str | Path, inert_modules: tuple[str, ...] = ()) -> Any:
     """Load a pickle holding only numpy arrays/scalars and builtins.
+
+    Args:
+        path: the file.
+        inert_modules: packages whose *classes* may appear; each becomes an :class:`InertObject`
+            that only records its state (nothing from those packages is imported or executed).
 
     Raises:
         UnsafePickleError: the pickle references anything else (never executed).
@@ -87,7 +121,7 @@ def safe_load_pickle(path: str | Path) -> Any:
     if not raw:
         raise DataFormatError(f"{source}: empty file, expected a pickle")
     try:
-        obj = _RestrictedUnpickler(io.BytesIO(raw), source).load()
+        obj = _RestrictedUnpickler(io.BytesIO(raw), source, inert_modules).load()
     except UnsafePickleError:
         raise
     except Exception as exc:  # UnpicklingError, EOFError, ValueError, struct errors …

@@ -24,27 +24,27 @@ _SMALL = 1e-6
 def axis_angle_to_quaternion(aa: Any) -> Any:
     """(..., 3) axis-angle → (..., 4) unit quaternion (w, x, y, z) with w ≥ 0 for angles ≤ π."""
     m = xp(aa)
-    angle = norm(aa, keepdims=True)
-    half = 0.5 * angle
-    small = angle < _SMALL
-    safe = m.where(small, m.ones_like(angle), angle)
-    # sin(θ/2)/θ, with its Taylor series near 0.
-    s = m.where(small, 0.5 - angle * angle / 48.0, m.sin(half) / safe)
-    return m.concatenate([m.cos(half), aa * s], -1)
+    sq = (aa * aa).sum(-1)[..., None]
+    small = sq < _SMALL**2
+    angle = m.sqrt(m.where(small, m.ones_like(sq), sq))  # never sqrt(0): finite gradients at 0
+    # sin(θ/2)/θ and cos(θ/2), with their Taylor series near 0.
+    s = m.where(small, 0.5 - sq / 48.0, m.sin(0.5 * angle) / angle)
+    c = m.where(small, 1.0 - sq / 8.0, m.cos(0.5 * angle))
+    return m.concatenate([c, aa * s], -1)
 
 
 def quaternion_to_axis_angle(q: Any) -> Any:
     """(..., 4) quaternion (w, x, y, z) → (..., 3) axis-angle with angle in [0, π]."""
     m = xp(q)
+    q = q / norm(q, keepdims=True)
     q = m.where(q[..., :1] < 0, -q, q)  # same rotation, w ≥ 0
-    v = q[..., 1:]
-    vn = norm(v, keepdims=True)
-    half = m.arctan2(vn, q[..., :1])
-    angle = 2.0 * half
-    small = angle < _SMALL
-    safe = m.where(small, m.ones_like(angle), angle)
-    s = m.where(small, 0.5 - angle * angle / 48.0, m.sin(half) / safe)
-    return v / s
+    w, v = q[..., :1], q[..., 1:]
+    sq = (v * v).sum(-1)[..., None]
+    small = sq < (0.5 * _SMALL) ** 2
+    vn = m.sqrt(m.where(small, m.ones_like(sq), sq))  # |v| = sin(θ/2)
+    # θ/sin(θ/2) = 2·atan2(|v|, w)/|v|; near 0 it tends to 2/w.
+    factor = m.where(small, 2.0 / w, 2.0 * m.arctan2(vn, w) / vn)
+    return v * factor
 
 
 def quaternion_to_matrix(q: Any) -> Any:

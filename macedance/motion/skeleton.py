@@ -18,6 +18,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -178,10 +179,72 @@ def find_smpl_model_file(model: str | Path | None, gender: str = "neutral") -> P
     raise BodyModelError(f"{path}: SMPL model path does not exist")
 
 
+_SMPL_KEYS = ("v_template", "shapedirs", "posedirs", "J_regressor", "weights", "kintree_table", "f")
+
+
+def _to_dense(value: Any, key: str, path: Path) -> np.ndarray:
+    """A plain array from an array, a scipy-sparse placeholder or a chumpy placeholder."""
+    from macedance.safe_pickle import InertObject
+
+    if isinstance(value, InertObject):
+        state = value.state if isinstance(value.state, dict) else {}
+        if value.pickle_module.startswith("chumpy") and "x" in state:
+            return _to_dense(state["x"], key, path)
+        if value.pickle_module.startswith("scipy.sparse") and {"data", "indices", "indptr"} <= set(state):
+            shape = tuple(state.get("_shape") or state.get("shape"))
+            data, indices, indptr = (np.asarray(state[k]) for k in ("data", "indices", "indptr"))
+            dense = np.zeros(shape, dtype=np.float64)
+            csc = value.pickle_name.startswith("csc")
+            for major in range(len(indptr) - 1):
+                sl = slice(indptr[major], indptr[major + 1])
+                if csc:
+                    dense[indices[sl], major] = data[sl]
+                else:
+                    dense[major, indices[sl]] = data[sl]
+            return dense
+        raise BodyModelError(f"{path}: field {key!r} holds an unsupported object {value.pickle_module}.{value.pickle_name}")
+    arr = np.asarray(value)
+    if arr.dtype.hasobject:
+        raise BodyModelError(f"{path}: field {key!r} is not numeric")
+    return arr
+
+
+def load_smpl_model_arrays(path: str | Path) -> dict[str, np.ndarray]:
+    """The arrays of an SMPL model file, read without executing anything.
+
+    ``.npz`` is read with ``allow_pickle=False``; ``.pkl`` with the restricted unpickler, where
+    scipy-sparse and chumpy objects (as in the official SMPL downloads) become plain arrays without
+    importing either package.
+    """
+    from macedance.errors import MaceDanceError
+    from macedance.safe_pickle import safe_load_pickle
+
+    path = Path(path)
+    try:
+        if path.suffix == ".npz":
+            with np.load(path, allow_pickle=False) as z:
+                raw: Any = {k: z[k] for k in z.files}
+        else:
+            raw = safe_load_pickle(path, inert_modules=("scipy.sparse", "chumpy"))
+    except MaceDanceError as exc:
+        raise BodyModelError(f"cannot load SMPL model: {exc}") from None
+    except Exception as exc:  # zip / npy errors
+        raise BodyModelError(f"{path}: cannot load SMPL model: {exc}") from None
+    if not isinstance(raw, dict):
+        raise BodyModelError(f"{path}: cannot load SMPL model: expected a dict of arrays")
+    missing = [k for k in _SMPL_KEYS if k not in raw]
+    if missing:
+        raise BodyModelError(f"{path}: cannot load SMPL model: missing field(s) {missing}")
+    return {k: _to_dense(raw[k], k, path) for k in _SMPL_KEYS}
+
+
 def skeleton_from_smplx(
     model: str | Path | None = None, gender: str = "neutral", betas: np.ndarray | None = None
 ) -> RestSkeleton:
-    """Rest skeleton of the user's licensed SMPL model via the ``smplx`` package.
+    """Rest skeleton of the user's licensed SMPL model, built by the ``smplx`` package.
+
+    The model file is read by :func:`load_smpl_model_arrays` (never plain pickle) and handed to
+    ``smplx.SMPL``; the rest joints are ``J_regressor · (v_template + shapedirs · β)``.
 
     Args:
         model: model file or directory (see :func:`find_smpl_model_file`); ``None`` reads
@@ -190,27 +253,23 @@ def skeleton_from_smplx(
         betas: (≤ num_betas,) shape coefficients; zeros (mean shape) when omitted.
     """
     path = find_smpl_model_file(model, gender)
+    arrays = load_smpl_model_arrays(path)
     try:
         import smplx
         import torch
+        from smplx.utils import Struct
     except ImportError as exc:  # pragma: no cover - smplx is a core dependency
         raise MissingDependencyError("the smplx package is needed: pip install smplx") from exc
     nb = 10 if betas is None else int(np.asarray(betas).reshape(-1).shape[0])
     try:
-        body = smplx.SMPL(model_path=str(path), gender=gender, num_betas=nb)
-    except ModuleNotFoundError as exc:
-        if "chumpy" in str(exc):
-            raise BodyModelError(
-                f"{path}: this SMPL file stores chumpy objects; use a chumpy-free .npz/.pkl export "
-                "of the model (SMPL_NEUTRAL.npz as distributed for smplx)"
-            ) from exc
-        raise BodyModelError(f"{path}: cannot load SMPL model: {exc}") from exc
-    except Exception as exc:  # smplx raises assorted errors on malformed files
-        raise BodyModelError(f"{path}: cannot load SMPL model: {exc}") from exc
-    b = torch.zeros(1, nb) if betas is None else torch.as_tensor(np.asarray(betas), dtype=torch.float32)
+        body = smplx.SMPL(model_path=str(path), data_struct=Struct(**arrays), gender=gender, num_betas=nb,
+                          dtype=torch.float64)  # fmt: skip
+    except Exception as exc:  # smplx raises assorted errors on malformed arrays
+        raise BodyModelError(f"{path}: cannot build the SMPL model: {exc}") from exc
+    b = torch.zeros(nb, dtype=torch.float64) if betas is None else torch.as_tensor(np.asarray(betas, np.float64).reshape(-1))
     with torch.no_grad():
-        shaped = body.v_template + torch.einsum("l,vcl->vc", b.reshape(-1).to(body.shapedirs), body.shapedirs)
-        joints = torch.einsum("jv,vc->jc", body.J_regressor, shaped)
-    if joints.shape[0] != NUM_SMPL_JOINTS:
-        raise BodyModelError(f"{path}: expected a 24-joint SMPL model, found {joints.shape[0]} joints")
-    return RestSkeleton(joints.double().numpy(), name=f"smplx:{path.name}:{gender}")
+        out = body(betas=b[None], return_verts=False)
+    joints = out.joints[0, :NUM_SMPL_JOINTS].numpy()
+    if body.J_regressor.shape[0] != NUM_SMPL_JOINTS:
+        raise BodyModelError(f"{path}: expected a 24-joint SMPL model, found {body.J_regressor.shape[0]} joints")
+    return RestSkeleton(joints.astype(np.float64), name=f"smplx:{path.name}:{gender}")

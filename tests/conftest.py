@@ -1,0 +1,70 @@
+"""Shared fixtures: synthetic SMPL model files, generated motions, the shared real data folder."""
+
+from __future__ import annotations
+
+import pickle
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+
+def make_smpl_model_file(path: Path, seed: int = 0, fmt: str = "pkl") -> Path:
+    """Write a synthetic SMPL-format body model (same keys and shapes as the real SMPL files).
+
+    The template is random around a human-sized rest skeleton; J_regressor is a random sparse-ish
+    convex combination of vertices, so joints depend on the template and on the shape blend shapes.
+    """
+    from macedance.motion.skeleton import builtin_skeleton
+
+    rng = np.random.default_rng(seed)
+    V, J = 6890, 24
+    rest = builtin_skeleton().joints
+    owner = rng.integers(0, J, V)
+    v_template = rest[owner] + rng.normal(scale=0.03, size=(V, 3))
+    J_regressor = np.zeros((J, V))
+    for j in range(J):
+        idx = rng.choice(np.flatnonzero(owner == j), size=8, replace=False)
+        w = rng.uniform(0.5, 1.5, size=8)
+        J_regressor[j, idx] = w / w.sum()
+    weights = np.zeros((V, J))
+    weights[np.arange(V), owner] = 1.0
+    data = {
+        "v_template": v_template,
+        "shapedirs": rng.normal(scale=0.01, size=(V, 3, 10)),
+        "posedirs": rng.normal(scale=0.001, size=(V, 3, 207)).astype(np.float32),
+        "J_regressor": J_regressor,
+        "weights": weights,
+        "kintree_table": np.array([[4294967295, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 9, 9, 12, 13, 14, 16, 17, 18, 19, 20, 21],
+                                   list(range(J))], dtype=np.int64),
+        "f": rng.integers(0, V, size=(100, 3)).astype(np.int64),
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if fmt == "pkl":
+        with open(path, "wb") as f:
+            pickle.dump(data, f)
+    else:
+        np.savez(path, **data)
+    return path
+
+
+@pytest.fixture(scope="session")
+def smpl_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A folder holding SMPL_NEUTRAL.pkl (synthetic, SMPL file format)."""
+    d = tmp_path_factory.mktemp("smpl")
+    make_smpl_model_file(d / "SMPL_NEUTRAL.pkl")
+    return d
+
+
+@pytest.fixture
+def rng() -> np.random.Generator:
+    return np.random.default_rng(1234)
+
+
+def random_axis_angle(rng: np.random.Generator, shape: tuple[int, ...], max_angle: float = np.pi) -> np.ndarray:
+    """Axis-angle vectors with uniformly random axes and angles in [0, max_angle)."""
+    axis = rng.normal(size=shape + (3,))
+    axis /= np.linalg.norm(axis, axis=-1, keepdims=True)
+    return axis * rng.uniform(0, max_angle, size=shape + (1,))
