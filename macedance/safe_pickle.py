@@ -8,6 +8,7 @@ global (``os.system``, ``builtins.eval``, a class from some package …) raises
 
 from __future__ import annotations
 
+import _compat_pickle
 import io
 import pickle
 from pathlib import Path
@@ -75,6 +76,11 @@ class _RestrictedUnpickler(pickle.Unpickler):
         self._inert_modules = inert_modules
 
     def find_class(self, module: str, name: str) -> Any:
+        # Python-2 names (as in the official SMPL files): __builtin__.set → builtins.set, etc.
+        if (module, name) in _compat_pickle.NAME_MAPPING:
+            module, name = _compat_pickle.NAME_MAPPING[(module, name)]
+        elif module in _compat_pickle.IMPORT_MAPPING:
+            module = _compat_pickle.IMPORT_MAPPING[module]
         obj = _ALLOWED.get((module, name))
         if obj is None and any(module == m or module.startswith(m + ".") for m in self._inert_modules):
             # Any global of these packages becomes an inert placeholder: "calling" it only stores args.
