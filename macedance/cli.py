@@ -166,7 +166,7 @@ def motion_stats_table(rows: list[tuple[str, dict[str, Any]]], title: str) -> Ta
     """A rich table of per-motion statistics with a mean row."""
     table = Table(title=title, title_justify="left", caption=STAT_CAPTION, caption_justify="left",
                   box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)  # fmt: skip
-    table.add_column("motion", no_wrap=True, overflow="ellipsis", max_width=24)
+    table.add_column("motion", no_wrap=True, overflow="ellipsis", max_width=27)
     for _, header, _ in STAT_COLUMNS:
         table.add_column(header, justify="right", no_wrap=True, min_width=max(4, len(header)))
     for name, st in rows:
@@ -227,9 +227,6 @@ def demo_cmd(
     from macedance.motion.stats import motion_statistics
     from macedance.schema import load_motion
 
-    def raw_name(name: str) -> str:
-        return {"AIST++": "aist", "FineDance": "fd"}[name]
-
     with user_errors():
         raw_a, raw_f = out / "raw" / "aistpp", out / "raw" / "finedance"
         genres = list(GENRES)
@@ -246,15 +243,15 @@ def demo_cmd(
                 kw = {"split": "none"} if fn is import_finedance else {}
                 reports.append((name, fn(raw, out / "imported" / raw.name, fps=30.0, up_axis="z",
                                          progress=progress, **kw)))  # fmt: skip
-        rows = []
+        tables = []
         for name, rep in reports:
-            for clip in rep.clips:
-                assert clip.motion_path is not None
-                rows.append((f"{raw_name(name)}/{clip.id}", motion_statistics(load_motion(Path(rep.out) / clip.motion_path))))
+            rows = [(c.id, motion_statistics(load_motion(Path(rep.out) / str(c.motion_path)))) for c in rep.clips]
+            tables.append(motion_stats_table(rows, f"{name}: imported motions (30 fps, z-up, built-in SMPL skeleton)"))
     for name, rep in reports:
         console.print(f"[bold]{name}[/bold]: ", end="")
         _print_import_report(rep)
-    console.print(motion_stats_table(rows, "Imported motions (30 fps, z-up, built-in SMPL skeleton)"))
+    for table in tables:
+        console.print(table)
 
 
 def main() -> None:

@@ -24,7 +24,9 @@ from typing import Any
 from macedance import __version__
 from macedance.errors import MaceDanceError
 from macedance.fileio import atomic_write, sha256_file, write_json
+from macedance.motion.kinematics import UP_AXES
 from macedance.schema import Clip, Motion, load_motion
+from macedance.schema._check import choice, positive_number
 
 log = logging.getLogger(__name__)
 
@@ -106,6 +108,10 @@ def run_import(
         progress: called as ``progress(done, total, current_name)``.
     """
     t0 = time.perf_counter()
+    if up_axis is not None:
+        choice("up_axis", up_axis, UP_AXES)
+    if fps is not None:
+        fps = positive_number("fps", fps)
     options = {"fps": fps, "up_axis": up_axis}
     options_json = json.dumps(options, sort_keys=True)
     importer = f"macedance {__version__} {dataset}-importer v{importer_version}"

@@ -47,13 +47,17 @@ def synthetic_motion(seconds: float = 4.0, fps: float = 60.0, bpm: float = 120.0
         poses[:, joint, axis] += off + a * np.sin(2 * np.pi * beat_hz * mult * t + phase)
     poses[:, 4, 0] = np.abs(poses[:, 4, 0])  # knees only flex one way
     poses[:, 5, 0] = np.abs(poses[:, 5, 0])
-    yaw = rng.uniform(-np.pi, np.pi) + 2 * np.pi * rng.uniform(-0.05, 0.05) * t
+    # Alternating steps: each leg moves during one half of a two-beat cycle and stands in the other.
+    step = np.sin(np.pi * beat_hz * t / 2)
+    poses[:, [1, 4, 7, 10]] *= np.clip(step, 0, None)[:, None, None]
+    poses[:, [2, 5, 8, 11]] *= np.clip(-step, 0, None)[:, None, None]
+    yaw = rng.uniform(-np.pi, np.pi) + 2 * np.pi * rng.uniform(-0.03, 0.03) * t
     poses[:, 0, 1] = yaw
-    radius, heading = rng.uniform(0.2, 0.8), rng.uniform(0, 2 * np.pi)
+    radius, heading = rng.uniform(0.2, 0.5), rng.uniform(0, 2 * np.pi)
     trans = np.stack([
-        radius * np.cos(heading + 0.3 * t) - radius * np.cos(heading),
-        0.05 * np.abs(np.sin(np.pi * beat_hz * t)) - 0.02 * np.abs(poses[:, 4, 0]),
-        radius * np.sin(heading + 0.3 * t) - radius * np.sin(heading),
+        radius * np.cos(heading + 0.2 * t) - radius * np.cos(heading),
+        0.02 * np.abs(np.sin(np.pi * beat_hz * t)),
+        radius * np.sin(heading + 0.2 * t) - radius * np.sin(heading),
     ], axis=-1)  # fmt: skip
     return Motion(poses, trans, fps, "y", meta={"generator": f"synthetic bpm={bpm} seed={seed}"})
 

@@ -1,0 +1,113 @@
+import json
+import pickle
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from macedance import __version__
+from macedance.cli import app
+from macedance.datasets.synthetic import synthetic_motion, write_aistpp_pkl, write_finedance_npy
+
+runner = CliRunner()
+
+COMMANDS = [[], ["data"], ["data", "import"], ["data", "import", "aistpp"], ["data", "import", "finedance"],
+            ["data", "info"], ["demo"]]  # fmt: skip
+
+
+@pytest.mark.parametrize("cmd", COMMANDS)
+def test_help_on_every_command(cmd):
+    result = runner.invoke(app, cmd + ["--help"])
+    assert result.exit_code == 0, result.output
+    assert "Usage" in result.output
+
+
+def test_version():
+    result = runner.invoke(app, ["--version"])
+    assert result.exit_code == 0 and __version__ in result.output
+
+
+def _one_red_line(result):
+    lines = [ln for ln in result.stderr.splitlines() if ln.strip()]
+    assert result.exit_code == 2, result.output
+    assert len(lines) == 1 and lines[0].startswith("error:"), result.stderr
+    assert "Traceback" not in result.output
+    return lines[0]
+
+
+def test_missing_source_is_one_line_exit_2(tmp_path):
+    line = _one_red_line(runner.invoke(app, ["data", "import", "aistpp", str(tmp_path / "nope"), str(tmp_path / "out")]))
+    assert "source folder not found" in line
+
+
+def test_bad_option_value_is_one_line_exit_2(tmp_path):
+    write_aistpp_pkl(synthetic_motion(seconds=0.5), tmp_path / "src" / "a.pkl")
+    line = _one_red_line(runner.invoke(app, ["data", "import", "aistpp", str(tmp_path / "src"), str(tmp_path / "o"),
+                                             "--up-axis", "x"]))  # fmt: skip
+    assert "up_axis: expected one of 'y', 'z', found 'x'" in line
+    line = _one_red_line(runner.invoke(app, ["data", "import", "finedance", str(tmp_path / "src"), str(tmp_path / "o"),
+                                             "--split", "random"]))  # fmt: skip
+    assert "--split" in line
+
+
+def test_unknown_option_exits_2():
+    assert runner.invoke(app, ["data", "info", "--frobnicate"]).exit_code == 2
+
+
+def test_verbose_shows_traceback(tmp_path):
+    result = runner.invoke(app, ["--verbose", "data", "info", str(tmp_path / "nope.npz")])
+    assert result.exit_code == 2 and "Traceback" in result.stderr
+
+
+def test_bad_shape_file_is_one_line(tmp_path):
+    np.savez(tmp_path / "m.npz", schema_version=1, kind="motion", poses=np.zeros((3, 22, 3)), trans=np.zeros((3, 3)),
+             fps=30.0, up_axis="y")
+    line = _one_red_line(runner.invoke(app, ["data", "info", str(tmp_path / "m.npz")]))
+    assert "m.npz" in line and "Motion.poses: expected shape (T, 24, 3)" in line and "found shape (3, 22, 3)" in line
+
+
+def test_import_aistpp_and_info_and_json(tmp_path):
+    src = tmp_path / "src"
+    for i in range(2):
+        write_aistpp_pkl(synthetic_motion(seconds=1.0, seed=i), src / f"gBR_sBM_cAll_d0{i}_mBR0_ch01.pkl")
+    (src / "evil.pkl").write_bytes(pickle.dumps(type("E", (), {"__reduce__": lambda s: (print, ("x",))})()))
+    result = runner.invoke(app, ["data", "import", "aistpp", str(src), str(tmp_path / "out"), "--fps", "30"])
+    assert result.exit_code == 0, result.output
+    assert "2 converted" in result.output and "1 rejected" in result.output and "evil.pkl" in result.output
+    result = runner.invoke(app, ["data", "info", str(tmp_path / "out"), "--json", str(tmp_path / "s.json")])
+    assert result.exit_code == 0, result.output
+    assert "gBR_sBM_cAll_d00_mBR0_ch01" in result.output and "mean" in result.output
+    stats = json.loads((tmp_path / "s.json").read_text())
+    assert stats["skeleton"] == "builtin-smpl" and len(stats["motions"]) == 2
+    assert stats["motions"]["gBR_sBM_cAll_d00_mBR0_ch01"]["fps"] == 30.0
+
+
+def test_import_finedance_cli(tmp_path):
+    write_finedance_npy(synthetic_motion(seconds=1.0, fps=30), tmp_path / "src" / "001.npy")
+    result = runner.invoke(app, ["data", "import", "finedance", str(tmp_path / "src"), str(tmp_path / "out")])
+    assert result.exit_code == 0 and "1 converted" in result.output
+
+
+def test_info_with_user_smpl_model(tmp_path, smpl_model_dir):
+    write_aistpp_pkl(synthetic_motion(seconds=0.5), tmp_path / "src" / "a.pkl")
+    runner.invoke(app, ["data", "import", "aistpp", str(tmp_path / "src"), str(tmp_path / "out")])
+    result = runner.invoke(app, ["data", "info", str(tmp_path / "out"), "--smpl-model", str(smpl_model_dir)])
+    assert result.exit_code == 0, result.output
+    assert "smplx:SMPL_NEUTRAL.pkl" in result.output
+    line = _one_red_line(runner.invoke(app, ["data", "info", str(tmp_path / "out"), "--smpl-model", str(tmp_path)]))
+    assert "no SMPL neutral model file found" in line
+
+
+def test_demo_runs_and_prints_table(tmp_path):
+    result = runner.invoke(app, ["demo", "--out", str(tmp_path / "demo"), "--sequences", "2"])
+    assert result.exit_code == 0, result.output
+    assert "2 converted" in result.output and "1 rejected" in result.output and "mean" in result.output
+    assert (tmp_path / "demo" / "imported" / "aistpp" / "clips.jsonl").is_file()
+
+
+def test_console_script_entry_point(tmp_path):
+    out = subprocess.run([sys.executable, "-m", "macedance", "data", "info", str(tmp_path / "x.npz")],
+                         capture_output=True, text=True)  # fmt: skip
+    assert out.returncode == 2 and out.stderr.startswith("error:") and "Traceback" not in out.stderr
