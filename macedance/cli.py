@@ -72,16 +72,22 @@ def root(
 
 @contextlib.contextmanager
 def progress_bar(description: str) -> Iterator[Any]:
-    """A rich progress bar; yields a ``progress(done, total, name)`` callback."""
-    with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                  TextColumn("{task.fields[name]}"), TimeElapsedColumn(), console=err_console,
-                  transient=True) as bar:  # fmt: skip
-        task = bar.add_task(description, total=None, name="")
+    """A rich progress bar, shown from the first update on; yields ``progress(done, total, name)``."""
+    bar = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                   TextColumn("{task.fields[name]}"), TimeElapsedColumn(), console=err_console,
+                   transient=True)  # fmt: skip
+    task = bar.add_task(description, total=None, name="")
 
-        def update(done: int, total: int, name: str) -> None:
-            bar.update(task, completed=done, total=total, name=name)
+    def update(done: int, total: int, name: str) -> None:
+        if not bar.live.is_started:
+            bar.start()
+        bar.update(task, completed=done, total=total, name=name)
 
+    try:
         yield update
+    finally:
+        if bar.live.is_started:
+            bar.stop()
 
 
 def _print_import_report(report: Any) -> None:
@@ -255,8 +261,24 @@ def demo_cmd(
 
 
 def main() -> None:
-    """Console-script entry point."""
-    app()
+    """Console-script entry point: like ``app()``, but usage errors are one red line (exit 2)."""
+    command = typer.main.get_command(app)
+    try:
+        rv = command.main(prog_name="macedance", standalone_mode=False)
+    except typer.Abort:
+        err_console.print("[bold red]aborted[/bold red]")
+        sys.exit(1)
+    except Exception as exc:
+        # Usage errors of Typer's bundled click (unknown option, missing argument, bad choice).
+        if hasattr(exc, "format_message") and isinstance(getattr(exc, "exit_code", None), int) and not _state["verbose"]:
+            ctx = getattr(exc, "ctx", None)
+            where = ctx.command_path if ctx is not None else "macedance"
+            if not exc.format_message():  # no arguments: the help was shown, nothing to add
+                sys.exit(exc.exit_code)
+            err_console.print(f"[bold red]error:[/bold red] {exc.format_message()} (see {where} --help)", highlight=False)
+            sys.exit(exc.exit_code)
+        raise
+    sys.exit(rv if isinstance(rv, int) else 0)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -111,3 +111,22 @@ def test_console_script_entry_point(tmp_path):
     out = subprocess.run([sys.executable, "-m", "macedance", "data", "info", str(tmp_path / "x.npz")],
                          capture_output=True, text=True)  # fmt: skip
     assert out.returncode == 2 and out.stderr.startswith("error:") and "Traceback" not in out.stderr
+
+
+@pytest.mark.parametrize("args, message", [
+    (["data", "info", "--frobnicate"], "No such option: --frobnicate (see macedance data info --help)"),
+    (["data", "import", "aistpp"], "Missing argument"),
+    (["nosuch"], "No such command 'nosuch'"),
+    (["demo", "--sequences", "0"], "--sequences"),
+])  # fmt: skip
+def test_console_script_usage_errors_are_one_line(args, message):
+    out = subprocess.run([sys.executable, "-m", "macedance", *args], capture_output=True, text=True)
+    assert out.returncode == 2
+    assert out.stderr.startswith("error:") and message in " ".join(out.stderr.split())
+    assert "Traceback" not in out.stderr and "╭" not in out.stderr
+
+
+def test_console_script_help_and_no_args():
+    assert subprocess.run([sys.executable, "-m", "macedance", "--help"], capture_output=True).returncode == 0
+    out = subprocess.run([sys.executable, "-m", "macedance"], capture_output=True, text=True)
+    assert out.returncode == 2 and "Usage" in out.stdout and "error" not in out.stderr
