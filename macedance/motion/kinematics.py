@@ -35,25 +35,21 @@ def forward_kinematics(rotmats: Any, trans: Any, rest: RestSkeleton) -> Any:
     Returns:
         (..., J, 3) world joint positions in metres, same array type/dtype/device as ``rotmats``.
     """
+    m = xp(rotmats)
     offsets = asarray_like(rest.offsets, rotmats)  # (J, 3); row 0 = pelvis rest position
     parents = np.asarray(rest.parents)
-    slot_of = np.full(len(parents), -1)  # position of each joint in the concatenated results
-    rot_g = pos_g = None  # (..., n, 3, 3) global rotations and (..., n, 3) positions so far
-    n = 0
-    for level in rest.levels:
-        R_local = take(rotmats, level, -3)
-        if rot_g is None:
-            rot_g = R_local
-            pos_g = offsets[level] + trans[..., None, :]
-        else:
-            slot = slot_of[parents[level]]
-            R_par = take(rot_g, slot, -3)
-            p_par = take(pos_g, slot, -2)
-            rot_g = concat([rot_g, R_par @ R_local], -3)
-            pos_g = concat([pos_g, p_par + (R_par @ offsets[level][..., None])[..., 0]], -2)
-        slot_of[level] = np.arange(n, n + len(level))
-        n += len(level)
-    return take(pos_g, slot_of, -2)
+    like = {} if m is np else {"device": rotmats.device}
+    rot_g = m.empty(tuple(rotmats.shape), dtype=rotmats.dtype, **like)  # global rotations
+    pos = m.empty(tuple(rotmats.shape[:-1]), dtype=rotmats.dtype, **like)  # world positions
+    root = rest.levels[0]
+    rot_g[..., root, :, :] = rotmats[..., root, :, :]
+    pos[..., root, :] = offsets[root] + trans[..., None, :]
+    for level in rest.levels[1:]:
+        par = parents[level]
+        R_par = rot_g[..., par, :, :]
+        rot_g[..., level, :, :] = R_par @ rotmats[..., level, :, :]
+        pos[..., level, :] = pos[..., par, :] + (R_par @ offsets[level][..., None])[..., 0]
+    return pos
 
 
 def up_axis_rotation(src: str, dst: str) -> np.ndarray:

@@ -94,8 +94,31 @@ def matrix_to_quaternion(R: Any) -> Any:
 
 
 def axis_angle_to_matrix(aa: Any) -> Any:
-    """(..., 3) axis-angle → (..., 3, 3) rotation matrix (Rodrigues, stable near 0)."""
-    return quaternion_to_matrix(axis_angle_to_quaternion(aa))
+    """(..., 3) axis-angle → (..., 3, 3) rotation matrix (Rodrigues, stable near 0).
+
+    ``R = cos θ · I + (sin θ / θ) [a]× + ((1 − cos θ) / θ²) a aᵀ`` with θ = |a|.
+    """
+    m = xp(aa)
+    sq = (aa * aa).sum(-1)
+    small = sq < _SMALL**2
+    safe_sq = m.where(small, m.ones_like(sq), sq)
+    th = m.sqrt(safe_sq)
+    cos = m.cos(th)
+    c = m.where(small, 1.0 - sq / 2.0, cos)
+    s = m.where(small, 1.0 - sq / 6.0, m.sin(th) / th)
+    C = m.where(small, 0.5 - sq / 24.0, (1.0 - cos) / safe_sq)
+    x, y, z = aa[..., 0], aa[..., 1], aa[..., 2]
+    Cx, Cy, Cz = C * x, C * y, C * z
+    sx, sy, sz = s * x, s * y, s * z
+    rows = [c + Cx * x, Cx * y - sz, Cx * z + sy,
+            Cx * y + sz, c + Cy * y, Cy * z - sx,
+            Cx * z - sy, Cy * z + sx, c + Cz * z]  # fmt: skip
+    if m is np:  # filling a preallocated array avoids one full copy
+        R = np.empty(aa.shape[:-1] + (3, 3), dtype=np.result_type(aa.dtype, np.float32))
+        for k, row in enumerate(rows):
+            R[..., k // 3, k % 3] = row
+        return R
+    return m.stack(rows, -1).reshape(tuple(aa.shape[:-1]) + (3, 3))
 
 
 def matrix_to_axis_angle(R: Any) -> Any:
