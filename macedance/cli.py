@@ -40,10 +40,11 @@ app.add_typer(data_app, name="data")
 
 @contextlib.contextmanager
 def user_errors() -> Iterator[None]:
-    """Turn MaceDanceError into one red line and exit status 2 (full traceback with --verbose)."""
+    """Turn MaceDanceError (and file-system errors such as a read-only output folder) into one red
+    line and exit status 2 (full traceback with --verbose)."""
     try:
         yield
-    except MaceDanceError as exc:
+    except (MaceDanceError, OSError) as exc:
         if _state["verbose"]:
             err_console.print_exception()
         else:

@@ -130,3 +130,10 @@ def test_console_script_help_and_no_args():
     assert subprocess.run([sys.executable, "-m", "macedance", "--help"], capture_output=True).returncode == 0
     out = subprocess.run([sys.executable, "-m", "macedance"], capture_output=True, text=True)
     assert out.returncode == 2 and "Usage" in out.stdout and "error" not in out.stderr
+
+
+def test_unwritable_output_is_one_line(tmp_path):
+    write_aistpp_pkl(synthetic_motion(seconds=0.5), tmp_path / "src" / "a.pkl")
+    (tmp_path / "blocked").write_text("a file where the output folder should be")
+    line = _one_red_line(runner.invoke(app, ["data", "import", "aistpp", str(tmp_path / "src"), str(tmp_path / "blocked")]))
+    assert "blocked" in line
