@@ -18,8 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
-from macedance.errors import DataFormatError, InputNotFoundError, ValidationError
-from macedance.datasets.importer import ImportReport, ProgressFn, SourceItem, run_import
+from macedance.errors import DataFormatError, ValidationError
+from macedance.datasets.importer import ImportReport, ProgressFn, SourceItem, find_sources, run_import
 from macedance.safe_pickle import safe_load_pickle
 from macedance.schema import Motion
 
@@ -97,11 +97,7 @@ def import_aistpp(
 ) -> ImportReport:
     """Import a folder of AIST++ motion ``.pkl`` files (searched recursively) into ``out``."""
     src, out = Path(src), Path(out)
-    if not src.is_dir():
-        raise InputNotFoundError(f"{src}: source folder not found")
-    files = sorted(src.rglob("*.pkl"))
-    if not files:
-        raise InputNotFoundError(f"{src}: no AIST++ .pkl motion files found (searched recursively)")
+    files = find_sources(src, ".pkl", "AIST++")
     ignored, splits = _find_official_lists(src)
 
     def read(path: Path) -> SourceItem:

@@ -21,8 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
-from macedance.datasets.importer import ImportReport, ProgressFn, SourceItem, run_import
-from macedance.errors import DataFormatError, InputNotFoundError, ValidationError
+from macedance.datasets.importer import ImportReport, ProgressFn, SourceItem, find_sources, run_import
+from macedance.errors import DataFormatError, ValidationError
 from macedance.schema import Motion
 from macedance.schema._check import choice
 
@@ -96,11 +96,7 @@ def import_finedance(
     """Import a folder of FineDance motion ``.npy`` files (searched recursively) into ``out``."""
     choice("--split", split, SPLIT_SCHEMES)
     src, out = Path(src), Path(out)
-    if not src.is_dir():
-        raise InputNotFoundError(f"{src}: source folder not found")
-    files = sorted(src.rglob("*.npy"))
-    if not files:
-        raise InputNotFoundError(f"{src}: no FineDance .npy motion files found (searched recursively)")
+    files = find_sources(src, ".npy", "FineDance")
 
     def read(path: Path) -> SourceItem:
         seq_split = finedance_split(path.stem, split)

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from macedance import __version__
-from macedance.errors import MaceDanceError
+from macedance.errors import InputNotFoundError, MaceDanceError
 from macedance.fileio import atomic_write, sha256_file, write_json
 from macedance.motion.kinematics import UP_AXES
 from macedance.schema import Clip, Motion, load_motion
@@ -68,6 +68,17 @@ class ImportReport:
             "converted": self.converted, "up_to_date": self.up_to_date, "rejected": self.rejected,
             "seconds": round(self.seconds, 3),
         }  # fmt: skip
+
+
+def find_sources(src: str | Path, suffix: str, label: str) -> list[Path]:
+    """Source files ending in ``suffix`` below ``src`` (recursive, sorted); a clear error if none."""
+    src = Path(src)
+    if not src.is_dir():
+        raise InputNotFoundError(f"{src}: source folder not found")
+    files = sorted(src.rglob(f"*{suffix}"))
+    if not files:
+        raise InputNotFoundError(f"{src}: no {label} {suffix} motion files found (searched recursively)")
+    return files
 
 
 def _clip_for(item_id: str, motion: Motion, rel_path: str) -> Clip:
