@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import sys
 from collections.abc import Iterator
@@ -210,7 +209,7 @@ def info_cmd(
         if not rows:
             raise MaceDanceError(f"{path}: no readable motion file ({bad[0][1]})")
     console.print(motion_stats_table(rows, f"{len(rows)} motion(s), skeleton {skel.name}"))
-    for f, reason in bad:
+    for _, reason in bad:
         err_console.print(f"[yellow]skipped[/yellow] {reason}", highlight=False)
     if json_out:
         write_json(json_out, {"skeleton": skel.name, "motions": dict(rows), "skipped": dict(bad),

@@ -25,9 +25,9 @@ def float_array(field: str, value: Any, shape: tuple[int | None, ...], spec: str
         raise ValidationError(field, spec, f"an object that is not an array ({exc})") from None
     if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
         raise ValidationError(field, f"numeric {spec}", describe(arr))
-    if arr.ndim != len(shape) or any(s is not None and s != a for s, a in zip(shape, arr.shape)):
+    if arr.ndim != len(shape) or any(s is not None and s != a for s, a in zip(shape, arr.shape, strict=True)):
         raise ValidationError(field, spec, f"shape {tuple(arr.shape)}")
-    if any(s is None and a < 1 for s, a in zip(shape, arr.shape)):
+    if any(s is None and a < 1 for s, a in zip(shape, arr.shape, strict=True)):
         raise ValidationError(field, f"{spec} with at least one frame", f"shape {tuple(arr.shape)} (empty)")
     arr = arr.astype(np.float64)
     bad = ~np.isfinite(arr)
