@@ -1,0 +1,200 @@
+"""Reading what people evaluate: motion ``.npz``, plain joint arrays, keypoint files, music beats.
+
+Accepted sequence files:
+
+* macedance motion ``.npz`` (rotations; joints by FK over the built-in or the user's skeleton);
+* plain joint positions — ``.npy``, ``.npz`` (key ``joints``, ``positions``, ``pred_position``,
+  ``full_pose`` or a single array) or ``.csv`` (no header) — shaped T×J×3 or T×3J, in metres; they
+  carry no frame rate or up axis, so ``fps`` and ``up_axis`` must be given;
+* 2D keypoints — macedance ``keypoints2d`` ``.npz``; the official MACE-Dance / easy_ViTPose
+  ``.json`` (``{"keypoints": [T][25][3]}`` stored as (y, x, score)); or ``.npy`` T×25×3 (x, y, conf).
+
+Music beats (paired by file stem): ``.npy`` (1-D beat times, s), ``.npz`` (key ``beats``, s), ``.txt``
+(one time per line, s), or — for presets that define a beat tracker (``mace-video2d``) — audio.
+"""
+
+from __future__ import annotations
+
+import json
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from macedance.errors import DataFormatError, InputNotFoundError, ValidationError
+
+MOTION_SUFFIXES = (".npz", ".npy", ".csv", ".json")
+BEAT_SUFFIXES = (".npy", ".npz", ".txt")
+AUDIO_SUFFIXES = (".wav", ".flac", ".mp3", ".ogg", ".m4a", ".aac", ".mp4", ".mkv", ".webm")
+_ARRAY_KEYS = ("joints", "positions", "pred_position", "full_pose", "keypoints")
+
+
+@dataclass
+class Sequence:
+    """One loaded sequence: (T, J, 3) values, its frame rate and up axis (None for 2D)."""
+
+    name: str
+    data: np.ndarray
+    fps: float
+    up_axis: str | None
+
+
+def list_sequences(directory: str | Path, role: str) -> list[Path]:
+    """Sequence files in ``directory`` (recursive, sorted); a clear error when there are none."""
+    d = Path(directory)
+    if not d.is_dir():
+        raise InputNotFoundError(f"{d}: --{role} folder not found")
+    files = sorted(f for f in d.rglob("*") if f.suffix.lower() in MOTION_SUFFIXES and f.is_file())
+    if not files:
+        raise InputNotFoundError(f"{d}: no motion files (.npz, .npy, .csv, .json) in the --{role} folder")
+    return files
+
+
+def _plain_array(path: Path) -> np.ndarray:
+    suffix = path.suffix.lower()
+    try:
+        if suffix == ".csv":
+            return np.loadtxt(path, delimiter=",", ndmin=2)
+        if suffix == ".npy":
+            return np.load(path, allow_pickle=False)
+        with np.load(path, allow_pickle=False) as z:
+            keys = [k for k in _ARRAY_KEYS if k in z.files] or (z.files if len(z.files) == 1 else [])
+            if not keys:
+                raise DataFormatError(f"{path}: no joint array (looked for keys {list(_ARRAY_KEYS)}; found {z.files})")
+            return z[keys[0]]
+    except ValueError as exc:
+        raise DataFormatError(f"{path}: not a plain numeric array ({exc})") from None
+    except (OSError, zipfile.BadZipFile, EOFError) as exc:
+        raise DataFormatError(f"{path}: unreadable ({exc})") from None
+
+
+def _as_tj3(arr: np.ndarray, path: Path) -> np.ndarray:
+    a = np.asarray(arr)
+    if a.ndim == 2 and a.shape[1] % 3 == 0 and a.shape[1] > 0:
+        a = a.reshape(a.shape[0], -1, 3)
+    if a.ndim != 3 or a.shape[2] != 3 or a.shape[0] == 0:
+        raise ValidationError("joint array", "shape (T, J, 3) or (T, 3J) with T ≥ 1", f"shape {np.shape(arr)}", source=path)
+    if not np.issubdtype(a.dtype, np.number):
+        raise ValidationError("joint array", "numbers", f"dtype {a.dtype}", source=path)
+    return a.astype(np.float64)
+
+
+def load_sequence(
+    path: str | Path,
+    representation: str,
+    fps: float | None = None,
+    up_axis: str | None = None,
+    skeleton: object | None = None,
+) -> Sequence:
+    """Load one sequence for evaluation.
+
+    Args:
+        path: the file.
+        representation: ``"joints3d"`` or ``"keypoints2d"`` (from the preset).
+        fps, up_axis: required for plain joint arrays and plain keypoint arrays (fps only).
+        skeleton: rest skeleton for FK of motion ``.npz`` files (default: built-in).
+    """
+    from macedance.schema.npz import load_keypoints, load_motion, read_npz
+
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if representation == "keypoints2d":
+        if suffix == ".json":
+            try:
+                data = json.loads(path.read_text(encoding="utf-8"))
+                kp = np.asarray(data["keypoints"], dtype=np.float64)
+            except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+                raise DataFormatError(f"{path}: not a keypoint JSON with a 'keypoints' [T][25][3] list ({exc})") from None
+            if kp.ndim != 3 or kp.shape[1:] != (25, 3):
+                raise ValidationError("keypoints", "shape (T, 25, 3)", f"shape {kp.shape}", source=path)
+            json_fps = data.get("fps") if isinstance(data, dict) else None
+            return Sequence(path.stem, kp[..., [1, 0, 2]], float(fps or json_fps or 16.0), None)
+        if suffix == ".npz" and _is_macedance(path, "keypoints2d"):
+            k = load_keypoints(path)
+            if k.skeleton != "vitpose25":
+                raise ValidationError("skeleton", "vitpose25 keypoints for the 2D motion metrics", k.skeleton, source=path)
+            return Sequence(path.stem, k.data, k.fps, None)
+        if fps is None:
+            raise ValidationError("--fps", "a frame rate for plain keypoint arrays", "none", source=path)
+        return Sequence(path.stem, _as_tj3(_plain_array(path), path), float(fps), None)
+    if suffix == ".json":
+        raise DataFormatError(f"{path}: a JSON keypoint file cannot be evaluated with a 3D preset")
+    if suffix == ".npz" and _is_macedance(path, "motion"):
+        from macedance.motion.skeleton import builtin_skeleton
+
+        m = load_motion(path)
+        return Sequence(path.stem, m.joints(skeleton or builtin_skeleton()), m.fps, m.up_axis)  # type: ignore[arg-type]
+    if suffix == ".npz" and _is_macedance(path, None):
+        read_npz(path, "motion")  # raises the right error for other macedance kinds
+    if fps is None or up_axis is None:
+        raise ValidationError("--fps/--up-axis", "both given for plain joint arrays (they carry neither)",
+                              f"fps={fps}, up_axis={up_axis}", source=path)  # fmt: skip
+    return Sequence(path.stem, _as_tj3(_plain_array(path), path), float(fps), up_axis)
+
+
+def _is_macedance(path: Path, kind: str | None) -> bool:
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            if "schema_version" not in z.files:
+                return False
+            return kind is None or str(z["kind"]) == kind
+    except (ValueError, OSError, zipfile.BadZipFile, KeyError):
+        return False
+
+
+def find_music(directory: str | Path | None, stem: str) -> Path | None:
+    """The music/beat file for ``stem`` in ``directory`` (beat files preferred over audio)."""
+    if directory is None:
+        return None
+    d = Path(directory)
+    for suffix in BEAT_SUFFIXES + AUDIO_SUFFIXES:
+        f = d / f"{stem}{suffix}"
+        if f.is_file():
+            return f
+    return None
+
+
+def load_beat_times(path: Path, beat_tracker: str | None = None, audio_sr: int = 8320) -> np.ndarray:
+    """Beat times in seconds from a beat file, or from audio with the preset's beat tracker."""
+    suffix = path.suffix.lower()
+    try:
+        if suffix == ".npy":
+            arr = np.load(path, allow_pickle=False)
+        elif suffix == ".npz":
+            with np.load(path, allow_pickle=False) as z:
+                if "beats" not in z.files:
+                    raise DataFormatError(f"{path}: no 'beats' array (beat times in seconds); keys: {z.files}")
+                arr = z["beats"]
+        elif suffix == ".txt":
+            arr = np.loadtxt(path, ndmin=1)
+        elif suffix in AUDIO_SUFFIXES:
+            if beat_tracker != "librosa-default":
+                raise DataFormatError(
+                    f"{path}: this preset takes music beats as beat-time files (.npy/.npz/.txt, seconds), not audio"
+                )
+            return librosa_default_beats(path, audio_sr)
+        else:
+            raise DataFormatError(f"{path}: unknown music/beat file type")
+    except ValueError as exc:
+        raise DataFormatError(f"{path}: not a numeric beat-time array ({exc})") from None
+    arr = np.asarray(arr, dtype=np.float64).reshape(-1)
+    if not np.isfinite(arr).all() or (arr < 0).any():
+        raise ValidationError("beat times", "finite seconds ≥ 0", f"{arr[:5]}…", source=path)
+    return np.sort(arr)
+
+
+def librosa_default_beats(path: Path, sr: int) -> np.ndarray:
+    """The official MACE-Dance music beats: ``librosa.load(sr)``, default ``beat_track``, beat times (s)."""
+    try:
+        import librosa
+    except ImportError as exc:  # pragma: no cover - librosa is a dependency
+        raise DataFormatError("librosa is needed to track beats in audio: pip install librosa") from exc
+    try:
+        y, sr_ = librosa.load(str(path), sr=sr)
+    except Exception as exc:  # audioread/soundfile raise many types
+        raise DataFormatError(f"{path}: cannot decode audio ({exc})") from None
+    if y.size == 0:
+        raise DataFormatError(f"{path}: audio has no samples")
+    _, frames = librosa.beat.beat_track(y=y, sr=sr_)
+    return np.asarray(librosa.frames_to_time(frames, sr=sr_), dtype=np.float64)

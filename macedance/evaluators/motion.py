@@ -1,0 +1,360 @@
+"""Motion metrics: per-sequence feature extraction under a preset, and the stateful metric set.
+
+Functional use::
+
+    feats = extract_features(joints, fps=60, up_axis="y", preset=get_preset("bailando-aistpp"))
+
+Stateful use (streaming over files; ``merge`` combines shards)::
+
+    m = MotionMetrics(preset)
+    m.update(feats, role="pred")      # or role="gt"
+    scores = m.compute()              # {"fid_k": Score, ...}
+
+State is the per-sequence feature vectors (≤ 75 + 32 floats each) plus per-sequence scores:
+diversity needs every pair, so the feature matrix is the sufficient statistic; memory is bounded by
+features, not frames.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from macedance.errors import MaceDanceError, ValidationError
+from macedance.evaluators.beat_align import beat_align_score, motion_beats, motion_envelope
+from macedance.evaluators.diversity import average_pairwise_distance
+from macedance.evaluators.features2d import geometric_features_2d, kinetic_features_2d
+from macedance.evaluators.fsr import foot_skating
+from macedance.evaluators.frechet import frechet_distance, gaussian_stats
+from macedance.evaluators.geometric import geometric_features_3d
+from macedance.evaluators.kinetic import kinetic_features_3d
+from macedance.evaluators.pfc import pfc_per_sequence
+from macedance.evaluators.presets import MotionPreset
+from macedance.motion.kinematics import resample_linear, resample_times
+
+log = logging.getLogger(__name__)
+
+ROLES = ("pred", "gt")
+
+
+class SkipSequence(MaceDanceError):
+    """A sequence cannot be evaluated under the preset (recorded as a skip with this reason)."""
+
+
+@dataclass
+class Score:
+    """A metric value, or ``None`` with the reason it is undefined."""
+
+    value: float | None
+    reason: str | None = None
+    n: int = 0
+    details: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"value": self.value, "undefined_reason": self.reason, "n": self.n, "details": self.details}
+
+
+@dataclass
+class SequenceFeatures:
+    """Everything the metrics need from one sequence."""
+
+    name: str
+    kinetic: np.ndarray
+    geometric: np.ndarray
+    pfc: float | None = None
+    bas: float | None = None
+    bas_reason: str | None = None
+    motion_beats: np.ndarray | None = None
+    fsr: tuple[float | None, float | None] | None = None  # (left, right) sliding ratios
+
+
+def to_up_axis(joints: np.ndarray, src: str, dst: str) -> np.ndarray:
+    """Rotate (…, 3) positions between y-up and z-up (y→z: (x, −z, y); z→y: (x, z, −y))."""
+    if src == dst:
+        return joints
+    if (src, dst) == ("y", "z"):
+        return np.stack([joints[..., 0], -joints[..., 2], joints[..., 1]], -1)
+    return np.stack([joints[..., 0], joints[..., 2], -joints[..., 1]], -1)
+
+
+def beat_indices(beat_times: np.ndarray, fps: float, rounding: str) -> np.ndarray:
+    """Beat times (s) → sorted unique frame indices at ``fps``."""
+    x = np.asarray(beat_times, dtype=np.float64) * fps
+    idx = np.floor(x).astype(int) if rounding == "floor" else np.rint(x).astype(int)
+    return np.unique(idx[idx >= 0])
+
+
+def _sequence_bas(positions: np.ndarray, beat_times: np.ndarray | None, fps: float, preset: MotionPreset,
+                  beat_fps: float, skip: int = 0) -> tuple[float | None, str | None, np.ndarray]:  # fmt: skip
+    """BAS of one sequence; ``skip`` seed frames are dropped from both beat lists after detection."""
+    env = motion_envelope(positions, preset.bas_envelope)
+    smoothing = preset.bas_smoothing_frames
+    if preset.bas_smoothing_seconds is not None:
+        smoothing = preset.bas_smoothing_seconds * fps
+    mb = motion_beats(env, smoothing, preset.bas_order)
+    if beat_times is None:
+        return None, "no music beats given for this sequence", mb
+    music = beat_indices(beat_times, beat_fps, preset.beat_rounding)
+    limit = {"envelope": len(env), "frames": positions.shape[0]}.get(preset.extra.get("bas_music_limit", "envelope"))
+    if limit is not None:
+        music = music[music < limit]
+    if skip:
+        music, mb = music[music >= skip] - skip, mb[mb >= skip] - skip
+    sigma = preset.bas_sigma_seconds * fps if preset.bas_sigma_seconds is not None else preset.bas_sigma_frames
+    score = beat_align_score(music, mb, sigma, preset.bas_direction, preset.bas_empty)
+    if score is None:
+        what = "music beats" if len(music) == 0 else "motion beats"
+        return None, f"no {what} inside the sequence", mb
+    return score, None, mb
+
+
+def extract_features(
+    data: np.ndarray,
+    fps: float,
+    preset: MotionPreset,
+    up_axis: str = "y",
+    beat_times: np.ndarray | None = None,
+    name: str = "",
+    role: str = "pred",
+) -> SequenceFeatures:
+    """Features of one sequence under ``preset``.
+
+    Args:
+        data: (T, J, 3) joint positions in metres (3D presets) or (T, 25, 3) ``vitpose25`` keypoints
+            (x, y, confidence) in pixels (2D presets).
+        fps: frame rate of ``data``.
+        preset: the metric preset.
+        up_axis: up axis of 3D joints.
+        beat_times: music beat times in seconds (for BAS), or None.
+        name: for messages.
+        role: ``"pred"`` or ``"gt"`` (the preset's seed frames apply to predictions only).
+
+    Raises:
+        SkipSequence: the sequence cannot be evaluated (too short, non-finite values …).
+    """
+    arr = np.asarray(data, dtype=np.float64)
+    if arr.ndim != 3 or arr.shape[-1] != 3:
+        raise SkipSequence(f"expected (T, J, 3) values, found shape {arr.shape}")
+    bad = ~np.isfinite(arr)
+    if bad.any():
+        frames = np.unique(np.argwhere(bad)[:, 0])
+        raise SkipSequence(f"{len(frames)} frame(s) with NaN/Inf values (first: frame {int(frames[0])})")
+    if preset.representation == "keypoints2d":
+        return _extract_2d(arr, fps, preset, beat_times, name)
+    if arr.shape[1] < max(preset.joints, 22):
+        raise SkipSequence(f"expected at least {max(preset.joints, 22)} SMPL joints, found {arr.shape[1]}")
+    if preset.fps is not None and abs(fps - preset.fps) > 1e-9:
+        arr = resample_linear(arr, resample_times(arr.shape[0], fps, preset.fps))
+        fps = preset.fps
+    skip = preset.seed_frames if role == "pred" else 0
+    full = arr
+    if skip:
+        arr = arr[skip:]
+    if preset.crop_frames is not None:
+        arr = arr[: preset.crop_frames]
+    if arr.shape[0] < preset.min_frames:
+        raise SkipSequence(f"{arr.shape[0]} frames, the preset needs at least {preset.min_frames}")
+    arr = to_up_axis(arr, up_axis, preset.up_axis)
+    j = arr[:, : preset.joints].copy()
+    if preset.zero_start:
+        j = j - j[:1, :1]
+    if preset.root_relative:
+        j[:, 1:] = j[:, 1:] - j[:, :1]
+    dtype = np.dtype(preset.feature_dtype).type
+    frame_time = preset.frame_time or 1.0 / fps
+    kinetic = kinetic_features_3d(j, frame_time, preset.up_axis, preset.kinetic_window, preset.accel_bug, dtype)
+    geometric = geometric_features_3d(_pad24(j), preset.tau or 1.0 / fps, preset.up_axis, dtype)
+    pfc = None
+    if "pfc" in preset.metrics:
+        v = pfc_per_sequence(arr, preset.pfc_dt or 1.0 / fps, preset.up_axis, preset.pfc_foot_speed)[0]
+        pfc = None if np.isnan(v) else float(v)
+    uncropped = to_up_axis(full, up_axis, preset.up_axis)
+    bas_src = arr if preset.bas_uses_crop else uncropped
+    bas_skip = skip if bas_src is uncropped else 0
+    bas, reason, mb = _sequence_bas(bas_src[:, : preset.extra.get("bas_joints", 24)], beat_times, fps, preset, fps,
+                                    bas_skip)  # fmt: skip
+    fsr = None
+    if "fsr" in preset.metrics:
+        src = to_up_axis(arr if preset.fsr_uses_crop else uncropped, preset.up_axis, "y")
+        fsr = foot_skating(src, fps, preset.fsr_ground, preset.fsr_speed, preset.fsr_threshold)
+    return SequenceFeatures(name, kinetic, geometric, pfc, bas, reason, mb, fsr)
+
+
+def _pad24(j: np.ndarray) -> np.ndarray:
+    """Geometric features index SMPL joints up to 21 only; pad a 22-joint body with copies."""
+    if j.shape[1] >= 24:
+        return j
+    return np.concatenate([j, j[:, 20:22]], axis=1)
+
+
+def _extract_2d(arr: np.ndarray, fps: float, preset: MotionPreset, beat_times: np.ndarray | None,
+                name: str) -> SequenceFeatures:  # fmt: skip
+    if arr.shape[1] != 25:
+        raise SkipSequence(f"preset {preset.name} needs 25 vitpose25 keypoints per frame, found {arr.shape[1]}")
+    if arr.shape[0] < preset.min_frames:
+        raise SkipSequence(f"{arr.shape[0]} frames, the preset needs at least {preset.min_frames}")
+    if preset.crop_frames is not None:
+        arr = arr[: preset.crop_frames]
+    if preset.keypoint_channels == "yx":
+        arr = arr[..., [1, 0, 2]]
+    frame_time = preset.frame_time or 1.0 / fps
+    kinetic = kinetic_features_2d(arr, frame_time, preset.keypoint_layout, np.dtype(preset.feature_dtype).type)
+    geometric = geometric_features_2d(arr, preset.keypoint_layout, preset.geometric_stubs)
+    beat_fps = float(preset.extra.get("beat_fps", fps))
+    bas, reason, mb = _sequence_bas(arr[..., :2], beat_times, fps, preset, beat_fps)
+    return SequenceFeatures(name, kinetic, geometric, None, bas, reason, mb)
+
+
+# ----------------------------------------------------------------------------------------------------
+# Set-level metrics
+# ----------------------------------------------------------------------------------------------------
+def normalize_features(gt: np.ndarray, pred: np.ndarray, preset: MotionPreset) -> tuple[np.ndarray, np.ndarray, list[int]]:
+    """Normalise both feature sets as the preset says; also return the zero-spread GT dimensions."""
+    if preset.normalize == "none":
+        return gt, pred, []
+    if preset.normalize == "per_set":
+        import torch  # the official MACE code normalises torch float32 tensors
+
+        def own(x: np.ndarray) -> np.ndarray:
+            t = torch.from_numpy(np.ascontiguousarray(x))
+            return ((t - t.mean(axis=0)) / (t.std(axis=0) + preset.norm_eps)).numpy()
+
+        return own(gt), own(pred), []
+    mean = gt.mean(axis=0)
+    std = gt.std(axis=0, ddof=preset.norm_ddof)
+    zero = [int(i) for i in np.flatnonzero(std <= 1e-12 * np.maximum(1.0, np.abs(mean)))]
+    if preset.zero_spread == "unscaled" and zero:
+        std = std.copy()
+        std[zero] = 1.0
+    return (gt - mean) / (std + preset.norm_eps), (pred - mean) / (std + preset.norm_eps), zero
+
+
+def fid_score(pred: np.ndarray, gt: np.ndarray, preset: MotionPreset, what: str) -> Score:
+    """Fréchet distance between normalised pred and GT feature sets."""
+    if len(pred) < 2 or len(gt) < 2:
+        return Score(None, f"needs at least 2 sequences per set, found {len(pred)} pred and {len(gt)} GT", 0)
+    gt_n, pred_n, zero = normalize_features(gt, pred, preset)
+    mu1, s1 = gaussian_stats(pred_n)
+    mu2, s2 = gaussian_stats(gt_n)
+    try:
+        res = frechet_distance(mu1, s1, mu2, s2, preset.fid_eps, preset.imag_policy)
+    except MaceDanceError as exc:
+        return Score(None, str(exc), len(pred))
+    details: dict[str, Any] = {"eps_retry": res.eps_retry, "max_imag": res.max_imag, "n_gt": len(gt),
+                               "singular_covariance": res.singular}  # fmt: skip
+    if zero:
+        details["zero_spread_gt_dims"] = zero
+        details["warning"] = (
+            f"{what}: GT pool has zero spread in dimension(s) {zero}; "
+            + ("legacy normalisation divides them by ε, so the value is dominated by them"
+               if preset.zero_spread == "legacy" else "they were left unscaled")
+        )  # fmt: skip
+    return Score(res.value, None, len(pred), details)
+
+
+def diversity_score(feats: np.ndarray, other_for_norm: np.ndarray, preset: MotionPreset, role: str) -> Score:
+    """Mean pairwise distance of one set, normalised as for the FID (GT statistics or its own)."""
+    if len(feats) < 2:
+        return Score(None, f"needs at least 2 sequences, found {len(feats)}", len(feats))
+    if role == "gt":
+        gt_n, _, _ = normalize_features(feats, other_for_norm if len(other_for_norm) else feats, preset)
+        x = gt_n
+    else:
+        _, x, _ = normalize_features(other_for_norm if len(other_for_norm) else feats, feats, preset)
+    if preset.diversity_accumulate == "float32-triu":
+        value = _triu_mean_float32(x)
+    else:
+        value = average_pairwise_distance(x, preset.diversity_accumulate)
+    return Score(value, None, len(feats))
+
+
+def _triu_mean_float32(x: np.ndarray) -> float:
+    """MACE's diversity: full (n, n) distance matrix in the features' dtype, sum of the upper triangle."""
+    diff = x[:, None, :] - x[None, :, :]
+    d = np.sqrt(np.sum(diff**2, axis=2))
+    n = x.shape[0]
+    return float(np.sum(np.triu(d, 1)) / ((n * (n - 1)) / 2))
+
+
+class MotionMetrics:
+    """FID_k/g, Div_k/g, BAS, PFC over streamed sequences; ``merge`` for sharded runs."""
+
+    def __init__(self, preset: MotionPreset):
+        self.preset = preset
+        self.features: dict[str, list[SequenceFeatures]] = {r: [] for r in ROLES}
+        self.skipped: list[dict[str, str]] = []
+
+    def update(self, feats: SequenceFeatures, role: str) -> None:
+        if role not in ROLES:
+            raise ValidationError("role", "'pred' or 'gt'", repr(role))
+        self.features[role].append(feats)
+
+    def skip(self, name: str, role: str, reason: str) -> None:
+        self.skipped.append({"file": name, "set": role, "reason": reason})
+
+    def merge(self, other: "MotionMetrics") -> "MotionMetrics":
+        if other.preset.hash != self.preset.hash:
+            raise ValidationError("merge", f"preset {self.preset.name} ({self.preset.hash})",
+                                  f"{other.preset.name} ({other.preset.hash})")  # fmt: skip
+        for r in ROLES:
+            self.features[r].extend(other.features[r])
+        self.skipped.extend(other.skipped)
+        return self
+
+    def _stack(self, role: str, attr: str) -> np.ndarray:
+        rows = sorted(self.features[role], key=lambda f: f.name)  # order-independent results
+        if not rows:
+            return np.zeros((0, 0))
+        return np.stack([getattr(f, attr) for f in rows])
+
+    def compute(self) -> dict[str, Score]:
+        p, out = self.preset, {}
+        for kind, attr in (("k", "kinetic"), ("g", "geometric")):
+            pred, gt = self._stack("pred", attr), self._stack("gt", attr)
+            if f"fid_{kind}" in p.metrics:
+                out[f"fid_{kind}"] = fid_score(pred, gt, p, f"FID_{kind}")
+            if f"div_{kind}" in p.metrics:
+                out[f"div_{kind}"] = diversity_score(pred, gt, p, "pred")
+                out[f"div_{kind}_gt"] = diversity_score(gt, gt, p, "gt")
+        for metric in ("bas", "pfc"):
+            if metric not in p.metrics:
+                continue
+            for role in ROLES:
+                key = metric if role == "pred" else f"{metric}_gt"
+                rows = sorted(self.features[role], key=lambda f: f.name)
+                vals = [getattr(f, metric) for f in rows]
+                ok = [v for v in vals if v is not None]
+                undefined = {f.name: (f.bas_reason if metric == "bas" else "root never accelerates")
+                             for f, v in zip(rows, vals, strict=True) if v is None}  # fmt: skip
+                details = {"undefined": undefined} if undefined else {}
+                if not ok:
+                    out[key] = Score(None, f"no sequence with a defined {metric.upper()}", 0, details)
+                    continue
+                value = float(np.mean(ok)) * (p.pfc_scale if metric == "pfc" else 1.0)
+                out[key] = Score(value, None, len(ok), details)
+        if "fsr" in p.metrics:
+            for role in ROLES:
+                out["fsr" if role == "pred" else "fsr_gt"] = self._fsr(role)
+        return out
+
+    def _fsr(self, role: str) -> Score:
+        rows = sorted(self.features[role], key=lambda f: f.name)
+        sides: dict[str, list[float]] = {"left": [], "right": []}
+        undefined: dict[str, str] = {}
+        for f in rows:
+            assert f.fsr is not None
+            for side, v in zip(("left", "right"), f.fsr, strict=True):
+                if v is None:
+                    undefined[f"{f.name}:{side}"] = "no foot-contact frame"
+                else:
+                    sides[side].append(v)
+        if not sides["left"] or not sides["right"]:
+            return Score(None, "no sequence with foot-contact frames on both sides", 0, {"undefined": undefined})
+        left, right = float(np.mean(sides["left"])), float(np.mean(sides["right"]))
+        details: dict[str, Any] = {"left": left, "right": right}
+        if undefined:
+            details["undefined"] = undefined
+        return Score((right + left) / 2, None, len(rows), details)
