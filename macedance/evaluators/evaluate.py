@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from macedance import __version__
-from macedance.errors import InputNotFoundError, MaceDanceError
+from macedance.errors import InputNotFoundError, MaceDanceError, ValidationError
 from macedance.evaluators.inputs import find_music, list_sequences, load_beat_times, load_sequence
 from macedance.evaluators.motion import ROLES, MotionMetrics, SkipSequence, extract_features
 from macedance.evaluators.presets import MotionPreset
@@ -59,10 +59,13 @@ def evaluate_motion_dirs(
                 if mpath is not None:
                     beats = load_beat_times(mpath, beat_tracker, int(preset.extra.get("audio_sr", 8320)))
                 feats = extract_features(seq.data, seq.fps, preset, seq.up_axis or "y", beats, path.stem, role)
-                if beats is None and "bas" in preset.metrics and music is not None:
-                    feats.bas_reason = f"no music or beat file named {path.stem}.* in {music}"
+                if beats is None and "bas" in preset.metrics:
+                    feats.bas_reason = ("no --music folder given" if music is None
+                                        else f"no music or beat file named {path.stem}.* in {music}")  # fmt: skip
                 metrics.update(feats, role)
             except (SkipSequence, MaceDanceError) as exc:
+                if isinstance(exc, ValidationError) and exc.field.startswith("--"):
+                    raise  # a missing/invalid option, not a bad file
                 reason = str(exc).replace(f"{path}: ", "")
                 log.info("skipped %s (%s): %s", path, role, reason)
                 metrics.skip(str(path), role, reason)

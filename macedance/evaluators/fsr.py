@@ -2,8 +2,7 @@
 
 Per sequence of y-up joints (T, J, 3):
 1. ground: from frame-0 heights of the toes (joints 10, 11): their mean when they differ by less
-   than 2 cm, else the lower one (``ground="frame0-toes"``, LODGE); or the lowest toe height over
-   the whole sequence (``"min-toes"``, clean); heights are taken relative to it;
+   than 2 cm, else the lower one (LODGE; kept by ``clean``); heights are taken relative to it;
 2. per side, a frame is in contact when the ankle (7/8) is ≤ 0.08 m and the toe (10/11) ≤ 0.05 m;
 3. per-frame displacement d[t] = p[t+1] − p[t] (d[T−1] = 0) of ankle and toe; a contact frame
    slides when either joint's horizontal motion exceeds the threshold: LODGE uses the *signed
@@ -20,23 +19,19 @@ import numpy as np
 L_ANKLE, R_ANKLE, L_TOE, R_TOE = 7, 8, 10, 11
 
 
-def foot_skating(joints: np.ndarray, fps: float = 30.0, ground: str = "frame0-toes", speed: str = "signed-mean",
+def foot_skating(joints: np.ndarray, fps: float = 30.0, speed: str = "signed-mean",
                  threshold: float = 0.01) -> tuple[float | None, float | None]:  # fmt: skip
     """(left, right) sliding ratios of one y-up sequence; ``None`` for a side with no contact frame.
 
     Args:
         joints: (T, J ≥ 12, 3) positions in metres, y-up.
         fps: frame rate (used by ``speed="norm"``).
-        ground: ``"frame0-toes"`` or ``"min-toes"``.
         speed: ``"signed-mean"`` (threshold in m/frame) or ``"norm"`` (threshold in m/s).
         threshold: sliding threshold.
     """
     p = np.asarray(joints, dtype=np.float64)
-    if ground == "frame0-toes":
-        lt, rt = p[0, L_TOE, 1], p[0, R_TOE, 1]
-        height = (lt + rt) / 2 if abs(lt - rt) < 0.02 else min(lt, rt)
-    else:
-        height = p[:, [L_TOE, R_TOE], 1].min()
+    lt, rt = p[0, L_TOE, 1], p[0, R_TOE, 1]
+    height = (lt + rt) / 2 if abs(lt - rt) < 0.02 else min(lt, rt)
     y = p[..., 1] - height
     vel = np.zeros_like(p)
     vel[:-1] = p[1:] - p[:-1]

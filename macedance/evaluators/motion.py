@@ -179,7 +179,7 @@ def extract_features(
     fsr = None
     if "fsr" in preset.metrics:
         src = to_up_axis(arr if preset.fsr_uses_crop else uncropped, preset.up_axis, "y")
-        fsr = foot_skating(src, fps, preset.fsr_ground, preset.fsr_speed, preset.fsr_threshold)
+        fsr = foot_skating(src, fps, preset.fsr_speed, preset.fsr_threshold)
     return SequenceFeatures(name, kinetic, geometric, pfc, bas, reason, mb, fsr)
 
 
@@ -331,7 +331,9 @@ class MotionMetrics:
                              for f, v in zip(rows, vals, strict=True) if v is None}  # fmt: skip
                 details = {"undefined": undefined} if undefined else {}
                 if not ok:
-                    out[key] = Score(None, f"no sequence with a defined {metric.upper()}", 0, details)
+                    why = sorted(set(undefined.values()))
+                    hint = f" ({why[0]})" if len(why) == 1 else ""
+                    out[key] = Score(None, f"no sequence with a defined {metric.upper()}{hint}", 0, details)
                     continue
                 value = float(np.mean(ok)) * (p.pfc_scale if metric == "pfc" else 1.0)
                 out[key] = Score(value, None, len(ok), details)

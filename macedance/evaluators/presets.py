@@ -68,7 +68,6 @@ class MotionPreset:
     pfc_dt: float | None = 1.0 / 30  # None: 1 / fps
     pfc_foot_speed: str = "per_frame"
     pfc_scale: float = 1e4
-    fsr_ground: str = "frame0-toes"
     fsr_speed: str = "signed-mean"
     fsr_threshold: float = 0.01
     fsr_uses_crop: bool = False
@@ -128,13 +127,13 @@ CLEAN = MotionPreset(
     "y-up; kinetic features with the precedence bug fixed and frame_time = 1/fps; geometric τ = 1/fps; "
     "float64; GT-pool normalisation with zero-spread dimensions left unscaled (and reported); FID ε 1e-6; "
     "BAS music→motion with smoothing σ 5/60 s and score σ 0.05 s (fps-independent); PFC with dt = 1/fps "
-    "and foot speed in m/s; FSR with the ground at the lowest toe height and a 0.3 m/s horizontal-speed "
-    "threshold; undefined scores reported as such.",
+    "and foot speed in m/s; FSR with LODGE's grounding and contact heights but the horizontal speed norm "
+    "against 0.3 m/s (LODGE: signed mean of components against 1 cm/frame); undefined scores reported as such.",
     reference="",
     metrics=("fid_k", "fid_g", "div_k", "div_g", "bas", "pfc", "fsr"), zero_start=True, frame_time=None,
     accel_bug=False, feature_dtype="float64", tau=None, zero_spread="unscaled", norm_eps=0.0, fid_eps=1e-6,
     diversity_accumulate="float64", bas_smoothing_frames=None, bas_smoothing_seconds=5.0 / 60,
-    bas_sigma_seconds=0.05, pfc_dt=None, pfc_foot_speed="per_second", pfc_scale=1.0, fsr_ground="min-toes",
+    bas_sigma_seconds=0.05, pfc_dt=None, pfc_foot_speed="per_second", pfc_scale=1.0,
     fsr_speed="norm", fsr_threshold=0.3, fsr_uses_crop=True,
 )  # fmt: skip
 
