@@ -13,7 +13,7 @@ from macedance.datasets.synthetic import synthetic_motion, write_aistpp_pkl, wri
 
 runner = CliRunner()
 
-COMMANDS = [[], ["data"], ["data", "import"], ["data", "import", "aistpp"], ["data", "import", "finedance"],
+COMMANDS = [[], ["data"], ["data", "import"], ["data", "import", "aistpp"], ["data", "import", "finedance"], ["eval"], ["eval", "motion"],
             ["data", "info"], ["demo"]]  # fmt: skip
 
 
@@ -137,3 +137,50 @@ def test_unwritable_output_is_one_line(tmp_path):
     (tmp_path / "blocked").write_text("a file where the output folder should be")
     line = _one_red_line(runner.invoke(app, ["data", "import", "aistpp", str(tmp_path / "src"), str(tmp_path / "blocked")]))
     assert "blocked" in line
+
+
+def test_eval_motion_on_imported_aistpp_directories(tmp_path):
+    for role, seeds in (("pred", range(3)), ("gt", range(10, 14))):
+        for s in seeds:
+            write_aistpp_pkl(synthetic_motion(seconds=2.0, seed=s), tmp_path / "raw" / role / f"gBR_sBM_cAll_d{s:02d}_mBR0_ch01.pkl")
+        assert runner.invoke(app, ["data", "import", "aistpp", str(tmp_path / "raw" / role), str(tmp_path / role)]).exit_code == 0
+    music = tmp_path / "music"
+    music.mkdir()
+    for s in range(3):
+        np.save(music / f"gBR_sBM_cAll_d{s:02d}_mBR0_ch01.npy", np.arange(0.1, 2.0, 0.5))
+    out = tmp_path / "r.json"
+    result = runner.invoke(app, ["eval", "motion", "--pred", str(tmp_path / "pred" / "motions"), "--gt", str(tmp_path / "gt" / "motions"),
+                                 "--music", str(music), "--preset", "bailando-aistpp", "--json", str(out)])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "FID_k" in result.output and "bailando-aistpp" in result.output
+    rec = json.loads(out.read_text())
+    assert rec["preset"]["name"] == "bailando-aistpp" and len(rec["preset"]["hash"]) == 16
+    assert rec["inputs"]["evaluated"] == {"pred": 3, "gt": 4} and rec["macedance_version"] == __version__
+    assert rec["scores"]["bas"]["value"] is not None and rec["scores"]["bas_gt"]["value"] is None
+
+
+def test_eval_motion_errors_are_one_line(tmp_path):
+    line = _one_red_line(runner.invoke(app, ["eval", "motion", "--pred", str(tmp_path / "a"), "--gt", str(tmp_path / "b")]))
+    assert "--pred folder not found" in line
+    (tmp_path / "a").mkdir()
+    np.save(tmp_path / "a" / "x.npy", np.zeros((10, 72)))
+    line = _one_red_line(runner.invoke(app, ["eval", "motion", "--pred", str(tmp_path / "a"), "--gt", str(tmp_path / "a")]))
+    assert "--fps/--up-axis" in line
+    line = _one_red_line(runner.invoke(app, ["eval", "motion", "--pred", str(tmp_path / "a"), "--gt", str(tmp_path / "a"),
+                                             "--preset", "nope"]))  # fmt: skip
+    assert "--preset: expected one of" in line
+
+
+def test_eval_motion_mace_json_keypoints(tmp_path):
+    """The official easy_ViTPose JSON layout ((y, x, score), coco_25) is read as is."""
+    rng = np.random.default_rng(0)
+    for role in ("pred", "gt"):
+        (tmp_path / role).mkdir()
+        for i in range(3):
+            kp = rng.uniform(100, 600, size=(70, 25, 3))
+            kp[..., 2] = 1.0
+            (tmp_path / role / f"clip{i}.json").write_text(json.dumps({"keypoints": kp.tolist(), "fps": 16.0}))
+    result = runner.invoke(app, ["eval", "motion", "--pred", str(tmp_path / "pred"), "--gt", str(tmp_path / "gt"),
+                                 "--preset", "mace-video2d"])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "mace-video2d" in result.output and "undefined" in result.output  # BAS without music

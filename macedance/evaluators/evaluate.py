@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import datetime as _dt
 import logging
+import os
 import platform
 import time
+from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -32,45 +34,53 @@ def evaluate_motion_dirs(
     up_axis: str | None = None,
     skeleton: Any = None,
     progress: Callable[[int, int, str], None] | None = None,
+    workers: int | None = None,
 ) -> dict[str, Any]:
     """Evaluate every sequence file in ``pred`` against the distribution of those in ``gt``.
 
     FID and diversity compare the two sets as distributions (names need not match, counts may
     differ). BAS pairs each file with the music/beat file of the same stem in ``music``. Files that
-    cannot be evaluated are recorded with a reason and skipped.
+    cannot be evaluated are recorded with a reason and skipped. ``workers`` threads read files and
+    compute features (default: up to 4); results do not depend on it.
     """
     t0 = time.perf_counter()
     if music is not None and not Path(music).is_dir():
         raise InputNotFoundError(f"{music}: --music folder not found")
     files = {"pred": list_sequences(pred, "pred"), "gt": list_sequences(gt, "gt")}
     metrics = MotionMetrics(preset)
-    total = sum(len(v) for v in files.values())
-    done = 0
-    beat_tracker = "librosa-default" if preset.name == "mace-video2d" else None
-    for role in ROLES:
-        for path in files[role]:
+    jobs = [(role, path) for role in ROLES for path in files[role]]
+
+    def work(job: tuple[str, Path]) -> tuple[str, Path, Any]:
+        role, path = job
+        try:
+            seq = load_sequence(path, preset.representation, fps, up_axis, skeleton)
+            mpath = find_music(music, path.stem)
+            beats = None
+            if mpath is not None:
+                beats = load_beat_times(mpath, preset.beat_tracker, int(preset.extra.get("audio_sr", 8320)))
+            feats = extract_features(seq.data, seq.fps, preset, seq.up_axis or "y", beats, path.stem, role)
+            if beats is None and "bas" in preset.metrics:
+                feats.bas_reason = ("no --music folder given" if music is None
+                                    else f"no music or beat file named {path.stem}.* in {music}")  # fmt: skip
+            return role, path, feats
+        except (SkipSequence, MaceDanceError) as exc:
+            if isinstance(exc, ValidationError) and exc.field.startswith("--"):
+                raise  # a missing/invalid option, not a bad file
+            return role, path, str(exc).replace(f"{path}: ", "")
+
+    # numpy releases the GIL in its kernels, so threads overlap file reading and feature maths.
+    n_workers = max(1, workers if workers is not None else min(4, os.cpu_count() or 1))
+    with ThreadPoolExecutor(n_workers) as pool:
+        for done, (role, path, out) in enumerate(pool.map(work, jobs)):
             if progress:
-                progress(done, total, path.name)
-            done += 1
-            try:
-                seq = load_sequence(path, preset.representation, fps, up_axis, skeleton)
-                beats = None
-                mpath = find_music(music, path.stem)
-                if mpath is not None:
-                    beats = load_beat_times(mpath, beat_tracker, int(preset.extra.get("audio_sr", 8320)))
-                feats = extract_features(seq.data, seq.fps, preset, seq.up_axis or "y", beats, path.stem, role)
-                if beats is None and "bas" in preset.metrics:
-                    feats.bas_reason = ("no --music folder given" if music is None
-                                        else f"no music or beat file named {path.stem}.* in {music}")  # fmt: skip
-                metrics.update(feats, role)
-            except (SkipSequence, MaceDanceError) as exc:
-                if isinstance(exc, ValidationError) and exc.field.startswith("--"):
-                    raise  # a missing/invalid option, not a bad file
-                reason = str(exc).replace(f"{path}: ", "")
-                log.info("skipped %s (%s): %s", path, role, reason)
-                metrics.skip(str(path), role, reason)
+                progress(done, len(jobs), path.name)
+            if isinstance(out, str):
+                log.info("skipped %s (%s): %s", path, role, out)
+                metrics.skip(str(path), role, out)
+            else:
+                metrics.update(out, role)
     if progress:
-        progress(total, total, "")
+        progress(len(jobs), len(jobs), "")
     for role in ROLES:
         if not metrics.features[role]:
             first = next((s["reason"] for s in metrics.skipped if s["set"] == role), "no files")

@@ -34,12 +34,18 @@ SW = float(np.linalg.norm(_L_SHOULDER - _R_SHOULDER))
 HW = float(np.linalg.norm(_L_HIP - _R_HIP))
 
 
+# Vectors are (3, B, T−1) arrays — component first, so every component is contiguous.
 def _dot(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    return (a * b).sum(-1)
+    """Dot product of component-first vectors, summed left to right like ``np.dot``."""
+    return a[0] * b[0] + a[1] * b[1] + a[2] * b[2]
 
 
 def _norm(a: np.ndarray) -> np.ndarray:
     return np.sqrt(_dot(a, a))
+
+
+def _cross(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return np.stack([a[1] * b[2] - a[2] * b[1], a[2] * b[0] - a[0] * b[2], a[0] * b[1] - a[1] * b[0]])
 
 
 def geometric_features_3d(
@@ -66,20 +72,22 @@ def geometric_features_3d(
         raise ValidationError("joints", "at least 2 frames for geometric features", f"{p.shape[1]} frames")
     if up_axis == "z":
         p = np.stack([p[..., 0], p[..., 2], -p[..., 1]], -1)
-    cur, prev = p[:, 1:], p[:, :-1]  # (B, T−1, 24, 3)
-    shape = cur.shape[:2] + (3,)
+    comp = np.ascontiguousarray(np.transpose(p, (3, 2, 0, 1)))  # (3, 24, B, T)
+    cur, prev = comp[..., 1:], comp[..., :-1]  # (3, 24, B, T−1)
+    shape = cur.shape[2:]
+    zero, one = np.zeros(shape), np.ones(shape)
     pseudo = {
-        "zero": np.zeros(shape),
-        "y_unit": np.broadcast_to([0.0, 1.0, 0.0], shape),
-        "minus_y_unit": np.broadcast_to([0.0, -1.0, 0.0], shape),
-        "y_min": np.stack([np.zeros(shape[:2]), cur[..., 1].min(-1), np.zeros(shape[:2])], -1),
+        "zero": np.stack([zero, zero, zero]),
+        "y_unit": np.stack([zero, one, zero]),
+        "minus_y_unit": np.stack([zero, -one, zero]),
+        "y_min": np.stack([zero, cur[1].min(axis=0), zero]),
     }
 
     def P(name: str) -> np.ndarray:
-        return pseudo[name] if name in pseudo else cur[:, :, J[name]]
+        return pseudo[name] if name in pseudo else cur[:, J[name]]
 
     def Pp(name: str) -> np.ndarray:
-        return prev[:, :, J[name]]
+        return prev[:, J[name]]
 
     def move(j1: str, j2: str, j3: str, j4: str, t: float) -> np.ndarray:  # j4 ignored (reference bug)
         vel = P(j3) - P(j1) - (Pp(j3) - Pp(j1))
@@ -88,11 +96,11 @@ def geometric_features_3d(
 
     def nmove(j1: str, j2: str, j3: str, j4: str, t: float) -> np.ndarray:
         vel = P(j4) - P(j1) - (Pp(j4) - Pp(j1))
-        direction = np.cross(P(j3) - P(j1), P(j2) - P(j1))
+        direction = _cross(P(j3) - P(j1), P(j2) - P(j1))
         return _dot(vel, direction) / _norm(direction) / tau > t
 
     def plane(a: str, b: str, c: str, q: str, t: float) -> np.ndarray:
-        n = np.cross(P(c) - P(a), P(b) - P(a))
+        n = _cross(P(c) - P(a), P(b) - P(a))
         return _dot(n, P(q) - P(a)) / _norm(n) > t
 
     def nplane(n1: str, n2: str, a: str, q: str, t: float) -> np.ndarray:

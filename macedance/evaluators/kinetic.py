@@ -22,25 +22,10 @@ import numpy as np
 from macedance.errors import ValidationError
 
 
-def _windowed_sum(x: np.ndarray, valid_lo: int, valid_hi: int, window: int) -> tuple[np.ndarray, np.ndarray]:
-    """For each centre i = 1..T−1, Σ x[m] over m = i−w..i+w with valid_lo ≤ m ≤ valid_hi, in order.
-
-    Args:
-        x: (B, T, ...) values indexed by m (entries outside the valid range are ignored).
-    Returns:
-        sums (B, T−1, ...) and counts (T−1,).
-    """
-    T = x.shape[1]
-    centres = np.arange(1, T)
-    total = np.zeros((x.shape[0], T - 1) + x.shape[2:], dtype=x.dtype)
-    count = np.zeros(T - 1)
-    for k in range(-window, window + 1):
-        m = centres + k
-        ok = (m >= valid_lo) & (m <= valid_hi)
-        idx = np.clip(m, 0, T - 1)
-        total = total + np.where(ok.reshape((1, -1) + (1,) * (x.ndim - 2)), x[:, idx], 0.0)
-        count += ok
-    return total, count
+def _window_bounds(T: int, window: int, last: int) -> tuple[np.ndarray, np.ndarray]:
+    """For centres i = 1..T−1: first and last m of [i−w, i+w] ∩ [1, last]."""
+    i = np.arange(1, T)
+    return np.maximum(1, i - window), np.minimum(last, i + window)
 
 
 def kinetic_features_3d(
@@ -75,22 +60,40 @@ def kinetic_features_3d(
         raise ValidationError("joints", "at least 3 frames for kinetic features", f"{T} frames")
     up = {"y": 1, "z": 2}[up_axis]
     horiz = [a for a in range(3) if a != up]
+    dt = frame_time
 
-    d = np.zeros_like(p)
-    d[:, 1:] = p[:, 1:] - p[:, :-1]  # d[m] = p[m] − p[m−1], valid for m ≥ 1
-    vsum, vcount = _windowed_sum(d, 1, T - 1, window)
-    vel = vsum / (vcount[None, :, None, None] * frame_time)  # (B, T−1, J, 3)
-    h = np.sqrt((vel[..., horiz] ** 2).sum(-1)) ** 2
-    v = np.abs(vel[..., up]) ** 2
+    # Windowed velocity: Σ_{m=lo..hi} (p[m] − p[m−1]) telescopes to p[hi] − p[lo−1].
+    # (In-place arithmetic below: these arrays are large and temporaries dominate the cost.)
+    lo, hi = _window_bounds(T, window, T - 1)
+    vel = p[:, hi]
+    vel -= p[:, lo - 1]
+    vel /= ((hi - lo + 1) * dt)[None, :, None, None]
+    sq = np.einsum("btjc,btjc->bjc", vel, vel)  # Σ_i v_i² per component
+    h = sq[..., horiz[0]] + sq[..., horiz[1]]
+    v = sq[..., up]
 
-    acc = np.zeros_like(p)
-    v2 = (p[:, 2:] - p[:, 1:-1]) / frame_time  # m = 1..T−2
-    v1 = p[:, 1:-1] - p[:, :-2] / frame_time if accel_bug else (p[:, 1:-1] - p[:, :-2]) / frame_time
-    acc[:, 1:-1] = (v2 - v1) / frame_time
-    asum, acount = _windowed_sum(acc, 1, T - 2, window)
-    e = np.sqrt(((asum / acount[None, :, None, None]) ** 2).sum(-1))
+    # Windowed acceleration over m = 1..T−2 by prefix sums (no per-frame Python loop).
+    term = p[:, 2:] - p[:, 1:-1]
+    term /= dt  # v2
+    if accel_bug:
+        v1 = p[:, :-2] / dt
+        np.subtract(p[:, 1:-1], v1, out=v1)  # p[m] − p[m−1]/dt, as the reference
+    else:
+        v1 = p[:, 1:-1] - p[:, :-2]
+        v1 /= dt
+    term -= v1
+    term /= dt  # index k ↔ m = k + 1
+    csum = np.empty((p.shape[0], T - 1) + p.shape[2:])
+    csum[:, 0] = 0.0
+    np.cumsum(term, axis=1, out=csum[:, 1:])
+    lo_a, hi_a = _window_bounds(T, window, T - 2)
+    acc = csum[:, hi_a]
+    acc -= csum[:, lo_a - 1]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        acc /= (hi_a - lo_a + 1.0)[None, :, None, None]
+    e = np.sqrt(np.einsum("btjc,btjc->btj", acc, acc)).sum(axis=1)
 
     n = T - 1.0
-    feats = np.stack([h.sum(1) / n, v.sum(1) / n, e.sum(1) / n], axis=-1)  # (B, J, 3)
+    feats = np.stack([h / n, v / n, e / n], axis=-1)  # (B, J, 3)
     out = feats.reshape(feats.shape[0], -1).astype(dtype)
     return out[0] if single else out

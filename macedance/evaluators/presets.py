@@ -64,6 +64,7 @@ class MotionPreset:
     bas_truncate_music: bool = True  # keep music beats < len(envelope)
     bas_empty: float | None = None  # value for a clip without beats (None: undefined)
     beat_rounding: str = "round"  # seconds → frame index: "round" or "floor"
+    beat_tracker: str | None = None  # audio → beats ("librosa-default"); None: beat-time files only
     # --- PFC / FSR --------------------------------------------------------------------------------------
     pfc_dt: float | None = 1.0 / 30  # None: 1 / fps
     pfc_foot_speed: str = "per_frame"
@@ -118,7 +119,7 @@ MACE_VIDEO2D = MotionPreset(
     reference="AMAP-ML/MACE-Dance@8f92d12 Evaluation-Motion/calculate_metric.py, features/*_2d.py",
     representation="keypoints2d", crop_frames=64, min_frames=64, frame_time=1.0 / 30, normalize="per_set",
     norm_eps=1e-4, norm_ddof=1, diversity_accumulate="float32-triu", bas_smoothing_frames=3.5,
-    bas_empty=0.0, beat_rounding="floor", extra={"audio_sr": 8320, "beat_fps": 16},
+    bas_empty=0.0, beat_rounding="floor", beat_tracker="librosa-default", extra={"audio_sr": 8320, "beat_fps": 16},
 )  # fmt: skip
 
 CLEAN = MotionPreset(
