@@ -16,6 +16,8 @@ from rich.logging import RichHandler
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+import numpy as np
+
 from macedance import __version__
 from macedance.errors import MaceDanceError
 
@@ -235,12 +237,12 @@ def motion_result_table(result: dict[str, Any]) -> Table:
     """Metrics as rows, predictions and ground truth as columns."""
     p = result["preset"]
     n = result["inputs"]["evaluated"]
-    table = Table(title=f"Motion metrics — preset {p['name']} ({p['hash']})", title_justify="left",
-                  box=box.SIMPLE_HEAD, caption=f"pred: {n['pred']} sequences, GT: {n['gt']} sequences",
-                  caption_justify="left")  # fmt: skip
-    table.add_column("metric")
-    table.add_column("pred", justify="right")
-    table.add_column("GT", justify="right")
+    table = Table(title=f"Motion metrics: {p['name']}", title_justify="left", box=box.SIMPLE_HEAD,
+                  caption=f"{n['pred']} generated vs {n['gt']} ground-truth sequences; preset hash {p['hash']}",
+                  caption_justify="left", min_width=44)  # fmt: skip
+    table.add_column("metric", min_width=10)
+    table.add_column("generated", justify="right", min_width=12)
+    table.add_column("ground truth", justify="right", min_width=12)
     scores = result["scores"]
     for key, label in METRIC_LABELS.items():
         if key in scores:
@@ -293,29 +295,37 @@ def eval_motion_cmd(
 @app.command("demo")
 def demo_cmd(
     out: Annotated[Path, typer.Option(help="Working folder for the demo's files.")] = Path("demo-output"),
-    sequences: Annotated[int, typer.Option(min=1, max=100, help="Number of generated sequences per dataset.")] = 4,
+    sequences: Annotated[int, typer.Option(min=2, max=100, help="Number of generated sequences per dataset.")] = 6,
     seed: Annotated[int, typer.Option(help="Random seed of the generated motions.")] = 0,
 ) -> None:
-    """Run the embedded default job: generate AIST++/FineDance-format files, import them, report.
+    """Run the embedded default job: generate AIST++/FineDance-format files, import, evaluate.
 
-    The generated raw files are in the datasets' exact formats; one truncated file shows how bad
-    input is rejected with a reason while the rest goes on.
+    The generated raw files are in the datasets' exact formats (procedural dances, one tempo each,
+    with their beat times); one truncated file shows how bad input is rejected with a reason while
+    the rest goes on. The FineDance-format set then plays "generated" motion and the AIST++-format
+    set "ground truth" for the motion metrics under the clean and Bailando presets.
     """
     from macedance.datasets import import_aistpp, import_finedance
     from macedance.datasets.aistpp import GENRES
     from macedance.datasets.synthetic import synthetic_motion, write_aistpp_pkl, write_finedance_npy
+    from macedance.evaluators.evaluate import evaluate_motion_dirs
+    from macedance.evaluators.presets import get_preset
     from macedance.motion.stats import motion_statistics
     from macedance.schema import load_motion
 
     with user_errors():
-        raw_a, raw_f = out / "raw" / "aistpp", out / "raw" / "finedance"
+        raw_a, raw_f, beats = out / "raw" / "aistpp", out / "raw" / "finedance", out / "raw" / "beats"
+        beats.mkdir(parents=True, exist_ok=True)
         genres = list(GENRES)
         for i in range(sequences):
             g = genres[i % len(genres)]
-            m = synthetic_motion(seconds=4.0, fps=60.0, bpm=90 + 10 * i, seed=seed + i)
-            write_aistpp_pkl(m, raw_a / f"{g}_sBM_cAll_d{i + 1:02d}_m{g[1:]}{i % 6}_ch01.pkl")
-            m30 = synthetic_motion(seconds=4.0, fps=30.0, bpm=100 + 10 * i, seed=seed + 100 + i)
+            stem, bpm = f"{g}_sBM_cAll_d{i + 1:02d}_m{g[1:]}{i % 6}_ch01", 90 + 10 * i
+            write_aistpp_pkl(synthetic_motion(seconds=6.0, fps=60.0, bpm=bpm, seed=seed + i), raw_a / f"{stem}.pkl")
+            np.save(beats / f"{stem}.npy", np.arange(0.0, 6.0, 60.0 / bpm))
+            bpm = 100 + 10 * i
+            m30 = synthetic_motion(seconds=6.0, fps=30.0, bpm=bpm, seed=seed + 100 + i)
             write_finedance_npy(m30, raw_f / f"{i + 1:03d}.npy", with_contacts=bool(i % 2))
+            np.save(beats / f"{i + 1:03d}.npy", np.arange(0.0, 6.0, 60.0 / bpm))
         (raw_a / "gXX_truncated_example.pkl").write_bytes(b"\x80\x04\x95\x10\x00")
         reports = []
         for name, fn, raw in (("AIST++", import_aistpp, raw_a), ("FineDance", import_finedance, raw_f)):
@@ -327,11 +337,19 @@ def demo_cmd(
         for name, rep in reports:
             rows = [(c.id, motion_statistics(load_motion(Path(rep.out) / str(c.motion_path)))) for c in rep.clips]
             tables.append(motion_stats_table(rows, f"{name}: imported motions (30 fps, z-up, built-in SMPL skeleton)"))
+        results = []
+        for preset in ("clean", "bailando-aistpp"):
+            with progress_bar(f"eval {preset}") as progress:
+                results.append(evaluate_motion_dirs(out / "imported" / "finedance" / "motions",
+                                                    out / "imported" / "aistpp" / "motions", get_preset(preset),
+                                                    beats, progress=progress))  # fmt: skip
     for name, rep in reports:
         console.print(f"[bold]{name}[/bold]: ", end="")
         _print_import_report(rep)
     for table in tables:
         console.print(table)
+    for result in results:
+        console.print(motion_result_table(result))
 
 
 def main() -> None:
