@@ -3,6 +3,8 @@ degenerate inputs, streaming/merge, and the directory evaluator."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -26,7 +28,7 @@ def test_presets_are_frozen_hashable_and_distinct():
     hashes = {p.hash for p in PRESETS.values()}
     assert len(hashes) == len(PRESETS)
     clean = get_preset("clean")
-    with pytest.raises(Exception):
+    with pytest.raises(dataclasses.FrozenInstanceError):
         clean.fps = 10  # type: ignore[misc]
     assert clean.with_changes(fid_eps=1e-5).hash != clean.hash
     with pytest.raises(ValidationError, match="--preset: expected one of"):

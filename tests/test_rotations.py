@@ -1,5 +1,4 @@
 import numpy as np
-import pytest
 import torch
 
 from conftest import random_axis_angle
@@ -77,8 +76,3 @@ def test_slerp_endpoints_and_midpoint():
     # shorter arc: -q1 is the same rotation
     q = rot.quaternion_slerp(q0, -q1, np.array(0.5))
     np.testing.assert_allclose(rot.quaternion_to_axis_angle(q), [0, 0, 0.6], atol=1e-12)
-
-
-def test_axis_rotation_rejects_unknown_axis():
-    with pytest.raises(ValueError, match="axis"):
-        rot.axis_rotation("w", 10)

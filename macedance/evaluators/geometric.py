@@ -17,6 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from macedance.errors import ValidationError
+from macedance.motion.kinematics import convert_up_axis
 
 _NAMES = ("root", "lhip", "rhip", "belly", "lknee", "rknee", "spine", "lankle", "rankle", "chest", "ltoes",
           "rtoes", "neck", "linshoulder", "rinshoulder", "head", "lshoulder", "rshoulder", "lelbow", "relbow",
@@ -70,8 +71,7 @@ def geometric_features_3d(
         raise ValidationError("joints", "shape (T, 24, 3) or (B, T, 24, 3) (SMPL-24)", f"shape {np.shape(joints)}")
     if p.shape[1] < 2:
         raise ValidationError("joints", "at least 2 frames for geometric features", f"{p.shape[1]} frames")
-    if up_axis == "z":
-        p = np.stack([p[..., 0], p[..., 2], -p[..., 1]], -1)
+    p = convert_up_axis(p, up_axis, "y")
     comp = np.ascontiguousarray(np.transpose(p, (3, 2, 0, 1)))  # (3, 24, B, T)
     cur, prev = comp[..., 1:], comp[..., :-1]  # (3, 24, B, T−1)
     shape = cur.shape[2:]

@@ -33,7 +33,7 @@ from macedance.evaluators.geometric import geometric_features_3d
 from macedance.evaluators.kinetic import kinetic_features_3d
 from macedance.evaluators.pfc import pfc_per_sequence
 from macedance.evaluators.presets import MotionPreset
-from macedance.motion.kinematics import resample_linear, resample_times
+from macedance.motion.kinematics import convert_up_axis, resample_linear, resample_times
 
 log = logging.getLogger(__name__)
 
@@ -69,15 +69,6 @@ class SequenceFeatures:
     bas_reason: str | None = None
     motion_beats: np.ndarray | None = None
     fsr: tuple[float | None, float | None] | None = None  # (left, right) sliding ratios
-
-
-def to_up_axis(joints: np.ndarray, src: str, dst: str) -> np.ndarray:
-    """Rotate (…, 3) positions between y-up and z-up (y→z: (x, −z, y); z→y: (x, z, −y))."""
-    if src == dst:
-        return joints
-    if (src, dst) == ("y", "z"):
-        return np.stack([joints[..., 0], -joints[..., 2], joints[..., 1]], -1)
-    return np.stack([joints[..., 0], joints[..., 2], -joints[..., 1]], -1)
 
 
 def beat_indices(beat_times: np.ndarray, fps: float, rounding: str) -> np.ndarray:
@@ -157,7 +148,7 @@ def extract_features(
         arr = arr[: preset.crop_frames]
     if arr.shape[0] < preset.min_frames:
         raise SkipSequence(f"{arr.shape[0]} frames, the preset needs at least {preset.min_frames}")
-    arr = to_up_axis(arr, up_axis, preset.up_axis)
+    arr = convert_up_axis(arr, up_axis, preset.up_axis)
     j = arr[:, : preset.joints].copy()
     if preset.zero_start:
         j = j - j[:1, :1]
@@ -171,14 +162,14 @@ def extract_features(
     if "pfc" in preset.metrics:
         v = pfc_per_sequence(arr, preset.pfc_dt or 1.0 / fps, preset.up_axis, preset.pfc_foot_speed)[0]
         pfc = None if np.isnan(v) else float(v)
-    uncropped = to_up_axis(full, up_axis, preset.up_axis)
+    uncropped = convert_up_axis(full, up_axis, preset.up_axis)
     bas_src = arr if preset.bas_uses_crop else uncropped
     bas_skip = skip if bas_src is uncropped else 0
     bas, reason, mb = _sequence_bas(bas_src[:, : preset.extra.get("bas_joints", 24)], beat_times, fps, preset, fps,
                                     bas_skip)  # fmt: skip
     fsr = None
     if "fsr" in preset.metrics:
-        src = to_up_axis(arr if preset.fsr_uses_crop else uncropped, preset.up_axis, "y")
+        src = convert_up_axis(arr if preset.fsr_uses_crop else uncropped, preset.up_axis, "y")
         fsr = foot_skating(src, fps, preset.fsr_speed, preset.fsr_threshold)
     return SequenceFeatures(name, kinetic, geometric, pfc, bas, reason, mb, fsr)
 

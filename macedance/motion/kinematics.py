@@ -14,7 +14,6 @@ import numpy as np
 from macedance.motion._xp import asarray_like, concat, norm, take, xp
 from macedance.motion.rotations import (
     axis_angle_to_quaternion,
-    axis_rotation,
     quaternion_slerp,
     quaternion_to_axis_angle,
 )
@@ -52,8 +51,11 @@ def forward_kinematics(rotmats: Any, trans: Any, rest: RestSkeleton) -> Any:
     return pos
 
 
+_Y_TO_Z = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, -1.0], [0.0, 1.0, 0.0]])  # +90° about x, exact
+
+
 def up_axis_rotation(src: str, dst: str) -> np.ndarray:
-    """(3, 3) rotation taking ``src``-up coordinates to ``dst``-up coordinates.
+    """(3, 3) rotation taking ``src``-up coordinates to ``dst``-up coordinates (exact entries).
 
     y-up → z-up is +90° about x, ``(x, y, z) → (x, −z, y)`` (EDGE's convention); z-up → y-up is its
     inverse, ``(x, y, z) → (x, z, −y)``. Both are proper rotations (det +1).
@@ -63,7 +65,16 @@ def up_axis_rotation(src: str, dst: str) -> np.ndarray:
             raise ValueError(f"up axis must be one of {UP_AXES}, got {a!r}")
     if src == dst:
         return np.eye(3)
-    return axis_rotation("x", 90.0 if (src, dst) == ("y", "z") else -90.0)
+    return _Y_TO_Z.copy() if (src, dst) == ("y", "z") else _Y_TO_Z.T.copy()
+
+
+def convert_up_axis(points: np.ndarray, src: str, dst: str) -> np.ndarray:
+    """Apply :func:`up_axis_rotation` to (…, 3) points by exact component permutation."""
+    up_axis_rotation(src, dst)  # validates
+    if src == dst:
+        return points
+    x, y, z = points[..., 0], points[..., 1], points[..., 2]
+    return np.stack([x, -z, y], -1) if (src, dst) == ("y", "z") else np.stack([x, z, -y], -1)
 
 
 def rotate_root(root_rotmat: Any, trans: Any, R: np.ndarray, pelvis_rest: np.ndarray) -> tuple[Any, Any]:

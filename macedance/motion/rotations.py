@@ -179,16 +179,3 @@ def rotation_matrix_error(R: Any) -> Any:
     err = err.values if m is not np else err
     det = m.linalg.det(R)
     return m.where(det < 0, m.abs(det) + 1.0 + err, err)
-
-
-def axis_rotation(axis: str, degrees: float) -> np.ndarray:
-    """(3, 3) float64 rotation matrix about the x, y or z axis."""
-    a = np.deg2rad(degrees)
-    c, s = np.cos(a), np.sin(a)
-    if axis == "x":
-        return np.array([[1, 0, 0], [0, c, -s], [0, s, c]])
-    if axis == "y":
-        return np.array([[c, 0, s], [0, 1, 0], [-s, 0, c]])
-    if axis == "z":
-        return np.array([[c, -s, 0], [s, c, 0], [0, 0, 1]])
-    raise ValueError(f"axis must be 'x', 'y' or 'z', got {axis!r}")
