@@ -184,3 +184,20 @@ def test_directory_evaluation_errors(tmp_path):
         bad.mkdir()
         np.save(bad / "x.npy", np.zeros((5, 51)))  # 17 joints
         evaluate_motion_dirs(bad, tmp_path / "gt", get_preset("clean"), fps=30, up_axis="y")
+
+
+def test_bailando_crops_predictions_but_not_the_gt_pool():
+    p = get_preset("bailando-aistpp")
+    j = _joints(3, seconds=22, fps=60)  # 1320 frames
+    pred_full = extract_features(j, 60, p, role="pred").kinetic
+    pred_crop = extract_features(j[:1200], 60, p, role="pred").kinetic
+    gt_full = extract_features(j, 60, p, role="gt").kinetic
+    np.testing.assert_array_equal(pred_full, pred_crop)
+    assert not np.allclose(gt_full, pred_crop)
+
+
+def test_fact_drops_seed_frames_of_predictions_only():
+    p = get_preset("fact-aistpp")
+    j = _joints(4, seconds=4, fps=60)
+    np.testing.assert_array_equal(extract_features(j, 60, p, role="pred").kinetic,
+                                  extract_features(j[120:], 60, p, role="gt").kinetic)  # fmt: skip

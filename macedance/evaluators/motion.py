@@ -134,7 +134,7 @@ def extract_features(
         frames = np.unique(np.argwhere(bad)[:, 0])
         raise SkipSequence(f"{len(frames)} frame(s) with NaN/Inf values (first: frame {int(frames[0])})")
     if preset.representation == "keypoints2d":
-        return _extract_2d(arr, fps, preset, beat_times, name)
+        return _extract_2d(arr, fps, preset, beat_times, name, role)
     if arr.shape[1] < max(preset.joints, 22):
         raise SkipSequence(f"expected at least {max(preset.joints, 22)} SMPL joints, found {arr.shape[1]}")
     if preset.fps is not None and abs(fps - preset.fps) > 1e-9:
@@ -144,7 +144,7 @@ def extract_features(
     full = arr
     if skip:
         arr = arr[skip:]
-    if preset.crop_frames is not None:
+    if preset.crop_frames is not None and role in preset.crop_sets:
         arr = arr[: preset.crop_frames]
     if arr.shape[0] < preset.min_frames:
         raise SkipSequence(f"{arr.shape[0]} frames, the preset needs at least {preset.min_frames}")
@@ -182,12 +182,12 @@ def _pad24(j: np.ndarray) -> np.ndarray:
 
 
 def _extract_2d(arr: np.ndarray, fps: float, preset: MotionPreset, beat_times: np.ndarray | None,
-                name: str) -> SequenceFeatures:  # fmt: skip
+                name: str, role: str) -> SequenceFeatures:  # fmt: skip
     if arr.shape[1] != 25:
         raise SkipSequence(f"preset {preset.name} needs 25 vitpose25 keypoints per frame, found {arr.shape[1]}")
     if arr.shape[0] < preset.min_frames:
         raise SkipSequence(f"{arr.shape[0]} frames, the preset needs at least {preset.min_frames}")
-    if preset.crop_frames is not None:
+    if preset.crop_frames is not None and role in preset.crop_sets:
         arr = arr[: preset.crop_frames]
     if preset.keypoint_channels == "yx":
         arr = arr[..., [1, 0, 2]]

@@ -27,6 +27,8 @@ class MotionPreset:
     # --- input preparation -----------------------------------------------------------------------
     fps: float | None = None  # resample inputs to this rate (None: keep)
     crop_frames: int | None = None  # keep the first N frames (None: all)
+    crop_sets: tuple[str, ...] = ("pred", "gt")  # which sets the crop applies to
+    reference_pool: str = "the --gt folder as given"  # the GT pool the published protocol used
     min_frames: int = 3  # shorter sequences are skipped with a reason
     up_axis: str = "y"  # frame of the features
     joints: int = 24  # use joints[:N]
@@ -79,6 +81,7 @@ class MotionPreset:
         d.pop("extra")
         d["metrics"] = list(self.metrics)
         d["diversity_sets"] = list(self.diversity_sets)
+        d["crop_sets"] = list(self.crop_sets)
         return d
 
     @property
@@ -100,7 +103,9 @@ BAILANDO = MotionPreset(
     "(std ddof 0, +1e-10), FID ε 1e-5, pairwise diversity; BAS music→motion, envelope mean over joints, "
     "Gaussian σ 5 frames, local minima order 1, score σ 3 frames.",
     reference="lisiyao21/Bailando@cc90b98 utils/metrics_new.py, utils/beat_align_score.py, utils/features/",
-    fps=60.0, crop_frames=1200, zero_start=True, bas_uses_crop=False,
+    fps=60.0, crop_frames=1200, crop_sets=("pred",), zero_start=True, bas_uses_crop=False,
+    reference_pool="every AIST++ sequence (train+val+test) minus the 45-entry ignore_list, full length (GT is not "
+    "cropped), joints by smplx SMPL male, betas 0; predictions: 40 test+val dances, first 1200 frames",
 )  # fmt: skip
 
 EDGE = MotionPreset(
@@ -108,6 +113,7 @@ EDGE = MotionPreset(
     description="EDGE (CVPR'23) PFC on 5-s clips at 30 fps, z-up, dt 1/30, foot speed in m/frame, ×10⁴.",
     reference="Stanford-TML/EDGE@17c3428 eval/eval_pfc.py",
     metrics=("pfc",), fps=30.0, up_axis="z", feature_dtype="float64",
+    reference_pool="no GT pool for PFC; EDGE scores 5-s clips of the AIST++ test split",
 )  # fmt: skip
 
 MACE_VIDEO2D = MotionPreset(
@@ -120,6 +126,7 @@ MACE_VIDEO2D = MotionPreset(
     representation="keypoints2d", crop_frames=64, min_frames=64, frame_time=1.0 / 30, normalize="per_set",
     norm_eps=1e-4, norm_ddof=1, diversity_accumulate="float32-triu", bas_smoothing_frames=3.5,
     bas_empty=0.0, beat_rounding="floor", beat_tracker="librosa-default", extra={"audio_sr": 8320, "beat_fps": 16},
+    reference_pool="the ground-truth videos of the same test clips (paired by stem), first 64 frames at 16 fps",
 )  # fmt: skip
 
 CLEAN = MotionPreset(
@@ -150,6 +157,8 @@ FACT = MotionPreset(
     fps=60.0, seed_frames=120, fid_eps=1e-6, imag_policy="raise", diversity_sets=("pred",),
     bas_direction="motion_to_music", bas_envelope="sum_prev", bas_smoothing_frames=None, bas_order=10,
     bas_empty=0.0, bas_uses_crop=False, extra={"bas_music_limit": "frames"},
+    reference_pool="every AIST++ sequence minus the ignore_list, full length, absolute positions; predictions: "
+    "120 seed frames + 1200 generated frames per test+val sequence",
 )  # fmt: skip
 
 LODGE = MotionPreset(
@@ -162,6 +171,8 @@ LODGE = MotionPreset(
     reference="li-ronghui/LODGE@a898e59 metric/metrics_finedance.py, beat_align_score.py, foot_skating.py",
     metrics=("fid_k", "fid_g", "div_k", "div_g", "bas", "fsr"), fps=30.0, crop_frames=1024, joints=22,
     zero_start=True, root_relative=True, bas_uses_crop=False, extra={"bas_music_limit": "none"},
+    reference_pool="every FineDance sequence (motion_fea319, train included; files starting with 'M' skipped), "
+    "first 1024 frames",
 )  # fmt: skip
 
 PRESETS: dict[str, MotionPreset] = {p.name: p for p in (BAILANDO, FACT, EDGE, LODGE, MACE_VIDEO2D, CLEAN)}
