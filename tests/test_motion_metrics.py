@@ -201,3 +201,15 @@ def test_fact_drops_seed_frames_of_predictions_only():
     j = _joints(4, seconds=4, fps=60)
     np.testing.assert_array_equal(extract_features(j, 60, p, role="pred").kinetic,
                                   extract_features(j[120:], 60, p, role="gt").kinetic)  # fmt: skip
+
+
+def test_edge_pfc_is_the_mean_over_5s_clips():
+    p = get_preset("edge-aistpp")
+    j = _joints(5, seconds=12, fps=30)  # 360 frames → 150-frame windows at 0, 75, 150
+    f = extract_features(j, 30, p, up_axis="y")
+    zup = np.stack([j[..., 0], -j[..., 2], j[..., 1]], -1)
+    expected = [pfc_per_sequence(zup[s : s + 150])[0] for s in (0, 75, 150)]
+    np.testing.assert_allclose(f.pfc_windows, expected, rtol=1e-12)
+    m = MotionMetrics(p)
+    m.update(f, "pred")
+    assert m.compute()["pfc"].value == pytest.approx(np.mean(f.pfc_windows) * 1e4)

@@ -64,7 +64,8 @@ class SequenceFeatures:
     name: str
     kinetic: np.ndarray
     geometric: np.ndarray
-    pfc: float | None = None
+    pfc: float | None = None  # mean over the sequence's PFC windows
+    pfc_windows: list[float] = field(default_factory=list)  # per-window values (EDGE averages clips)
     bas: float | None = None
     bas_reason: str | None = None
     motion_beats: np.ndarray | None = None
@@ -158,10 +159,10 @@ def extract_features(
     frame_time = preset.frame_time or 1.0 / fps
     kinetic = kinetic_features_3d(j, frame_time, preset.up_axis, preset.kinetic_window, preset.accel_bug, dtype)
     geometric = geometric_features_3d(_pad24(j), preset.tau or 1.0 / fps, preset.up_axis, dtype)
-    pfc = None
+    pfc, windows = None, []
     if "pfc" in preset.metrics:
-        v = pfc_per_sequence(arr, preset.pfc_dt or 1.0 / fps, preset.up_axis, preset.pfc_foot_speed)[0]
-        pfc = None if np.isnan(v) else float(v)
+        windows = _pfc_windows(arr, fps, preset)
+        pfc = float(np.mean(windows)) if windows else None
     uncropped = convert_up_axis(full, up_axis, preset.up_axis)
     bas_src = arr if preset.bas_uses_crop else uncropped
     bas_skip = skip if bas_src is uncropped else 0
@@ -171,7 +172,16 @@ def extract_features(
     if "fsr" in preset.metrics:
         src = convert_up_axis(arr if preset.fsr_uses_crop else uncropped, preset.up_axis, "y")
         fsr = foot_skating(src, fps, preset.fsr_speed, preset.fsr_threshold)
-    return SequenceFeatures(name, kinetic, geometric, pfc, bas, reason, mb, fsr)
+    return SequenceFeatures(name, kinetic, geometric, pfc, windows, bas, reason, mb, fsr)
+
+
+def _pfc_windows(arr: np.ndarray, fps: float, preset: MotionPreset) -> list[float]:
+    """PFC of each window (the whole sequence without ``pfc_clip_frames``); undefined ones dropped."""
+    T, n = arr.shape[0], preset.pfc_clip_frames
+    starts = [0] if n is None or T <= n else list(range(0, T - n + 1, preset.pfc_clip_stride or n))
+    clips = np.stack([arr[s : s + (n or T)] for s in starts])
+    vals = pfc_per_sequence(clips, preset.pfc_dt or 1.0 / fps, preset.up_axis, preset.pfc_foot_speed)
+    return [float(v) for v in vals if not np.isnan(v)]
 
 
 def _pad24(j: np.ndarray) -> np.ndarray:
@@ -196,7 +206,7 @@ def _extract_2d(arr: np.ndarray, fps: float, preset: MotionPreset, beat_times: n
     geometric = geometric_features_2d(arr, preset.keypoint_layout, preset.geometric_stubs)
     beat_fps = float(preset.extra.get("beat_fps", fps))
     bas, reason, mb = _sequence_bas(arr[..., :2], beat_times, fps, preset, beat_fps)
-    return SequenceFeatures(name, kinetic, geometric, None, bas, reason, mb)
+    return SequenceFeatures(name, kinetic, geometric, None, [], bas, reason, mb)
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -326,7 +336,10 @@ class MotionMetrics:
                     hint = f" ({why[0]})" if len(why) == 1 else ""
                     out[key] = Score(None, f"no sequence with a defined {metric.upper()}{hint}", 0, details)
                     continue
-                value = float(np.mean(ok)) * (p.pfc_scale if metric == "pfc" else 1.0)
+                if metric == "pfc":  # mean over all clips (windows), as EDGE averages its clip files
+                    value = float(np.mean([w for f in rows for w in f.pfc_windows])) * p.pfc_scale
+                else:
+                    value = float(np.mean(ok))
                 out[key] = Score(value, None, len(ok), details)
         if "fsr" in p.metrics:
             for role in ROLES:

@@ -71,6 +71,8 @@ class MotionPreset:
     pfc_dt: float | None = 1.0 / 30  # None: 1 / fps
     pfc_foot_speed: str = "per_frame"
     pfc_scale: float = 1e4
+    pfc_clip_frames: int | None = None  # score PFC on windows of this length (EDGE: 5-s clips)
+    pfc_clip_stride: int | None = None
     fsr_speed: str = "signed-mean"
     fsr_threshold: float = 0.01
     fsr_uses_crop: bool = False
@@ -110,9 +112,11 @@ BAILANDO = MotionPreset(
 
 EDGE = MotionPreset(
     name="edge-aistpp",
-    description="EDGE (CVPR'23) PFC on 5-s clips at 30 fps, z-up, dt 1/30, foot speed in m/frame, ×10⁴.",
+    description="EDGE (CVPR'23) PFC at 30 fps, z-up, dt 1/30, foot speed in m/frame, ×10⁴, on 5-s clips "
+    "(longer sequences are cut into 150-frame windows at a 75-frame stride, as EDGE's test slicing; the score is "
+    "the mean over all clips).",
     reference="Stanford-TML/EDGE@17c3428 eval/eval_pfc.py",
-    metrics=("pfc",), fps=30.0, up_axis="z", feature_dtype="float64",
+    metrics=("pfc",), fps=30.0, up_axis="z", feature_dtype="float64", pfc_clip_frames=150, pfc_clip_stride=75,
     reference_pool="no GT pool for PFC; EDGE scores 5-s clips of the AIST++ test split",
 )  # fmt: skip
 
