@@ -80,7 +80,8 @@ def test_3d_preset_parity(name):
 
 
 def test_mace_video2d_parity():
-    from macedance.evaluators.inputs import librosa_default_beats
+    from macedance.music.analysis import analyze_file
+    from macedance.music.presets import get_music_preset
 
     preset = get_preset("mace-video2d")
     exp = _expected("mace-video2d")
@@ -88,7 +89,7 @@ def test_mace_video2d_parity():
     stems = sorted({p.stem for p in (KEYPOINTS / "pred").glob("*.npy")} & {p.stem for p in (KEYPOINTS / "gt").glob("*.npy")})
     assert len(stems) == 6
     for stem in stems:
-        beats = librosa_default_beats(KEYPOINTS / "music" / f"{stem}.wav", 8320)
+        beats = analyze_file(KEYPOINTS / "music" / f"{stem}.wav", get_music_preset("mace-video2d"), use_cache=False)[0].beat_times
         idx = np.unique(np.floor(beats * 16).astype(int))
         assert idx[idx < 64].tolist() == exp["music_beats"][stem]
         for role in ("pred", "gt"):

@@ -57,7 +57,7 @@ def evaluate_motion_dirs(
             mpath = find_music(music, path.stem)
             beats = None
             if mpath is not None:
-                beats = load_beat_times(mpath, preset.beat_tracker, int(preset.extra.get("audio_sr", 8320)))
+                beats = load_beat_times(mpath, preset.beat_tracker)
             feats = extract_features(seq.data, seq.fps, preset, seq.up_axis or "y", beats, path.stem, role)
             if beats is None and "bas" in preset.metrics:
                 feats.bas_reason = ("no --music folder given" if music is None

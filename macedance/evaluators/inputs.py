@@ -9,8 +9,9 @@ Accepted sequence files:
 * 2D keypoints — macedance ``keypoints2d`` ``.npz``; the official MACE-Dance / easy_ViTPose
   ``.json`` (``{"keypoints": [T][25][3]}`` stored as (y, x, score)); or ``.npy`` T×25×3 (x, y, conf).
 
-Music beats (paired by file stem): ``.npy`` (1-D beat times, s), ``.npz`` (key ``beats``, s), ``.txt``
-(one time per line, s), or — for presets that define a beat tracker (``mace-video2d``) — audio.
+Music beats (paired by file stem): ``.npy`` (1-D beat times, s), ``.npz`` (key ``beats``, s — also the
+music files written by ``macedance data music``), ``.txt`` (one time per line, s), or audio / a video's
+audio track, analysed with the motion preset's music preset (cached).
 """
 
 from __future__ import annotations
@@ -23,10 +24,10 @@ from pathlib import Path
 import numpy as np
 
 from macedance.errors import DataFormatError, InputNotFoundError, ValidationError
+from macedance.music.audio import MEDIA_SUFFIXES as AUDIO_SUFFIXES
 
 MOTION_SUFFIXES = (".npz", ".npy", ".csv", ".json")
 BEAT_SUFFIXES = (".npy", ".npz", ".txt")
-AUDIO_SUFFIXES = (".wav", ".flac", ".mp3", ".ogg", ".m4a", ".aac", ".mp4", ".mkv", ".webm")
 _ARRAY_KEYS = ("joints", "positions", "pred_position", "full_pose", "keypoints")
 
 
@@ -155,8 +156,8 @@ def find_music(directory: str | Path | None, stem: str) -> Path | None:
     return None
 
 
-def load_beat_times(path: Path, beat_tracker: str | None = None, audio_sr: int = 8320) -> np.ndarray:
-    """Beat times in seconds from a beat file, or from audio with the preset's beat tracker."""
+def load_beat_times(path: Path, music_preset: str | None = None) -> np.ndarray:
+    """Beat times in seconds from a beat file, a music ``.npz``, or audio analysed with ``music_preset``."""
     suffix = path.suffix.lower()
     try:
         if suffix == ".npy":
@@ -169,11 +170,12 @@ def load_beat_times(path: Path, beat_tracker: str | None = None, audio_sr: int =
         elif suffix == ".txt":
             arr = np.loadtxt(path, ndmin=1)
         elif suffix in AUDIO_SUFFIXES:
-            if beat_tracker != "librosa-default":
-                raise DataFormatError(
-                    f"{path}: this preset takes music beats as beat-time files (.npy/.npz/.txt, seconds), not audio"
-                )
-            return librosa_default_beats(path, audio_sr)
+            if music_preset is None:
+                raise DataFormatError(f"{path}: this preset scores no BAS from audio; give beat-time files instead")
+            from macedance.music.analysis import analyze_file
+            from macedance.music.presets import get_music_preset
+
+            return analyze_file(path, get_music_preset(music_preset))[0].beat_times
         else:
             raise DataFormatError(f"{path}: unknown music/beat file type")
     except ValueError as exc:
@@ -182,19 +184,3 @@ def load_beat_times(path: Path, beat_tracker: str | None = None, audio_sr: int =
     if not np.isfinite(arr).all() or (arr < 0).any():
         raise ValidationError("beat times", "finite seconds ≥ 0", f"{arr[:5]}…", source=path)
     return np.sort(arr)
-
-
-def librosa_default_beats(path: Path, sr: int) -> np.ndarray:
-    """The official MACE-Dance music beats: ``librosa.load(sr)``, default ``beat_track``, beat times (s)."""
-    try:
-        import librosa
-    except ImportError as exc:  # pragma: no cover - librosa is a dependency
-        raise DataFormatError("librosa is needed to track beats in audio: pip install librosa") from exc
-    try:
-        y, sr_ = librosa.load(str(path), sr=sr)
-    except Exception as exc:  # audioread/soundfile raise many types
-        raise DataFormatError(f"{path}: cannot decode audio ({exc})") from None
-    if y.size == 0:
-        raise DataFormatError(f"{path}: audio has no samples")
-    _, frames = librosa.beat.beat_track(y=y, sr=sr_)
-    return np.asarray(librosa.frames_to_time(frames, sr=sr_), dtype=np.float64)

@@ -66,7 +66,7 @@ class MotionPreset:
     bas_truncate_music: bool = True  # keep music beats < len(envelope)
     bas_empty: float | None = None  # value for a clip without beats (None: undefined)
     beat_rounding: str = "round"  # seconds → frame index: "round" or "floor"
-    beat_tracker: str | None = None  # audio → beats ("librosa-default"); None: beat-time files only
+    beat_tracker: str | None = "clean"  # music preset that turns audio into beats (None: beat files only)
     # --- PFC / FSR --------------------------------------------------------------------------------------
     pfc_dt: float | None = 1.0 / 30  # None: 1 / fps
     pfc_foot_speed: str = "per_frame"
@@ -105,7 +105,7 @@ BAILANDO = MotionPreset(
     "(std ddof 0, +1e-10), FID ε 1e-5, pairwise diversity; BAS music→motion, envelope mean over joints, "
     "Gaussian σ 5 frames, local minima order 1, score σ 3 frames.",
     reference="lisiyao21/Bailando@cc90b98 utils/metrics_new.py, utils/beat_align_score.py, utils/features/",
-    fps=60.0, crop_frames=1200, crop_sets=("pred",), zero_start=True, bas_uses_crop=False,
+    fps=60.0, crop_frames=1200, crop_sets=("pred",), zero_start=True, bas_uses_crop=False, beat_tracker="bailando",
     reference_pool="every AIST++ sequence (train+val+test) minus the 45-entry ignore_list, full length (GT is not "
     "cropped), joints by smplx SMPL male, betas 0; predictions: 40 test+val dances, first 1200 frames",
 )  # fmt: skip
@@ -117,6 +117,7 @@ EDGE = MotionPreset(
     "the mean over all clips).",
     reference="Stanford-TML/EDGE@17c3428 eval/eval_pfc.py",
     metrics=("pfc",), fps=30.0, up_axis="z", feature_dtype="float64", pfc_clip_frames=150, pfc_clip_stride=75,
+    beat_tracker=None,
     reference_pool="no GT pool for PFC; EDGE scores 5-s clips of the AIST++ test split",
 )  # fmt: skip
 
@@ -129,7 +130,7 @@ MACE_VIDEO2D = MotionPreset(
     reference="AMAP-ML/MACE-Dance@8f92d12 Evaluation-Motion/calculate_metric.py, features/*_2d.py",
     representation="keypoints2d", crop_frames=64, min_frames=64, frame_time=1.0 / 30, normalize="per_set",
     norm_eps=1e-4, norm_ddof=1, diversity_accumulate="float32-triu", bas_smoothing_frames=3.5,
-    bas_empty=0.0, beat_rounding="floor", beat_tracker="librosa-default", extra={"audio_sr": 8320, "beat_fps": 16},
+    bas_empty=0.0, beat_rounding="floor", beat_tracker="mace-video2d", extra={"beat_fps": 16},
     reference_pool="the ground-truth videos of the same test clips (paired by stem), first 64 frames at 16 fps",
 )  # fmt: skip
 
@@ -158,7 +159,7 @@ FACT = MotionPreset(
     "0 for a clip without motion beats, music beats cut to the motion length, seed frames skipped for predictions.",
     reference="liruilong940607/mint@d40065a tools/calculate_fid_scores.py, tools/calculate_beat_scores.py; "
     "google/aistplusplus_api@2dd7b3e aist_plusplus/features/",
-    fps=60.0, seed_frames=120, fid_eps=1e-6, imag_policy="raise", diversity_sets=("pred",),
+    fps=60.0, seed_frames=120, fid_eps=1e-6, imag_policy="raise", diversity_sets=("pred",), beat_tracker="fact",
     bas_direction="motion_to_music", bas_envelope="sum_prev", bas_smoothing_frames=None, bas_order=10,
     bas_empty=0.0, bas_uses_crop=False, extra={"bas_music_limit": "frames"},
     reference_pool="every AIST++ sequence minus the ignore_list, full length, absolute positions; predictions: "
@@ -174,7 +175,7 @@ LODGE = MotionPreset(
     "contact ankle ≤ 8 cm and toe ≤ 5 cm, slide when |mean(dx, dz)| > 1 cm/frame.",
     reference="li-ronghui/LODGE@a898e59 metric/metrics_finedance.py, beat_align_score.py, foot_skating.py",
     metrics=("fid_k", "fid_g", "div_k", "div_g", "bas", "fsr"), fps=30.0, crop_frames=1024, joints=22,
-    zero_start=True, root_relative=True, bas_uses_crop=False, extra={"bas_music_limit": "none"},
+    zero_start=True, root_relative=True, bas_uses_crop=False, extra={"bas_music_limit": "none"}, beat_tracker="lodge",
     reference_pool="every FineDance sequence (motion_fea319, train included; files starting with 'M' skipped), "
     "first 1024 frames",
 )  # fmt: skip

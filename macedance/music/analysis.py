@@ -1,0 +1,73 @@
+"""Analyse audio files under a preset, with a content-hash cache, and write/read music ``.npz`` files.
+
+Music ``.npz`` (kind ``music``, schema_version 1): ``features`` (T, D) float32 at ``fps``, ``beats``
+(beat times, s), ``beat_frames``, ``tempo`` (BPM), ``fps``, ``sample_rate``, ``hop``, ``duration``
+(s), ``start_bpm``; ``meta_json`` holds the preset name and hash, the layout, the source file and
+its sha256. The ``beats`` key is what the motion metrics read for BAS.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from macedance import __version__
+from macedance.cache import NpzCache, cache_key
+from macedance.fileio import sha256_file
+from macedance.music.audio import load_audio
+from macedance.music.features import MusicAnalysis, aist_start_bpm, analyze
+from macedance.music.presets import MusicPreset
+from macedance.schema.npz import read_npz, write_npz
+
+ANALYSIS_VERSION = "1"  # bump when the numbers of analyze() change
+_FIELDS = ("features", "beats", "beat_frames", "tempo", "fps", "duration", "start_bpm")
+
+
+def analyze_file(path: str | Path, preset: MusicPreset, use_cache: bool = True) -> tuple[MusicAnalysis, str]:
+    """Analysis of one audio/video file and its sha256; cached by content + preset + version."""
+    path = Path(path)
+    digest = sha256_file(path)
+    # The AIST++ tempo rule reads the file name, so the name's music id is part of the key.
+    key = cache_key("music", ANALYSIS_VERSION, preset.hash, digest, str(aist_start_bpm(path.stem)))
+    cache = NpzCache("music")
+    if use_cache and (hit := cache.get(key)) is not None:
+        return _from_arrays(hit), digest
+    audio = load_audio(path, preset.sample_rate)
+    result = analyze(audio, preset, path.stem)
+    if use_cache:
+        cache.put(key, _to_arrays(result))
+    return result, digest
+
+
+def _to_arrays(r: MusicAnalysis) -> dict[str, np.ndarray]:
+    return {"features": r.features, "beats": r.beat_times, "beat_frames": r.beat_frames, "tempo": np.float64(r.tempo),
+            "fps": np.float64(r.fps), "duration": np.float64(r.duration), "start_bpm": np.float64(r.start_bpm),
+            "details_json": np.str_(json.dumps(r.details))}  # fmt: skip
+
+
+def _from_arrays(a: dict[str, np.ndarray]) -> MusicAnalysis:
+    return MusicAnalysis(a["features"], a["beats"], a["beat_frames"], float(a["tempo"]), float(a["fps"]),
+                         float(a["duration"]), float(a["start_bpm"]), json.loads(str(a["details_json"])))  # fmt: skip
+
+
+def save_music(result: MusicAnalysis, preset: MusicPreset, out: str | Path, source: str, digest: str) -> Path:
+    """Write a music ``.npz`` (atomically)."""
+    arrays = _to_arrays(result)
+    arrays.pop("details_json")
+    arrays.update(sample_rate=np.int64(preset.sample_rate), hop=np.int64(preset.hop))
+    meta = {"preset": preset.name, "preset_hash": preset.hash, "layout": preset.layout, "source_file": source,
+            "source_sha256": digest, "macedance": __version__, "analysis_version": ANALYSIS_VERSION}  # fmt: skip
+    return write_npz(out, "music", arrays, meta)
+
+
+def load_music(path: str | Path) -> dict[str, np.ndarray]:
+    """Arrays of a music ``.npz`` written by :func:`save_music` (``allow_pickle=False``)."""
+    data = read_npz(path, "music")
+    missing = [k for k in _FIELDS if k not in data]
+    if missing:
+        from macedance.errors import DataFormatError
+
+        raise DataFormatError(f"{path}: missing field(s) {missing}")
+    return data
