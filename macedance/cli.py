@@ -16,8 +16,6 @@ from rich.logging import RichHandler
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-import numpy as np
-
 from macedance import __version__
 from macedance.errors import MaceDanceError
 
@@ -144,6 +142,62 @@ def import_finedance_cmd(
         report = import_finedance(src, out, split=split, fps=fps, up_axis=up_axis, overwrite=overwrite,
                                   progress=progress)  # fmt: skip
     _print_import_report(report)
+
+
+@data_app.command("music")
+def music_cmd(
+    src: Annotated[Path, typer.Argument(help="An audio/video file or a folder of them (wav, flac, mp3, m4a, aac, mp4, mkv, webm …).")],
+    out: Annotated[Path, typer.Argument(help="Output folder: one <stem>.npz per track (features, beats, tempo).")],
+    preset: Annotated[str, typer.Option(help="Music preset: clean, fact, edge, lodge, bailando, mace-video2d.")] = "clean",
+    fps: Annotated[Optional[float], typer.Option(help="Feature frame rate for the clean preset (30 or 60 to match motion).")] = None,
+    cache: Annotated[bool, typer.Option(help="Reuse and store results in the content-hash cache.")] = True,
+) -> None:
+    """Extract music features, beats and tempo, frame-aligned with motion at the preset's fps."""
+    from macedance.music.analysis import analyze_file, save_music
+    from macedance.music.audio import MEDIA_SUFFIXES
+    from macedance.music.presets import get_music_preset
+
+    with user_errors():
+        p = get_music_preset(preset)
+        if fps is not None:
+            if p.name != "clean":
+                raise MaceDanceError(f"--fps: preset {p.name} fixes its frame rate ({p.fps:g} fps); use --preset clean")
+            p = p.__class__(**{**p.to_dict(), "fps": fps})
+        if src.is_file():
+            files = [src]
+        elif src.is_dir():
+            files = sorted(f for f in src.rglob("*") if f.suffix.lower() in MEDIA_SUFFIXES and f.is_file())
+            if not files:
+                raise MaceDanceError(f"{src}: no audio or video files found")
+        else:
+            raise MaceDanceError(f"{src}: no such file or folder")
+        rows, bad, seen = [], [], {}
+        with progress_bar(f"music {p.name}") as progress:
+            for i, f in enumerate(files):
+                progress(i, len(files), f.name)
+                if f.stem in seen:
+                    bad.append((str(f), f"same name as {seen[f.stem]}: both would write {f.stem}.npz"))
+                    continue
+                seen[f.stem] = f.name
+                try:
+                    result, digest = analyze_file(f, p, use_cache=cache)
+                    save_music(result, p, out / f"{f.stem}.npz", str(f), digest)
+                    rows.append((f.stem, result))
+                except (MaceDanceError, OSError) as exc:
+                    bad.append((str(f), str(exc).replace(f"{f}: ", "")))
+            progress(len(files), len(files), "")
+    table = Table(title=f"Music analysis: {p.name} ({p.fps:g} fps, preset hash {p.hash})", title_justify="left",
+                  box=box.SIMPLE_HEAD)  # fmt: skip
+    for col, just in (("track", "left"), ("seconds", "right"), ("BPM", "right"), ("beats", "right"), ("frames", "right")):
+        table.add_column(col, justify=just)  # type: ignore[arg-type]
+    for stem, r in rows:
+        table.add_row(stem, f"{r.duration:.2f}", f"{r.tempo:.1f}", str(len(r.beat_times)), str(r.features.shape[0]))
+    console.print(table)
+    console.print(f"[green]{len(rows)} written[/green] to {out}" + (f", [red]{len(bad)} failed[/red]" if bad else ""))
+    for f, reason in bad:
+        err_console.print(f"[yellow]failed[/yellow] {f}: {reason}", highlight=False)
+    if rows == [] and bad:
+        raise typer.Exit(2)
 
 
 def _motion_files(path: Path) -> list[Path]:
@@ -301,8 +355,8 @@ def demo_cmd(
     """Run the embedded default job: generate AIST++/FineDance-format files, import, evaluate.
 
     The generated raw files are in the datasets' exact formats (procedural dances, one tempo each,
-    with their beat times); one truncated file shows how bad input is rejected with a reason while
-    the rest goes on. The FineDance-format set then plays "generated" motion and the AIST++-format
+    with a drum track at that tempo); one truncated file shows how bad input is rejected with a reason
+    while the rest goes on. The FineDance-format set then plays "generated" motion and the AIST++-format
     set "ground truth" for the motion metrics under the clean and Bailando presets.
     """
     from macedance.datasets import import_aistpp, import_finedance
@@ -311,21 +365,27 @@ def demo_cmd(
     from macedance.evaluators.evaluate import evaluate_motion_dirs
     from macedance.evaluators.presets import get_preset
     from macedance.motion.stats import motion_statistics
+    from macedance.music.synth import beat_times, drum_track
     from macedance.schema import load_motion
 
+    def write_music(stem: str, bpm: float) -> None:
+        import soundfile as sf
+
+        sf.write(music / f"{stem}.wav", drum_track(beat_times(bpm, 6.0, start=0.0), 6.0, 22050), 22050)
+
     with user_errors():
-        raw_a, raw_f, beats = out / "raw" / "aistpp", out / "raw" / "finedance", out / "raw" / "beats"
-        beats.mkdir(parents=True, exist_ok=True)
+        raw_a, raw_f, music = out / "raw" / "aistpp", out / "raw" / "finedance", out / "raw" / "music"
+        music.mkdir(parents=True, exist_ok=True)
         genres = list(GENRES)
         for i in range(sequences):
             g = genres[i % len(genres)]
             stem, bpm = f"{g}_sBM_cAll_d{i + 1:02d}_m{g[1:]}{i % 6}_ch01", 90 + 10 * i
             write_aistpp_pkl(synthetic_motion(seconds=6.0, fps=60.0, bpm=bpm, seed=seed + i), raw_a / f"{stem}.pkl")
-            np.save(beats / f"{stem}.npy", np.arange(0.0, 6.0, 60.0 / bpm))
+            write_music(stem, bpm)
             bpm = 100 + 10 * i
             m30 = synthetic_motion(seconds=6.0, fps=30.0, bpm=bpm, seed=seed + 100 + i)
             write_finedance_npy(m30, raw_f / f"{i + 1:03d}.npy", with_contacts=bool(i % 2))
-            np.save(beats / f"{i + 1:03d}.npy", np.arange(0.0, 6.0, 60.0 / bpm))
+            write_music(f"{i + 1:03d}", bpm)
         (raw_a / "gXX_truncated_example.pkl").write_bytes(b"\x80\x04\x95\x10\x00")
         reports = []
         for name, fn, raw in (("AIST++", import_aistpp, raw_a), ("FineDance", import_finedance, raw_f)):
@@ -342,7 +402,7 @@ def demo_cmd(
             with progress_bar(f"eval {preset}") as progress:
                 results.append(evaluate_motion_dirs(out / "imported" / "finedance" / "motions",
                                                     out / "imported" / "aistpp" / "motions", get_preset(preset),
-                                                    beats, progress=progress))  # fmt: skip
+                                                    music, progress=progress))  # fmt: skip
     for name, rep in reports:
         console.print(f"[bold]{name}[/bold]: ", end="")
         _print_import_report(rep)

@@ -16,7 +16,7 @@ import numpy as np
 from macedance import __version__
 from macedance.cache import NpzCache, cache_key
 from macedance.fileio import sha256_file
-from macedance.music.audio import load_audio
+from macedance.music.audio import load_audio, resample
 from macedance.music.features import MusicAnalysis, aist_start_bpm, analyze
 from macedance.music.presets import MusicPreset
 from macedance.schema.npz import read_npz, write_npz
@@ -34,8 +34,8 @@ def analyze_file(path: str | Path, preset: MusicPreset, use_cache: bool = True) 
     cache = NpzCache("music")
     if use_cache and (hit := cache.get(key)) is not None:
         return _from_arrays(hit), digest
-    audio = load_audio(path, preset.sample_rate)
-    result = analyze(audio, preset, path.stem)
+    native = load_audio(path)  # decode once; resample for the features and, if needed, the beats
+    result = analyze(resample(native, preset.sample_rate), preset, path.stem, native)
     if use_cache:
         cache.put(key, _to_arrays(result))
     return result, digest

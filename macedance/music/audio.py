@@ -100,9 +100,15 @@ def load_audio(path: str | Path, sample_rate: int | None = None) -> Audio:
     y = np.mean(data, axis=0) if data.shape[0] > 1 else data[0]
     if not np.isfinite(y).all():
         raise DataFormatError(f"{path}: audio contains NaN/Inf samples")
-    if sample_rate is not None and sample_rate != sr:
-        import soxr
+    audio = Audio(np.ascontiguousarray(y, dtype=np.float32), int(sr), str(path))
+    return audio if sample_rate is None else resample(audio, sample_rate)
 
-        y = soxr.resample(y, sr, sample_rate, quality="HQ")
-        sr = sample_rate
-    return Audio(np.ascontiguousarray(y, dtype=np.float32), int(sr), str(path))
+
+def resample(audio: Audio, sample_rate: int) -> Audio:
+    """``audio`` at ``sample_rate`` (soxr ``HQ``, as ``librosa.load(sr=…)``)."""
+    if sample_rate == audio.sample_rate:
+        return audio
+    import soxr
+
+    y = soxr.resample(audio.samples, audio.sample_rate, sample_rate, quality="HQ")
+    return Audio(np.ascontiguousarray(y, dtype=np.float32), int(sample_rate), audio.source)

@@ -8,6 +8,7 @@ frames: frame k ↔ time k / fps), so frame k of the music lines up with motion 
 from __future__ import annotations
 
 import re
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
@@ -62,17 +63,34 @@ def _start_bpm(preset: MusicPreset, name: str, audio: Audio) -> float:
                 "start tempo; use the clean, edge or lodge preset for other music"
             )
         rule = "estimate"
-    if rule == "estimate":  # EDGE/LODGE fallback: librosa.beat.tempo on audio at librosa's default 22050 Hz
-        from macedance.music.audio import load_audio
+    if rule == "estimate":  # EDGE/LODGE fallback: librosa.beat.tempo on the file loaded at 22050 Hz
         from librosa.feature.rhythm import tempo
+
+        from macedance.music.audio import load_audio
 
         y22 = load_audio(audio.source, 22050).samples
         return float(tempo(y=y22, sr=22050)[0])
     return float(rule)
 
 
-def analyze(audio: Audio, preset: MusicPreset, name: str = "") -> MusicAnalysis:
-    """Features, beats and tempo of ``audio`` (already at ``preset.sample_rate``)."""
+def analyze(audio: Audio, preset: MusicPreset, name: str = "", native: Audio | None = None) -> MusicAnalysis:
+    """Features, beats and tempo of ``audio`` (already at ``preset.sample_rate``).
+
+    ``native``: the same audio at its original rate, from which a separate beat analysis resamples
+    (otherwise it resamples ``audio``).
+
+    librosa's warnings (short signals, empty tuning estimates) are recorded in ``details["warnings"]``
+    instead of being printed.
+    """
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = _analyze(audio, preset, name, native)
+    if caught:
+        result.details["warnings"] = sorted({str(w.message) for w in caught})
+    return result
+
+
+def _analyze(audio: Audio, preset: MusicPreset, name: str, native: Audio | None) -> MusicAnalysis:
     lr = _librosa()
     sr, hop = preset.sample_rate, preset.hop
     if audio.sample_rate != sr:
@@ -95,7 +113,7 @@ def analyze(audio: Audio, preset: MusicPreset, name: str = "") -> MusicAnalysis:
                                              tightness=preset.tightness, trim=preset.trim)  # fmt: skip
         beat_times = lr.frames_to_time(beat_idx, sr=sr, hop_length=hop)
     else:
-        tempo, beat_times = track_beats(audio, preset, start_bpm)
+        tempo, beat_times = track_beats(native or audio, preset, start_bpm)
         beat_idx = np.rint(np.asarray(beat_times) * preset.fps).astype(int)
         beat_idx = np.unique(beat_idx[(beat_idx >= 0) & (beat_idx < len(envelope))])
     beat_onehot = np.zeros_like(envelope, dtype=np.float32)
@@ -129,19 +147,19 @@ def _bailando(audio: Audio, preset: MusicPreset) -> MusicAnalysis:
 
 
 def track_beats(audio: Audio, preset: MusicPreset, start_bpm: float = 120.0) -> tuple[float, np.ndarray]:
-    """Tempo (BPM) and beat times (s) with the preset's separate beat analysis.
+    """Tempo (BPM) and beat times (s) with the preset's separate beat analysis (``audio`` at any rate).
 
     ``librosa-default``: ``beat_track(y, sr)`` with defaults at ``beat_sr`` (MACE-Dance).
     ``refined``: onset envelope on mel bands up to ``beat_fmax`` at (``beat_sr``, ``beat_hop``),
     ``beat_track`` with the preset's prior and tightness, then every beat moved to the strongest peak of
-    a hop-64 onset envelope within ±``refine_window`` s — removing the frame latency of the tracker
+    a hop-64, 1024-point onset envelope within ±``refine_window`` s — removing the frame latency of the tracker
     (≈ 20 ms at hop 512, ≈ 60 ms at 8 kHz) without changing which beats are chosen.
     """
-    from macedance.music.audio import load_audio
+    from macedance.music.audio import resample
 
     lr = _librosa()
     sr = preset.beat_sr or preset.sample_rate
-    y = audio.samples if audio.sample_rate == sr else load_audio(audio.source, sr).samples
+    y = resample(audio, sr).samples
     if preset.beat_source == "librosa-default":
         tempo, frames = lr.beat.beat_track(y=y, sr=sr)
         return float(np.atleast_1d(tempo)[0]), lr.frames_to_time(frames, sr=sr)
@@ -152,7 +170,7 @@ def track_beats(audio: Audio, preset: MusicPreset, start_bpm: float = 120.0) -> 
     times = lr.frames_to_time(frames, sr=sr, hop_length=preset.beat_hop)
     if preset.beat_source == "refined" and len(times):
         fine_hop = 64
-        fine = lr.onset.onset_strength(y=y, sr=sr, hop_length=fine_hop, **kw)
+        fine = lr.onset.onset_strength(y=y, sr=sr, hop_length=fine_hop, n_fft=1024, **kw)
         w = int(round(preset.refine_window * sr / fine_hop))
         centre = np.rint(times * sr / fine_hop).astype(int)
         offsets = np.arange(-w, w + 1)
