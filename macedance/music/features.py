@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -100,20 +101,27 @@ def _analyze(audio: Audio, preset: MusicPreset, name: str, native: Audio | None)
         raise DataFormatError(f"{audio.source}: {y.size / sr:.3f} s of audio is too short to analyse")
     if preset.layout == "bailando":
         return _bailando(audio, preset)
-    envelope = lr.onset.onset_strength(y=y, sr=sr)
-    mfcc = lr.feature.mfcc(y=y, sr=sr, n_mfcc=20).T
-    chroma = lr.feature.chroma_cens(y=y, sr=sr, hop_length=hop, n_chroma=12).T
-    peaks = lr.onset.onset_detect(onset_envelope=envelope.flatten(), sr=sr, hop_length=hop)
+    start_bpm = _start_bpm(preset, name, audio)
+    separate = preset.beat_source != "feature-envelope"
+    # The separate beat analysis runs on a second core (numpy/FFT/numba kernels release the GIL).
+    with ThreadPoolExecutor(1) as pool:
+        beats_job = pool.submit(track_beats, native or audio, preset, start_bpm) if separate else None
+        # onset_strength(y) and mfcc(y) both start from the same default dB mel spectrogram: compute it once.
+        mel_db = lr.power_to_db(lr.feature.melspectrogram(y=y, sr=sr))
+        envelope = lr.onset.onset_strength(S=mel_db, sr=sr)
+        mfcc = lr.feature.mfcc(S=mel_db, n_mfcc=20).T
+        chroma = lr.feature.chroma_cens(y=y, sr=sr, hop_length=hop, n_chroma=12).T
+        peaks = lr.onset.onset_detect(onset_envelope=envelope.flatten(), sr=sr, hop_length=hop)
+        tracked = beats_job.result() if beats_job else None
     peak_onehot = np.zeros_like(envelope, dtype=np.float32)
     peak_onehot[peaks] = 1.0
-    start_bpm = _start_bpm(preset, name, audio)
     details: dict[str, Any] = {"beat_source": preset.beat_source}
-    if preset.beat_source == "feature-envelope":
+    if tracked is None:
         tempo, beat_idx = lr.beat.beat_track(onset_envelope=envelope, sr=sr, hop_length=hop, start_bpm=start_bpm,
                                              tightness=preset.tightness, trim=preset.trim)  # fmt: skip
         beat_times = lr.frames_to_time(beat_idx, sr=sr, hop_length=hop)
     else:
-        tempo, beat_times = track_beats(native or audio, preset, start_bpm)
+        tempo, beat_times = tracked
         beat_idx = np.rint(np.asarray(beat_times) * preset.fps).astype(int)
         beat_idx = np.unique(beat_idx[(beat_idx >= 0) & (beat_idx < len(envelope))])
     beat_onehot = np.zeros_like(envelope, dtype=np.float32)
