@@ -105,6 +105,12 @@ def _print_import_report(report: Any) -> None:
         console.print(table)
 
 
+def _run_import(label: str, fn: Any, src: Path, out: Path, **kw: Any) -> None:
+    with user_errors(), progress_bar(label) as progress:
+        report = fn(src, out, progress=progress, **kw)
+    _print_import_report(report)
+
+
 FpsOpt = Annotated[Optional[float], typer.Option(help="Resample to this frame rate (slerp); default: keep the source's.")]
 UpOpt = Annotated[Optional[str], typer.Option("--up-axis", help="Convert to this up axis: y or z; default: keep (y).")]
 OverwriteOpt = Annotated[bool, typer.Option(help="Convert again even when an up-to-date output exists.")]
@@ -121,9 +127,7 @@ def import_aistpp_cmd(
     """Import AIST++ (60 fps, y-up; translation divided by smpl_scaling). Pickles are read safely."""
     from macedance.datasets import import_aistpp
 
-    with user_errors(), progress_bar("AIST++") as progress:
-        report = import_aistpp(src, out, fps=fps, up_axis=up_axis, overwrite=overwrite, progress=progress)
-    _print_import_report(report)
+    _run_import("AIST++", import_aistpp, src, out, fps=fps, up_axis=up_axis, overwrite=overwrite)
 
 
 @import_app.command("finedance")
@@ -138,10 +142,7 @@ def import_finedance_cmd(
     """Import FineDance (30 fps, y-up; 52-joint SMPL-H 6D → SMPL-24 body)."""
     from macedance.datasets import import_finedance
 
-    with user_errors(), progress_bar("FineDance") as progress:
-        report = import_finedance(src, out, split=split, fps=fps, up_axis=up_axis, overwrite=overwrite,
-                                  progress=progress)  # fmt: skip
-    _print_import_report(report)
+    _run_import("FineDance", import_finedance, src, out, split=split, fps=fps, up_axis=up_axis, overwrite=overwrite)
 
 
 @data_app.command("music")

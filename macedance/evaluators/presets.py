@@ -7,16 +7,15 @@ records the preset's name and hash. See docs/metrics/motion.md for the full tabl
 
 from __future__ import annotations
 
-import hashlib
-import json
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from macedance.errors import ValidationError
+from macedance.presets import PresetRecord
 
 
 @dataclass(frozen=True)
-class MotionPreset:
+class MotionPreset(PresetRecord):
     """Every choice of the motion metrics. Times are in seconds unless a field says frames."""
 
     name: str
@@ -77,22 +76,6 @@ class MotionPreset:
     fsr_threshold: float = 0.01
     fsr_uses_crop: bool = False
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
-
-    def to_dict(self) -> dict[str, Any]:
-        d = asdict(self)
-        d.pop("extra")
-        d["metrics"] = list(self.metrics)
-        d["diversity_sets"] = list(self.diversity_sets)
-        d["crop_sets"] = list(self.crop_sets)
-        return d
-
-    @property
-    def hash(self) -> str:
-        """First 16 hex digits of the sha256 of every choice (name and description excluded)."""
-        d = self.to_dict()
-        for k in ("name", "description", "reference"):
-            d.pop(k)
-        return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
 
     def with_changes(self, **changes: Any) -> "MotionPreset":
         return replace(self, **changes)

@@ -6,16 +6,14 @@ default for new data. Every output records the preset name and hash.
 
 from __future__ import annotations
 
-import hashlib
-import json
-from dataclasses import asdict, dataclass
-from typing import Any
+from dataclasses import dataclass
 
 from macedance.errors import ValidationError
+from macedance.presets import PresetRecord
 
 
 @dataclass(frozen=True)
-class MusicPreset:
+class MusicPreset(PresetRecord):
     """Choices of the music features and beat tracker."""
 
     name: str
@@ -37,16 +35,6 @@ class MusicPreset:
     @property
     def sample_rate(self) -> int:
         return int(round(self.fps * self.hop))
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @property
-    def hash(self) -> str:
-        d = self.to_dict()
-        for k in ("name", "description", "reference"):
-            d.pop(k)
-        return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
 
 
 FACT = MusicPreset(

@@ -1,0 +1,32 @@
+"""The shared base of every named preset: a frozen dataclass whose choices are serialised and hashed."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from typing import Any
+
+_DESCRIPTIVE = ("name", "description", "reference", "reference_pool")
+
+
+class PresetRecord:
+    """Mixin for frozen dataclasses of choices: ``to_dict`` and a stable 16-hex ``hash``.
+
+    Fields declared with ``compare=False`` are left out; tuples become lists. The hash covers every
+    choice but not the descriptive fields (name, description, reference, reference pool), so
+    renaming a preset does not change it and any change of a number does.
+    """
+
+    def to_dict(self) -> dict[str, Any]:
+        out = {}
+        for f in dataclasses.fields(self):  # type: ignore[arg-type]
+            if f.compare:
+                v = getattr(self, f.name)
+                out[f.name] = list(v) if isinstance(v, tuple) else v
+        return out
+
+    @property
+    def hash(self) -> str:
+        d = {k: v for k, v in self.to_dict().items() if k not in _DESCRIPTIVE}
+        return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
