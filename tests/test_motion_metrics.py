@@ -213,3 +213,11 @@ def test_edge_pfc_is_the_mean_over_5s_clips():
     m = MotionMetrics(p)
     m.update(f, "pred")
     assert m.compute()["pfc"].value == pytest.approx(np.mean(f.pfc_windows) * 1e4)
+
+
+def test_every_choice_changes_the_hash():
+    clean = get_preset("clean")
+    assert hash(clean) == hash(get_preset("clean"))  # usable as a dict key
+    for name, value in (("bas_music_limit", "none"), ("beat_fps", 16.0), ("bas_joints", 22), ("fid_eps", 1e-5)):
+        assert clean.with_changes(**{name: value}).hash != clean.hash, name
+    assert clean.with_changes(description="renamed").hash == clean.hash

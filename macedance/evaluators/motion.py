@@ -90,7 +90,7 @@ def _sequence_bas(positions: np.ndarray, beat_times: np.ndarray | None, fps: flo
     if beat_times is None:
         return None, "no music beats given for this sequence", mb
     music = beat_indices(beat_times, beat_fps, preset.beat_rounding)
-    limit = {"envelope": len(env), "frames": positions.shape[0]}.get(preset.extra.get("bas_music_limit", "envelope"))
+    limit = {"envelope": len(env), "frames": positions.shape[0]}.get(preset.bas_music_limit)
     if limit is not None:
         music = music[music < limit]
     if skip:
@@ -166,7 +166,7 @@ def extract_features(
     uncropped = convert_up_axis(full, up_axis, preset.up_axis)
     bas_src = arr if preset.bas_uses_crop else uncropped
     bas_skip = skip if bas_src is uncropped else 0
-    bas, reason, mb = _sequence_bas(bas_src[:, : preset.extra.get("bas_joints", 24)], beat_times, fps, preset, fps,
+    bas, reason, mb = _sequence_bas(bas_src[:, : preset.bas_joints], beat_times, fps, preset, fps,
                                     bas_skip)  # fmt: skip
     fsr = None
     if "fsr" in preset.metrics:
@@ -204,7 +204,7 @@ def _extract_2d(arr: np.ndarray, fps: float, preset: MotionPreset, beat_times: n
     frame_time = preset.frame_time or 1.0 / fps
     kinetic = kinetic_features_2d(arr, frame_time, preset.keypoint_layout, np.dtype(preset.feature_dtype).type)
     geometric = geometric_features_2d(arr, preset.keypoint_layout, preset.geometric_stubs)
-    beat_fps = float(preset.extra.get("beat_fps", fps))
+    beat_fps = preset.beat_fps or fps
     bas, reason, mb = _sequence_bas(arr[..., :2], beat_times, fps, preset, beat_fps)
     return SequenceFeatures(name, kinetic, geometric, None, [], bas, reason, mb)
 

@@ -7,7 +7,7 @@ records the preset's name and hash. See docs/metrics/motion.md for the full tabl
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 from macedance.errors import ValidationError
@@ -62,6 +62,9 @@ class MotionPreset(PresetRecord):
     seed_frames: int = 0  # predictions only: drop the first N (seed) frames (FACT: 120)
     diversity_sets: tuple[str, ...] = ("pred", "gt")
     bas_uses_crop: bool = True  # False: BAS on the uncropped sequence (Bailando)
+    bas_music_limit: str = "envelope"  # keep music beats < len(envelope) ("envelope"), < T ("frames"), or all ("none")
+    bas_joints: int = 24  # joints of the BAS envelope
+    beat_fps: float | None = None  # frame rate for beat indices (None: the motion's; MACE: 16)
     bas_truncate_music: bool = True  # keep music beats < len(envelope)
     bas_empty: float | None = None  # value for a clip without beats (None: undefined)
     beat_rounding: str = "round"  # seconds → frame index: "round" or "floor"
@@ -75,7 +78,6 @@ class MotionPreset(PresetRecord):
     fsr_speed: str = "signed-mean"
     fsr_threshold: float = 0.01
     fsr_uses_crop: bool = False
-    extra: dict[str, Any] = field(default_factory=dict, compare=False)
 
     def with_changes(self, **changes: Any) -> "MotionPreset":
         return replace(self, **changes)
@@ -113,7 +115,7 @@ MACE_VIDEO2D = MotionPreset(
     reference="AMAP-ML/MACE-Dance@8f92d12 Evaluation-Motion/calculate_metric.py, features/*_2d.py",
     representation="keypoints2d", crop_frames=64, min_frames=64, frame_time=1.0 / 30, normalize="per_set",
     norm_eps=1e-4, norm_ddof=1, diversity_accumulate="float32-triu", bas_smoothing_frames=3.5,
-    bas_empty=0.0, beat_rounding="floor", beat_tracker="mace-video2d", extra={"beat_fps": 16},
+    bas_empty=0.0, beat_rounding="floor", beat_tracker="mace-video2d", beat_fps=16.0,
     reference_pool="the ground-truth videos of the same test clips (paired by stem), first 64 frames at 16 fps",
 )  # fmt: skip
 
@@ -144,7 +146,7 @@ FACT = MotionPreset(
     "google/aistplusplus_api@2dd7b3e aist_plusplus/features/",
     fps=60.0, seed_frames=120, fid_eps=1e-6, imag_policy="raise", diversity_sets=("pred",), beat_tracker="fact",
     bas_direction="motion_to_music", bas_envelope="sum_prev", bas_smoothing_frames=None, bas_order=10,
-    bas_empty=0.0, bas_uses_crop=False, extra={"bas_music_limit": "frames"},
+    bas_empty=0.0, bas_uses_crop=False, bas_music_limit="frames",
     reference_pool="every AIST++ sequence minus the ignore_list, full length, absolute positions; predictions: "
     "120 seed frames + 1200 generated frames per test+val sequence",
 )  # fmt: skip
@@ -158,7 +160,7 @@ LODGE = MotionPreset(
     "contact ankle ≤ 8 cm and toe ≤ 5 cm, slide when |mean(dx, dz)| > 1 cm/frame.",
     reference="li-ronghui/LODGE@a898e59 metric/metrics_finedance.py, beat_align_score.py, foot_skating.py",
     metrics=("fid_k", "fid_g", "div_k", "div_g", "bas", "fsr"), fps=30.0, crop_frames=1024, joints=22,
-    zero_start=True, root_relative=True, bas_uses_crop=False, extra={"bas_music_limit": "none"}, beat_tracker="lodge",
+    zero_start=True, root_relative=True, bas_uses_crop=False, bas_music_limit="none", beat_tracker="lodge",
     reference_pool="every FineDance sequence (motion_fea319, train included; files starting with 'M' skipped), "
     "first 1024 frames",
 )  # fmt: skip
