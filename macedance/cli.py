@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import sys
 from collections.abc import Iterator
@@ -37,6 +38,10 @@ data_app.add_typer(import_app, name="import")
 app.add_typer(data_app, name="data")
 eval_app = typer.Typer(help="Evaluate generated dance against ground truth.", no_args_is_help=True)
 app.add_typer(eval_app, name="eval")
+train_app = typer.Typer(help="Train music-to-dance methods.", no_args_is_help=True)
+app.add_typer(train_app, name="train")
+generate_app = typer.Typer(help="Generate dance with a trained method.", no_args_is_help=True)
+app.add_typer(generate_app, name="generate")
 
 
 @contextlib.contextmanager
@@ -345,6 +350,89 @@ def eval_motion_cmd(
     undefined = [(k, v["undefined_reason"]) for k, v in result["scores"].items() if v["value"] is None]
     for k, reason in undefined:
         err_console.print(f"[yellow]{k} undefined:[/yellow] {reason}", highlight=False)
+
+
+def _read_config(path: Optional[Path]) -> dict[str, Any]:
+    if path is None:
+        return {}
+    try:
+        cfg = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise MaceDanceError(f"{path}: not a readable JSON config ({exc})") from None
+    unknown = sorted(set(cfg) - {"expert", "diffusion", "train"})
+    if not isinstance(cfg, dict) or unknown:
+        raise MaceDanceError(f"{path}: expected an object with keys expert/diffusion/train, found {unknown}")
+    return cfg
+
+
+@train_app.command("motion")
+def train_motion_cmd(
+    data: Annotated[Path, typer.Option(help="Dataset folder: motion .npz files (an imported dataset or any folder).")],
+    out: Annotated[Path, typer.Option(help="Run folder (checkpoint.pt, loss.csv, loss.png, config.json).")],
+    music: Annotated[Optional[Path], typer.Option(help="Music per motion stem: music .npz (30 fps) or audio files.")] = None,
+    method: Annotated[str, typer.Option(help="mace-dance, edge, ablation-transformer, ablation-mamba, ablation-cfg, retrieval, random-clip, mean-pose.")] = "mace-dance",
+    config: Annotated[Optional[Path], typer.Option(help="JSON with 'expert', 'diffusion' and 'train' overrides.")] = None,
+    steps: Annotated[Optional[int], typer.Option(min=1, help="Training steps (overrides the config).")] = None,
+    tiny: Annotated[bool, typer.Option(help="Tiny network sizes (tests, demos, CPU).")] = False,
+    resume: Annotated[bool, typer.Option(help="Continue the run in --out from its checkpoint.")] = False,
+    device: Annotated[str, typer.Option(help="cpu or cuda.")] = "cpu",
+) -> None:
+    """Train a music-to-motion method; resumable; loss curves as CSV and PNG."""
+    from macedance.baselines import get_method
+    from macedance.models.diffusion import DiffusionConfig
+    from macedance.models.motion_expert import ExpertConfig
+    from macedance.training.motion import TrainConfig, train_motion
+
+    with user_errors():
+        info = get_method(method)
+        if info.kind == "reference":
+            from macedance.baselines.reference import build_reference
+
+            summary = build_reference(method, data, out, music)
+            console.print(f"[green]{method}[/green]: indexed {summary['sequences']} sequences → {out}")
+            return
+        cfg = _read_config(config)
+        base = ExpertConfig.tiny() if tiny else ExpertConfig()
+        expert = ExpertConfig.from_dict({**base.to_dict(), **cfg.get("expert", {}), **info.expert})
+        diffusion = DiffusionConfig.from_dict(cfg.get("diffusion", {}))
+        train = TrainConfig.from_dict({**({"batch": 8, "window": 120} if tiny else {}), **cfg.get("train", {}),
+                                       **({"steps": steps} if steps else {}), "device": device})  # fmt: skip
+        with progress_bar(f"train {method}") as progress:
+            summary = train_motion(data, out, expert, diffusion, train, music, resume,
+                                   lambda s, n, loss: progress(s, n, f"loss {loss:.4f}"), method=method)  # fmt: skip
+    console.print(f"[green]{method}[/green]: {summary['step']} steps on {summary['sequences']} sequences "
+                  f"({summary['windows']} windows) in {summary['seconds']:.1f} s; last loss "
+                  f"{summary['last_loss'].get('loss', float('nan')):.4f} → {out}")  # fmt: skip
+    for s in summary["skipped"]:
+        err_console.print(f"[yellow]skipped[/yellow] {s['file']}: {s['reason']}", highlight=False)
+
+
+@generate_app.command("motion")
+def generate_motion_cmd(
+    ckpt: Annotated[Path, typer.Option(help="A run folder or checkpoint.pt from `train motion`.")],
+    music: Annotated[Path, typer.Option(help="Music: audio/video file or a music .npz (30 fps).")],
+    out: Annotated[Path, typer.Option(help="Output motion .npz.")],
+    seconds: Annotated[Optional[float], typer.Option(help="Length (default: the music's).")] = None,
+    genre: Annotated[Optional[str], typer.Option(help="Dance genre (one of the run's genres; default unknown).")] = None,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+    render: Annotated[Optional[Path], typer.Option(help="Also write a skeleton video (.mp4) with the music.")] = None,
+    device: Annotated[str, typer.Option(help="cpu or cuda.")] = "cpu",
+) -> None:
+    """Generate a dance for a music file in one pass (any length) and optionally render it."""
+    from macedance.generate import generate_motion
+
+    with user_errors():
+        with progress_bar("sample") as progress:
+            motion = generate_motion(ckpt, music, seconds, genre, seed, device, lambda i, n: progress(i, n, "DDIM"))
+        motion.save(out)
+        if render:
+            from macedance.render.skeleton import skeleton_frames
+            from macedance.video_io import write_video
+
+            audio = music if music.suffix.lower() != ".npz" else None
+            write_video(render, skeleton_frames(motion), motion.fps, audio=audio, audio_seconds=motion.duration)
+    console.print(f"[green]{motion.num_frames} frames[/green] ({motion.duration:.2f} s at {motion.fps:g} fps) → {out}"
+                  + (f", video → {render}" if render else ""))  # fmt: skip
 
 
 @app.command("demo")

@@ -1,0 +1,1 @@
+"""Neural network building blocks and the MACE-Dance Motion Expert."""

@@ -1,0 +1,1 @@
+"""Rendering motions to images and videos."""

@@ -1,0 +1,1 @@
+"""Training loops (resumable, atomic checkpoints)."""

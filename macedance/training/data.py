@@ -1,0 +1,94 @@
+"""Paired motion + music training data for the Motion Expert.
+
+A dataset folder holds macedance motion ``.npz`` files — an imported dataset (``motions/`` plus
+``clips.jsonl``) or any folder of them. Each motion is paired by file stem (or its clip's
+``music_path``) with music: a music ``.npz`` from ``macedance data music`` at 30 fps, or an
+audio/video file analysed on the fly (clean preset, 30 fps, cached).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from macedance.datasets.aistpp import GENRES
+from macedance.errors import InputNotFoundError, MaceDanceError
+from macedance.models.representation import FPS, motion_to_rep
+from macedance.schema import load_motion
+
+log = logging.getLogger(__name__)
+DEFAULT_GENRES = tuple(GENRES.values())  # AIST++'s 10; further genres are added as seen (16 slots)
+
+
+@dataclass
+class Sequence:
+    name: str
+    rep: np.ndarray  # (T, 151)
+    music: np.ndarray  # (T, 35)
+    genre: str | None
+
+
+def music_features(path: Path) -> np.ndarray:
+    """(T, 35) music features at 30 fps from a music ``.npz`` or an audio/video file."""
+    from macedance.music.analysis import analyze_file, load_music
+    from macedance.music.presets import get_music_preset
+
+    if path.suffix == ".npz":
+        m = load_music(path)
+        if abs(float(m["fps"]) - FPS) > 1e-6 or m["features"].shape[1] != 35:
+            raise MaceDanceError(f"{path}: expected 35-d music features at {FPS:g} fps, found "
+                                 f"{m['features'].shape[1]}-d at {float(m['fps']):g} fps")  # fmt: skip
+        return m["features"]
+    return analyze_file(path, get_music_preset("clean"))[0].features
+
+
+def _music_for(stem: str, clip_music: str | None, base: Path, music_dir: Path | None) -> Path | None:
+    from macedance.music.audio import MEDIA_SUFFIXES
+
+    if clip_music:
+        p = Path(clip_music)
+        p = p if p.is_absolute() else base / p
+        if p.is_file():
+            return p
+    if music_dir is not None:
+        for suffix in (".npz",) + MEDIA_SUFFIXES:
+            if (music_dir / f"{stem}{suffix}").is_file():
+                return music_dir / f"{stem}{suffix}"
+    return None
+
+
+def load_training_set(data: str | Path, music_dir: str | Path | None = None) -> tuple[list[Sequence], list[dict[str, str]]]:
+    """Sequences with their music, and the skipped files with reasons."""
+    data = Path(data)
+    music = Path(music_dir) if music_dir else None
+    if not data.is_dir():
+        raise InputNotFoundError(f"{data}: --data folder not found")
+    entries: list[tuple[Path, str | None, str | None]] = []
+    clips = data / "clips.jsonl"
+    if clips.is_file():
+        for line in clips.read_text().splitlines():
+            if line.strip():
+                c = json.loads(line)
+                entries.append((data / c["motion_path"], c.get("music_path"), c.get("genre")))
+    else:
+        entries = [(p, None, None) for p in sorted(data.rglob("*.npz"))]
+    if not entries:
+        raise InputNotFoundError(f"{data}: no motion files (clips.jsonl or *.npz)")
+    out, skipped = [], []
+    for path, clip_music, genre in entries:
+        try:
+            mpath = _music_for(path.stem, clip_music, data, music)
+            if mpath is None:
+                raise MaceDanceError("no music (clip music_path, or <stem>.npz/audio in --music)")
+            motion = load_motion(path)
+            rep, feats = motion_to_rep(motion), music_features(mpath)
+            T = min(len(rep), len(feats))
+            out.append(Sequence(path.stem, rep[:T], feats[:T].astype(np.float32), genre or motion.meta.get("genre") or None))
+        except MaceDanceError as exc:
+            skipped.append({"file": str(path), "reason": str(exc).replace(f"{path}: ", "")})
+            log.info("skipped %s: %s", path, exc)
+    return out, skipped

@@ -1,0 +1,229 @@
+"""Train the Motion Expert (or a baseline/ablation configuration): resumable, atomic checkpoints,
+EMA weights, loss curves as CSV and PNG.
+
+Run folder layout: ``checkpoint.pt`` (latest state, written atomically; loads with
+``torch.load(weights_only=True)``), ``loss.csv``, ``loss.png``, ``config.json``, ``skipped.json``.
+Resuming restores model, EMA, optimiser, step and every random generator, so an interrupted run
+continues exactly as the uninterrupted one would (up to floating-point non-determinism).
+"""
+
+from __future__ import annotations
+
+import copy
+import csv
+import json
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from macedance import __version__
+from macedance.errors import MaceDanceError
+from macedance.fileio import atomic_write, write_json
+from macedance.models.diffusion import Diffusion, DiffusionConfig
+from macedance.models.motion_expert import NUM_GENRES, ExpertConfig, MotionExpert
+from macedance.models.representation import Normalizer
+from macedance.training.data import DEFAULT_GENRES, Sequence, load_training_set
+
+log = logging.getLogger(__name__)
+CHECKPOINT = "checkpoint.pt"
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    steps: int = 1000
+    batch: int = 32
+    window: int = 240  # frames (8 s at 30 fps)
+    lr: float = 4e-4
+    weight_decay: float = 0.02
+    ema: float = 0.9999
+    grad_clip: float = 1.0
+    checkpoint_every: int = 200
+    log_every: int = 10
+    seed: int = 0
+    device: str = "cpu"
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "TrainConfig":
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in known})
+
+
+def genre_vocab(seqs: list[Sequence]) -> list[str]:
+    vocab = list(DEFAULT_GENRES)
+    for s in seqs:
+        if s.genre and s.genre not in vocab and len(vocab) < NUM_GENRES:
+            vocab.append(s.genre)
+    return vocab
+
+
+def genre_id(genre: str | None, vocab: list[str]) -> int:
+    return vocab.index(genre) if genre in vocab else NUM_GENRES
+
+
+class Windows:
+    """All training windows (sequence, start) of ``window`` frames."""
+
+    def __init__(self, seqs: list[Sequence], window: int, norm: Normalizer, vocab: list[str]):
+        self.reps = [norm.normalize(torch.as_tensor(s.rep)) for s in seqs]
+        self.music = [torch.as_tensor(s.music) for s in seqs]
+        self.genres = [genre_id(s.genre, vocab) for s in seqs]
+        self.window = window
+        self.index = [(i, st) for i, s in enumerate(seqs) for st in range(0, len(s.rep) - window + 1, max(1, window // 2))]
+        if not self.index:
+            raise MaceDanceError(f"no sequence is at least {window} frames long ({window / 30:g} s at 30 fps)")
+
+    def batch(self, idx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        sel = [self.index[int(k)] for k in idx]
+        w = self.window
+        x = torch.stack([self.reps[i][s : s + w] for i, s in sel])
+        m = torch.stack([self.music[i][s : s + w] for i, s in sel])
+        g = torch.tensor([self.genres[i] for i, _ in sel])
+        return x, m, g
+
+
+def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
+    with atomic_write(path) as f:
+        torch.save(state, f)
+
+
+def load_checkpoint(path: str | Path) -> dict[str, Any]:
+    """A run's checkpoint (``weights_only=True``); accepts the run folder or the file."""
+    p = Path(path)
+    p = p / CHECKPOINT if p.is_dir() else p
+    if not p.is_file():
+        raise MaceDanceError(f"{p}: no checkpoint (train a model with `macedance train motion` first)")
+    try:
+        return torch.load(p, map_location="cpu", weights_only=True)
+    except Exception as exc:
+        raise MaceDanceError(f"{p}: not a readable macedance checkpoint ({exc})") from None
+
+
+def build_model(state: dict[str, Any], ema: bool = True) -> tuple[MotionExpert, Diffusion, list[str]]:
+    """Model (EMA weights by default), diffusion and genre vocabulary from a checkpoint dict."""
+    model = MotionExpert(ExpertConfig.from_dict(state["expert_config"]))
+    model.load_state_dict(state["ema" if ema else "model"])
+    diffusion = Diffusion(DiffusionConfig.from_dict(state["diffusion_config"]), Normalizer.from_state_dict(state["normalizer"]))
+    return model.eval(), diffusion, list(state["genres"])
+
+
+def _plot(csv_path: Path, png_path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = list(csv.DictReader(csv_path.open()))
+    if not rows:
+        return
+    steps = [int(r["step"]) for r in rows]
+    fig, ax = plt.subplots(figsize=(6, 3.5), dpi=100)
+    for key in ("loss", "rec", "joint", "vel", "foot"):
+        ax.plot(steps, [float(r[key]) for r in rows], label=key, lw=1.2 if key == "loss" else 0.8)
+    ax.set_yscale("log")
+    ax.set_xlabel("step")
+    ax.set_title("Motion Expert training loss")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    with atomic_write(png_path) as f:
+        fig.savefig(f, format="png")
+    plt.close(fig)
+
+
+def train_motion(
+    data: str | Path,
+    run: str | Path,
+    expert: ExpertConfig,
+    diffusion_cfg: DiffusionConfig,
+    train: TrainConfig,
+    music_dir: str | Path | None = None,
+    resume: bool = False,
+    progress: Callable[[int, int, float], None] | None = None,
+    stop_after: int | None = None,
+    method: str = "mace-dance",
+) -> dict[str, Any]:
+    """Train (or resume) into ``run``; returns a summary. ``stop_after`` ends early (tests: interruption)."""
+    run = Path(run)
+    ckpt_path = run / CHECKPOINT
+    state = load_checkpoint(ckpt_path) if (resume and ckpt_path.is_file()) else None
+    if ckpt_path.is_file() and not resume:
+        raise MaceDanceError(f"{run}: already holds a run; pass --resume to continue it or choose another --out")
+    if state is not None:
+        method = str(state.get("method", method))
+        expert = ExpertConfig.from_dict(state["expert_config"])
+        diffusion_cfg = DiffusionConfig.from_dict(state["diffusion_config"])
+        train = TrainConfig.from_dict({**state["train_config"], "steps": train.steps})
+    seqs, skipped = load_training_set(data, music_dir)
+    if not seqs:
+        raise MaceDanceError(f"{data}: no usable training sequence ({skipped[0]['reason'] if skipped else 'empty'})")
+    torch.manual_seed(train.seed)
+    norm = Normalizer.from_state_dict(state["normalizer"]) if state else Normalizer.fit([s.rep for s in seqs])
+    vocab = list(state["genres"]) if state else genre_vocab(seqs)
+    windows = Windows(seqs, train.window, norm, vocab)
+    dev = torch.device(train.device)
+    model = MotionExpert(expert).to(dev)
+    ema = copy.deepcopy(model).eval()
+    opt = torch.optim.AdamW(model.parameters(), lr=train.lr, weight_decay=train.weight_decay)
+    diffusion = Diffusion(diffusion_cfg, norm)
+    gen = torch.Generator().manual_seed(train.seed)
+    step = 0
+    if state:
+        model.load_state_dict(state["model"])
+        ema.load_state_dict(state["ema"])
+        opt.load_state_dict(state["optimizer"])
+        gen.set_state(state["generator"])
+        torch.set_rng_state(state["torch_rng"])
+        step = int(state["step"])
+    run.mkdir(parents=True, exist_ok=True)
+    write_json(run / "config.json", {"expert": expert.to_dict(), "diffusion": diffusion_cfg.to_dict(),
+                                     "train": asdict(train), "macedance_version": __version__})  # fmt: skip
+    write_json(run / "skipped.json", skipped)
+    csv_path = run / "loss.csv"
+    header = "step,loss,rec,joint,vel,foot,seconds\n"
+    if not csv_path.is_file() or step == 0:
+        csv_path.write_text(header)
+    else:  # drop rows logged after the checkpoint we resume from
+        kept = [ln for ln in csv_path.read_text().splitlines()[1:] if ln and int(ln.split(",")[0]) <= step]
+        csv_path.write_text(header + "".join(ln + "\n" for ln in kept))
+
+    def checkpoint() -> None:
+        save_checkpoint(ckpt_path, {
+            "model": model.state_dict(), "ema": ema.state_dict(), "optimizer": opt.state_dict(), "step": step,
+            "generator": gen.get_state(), "torch_rng": torch.get_rng_state(), "normalizer": norm.state_dict(),
+            "genres": vocab, "expert_config": expert.to_dict(), "diffusion_config": diffusion_cfg.to_dict(),
+            "train_config": asdict(train), "macedance_version": __version__, "method": method,
+        })  # fmt: skip
+        _plot(csv_path, run / "loss.png")
+
+    t0 = time.perf_counter()
+    last: dict[str, float] = {}
+    model.train()
+    end = train.steps if stop_after is None else min(train.steps, stop_after)
+    while step < end:
+        idx = torch.randint(0, len(windows.index), (train.batch,), generator=gen)
+        x, m, g = (v.to(dev) for v in windows.batch(idx))
+        losses = diffusion.losses(model, x, m, g, gen)
+        opt.zero_grad(set_to_none=True)
+        losses["loss"].backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), train.grad_clip)
+        opt.step()
+        with torch.no_grad():
+            for pe, pm in zip(ema.parameters(), model.parameters(), strict=True):
+                pe.lerp_(pm, 1 - train.ema)
+        step += 1
+        last = {k: float(v.detach()) for k, v in losses.items()}
+        if step % train.log_every == 0 or step == end:
+            with csv_path.open("a") as f:
+                f.write(f"{step},{last['loss']:.6g},{last['rec']:.6g},{last['joint']:.6g},{last['vel']:.6g},"
+                        f"{last['foot']:.6g},{time.perf_counter() - t0:.3f}\n")  # fmt: skip
+        if step % train.checkpoint_every == 0 or step == end:
+            checkpoint()
+        if progress:
+            progress(step, train.steps, last["loss"])
+    return {"run": str(run), "step": step, "sequences": len(seqs), "windows": len(windows.index),
+            "skipped": skipped, "last_loss": last, "seconds": time.perf_counter() - t0}  # fmt: skip
