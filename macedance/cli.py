@@ -82,7 +82,7 @@ def progress_bar(description: str) -> Iterator[Any]:
     """A rich progress bar, shown from the first update on; yields ``progress(done, total, name)``."""
     bar = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
                    TextColumn("{task.fields[name]}"), TimeElapsedColumn(), console=err_console,
-                   transient=True)  # fmt: skip
+                   transient=True, disable=not err_console.is_terminal)  # fmt: skip
     task = bar.add_task(description, total=None, name="")
 
     def update(done: int, total: int, name: str) -> None:
