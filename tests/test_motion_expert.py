@@ -183,3 +183,22 @@ def test_cli_errors(dataset, tmp_path):
     assert r.exit_code == 2 and "--method" in r.stderr
     r = runner.invoke(app, ["train", "motion", "--data", str(data), "--out", str(tmp_path / "r"), "--tiny", "--steps", "2"])
     assert r.exit_code == 2 and "no usable training sequence" in r.stderr  # no --music
+
+
+def test_generate_1024_frames_from_a_music_file_and_render(dataset, tmp_path):
+    data, music = dataset
+    _train(data, music, tmp_path / "run", 3)
+    song = tmp_path / "song.wav"
+    sf.write(song, drum_track(beat_times(120, 35.0, start=0.0), 35.0, 22050), 22050)
+    r = CliRunner().invoke(app, ["generate", "motion", "--ckpt", str(tmp_path / "run"), "--music", str(song),
+                                 "--seconds", "34.13", "--out", str(tmp_path / "long.npz"),
+                                 "--render", str(tmp_path / "long.mp4")])  # fmt: skip
+    assert r.exit_code == 0, r.output
+    from macedance.schema import load_motion
+
+    assert load_motion(tmp_path / "long.npz").num_frames == 1024
+    import av
+
+    with av.open(str(tmp_path / "long.mp4")) as c:
+        assert c.streams.video[0].frames in (0, 1024) and len(c.streams.audio) == 1
+        assert sum(1 for _ in c.decode(video=0)) == 1024

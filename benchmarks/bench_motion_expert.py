@@ -1,0 +1,99 @@
+"""Motion Expert speed: sampling FPS (1024 frames, 50 DDIM steps, batch 1), GFT (one network pass
+per step) vs CFG (two), training-step time, and cost vs sequence length for the BiMamba, Mamba and
+Transformer mixers. Runs on CUDA when available (``--device cuda``), else CPU.
+
+On CPU a full-size (paper) model takes minutes per sample, so ``--forwards`` measures single
+network evaluations and reports sampling FPS as 1024 / (50 × passes × forward time); on a GPU pass
+``--full-sampling`` to time the whole DDIM loop.
+
+    .venv/bin/python benchmarks/bench_motion_expert.py [--device cpu|cuda] [--size paper|tiny] [--full-sampling]
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import torch
+
+from macedance.models.diffusion import Diffusion, DiffusionConfig
+from macedance.models.motion_expert import ExpertConfig, MotionExpert
+from macedance.models.representation import Normalizer
+
+
+def _sync(dev: torch.device) -> None:
+    if dev.type == "cuda":
+        torch.cuda.synchronize()
+
+
+def timed(fn, dev, repeat=3) -> float:
+    fn()  # warm-up
+    _sync(dev)
+    best = float("inf")
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        _sync(dev)
+        best = min(best, time.perf_counter() - t0)
+    return best
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    ap.add_argument("--size", default="paper", choices=["paper", "tiny"])
+    ap.add_argument("--full-sampling", action="store_true")
+    ap.add_argument("--lengths", default="256,512,1024,2048,4096")
+    ap.add_argument("--threads", type=int, default=2)
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    dev = torch.device(args.device)
+    name = torch.cuda.get_device_name(dev) if dev.type == "cuda" else f"CPU ({torch.get_num_threads()} threads)"
+    print(f"device: {name}; model size: {args.size}; torch {torch.__version__}")
+    make = ExpertConfig.tiny if args.size == "tiny" else ExpertConfig
+    norm = Normalizer(-torch.ones(151), torch.ones(151))
+    T = 1024
+    print("\nsampling 1024 frames, 50 DDIM steps, batch 1")
+    print(f"{'method':<22}{'passes/step':>12}{'forward s':>12}{'sampling s':>12}{'frames/s':>10}")
+    for label, kw in (("mace-dance (GFT)", {}), ("ablation-cfg (CFG)", {"guidance": "cfg"})):
+        model = MotionExpert(make(dropout=0.0, **kw)).to(dev).eval()
+        diff = Diffusion(DiffusionConfig(), norm)
+        m, g = torch.randn(1, T, 35, device=dev), torch.tensor([16], device=dev)
+        x, t = torch.randn(1, T, 151, device=dev), torch.tensor([500], device=dev)
+        with torch.no_grad():
+            fwd = timed(lambda: diff.predict_x0(model, x, t, m, g), dev, repeat=2)
+            passes = 1 if model.cfg.guidance == "gft" else 2
+            if args.full_sampling:
+                total = timed(lambda: diff.sample(model, m, g, torch.Generator().manual_seed(0)), dev, repeat=1)
+            else:
+                total = 50 * fwd
+        print(f"{label:<22}{passes:>12}{fwd / passes:>12.3f}{total:>12.2f}{T / total:>10.1f}")
+    print("\ntraining step (batch 8, 240-frame windows, all losses, backward, AdamW)")
+    model = MotionExpert(make(dropout=0.0)).to(dev)
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-4)
+    diff = Diffusion(DiffusionConfig(), norm)
+    x0, mm, gg = torch.rand(8, 240, 151, device=dev) * 2 - 1, torch.randn(8, 240, 35, device=dev), torch.zeros(8, dtype=torch.long, device=dev)
+
+    def step() -> None:
+        loss = diff.losses(model, x0, mm, gg)["loss"]
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+
+    print(f"  {timed(step, dev, repeat=2):.3f} s/step")
+    print("\ncost of one denoiser forward vs sequence length (batch 1)")
+    lengths = [int(v) for v in args.lengths.split(",")]
+    print(f"{'mixer':<14}" + "".join(f"{L:>10}" for L in lengths))
+    for mixer in ("bimamba", "mamba", "transformer"):
+        model = MotionExpert(make(dropout=0.0, mixer=mixer)).to(dev).eval()
+        row = []
+        for L in lengths:
+            x, m = torch.randn(1, L, 151, device=dev), torch.randn(1, L, 35, device=dev)
+            t, g = torch.tensor([500], device=dev), torch.tensor([16], device=dev)
+            with torch.no_grad():
+                row.append(timed(lambda: model(x, t, m, g, torch.tensor([0.75], device=dev)), dev, repeat=1))
+        print(f"{mixer:<14}" + "".join(f"{v:>10.3f}" for v in row) + "   (seconds)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# GPU checks for a session that is lent a device (run through the device tool, one call):
+#   pip install --no-deps -e . (the machine's torch 2.11 satisfies torch>=2.11), then the
+#   Motion Expert benchmark on CUDA with the full DDIM loop, then the GPU-marked tests.
+# Prints a short table; copy the numbers with the card's name into benchmarks/RESULTS.md.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+python3 -m pip install -q --no-deps -e . >/dev/null
+python3 - <<'PY'
+import importlib, sys
+missing = [m for m in ("typer", "rich", "smplx", "librosa", "soundfile", "soxr", "av", "scipy", "matplotlib") if importlib.util.find_spec(m) is None]
+if missing:
+    sys.exit(f"missing on the device machine (carry their wheels): {missing}")
+PY
+nvidia-smi --query-gpu=name,memory.total --format=csv,noheader
+python3 benchmarks/bench_motion_expert.py --device cuda --full-sampling --lengths 256,512,1024,2048,4096
+python3 -m pytest -q -m gpu tests || true
