@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import copy
 import csv
-import json
 import logging
 import time
 from collections.abc import Callable
@@ -19,7 +18,6 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 
 from macedance import __version__
