@@ -45,6 +45,8 @@ def main() -> None:
     ap.add_argument("--full-sampling", action="store_true")
     ap.add_argument("--lengths", default="256,512,1024,2048,4096")
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--train-batch", type=int, default=8)
+    ap.add_argument("--skip", default="", help="comma list of sections to skip: sampling,train,lengths")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     dev = torch.device(args.device)
@@ -52,6 +54,16 @@ def main() -> None:
     print(f"device: {name}; model size: {args.size}; torch {torch.__version__}")
     make = ExpertConfig.tiny if args.size == "tiny" else ExpertConfig
     norm = Normalizer(-torch.ones(151), torch.ones(151))
+    skip = set(filter(None, args.skip.split(",")))
+    if "sampling" not in skip:
+        sampling(make, norm, dev, args.full_sampling)
+    if "train" not in skip:
+        train_step(make, norm, dev, args.train_batch)
+    if "lengths" not in skip:
+        lengths(make, dev, [int(v) for v in args.lengths.split(",")])
+
+
+def sampling(make, norm, dev, full) -> None:
     T = 1024
     print("\nsampling 1024 frames, 50 DDIM steps, batch 1")
     print(f"{'method':<22}{'passes/step':>12}{'forward s':>12}{'sampling s':>12}{'frames/s':>10}")
@@ -63,16 +75,20 @@ def main() -> None:
         with torch.no_grad():
             fwd = timed(lambda: diff.predict_x0(model, x, t, m, g), dev, repeat=2)  # noqa: B023 (called at once)
             passes = 1 if model.cfg.guidance == "gft" else 2
-            if args.full_sampling:
+            if full:
                 total = timed(lambda: diff.sample(model, m, g, torch.Generator().manual_seed(0)), dev, repeat=1)  # noqa: B023
             else:
                 total = 50 * fwd
         print(f"{label:<22}{passes:>12}{fwd / passes:>12.3f}{total:>12.2f}{T / total:>10.1f}")
-    print("\ntraining step (batch 8, 240-frame windows, all losses, backward, AdamW)")
+
+
+def train_step(make, norm, dev, batch) -> None:
+    print(f"\ntraining step (batch {batch}, 240-frame windows, GFT with its extra no-grad pass, all losses, backward, AdamW)")
     model = MotionExpert(make(dropout=0.0)).to(dev)
     opt = torch.optim.AdamW(model.parameters(), lr=1e-4)
     diff = Diffusion(DiffusionConfig(), norm)
-    x0, mm, gg = torch.rand(8, 240, 151, device=dev) * 2 - 1, torch.randn(8, 240, 35, device=dev), torch.zeros(8, dtype=torch.long, device=dev)
+    x0 = torch.rand(batch, 240, 151, device=dev) * 2 - 1
+    mm, gg = torch.randn(batch, 240, 35, device=dev), torch.zeros(batch, dtype=torch.long, device=dev)
 
     def step() -> None:
         loss = diff.losses(model, x0, mm, gg)["loss"]
@@ -80,9 +96,11 @@ def main() -> None:
         loss.backward()
         opt.step()
 
-    print(f"  {timed(step, dev, repeat=2):.3f} s/step")
+    print(f"  {timed(step, dev, repeat=1):.3f} s/step")
+
+
+def lengths(make, dev, lengths) -> None:
     print("\ncost of one denoiser forward vs sequence length (batch 1)")
-    lengths = [int(v) for v in args.lengths.split(",")]
     print(f"{'mixer':<14}" + "".join(f"{L:>10}" for L in lengths))
     for mixer in ("bimamba", "mamba", "transformer"):
         model = MotionExpert(make(dropout=0.0, mixer=mixer)).to(dev).eval()
