@@ -42,6 +42,10 @@ train_app = typer.Typer(help="Train music-to-dance methods.", no_args_is_help=Tr
 app.add_typer(train_app, name="train")
 generate_app = typer.Typer(help="Generate dance with a trained method.", no_args_is_help=True)
 app.add_typer(generate_app, name="generate")
+bench_app = typer.Typer(help="Run benchmark tasks and list tasks and methods.", no_args_is_help=True)
+app.add_typer(bench_app, name="bench")
+board_app = typer.Typer(help="Build and validate leaderboards from result records.", no_args_is_help=True)
+app.add_typer(board_app, name="board")
 
 
 @contextlib.contextmanager
@@ -433,6 +437,102 @@ def generate_motion_cmd(
             write_video(render, skeleton_frames(motion), motion.fps, audio=audio, audio_seconds=motion.duration)
     console.print(f"[green]{motion.num_frames} frames[/green] ({motion.duration:.2f} s at {motion.fps:g} fps) → {out}"
                   + (f", video → {render}" if render else ""))  # fmt: skip
+
+
+@bench_app.command("tasks")
+def bench_tasks_cmd() -> None:
+    """List the benchmark tasks."""
+    from macedance.benchmark.tasks import TASKS
+
+    table = Table("task", "version", "split", "seconds", "preset", "main score", box=box.SIMPLE_HEAD)
+    for t in TASKS.values():
+        table.add_row(t.name, str(t.version), t.split, "clip" if t.seconds is None else f"{t.seconds:.2f}", t.preset, t.main_score)
+    console.print(table)
+
+
+@bench_app.command("methods")
+def bench_methods_cmd() -> None:
+    """List the methods (built-in, folder, and plug-ins from the macedance.methods entry points)."""
+    from macedance.baselines import METHODS
+    from macedance.benchmark.methods import plugin_methods
+
+    table = Table("method", "kind", "description", box=box.SIMPLE_HEAD)
+    for m in METHODS.values():
+        table.add_row(m.name, m.kind, m.description)
+    table.add_row("folder", "outputs", "motions generated elsewhere: <clip id>.npz per test clip (--outputs DIR)")
+    for name in plugin_methods():
+        table.add_row(name, "plug-in", "entry point macedance.methods")
+    console.print(table)
+
+
+@bench_app.command("run")
+def bench_run_cmd(
+    task: Annotated[str, typer.Option(help="Task name (see `macedance bench tasks`).")],
+    method: Annotated[str, typer.Option(help="Method name (see `macedance bench methods`).")],
+    data: Annotated[Path, typer.Option(help="The task's dataset folder (with clips.jsonl and a test split).")],
+    out: Annotated[Path, typer.Option(help="Results folder (records and cached generations).")] = Path("results"),
+    music: Annotated[Optional[Path], typer.Option(help="Music per clip id (music .npz or audio), if clips have no music_path.")] = None,
+    ckpt: Annotated[Optional[Path], typer.Option(help="Run folder of a built-in method.")] = None,
+    outputs: Annotated[Optional[Path], typer.Option(help="With --method folder: <clip id>.npz generated elsewhere.")] = None,
+    bootstrap: Annotated[int, typer.Option(min=0, help="Bootstrap resamples for the 95 % intervals (0: none).")] = 200,
+    device: Annotated[str, typer.Option(help="cpu or cuda.")] = "cpu",
+) -> None:
+    """Generate the task's test clips (cached, resumable), score them, write a versioned result record."""
+    from macedance.benchmark.methods import load_method
+    from macedance.benchmark.runner import run_benchmark
+    from macedance.benchmark.tasks import get_task
+    from macedance.leaderboard.build import build_boards
+    from macedance.leaderboard.render import terminal_table
+
+    with user_errors():
+        t = get_task(task)
+        m = load_method(method, ckpt, outputs, device)
+        with progress_bar(f"{t.name} · {method}") as progress:
+            record, path = run_benchmark(t, m, data, out, music, bootstrap, device, progress)
+    console.print(terminal_table(build_boards([record])[0]))
+    console.print(f"record → {path}")
+    for s in record["dataset"]["skipped"]:
+        err_console.print(f"[yellow]skipped[/yellow] {s.get('clip', s.get('file'))}: {s['reason']}", highlight=False)
+
+
+@board_app.command("build")
+def board_build_cmd(
+    results: Annotated[list[Path], typer.Argument(help="Result record files or folders.")],
+    out: Annotated[Path, typer.Option(help="Site folder: index.html, leaderboard.md, CSV per board, boards.json.")] = Path("site"),
+    merge_presets: Annotated[bool, typer.Option(help="Put records of different presets of a task version in one table.")] = False,
+) -> None:
+    """Leaderboards (a pure function of the records): terminal, Markdown, CSV and a static HTML page."""
+    from macedance.leaderboard.build import build_boards, load_records
+    from macedance.leaderboard.render import terminal_table, write_site
+
+    with user_errors():
+        records, bad = load_records(results)
+        if not records:
+            raise MaceDanceError("no valid result record found" + (f" ({bad[0][1]})" if bad else ""))
+        boards = build_boards(records, merge_presets)
+        files = write_site(boards, out)
+    for b in boards:
+        console.print(terminal_table(b))
+    console.print(f"site → {files['html']}")
+    for f, reason in bad:
+        err_console.print(f"[yellow]ignored[/yellow] {reason}", highlight=False)
+
+
+@board_app.command("validate")
+def board_validate_cmd(files: Annotated[list[Path], typer.Argument(help="Result record JSON files.")]) -> None:
+    """Check submissions: schema, value ranges, NaN, task/preset compatibility (nothing is executed)."""
+    from macedance.benchmark.records import load_record
+
+    bad = 0
+    for f in files:
+        try:
+            r = load_record(f)
+            console.print(f"[green]ok[/green] {f}: {r['task']['name']} v{r['task']['version']}, {r['method']['name']}")
+        except MaceDanceError as exc:
+            bad += 1
+            err_console.print(f"[bold red]invalid:[/bold red] {exc}", highlight=False)
+    if bad:
+        raise typer.Exit(2)
 
 
 @app.command("demo")

@@ -36,6 +36,23 @@ def evaluate_motion_dirs(
     progress: Callable[[int, int, str], None] | None = None,
     workers: int | None = None,
 ) -> dict[str, Any]:
+    """Directory form of :func:`evaluate_motion_files` (every sequence file below each folder)."""
+    files = {"pred": list_sequences(pred, "pred"), "gt": list_sequences(gt, "gt")}
+    result, _ = evaluate_motion_files(files, preset, music, fps, up_axis, skeleton, progress, workers)
+    result["inputs"].update(pred=str(pred), gt=str(gt))
+    return result
+
+
+def evaluate_motion_files(
+    files: dict[str, list[Path]],
+    preset: MotionPreset,
+    music: str | Path | None = None,
+    fps: float | None = None,
+    up_axis: str | None = None,
+    skeleton: Any = None,
+    progress: Callable[[int, int, str], None] | None = None,
+    workers: int | None = None,
+) -> tuple[dict[str, Any], MotionMetrics]:
     """Evaluate every sequence file in ``pred`` against the distribution of those in ``gt``.
 
     FID and diversity compare the two sets as distributions (names need not match, counts may
@@ -46,7 +63,6 @@ def evaluate_motion_dirs(
     t0 = time.perf_counter()
     if music is not None and not Path(music).is_dir():
         raise InputNotFoundError(f"{music}: --music folder not found")
-    files = {"pred": list_sequences(pred, "pred"), "gt": list_sequences(gt, "gt")}
     metrics = MotionMetrics(preset)
     jobs = [(role, path) for role in ROLES for path in files[role]]
 
@@ -95,7 +111,7 @@ def evaluate_motion_dirs(
         "preset": {"name": preset.name, "hash": preset.hash, "reference": preset.reference,
                    "choices": preset.to_dict()},  # fmt: skip
         "inputs": {
-            "pred": str(pred), "gt": str(gt), "music": None if music is None else str(music),
+            "music": None if music is None else str(music),
             "fps_override": fps, "up_axis_override": up_axis,
             "skeleton": getattr(skeleton, "name", "builtin-smpl"),
             "files": {r: len(files[r]) for r in ROLES},
@@ -107,7 +123,7 @@ def evaluate_motion_dirs(
         "environment": {"python": platform.python_version(), "numpy": np.__version__,
                         "scipy": _version("scipy"), "platform": platform.platform()},  # fmt: skip
         "seconds": round(time.perf_counter() - t0, 3),
-    }
+    }, metrics
 
 
 def _version(module: str) -> str:

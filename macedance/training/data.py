@@ -61,8 +61,13 @@ def _music_for(stem: str, clip_music: str | None, base: Path, music_dir: Path | 
     return None
 
 
-def load_training_set(data: str | Path, music_dir: str | Path | None = None) -> tuple[list[Sequence], list[dict[str, str]]]:
-    """Sequences with their music, and the skipped files with reasons."""
+def load_training_set(data: str | Path, music_dir: str | Path | None = None,
+                      split: str = "train") -> tuple[list[Sequence], list[dict[str, str]]]:  # fmt: skip
+    """Sequences with their music, and the skipped files with reasons.
+
+    With a ``clips.jsonl`` that assigns splits, only clips of ``split`` are used (the test split never
+    leaks into training); without split information every clip is used.
+    """
     data = Path(data)
     music = Path(music_dir) if music_dir else None
     if not data.is_dir():
@@ -70,10 +75,10 @@ def load_training_set(data: str | Path, music_dir: str | Path | None = None) -> 
     entries: list[tuple[Path, str | None, str | None]] = []
     clips = data / "clips.jsonl"
     if clips.is_file():
-        for line in clips.read_text().splitlines():
-            if line.strip():
-                c = json.loads(line)
-                entries.append((data / c["motion_path"], c.get("music_path"), c.get("genre")))
+        rows = [json.loads(line) for line in clips.read_text().splitlines() if line.strip()]
+        if any(r.get("split") for r in rows):
+            rows = [r for r in rows if r.get("split") == split]
+        entries = [(data / r["motion_path"], r.get("music_path"), r.get("genre")) for r in rows]
     else:
         entries = [(p, None, None) for p in sorted(data.rglob("*.npz"))]
     if not entries:

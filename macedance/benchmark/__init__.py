@@ -1,0 +1,1 @@
+"""Benchmark tasks, method registry, runner and versioned result records."""

@@ -1,0 +1,120 @@
+"""Methods as seen by the benchmark: metadata plus ``generate(music, seconds, seed, genre) → Motion``.
+
+Built-ins: every method of :mod:`macedance.baselines` (given its checkpoint) and ``folder`` (outputs
+produced elsewhere: one motion file per test clip, named by clip id). Other packages add methods
+through the entry-point group ``macedance.methods``: each entry point names a factory
+``make(ckpt: Path | None, **options) -> MotionMethod``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from importlib.metadata import entry_points
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+from macedance import __version__
+from macedance.errors import MaceDanceError, ValidationError
+from macedance.fileio import sha256_file
+from macedance.schema import Motion
+
+ENTRY_POINT_GROUP = "macedance.methods"
+
+
+@dataclass(frozen=True)
+class MethodMeta:
+    name: str
+    version: str
+    description: str
+    paper: str
+    licence: str
+    capabilities: tuple[str, ...] = ("music2motion",)
+    weights: dict[str, str] = field(default_factory=dict)  # file → sha256
+    config: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["capabilities"] = list(self.capabilities)
+        return d
+
+
+@runtime_checkable
+class MotionMethod(Protocol):
+    meta: MethodMeta
+
+    def generate(self, music: Path, seconds: float | None, seed: int, genre: str | None, clip_id: str) -> Motion: ...
+
+
+class CheckpointMethod:
+    """A built-in method (diffusion or reference) restored from a run folder."""
+
+    def __init__(self, name: str, ckpt: Path, device: str = "cpu"):
+        from macedance.baselines import get_method
+        from macedance.training.motion import CHECKPOINT, load_checkpoint
+
+        info = get_method(name)
+        path = ckpt / CHECKPOINT if ckpt.is_dir() else ckpt
+        state = load_checkpoint(path)
+        found = str(state.get("method", "mace-dance"))
+        if found != name:
+            raise MaceDanceError(f"{path}: the checkpoint is a {found!r} run, not {name!r}")
+        cfg = {k: state[k] for k in ("expert_config", "diffusion_config", "train_config") if k in state}
+        self.meta = MethodMeta(name, f"macedance {__version__} step {int(state.get('step', 0))}", info.description,
+                               info.paper, "Apache-2.0 (code); weights: trained by the user",
+                               weights={path.name: sha256_file(path)}, config=cfg)  # fmt: skip
+        self.ckpt, self.device = path, device
+
+    def generate(self, music: Path, seconds: float | None, seed: int, genre: str | None, clip_id: str) -> Motion:
+        from macedance.generate import generate_motion
+
+        return generate_motion(self.ckpt, music, seconds, genre, seed, self.device)
+
+
+class FolderMethod:
+    """Outputs generated elsewhere: ``<clip id>.npz`` (motion) in a folder."""
+
+    def __init__(self, outputs: Path, name: str = "folder"):
+        if not outputs.is_dir():
+            raise MaceDanceError(f"{outputs}: --outputs folder not found")
+        self.outputs = outputs
+        self.meta = MethodMeta(name, "external", f"outputs read from {outputs}", "n/a", "n/a")
+
+    def generate(self, music: Path, seconds: float | None, seed: int, genre: str | None, clip_id: str) -> Motion:
+        from macedance.schema import load_motion
+
+        path = self.outputs / f"{clip_id}.npz"
+        if not path.is_file():
+            raise MaceDanceError(f"{path}: no output for clip {clip_id}")
+        return load_motion(path)
+
+
+def plugin_methods() -> dict[str, Any]:
+    """Entry points of the ``macedance.methods`` group (name → entry point, not loaded yet)."""
+    return {ep.name: ep for ep in entry_points(group=ENTRY_POINT_GROUP)}
+
+
+def list_methods() -> list[str]:
+    from macedance.baselines import METHODS
+
+    return [*METHODS, "folder", *sorted(plugin_methods())]
+
+
+def load_method(name: str, ckpt: Path | None = None, outputs: Path | None = None, device: str = "cpu") -> MotionMethod:
+    """Instantiate method ``name`` (checkpoint for built-ins, outputs folder for ``folder``)."""
+    from macedance.baselines import METHODS
+
+    if name == "folder":
+        if outputs is None:
+            raise ValidationError("--outputs", "a folder of generated motions for --method folder", "nothing")
+        return FolderMethod(outputs)
+    if name in METHODS:
+        if ckpt is None:
+            raise ValidationError("--ckpt", f"a run folder trained with `macedance train motion --method {name}`", "nothing")
+        return CheckpointMethod(name, ckpt, device)
+    plugins = plugin_methods()
+    if name in plugins:
+        method = plugins[name].load()(ckpt)
+        if not isinstance(method, MotionMethod):
+            raise MaceDanceError(f"entry point {name!r} did not return a MotionMethod")
+        return method
+    raise ValidationError("--method", "one of " + ", ".join(list_methods()), repr(name))

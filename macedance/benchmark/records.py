@@ -1,0 +1,142 @@
+"""Versioned benchmark result records: schema, migration of older records, validation.
+
+Schema 2 (current), one JSON object per (task, method) run::
+
+    {"schema_version": 2, "kind": "macedance-result",
+     "task": {"name", "version", "hash", "preset", "preset_hash", "main_score", "split"},
+     "method": {"name", "version", "description", "paper", "licence", "capabilities", "weights", "config"},
+     "scores": {metric: {"value": float|null, "ci95": [lo, hi]|null, "n": int, "undefined_reason": str|null}},
+     "dataset": {"path", "manifest_sha256", "clips"},
+     "provenance": {"macedance_version", "git_commit", "created", "wall_seconds", "seeds", "hardware", "python",
+                    "numpy", "torch", "bootstrap"}}
+
+Schema 1 is the record written by ``macedance eval motion --json`` (``kind: motion-evaluation``);
+:func:`migrate` upgrades it (the method is then ``"unknown"``). Records are plain JSON: nothing in
+a submission is executed or unpickled.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+from macedance.errors import DataFormatError, ValidationError
+
+SCHEMA_VERSION = 2
+_BOUNDED = {"bas": (0.0, 1.0), "fsr": (0.0, 1.0)}  # metrics with a known range; all others ≥ 0
+
+
+def migrate(record: dict[str, Any]) -> dict[str, Any]:
+    """Upgrade any known older record to the current schema (pure function)."""
+    version = record.get("schema_version")
+    if version == SCHEMA_VERSION and record.get("kind") == "macedance-result":
+        return record
+    if version == 1 and record.get("kind") == "motion-evaluation":
+        preset = record.get("preset", {})
+        scores = {
+            k: {"value": v.get("value"), "ci95": None, "n": v.get("n", 0), "undefined_reason": v.get("undefined_reason")}
+            for k, v in record.get("scores", {}).items()
+            if not k.endswith("_gt")
+        }  # fmt: skip
+        inputs = record.get("inputs", {})
+        return {
+            "schema_version": SCHEMA_VERSION, "kind": "macedance-result", "migrated_from": 1,
+            "task": {"name": f"custom:{preset.get('name', 'unknown')}", "version": 0, "hash": "", "split": "",
+                     "preset": preset.get("name", "unknown"), "preset_hash": preset.get("hash", ""),
+                     "main_score": "fid_k"},
+            "method": {"name": "unknown", "version": "", "description": f"eval motion on {inputs.get('pred', '?')}",
+                       "paper": "", "licence": "", "capabilities": ["music2motion"], "weights": {}, "config": {}},
+            "scores": scores,
+            "dataset": {"path": inputs.get("gt", ""), "manifest_sha256": "", "clips": inputs.get("evaluated", {}).get("gt", 0)},
+            "provenance": {"macedance_version": record.get("macedance_version", ""), "git_commit": "",
+                           "created": record.get("created", ""), "wall_seconds": record.get("seconds", 0.0),
+                           "seeds": [], "hardware": record.get("environment", {}).get("platform", ""),
+                           "python": record.get("environment", {}).get("python", ""),
+                           "numpy": record.get("environment", {}).get("numpy", ""), "torch": "", "bootstrap": 0},
+        }  # fmt: skip
+    raise DataFormatError(f"unknown result record (schema_version {version!r}, kind {record.get('kind')!r})")
+
+
+def load_record(path: str | Path) -> dict[str, Any]:
+    """Read, migrate and validate one record (JSON only)."""
+    path = Path(path)
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"), parse_constant=_reject_constant)
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DataFormatError(f"{path}: unreadable ({exc})") from None
+    except json.JSONDecodeError as exc:
+        raise DataFormatError(f"{path}: not JSON ({exc})") from None
+    except ValueError as exc:
+        raise DataFormatError(f"{path}: {exc}") from None
+    if not isinstance(raw, dict):
+        raise DataFormatError(f"{path}: a result record is a JSON object")
+    try:
+        record = migrate(raw)
+        validate(record)
+    except ValidationError as exc:
+        raise exc.with_source(path) from None
+    except DataFormatError as exc:
+        raise DataFormatError(f"{path}: {exc}") from None
+    return record
+
+
+def _reject_constant(name: str) -> float:
+    raise ValueError(f"{name} is not allowed in a result (scores must be finite numbers or null)")
+
+
+def _need(d: Any, key: str, kind: type | tuple[type, ...], where: str) -> Any:
+    if not isinstance(d, dict) or key not in d:
+        raise ValidationError(f"{where}.{key}", "present", "missing")
+    v = d[key]
+    if not isinstance(v, kind) or isinstance(v, bool) and kind in (int, float, (int, float)):
+        raise ValidationError(f"{where}.{key}", getattr(kind, "__name__", str(kind)), f"{type(v).__name__} {v!r}"[:80])
+    return v
+
+
+def validate(record: dict[str, Any], check_task: bool = True) -> None:
+    """Schema, value ranges, NaN/Inf, confidence intervals, and task/preset compatibility."""
+    _need(record, "schema_version", int, "record")
+    task = _need(record, "task", dict, "record")
+    for key, kind in (("name", str), ("version", int), ("preset", str), ("preset_hash", str), ("main_score", str)):
+        _need(task, key, kind, "task")
+    method = _need(record, "method", dict, "record")
+    _need(method, "name", str, "method")
+    scores = _need(record, "scores", dict, "record")
+    if not scores:
+        raise ValidationError("scores", "at least one metric", "none")
+    for metric, s in scores.items():
+        where = f"scores.{metric}"
+        if not isinstance(s, dict) or "value" not in s:
+            raise ValidationError(where, "an object with 'value'", repr(s)[:80])
+        v = s["value"]
+        if v is None:
+            if not s.get("undefined_reason"):
+                raise ValidationError(where, "a number, or null with an undefined_reason", "null without a reason")
+            continue
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+            raise ValidationError(where, "a finite number", repr(v))
+        lo, hi = _BOUNDED.get(metric, (0.0, math.inf))
+        if not lo <= v <= hi:
+            raise ValidationError(where, f"a value in [{lo}, {hi}]", repr(v))
+        ci = s.get("ci95")
+        if ci is not None:
+            if (not isinstance(ci, list) or len(ci) != 2 or not all(isinstance(c, (int, float)) and math.isfinite(c) for c in ci)
+                    or not ci[0] <= ci[1]):  # fmt: skip
+                raise ValidationError(f"{where}.ci95", "[low, high] finite numbers with low ≤ high", repr(ci)[:80])
+    if check_task and record.get("kind") == "macedance-result" and not task["name"].startswith("custom:"):
+        from macedance.benchmark.tasks import TASKS
+        from macedance.evaluators.presets import PRESETS
+
+        known = TASKS.get(task["name"])
+        if known is None:
+            raise ValidationError("task.name", "a known task (" + ", ".join(TASKS) + ")", repr(task["name"]))
+        if task["version"] != known.version:
+            raise ValidationError("task.version", f"{known.version} (this macedance's {known.name})", str(task["version"]))
+        if task["preset"] != known.preset or task["preset_hash"] != PRESETS[known.preset].hash:
+            raise ValidationError("task.preset", f"{known.preset} with hash {PRESETS[known.preset].hash}",
+                                  f"{task['preset']} with hash {task['preset_hash']}")  # fmt: skip
+        extra = sorted(set(scores) - set(known.metrics))
+        if extra:
+            raise ValidationError("scores", f"only the task's metrics {list(known.metrics)}", f"also {extra}")

@@ -1,0 +1,173 @@
+"""``macedance bench run``: generate the task's test clips with a method (cached, resumable),
+compute the task's metrics, bootstrap 95 % confidence intervals over clips, write a result record."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as _dt
+import logging
+import platform
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from macedance import __version__
+from macedance.benchmark.methods import MotionMethod
+from macedance.benchmark.records import SCHEMA_VERSION, validate
+from macedance.benchmark.tasks import TaskMeta
+from macedance.cache import cache_key
+from macedance.datasets.importer import read_clips
+from macedance.errors import InputNotFoundError, MaceDanceError
+from macedance.evaluators.evaluate import evaluate_motion_files
+from macedance.evaluators.motion import MotionMetrics
+from macedance.evaluators.presets import get_preset
+from macedance.fileio import sha256_file, write_json
+from macedance.music.audio import MEDIA_SUFFIXES
+from macedance.schema import load_motion
+
+log = logging.getLogger(__name__)
+
+
+def _git_commit() -> str:
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5,
+                             cwd=Path(__file__).resolve().parent)  # fmt: skip
+        return out.stdout.strip() if out.returncode == 0 else ""
+    except (OSError, subprocess.TimeoutExpired):
+        return ""
+
+
+def _hardware(device: str) -> str:
+    cpu = platform.processor() or platform.machine()
+    if device.startswith("cuda"):
+        import torch
+
+        return f"{torch.cuda.get_device_name(0)}; {cpu}"
+    import os
+
+    return f"CPU {cpu} × {os.cpu_count()}"
+
+
+def _music_file(clip: Any, data: Path, music: Path | None) -> Path:
+    if clip.music_path is not None:
+        p = clip.music_path if clip.music_path.is_absolute() else data / clip.music_path
+        if p.is_file():
+            return p
+    if music is not None:
+        for stem in (clip.id, clip.source_video):
+            for suffix in (".npz",) + MEDIA_SUFFIXES:
+                if (music / f"{stem}{suffix}").is_file():
+                    return music / f"{stem}{suffix}"
+    raise MaceDanceError(f"clip {clip.id}: no music (clip music_path, or {clip.id}.* in --music)")
+
+
+def bootstrap_ci(metrics: MotionMetrics, n: int, seed: int = 0) -> dict[str, list[float]]:
+    """95 % percentile intervals of the prediction-set scores, resampling predicted clips."""
+    preds = sorted(metrics.features["pred"], key=lambda f: f.name)
+    if n <= 0 or len(preds) < 2:
+        return {}
+    rng = np.random.default_rng(seed)
+    samples: dict[str, list[float]] = {}
+    for _ in range(n):
+        idx = rng.integers(0, len(preds), len(preds))
+        m = MotionMetrics(metrics.preset)
+        m.features["gt"] = metrics.features["gt"]
+        m.features["pred"] = [dataclasses.replace(preds[i], name=f"{j:06d}") for j, i in enumerate(idx)]
+        for key, s in m.compute().items():
+            if not key.endswith("_gt") and s.value is not None:
+                samples.setdefault(key, []).append(s.value)
+    return {k: [float(np.percentile(v, 2.5)), float(np.percentile(v, 97.5))] for k, v in samples.items() if len(v) >= n // 2}
+
+
+def run_benchmark(
+    task: TaskMeta,
+    method: MotionMethod,
+    data: str | Path,
+    out: str | Path,
+    music: str | Path | None = None,
+    bootstrap: int = 200,
+    device: str = "cpu",
+    progress: Callable[[int, int, str], None] | None = None,
+) -> tuple[dict[str, Any], Path]:
+    """Run ``method`` on ``task``; returns the result record and where it was written."""
+    t0 = time.perf_counter()
+    data, out = Path(data), Path(out)
+    music = Path(music) if music else None
+    manifest = data / "clips.jsonl"
+    if not manifest.is_file():
+        raise InputNotFoundError(f"{data}: no clips.jsonl — --data must be a dataset made by `macedance data import/build`")
+    clips = [c for c in read_clips(manifest) if c.split == task.split]
+    if not clips:
+        raise MaceDanceError(f"{manifest}: no clip in split {task.split!r}")
+    run_dir = out / task.name / f"v{task.version}" / method.meta.name
+    outputs = run_dir / "outputs"
+    outputs.mkdir(parents=True, exist_ok=True)
+    weights = ",".join(f"{k}:{v}" for k, v in sorted(method.meta.weights.items()))
+    pred_files, gt_files, skipped = [], [], []
+    with tempfile.TemporaryDirectory() as tmp:
+        music_links = Path(tmp)
+        jobs = [(seed, c) for seed in task.seeds for c in clips]
+        for i, (seed, clip) in enumerate(jobs):
+            if progress:
+                progress(i, len(jobs), clip.id)
+            name = clip.id if len(task.seeds) == 1 else f"{clip.id}__seed{seed}"
+            try:
+                mfile = _music_file(clip, data, music)
+                (music_links / f"{name}{mfile.suffix}").symlink_to(mfile.resolve())
+                if seed == task.seeds[0]:
+                    gt = clip.motion_path if clip.motion_path.is_absolute() else data / clip.motion_path
+                    (music_links / f"{clip.id}{mfile.suffix}").unlink(missing_ok=True)
+                    (music_links / f"{clip.id}{mfile.suffix}").symlink_to(mfile.resolve())
+                    gt_files.append(gt)
+                target = outputs / f"{name}.npz"
+                key = cache_key(task.hash, method.meta.name, method.meta.version, weights, str(seed), clip.id,
+                                sha256_file(mfile))  # fmt: skip
+                if target.is_file() and load_motion(target).meta.get("bench_key") == key:
+                    pred_files.append(target)  # resume: already generated with the same inputs
+                    continue
+                seconds = task.seconds if task.seconds is not None else clip.duration
+                motion = method.generate(mfile, seconds, seed, clip.genre, clip.id)
+                motion.replace(meta={**motion.meta, "bench_key": key, "clip": clip.id}).save(target)
+                pred_files.append(target)
+            except MaceDanceError as exc:
+                skipped.append({"clip": clip.id, "seed": seed, "reason": str(exc)})
+                log.info("clip %s skipped: %s", clip.id, exc)
+        if progress:
+            progress(len(jobs), len(jobs), "evaluating")
+        if not pred_files:
+            raise MaceDanceError(f"no clip could be generated (first reason: {skipped[0]['reason'] if skipped else '?'})")
+        preset = get_preset(task.preset)
+        result, metrics = evaluate_motion_files({"pred": pred_files, "gt": gt_files}, preset, music_links)
+    cis = bootstrap_ci(metrics, bootstrap)
+    scores = {}
+    for metric in task.metrics:
+        s = result["scores"].get(metric)
+        if s is None:
+            continue
+        scores[metric] = {"value": s["value"], "ci95": cis.get(metric), "n": s["n"], "undefined_reason": s["undefined_reason"]}
+    import torch
+
+    record = {
+        "schema_version": SCHEMA_VERSION, "kind": "macedance-result",
+        "task": {"name": task.name, "version": task.version, "hash": task.hash, "split": task.split,
+                 "preset": preset.name, "preset_hash": preset.hash, "main_score": task.main_score},
+        "method": method.meta.to_dict(),
+        "scores": scores,
+        "ground_truth_scores": {k[:-3]: v for k, v in result["scores"].items() if k.endswith("_gt")},
+        "dataset": {"path": str(data), "manifest_sha256": sha256_file(manifest), "clips": len(clips),
+                    "skipped": skipped + result["inputs"]["skipped"]},
+        "provenance": {"macedance_version": __version__, "git_commit": _git_commit(),
+                       "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+                       "wall_seconds": round(time.perf_counter() - t0, 3), "seeds": list(task.seeds),
+                       "hardware": _hardware(device), "python": platform.python_version(), "numpy": np.__version__,
+                       "torch": torch.__version__, "bootstrap": bootstrap},
+    }  # fmt: skip
+    validate(record)
+    path = out / f"{task.name}@v{task.version}__{method.meta.name}.json"
+    write_json(path, record)
+    return record, path

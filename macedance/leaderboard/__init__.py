@@ -1,0 +1,1 @@
+"""Leaderboards: a pure function of result records, rendered to terminal, Markdown, CSV and HTML."""

@@ -1,0 +1,87 @@
+"""Group result records into leaderboard tables (pure functions of the records).
+
+Records of different task versions or metric presets are never mixed in one table (each group gets
+its own table); a missing or undefined score stays missing — never 0.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from macedance.benchmark.records import load_record
+from macedance.benchmark.tasks import HIGHER_IS_BETTER
+from macedance.errors import MaceDanceError
+
+
+@dataclass
+class Board:
+    """One table: a task at one version and one preset; rows are methods."""
+
+    task: str
+    version: int
+    preset: str
+    preset_hash: str
+    main_score: str
+    metrics: list[str]
+    rows: list[dict[str, Any]] = field(default_factory=list)  # {"method", "version", "scores", "source", ...}
+
+    @property
+    def title(self) -> str:
+        return f"{self.task} v{self.version} ({self.preset} {self.preset_hash[:8]})"
+
+    def sorted_rows(self) -> list[dict[str, Any]]:
+        better = HIGHER_IS_BETTER.get(self.main_score)
+
+        def key(r: dict[str, Any]) -> tuple[int, float]:
+            v = r["scores"].get(self.main_score, {}).get("value")
+            if v is None:
+                return (1, 0.0)
+            return (0, -v if better else v)
+
+        return sorted(self.rows, key=key)
+
+
+def load_records(paths: list[Path]) -> tuple[list[dict[str, Any]], list[tuple[str, str]]]:
+    """Records from files and folders (``*.json``, recursive); invalid files are reported, not used."""
+    files: list[Path] = []
+    for p in paths:
+        files += sorted(p.rglob("*.json")) if p.is_dir() else [p]
+    records, bad = [], []
+    for f in files:
+        try:
+            r = load_record(f)
+            r["_source"] = str(f)
+            records.append(r)
+        except MaceDanceError as exc:
+            bad.append((str(f), str(exc)))
+    return records, bad
+
+
+def build_boards(records: list[dict[str, Any]], merge_presets: bool = False) -> list[Board]:
+    """One board per (task, task version, preset hash) — or per (task, version) with ``merge_presets``."""
+    boards: dict[tuple[str, ...], Board] = {}
+    for r in records:
+        t = r["task"]
+        key = (t["name"], str(t["version"])) + (() if merge_presets else (t["preset_hash"],))
+        board = boards.get(key)
+        if board is None:
+            board = boards[key] = Board(t["name"], t["version"], t["preset"], t["preset_hash"], t["main_score"], [])
+        for m in r["scores"]:
+            if m not in board.metrics:
+                board.metrics.append(m)
+        board.rows.append({"method": r["method"]["name"], "version": r["method"].get("version", ""),
+                           "scores": r["scores"], "source": r.get("_source", ""),
+                           "created": r.get("provenance", {}).get("created", "")})  # fmt: skip
+    order = list(HIGHER_IS_BETTER)
+    for b in boards.values():
+        b.metrics.sort(key=lambda m: order.index(m) if m in order else len(order))
+    return sorted(boards.values(), key=lambda b: (b.task, b.version, b.preset))
+
+
+def fmt_value(v: float | None) -> str:
+    if v is None or (isinstance(v, float) and not math.isfinite(v)):
+        return "—"
+    return f"{v:.4g}" if abs(v) < 1e5 else f"{v:.2e}"
