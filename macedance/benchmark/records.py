@@ -96,7 +96,11 @@ def _need(d: Any, key: str, kind: type | tuple[type, ...], where: str) -> Any:
 
 
 def validate(record: dict[str, Any], check_task: bool = True) -> None:
-    """Schema, value ranges, NaN/Inf, confidence intervals, and task/preset compatibility."""
+    """Schema, value ranges, NaN/Inf, confidence intervals, and task/preset compatibility.
+
+    A record of the current task version must use the task's preset (same hash); older versions are
+    accepted (they are shown in their own table); newer versions are refused.
+    """
     _need(record, "schema_version", int, "record")
     task = _need(record, "task", dict, "record")
     for key, kind in (("name", str), ("version", int), ("preset", str), ("preset_hash", str), ("main_score", str)):
@@ -117,7 +121,7 @@ def validate(record: dict[str, Any], check_task: bool = True) -> None:
             continue
         if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
             raise ValidationError(where, "a finite number", repr(v))
-        lo, hi = _BOUNDED.get(metric, (0.0, math.inf))
+        lo, hi = _BOUNDED.get(metric, (-1e-3, math.inf))  # FIDs of identical sets can be −1e-5 (sqrtm round-off)
         if not lo <= v <= hi:
             raise ValidationError(where, f"a value in [{lo}, {hi}]", repr(v))
         ci = s.get("ci95")
@@ -132,8 +136,11 @@ def validate(record: dict[str, Any], check_task: bool = True) -> None:
         known = TASKS.get(task["name"])
         if known is None:
             raise ValidationError("task.name", "a known task (" + ", ".join(TASKS) + ")", repr(task["name"]))
-        if task["version"] != known.version:
-            raise ValidationError("task.version", f"{known.version} (this macedance's {known.name})", str(task["version"]))
+        if task["version"] > known.version:
+            raise ValidationError("task.version", f"at most {known.version} (upgrade macedance to read newer tasks)",
+                                  str(task["version"]))  # fmt: skip
+        if task["version"] < known.version:
+            return  # an older version of the task: shown in its own table, its preset cannot be checked here
         if task["preset"] != known.preset or task["preset_hash"] != PRESETS[known.preset].hash:
             raise ValidationError("task.preset", f"{known.preset} with hash {PRESETS[known.preset].hash}",
                                   f"{task['preset']} with hash {task['preset_hash']}")  # fmt: skip

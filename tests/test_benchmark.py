@@ -1,0 +1,253 @@
+"""Benchmark runner, result records (schema, migration, validation) and leaderboards, including the
+HTML page in headless Chromium."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+import soundfile as sf
+from typer.testing import CliRunner
+
+from macedance.benchmark.methods import FolderMethod, load_method
+from macedance.benchmark.records import SCHEMA_VERSION, load_record, migrate, validate
+from macedance.benchmark.runner import run_benchmark
+from macedance.benchmark.tasks import get_task
+from macedance.cli import app
+from macedance.datasets.aistpp import GENRES, import_aistpp
+from macedance.datasets.synthetic import synthetic_motion, write_aistpp_pkl
+from macedance.errors import DataFormatError, MaceDanceError, ValidationError
+from macedance.leaderboard.build import build_boards, load_records
+from macedance.leaderboard.render import csv_text, html_page, markdown, write_site
+from macedance.music.synth import beat_times, drum_track
+
+HISTORIC = Path(__file__).parent / "historic_results"
+runner = CliRunner()
+
+
+@pytest.fixture(autouse=True)
+def _cache(tmp_path_factory, monkeypatch):
+    monkeypatch.setenv("MACEDANCE_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "cache"))
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory) -> tuple[Path, Path]:
+    """An imported AIST++-format dataset (9 sequences, 3 in the test split) with drum tracks."""
+    root = tmp_path_factory.mktemp("bench")
+    raw, music = root / "raw" / "motions", root / "music"
+    raw.mkdir(parents=True)
+    music.mkdir()
+    (root / "raw" / "splits").mkdir()
+    genres, train, test = list(GENRES), [], []
+    for i in range(9):
+        g = genres[i % len(genres)]
+        stem, bpm = f"{g}_sBM_cAll_d{i + 1:02d}_m{g[1:]}{i % 6}_ch01", 90 + 5 * i
+        write_aistpp_pkl(synthetic_motion(seconds=6, fps=60, bpm=bpm, seed=i), raw / f"{stem}.pkl")
+        sf.write(music / f"{stem}.wav", drum_track(beat_times(bpm, 6.0, start=0.0), 6.0, 22050), 22050)
+        (test if i % 3 == 0 else train).append(stem)
+    (root / "raw" / "splits" / "crossmodal_train.txt").write_text("\n".join(train) + "\n")
+    (root / "raw" / "splits" / "crossmodal_test.txt").write_text("\n".join(test) + "\n")
+    import_aistpp(raw, root / "data", fps=30)
+    return root / "data", music
+
+
+def _reference_run(dataset, tmp_path, method):
+    data, music = dataset
+    r = runner.invoke(app, ["train", "motion", "--data", str(data), "--music", str(music), "--out", str(tmp_path / method),
+                            "--method", method])  # fmt: skip
+    assert r.exit_code == 0, r.output
+    return tmp_path / method
+
+
+def test_bench_run_record_and_resume(dataset, tmp_path, monkeypatch):
+    data, music = dataset
+    task = get_task("madata-motion")
+    method = load_method("retrieval", _reference_run(dataset, tmp_path, "retrieval"))
+    record, path = run_benchmark(task, method, data, tmp_path / "results", music, bootstrap=30)
+    assert path.is_file() and load_record(path)["method"]["name"] == "retrieval"
+    assert record["schema_version"] == SCHEMA_VERSION and record["task"]["preset_hash"]
+    assert record["dataset"]["clips"] == 3 and len(record["dataset"]["manifest_sha256"]) == 64
+    prov = record["provenance"]
+    assert prov["macedance_version"] and prov["hardware"] and prov["wall_seconds"] > 0 and prov["seeds"] == [0]
+    assert list(record["method"]["weights"].values())[0]  # checkpoint sha256 recorded
+    fid = record["scores"]["fid_k"]
+    assert fid["value"] is not None and fid["ci95"][0] <= fid["ci95"][1]
+    bas = record["scores"]["bas"]
+    assert 0 <= bas["value"] <= 1
+    # resumable: a second run reuses every generated clip
+    monkeypatch.setattr(type(method), "generate", lambda *a, **k: (_ for _ in ()).throw(AssertionError("regenerated")))
+    again, _ = run_benchmark(task, method, data, tmp_path / "results", music, bootstrap=30)
+    assert again["scores"]["fid_k"]["value"] == fid["value"]
+
+
+def test_folder_method_and_cli(dataset, tmp_path):
+    data, music = dataset
+    outputs = tmp_path / "outputs"
+    outputs.mkdir()
+    for clip in [json.loads(line) for line in (data / "clips.jsonl").read_text().splitlines()]:
+        if clip["split"] == "test":
+            shutil.copy(data / clip["motion_path"], outputs / f"{clip['id']}.npz")  # "generated" = ground truth
+    r = runner.invoke(app, ["bench", "run", "--task", "madata-motion", "--method", "folder", "--outputs", str(outputs),
+                            "--data", str(data), "--music", str(music), "--out", str(tmp_path / "res"), "--bootstrap", "20"])  # fmt: skip
+    assert r.exit_code == 0, r.output
+    rec = load_record(next((tmp_path / "res").glob("*.json")))
+    assert rec["method"]["name"] == "folder"
+    assert rec["scores"]["fid_k"]["value"] == pytest.approx(0.0, abs=1e-3)  # identical sets (sqrtm round-off)
+    r = runner.invoke(app, ["bench", "run", "--task", "nope", "--method", "folder", "--data", str(data)])
+    assert r.exit_code == 2 and "--task" in r.stderr
+    r = runner.invoke(app, ["bench", "run", "--task", "madata-motion", "--method", "mace-dance", "--data", str(data)])
+    assert r.exit_code == 2 and "--ckpt" in r.stderr
+    with pytest.raises(MaceDanceError, match="--outputs folder not found"):
+        FolderMethod(tmp_path / "missing")
+
+
+def test_entry_point_methods(monkeypatch, tmp_path):
+    from macedance.benchmark import methods as mm
+
+    class EP:
+        def load(self):
+            return lambda ckpt: FolderMethod(tmp_path, name="plugin-method")
+
+    monkeypatch.setattr(mm, "plugin_methods", lambda: {"plugin-method": EP()})
+    assert "plugin-method" in mm.list_methods()
+    assert load_method("plugin-method").meta.name == "plugin-method"
+
+
+def test_migration_of_a_stored_v1_record():
+    old = json.loads((HISTORIC / "motion-evaluation-v1.json").read_text())
+    assert old["schema_version"] == 1 and old["kind"] == "motion-evaluation"
+    new = migrate(old)
+    validate(new)
+    assert new["schema_version"] == SCHEMA_VERSION and new["migrated_from"] == 1
+    assert new["task"]["name"] == "custom:clean" and new["method"]["name"] == "unknown"
+    assert new["scores"]["fid_k"]["value"] == old["scores"]["fid_k"]["value"]
+    assert "fid_k_gt" not in new["scores"]
+    assert load_record(HISTORIC / "motion-evaluation-v1.json")["migrated_from"] == 1
+
+
+def _good_record() -> dict:
+    from macedance.benchmark.tasks import TASKS
+    from macedance.evaluators.presets import PRESETS
+
+    t = TASKS["madata-motion"]
+    return {"schema_version": 2, "kind": "macedance-result",
+            "task": {"name": t.name, "version": t.version, "hash": t.hash, "split": "test", "preset": t.preset,
+                     "preset_hash": PRESETS[t.preset].hash, "main_score": "fid_k"},
+            "method": {"name": "m"}, "scores": {"fid_k": {"value": 3.0, "ci95": [2.0, 4.0], "n": 5},
+                                                "bas": {"value": None, "undefined_reason": "no music"}},
+            "provenance": {"created": "2026-01-01"}}  # fmt: skip
+
+
+@pytest.mark.parametrize("mutate, message", [
+    (lambda r: r["scores"]["fid_k"].update(value=-1.0), "scores.fid_k: expected a value in"),
+    (lambda r: r["task"].update(version=2), "upgrade macedance"),
+    (lambda r: r["scores"].update(bas={"value": 1.5}), "scores.bas: expected a value in [0.0, 1.0]"),
+    (lambda r: r["scores"]["fid_k"].update(ci95=[4.0, 2.0]), "ci95"),
+    (lambda r: r["scores"]["bas"].pop("undefined_reason"), "null without a reason"),
+    (lambda r: r["task"].update(preset_hash="0" * 16), "task.preset"),
+    (lambda r: r["task"].update(name="other"), "task.name"),
+    (lambda r: r.pop("method"), "record.method"),
+    (lambda r: r["scores"].update(pfc_x={"value": 1.0}), "only the task's metrics"),
+])  # fmt: skip
+def test_validation_rejects_broken_records(mutate, message):
+    r = _good_record()
+    validate(r)
+    mutate(r)
+    with pytest.raises(ValidationError, match=message.replace("[", r"\[").replace("]", r"\]")):
+        validate(r)
+
+
+def test_nan_and_non_json_are_rejected(tmp_path):
+    (tmp_path / "nan.json").write_text(json.dumps(_good_record()).replace("3.0", "NaN"))
+    with pytest.raises(DataFormatError, match="NaN is not allowed"):
+        load_record(tmp_path / "nan.json")
+    (tmp_path / "x.json").write_bytes(b"\x80\x04pickle?")
+    with pytest.raises(DataFormatError):
+        load_record(tmp_path / "x.json")
+    r = runner.invoke(app, ["board", "validate", str(tmp_path / "nan.json")])
+    assert r.exit_code == 2 and "NaN" in r.stderr
+    (tmp_path / "ok.json").write_text(json.dumps(_good_record()))
+    assert runner.invoke(app, ["board", "validate", str(tmp_path / "ok.json")]).exit_code == 0
+
+
+def _records() -> list[dict]:
+    a, b, c = _good_record(), _good_record(), _good_record()
+    a["method"]["name"], b["method"]["name"], c["method"]["name"] = "alpha", "beta", "gamma"
+    a["scores"]["bas"] = {"value": 0.3, "ci95": [0.2, 0.4], "n": 5}
+    b["scores"]["fid_k"] = {"value": 1.0, "ci95": [0.5, 1.5], "n": 5}
+    c["scores"] = {"fid_k": {"value": 2.0, "ci95": None, "n": 5}}  # no BAS at all
+    d = _good_record()
+    d["task"]["version"], d["method"]["name"] = 0, "old-version"
+    return [a, b, c, d]
+
+
+def test_boards_separate_versions_and_keep_missing_missing():
+    boards = build_boards(_records())
+    assert [(b.task, b.version) for b in boards] == [("madata-motion", 0), ("madata-motion", 1)]
+    b = boards[1]
+    assert [r["method"] for r in b.sorted_rows()] == ["beta", "gamma", "alpha"]  # FID ↓
+    md = markdown(b)
+    assert "| 1 | beta | 1 [0.5, 1.5] | — |" in md and "| 2 | gamma | 2 | — |" in md
+    assert "| 3 | alpha | 3 [2, 4] | 0.3 [0.2, 0.4] |" in md
+    csv = csv_text(b).splitlines()
+    assert csv[0].startswith("task,version,preset,method,fid_k,fid_k_ci_low")
+    assert ",gamma,2.0,,," in csv[2]  # missing stays empty, never 0
+
+
+def test_board_build_cli(tmp_path):
+    for i, r in enumerate(_records()):
+        (tmp_path / f"r{i}.json").write_text(json.dumps(r))
+    (tmp_path / "broken.json").write_text("{}")
+    res = runner.invoke(app, ["board", "build", str(tmp_path), "--out", str(tmp_path / "site")])
+    assert res.exit_code == 0, res.output
+    assert (tmp_path / "site" / "index.html").is_file() and (tmp_path / "site" / "leaderboard.md").is_file()
+    assert len(list((tmp_path / "site").glob("*.csv"))) == 2 and "ignored" in res.stderr
+
+
+def _chromium():
+    pytest.importorskip("selenium")
+    if not shutil.which("chromium") or not shutil.which("chromedriver"):
+        pytest.skip("chromium/chromedriver not installed (.ci/run installs them)")
+    from selenium import webdriver
+    from selenium.webdriver.chrome.options import Options
+    from selenium.webdriver.chrome.service import Service
+
+    opts = Options()
+    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--window-size=1200,800"):
+        opts.add_argument(arg)
+    opts.binary_location = shutil.which("chromium")
+    return webdriver.Chrome(service=Service(shutil.which("chromedriver")), options=opts)
+
+
+def test_html_page_in_headless_chromium(tmp_path):
+    files = write_site(build_boards(_records()), tmp_path / "site")
+    driver = _chromium()
+    try:
+        from selenium.webdriver.common.by import By
+
+        driver.get(files["html"].resolve().as_uri())
+        assert "macedance leaderboard" in driver.title
+        table = driver.find_element(By.ID, "table-1")
+
+        def methods() -> list[str]:
+            return [row.find_elements(By.TAG_NAME, "td")[1].text for row in table.find_elements(By.CSS_SELECTOR, "tbody tr")]
+
+        assert methods() == ["beta", "gamma", "alpha"]
+        headers = table.find_elements(By.TAG_NAME, "th")
+        headers[1].click()  # sort by method name, ascending
+        assert methods() == ["alpha", "beta", "gamma"]
+        headers[1].click()  # descending
+        assert methods() == ["gamma", "beta", "alpha"]
+        bas = [h.text for h in headers].index("BAS ↑")
+        headers[bas].click()  # missing values sort last, whatever the direction
+        assert methods()[0] == "alpha" and set(methods()[1:]) == {"beta", "gamma"}
+        headers[bas].click()  # descending: missing values still last
+        assert methods()[0] == "alpha" and set(methods()[1:]) == {"beta", "gamma"}
+        assert driver.find_elements(By.CSS_SELECTOR, "svg.plot") and driver.find_elements(By.CSS_SELECTOR, "svg.ci")
+        png = tmp_path / "board.png"
+        assert driver.save_screenshot(str(png)) and png.stat().st_size > 5000
+    finally:
+        driver.quit()
+    assert "—" in html_page(build_boards(_records()))
