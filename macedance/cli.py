@@ -6,6 +6,7 @@ import contextlib
 import json
 import logging
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any, Optional
@@ -514,7 +515,7 @@ def board_build_cmd(
     for b in boards:
         console.print(terminal_table(b))
     console.print(f"site → {files['html']}")
-    for f, reason in bad:
+    for _, reason in bad:
         err_console.print(f"[yellow]ignored[/yellow] {reason}", highlight=False)
 
 
@@ -538,67 +539,94 @@ def board_validate_cmd(files: Annotated[list[Path], typer.Argument(help="Result 
 @app.command("demo")
 def demo_cmd(
     out: Annotated[Path, typer.Option(help="Working folder for the demo's files.")] = Path("demo-output"),
-    sequences: Annotated[int, typer.Option(min=2, max=100, help="Number of generated sequences per dataset.")] = 6,
-    seed: Annotated[int, typer.Option(help="Random seed of the generated motions.")] = 0,
+    sequences: Annotated[int, typer.Option(min=6, max=100, help="Generated dance sequences (a third form the test split).")] = 12,
+    steps: Annotated[int, typer.Option(min=1, help="Training steps of each tiny diffusion method.")] = 150,
+    seed: Annotated[int, typer.Option(help="Random seed of the generated data.")] = 0,
 ) -> None:
-    """Run the embedded default job: generate AIST++/FineDance-format files, import, evaluate.
+    """The embedded end-to-end job: dataset → music → training → benchmark → leaderboard.
 
-    The generated raw files are in the datasets' exact formats (procedural dances, one tempo each,
-    with a drum track at that tempo); one truncated file shows how bad input is rejected with a reason
-    while the rest goes on. The FineDance-format set then plays "generated" motion and the AIST++-format
-    set "ground truth" for the motion metrics under the clean and Bailando presets.
+    1. generates dances in the exact AIST++ file format (procedural, one tempo each) with official-style
+       split files, a drum track per dance, and one truncated file (rejected with its reason);
+    2. imports them (30 fps) and analyses the music (35-d features, beats);
+    3. trains tiny MACE-Dance, EDGE-style and unidirectional-Mamba models for a few seconds each and
+       indexes the reference methods (retrieval, random clip, mean pose);
+    4. runs the madata-motion task for every method (FID_k/g, Div, BAS, PFC, FSR with bootstrap
+       intervals) and builds the leaderboard: terminal table, Markdown, CSV and an HTML page.
     """
-    from macedance.datasets import import_aistpp, import_finedance
+    import soundfile as sf
+
+    from macedance.baselines import METHODS
+    from macedance.benchmark.methods import load_method
+    from macedance.benchmark.runner import run_benchmark
+    from macedance.benchmark.tasks import get_task
+    from macedance.datasets import import_aistpp
     from macedance.datasets.aistpp import GENRES
-    from macedance.datasets.synthetic import synthetic_motion, write_aistpp_pkl, write_finedance_npy
-    from macedance.evaluators.evaluate import evaluate_motion_dirs
-    from macedance.evaluators.presets import get_preset
+    from macedance.datasets.synthetic import synthetic_motion, write_aistpp_pkl
+    from macedance.leaderboard.build import build_boards
+    from macedance.leaderboard.render import terminal_table, write_site
+    from macedance.models.diffusion import DiffusionConfig
+    from macedance.models.motion_expert import ExpertConfig
     from macedance.motion.stats import motion_statistics
+    from macedance.music.analysis import analyze_file
+    from macedance.music.presets import get_music_preset
     from macedance.music.synth import beat_times, drum_track
     from macedance.schema import load_motion
+    from macedance.training.motion import TrainConfig, train_motion
 
-    def write_music(stem: str, bpm: float) -> None:
-        import soundfile as sf
-
-        sf.write(music / f"{stem}.wav", drum_track(beat_times(bpm, 6.0, start=0.0), 6.0, 22050), 22050)
-
+    t0 = time.perf_counter()
     with user_errors():
-        raw_a, raw_f, music = out / "raw" / "aistpp", out / "raw" / "finedance", out / "raw" / "music"
+        raw, music = out / "raw" / "motions", out / "music"
+        (out / "raw" / "splits").mkdir(parents=True, exist_ok=True)
         music.mkdir(parents=True, exist_ok=True)
-        genres = list(GENRES)
+        genres, split = list(GENRES), {"train": [], "test": []}
         for i in range(sequences):
-            g = genres[i % len(genres)]
-            stem, bpm = f"{g}_sBM_cAll_d{i + 1:02d}_m{g[1:]}{i % 6}_ch01", 90 + 10 * i
-            write_aistpp_pkl(synthetic_motion(seconds=6.0, fps=60.0, bpm=bpm, seed=seed + i), raw_a / f"{stem}.pkl")
-            write_music(stem, bpm)
-            bpm = 100 + 10 * i
-            m30 = synthetic_motion(seconds=6.0, fps=30.0, bpm=bpm, seed=seed + 100 + i)
-            write_finedance_npy(m30, raw_f / f"{i + 1:03d}.npy", with_contacts=bool(i % 2))
-            write_music(f"{i + 1:03d}", bpm)
-        (raw_a / "gXX_truncated_example.pkl").write_bytes(b"\x80\x04\x95\x10\x00")
-        reports = []
-        for name, fn, raw in (("AIST++", import_aistpp, raw_a), ("FineDance", import_finedance, raw_f)):
-            with progress_bar(f"import {name}") as progress:
-                kw = {"split": "none"} if fn is import_finedance else {}
-                reports.append((name, fn(raw, out / "imported" / raw.name, fps=30.0, up_axis="z",
-                                         progress=progress, **kw)))  # fmt: skip
-        tables = []
-        for name, rep in reports:
-            rows = [(c.id, motion_statistics(load_motion(Path(rep.out) / str(c.motion_path)))) for c in rep.clips]
-            tables.append(motion_stats_table(rows, f"{name}: imported motions (30 fps, z-up, built-in SMPL skeleton)"))
-        results = []
-        for preset in ("clean", "bailando-aistpp"):
-            with progress_bar(f"eval {preset}") as progress:
-                results.append(evaluate_motion_dirs(out / "imported" / "finedance" / "motions",
-                                                    out / "imported" / "aistpp" / "motions", get_preset(preset),
-                                                    music, progress=progress))  # fmt: skip
-    for name, rep in reports:
-        console.print(f"[bold]{name}[/bold]: ", end="")
-        _print_import_report(rep)
-    for table in tables:
-        console.print(table)
-    for result in results:
-        console.print(motion_result_table(result))
+            g, bpm = genres[i % len(genres)], 90 + 5 * (i % 12)
+            stem = f"{g}_sBM_cAll_d{i + 1:02d}_m{g[1:]}{i % 6}_ch01"
+            write_aistpp_pkl(synthetic_motion(seconds=8.0, fps=60.0, bpm=bpm, seed=seed + i), raw / f"{stem}.pkl")
+            sf.write(music / f"{stem}.wav", drum_track(beat_times(bpm, 8.0, start=0.0), 8.0, 22050, seed=i), 22050)
+            split["test" if i % 3 == 0 else "train"].append(stem)
+        for name, stems in split.items():
+            (out / "raw" / "splits" / f"crossmodal_{name}.txt").write_text("\n".join(stems) + "\n")
+        (raw / "gXX_truncated_example.pkl").write_bytes(b"\x80\x04\x95\x10\x00")
+        with progress_bar("import") as progress:
+            report = import_aistpp(raw, out / "data", fps=30.0, progress=progress)
+        with progress_bar("music") as progress:
+            wavs = sorted(music.glob("*.wav"))
+            for k, w in enumerate(wavs):
+                progress(k, len(wavs), w.name)
+                analyze_file(w, get_music_preset("clean"))
+        runs = out / "runs"
+        trained = []
+        for method in ("mace-dance", "edge", "ablation-mamba"):
+            expert = ExpertConfig.from_dict({**ExpertConfig.tiny().to_dict(), **METHODS[method].expert})
+            train = TrainConfig(steps=steps, batch=8, window=120, checkpoint_every=steps, log_every=10, seed=seed)
+            run = runs / method
+            with progress_bar(f"train {method}") as progress:
+                summary = train_motion(out / "data", run, expert, DiffusionConfig(), train, music, resume=(run / "checkpoint.pt").is_file(),
+                                       progress=lambda s, n, loss: progress(s, n, f"loss {loss:.3f}"), method=method)  # fmt: skip
+            trained.append((method, summary))
+        from macedance.baselines.reference import build_reference
+
+        for method in ("retrieval", "random-clip", "mean-pose"):
+            build_reference(method, out / "data", runs / method, music)
+        task = get_task("madata-motion")
+        records = []
+        for method in ("mace-dance", "edge", "ablation-mamba", "retrieval", "random-clip", "mean-pose"):
+            with progress_bar(f"bench {method}") as progress:
+                rec, _ = run_benchmark(task, load_method(method, runs / method), out / "data", out / "results", music,
+                                       bootstrap=100, progress=progress)  # fmt: skip
+            records.append(rec)
+        boards = build_boards(records)
+        files = write_site(boards, out / "site")
+        stats = [(c.id, motion_statistics(load_motion(out / "data" / str(c.motion_path)))) for c in report.clips[:4]]
+    console.print("[bold]Dataset[/bold]: ", end="")
+    _print_import_report(report)
+    console.print(motion_stats_table(stats, f"First {len(stats)} imported dances (30 fps, built-in SMPL skeleton)"))
+    for method, s in trained:
+        console.print(f"trained [bold]{method}[/bold]: {s['step']} steps in {s['seconds']:.1f} s, last loss {s['last_loss']['loss']:.3f}")
+    for b in boards:
+        console.print(terminal_table(b))
+    console.print(f"Leaderboard page → {files['html']}  (Markdown: {files['markdown']}); total {time.perf_counter() - t0:.0f} s")
 
 
 def main() -> None:

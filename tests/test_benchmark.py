@@ -19,7 +19,7 @@ from macedance.cli import app
 from macedance.datasets.aistpp import GENRES, import_aistpp
 from macedance.datasets.synthetic import synthetic_motion, write_aistpp_pkl
 from macedance.errors import DataFormatError, MaceDanceError, ValidationError
-from macedance.leaderboard.build import build_boards, load_records
+from macedance.leaderboard.build import build_boards
 from macedance.leaderboard.render import csv_text, html_page, markdown, write_site
 from macedance.music.synth import beat_times, drum_track
 

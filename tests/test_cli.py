@@ -100,11 +100,15 @@ def test_info_with_user_smpl_model(tmp_path, smpl_model_dir):
     assert "no SMPL neutral model file found" in line
 
 
-def test_demo_runs_and_prints_table(tmp_path):
-    result = runner.invoke(app, ["demo", "--out", str(tmp_path / "demo"), "--sequences", "2"])
+def test_demo_runs_the_full_job(tmp_path, monkeypatch):
+    monkeypatch.setenv("MACEDANCE_CACHE_DIR", str(tmp_path / "cache"))
+    result = runner.invoke(app, ["demo", "--out", str(tmp_path / "demo"), "--sequences", "6", "--steps", "5"])
     assert result.exit_code == 0, result.output
-    assert "2 converted" in result.output and "1 rejected" in result.output and "mean" in result.output
-    assert (tmp_path / "demo" / "imported" / "aistpp" / "clips.jsonl").is_file()
+    assert "6 converted" in result.output and "1 rejected" in result.output
+    for method in ("mace-dance", "edge", "ablation-mamba", "retrieval", "random-clip", "mean-pose"):
+        assert method in result.output
+    assert (tmp_path / "demo" / "site" / "index.html").is_file()
+    assert len(list((tmp_path / "demo" / "results").glob("*.json"))) == 6
 
 
 def test_console_script_entry_point(tmp_path):

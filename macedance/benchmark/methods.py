@@ -45,6 +45,13 @@ class MotionMethod(Protocol):
     def generate(self, music: Path, seconds: float | None, seed: int, genre: str | None, clip_id: str) -> Motion: ...
 
 
+def clip_seed(seed: int, clip_id: str) -> int:
+    """The seed used for one clip: the task seed mixed with the clip id (different noise per clip)."""
+    import hashlib
+
+    return int(hashlib.sha256(f"{seed}:{clip_id}".encode()).hexdigest()[:8], 16)
+
+
 class CheckpointMethod:
     """A built-in method (diffusion or reference) restored from a run folder."""
 
@@ -67,7 +74,7 @@ class CheckpointMethod:
     def generate(self, music: Path, seconds: float | None, seed: int, genre: str | None, clip_id: str) -> Motion:
         from macedance.generate import generate_motion
 
-        return generate_motion(self.ckpt, music, seconds, genre, seed, self.device)
+        return generate_motion(self.ckpt, music, seconds, genre, clip_seed(seed, clip_id), self.device)
 
 
 class FolderMethod:

@@ -164,6 +164,7 @@ def run_benchmark(
         "provenance": {"macedance_version": __version__, "git_commit": _git_commit(),
                        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
                        "wall_seconds": round(time.perf_counter() - t0, 3), "seeds": list(task.seeds),
+                       "seed_per_clip": "int(sha256(f\"{seed}:{clip_id}\")[:8], 16)",
                        "hardware": _hardware(device), "python": platform.python_version(), "numpy": np.__version__,
                        "torch": torch.__version__, "bootstrap": bootstrap},
     }  # fmt: skip

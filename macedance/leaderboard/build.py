@@ -81,7 +81,8 @@ def build_boards(records: list[dict[str, Any]], merge_presets: bool = False) -> 
     return sorted(boards.values(), key=lambda b: (b.task, b.version, b.preset))
 
 
-def fmt_value(v: float | None) -> str:
+def fmt_value(v: float | None, digits: int = 4) -> str:
+    """``digits`` significant digits; — for missing."""
     if v is None or (isinstance(v, float) and not math.isfinite(v)):
         return "—"
-    return f"{v:.4g}" if abs(v) < 1e5 else f"{v:.2e}"
+    return f"{v:.{digits}g}" if abs(v) < 1e5 else f"{v:.{max(digits - 2, 1)}e}"

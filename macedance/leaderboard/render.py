@@ -39,7 +39,7 @@ def terminal_table(board: Board) -> Any:
     for m in board.metrics:
         t.add_column(LABELS.get(m, m) + _arrow(m), justify="right", no_wrap=True)
     for i, r in enumerate(board.sorted_rows(), 1):
-        t.add_row(str(i), r["method"], *(fmt_value(r["scores"].get(m, {}).get("value")) for m in board.metrics))
+        t.add_row(str(i), r["method"], *(fmt_value(r["scores"].get(m, {}).get("value"), 3) for m in board.metrics))
     return t
 
 
