@@ -30,3 +30,16 @@ class PresetRecord:
     def hash(self) -> str:
         d = {k: v for k, v in self.to_dict().items() if k not in _DESCRIPTIVE}
         return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
+
+
+class ConfigRecord:
+    """Mixin for frozen config dataclasses saved in checkpoints: ``to_dict`` and a tolerant
+    ``from_dict`` (unknown keys — from a newer or older version — are ignored)."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)  # type: ignore[call-overload]
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Any:
+        known = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+        return cls(**{k: v for k, v in d.items() if k in known})

@@ -5,19 +5,20 @@ optional masked denoising (in-betweening / editing)."""
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 
 from macedance.models.representation import CONTACT, Normalizer, rep_joints
+from macedance.presets import ConfigRecord
 
 FOOT = (7, 8, 10, 11)  # contact order of the representation: L ankle, R ankle, L foot, R foot
 
 
 @dataclass(frozen=True)
-class DiffusionConfig:
+class DiffusionConfig(ConfigRecord):
     steps: int = 1000
     w_rec: float = 0.636
     w_joint: float = 0.636
@@ -30,13 +31,7 @@ class DiffusionConfig:
     beta: float = 0.75  # GFT inference temperature
     cfg_weight: float = 2.0  # CFG guidance weight
 
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "DiffusionConfig":
-        known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in d.items() if k in known})
 
 
 def cosine_alphas_cumprod(steps: int, s: float = 0.008) -> torch.Tensor:

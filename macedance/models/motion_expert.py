@@ -14,20 +14,21 @@
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass
 from typing import Any
 
 import torch
 from torch import nn
 
 from macedance.models.mamba import BiMamba
+from macedance.presets import ConfigRecord
 from macedance.models.representation import REP_DIM
 
 NUM_GENRES = 16  # + 1 "unknown"
 
 
 @dataclass(frozen=True)
-class ExpertConfig:
+class ExpertConfig(ConfigRecord):
     """Every size of the network (paper values by default; see ``tiny`` for tests)."""
 
     latent: int = 512
@@ -44,13 +45,7 @@ class ExpertConfig:
     guidance: str = "gft"  # "gft" (one pass, β input) | "cfg" (two passes)
     max_len: int = 4096  # positions for the transformer mixer
 
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "ExpertConfig":
-        known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in d.items() if k in known})
 
     @classmethod
     def tiny(cls, **kw: Any) -> "ExpertConfig":

@@ -14,7 +14,7 @@ import csv
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +26,7 @@ from macedance.fileio import atomic_write, write_json
 from macedance.models.diffusion import Diffusion, DiffusionConfig
 from macedance.models.motion_expert import NUM_GENRES, ExpertConfig, MotionExpert
 from macedance.models.representation import Normalizer
+from macedance.presets import ConfigRecord
 from macedance.training.data import DEFAULT_GENRES, Sequence, load_training_set
 
 log = logging.getLogger(__name__)
@@ -33,7 +34,7 @@ CHECKPOINT = "checkpoint.pt"
 
 
 @dataclass(frozen=True)
-class TrainConfig:
+class TrainConfig(ConfigRecord):
     steps: int = 1000
     batch: int = 32
     window: int = 240  # frames (8 s at 30 fps)
@@ -46,10 +47,6 @@ class TrainConfig:
     seed: int = 0
     device: str = "cpu"
 
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "TrainConfig":
-        known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in d.items() if k in known})
 
 
 def genre_vocab(seqs: list[Sequence]) -> list[str]:
