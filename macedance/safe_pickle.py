@@ -109,6 +109,20 @@ def _check_arrays(obj: Any, source: str) -> None:
             _check_arrays(v, source)
 
 
+def safe_load_pickle_bytes(raw: bytes, source: str, inert_modules: tuple[str, ...] = ()) -> Any:
+    """:func:`safe_load_pickle` for bytes already in memory (``source`` names them in errors)."""
+    if not raw:
+        raise DataFormatError(f"{source}: empty data, expected a pickle")
+    try:
+        obj = _RestrictedUnpickler(io.BytesIO(raw), source, inert_modules).load()
+    except UnsafePickleError:
+        raise
+    except Exception as exc:  # UnpicklingError, EOFError, ValueError, struct errors …
+        raise DataFormatError(f"{source}: not a readable pickle ({type(exc).__name__}: {exc})") from None
+    _check_arrays(obj, source)
+    return obj
+
+
 def safe_load_pickle(path: str | Path, inert_modules: tuple[str, ...] = ()) -> Any:
     """Load a pickle holding only numpy arrays/scalars and builtins.
 
@@ -121,16 +135,8 @@ def safe_load_pickle(path: str | Path, inert_modules: tuple[str, ...] = ()) -> A
         UnsafePickleError: the pickle references anything else (never executed).
         DataFormatError: the file is not a readable pickle (truncated, corrupt, empty).
     """
-    source = str(path)
     with open(path, "rb") as f:
         raw = f.read()
     if not raw:
-        raise DataFormatError(f"{source}: empty file, expected a pickle")
-    try:
-        obj = _RestrictedUnpickler(io.BytesIO(raw), source, inert_modules).load()
-    except UnsafePickleError:
-        raise
-    except Exception as exc:  # UnpicklingError, EOFError, ValueError, struct errors …
-        raise DataFormatError(f"{source}: not a readable pickle ({type(exc).__name__}: {exc})") from None
-    _check_arrays(obj, source)
-    return obj
+        raise DataFormatError(f"{path}: empty file, expected a pickle")
+    return safe_load_pickle_bytes(raw, str(path), inert_modules)

@@ -1,0 +1,1 @@
+"""Video evaluation: feature networks (I3D, LPIPS) and frame metrics."""

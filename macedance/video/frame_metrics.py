@@ -1,0 +1,66 @@
+"""Per-frame video metrics: SSIM, PSNR, L1 (and DisCo's legacy variants, kept for comparability).
+
+``clean`` (default): SSIM of Wang et al. (Gaussian 11×11, σ 1.5, K1 0.01, K2 0.03) on RGB in
+[0, 255], averaged over channels and pixels; PSNR from the float MSE over the whole video,
+10·log10(255² / MSE); L1 = mean |a − b| on [0, 1]. ``disco-legacy`` reproduces DisCo's
+``ssim_l1_lpips_psnr.py``: SSIM on grayscale uint8 with skimage's defaults (7×7 uniform window,
+sample covariance), and its PSNR computed on uint8 arrays, where (a − b)² wraps modulo 256 — so the
+MSE is at most 255 and the "PSNR" at least 24.07 dB by construction; it is not a true PSNR.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.ndimage import gaussian_filter, uniform_filter
+
+
+def _ssim_map(a: np.ndarray, b: np.ndarray, window: str, data_range: float = 255.0) -> np.ndarray:
+    """SSIM map of two float64 images (H, W) with a Gaussian or a 7×7 uniform window."""
+    c1, c2 = (0.01 * data_range) ** 2, (0.03 * data_range) ** 2
+    if window == "gaussian":
+        f = lambda x: gaussian_filter(x, 1.5, truncate=3.5, mode="reflect")  # noqa: E731 - 11×11 window
+        cov_norm = 1.0
+    else:
+        f = lambda x: uniform_filter(x, size=7, mode="reflect")  # noqa: E731
+        cov_norm = 49 / 48  # skimage's sample covariance
+    ma, mb = f(a), f(b)
+    va = cov_norm * (f(a * a) - ma * ma)
+    vb = cov_norm * (f(b * b) - mb * mb)
+    cab = cov_norm * (f(a * b) - ma * mb)
+    return ((2 * ma * mb + c1) * (2 * cab + c2)) / ((ma * ma + mb * mb + c1) * (va + vb + c2))
+
+
+def _gray(frames: np.ndarray) -> np.ndarray:
+    """OpenCV's BGR2GRAY on RGB uint8 frames: round(0.299 R + 0.587 G + 0.114 B)."""
+    g = frames[..., 0] * 0.299 + frames[..., 1] * 0.587 + frames[..., 2] * 0.114
+    return np.clip(np.rint(g), 0, 255).astype(np.uint8)
+
+
+def ssim(pred: np.ndarray, gt: np.ndarray, preset: str = "clean") -> float:
+    """Mean SSIM over frames of two (T, H, W, 3) uint8 videos of equal shape."""
+    vals = []
+    for p, g in zip(pred, gt, strict=True):
+        if preset == "disco-legacy":
+            m = _ssim_map(_gray(p).astype(np.float64), _gray(g).astype(np.float64), "uniform")
+            vals.append(m[3:-3, 3:-3].mean())  # skimage crops the window border
+        else:
+            vals.append(np.mean([_ssim_map(p[..., c].astype(np.float64), g[..., c].astype(np.float64), "gaussian").mean()
+                                 for c in range(3)]))  # fmt: skip
+    return float(np.mean(vals))
+
+
+def psnr(pred: np.ndarray, gt: np.ndarray, preset: str = "clean") -> float | None:
+    """PSNR in dB; ``None`` for identical videos (infinite PSNR)."""
+    if preset == "disco-legacy":
+        vals = []
+        for p, g in zip(pred, gt, strict=True):
+            mse = float(np.mean((p - g) ** 2))  # uint8 arithmetic: wraps modulo 256 (DisCo's bug)
+            vals.append(100.0 if mse == 0 else 20 * np.log10(255.0 / np.sqrt(mse)))
+        return float(np.mean(vals))
+    mse = float(np.mean((pred.astype(np.float64) - gt.astype(np.float64)) ** 2))
+    return None if mse == 0 else float(10 * np.log10(255.0**2 / mse))
+
+
+def l1(pred: np.ndarray, gt: np.ndarray) -> float:
+    """Mean absolute difference on [0, 1]."""
+    return float(np.mean(np.abs(pred.astype(np.float64) - gt.astype(np.float64))) / 255.0)

