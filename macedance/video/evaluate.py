@@ -1,4 +1,4 @@
-"""``macedance eval video``: FVD over sets; SSIM, PSNR, L1 over pairs matched by file stem.
+"""``macedance eval video``: FVD over sets; SSIM, PSNR, L1, LPIPS over pairs matched by file stem.
 
 Policy for mismatched pairs (recorded in the result): frame metrics use the first
 min(T_pred, T_gt) frames; a generated video of another resolution is resized to the ground truth's
@@ -25,7 +25,8 @@ from macedance.fileio import sha256_file
 from macedance.video import frame_metrics
 from macedance.video.io import VIDEO_SUFFIXES, read_video
 
-METRICS = ("fvd", "ssim", "psnr", "l1")
+METRICS = ("fvd", "ssim", "psnr", "l1", "lpips", "lpips-alex", "lpips-vgg")
+LPIPS_NET = {"clean": "alex", "disco-legacy": "vgg"}  # net used by plain ``lpips`` under each preset
 PRESETS = ("clean", "disco-legacy")
 
 
@@ -64,6 +65,10 @@ def evaluate_videos(pred: str | Path, gt: str | Path, metrics: tuple[str, ...] =
     if frame_keys:
         per: dict[str, list[float]] = {m: [] for m in frame_keys}
         undefined: dict[str, dict[str, str]] = {m: {} for m in frame_keys}
+        nets = {m: LPIPS_NET[preset] if m == "lpips" else m.split("-")[1] for m in frame_keys if m.startswith("lpips")}
+        from macedance.video.lpips import load_lpips, lpips_video
+
+        lpips_models = {net: load_lpips(net, device) for net in set(nets.values())}
         for i, stem in enumerate(pairs):
             if progress:
                 progress(i, len(pairs), stem)
@@ -84,6 +89,8 @@ def evaluate_videos(pred: str | Path, gt: str | Path, metrics: tuple[str, ...] =
                     v = frame_metrics.ssim(p, g, preset)
                 elif m == "psnr":
                     v = frame_metrics.psnr(p, g, preset)
+                elif m in nets:
+                    v = lpips_video(lpips_models[nets[m]], p, g, preset, device=device)
                 else:
                     v = frame_metrics.l1(p, g)
                 if v is None:
@@ -94,7 +101,9 @@ def evaluate_videos(pred: str | Path, gt: str | Path, metrics: tuple[str, ...] =
             vals = per[m]
             reason = None if vals else ("no matched pair (names must match by stem)" if not pairs else "no defined value")
             scores[m] = {"value": float(np.mean(vals)) if vals else None, "n": len(vals), "undefined_reason": reason,
-                         "details": {"undefined": undefined[m]} if undefined[m] else {}}  # fmt: skip
+                         "details": ({"undefined": undefined[m]} if undefined[m] else {})
+                         | ({"net": nets[m], "input_range": "[0, 1] (DisCo)" if preset == "disco-legacy" else "[-1, 1]"}
+                            if m in nets else {})}  # fmt: skip
     if "fvd" in metrics:
         from macedance.video.fvd import fvd_from_features, i3d_features, load_i3d
         from macedance.weights import _paths
