@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # GPU checks for a session that is lent a device (run through the device tool, one call):
 #   pip install --no-deps -e . (the machine's torch 2.11 satisfies torch>=2.11), then the
-#   Motion Expert benchmark on CUDA with the full DDIM loop, then the GPU-marked tests.
+#   Motion Expert benchmark on CUDA with the full DDIM loop, the FVD (I3D) throughput benchmark at
+#   batch 32 (fp32 and bf16), then the GPU-marked tests.
 # Prints a short table; copy the numbers with the card's name into benchmarks/RESULTS.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -14,4 +15,8 @@ if missing:
 PY
 nvidia-smi --query-gpu=name,memory.total --format=csv,noheader
 python3 benchmarks/bench_motion_expert.py --device cuda --full-sampling --lengths 256,512,1024,2048,4096
+python3 benchmarks/bench_fvd.py --device cuda --batch 32
+python3 benchmarks/bench_fvd.py --device cuda --batch 32 --half
+python3 benchmarks/bench_fvd.py --device cuda --batch 32
+python3 benchmarks/bench_fvd.py --device cuda --batch 32 --half
 python3 -m pytest -q -m gpu tests || true
