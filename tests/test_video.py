@@ -234,3 +234,63 @@ def test_lpips_missing_weights_names_the_command(tmp_path):
     _write_videos(tmp_path / "gt", 0, n=1)
     r = runner.invoke(app, ["eval", "video", "--pred", str(tmp_path / "gt"), "--gt", str(tmp_path / "gt"), "--metrics", "lpips"])
     assert r.exit_code == 2 and "macedance weights import lpips-alex" in r.stderr
+
+
+def _random_fid_inception_state() -> dict[str, torch.Tensor]:
+    """The deterministic random weights behind tests/parity/fid_inception_random.npz (generated in
+    the same order, from the same seed, for pytorch-fid 0.3.0's InceptionV3([3]) outside this project)."""
+    from macedance.video.inception import FIDInception
+
+    g = torch.Generator().manual_seed(1)
+    sd = {}
+    for k, v in FIDInception().fid_state_dict().items():
+        if not v.dtype.is_floating_point:
+            sd[k] = v.clone()
+        elif k.endswith("running_var"):
+            sd[k] = torch.rand(v.shape, generator=g) * 0.2 + 0.9
+        elif k.endswith("running_mean"):
+            sd[k] = torch.zeros(v.shape)
+        elif "weight" in k and v.dim() > 1:
+            sd[k] = torch.randn(v.shape, generator=g) * (2.0 / v[0].numel()) ** 0.5
+        elif k.endswith("bn.weight"):
+            sd[k] = torch.ones(v.shape)
+        else:
+            sd[k] = torch.zeros(v.shape)
+    return sd
+
+
+def test_fid_inception_user_import_and_parity_with_pytorch_fid(tmp_path):
+    """A randomly initialised FID-Inception file goes through `weights import`; our features equal
+    pytorch-fid 0.3.0's InceptionV3([3]) with the same weights (bitwise in the reference run)."""
+    from macedance.video.inception import FIDInception
+
+    _write_videos(tmp_path / "gt", 0, n=3, frames=4)
+    r = runner.invoke(app, ["eval", "video", "--pred", str(tmp_path / "gt"), "--gt", str(tmp_path / "gt"), "--metrics", "fid"])
+    assert r.exit_code == 2 and "macedance weights import inception-fid FILE" in r.stderr
+    wrong = tmp_path / "wrong.pth"
+    torch.save({"conv.weight": torch.zeros(3)}, wrong)
+    r = runner.invoke(app, ["weights", "import", "inception-fid", str(wrong)])
+    assert r.exit_code == 2 and "not the FID Inception" in r.stderr
+    src = tmp_path / "pt_inception-random.pth"
+    torch.save(_random_fid_inception_state(), src)
+    r = runner.invoke(app, ["weights", "import", "inception-fid", str(src)])
+    assert r.exit_code == 0, r.output
+    model = FIDInception().eval()
+    model.load_fid_state_dict(load_weights("inception-fid"))
+    x = torch.rand(3, 3, 120, 96, generator=torch.Generator().manual_seed(2))
+    with torch.no_grad():
+        ours = model(x).numpy()
+    expected = np.load(PARITY / "fid_inception_random.npz")["features"]
+    np.testing.assert_allclose(ours, expected, rtol=1e-5, atol=1e-6)
+    # frame FID through the CLI: a set with itself ≈ 0, against other videos > 0
+    import json
+
+    _write_videos(tmp_path / "pred", 5, n=3, frames=4)
+    out = tmp_path / "r.json"
+    for pred, check in ((tmp_path / "gt", lambda v: abs(v) < 1e-3), (tmp_path / "pred", lambda v: v > 1e-3)):
+        r = runner.invoke(app, ["eval", "video", "--pred", str(pred), "--gt", str(tmp_path / "gt"), "--metrics", "fid",
+                                "--json", str(out)])  # fmt: skip
+        assert r.exit_code == 0, r.output
+        fid = json.loads(out.read_text())["scores"]["fid"]
+        assert fid["details"]["frames_gt"] == 12 and check(fid["value"]), fid
+        assert fid["details"]["weights_verification"].startswith("structure")

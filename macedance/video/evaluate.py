@@ -1,4 +1,4 @@
-"""``macedance eval video``: FVD over sets; SSIM, PSNR, L1, LPIPS over pairs matched by file stem.
+"""``macedance eval video``: FVD and frame FID over sets; SSIM, PSNR, L1, LPIPS over pairs matched by file stem.
 
 Policy for mismatched pairs (recorded in the result): frame metrics use the first
 min(T_pred, T_gt) frames; a generated video of another resolution is resized to the ground truth's
@@ -25,7 +25,8 @@ from macedance.fileio import sha256_file
 from macedance.video import frame_metrics
 from macedance.video.io import VIDEO_SUFFIXES, read_video
 
-METRICS = ("fvd", "ssim", "psnr", "l1", "lpips", "lpips-alex", "lpips-vgg")
+METRICS = ("fvd", "fid", "ssim", "psnr", "l1", "lpips", "lpips-alex", "lpips-vgg")
+SET_METRICS = ("fvd", "fid")
 LPIPS_NET = {"clean": "alex", "disco-legacy": "vgg"}  # net used by plain ``lpips`` under each preset
 PRESETS = ("clean", "disco-legacy")
 
@@ -45,6 +46,52 @@ def _resize(frames: np.ndarray, hw: tuple[int, int]) -> np.ndarray:
     return x.permute(0, 2, 3, 1).to(torch.uint8).numpy()
 
 
+@torch.no_grad()
+def _frame_fid(P: dict[str, Path], G: dict[str, Path], device: str, skipped: list[dict[str, str]],
+               progress: Callable[[int, int, str], None] | None, batch: int = 32) -> dict[str, Any]:  # fmt: skip
+    """FID over all frames of the generated vs the ground-truth videos (pytorch-fid's network and
+    preprocessing: [0, 1] frames, bilinear resize to 299, pool3 features)."""
+    from macedance.evaluators.frechet import frechet_distance, gaussian_stats
+    from macedance.video.inception import FIDInception
+    from macedance.weights import _paths, load_weights, manifest
+
+    model = FIDInception()
+    model.load_fid_state_dict(load_weights("inception-fid"))
+    model = model.eval().to(device)
+    weights_sha = sha256_file(_paths("inception-fid")[0])
+    cache = NpzCache("video-features")
+    feats: dict[str, np.ndarray] = {}
+    for role, files in (("pred", P), ("gt", G)):
+        rows = []
+        for i, (stem, path) in enumerate(files.items()):
+            if progress:
+                progress(i, len(files), f"Inception {role} {stem}")
+            key = cache_key("inception-fid", weights_sha, "all-frames", sha256_file(path))
+            hit = cache.get(key)
+            if hit is None:
+                try:
+                    frames, _ = read_video(path)
+                except MaceDanceError as exc:
+                    skipped.append({"video": f"{role}/{stem}", "reason": str(exc)})
+                    continue
+                out = [model(torch.as_tensor(frames[j:j + batch], device=device).permute(0, 3, 1, 2).float() / 255.0).cpu()
+                       for j in range(0, len(frames), batch)]  # fmt: skip
+                hit = {"features": torch.cat(out).numpy().astype(np.float32)}
+                cache.put(key, hit)
+            rows.append(hit["features"])
+        feats[role] = np.concatenate(rows) if rows else np.zeros((0, 2048), np.float32)
+    n_pred, n_gt = len(feats["pred"]), len(feats["gt"])
+    info = {"frames_pred": n_pred, "frames_gt": n_gt, "weights_sha256": weights_sha,
+            "weights_verification": manifest("inception-fid").get("verification")}  # fmt: skip
+    if n_pred < 2 or n_gt < 2:
+        return {"value": None, "n": n_pred, "undefined_reason": f"needs ≥ 2 frames per set ({n_pred}, {n_gt})", "details": info}
+    mu1, s1 = gaussian_stats(feats["pred"].astype(np.float64))
+    mu2, s2 = gaussian_stats(feats["gt"].astype(np.float64))
+    res = frechet_distance(mu1, s1, mu2, s2, eps=1e-6)
+    return {"value": res.value, "n": n_pred, "undefined_reason": None,
+            "details": info | {"eps_retry": res.eps_retry, "singular": res.singular}}  # fmt: skip
+
+
 def evaluate_videos(pred: str | Path, gt: str | Path, metrics: tuple[str, ...] = METRICS, preset: str = "clean",
                     fvd_preset: str = "stylegan-v", device: str = "cpu",
                     progress: Callable[[int, int, str], None] | None = None) -> dict[str, Any]:  # fmt: skip
@@ -61,7 +108,7 @@ def evaluate_videos(pred: str | Path, gt: str | Path, metrics: tuple[str, ...] =
     skipped: list[dict[str, str]] = []
     policy = {"frames": "first min(T_pred, T_gt)", "resolution": "generated resized to ground truth (bilinear)",
               "truncated": 0, "resized": 0, "unpaired_pred": sorted(set(P) - set(G)), "unpaired_gt": sorted(set(G) - set(P))}  # fmt: skip
-    frame_keys = [m for m in metrics if m != "fvd"]
+    frame_keys = [m for m in metrics if m not in SET_METRICS]
     if frame_keys:
         per: dict[str, list[float]] = {m: [] for m in frame_keys}
         undefined: dict[str, dict[str, str]] = {m: {} for m in frame_keys}
@@ -130,6 +177,8 @@ def evaluate_videos(pred: str | Path, gt: str | Path, metrics: tuple[str, ...] =
                 rows.append(hit["features"])
             feats[role] = np.stack(rows) if rows else np.zeros((0, 400))
         scores["fvd"] = {**fvd_from_features(feats["pred"], feats["gt"]), "n": len(feats["pred"])}
+    if "fid" in metrics:
+        scores["fid"] = _frame_fid(P, G, device, skipped, progress)
     return {
         "schema_version": 1, "kind": "video-evaluation", "macedance_version": __version__,
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
