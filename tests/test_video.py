@@ -294,3 +294,23 @@ def test_fid_inception_user_import_and_parity_with_pytorch_fid(tmp_path):
         fid = json.loads(out.read_text())["scores"]["fid"]
         assert fid["details"]["frames_gt"] == 12 and check(fid["value"]), fid
         assert fid["details"]["weights_verification"].startswith("structure")
+
+
+def test_temporal_flickering_definition_and_cli(tmp_path):
+    static = np.full((5, 8, 8, 3), 77, np.uint8)
+    assert frame_metrics.temporal_flickering(static) == 1.0
+    alt = np.zeros((4, 8, 8, 3), np.uint8)
+    alt[1::2] = 255
+    assert frame_metrics.temporal_flickering(alt) == 0.0
+    ramp = np.stack([np.full((2, 2, 3), 10 * t, np.uint8) for t in range(4)])  # |Δ| = 10 everywhere
+    assert frame_metrics.temporal_flickering(ramp) == pytest.approx(245 / 255)
+    assert frame_metrics.temporal_flickering(static[:1]) is None
+    _write_videos(tmp_path / "gt", 0, n=2)
+    out = tmp_path / "r.json"
+    r = runner.invoke(app, ["eval", "video", "--pred", str(tmp_path / "gt"), "--gt", str(tmp_path / "gt"),
+                            "--metrics", "temporal-flickering", "--json", str(out)])  # fmt: skip
+    assert r.exit_code == 0, r.output
+    import json
+
+    s = json.loads(out.read_text())["scores"]["temporal-flickering"]
+    assert s["n"] == 2 and 0.8 < s["value"] < 1.0  # per-frame noise σ 8 → mean |Δ| ≈ 9

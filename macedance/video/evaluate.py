@@ -25,8 +25,8 @@ from macedance.fileio import sha256_file
 from macedance.video import frame_metrics
 from macedance.video.io import VIDEO_SUFFIXES, read_video
 
-METRICS = ("fvd", "fid", "ssim", "psnr", "l1", "lpips", "lpips-alex", "lpips-vgg")
-SET_METRICS = ("fvd", "fid")
+METRICS = ("fvd", "fid", "temporal-flickering", "ssim", "psnr", "l1", "lpips", "lpips-alex", "lpips-vgg")
+SET_METRICS = ("fvd", "fid", "temporal-flickering")  # not paired by stem
 LPIPS_NET = {"clean": "alex", "disco-legacy": "vgg"}  # net used by plain ``lpips`` under each preset
 PRESETS = ("clean", "disco-legacy")
 
@@ -90,6 +90,24 @@ def _frame_fid(P: dict[str, Path], G: dict[str, Path], device: str, skipped: lis
     res = frechet_distance(mu1, s1, mu2, s2, eps=1e-6)
     return {"value": res.value, "n": n_pred, "undefined_reason": None,
             "details": info | {"eps_retry": res.eps_retry, "singular": res.singular}}  # fmt: skip
+
+
+def _flickering(P: dict[str, Path], skipped: list[dict[str, str]],
+                progress: Callable[[int, int, str], None] | None) -> dict[str, Any]:  # fmt: skip
+    """VBench temporal flickering of every generated video (no reference needed), averaged."""
+    per: dict[str, float] = {}
+    for i, (stem, path) in enumerate(P.items()):
+        if progress:
+            progress(i, len(P), f"flickering {stem}")
+        try:
+            v = frame_metrics.temporal_flickering(read_video(path)[0])
+        except MaceDanceError as exc:
+            skipped.append({"video": f"pred/{stem}", "reason": str(exc)})
+            continue
+        if v is not None:
+            per[stem] = v
+    return {"value": float(np.mean(list(per.values()))) if per else None, "n": len(per),
+            "undefined_reason": None if per else "no generated video with ≥ 2 frames", "details": {"per_video": per}}  # fmt: skip
 
 
 def evaluate_videos(pred: str | Path, gt: str | Path, metrics: tuple[str, ...] = METRICS, preset: str = "clean",
@@ -179,6 +197,8 @@ def evaluate_videos(pred: str | Path, gt: str | Path, metrics: tuple[str, ...] =
         scores["fvd"] = {**fvd_from_features(feats["pred"], feats["gt"]), "n": len(feats["pred"])}
     if "fid" in metrics:
         scores["fid"] = _frame_fid(P, G, device, skipped, progress)
+    if "temporal-flickering" in metrics:
+        scores["temporal-flickering"] = _flickering(P, skipped, progress)
     return {
         "schema_version": 1, "kind": "video-evaluation", "macedance_version": __version__,
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),

@@ -61,6 +61,17 @@ def psnr(pred: np.ndarray, gt: np.ndarray, preset: str = "clean") -> float | Non
     return None if mse == 0 else float(10 * np.log10(255.0**2 / mse))
 
 
+def temporal_flickering(frames: np.ndarray) -> float | None:
+    """VBench's temporal flickering of one (T, H, W, 3) uint8 video: (255 − m) / 255, where m is the
+    mean over consecutive frame pairs of the mean absolute difference over pixels and channels
+    (1 = no change between frames). ``None`` for a single-frame video."""
+    if len(frames) < 2:
+        return None
+    f = frames.astype(np.float32)
+    m = float(np.mean([np.mean(np.abs(f[i + 1] - f[i])) for i in range(len(f) - 1)]))
+    return (255.0 - m) / 255.0
+
+
 def l1(pred: np.ndarray, gt: np.ndarray) -> float:
     """Mean absolute difference on [0, 1]."""
     return float(np.mean(np.abs(pred.astype(np.float64) - gt.astype(np.float64))) / 255.0)
