@@ -314,3 +314,21 @@ def test_temporal_flickering_definition_and_cli(tmp_path):
 
     s = json.loads(out.read_text())["scores"]["temporal-flickering"]
     assert s["n"] == 2 and 0.8 < s["value"] < 1.0  # per-frame noise σ 8 → mean |Δ| ≈ 9
+
+
+def test_streamed_pair_metrics_equal_whole_video(tmp_path):
+    from macedance.video.evaluate import _pair_scores
+    from macedance.video_io import write_video
+
+    rng = np.random.default_rng(0)
+    a = [rng.integers(0, 256, (32, 32, 3), dtype=np.uint8) for _ in range(40)]
+    b = [np.clip(x.astype(int) + rng.integers(-9, 10, x.shape), 0, 255).astype(np.uint8) for x in a[:30]]
+    write_video(tmp_path / "a.mkv", a, 10)
+    write_video(tmp_path / "b.mkv", b, 10)
+    A, B = read_video(tmp_path / "a.mkv")[0][:30], read_video(tmp_path / "b.mkv")[0]
+    vals, truncated, resized = _pair_scores(tmp_path / "a.mkv", tmp_path / "b.mkv", ["ssim", "psnr", "l1"], "clean", {}, {},
+                                            "cpu", chunk=7)  # fmt: skip
+    assert truncated and not resized
+    assert vals["ssim"] == pytest.approx(frame_metrics.ssim(A, B), rel=1e-12)
+    assert vals["psnr"] == pytest.approx(frame_metrics.psnr(A, B), rel=1e-12)
+    assert vals["l1"] == pytest.approx(frame_metrics.l1(A, B), rel=1e-12)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as _dt
 import platform
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +23,7 @@ from macedance.cache import NpzCache, cache_key
 from macedance.errors import InputNotFoundError, MaceDanceError, ValidationError
 from macedance.fileio import sha256_file
 from macedance.video import frame_metrics
-from macedance.video.io import VIDEO_SUFFIXES, read_video
+from macedance.video.io import VIDEO_SUFFIXES, iter_frames, read_video
 
 METRICS = ("fvd", "fid", "temporal-flickering", "ssim", "psnr", "l1", "lpips", "lpips-alex", "lpips-vgg")
 SET_METRICS = ("fvd", "fid", "temporal-flickering")  # not paired by stem
@@ -44,6 +44,62 @@ def _resize(frames: np.ndarray, hw: tuple[int, int]) -> np.ndarray:
     x = torch.as_tensor(frames).permute(0, 3, 1, 2).float()
     x = F.interpolate(x, size=hw, mode="bilinear", align_corners=False).clamp(0, 255).round()
     return x.permute(0, 2, 3, 1).to(torch.uint8).numpy()
+
+
+@torch.no_grad()
+def _chunks(path: Path, size: int) -> Iterator[np.ndarray]:
+    """(≤ size, H, W, 3) uint8 chunks of a video, decoded as a stream."""
+    buf: list[np.ndarray] = []
+    for frame in iter_frames(path):
+        buf.append(frame)
+        if len(buf) == size:
+            yield np.stack(buf)
+            buf = []
+    if buf:
+        yield np.stack(buf)
+
+
+def _pair_scores(pred: Path, gt: Path, keys: list[str], preset: str, nets: dict[str, str], models: dict[str, Any],
+                 device: str, chunk: int = 32) -> tuple[dict[str, float | None], bool, bool]:  # fmt: skip
+    """Paired frame metrics of one video pair, streamed in chunks: (values, truncated, resized).
+
+    Per-frame means are accumulated frame-weighted; clean PSNR from the MSE of the whole video."""
+    from macedance.video.lpips import lpips_video
+
+    sums = dict.fromkeys(keys, 0.0)
+    n, resized = 0, False
+    it_p, it_g = _chunks(pred, chunk), _chunks(gt, chunk)
+    rest_p: np.ndarray | None = None
+    rest_g: np.ndarray | None = None
+    while True:
+        p = rest_p if rest_p is not None and len(rest_p) else next(it_p, None)
+        g = rest_g if rest_g is not None and len(rest_g) else next(it_g, None)
+        if p is None or g is None:
+            truncated = (p is not None and len(p) > 0) or (g is not None and len(g) > 0)
+            break
+        k = min(len(p), len(g))
+        p, rest_p, g, rest_g = p[:k], p[k:], g[:k], g[k:]
+        if p.shape[1:3] != g.shape[1:3]:
+            p, resized = _resize(p, g.shape[1:3]), True
+        for m in keys:
+            if m == "ssim":
+                v = frame_metrics.ssim(p, g, preset)
+            elif m == "psnr":
+                v = frame_metrics.psnr(p, g, "disco-legacy") if preset == "disco-legacy" else \
+                    float(np.mean((p.astype(np.float64) - g.astype(np.float64)) ** 2))
+            elif m in nets:
+                v = lpips_video(models[nets[m]], p, g, preset, device=device)
+            else:
+                v = frame_metrics.l1(p, g)
+            sums[m] += k * v
+        n += k
+    if n == 0:
+        raise MaceDanceError(f"{pred} or {gt}: a video has no frames")
+    out: dict[str, float | None] = {m: sums[m] / n for m in keys}
+    if "psnr" in out and preset != "disco-legacy":
+        mse = out["psnr"]
+        out["psnr"] = None if mse == 0 else float(10 * np.log10(255.0**2 / mse))
+    return out, truncated, resized
 
 
 @torch.no_grad()
@@ -70,12 +126,14 @@ def _frame_fid(P: dict[str, Path], G: dict[str, Path], device: str, skipped: lis
             hit = cache.get(key)
             if hit is None:
                 try:
-                    frames, _ = read_video(path)
+                    out = [model(torch.as_tensor(c, device=device).permute(0, 3, 1, 2).float() / 255.0).cpu()
+                           for c in _chunks(path, batch)]  # fmt: skip
                 except MaceDanceError as exc:
                     skipped.append({"video": f"{role}/{stem}", "reason": str(exc)})
                     continue
-                out = [model(torch.as_tensor(frames[j:j + batch], device=device).permute(0, 3, 1, 2).float() / 255.0).cpu()
-                       for j in range(0, len(frames), batch)]  # fmt: skip
+                if not out:
+                    skipped.append({"video": f"{role}/{stem}", "reason": f"{path}: the video has no frames"})
+                    continue
                 hit = {"features": torch.cat(out).numpy().astype(np.float32)}
                 cache.put(key, hit)
             rows.append(hit["features"])
@@ -131,33 +189,20 @@ def evaluate_videos(pred: str | Path, gt: str | Path, metrics: tuple[str, ...] =
         per: dict[str, list[float]] = {m: [] for m in frame_keys}
         undefined: dict[str, dict[str, str]] = {m: {} for m in frame_keys}
         nets = {m: LPIPS_NET[preset] if m == "lpips" else m.split("-")[1] for m in frame_keys if m.startswith("lpips")}
-        from macedance.video.lpips import load_lpips, lpips_video
+        from macedance.video.lpips import load_lpips
 
         lpips_models = {net: load_lpips(net, device) for net in set(nets.values())}
         for i, stem in enumerate(pairs):
             if progress:
                 progress(i, len(pairs), stem)
             try:
-                p, _ = read_video(P[stem])
-                g, _ = read_video(G[stem])
+                vals, truncated, resized = _pair_scores(P[stem], G[stem], frame_keys, preset, nets, lpips_models, device)
             except MaceDanceError as exc:
                 skipped.append({"video": stem, "reason": str(exc)})
                 continue
-            n = min(len(p), len(g))
-            policy["truncated"] += int(len(p) != len(g))
-            p, g = p[:n], g[:n]
-            if p.shape[1:3] != g.shape[1:3]:
-                p = _resize(p, g.shape[1:3])
-                policy["resized"] += 1
-            for m in frame_keys:
-                if m == "ssim":
-                    v = frame_metrics.ssim(p, g, preset)
-                elif m == "psnr":
-                    v = frame_metrics.psnr(p, g, preset)
-                elif m in nets:
-                    v = lpips_video(lpips_models[nets[m]], p, g, preset, device=device)
-                else:
-                    v = frame_metrics.l1(p, g)
+            policy["truncated"] += int(truncated)
+            policy["resized"] += int(resized)
+            for m, v in vals.items():
                 if v is None:
                     undefined[m][stem] = "identical videos (PSNR = ∞)"
                 else:
