@@ -50,28 +50,45 @@ def _convert_lpips(net: str) -> Callable[[bytes, str], dict[str, Any]]:
     return convert
 
 
-def _convert_fid_inception(raw: bytes, source: str) -> dict[str, Any]:
-    """pytorch-fid's ``pt_inception-2015-12-05-6726825d.pth``: checked key by key and shape by shape."""
+def _checked_state(raw: bytes, source: str, expected: dict[str, Any], what: str, optional: tuple[str, ...] = ()) -> dict[str, Any]:
+    """A user-supplied torch state dict, checked key by key and shape by shape against ``expected``
+    (a ``{"state_dict": …}`` wrapper, DataParallel's ``module.`` prefixes and, as in checkpoints older
+    than PyTorch 0.4, absent BatchNorm ``num_batches_tracked`` counters are accepted)."""
     import io
 
     import torch
-
-    from macedance.video.inception import FIDInception
 
     try:
         state = torch.load(io.BytesIO(raw), map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - any unreadable file is a format error
         raise DataFormatError(f"{source}: not a torch state dict ({type(exc).__name__}: {exc})") from None
-    expected = FIDInception().fid_state_dict()
+    if isinstance(state, dict) and isinstance(state.get("state_dict"), dict):
+        state = state["state_dict"]
     if not isinstance(state, dict):
         raise DataFormatError(f"{source}: expected a state dict, found {type(state).__name__}")
-    missing, extra = sorted(set(expected) - set(state)), sorted(set(state) - set(expected))
+    state = {k.removeprefix("module."): v for k, v in state.items()}
+    missing = sorted(k for k in set(expected) - set(state) if not k.startswith(optional) and not k.endswith("num_batches_tracked"))
+    extra = sorted(set(state) - set(expected))
     if missing or extra:
-        raise DataFormatError(f"{source}: not the FID Inception's state dict (missing {missing[:3]}, unexpected {extra[:3]})")
-    for k, v in expected.items():
-        if tuple(state[k].shape) != tuple(v.shape):
-            raise DataFormatError(f"{source}: {k} has shape {tuple(state[k].shape)}, expected {tuple(v.shape)}")
-    return {k: state[k].to(v.dtype) for k, v in expected.items()}
+        raise DataFormatError(f"{source}: not the {what}'s state dict (missing {missing[:3]}, unexpected {extra[:3]})")
+    for k in state:
+        if tuple(state[k].shape) != tuple(expected[k].shape):
+            raise DataFormatError(f"{source}: {k} has shape {tuple(state[k].shape)}, expected {tuple(expected[k].shape)}")
+    return {k: state.get(k, v).to(v.dtype) for k, v in expected.items()}
+
+
+def _convert_fid_inception(raw: bytes, source: str) -> dict[str, Any]:
+    """pytorch-fid's ``pt_inception-2015-12-05-6726825d.pth``."""
+    from macedance.video.inception import FIDInception
+
+    return _checked_state(raw, source, FIDInception().fid_state_dict(), "FID Inception")
+
+
+def _convert_resnet3d(raw: bytes, source: str) -> dict[str, Any]:
+    """Hara et al.'s ``resnet-50-kinetics.pth`` (the classifier ``fc`` is optional: features only)."""
+    from macedance.video.resnet3d import ResNet3D50
+
+    return _checked_state(raw, source, ResNet3D50().state_dict(), "3D-ResNet-50", optional=("fc.",))
 
 
 @dataclass(frozen=True)
@@ -109,6 +126,9 @@ REGISTRY: dict[str, WeightSpec] = {s.name: s for s in (
                "Apache-2.0 (TensorFlow models); pytorch-fid port Apache-2.0",
                "mseitzer/pytorch-fid GitHub release fid_weights (user-supplied; no registry package ships it)", "", "",
                "pt_inception-2015-12-05-6726825d.pth", None, _convert_fid_inception),
+    WeightSpec("resnet3d-50-kinetics", "3D-ResNet-50, Kinetics-400 (Hara et al.), 2048-d pooled features: DisCo's FID-VID",
+               "MIT (kenshohara/3D-ResNets-PyTorch)", "kenshohara/3D-ResNets-PyTorch release (user-supplied; DisCo's "
+               "eval_fvd/resnet-50-kinetics.pth)", "", "", "resnet-50-kinetics.pth", None, _convert_resnet3d),
 )}  # fmt: skip
 
 
