@@ -414,12 +414,16 @@ def weights_list_cmd() -> None:
     """Every registered weight file, its status, licence and origin."""
     from macedance.weights import REGISTRY, status, weights_dir
 
-    table = Table("name", "status", "licence", "origin", box=box.SIMPLE_HEAD, title=f"weights in {weights_dir()}",
-                  title_justify="left")  # fmt: skip
+    table = Table(box=box.SIMPLE_HEAD, title=f"weights in {weights_dir()}", title_justify="left")
+    table.add_column("name", no_wrap=True)
+    table.add_column("status", no_wrap=True)
+    table.add_column("file to import")
+    table.add_column("licence")
     for spec in REGISTRY.values():
         st = status(spec.name)
         colour = {"installed": "green", "missing": "yellow", "corrupt": "red"}[st]
-        table.add_row(spec.name, f"[{colour}]{st}[/{colour}]", spec.licence, spec.origin)
+        source = f"{Path(spec.member).name} ({spec.package} sdist)" if spec.package else f"{spec.member} ({spec.origin})"
+        table.add_row(spec.name, f"[{colour}]{st}[/{colour}]", source, spec.licence)
     console.print(table)
 
 
