@@ -26,9 +26,9 @@ from macedance.video import frame_metrics
 from macedance.video.io import VIDEO_SUFFIXES, iter_frames, read_video
 
 METRICS = ("fvd", "fid", "fid-vid", "temporal-flickering", "identity", "ssim", "psnr", "l1", "lpips", "lpips-alex", "lpips-vgg")
-SET_METRICS = ("fvd", "fid", "fid-vid", "temporal-flickering", "identity")
+SET_METRICS = ("fvd", "fid", "fid-vid", "temporal-flickering", "identity")  # not paired by stem
 DEFAULT_METRICS = ("fvd", "ssim", "psnr", "l1", "lpips")
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp")  # not paired by stem
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp")
 LPIPS_NET = {"clean": "alex", "disco-legacy": "vgg"}  # net used by plain ``lpips`` under each preset
 PRESETS = ("clean", "disco-legacy")
 
@@ -48,7 +48,6 @@ def _resize(frames: np.ndarray, hw: tuple[int, int]) -> np.ndarray:
     return x.permute(0, 2, 3, 1).to(torch.uint8).numpy()
 
 
-@torch.no_grad()
 def _chunks(path: Path, size: int) -> Iterator[np.ndarray]:
     """(≤ size, H, W, 3) uint8 chunks of a video, decoded as a stream."""
     buf: list[np.ndarray] = []
