@@ -103,91 +103,90 @@ def _pair_scores(pred: Path, gt: Path, keys: list[str], preset: str, nets: dict[
     return out, truncated, resized
 
 
-@torch.no_grad()
-def _frame_fid(P: dict[str, Path], G: dict[str, Path], device: str, skipped: list[dict[str, str]],
-               progress: Callable[[int, int, str], None] | None, batch: int = 32) -> dict[str, Any]:  # fmt: skip
-    """FID over all frames of the generated vs the ground-truth videos (pytorch-fid's network and
-    preprocessing: [0, 1] frames, bilinear resize to 299, pool3 features)."""
-    from macedance.evaluators.frechet import frechet_distance, gaussian_stats
-    from macedance.video.inception import FIDInception
-    from macedance.weights import _paths, load_weights, manifest
-
-    model = FIDInception()
-    model.load_fid_state_dict(load_weights("inception-fid"))
-    model = model.eval().to(device)
-    weights_sha = sha256_file(_paths("inception-fid")[0])
+def _set_features(P: dict[str, Path], G: dict[str, Path], label: str, key_parts: tuple[str, ...],
+                  extract: Callable[[Path], np.ndarray], skipped: list[dict[str, str]],
+                  progress: Callable[[int, int, str], None] | None) -> dict[str, list[np.ndarray]]:  # fmt: skip
+    """Per-video features of the generated and the ground-truth set, cached by the video's content
+    hash + ``key_parts`` (extractor, weights sha256, preset); unreadable videos are recorded and skipped."""
     cache = NpzCache("video-features")
-    feats: dict[str, np.ndarray] = {}
+    feats: dict[str, list[np.ndarray]] = {}
     for role, files in (("pred", P), ("gt", G)):
         rows = []
         for i, (stem, path) in enumerate(files.items()):
             if progress:
-                progress(i, len(files), f"Inception {role} {stem}")
-            key = cache_key("inception-fid", weights_sha, "all-frames", sha256_file(path))
+                progress(i, len(files), f"{label} {role} {stem}")
+            key = cache_key(*key_parts, sha256_file(path))
             hit = cache.get(key)
             if hit is None:
                 try:
-                    out = [model(torch.as_tensor(c, device=device).permute(0, 3, 1, 2).float() / 255.0).cpu()
-                           for c in _chunks(path, batch)]  # fmt: skip
+                    hit = {"features": extract(path)}
                 except MaceDanceError as exc:
                     skipped.append({"video": f"{role}/{stem}", "reason": str(exc)})
                     continue
-                if not out:
-                    skipped.append({"video": f"{role}/{stem}", "reason": f"{path}: the video has no frames"})
-                    continue
-                hit = {"features": torch.cat(out).numpy().astype(np.float32)}
                 cache.put(key, hit)
             rows.append(hit["features"])
-        feats[role] = np.concatenate(rows) if rows else np.zeros((0, 2048), np.float32)
-    n_pred, n_gt = len(feats["pred"]), len(feats["gt"])
-    info = {"frames_pred": n_pred, "frames_gt": n_gt, "weights_sha256": weights_sha,
-            "weights_verification": manifest("inception-fid").get("verification")}  # fmt: skip
-    if n_pred < 2 or n_gt < 2:
-        return {"value": None, "n": n_pred, "undefined_reason": f"needs ≥ 2 frames per set ({n_pred}, {n_gt})", "details": info}
-    mu1, s1 = gaussian_stats(feats["pred"].astype(np.float64))
-    mu2, s2 = gaussian_stats(feats["gt"].astype(np.float64))
-    res = frechet_distance(mu1, s1, mu2, s2, eps=1e-6)
-    return {"value": res.value, "n": n_pred, "undefined_reason": None,
+        feats[role] = rows
+    return feats
+
+
+def _frechet_score(pred: np.ndarray, gt: np.ndarray, unit: str, info: dict[str, Any]) -> dict[str, Any]:
+    """Fréchet distance of two feature sets (ε 1e-6 retry), undefined with fewer than 2 rows per set."""
+    from macedance.evaluators.frechet import frechet_distance, gaussian_stats
+
+    if len(pred) < 2 or len(gt) < 2:
+        return {"value": None, "n": len(pred), "undefined_reason": f"needs ≥ 2 {unit} per set ({len(pred)}, {len(gt)})",
+                "details": info}  # fmt: skip
+    res = frechet_distance(*gaussian_stats(pred), *gaussian_stats(gt), eps=1e-6)
+    return {"value": res.value, "n": len(pred), "undefined_reason": None,
             "details": info | {"eps_retry": res.eps_retry, "singular": res.singular}}  # fmt: skip
+
+
+def _weights(name: str) -> tuple[dict[str, Any], str, dict[str, Any]]:
+    """State dict, sha256 and manifest summary of installed weights (for the cache key and the record)."""
+    from macedance.weights import load_weights, manifest, weights_file
+
+    state = load_weights(name)
+    sha = sha256_file(weights_file(name))
+    return state, sha, {"weights": name, "weights_sha256": sha, "weights_verification": manifest(name).get("verification")}
+
+
+@torch.no_grad()
+def _frame_fid(P: dict[str, Path], G: dict[str, Path], device: str, skipped: list[dict[str, str]],
+               progress: Callable[[int, int, str], None] | None, batch: int = 32) -> dict[str, Any]:  # fmt: skip
+    """FID over all frames of the generated vs the ground-truth videos (pytorch-fid's network and
+    preprocessing: [0, 1] frames, bilinear resize to 299, pool3 features; float64 statistics)."""
+    from macedance.video.inception import FIDInception
+
+    state, sha, info = _weights("inception-fid")
+    model = FIDInception()
+    model.load_fid_state_dict(state)
+    model = model.eval().to(device)
+
+    def extract(path: Path) -> np.ndarray:
+        out = [model(torch.as_tensor(c, device=device).permute(0, 3, 1, 2).float() / 255.0).cpu() for c in _chunks(path, batch)]
+        if not out:
+            raise MaceDanceError(f"{path}: the video has no frames")
+        return torch.cat(out).numpy().astype(np.float32)
+
+    feats = _set_features(P, G, "Inception", ("inception-fid", sha, "all-frames"), extract, skipped, progress)
+    pred, gt = (np.concatenate(feats[r]).astype(np.float64) if feats[r] else np.zeros((0, 2048)) for r in ("pred", "gt"))
+    return _frechet_score(pred, gt, "frames", info | {"frames_pred": len(pred), "frames_gt": len(gt)})
 
 
 def _fid_vid(P: dict[str, Path], G: dict[str, Path], device: str, skipped: list[dict[str, str]],
              progress: Callable[[int, int, str], None] | None) -> dict[str, Any]:  # fmt: skip
     """DisCo's FID-VID ("FVD-3DRN50"): Fréchet distance of per-video 3D-ResNet-50 features."""
-    from macedance.evaluators.frechet import frechet_distance, gaussian_stats
     from macedance.video.resnet3d import ResNet3D50, video_features
-    from macedance.weights import _paths, load_weights, manifest
 
+    state, sha, info = _weights("resnet3d-50-kinetics")
     model = ResNet3D50()
-    model.load_state_dict(load_weights("resnet3d-50-kinetics"))
+    model.load_state_dict(state)
     model = model.eval().to(device)
-    weights_sha = sha256_file(_paths("resnet3d-50-kinetics")[0])
-    cache = NpzCache("video-features")
-    feats: dict[str, np.ndarray] = {}
-    for role, files in (("pred", P), ("gt", G)):
-        rows = []
-        for i, (stem, path) in enumerate(files.items()):
-            if progress:
-                progress(i, len(files), f"3D-ResNet {role} {stem}")
-            key = cache_key("resnet3d-50", weights_sha, "disco-16", sha256_file(path))
-            hit = cache.get(key)
-            if hit is None:
-                try:
-                    hit = {"features": video_features(model, read_video(path)[0], device=device)}
-                except MaceDanceError as exc:
-                    skipped.append({"video": f"{role}/{stem}", "reason": str(exc)})
-                    continue
-                cache.put(key, hit)
-            rows.append(hit["features"])
-        feats[role] = np.stack(rows).astype(np.float32) if rows else np.zeros((0, 2048), np.float32)  # float32 means, as DisCo
-    info = {"weights_sha256": weights_sha, "weights_verification": manifest("resnet3d-50-kinetics").get("verification"),
-            "segments": "16 frames, last padded with the final frame; features averaged per video"}  # fmt: skip
-    if len(feats["pred"]) < 2 or len(feats["gt"]) < 2:
-        return {"value": None, "n": len(feats["pred"]), "details": info,
-                "undefined_reason": f"needs ≥ 2 videos per set ({len(feats['pred'])}, {len(feats['gt'])})"}  # fmt: skip
-    res = frechet_distance(*gaussian_stats(feats["pred"]), *gaussian_stats(feats["gt"]), eps=1e-6)
-    return {"value": res.value, "n": len(feats["pred"]), "undefined_reason": None,
-            "details": info | {"eps_retry": res.eps_retry, "singular": res.singular}}  # fmt: skip
+    feats = _set_features(P, G, "3D-ResNet", ("resnet3d-50", sha, "disco-16"),
+                          lambda path: video_features(model, read_video(path)[0], device=device), skipped, progress)  # fmt: skip
+    # float32 rows: the means in float32, as DisCo
+    pred, gt = (np.stack(feats[r]).astype(np.float32) if feats[r] else np.zeros((0, 2048), np.float32) for r in ("pred", "gt"))
+    return _frechet_score(pred, gt, "videos", info | {"segments": "16 frames, last padded with the final frame; mean per video"})
 
 
 def _read_image(path: Path) -> np.ndarray:
@@ -300,30 +299,15 @@ def evaluate_videos(pred: str | Path, gt: str | Path, metrics: tuple[str, ...] =
                             if m in nets else {})}  # fmt: skip
     if "fvd" in metrics:
         from macedance.video.fvd import fvd_from_features, i3d_features, load_i3d
-        from macedance.weights import _paths
+        from macedance.weights import weights_file
 
         model = load_i3d(device)
-        weights_sha = sha256_file(_paths("i3d-kinetics-400")[0])
-        cache = NpzCache("video-features")
-        feats = {}
-        for role, files in (("pred", P), ("gt", G)):
-            rows = []
-            for i, (stem, path) in enumerate(files.items()):
-                if progress:
-                    progress(i, len(files), f"I3D {role} {stem}")
-                key = cache_key("i3d", weights_sha, fvd_preset, sha256_file(path))
-                hit = cache.get(key)
-                if hit is None:
-                    try:
-                        f = i3d_features(model, [read_video(path, 16)[0]], fvd_preset, device=device)[0]
-                    except MaceDanceError as exc:
-                        skipped.append({"video": f"{role}/{stem}", "reason": str(exc)})
-                        continue
-                    cache.put(key, {"features": f})
-                    hit = {"features": f}
-                rows.append(hit["features"])
-            feats[role] = np.stack(rows) if rows else np.zeros((0, 400))
-        scores["fvd"] = {**fvd_from_features(feats["pred"], feats["gt"]), "n": len(feats["pred"])}
+        sha = sha256_file(weights_file("i3d-kinetics-400"))
+        feats = _set_features(P, G, "I3D", ("i3d", sha, fvd_preset),
+                              lambda path: i3d_features(model, [read_video(path, 16)[0]], fvd_preset, device=device)[0],
+                              skipped, progress)  # fmt: skip
+        pred, gt = (np.stack(feats[r]) if feats[r] else np.zeros((0, 400)) for r in ("pred", "gt"))
+        scores["fvd"] = {**fvd_from_features(pred, gt), "n": len(pred)}
     if "fid" in metrics:
         scores["fid"] = _frame_fid(P, G, device, skipped, progress)
     if "fid-vid" in metrics:
