@@ -24,25 +24,9 @@ from torch.utils.flop_counter import FlopCounterMode
 from macedance.video.fvd import i3d_features
 from macedance.video.i3d import InceptionI3d
 from macedance.video.io import read_video
+from _timing import best_time, sync  # noqa: E402 (benchmarks/ is on sys.path when run as a script)
 
 CLIPS = Path(__file__).resolve().parents[2] / "shared" / "data" / "real-media" / "fvd-clips"
-
-
-def _sync(dev: torch.device) -> None:
-    if dev.type == "cuda":
-        torch.cuda.synchronize()
-
-
-def best_time(fn, dev: torch.device, repeat: int) -> float:
-    fn()
-    _sync(dev)
-    best = float("inf")
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        _sync(dev)
-        best = min(best, time.perf_counter() - t0)
-    return best
 
 
 def main() -> None:
@@ -84,7 +68,7 @@ def main() -> None:
         files = sorted(CLIPS.rglob("*.mp4"))
         t0 = time.perf_counter()
         feats = i3d_features(model, (read_video(f, 16)[0] for f in files), batch=batch, device=a.device)
-        _sync(dev)
+        sync(dev)
         dt = time.perf_counter() - t0
         print(f"end to end (decode + resize + I3D) on {len(files)} real clips: {len(feats) / dt:.2f} videos/s")
 

@@ -12,30 +12,13 @@ network evaluations and reports sampling FPS as 1024 / (50 × passes × forward 
 from __future__ import annotations
 
 import argparse
-import time
 
 import torch
 
 from macedance.models.diffusion import Diffusion, DiffusionConfig
 from macedance.models.motion_expert import ExpertConfig, MotionExpert
 from macedance.models.representation import Normalizer
-
-
-def _sync(dev: torch.device) -> None:
-    if dev.type == "cuda":
-        torch.cuda.synchronize()
-
-
-def timed(fn, dev, repeat=3) -> float:
-    fn()  # warm-up
-    _sync(dev)
-    best = float("inf")
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        _sync(dev)
-        best = min(best, time.perf_counter() - t0)
-    return best
+from _timing import best_time  # noqa: E402 (benchmarks/ is on sys.path when run as a script)
 
 
 def main() -> None:
@@ -73,10 +56,10 @@ def sampling(make, norm, dev, full) -> None:
         m, g = torch.randn(1, T, 35, device=dev), torch.tensor([16], device=dev)
         x, t = torch.randn(1, T, 151, device=dev), torch.tensor([500], device=dev)
         with torch.no_grad():
-            fwd = timed(lambda: diff.predict_x0(model, x, t, m, g), dev, repeat=2)  # noqa: B023 (called at once)
+            fwd = best_time(lambda: diff.predict_x0(model, x, t, m, g), dev, repeat=2)  # noqa: B023 (called at once)
             passes = 1 if model.cfg.guidance == "gft" else 2
             if full:
-                total = timed(lambda: diff.sample(model, m, g, torch.Generator().manual_seed(0)), dev, repeat=1)  # noqa: B023
+                total = best_time(lambda: diff.sample(model, m, g, torch.Generator().manual_seed(0)), dev, repeat=1)  # noqa: B023
             else:
                 total = 50 * fwd
         print(f"{label:<22}{passes:>12}{fwd / passes:>12.3f}{total:>12.2f}{T / total:>10.1f}")
@@ -96,7 +79,7 @@ def train_step(make, norm, dev, batch) -> None:
         loss.backward()
         opt.step()
 
-    print(f"  {timed(step, dev, repeat=1):.3f} s/step")
+    print(f"  {best_time(step, dev, repeat=1):.3f} s/step")
 
 
 def lengths(make, dev, lengths) -> None:
@@ -109,7 +92,7 @@ def lengths(make, dev, lengths) -> None:
             x, m = torch.randn(1, L, 151, device=dev), torch.randn(1, L, 35, device=dev)
             t, g = torch.tensor([500], device=dev), torch.tensor([16], device=dev)
             with torch.no_grad():
-                row.append(timed(lambda: model(x, t, m, g, torch.tensor([0.75], device=dev)), dev, repeat=1))  # noqa: B023
+                row.append(best_time(lambda: model(x, t, m, g, torch.tensor([0.75], device=dev)), dev, repeat=1))  # noqa: B023
         print(f"{mixer:<14}" + "".join(f"{v:>10.3f}" for v in row) + "   (seconds)")
 
 
