@@ -236,23 +236,25 @@ def test_lpips_missing_weights_names_the_command(tmp_path):
     assert r.exit_code == 2 and "macedance weights import lpips-alex" in r.stderr
 
 
-def _random_fid_inception_state() -> dict[str, torch.Tensor]:
-    """The deterministic random weights behind tests/parity/fid_inception_random.npz (generated in
-    the same order, from the same seed, for pytorch-fid 0.3.0's InceptionV3([3]) outside this project)."""
-    from macedance.video.inception import FIDInception
-
-    g = torch.Generator().manual_seed(1)
+def _random_state(template: dict[str, torch.Tensor], seed: int, keep_counters: bool = True) -> dict[str, torch.Tensor]:
+    """Deterministic random weights in the order of ``template`` (He-normal kernels, BatchNorm with
+    unit scale and variance near 1), as generated — same order, same seed — for the reference runs
+    behind tests/parity/fid_inception_random.npz (pytorch-fid 0.3.0, seed 1) and
+    fid_vid_disco_random.npz (DisCo's tool/metrics/resnet3d.py @c4fa48a, seed 3) outside this
+    project. ``keep_counters=False`` drops BatchNorm counters, like checkpoints older than PyTorch 0.4."""
+    g = torch.Generator().manual_seed(seed)
     sd = {}
-    for k, v in FIDInception().fid_state_dict().items():
+    for k, v in template.items():
         if not v.dtype.is_floating_point:
-            sd[k] = v.clone()
+            if keep_counters:
+                sd[k] = v.clone()
         elif k.endswith("running_var"):
             sd[k] = torch.rand(v.shape, generator=g) * 0.2 + 0.9
         elif k.endswith("running_mean"):
             sd[k] = torch.zeros(v.shape)
-        elif "weight" in k and v.dim() > 1:
+        elif v.dim() > 1:
             sd[k] = torch.randn(v.shape, generator=g) * (2.0 / v[0].numel()) ** 0.5
-        elif k.endswith("bn.weight"):
+        elif k.endswith("weight"):
             sd[k] = torch.ones(v.shape)
         else:
             sd[k] = torch.zeros(v.shape)
@@ -272,7 +274,7 @@ def test_fid_inception_user_import_and_parity_with_pytorch_fid(tmp_path):
     r = runner.invoke(app, ["weights", "import", "inception-fid", str(wrong)])
     assert r.exit_code == 2 and "not the FID Inception" in r.stderr
     src = tmp_path / "pt_inception-random.pth"
-    torch.save(_random_fid_inception_state(), src)
+    torch.save(_random_state(FIDInception().fid_state_dict(), seed=1), src)
     r = runner.invoke(app, ["weights", "import", "inception-fid", str(src)])
     assert r.exit_code == 0, r.output
     model = FIDInception().eval()
@@ -334,29 +336,6 @@ def test_streamed_pair_metrics_equal_whole_video(tmp_path):
     assert vals["l1"] == pytest.approx(frame_metrics.l1(A, B), rel=1e-12)
 
 
-def _random_resnet3d_state() -> dict[str, torch.Tensor]:
-    """The deterministic random weights behind tests/parity/fid_vid_disco_random.npz (same order and
-    seed as the reference run of DisCo's tool/metrics/resnet3d.py @c4fa48a outside this project)."""
-    from macedance.video.resnet3d import ResNet3D50
-
-    g = torch.Generator().manual_seed(3)
-    sd = {}
-    for k, v in ResNet3D50().state_dict().items():
-        if not v.dtype.is_floating_point:
-            continue
-        if k.endswith("running_var"):
-            sd[k] = torch.rand(v.shape, generator=g) * 0.2 + 0.9
-        elif k.endswith("running_mean"):
-            sd[k] = torch.zeros(v.shape)
-        elif v.dim() > 1:
-            sd[k] = torch.randn(v.shape, generator=g) * (2.0 / v[0].numel()) ** 0.5
-        elif k.endswith("weight"):
-            sd[k] = torch.ones(v.shape)
-        else:
-            sd[k] = torch.zeros(v.shape)
-    return sd
-
-
 def test_fid_vid_user_import_and_parity_with_disco(tmp_path):
     """DisCo's FID-VID features (PIL float bicubic to 112, ActivityNet mean, 16-frame segments with
     the last padded, segment mean) from its own code on random weights; a DataParallel-style
@@ -364,7 +343,8 @@ def test_fid_vid_user_import_and_parity_with_disco(tmp_path):
     from macedance.video.resnet3d import ResNet3D50, video_features
 
     src = tmp_path / "resnet-50-kinetics.pth"
-    torch.save({"state_dict": {"module." + k: v for k, v in _random_resnet3d_state().items()}, "arch": "resnet-50"}, src)
+    state = _random_state(ResNet3D50().state_dict(), seed=3, keep_counters=False)
+    torch.save({"state_dict": {"module." + k: v for k, v in state.items()}, "arch": "resnet-50"}, src)
     r = runner.invoke(app, ["weights", "import", "resnet3d-50-kinetics", str(src)])
     assert r.exit_code == 0, r.output
     model = ResNet3D50().eval()
@@ -375,6 +355,8 @@ def test_fid_vid_user_import_and_parity_with_disco(tmp_path):
     ours = np.stack([video_features(model, v) for v in vids])
     expected = np.load(PARITY / "fid_vid_disco_random.npz")["features"]
     np.testing.assert_allclose(ours, expected, rtol=1e-5, atol=1e-6 * np.abs(expected).max())
+    streamed = np.mean([video_features(model, vids[0][:16]), video_features(model, vids[0][16:])], axis=0)  # eval's segments
+    np.testing.assert_allclose(streamed, expected[0], rtol=1e-5, atol=1e-6 * np.abs(expected).max())
     _write_videos(tmp_path / "gt", 0, n=2, frames=20)
     _write_videos(tmp_path / "pred", 3, n=2, frames=20)
     import json

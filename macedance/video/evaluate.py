@@ -23,7 +23,7 @@ from macedance.cache import NpzCache, cache_key
 from macedance.errors import DataFormatError, InputNotFoundError, MaceDanceError, ValidationError
 from macedance.fileio import sha256_file
 from macedance.video import frame_metrics
-from macedance.video.io import VIDEO_SUFFIXES, iter_frames, read_video
+from macedance.video.io import VIDEO_SUFFIXES, iter_frames, read_video, sample_frames
 
 METRICS = ("fvd", "fid", "fid-vid", "temporal-flickering", "identity", "ssim", "psnr", "l1", "lpips", "lpips-alex", "lpips-vgg")
 SET_METRICS = ("fvd", "fid", "fid-vid", "temporal-flickering", "identity")  # not paired by stem
@@ -86,8 +86,7 @@ def _pair_scores(pred: Path, gt: Path, keys: list[str], preset: str, nets: dict[
             if m == "ssim":
                 v = frame_metrics.ssim(p, g, preset)
             elif m == "psnr":
-                v = frame_metrics.psnr(p, g, "disco-legacy") if preset == "disco-legacy" else \
-                    float(np.mean((p.astype(np.float64) - g.astype(np.float64)) ** 2))
+                v = frame_metrics.psnr(p, g, preset) if preset == "disco-legacy" else frame_metrics.mse(p, g)
             elif m in nets:
                 v = lpips_video(models[nets[m]], p, g, preset, device=device)
             else:
@@ -98,8 +97,7 @@ def _pair_scores(pred: Path, gt: Path, keys: list[str], preset: str, nets: dict[
         raise MaceDanceError(f"{pred} or {gt}: a video has no frames")
     out: dict[str, float | None] = {m: sums[m] / n for m in keys}
     if "psnr" in out and preset != "disco-legacy":
-        mse = out["psnr"]
-        out["psnr"] = None if mse == 0 else float(10 * np.log10(255.0**2 / mse))
+        out["psnr"] = frame_metrics.psnr_from_mse(out["psnr"])  # accumulated as the video's MSE
     return out, truncated, resized
 
 
@@ -182,8 +180,14 @@ def _fid_vid(P: dict[str, Path], G: dict[str, Path], device: str, skipped: list[
     model = ResNet3D50()
     model.load_state_dict(state)
     model = model.eval().to(device)
-    feats = _set_features(P, G, "3D-ResNet", ("resnet3d-50", sha, "disco-16"),
-                          lambda path: video_features(model, read_video(path)[0], device=device), skipped, progress)  # fmt: skip
+
+    def extract(path: Path) -> np.ndarray:  # streamed 16-frame segments (the last padded), averaged
+        segments = [video_features(model, c, device=device) for c in _chunks(path, 16)]
+        if not segments:
+            raise MaceDanceError(f"{path}: the video has no frames")
+        return np.mean(segments, axis=0, dtype=np.float32)
+
+    feats = _set_features(P, G, "3D-ResNet", ("resnet3d-50", sha, "disco-16"), extract, skipped, progress)
     # float32 rows: the means in float32, as DisCo
     pred, gt = (np.stack(feats[r]).astype(np.float32) if feats[r] else np.zeros((0, 2048), np.float32) for r in ("pred", "gt"))
     return _frechet_score(pred, gt, "videos", info | {"segments": "16 frames, last padded with the final frame; mean per video"})
@@ -218,7 +222,7 @@ def _identity(P: dict[str, Path], ref_dir: Path, skipped: list[dict[str, str]],
         try:
             r = refs[stem]
             image = _read_image(r) if r.suffix.lower() in IMAGE_SUFFIXES else read_video(r, 1)[0][0]
-            frames = np.stack(list(iter_frames(path)))
+            frames = sample_frames(path, 16)
         except MaceDanceError as exc:
             skipped.append({"video": f"pred/{stem}", "reason": str(exc)})
             continue

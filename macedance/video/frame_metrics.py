@@ -54,11 +54,20 @@ def psnr(pred: np.ndarray, gt: np.ndarray, preset: str = "clean") -> float | Non
     if preset == "disco-legacy":
         vals = []
         for p, g in zip(pred, gt, strict=True):
-            mse = float(np.mean((p - g) ** 2))  # uint8 arithmetic: wraps modulo 256 (DisCo's bug)
-            vals.append(100.0 if mse == 0 else 20 * np.log10(255.0 / np.sqrt(mse)))
+            wrapped = float(np.mean((p - g) ** 2))  # uint8 arithmetic: wraps modulo 256 (DisCo's bug)
+            vals.append(100.0 if wrapped == 0 else 20 * np.log10(255.0 / np.sqrt(wrapped)))
         return float(np.mean(vals))
-    mse = float(np.mean((pred.astype(np.float64) - gt.astype(np.float64)) ** 2))
-    return None if mse == 0 else float(10 * np.log10(255.0**2 / mse))
+    return psnr_from_mse(mse(pred, gt))
+
+
+def mse(pred: np.ndarray, gt: np.ndarray) -> float:
+    """Mean squared error in float64 over every pixel and channel (0–255 scale)."""
+    return float(np.mean((pred.astype(np.float64) - gt.astype(np.float64)) ** 2))
+
+
+def psnr_from_mse(value: float) -> float | None:
+    """10·log10(255² / MSE) in dB; ``None`` for MSE 0 (identical inputs, infinite PSNR)."""
+    return None if value == 0 else float(10 * np.log10(255.0**2 / value))
 
 
 def temporal_flickering(frames: np.ndarray) -> float | None:

@@ -43,14 +43,11 @@ class FaceEmbedder:
         return d / np.linalg.norm(d)
 
 
-def sample_indices(n: int, k: int) -> np.ndarray:
-    """``k`` evenly spaced frame indices of ``n`` (all when n ≤ k)."""
-    return np.arange(n) if n <= k else np.unique(np.linspace(0, n - 1, k).round().astype(int))
-
-
 def identity_similarity(embedder: FaceEmbedder, reference: np.ndarray, frames: np.ndarray, max_frames: int = 16) -> dict[str, Any]:
     """Mean cosine similarity between the reference face and the faces of up to ``max_frames``
     evenly spaced frames; ``value`` None when either has no detectable face."""
+    from macedance.video.io import sample_indices
+
     ref = embedder.embed(reference)
     idx = sample_indices(len(frames), max_frames)
     if ref is None:

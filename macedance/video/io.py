@@ -47,3 +47,29 @@ def read_video(path: str | Path, max_frames: int | None = None) -> tuple[np.ndar
     with av.open(str(path)) as c:
         rate = c.streams.video[0].average_rate or c.streams.video[0].guessed_rate
     return np.stack(frames), float(rate) if rate else 0.0
+
+
+def sample_indices(n: int, k: int) -> np.ndarray:
+    """``k`` evenly spaced frame indices of ``n`` (all when n ≤ k)."""
+    return np.arange(n) if n <= k else np.unique(np.linspace(0, n - 1, k).round().astype(int))
+
+
+def sample_frames(path: str | Path, k: int) -> np.ndarray:
+    """Up to ``k`` evenly spaced frames (k, H, W, 3), decoded in one streaming pass that keeps only
+    those frames when the container states its frame count (otherwise every frame is read first)."""
+    import av
+
+    try:
+        with av.open(str(path)) as c:
+            n = int(c.streams.video[0].frames) if c.streams.video else 0
+    except Exception:  # noqa: BLE001 - iter_frames below reports unreadable files properly
+        n = 0
+    if n > 0:
+        want = set(sample_indices(n, k).tolist())
+        kept = [f for i, f in enumerate(iter_frames(path, n)) if i in want]
+        if kept:
+            return np.stack(kept)
+    frames = list(iter_frames(path))
+    if not frames:
+        raise DataFormatError(f"{path}: the video has no frames")
+    return np.stack([frames[i] for i in sample_indices(len(frames), k)])
