@@ -1,0 +1,1 @@
+"""Pose estimation: 2D keypoint backends, person counting and SMPL fitting."""
