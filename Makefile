@@ -13,6 +13,8 @@ $(STAMP): pyproject.toml requirements/lock.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "macedance needs Python >= 3.11, found " + sys.version.split()[0])'
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --disable-pip-version-check -q -c requirements/lock.txt -e ".[dev]"
+	# rtmlib without its declared opencv-python (it would overwrite MediaPipe's opencv-contrib cv2)
+	$(PY) -m pip install --disable-pip-version-check -q --no-deps rtmlib==0.0.16
 	@touch $(STAMP)
 
 demo: $(STAMP)
