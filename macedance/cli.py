@@ -155,6 +155,72 @@ def import_finedance_cmd(
     _run_import("FineDance", import_finedance, src, out, split=split, fps=fps, up_axis=up_axis, overwrite=overwrite)
 
 
+@data_app.command("build")
+def build_cmd(
+    raw_dir: Annotated[Path, typer.Argument(help="Folder of raw dance videos (sub-folders = genres).")],
+    out: Annotated[Path, typer.Argument(help="Output dataset folder.")],
+    workers: Annotated[int, typer.Option(min=1, help="Videos processed in parallel (processes).")] = 1,
+    resume: Annotated[bool, typer.Option(help="Finish an interrupted build in OUT (skips finished videos).")] = False,
+    overwrite: Annotated[bool, typer.Option(help="Delete a previous build in OUT first.")] = False,
+    pose_backend: Annotated[str, typer.Option(help="2D pose backend: mediapipe (offline default) or rtmlib (needs --pose-weights).")] = "mediapipe",
+    pose_weights: Annotated[Optional[Path], typer.Option(help="ONNX pose model for --pose-backend rtmlib.")] = None,
+    smpl_model: Annotated[Optional[Path], typer.Option(help="Your SMPL model folder or file (bone lengths); default: the built-in skeleton.")] = None,
+    seed: Annotated[int, typer.Option(help="Seed of the clip windows and the splits.")] = 0,
+    min_clip: Annotated[float, typer.Option(help="Shortest clip, seconds.")] = 5.0,
+    max_clip: Annotated[float, typer.Option(help="Longest clip, seconds.")] = 10.0,
+    fps: Annotated[float, typer.Option(help="Frame rate of the written motion and music features.")] = 30.0,
+    allow_silent: Annotated[bool, typer.Option(help="Keep clips without audio or beats as motion-only.")] = False,
+    preview: Annotated[bool, typer.Option(help="Also write a skeleton-overlay preview .mp4 per clip.")] = False,
+) -> None:
+    """Build a dataset from raw dance videos: shots, static and single-performer filters, 2D pose, SMPL fit,
+    music, 5–10 s clips, manifest.parquet, leak-free splits and a dataset card ([italic]docs/data-build.md[/italic])."""
+    from rich.progress import TaskProgressColumn, TimeRemainingColumn
+
+    from macedance.datasets.build import BuildParams, build_dataset
+
+    with user_errors():
+        params = BuildParams(min_clip=min_clip, max_clip=max_clip, seed=seed, fps=fps, pose_backend=pose_backend,
+                             pose_weights=str(pose_weights) if pose_weights else None,
+                             smpl_model=str(smpl_model) if smpl_model else None, allow_silent=allow_silent, preview=preview)  # fmt: skip
+        bar = Progress(TextColumn("[bold]build"), BarColumn(), TaskProgressColumn(), TextColumn("{task.fields[videos]} videos"),
+                       TextColumn("{task.fields[rate]} source frames/s"), TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
+                       TextColumn("{task.fields[name]}"), console=err_console, transient=True, disable=not err_console.is_terminal)  # fmt: skip
+        task = bar.add_task("build", total=None, videos="", rate="–", name="")
+        t0 = time.perf_counter()
+
+        def progress(p: Any) -> None:
+            if not bar.live.is_started:
+                bar.start()
+            rate = p.frames_done / 2 / max(time.perf_counter() - t0, 1e-9)  # two passes per source frame
+            bar.update(task, completed=p.frames_done, total=max(p.frames_total, p.frames_done) or None,
+                       videos=f"{p.videos_done}/{p.videos_total}", rate=f"{rate:.0f}", name=p.current)  # fmt: skip
+
+        command = "macedance data build " + " ".join(sys.argv[sys.argv.index("build") + 1 :] if "build" in sys.argv else [str(raw_dir), str(out)])
+        try:
+            report = build_dataset(raw_dir, out, params, workers=workers, resume=resume, overwrite=overwrite, progress=progress, command=command)
+        finally:
+            if bar.live.is_started:
+                bar.stop()
+    console.print(build_summary_table(report))
+
+
+def build_summary_table(report: Any) -> Table:
+    """Final summary of ``data build``."""
+    t = Table(title=f"Dataset → {report.out}", title_justify="left", box=box.SIMPLE_HEAVY)
+    t.add_column("")
+    t.add_column("", justify="right")
+    t.add_row("source files", f"{report.videos} ({report.videos_processed} processed, {report.videos_resumed} already done)")
+    t.add_row("candidates (videos, shots, clips)", str(report.candidates))
+    t.add_row("clips kept", f"[green]{report.clips}[/green] ({report.hours * 3600:.1f} s)")
+    for stage, n in sorted(report.rejected.items()):
+        t.add_row(f"rejected: {stage}", f"[red]{n}[/red]")
+    t.add_row("splits", ", ".join(f"{k} {v}" for k, v in sorted(report.splits.items())) or "–")
+    stage = ", ".join(f"{k} {v:.1f} s" for k, v in sorted(report.stage_seconds.items()))
+    fps = report.frames_processed / max(report.seconds, 1e-9)
+    t.add_row("time", f"{report.seconds:.1f} s ({report.frames_processed} frames, {fps:.0f} frames/s); {stage}")
+    return t
+
+
 @data_app.command("music")
 def music_cmd(
     src: Annotated[Path, typer.Argument(help="An audio/video file or a folder of them (wav, flac, mp3, m4a, aac, mp4, mkv, webm …).")],
@@ -629,8 +695,10 @@ def demo_cmd(
     steps: Annotated[int, typer.Option(min=1, help="Training steps of each tiny diffusion method.")] = 150,
     seed: Annotated[int, typer.Option(help="Random seed of the generated data.")] = 0,
 ) -> None:
-    """The embedded end-to-end job: dataset → music → training → benchmark → leaderboard.
+    """The embedded end-to-end job: dataset build → import → music → training → benchmark → leaderboard.
 
+    0. builds a tiny MA-Data-style dataset from generated raw videos (a cartoon dancer with cuts, a static
+       shot, a two-dancer shot, a drum track; one silent video): shots, filters, pose, SMPL fit, clips;
     1. generates dances in the exact AIST++ file format (procedural, one tempo each) with official-style
        split files, a drum track per dance, and one truncated file (rejected with its reason);
     2. imports them (30 fps) and analyses the music (35-d features, beats);
@@ -659,8 +727,19 @@ def demo_cmd(
     from macedance.schema import load_motion
     from macedance.training.motion import TrainConfig, train_motion
 
+    from macedance.datasets.build import BuildParams, build_dataset
+    from macedance.datasets.synthetic_video import ShotSpec, write_dance_video
+
     t0 = time.perf_counter()
     with user_errors():
+        videos = out / "raw-videos"
+        for i, shots in enumerate(([ShotSpec(6.5, bpm=110), ShotSpec(3.0, "static"), ShotSpec(5.5, "two", bpm=110)],
+                                   [ShotSpec(12.0, bpm=96)])):  # fmt: skip
+            write_dance_video(videos / ("popping" if i == 0 else "jazz") / f"dancer{i}.mp4", shots, fps=30.0, size=(480, 270), seed=seed + i)
+        write_dance_video(videos / "silent.mp4", [ShotSpec(6.0)], fps=30.0, size=(480, 270), seed=seed + 7, audio=False)
+        with progress_bar("build") as progress:
+            built = build_dataset(videos, out / "built", BuildParams(seed=seed), overwrite=True, command="macedance demo",
+                                  progress=lambda p: progress(p.frames_done, p.frames_total, p.current))  # fmt: skip
         raw, music = out / "raw" / "motions", out / "music"
         (out / "raw" / "splits").mkdir(parents=True, exist_ok=True)
         music.mkdir(parents=True, exist_ok=True)
@@ -705,6 +784,7 @@ def demo_cmd(
         boards = build_boards(records)
         files = write_site(boards, out / "site")
         stats = [(c.id, motion_statistics(load_motion(out / "data" / str(c.motion_path)))) for c in report.clips[:4]]
+    console.print(build_summary_table(built))
     console.print("[bold]Dataset[/bold]: ", end="")
     _print_import_report(report)
     console.print(motion_stats_table(stats, f"First {len(stats)} imported dances (30 fps, built-in SMPL skeleton)"))

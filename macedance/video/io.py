@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 from pathlib import Path
 
 import numpy as np
@@ -88,15 +89,13 @@ def scaled_size(width: int, height: int, max_side: int | None) -> tuple[int, int
     return max(2, int(round(width * s / 2)) * 2), max(2, int(round(height * s / 2)) * 2)
 
 
-def iter_frames(path: str | Path, max_frames: int | None = None, start: int = 0, max_side: int | None = None,
-                rotate: bool = False) -> Iterator[np.ndarray]:  # fmt: skip
-    """Yield (H, W, 3) uint8 RGB frames in decode order, streaming (one frame in memory at a time).
+def iter_av_frames(path: str | Path, start: int = 0, max_frames: int | None = None) -> Iterator[Any]:
+    """Yield PyAV ``VideoFrame`` objects of frames [start, start + max_frames) in presentation order.
 
-    Args:
-        max_frames: stop after this many yielded frames.
-        start: skip the first ``start`` frames (decoded, not converted).
-        max_side: downscale in the decoder (swscale, area) so that the longer side is ≤ this.
-        rotate: apply the stream's display rotation (sizes as :func:`probe_video` reports them).
+    Frame k is the k-th frame the decoder outputs. With ``start > 0`` on a constant-frame-rate
+    stream with timestamps, the demuxer seeks to the key frame before ``start`` and frames are
+    indexed by timestamp (k = round((pts − start_time) · time_base · fps), the same index for a
+    constant rate); otherwise the first ``start`` frames are decoded and skipped.
     """
     import av
 
@@ -105,25 +104,72 @@ def iter_frames(path: str | Path, max_frames: int | None = None, start: int = 0,
     with container:
         if not container.streams.video:
             raise DataFormatError(f"{path}: no video stream")
-        container.streams.video[0].thread_type = "AUTO"
+        vs = container.streams.video[0]
+        vs.thread_type = "AUTO"
+        rate = vs.average_rate or vs.guessed_rate
+        fps = float(rate) if rate else 0.0
+        tb = float(vs.time_base) if vs.time_base else 0.0
+        t0 = vs.start_time or 0
+        constant = bool(rate and vs.base_rate and abs(float(vs.base_rate) - fps) < 1e-3 * fps)
+        seek = start > 0 and fps > 0 and tb > 0 and constant
+        if seek:
+            try:
+                container.seek(t0 + int((start - 0.5) / fps / tb), stream=vs, backward=True, any_frame=False)
+            except av.error.FFmpegError:  # type: ignore[attr-defined]
+                container.seek(0)
+                seek = False
         n = i = 0
         try:
-            for frame in container.decode(video=0):
-                i += 1
-                if i <= start:
-                    continue
-                rot = int(round(getattr(frame, "rotation", 0) or 0)) % 360 if rotate else 0
-                if max_side:
-                    w, h = scaled_size(frame.width, frame.height, max_side)
-                    img = frame.reformat(width=w, height=h, format="rgb24", interpolation="AREA").to_ndarray()
+            for frame in container.decode(vs):
+                if seek and frame.pts is not None:
+                    k = int(round((frame.pts - t0) * tb * fps))
                 else:
-                    img = frame.to_ndarray(format="rgb24")
-                yield np.ascontiguousarray(np.rot90(img, rot // 90)) if rot else img
+                    if seek:  # a frame without a timestamp: index by counting from the start instead
+                        yield from _count_from_start(path, start, max_frames)
+                        return
+                    k = i
+                i += 1
+                if k < start:
+                    continue
+                yield frame
                 n += 1
                 if max_frames is not None and n >= max_frames:
                     return
         except av.error.FFmpegError as exc:  # type: ignore[attr-defined]
             raise DataFormatError(f"{path}: video data cannot be decoded ({exc})") from None
+
+
+def _count_from_start(path: Path, start: int, max_frames: int | None) -> Iterator[Any]:
+    with _open(path) as container:
+        container.streams.video[0].thread_type = "AUTO"
+        n = 0
+        for i, frame in enumerate(container.decode(video=0)):
+            if i < start:
+                continue
+            yield frame
+            n += 1
+            if max_frames is not None and n >= max_frames:
+                return
+
+
+def to_rgb(frame: Any, max_side: int | None = None, rotate: bool = False) -> np.ndarray:
+    """(H, W, 3) uint8 RGB array of a PyAV frame, downscaled in swscale (area) so that its longer side
+    is ≤ ``max_side``, and turned by the stream's display rotation when ``rotate``."""
+    if max_side and max(frame.width, frame.height) > max_side:
+        w, h = scaled_size(frame.width, frame.height, max_side)
+        img = frame.reformat(width=w, height=h, format="rgb24", interpolation="AREA").to_ndarray()
+    else:
+        img = frame.to_ndarray(format="rgb24")
+    rot = int(round(getattr(frame, "rotation", 0) or 0)) % 360 if rotate else 0
+    return np.ascontiguousarray(np.rot90(img, rot // 90)) if rot else img
+
+
+def iter_frames(path: str | Path, max_frames: int | None = None, start: int = 0, max_side: int | None = None,
+                rotate: bool = False) -> Iterator[np.ndarray]:  # fmt: skip
+    """Yield (H, W, 3) uint8 RGB frames [start, start + max_frames), streaming (one frame in memory at
+    a time); see :func:`iter_av_frames` for the frame index and :func:`to_rgb` for the options."""
+    for frame in iter_av_frames(path, start, max_frames):
+        yield to_rgb(frame, max_side, rotate)
 
 
 def read_video(path: str | Path, max_frames: int | None = None) -> tuple[np.ndarray, float]:

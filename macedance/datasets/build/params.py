@@ -1,0 +1,88 @@
+"""Every choice of ``macedance data build`` in one record (hashed into the resume state and the card)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from macedance.datasets.build.shots import ShotParams
+from macedance.errors import ValidationError
+
+BUILD_VERSION = "1"  # bump when a change of the pipeline changes its outputs
+
+
+@dataclass(frozen=True)
+class BuildParams:
+    """Parameters of a dataset build.
+
+    Attributes:
+        min_clip, max_clip: clip length range, seconds.
+        seed: seeds the window offsets/lengths and the splits.
+        fps: frame rate of the written motions and music features (keypoints keep the source rate).
+        pose_backend, pose_weights: 2D pose backend (``mediapipe`` or ``rtmlib`` + an ONNX file).
+        pose_max_side: frames are downscaled so that their longer side is at most this before pose
+            estimation (keypoints are returned in source pixels); 0 keeps the source size.
+        pose_threads: clip windows posed in parallel threads, one pose model each (no effect on
+            the outputs: every window starts a fresh tracker).
+        smpl_model: folder or file of the user's SMPL model (bone lengths); None = built-in skeleton.
+        allow_silent: keep clips without audio or beats as motion-only instead of rejecting them.
+        preview: also write a skeleton-overlay preview ``.mp4`` per clip.
+        people_fps: frames per second sampled for the person count (the detector runs on the whole
+            frame plus 7 overlapping crops, about 90 ms per sampled frame on one core).
+        max_multi_frac: a shot is multi-person when more than this fraction of its sampled frames
+            holds two or more confident persons.
+        person_score: detector score for a "confident" person; person_min_height: and box height
+            as a fraction of the frame height.
+        max_missing: a clip is rejected when more than this fraction of its frames has no person.
+        min_beats: a clip needs at least this many beats (else "no beats").
+        music_preset: preset of the music features and beats.
+        split_fractions: (train, val, test) shares of the source videos.
+        shots: cut detection and static filter thresholds.
+        fit: SMPL fitting options (``FitConfig`` fields to override).
+    """
+
+    min_clip: float = 5.0
+    max_clip: float = 10.0
+    seed: int = 0
+    fps: float = 30.0
+    pose_backend: str = "mediapipe"
+    pose_weights: str | None = None
+    pose_max_side: int = 640
+    pose_threads: int = 2
+    smpl_model: str | None = None
+    allow_silent: bool = False
+    preview: bool = False
+    people_fps: float = 1.0
+    max_multi_frac: float = 0.2
+    person_score: float = 0.5
+    person_min_height: float = 0.15
+    max_missing: float = 0.1
+    min_beats: int = 2
+    music_preset: str = "clean"
+    split_fractions: tuple[float, float, float] = (0.8, 0.1, 0.1)
+    shots: ShotParams = field(default_factory=ShotParams)
+    fit: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not 0 < self.min_clip <= self.max_clip:
+            raise ValidationError("--min-clip/--max-clip", "0 < min ≤ max (seconds)", f"{self.min_clip}, {self.max_clip}")
+        if self.fps <= 0:
+            raise ValidationError("--fps", "a frame rate > 0", str(self.fps))
+        fr = tuple(float(x) for x in self.split_fractions)
+        if len(fr) != 3 or min(fr) < 0 or abs(sum(fr) - 1.0) > 1e-6:
+            raise ValidationError("split_fractions", "three shares ≥ 0 summing to 1", str(self.split_fractions))
+        object.__setattr__(self, "split_fractions", fr)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["split_fractions"] = list(self.split_fractions)
+        return d
+
+    @property
+    def hash(self) -> str:
+        """sha256 of the parameters that can change outputs, and the pipeline version."""
+        d = self.to_dict()
+        d.pop("pose_threads")
+        return hashlib.sha256(json.dumps({"v": BUILD_VERSION, **d}, sort_keys=True).encode()).hexdigest()

@@ -1,0 +1,307 @@
+"""``macedance data build``: a folder of raw videos → clips, manifest, splits and dataset card.
+
+Layout written under ``OUT``::
+
+    motions/<clip>.npz      SMPL-24 motion at --fps (y-up, metres)    keypoints/<clip>.npz  2D keypoints (source fps, px)
+    music/<clip>.npz        features, beats, tempo at --fps           audio/<clip>.wav      the clip's audio (mono)
+    reference/<clip>.jpg    the clip's first frame                    previews/<clip>.mp4   skeleton overlay (--preview)
+    manifest.parquet        one row per candidate (video, shot or clip), kept or rejected with stage and reason
+    clips.jsonl             the kept clips (macedance Clip records, with their split)
+    splits/{train,val,test}.txt   clip ids; whole source videos go to one split (no leakage)
+    README.md               the dataset card          build_report.json   counts, timings, versions of this run
+    .build/                 resume state: params.json and one JSON per finished source video
+
+Resume: a finished video has its state file (written atomically after all its clip files), so a
+killed build restarted with ``resume=True`` skips those and redoes only unfinished videos; clip files
+are themselves written atomically under deterministic names, so a redone video overwrites its own
+partial files and nothing is duplicated. Determinism: clip windows come from a generator seeded by
+(seed, video sha256, shot), splits from the sorted sha256 of (seed, video sha256).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import multiprocessing as mp
+import queue
+import shutil
+import sys
+import time
+from collections import Counter
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from macedance import __version__
+from macedance.datasets.build.params import BUILD_VERSION, BuildParams
+from macedance.datasets.build.pipeline import VideoOutcome, process_video
+from macedance.errors import InputNotFoundError, ValidationError
+from macedance.fileio import atomic_write, write_json
+from macedance.video.io import VIDEO_SUFFIXES
+
+log = logging.getLogger(__name__)
+
+OUTPUT_DIRS = ("motions", "keypoints", "music", "audio", "reference", "previews", "splits", ".build")
+OUTPUT_FILES = ("manifest.parquet", "clips.jsonl", "README.md", "build_report.json")
+
+
+@dataclass
+class BuildProgress:
+    """What the progress callback receives: videos, and frames decoded (scan pass + pose pass: about
+    twice the source frames)."""
+
+    videos_done: int
+    videos_total: int
+    frames_done: int
+    frames_total: int
+    current: str = ""
+
+
+@dataclass
+class BuildReport:
+    """Outcome of a build (also written as ``build_report.json``)."""
+
+    out: str
+    videos: int = 0
+    videos_processed: int = 0
+    videos_resumed: int = 0
+    candidates: int = 0
+    clips: int = 0
+    hours: float = 0.0
+    rejected: dict[str, int] = field(default_factory=dict)
+    splits: dict[str, int] = field(default_factory=dict)
+    seconds: float = 0.0
+    frames_processed: int = 0
+    stage_seconds: dict[str, float] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def find_sources(raw_dir: Path) -> list[tuple[Path, str, str | None]]:
+    """Every non-hidden file under ``raw_dir`` as (path, path relative to raw_dir, genre).
+
+    The genre is the name of the first sub-folder (``RAW_DIR/<genre>/…``), None at the top level.
+    """
+    if not raw_dir.is_dir():
+        raise InputNotFoundError(f"{raw_dir}: raw video folder not found")
+    out = []
+    for p in sorted(raw_dir.rglob("*")):
+        rel = p.relative_to(raw_dir)
+        if not p.is_file() or any(part.startswith(".") for part in rel.parts):
+            continue
+        out.append((p, rel.as_posix(), rel.parts[0] if len(rel.parts) > 1 else None))
+    return out
+
+
+def _state_path(out: Path, rel: str) -> Path:
+    return out / ".build" / "videos" / (hashlib.sha256(rel.encode()).hexdigest()[:24] + ".json")
+
+
+def _unsupported(path: Path, rel: str, genre: str | None) -> VideoOutcome:
+    from macedance.datasets.build.pipeline import _row, video_id_for
+    from macedance.fileio import sha256_file
+
+    sha = sha256_file(path)
+    o = VideoOutcome(video_id_for(rel, sha), rel, sha)
+    o.rows.append(_row(o, None, genre, stage="ingest", code="unsupported", reason=f"unsupported file type {path.suffix or '(none)'!r}; video files: {', '.join(VIDEO_SUFFIXES)}"))
+    return o
+
+
+_WORKER: dict[str, Any] = {}
+
+
+def _work(path: str, rel: str, out: str, params: BuildParams, genre: str | None, frames_q: Any) -> dict[str, Any]:
+    """Process one video in a worker process (the pose backend is created once per process)."""
+    if Path(path).suffix.lower() not in VIDEO_SUFFIXES:
+        return _unsupported(Path(path), rel, genre).to_dict()
+    backend = _WORKER.get("backend")
+    if backend is None and params.pose_backend:
+        from macedance.pose.backends import get_backend
+
+        backend = _WORKER["backend"] = get_backend(params.pose_backend, params.pose_weights)
+    report = (lambda n: frames_q.put(n)) if frames_q is not None else None
+    return process_video(Path(path), rel, Path(out), params, genre, report, backend).to_dict()
+
+
+def _check_state(out: Path, params: BuildParams, resume: bool, overwrite: bool) -> None:
+    state = out / ".build" / "params.json"
+    if overwrite:
+        for d in OUTPUT_DIRS:
+            shutil.rmtree(out / d, ignore_errors=True)
+        for f in OUTPUT_FILES:
+            (out / f).unlink(missing_ok=True)
+    elif state.is_file():
+        if not resume:
+            raise ValidationError(f"{out}", "an empty or new output folder", "an existing build (use --resume to finish it, --overwrite to start again)")
+        old = json.loads(state.read_text())
+        if old.get("hash") != params.hash:
+            changed = sorted(k for k, v in params.to_dict().items() if old.get("params", {}).get(k) != v)
+            raise ValidationError(f"{out}", "the options of the build being resumed", f"different options {changed} (use them again, or --overwrite)")
+    write_json(state, {"hash": params.hash, "build_version": BUILD_VERSION, "params": params.to_dict()})
+
+
+def build_dataset(raw_dir: str | Path, out: str | Path, params: BuildParams | None = None, workers: int = 1, resume: bool = False,
+                  overwrite: bool = False, progress: Callable[[BuildProgress], None] | None = None,
+                  command: str | None = None) -> BuildReport:  # fmt: skip
+    """Build a dataset from every file in ``raw_dir`` (see the module docstring).
+
+    Args:
+        workers: processes running videos in parallel (1 = in this process).
+        resume: finish an interrupted build in ``out`` (same parameters required).
+        overwrite: delete a previous build's outputs in ``out`` first.
+        progress: called after every chunk of decoded frames and every finished video.
+        command: the command line, recorded in the card.
+    """
+    t0 = time.perf_counter()
+    params = params or BuildParams()
+    raw_dir, out = Path(raw_dir), Path(out)
+    sources = find_sources(raw_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    _check_state(out, params, resume, overwrite)
+    done: dict[str, dict[str, Any]] = {}
+    todo = []
+    for path, rel, genre in sources:
+        st = _state_path(out, rel)
+        if st.is_file():
+            try:
+                done[rel] = json.loads(st.read_text())
+                continue
+            except (OSError, json.JSONDecodeError):
+                log.warning("%s: unreadable resume state; processing %s again", st, rel)
+        todo.append((path, rel, genre))
+    report = BuildReport(str(out), videos=len(sources), videos_resumed=len(done))
+    hints = {rel: _frames_hint(p) for p, rel, _ in todo}
+    state = BuildProgress(0, len(todo), 0, 2 * sum(hints.values()))  # every frame is decoded by the scan and (mostly) the pose pass
+    finished_frames = [0]
+
+    def finished(rel: str, outcome: dict[str, Any]) -> None:
+        write_json(_state_path(out, rel), outcome)
+        done[rel] = outcome
+        report.videos_processed += 1
+        report.frames_processed += int(outcome.get("frames", 0))
+        for k, v in outcome.get("stage_seconds", {}).items():
+            report.stage_seconds[k] = report.stage_seconds.get(k, 0.0) + v
+        state.videos_done += 1
+        finished_frames[0] += 2 * hints.get(rel, 0)
+        state.frames_done = max(state.frames_done, finished_frames[0])
+        state.current = rel
+        if progress:
+            progress(state)
+
+    def frames(n: int) -> None:
+        state.frames_done += n
+        if progress:
+            progress(state)
+
+    if workers <= 1 or len(todo) <= 1:
+        for path, rel, genre in todo:
+            state.current = rel
+            finished(rel, _local(path, rel, out, params, genre, frames))
+    else:
+        ctx = mp.get_context("spawn")
+        with ctx.Manager() as manager, ProcessPoolExecutor(workers, mp_context=ctx) as pool:
+            q = manager.Queue()
+            futures = {pool.submit(_work, str(p), rel, str(out), params, g, q): rel for p, rel, g in todo}
+            pending = set(futures)
+            while pending:
+                finished_now, pending = wait(pending, timeout=0.25, return_when=FIRST_COMPLETED)
+                _drain(q, frames)
+                for fut in finished_now:
+                    finished(futures[fut], fut.result())
+            _drain(q, frames)
+    _finalize(out, raw_dir, sources, done, params, report, command)
+    report.seconds = time.perf_counter() - t0
+    write_json(out / "build_report.json", {**report.to_dict(), "macedance": __version__, "params": params.to_dict(), "command": command})
+    return report
+
+
+_LOCAL_BACKEND: dict[str, Any] = {}
+
+
+def _local(path: Path, rel: str, out: Path, params: BuildParams, genre: str | None, frames: Callable[[int], None]) -> dict[str, Any]:
+    if path.suffix.lower() not in VIDEO_SUFFIXES:
+        return _unsupported(path, rel, genre).to_dict()
+    key = f"{params.pose_backend}:{params.pose_weights}"
+    if key not in _LOCAL_BACKEND:
+        from macedance.pose.backends import get_backend
+
+        _LOCAL_BACKEND.clear()
+        _LOCAL_BACKEND[key] = get_backend(params.pose_backend, params.pose_weights)
+    return process_video(path, rel, out, params, genre, frames, _LOCAL_BACKEND[key]).to_dict()
+
+
+def _drain(q: Any, frames: Callable[[int], None]) -> None:
+    n = 0
+    while True:
+        try:
+            n += q.get_nowait()
+        except queue.Empty:
+            break
+    if n:
+        frames(n)
+
+
+def _frames_hint(path: Path) -> int:
+    """Frame count from the container header (0 when unknown); only for the progress bar."""
+    if path.suffix.lower() not in VIDEO_SUFFIXES:
+        return 0
+    try:
+        import av
+
+        with av.open(str(path)) as c:
+            return int(c.streams.video[0].frames or 0) if c.streams.video else 0
+    except Exception:  # noqa: BLE001 - a bad file is reported by the pipeline itself
+        return 0
+
+
+def assign_splits(video_shas: list[str], seed: int, fractions: tuple[float, float, float]) -> dict[str, str]:
+    """Split name per source video (by sha256): ordered by sha256(seed, sha), then cut into train/val/test.
+
+    With n ≥ 3 videos, val and test get round(share · n) videos but at least one each (when their share
+    is > 0); with 2, one goes to test; with 1, it is train. Adding videos never moves a clip between
+    videos, and a video's clips always share its split.
+    """
+    order = sorted(set(video_shas), key=lambda s: hashlib.sha256(f"{seed}:{s}".encode()).hexdigest())
+    n = len(order)
+    _, f_val, f_test = fractions
+    if n >= 3:
+        n_val = max(1 if f_val > 0 else 0, round(f_val * n))
+        n_test = max(1 if f_test > 0 else 0, round(f_test * n))
+    else:
+        n_val, n_test = 0, (1 if n == 2 and f_test > 0 else 0)
+    names = ["test"] * n_test + ["val"] * n_val + ["train"] * (n - n_test - n_val)
+    return dict(zip(order, names, strict=True))
+
+
+def _finalize(out: Path, raw_dir: Path, sources: list[tuple[Path, str, str | None]], done: dict[str, dict[str, Any]],
+              params: BuildParams, report: BuildReport, command: str | None) -> None:  # fmt: skip
+    from macedance.datasets.build.card import write_card
+    from macedance.datasets.build.manifest import write_manifest
+
+    outcomes = [done[rel] for _, rel, _ in sources if rel in done]
+    kept_shas = [o["sha256"] for o in outcomes if o["clips"]]
+    split_of = assign_splits(kept_shas, params.seed, params.split_fractions)
+    rows, clips = [], []
+    for o in outcomes:
+        for r in o["rows"]:
+            rows.append({**r, "split": split_of.get(o["sha256"]) if r["status"] == "kept" else None})
+        for c in o["clips"]:
+            clips.append({**c, "split": split_of[o["sha256"]]})
+    write_manifest(out / "manifest.parquet", rows)
+    with atomic_write(out / "clips.jsonl", "w") as f:
+        for c in clips:
+            f.write(json.dumps({k: c[k] for k in ("id", "source_video", "start", "end", "motion_path", "keypoints_path", "music_path",
+                                                  "genre", "split", "provenance")}) + "\n")  # fmt: skip
+    for name in ("train", "val", "test"):
+        with atomic_write(out / "splits" / f"{name}.txt", "w") as f:
+            f.write("".join(c["id"] + "\n" for c in clips if c["split"] == name))
+    report.candidates = len(rows)
+    report.clips = len(clips)
+    report.hours = sum(c["end"] - c["start"] for c in clips) / 3600.0
+    report.rejected = dict(Counter(r["code"] for r in rows if r["status"] != "kept"))
+    report.splits = dict(Counter(c["split"] for c in clips))
+    write_card(out / "README.md", rows, clips, params, command or " ".join(sys.argv), raw_dir.name)

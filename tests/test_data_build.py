@@ -1,0 +1,262 @@
+"""MA-Data builder: stages on generated videos with known cuts, the offline pose backend on a real
+photo, and whole builds (rejections, resume, determinism, workers, splits, card, CLI)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from macedance.datasets.build import BuildParams, build_dataset
+from macedance.datasets.build.manifest import read_manifest
+from macedance.datasets.build.segment import sample_span, segment_shot
+from macedance.datasets.build.shots import detect_cuts, is_static, scan_video, split_shots
+from macedance.datasets.synthetic_video import ShotSpec, write_dance_video
+from macedance.errors import DataFormatError, ValidationError
+from macedance.video.io import probe_video
+
+# Short clips keep the whole-build tests fast: 2–3 s clips at 15 fps on 320×240 videos.
+FAST = dict(min_clip=2.0, max_clip=3.0)
+FPS, SIZE = 15.0, (320, 240)
+
+
+@pytest.fixture(scope="module")
+def cut_video(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
+    path = tmp_path_factory.mktemp("cuts") / "cuts.mp4"
+    shots = [ShotSpec(2.0), ShotSpec(1.4, "static"), ShotSpec(2.2, "two"), ShotSpec(1.0), ShotSpec(1.6, "empty")]
+    return path, write_dance_video(path, shots, fps=FPS, size=SIZE, seed=5)
+
+
+def test_probe_reports_fps_size_frames_and_audio(cut_video: tuple[Path, dict], tmp_path: Path) -> None:
+    path, truth = cut_video
+    info = probe_video(path)
+    assert (info.fps, info.width, info.height, info.frames, info.rotation) == (FPS, *SIZE, truth["frames"], 0)
+    assert info.has_audio and info.audio_rate == 44100
+    (tmp_path / "empty.mp4").write_bytes(b"")
+    (tmp_path / "junk.mp4").write_bytes(b"\x00\x00\x00\x18ftypmp42" + bytes(300))
+    with pytest.raises(DataFormatError, match="zero-length"):
+        probe_video(tmp_path / "empty.mp4")
+    with pytest.raises(DataFormatError, match="junk.mp4"):
+        probe_video(tmp_path / "junk.mp4")
+
+
+def test_seeking_decoder_returns_the_same_frames_as_decoding_from_the_start(cut_video: tuple[Path, dict]) -> None:
+    from macedance.video.io import iter_frames
+
+    path, truth = cut_video
+    every = list(iter_frames(path, max_side=96))
+    assert len(every) == truth["frames"]
+    for start in (1, 29, 30, 31, 77, truth["frames"] - 2):
+        part = list(iter_frames(path, start=start, max_frames=4, max_side=96))
+        assert len(part) == min(4, truth["frames"] - start)
+        for k, frame in enumerate(part):
+            np.testing.assert_array_equal(frame, every[start + k])
+
+
+def test_cuts_found_at_known_frames_and_static_shot_flagged(cut_video: tuple[Path, dict]) -> None:
+    path, truth = cut_video
+    sig = scan_video(path)
+    assert len(sig["hist"]) == truth["frames"] - 1
+    cuts = detect_cuts(sig["hist"])
+    assert cuts.tolist() == truth["cuts"]
+    shots = split_shots(cuts, truth["frames"])
+    static = [is_static(sig["moving"], a, b) for a, b in shots]
+    assert static == [False, True, False, False, True]  # the empty shot has nothing moving either
+
+
+def test_detect_cuts_ignores_gradual_change_and_keeps_one_cut_per_flash() -> None:
+    fade = np.full(200, 0.02)
+    fade[50:150] = 0.15  # a long busy stretch: high but not abrupt
+    assert detect_cuts(fade).tolist() == []
+    spiky = np.full(100, 0.01)
+    spiky[[40, 42]] = [0.9, 0.7]  # two peaks within min_gap: one cut, at the larger
+    assert detect_cuts(spiky).tolist() == [41]
+
+
+def test_segment_windows_are_seeded_whole_frames_in_range() -> None:
+    fps = 30.0
+    wins = segment_shot(100, 100 + 30 * 40, fps, 5.0, 10.0, np.random.default_rng(3))
+    assert wins == segment_shot(100, 100 + 30 * 40, fps, 5.0, 10.0, np.random.default_rng(3))
+    assert wins != segment_shot(100, 100 + 30 * 40, fps, 5.0, 10.0, np.random.default_rng(4))
+    assert wins[0][0] - 100 <= 30
+    for (a, b), nxt in zip(wins, wins[1:] + [(None, None)], strict=True):
+        assert 150 <= b - a <= 300 and b <= 1300
+        assert nxt[0] is None or nxt[0] == b  # consecutive, no overlap
+    assert 1300 - wins[-1][1] < 150  # the dropped tail is shorter than a clip
+    assert segment_shot(0, 149, fps, 5.0, 10.0, np.random.default_rng(0)) == []
+    a, b = sample_span(45, 195, 30.0, 44100)
+    assert (a, b - a) == (66150, 220500)
+
+
+def test_mediapipe_backend_finds_a_real_person_offline() -> None:
+    skimage_data = pytest.importorskip("skimage.data")
+    from macedance.pose.backends import get_backend
+    from macedance.schema.keypoints import MEDIAPIPE33
+
+    img = skimage_data.astronaut()  # 512×512, a woman from the waist up
+    backend = get_backend("mediapipe")
+    backend.start_shot()
+    kp, world = backend(img)
+    body = [MEDIAPIPE33.index(n) for n in ("nose", "left_eye", "right_eye", "left_shoulder", "right_shoulder")]
+    assert kp[body, 2].min() > 0.9  # (her left elbow is hidden behind the helmet: 0.33)
+    assert (kp[body, :2] > 0).all() and (kp[body, :2] < 512).all()
+    nose, ls, rs = kp[MEDIAPIPE33.index("nose")], kp[MEDIAPIPE33.index("left_shoulder")], kp[MEDIAPIPE33.index("right_shoulder")]
+    assert nose[1] < min(ls[1], rs[1])  # head above the shoulders
+    assert ls[0] > rs[0]  # the person's left shoulder is on the image's right
+    assert world is not None and np.isfinite(world).all() and abs(world[:, :3]).max() < 2.0  # metres around the hips
+    backend.start_shot()
+    assert backend(np.full((256, 256, 3), 128, np.uint8))[0][:, 2].max() == 0.0
+
+
+# ----- whole builds ---------------------------------------------------------------------------------------
+
+
+def _raw_folder(root: Path) -> Path:
+    raw = root / "raw"
+    (raw / "popping").mkdir(parents=True)
+    (raw / "jazz").mkdir()
+    write_dance_video(raw / "popping" / "a.mp4", [ShotSpec(2.6), ShotSpec(2.4, "static"), ShotSpec(2.5, "two"), ShotSpec(5.2, bpm=100)],
+                      fps=FPS, size=SIZE, seed=1)  # fmt: skip
+    write_dance_video(raw / "jazz" / "b.mp4", [ShotSpec(4.4, bpm=110)], fps=FPS, size=SIZE, seed=2)
+    write_dance_video(raw / "jazz" / "c.mp4", [ShotSpec(2.8, bpm=90)], fps=FPS, size=SIZE, seed=3)
+    write_dance_video(raw / "silent.mp4", [ShotSpec(2.5)], fps=FPS, size=SIZE, seed=4, audio=False)
+    (raw / "zero.mp4").write_bytes(b"")
+    (raw / "corrupt.mov").write_bytes(b"\x00\x00\x00\x14ftypqt  " + bytes(range(256)) * 4)
+    (raw / "notes.txt").write_text("not a video\n")
+    return raw
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Path]:
+    """(cache dir, raw folder, a finished build) shared by the tests below."""
+    root = tmp_path_factory.mktemp("build")
+    cache = root / "cache"
+    mp = pytest.MonkeyPatch()
+    mp.setenv("MACEDANCE_CACHE_DIR", str(cache))
+    try:
+        raw = _raw_folder(root)
+        build_dataset(raw, root / "out", BuildParams(**FAST), command="test build")
+    finally:
+        mp.undo()
+    return cache, raw, root / "out"
+
+
+def test_build_writes_clips_manifest_splits_and_card(built: tuple[Path, Path, Path]) -> None:
+    from macedance.music.analysis import load_music
+    from macedance.schema import Keypoints2D, load_motion
+
+    _, raw, out = built
+    rows = read_manifest(out / "manifest.parquet")
+    by_code: dict[str, list[dict]] = {}
+    for r in rows:
+        by_code.setdefault(r["code"], []).append(r)
+    assert {r["source_video"] for r in by_code["zero-length"]} == {"zero.mp4"}
+    assert {r["source_video"] for r in by_code["unreadable"]} == {"corrupt.mov"}
+    assert {r["source_video"] for r in by_code["unsupported"]} == {"notes.txt"}
+    assert {r["source_video"] for r in by_code["no-audio"]} == {"silent.mp4"}
+    assert [(r["source_video"], r["shot"]) for r in by_code["static"]] == [("popping/a.mp4", 1)]
+    assert [(r["source_video"], r["shot"]) for r in by_code["multi-person"]] == [("popping/a.mp4", 2)]
+    kept = by_code["kept"]
+    assert len(kept) >= 4 and {r["source_video"] for r in kept} == {"popping/a.mp4", "jazz/b.mp4", "jazz/c.mp4"}
+    assert all(r["reason"] for r in rows if r["status"] == "rejected")
+    for r in kept:
+        assert 2.0 - 1e-9 <= r["duration_s"] <= 3.0 + 1e-9 and r["genre"] in ("popping", "jazz")
+        motion = load_motion(out / r["motion_path"])
+        assert motion.fps == 30.0 and abs(motion.duration - r["duration_s"]) <= 1 / 30 + 1e-9
+        kp = Keypoints2D.load(out / r["keypoints_path"])
+        assert kp.num_frames == r["end_frame"] - r["start_frame"] and kp.skeleton == "mediapipe33" and kp.image_size == SIZE
+        music = load_music(out / r["music_path"])
+        assert music["features"].shape == (motion.num_frames, 35) and len(music["beats"]) >= 2
+        assert music["beats"].min() >= 0 and music["beats"].max() < r["duration_s"]
+        import soundfile as sf
+
+        info = sf.info(out / r["audio_path"])
+        assert abs(info.frames / info.samplerate - r["duration_s"]) < 1 / info.samplerate + 1e-9
+        assert (out / r["reference_path"]).stat().st_size > 1000
+        assert r["reproj_px"] is not None and r["reproj_px"] < 0.08 * SIZE[1]
+    # splits: whole videos, no leakage, every kept clip in exactly one split
+    split_ids = {s: (out / "splits" / f"{s}.txt").read_text().split() for s in ("train", "val", "test")}
+    assert sorted(sum(split_ids.values(), [])) == sorted(r["candidate_id"] for r in kept)
+    video_split = {}
+    for r in kept:
+        assert video_split.setdefault(r["source_video"], r["split"]) == r["split"]
+    assert len(set(video_split.values())) == 3  # three videos with clips → train, val and test
+    clips = [json.loads(line) for line in (out / "clips.jsonl").read_text().splitlines()]
+    assert sorted(c["id"] for c in clips) == sorted(r["candidate_id"] for r in kept)
+    card = (out / "README.md").read_text()
+    for text in ("| clips | ", "multi-person", "static", "no-audio", "| popping |", "| jazz |", "test build", "mediapipe"):
+        assert text in card
+
+
+def test_same_input_and_seed_give_the_same_dataset_with_two_workers(built: tuple[Path, Path, Path], tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    _, raw, out = built
+    monkeypatch.setenv("MACEDANCE_CACHE_DIR", str(tmp_path / "fresh-cache"))  # recompute every stage
+    again = build_dataset(raw, tmp_path / "again", BuildParams(**FAST), workers=2)
+    assert again.videos_processed == 7
+    a, b = read_manifest(out / "manifest.parquet"), read_manifest(tmp_path / "again" / "manifest.parquet")
+    assert [r["candidate_id"] for r in a] == [r["candidate_id"] for r in b]
+    assert [(r["status"], r["code"], r["split"]) for r in a] == [(r["status"], r["code"], r["split"]) for r in b]
+    for r in a:
+        if r["status"] == "kept":
+            with np.load(out / r["motion_path"]) as x, np.load(tmp_path / "again" / r["motion_path"]) as y:
+                np.testing.assert_allclose(x["poses"], y["poses"], atol=1e-6)
+                np.testing.assert_allclose(x["trans"], y["trans"], atol=1e-6)
+
+
+def test_killed_build_resumes_without_redoing_finished_videos(built: tuple[Path, Path, Path], tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    import macedance.datasets.build.runner as runner
+
+    cache, raw, out = built
+    monkeypatch.setenv("MACEDANCE_CACHE_DIR", str(cache))
+    target = tmp_path / "resumed"
+    calls: list[str] = []
+    real = runner.process_video
+
+    def counting(path, rel, *a, **kw):  # noqa: ANN001, ANN202
+        calls.append(rel)
+        return real(path, rel, *a, **kw)
+
+    monkeypatch.setattr(runner, "process_video", counting)
+
+    def kill_after_two(p: runner.BuildProgress) -> None:
+        if p.videos_done == 2:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        build_dataset(raw, target, BuildParams(**FAST), progress=kill_after_two)
+    assert not (target / "manifest.parquet").exists()
+    first = list(calls)
+    with pytest.raises(ValidationError, match="--resume"):
+        build_dataset(raw, target, BuildParams(**FAST))
+    with pytest.raises(ValidationError, match="min_clip"):
+        build_dataset(raw, target, BuildParams(min_clip=2.5, max_clip=3.0), resume=True)
+    calls.clear()
+    report = build_dataset(raw, target, BuildParams(**FAST), resume=True)
+    assert report.videos_resumed == 2 and not set(calls) & set(first[:2])
+    a, b = read_manifest(out / "manifest.parquet"), read_manifest(target / "manifest.parquet")
+    assert [(r["candidate_id"], r["code"], r["split"]) for r in a] == [(r["candidate_id"], r["code"], r["split"]) for r in b]
+    files = sorted(p.name for p in (target / "motions").iterdir())
+    assert files == sorted(f"{r['candidate_id']}.npz" for r in b if r["status"] == "kept")  # no duplicates, no temp files
+    assert not list(target.rglob("*.tmp"))
+
+
+def test_cli_build_prints_a_summary_and_reports_bad_folders(built: tuple[Path, Path, Path], tmp_path: Path,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    from typer.testing import CliRunner
+
+    from macedance.cli import app
+
+    cache, raw, _ = built
+    monkeypatch.setenv("MACEDANCE_CACHE_DIR", str(cache))
+    runner = CliRunner()
+    res = runner.invoke(app, ["data", "build", str(raw), str(tmp_path / "cli"), "--min-clip", "2", "--max-clip", "3"])
+    assert res.exit_code == 0, res.output
+    assert "clips kept" in res.output and "multi-person" in res.output
+    res = runner.invoke(app, ["data", "build", str(tmp_path / "nope"), str(tmp_path / "x")])
+    assert res.exit_code == 2 and "not found" in res.output
+    res = runner.invoke(app, ["data", "build", str(raw), str(tmp_path / "cli"), "--min-clip", "2", "--max-clip", "3"])
+    assert res.exit_code == 2 and "--resume" in res.output
