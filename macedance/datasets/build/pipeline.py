@@ -4,17 +4,17 @@ Stages, in order (each cached by input hash + stage version + parameters in the 
 so a re-run or a resumed build reuses them):
 
 1. ingest — :func:`~macedance.video.io.probe_video` (fps, size, frames, rotation, audio stream);
-2. scan — :func:`~macedance.datasets.build.shots.scan_video` → hard cuts → shots; shots shorter
-   than ``min_clip`` are dropped, near-static shots rejected;
-3. pose + people — one streaming decode of the remaining shots: the pose backend on every frame
-   (downscaled to ``pose_max_side``), the BlazePose person detector at ``people_fps``; multi-person
-   shots are rejected;
-4. segment — seeded 5–10 s windows inside each remaining shot;
-5. per clip — no person in more than ``max_missing`` of its frames → rejected; fewer than
-   ``min_beats`` beats → rejected (unless ``allow_silent``); SMPL fit → rejected above the fit's
-   error thresholds;
+   the music analysis of the audio track starts in a thread;
+2. scan — one decode: :func:`~macedance.datasets.build.shots.scan_video` → hard cuts → shots, and
+   the person count at ``people_fps`` (tiled BlazePose detector, helper thread); shots shorter than
+   ``min_clip``, near-static shots and multi-person shots are rejected;
+3. segment — seeded 5–10 s windows inside each remaining shot;
+4. pose — every window in one of ``pose_threads`` threads (own model, own seeking decoder, fresh
+   tracker); a finished window is checked (no person in more than ``max_missing`` of its frames,
+   fewer than ``min_beats`` beats unless ``allow_silent``) and its SMPL fit starts in a fit thread;
+5. fit — rejected above the fit's error thresholds;
 6. export — motion, keypoints, music features, audio, reference frame (and preview) per kept clip,
-   written atomically; one decode pass for the reference frames and previews.
+   written atomically. Rows are appended in window order, so threads never change the outcome.
 """
 
 from __future__ import annotations
