@@ -256,7 +256,46 @@ def test_cli_build_prints_a_summary_and_reports_bad_folders(built: tuple[Path, P
     res = runner.invoke(app, ["data", "build", str(raw), str(tmp_path / "cli"), "--min-clip", "2", "--max-clip", "3"])
     assert res.exit_code == 0, res.output
     assert "clips kept" in res.output and "multi-person" in res.output
+    # --allow-silent keeps the silent video's clips as motion-only; --preview writes overlay videos
+    res = runner.invoke(app, ["data", "build", str(raw), str(tmp_path / "silent"), "--min-clip", "2", "--max-clip", "3",
+                              "--allow-silent", "--preview"])  # fmt: skip
+    assert res.exit_code == 0, res.output
+    rows = read_manifest(tmp_path / "silent" / "manifest.parquet")
+    silent = [r for r in rows if r["source_video"] == "silent.mp4"]
+    assert silent and all(r["status"] == "kept" and r["music_path"] is None and r["audio_path"] is None for r in silent)
+    from macedance.video.io import probe_video as probe
+
+    for r in rows:
+        if r["status"] == "kept":
+            info = probe(tmp_path / "silent" / r["preview_path"])
+            assert info.frames == r["end_frame"] - r["start_frame"] and info.has_audio == (r["audio_path"] is not None)
     res = runner.invoke(app, ["data", "build", str(tmp_path / "nope"), str(tmp_path / "x")])
     assert res.exit_code == 2 and "not found" in res.output
     res = runner.invoke(app, ["data", "build", str(raw), str(tmp_path / "cli"), "--min-clip", "2", "--max-clip", "3"])
     assert res.exit_code == 2 and "--resume" in res.output
+
+
+def test_real_multi_person_street_video_is_rejected(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from conftest import SHARED_DATA
+
+    street = SHARED_DATA / "real-media" / "street-multiperson.avi"
+    if not street.is_file():
+        pytest.skip(f"{street} not found")
+    monkeypatch.setenv("MACEDANCE_CACHE_DIR", str(tmp_path / "cache"))
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    (raw / street.name).symlink_to(street)
+    build_dataset(raw, tmp_path / "out", BuildParams(**FAST))
+    rows = read_manifest(tmp_path / "out" / "manifest.parquet")
+    assert [r["status"] for r in rows if r["status"] == "kept"] == []
+    multi = [r for r in rows if r["code"] == "multi-person"]
+    assert multi and all(r["multi_person_frac"] > 0.5 for r in multi)
+
+
+def test_user_smpl_model_gives_the_bone_lengths(smpl_model_dir: Path) -> None:
+    from macedance.datasets.build.pipeline import _rest
+    from macedance.motion.skeleton import builtin_skeleton
+
+    rest = _rest(BuildParams(smpl_model=str(smpl_model_dir)))
+    assert rest.name != builtin_skeleton().name and not np.allclose(rest.joints, builtin_skeleton().joints)
+    assert _rest(BuildParams()).name == builtin_skeleton().name

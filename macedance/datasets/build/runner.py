@@ -20,10 +20,12 @@ partial files and nothing is duplicated. Determinism: clip windows come from a g
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import logging
 import multiprocessing as mp
+import os
 import queue
 import shutil
 import sys
@@ -112,6 +114,13 @@ def _unsupported(path: Path, rel: str, genre: str | None) -> VideoOutcome:
 
 
 _WORKER: dict[str, Any] = {}
+
+
+def _init_worker(threads: int) -> None:
+    """Worker-process set-up: torch (SMPL fits) uses this many threads."""
+    import torch
+
+    torch.set_num_threads(threads)
 
 
 def _work(path: str, rel: str, out: str, params: BuildParams, genre: str | None, frames_q: Any) -> dict[str, Any]:
@@ -203,9 +212,11 @@ def build_dataset(raw_dir: str | Path, out: str | Path, params: BuildParams | No
             finished(rel, _local(path, rel, out, params, genre, frames))
     else:
         ctx = mp.get_context("spawn")
-        with ctx.Manager() as manager, ProcessPoolExecutor(workers, mp_context=ctx) as pool:
+        threads = max(1, (os.cpu_count() or 1) // workers)  # each worker's pose and torch threads share the cores
+        wparams = dataclasses.replace(params, pose_threads=min(params.pose_threads, threads))
+        with ctx.Manager() as manager, ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker, initargs=(threads,)) as pool:
             q = manager.Queue()
-            futures = {pool.submit(_work, str(p), rel, str(out), params, g, q): rel for p, rel, g in todo}
+            futures = {pool.submit(_work, str(p), rel, str(out), wparams, g, q): rel for p, rel, g in todo}
             pending = set(futures)
             while pending:
                 finished_now, pending = wait(pending, timeout=0.25, return_when=FIRST_COMPLETED)
