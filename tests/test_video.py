@@ -415,3 +415,41 @@ def test_identity_same_face_scores_higher_than_different_faces(tmp_path):
     assert per["same"]["value"] > 0.95 > per["other"]["value"], per
     r = runner.invoke(app, ["eval", "video", "--pred", str(tmp_path / "pred"), "--gt", str(tmp_path / "pred"), "--metrics", "identity"])
     assert r.exit_code == 2 and "--ref" in r.stderr
+
+
+def test_motion_metrics_on_generated_videos_with_the_builders_pose_backend(tmp_path):
+    """The full-task protocol: 2D keypoints from videos → mace-video2d FID_k/FID_g/Div/BAS with the GT music."""
+    from macedance.datasets.synthetic_video import ShotSpec, write_dance_video
+    from macedance.evaluators.evaluate import evaluate_motion_files
+    from macedance.evaluators.presets import get_preset
+    from macedance.pose.backends import get_backend
+    from macedance.pose.mapping import to_vitpose25
+    from macedance.video.evaluate import evaluate_videos
+    from macedance.video.motion2d import video_keypoints
+
+    gt, pred = tmp_path / "gt", tmp_path / "pred"
+    for i in range(3):  # 16 fps, 4.5 s = 72 frames ≥ the protocol's 64
+        write_dance_video(gt / f"clip{i}.mp4", [ShotSpec(4.5, bpm=100 + 10 * i)], fps=16.0, size=(320, 240), seed=10 + i)
+        write_dance_video(pred / f"clip{i}.mp4", [ShotSpec(4.5, "static" if i == 0 else "dance", bpm=100 + 10 * i)],
+                          fps=16.0, size=(320, 240), seed=20 + i)  # fmt: skip
+    same = evaluate_videos(gt, gt, ("motion-2d",))["scores"]
+    assert abs(same["fid_k-2d"]["value"]) < 1e-3 and abs(same["fid_g-2d"]["value"]) < 1e-3
+    assert same["bas-2d"]["n"] == 3 and 0 < same["bas-2d"]["value"] <= 1
+    assert same["fid_k-2d"]["details"]["pose_backend"]["backend"] == "mediapipe"
+    res = evaluate_videos(pred, gt, ("motion-2d",))
+    scores = res["scores"]
+    assert scores["fid_k-2d"]["value"] > 1.0 and scores["fid_k-2d"]["n"] == 3
+    # the same numbers as scoring the converted keypoint files with the motion evaluator directly
+    backend = get_backend("mediapipe")
+    files = {}
+    for role, d in (("pred", pred), ("gt", gt)):
+        files[role] = []
+        for i in range(3):
+            out = tmp_path / "kp" / role / f"clip{i}.npz"
+            kp = video_keypoints(d / f"clip{i}.mp4", backend)
+            assert kp.skeleton == "mediapipe33" and kp.num_frames == 72 and kp.image_size == (320, 240)
+            to_vitpose25(kp).save(out)
+            files[role].append(out)
+    direct, _ = evaluate_motion_files(files, get_preset("mace-video2d"), gt)
+    for name in ("fid_k", "fid_g", "div_k", "div_g", "bas"):
+        assert scores[f"{name}-2d"]["value"] == pytest.approx(direct["scores"][name]["value"], rel=1e-9)

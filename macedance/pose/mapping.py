@@ -144,3 +144,41 @@ def to_coco17(kp: Keypoints2D) -> Keypoints2D:
     meta = dict(kp.meta)
     meta["converted_from"] = kp.skeleton
     return Keypoints2D(kp.data[:, coco17_indices(kp.skeleton)], "coco17", kp.image_size, kp.fps, meta)
+
+
+# ViTPose-25 keypoints that MediaPipe-33 / COCO-17 do not have: (name, source names averaged, source
+# when the skeleton lacks those). Substitutes keep the position and get confidence 0 for COCO-17.
+_VITPOSE_EXTRA: dict[str, tuple[str, ...]] = {
+    "neck": ("left_shoulder", "right_shoulder"), "hip": ("left_hip", "right_hip"),
+    "left_big_toe": ("left_foot_index",), "left_small_toe": ("left_foot_index",), "left_heel": ("left_heel",),
+    "right_big_toe": ("right_foot_index",), "right_small_toe": ("right_foot_index",), "right_heel": ("right_heel",),
+}  # fmt: skip
+
+
+def to_vitpose25(kp: Keypoints2D) -> Keypoints2D:
+    """``kp`` in easy_ViTPose's coco_25 layout (the layout of the ``mace-video2d`` motion preset).
+
+    Shared names are copied; ``neck`` and ``hip`` are the means of the shoulders and hips (confidence:
+    the smaller); from MediaPipe-33 both toes come from ``foot_index`` (MediaPipe has no small toe) and
+    the heels from its heels; from COCO-17, which has no feet, toes and heels sit on the ankle with
+    confidence 0. The conversion is recorded in ``meta["converted_from"]``.
+    """
+    from macedance.schema.keypoints import VITPOSE25
+
+    if kp.skeleton == "vitpose25":
+        return kp
+    src = kp.names
+    out = np.zeros((kp.num_frames, len(VITPOSE25), 3))
+    for i, name in enumerate(VITPOSE25):
+        if name in src:
+            out[:, i] = kp.data[:, src.index(name)]
+            continue
+        group = _VITPOSE_EXTRA[name]
+        if all(n in src for n in group):
+            rows = kp.data[:, [src.index(n) for n in group]]
+            out[:, i, :2] = rows[..., :2].mean(axis=1)
+            out[:, i, 2] = rows[..., 2].min(axis=1)
+        else:  # COCO-17 feet: the ankle's position, no confidence
+            side = "left" if name.startswith("left") else "right"
+            out[:, i, :2] = kp.data[:, src.index(f"{side}_ankle"), :2]
+    return Keypoints2D(out, "vitpose25", kp.image_size, kp.fps, {**kp.meta, "converted_from": kp.skeleton})

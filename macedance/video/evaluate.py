@@ -25,8 +25,9 @@ from macedance.fileio import sha256_file
 from macedance.video import frame_metrics
 from macedance.video.io import VIDEO_SUFFIXES, iter_frames, read_video, sample_frames
 
-METRICS = ("fvd", "fid", "fid-vid", "temporal-flickering", "identity", "ssim", "psnr", "l1", "lpips", "lpips-alex", "lpips-vgg")
-SET_METRICS = ("fvd", "fid", "fid-vid", "temporal-flickering", "identity")  # not paired by stem
+METRICS = ("fvd", "fid", "fid-vid", "temporal-flickering", "identity", "motion-2d", "ssim", "psnr", "l1", "lpips", "lpips-alex",
+           "lpips-vgg")  # fmt: skip
+SET_METRICS = ("fvd", "fid", "fid-vid", "temporal-flickering", "identity", "motion-2d")  # not paired by stem
 DEFAULT_METRICS = ("fvd", "ssim", "psnr", "l1", "lpips")
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp")
 LPIPS_NET = {"clean": "alex", "disco-legacy": "vgg"}  # net used by plain ``lpips`` under each preset
@@ -256,9 +257,12 @@ def _flickering(P: dict[str, Path], skipped: list[dict[str, str]],
 def evaluate_videos(pred: str | Path, gt: str | Path, metrics: tuple[str, ...] = DEFAULT_METRICS, preset: str = "clean",
                     fvd_preset: str = "stylegan-v", device: str = "cpu",
                     progress: Callable[[int, int, str], None] | None = None,
-                    ref: str | Path | None = None) -> dict[str, Any]:  # fmt: skip
+                    ref: str | Path | None = None, music: str | Path | None = None, pose_backend: str = "mediapipe",
+                    pose_weights: str | Path | None = None) -> dict[str, Any]:  # fmt: skip
     """Evaluate a folder of generated videos against a folder of ground-truth videos (and, for
-    ``identity``, a folder of reference images matched by stem)."""
+    ``identity``, a folder of reference images matched by stem). ``motion-2d`` estimates 2D keypoints
+    with ``pose_backend`` and scores FID_k, FID_g, Div_k, Div_g and BAS (``mace-video2d`` preset) with the
+    music in ``music`` (default: the ground-truth videos' own audio tracks)."""
     t0 = time.perf_counter()
     bad = [m for m in metrics if m not in METRICS]
     if bad:
@@ -322,6 +326,12 @@ def evaluate_videos(pred: str | Path, gt: str | Path, metrics: tuple[str, ...] =
         scores["identity"] = _identity(P, Path(ref), skipped, progress)
     if "temporal-flickering" in metrics:
         scores["temporal-flickering"] = _flickering(P, skipped, progress)
+    if "motion-2d" in metrics:
+        from macedance.video.motion2d import evaluate_motion2d
+
+        if music is not None and not Path(music).is_dir():
+            raise ValidationError("--music", "a folder of music files (matched by stem)", f"{music} (not a folder)")
+        scores.update(evaluate_motion2d(P, G, Path(music) if music else None, skipped, pose_backend, pose_weights, progress))
     return {
         "schema_version": 1, "kind": "video-evaluation", "macedance_version": __version__,
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
