@@ -444,7 +444,7 @@ def eval_video_cmd(
     music: Annotated[Optional[Path], typer.Option(help="Folder of music by stem for motion-2d's BAS (default: the ground-truth videos' audio).")] = None,
     pose_backend: Annotated[str, typer.Option(help="2D pose backend of motion-2d: mediapipe (offline) or rtmlib (--pose-weights).")] = "mediapipe",
     pose_weights: Annotated[Optional[Path], typer.Option(help="ONNX pose model for --pose-backend rtmlib.")] = None,
-    metrics: Annotated[str, typer.Option(help="Comma list of fvd, fid (frames; user-imported Inception), fid-vid (DisCo, user-imported 3D-ResNet-50), identity (needs --ref), temporal-flickering (VBench, generated only), motion-2d (FID_k/FID_g/Div/BAS on estimated 2D keypoints, mace-video2d preset), ssim, psnr, l1, lpips (alex; vgg under disco-legacy), lpips-alex, lpips-vgg.")] = "fvd,ssim,psnr,l1,lpips",
+    metrics: Annotated[str, typer.Option(help="Comma list of fvd, fid (frames; user-imported Inception), fid-vid (DisCo, user-imported 3D-ResNet-50), identity (needs --ref; dlib, offline), identity-arcface (needs --ref and an imported ArcFace ONNX), temporal-flickering (VBench, generated only), motion-2d (FID_k/FID_g/Div/BAS on estimated 2D keypoints, mace-video2d preset), ssim, psnr, l1, lpips (alex; vgg under disco-legacy), lpips-alex, lpips-vgg.")] = "fvd,ssim,psnr,l1,lpips",
     preset: Annotated[str, typer.Option(help="clean, or disco-legacy (DisCo's grayscale SSIM, uint8-overflow PSNR, LPIPS-VGG on [0, 1]).")] = "clean",
     fvd_preset: Annotated[str, typer.Option(help="stylegan-v (bilinear) or disco (bicubic) resizing to 224.")] = "stylegan-v",
     json_out: Annotated[Optional[Path], typer.Option("--json", help="Write the result record as JSON.")] = None,
@@ -463,7 +463,7 @@ def eval_video_cmd(
     table = Table(title=f"Video metrics ({preset})", title_justify="left", box=box.SIMPLE_HEAD)
     for col in ("metric", "value", "n"):
         table.add_column(col, justify="left" if col == "metric" else "right")
-    labels = {"fvd": "FVD ↓", "fid": "FID (frames) ↓", "fid-vid": "FID-VID ↓", "identity": "face identity ↑", "temporal-flickering": "temporal flickering ↑", "fid_k-2d": "FID_k (2D) ↓", "fid_g-2d": "FID_g (2D) ↓", "div_k-2d": "Div_k (2D) →", "div_g-2d": "Div_g (2D) →", "bas-2d": "BAS (2D) ↑", "ssim": "SSIM ↑", "psnr": "PSNR dB ↑", "l1": "L1 ↓", "lpips": "LPIPS ↓", "lpips-alex": "LPIPS-Alex ↓", "lpips-vgg": "LPIPS-VGG ↓"}
+    labels = {"fvd": "FVD ↓", "fid": "FID (frames) ↓", "fid-vid": "FID-VID ↓", "identity": "face identity ↑", "identity-arcface": "face identity (ArcFace) ↑", "temporal-flickering": "temporal flickering ↑", "fid_k-2d": "FID_k (2D) ↓", "fid_g-2d": "FID_g (2D) ↓", "div_k-2d": "Div_k (2D) →", "div_g-2d": "Div_g (2D) →", "bas-2d": "BAS (2D) ↑", "ssim": "SSIM ↑", "psnr": "PSNR dB ↑", "l1": "L1 ↓", "lpips": "LPIPS ↓", "lpips-alex": "LPIPS-Alex ↓", "lpips-vgg": "LPIPS-VGG ↓"}
     for k, s in result["scores"].items():
         table.add_row(labels.get(k, k), "undefined" if s["value"] is None else f"{s['value']:.4g}", str(s.get("n", "")))
     console.print(table)

@@ -19,9 +19,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from macedance import __version__
 from macedance.cache import cache_root
-from macedance.errors import DataFormatError, InputNotFoundError, MaceDanceError
+from macedance.errors import DataFormatError, InputNotFoundError, MaceDanceError, MissingDependencyError
 from macedance.fileio import atomic_write, sha256_file, write_json
 
 
@@ -91,6 +93,27 @@ def _convert_resnet3d(raw: bytes, source: str) -> dict[str, Any]:
     return _checked_state(raw, source, ResNet3D50().state_dict(), "3D-ResNet-50", optional=("fc.",))
 
 
+def _convert_arcface_onnx(raw: bytes, source: str) -> dict[str, Any]:
+    """An ArcFace ONNX model (e.g. InsightFace's ``w600k_r50.onnx``): checked to take (N, 3, 112, 112) and
+    return (N, 512) on a probe face, stored byte for byte."""
+    import torch
+
+    try:
+        import onnxruntime as ort
+    except ImportError:
+        raise MissingDependencyError("importing an ONNX model needs onnxruntime: pip install 'macedance[arcface]'") from None
+    try:
+        sess = ort.InferenceSession(raw, providers=["CPUExecutionProvider"])
+        inp = sess.get_inputs()[0]
+        out = sess.run(None, {inp.name: np.zeros((1, 3, 112, 112), np.float32)})[0]
+    except Exception as exc:  # noqa: BLE001 - any onnxruntime failure means an unusable file
+        raise DataFormatError(f"{source}: not a usable ONNX model ({type(exc).__name__}: {exc})") from None
+    if list(inp.shape[1:]) != [3, 112, 112] or np.shape(out) != (1, 512):
+        raise DataFormatError(f"{source}: expected an ArcFace model (N, 3, 112, 112) → (N, 512), found input "
+                              f"{inp.shape} and output {np.shape(out)}")  # fmt: skip
+    return {"onnx": torch.from_numpy(np.frombuffer(raw, dtype=np.uint8).copy())}
+
+
 @dataclass(frozen=True)
 class WeightSpec:
     name: str
@@ -136,6 +159,10 @@ REGISTRY: dict[str, WeightSpec] = {s.name: s for s in (
                "face_recognition_models 0.3.0 package", "face-recognition-models==0.3.0", "face_recognition_models",
                "face_recognition_models/models/shape_predictor_5_face_landmarks.dat",
                "c4b1e9804792707d3a405c2c16a80a20269e6675021f64a41d30fffafbc41888", None),
+    WeightSpec("arcface-onnx", "ArcFace face embedding (ONNX, 112×112 aligned face → 512-d), for identity-arcface",
+               "user's choice (InsightFace's model zoo: non-commercial research only)", "an InsightFace model-zoo ArcFace "
+               "ONNX, e.g. buffalo_l/w600k_r50.onnx (user-supplied; no registry package ships it)", "", "",
+               "w600k_r50.onnx", None, _convert_arcface_onnx),
     WeightSpec("resnet3d-50-kinetics", "3D-ResNet-50, Kinetics-400 (Hara et al.), 2048-d pooled features: DisCo's FID-VID",
                "MIT (kenshohara/3D-ResNets-PyTorch)", "kenshohara/3D-ResNets-PyTorch release (user-supplied; DisCo's "
                "eval_fvd/resnet-50-kinetics.pth)", "", "", "resnet-50-kinetics.pth", None, _convert_resnet3d),

@@ -25,9 +25,9 @@ from macedance.fileio import sha256_file
 from macedance.video import frame_metrics
 from macedance.video.io import VIDEO_SUFFIXES, iter_frames, read_video, sample_frames
 
-METRICS = ("fvd", "fid", "fid-vid", "temporal-flickering", "identity", "motion-2d", "ssim", "psnr", "l1", "lpips", "lpips-alex",
+METRICS = ("fvd", "fid", "fid-vid", "temporal-flickering", "identity", "identity-arcface", "motion-2d", "ssim", "psnr", "l1", "lpips", "lpips-alex",
            "lpips-vgg")  # fmt: skip
-SET_METRICS = ("fvd", "fid", "fid-vid", "temporal-flickering", "identity", "motion-2d")  # not paired by stem
+SET_METRICS = ("fvd", "fid", "fid-vid", "temporal-flickering", "identity", "identity-arcface", "motion-2d")  # not paired by stem
 DEFAULT_METRICS = ("fvd", "ssim", "psnr", "l1", "lpips")
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp")
 LPIPS_NET = {"clean": "alex", "disco-legacy": "vgg"}  # net used by plain ``lpips`` under each preset
@@ -205,14 +205,14 @@ def _read_image(path: Path) -> np.ndarray:
 
 
 def _identity(P: dict[str, Path], ref_dir: Path, skipped: list[dict[str, str]],
-              progress: Callable[[int, int, str], None] | None) -> dict[str, Any]:  # fmt: skip
+              progress: Callable[[int, int, str], None] | None, arcface: bool = False) -> dict[str, Any]:  # fmt: skip
     """Face identity similarity of each generated video to its reference image (same stem)."""
-    from macedance.video.identity import FaceEmbedder, identity_similarity
+    from macedance.video.identity import ArcFaceEmbedder, FaceEmbedder, identity_similarity
 
     if not ref_dir.is_dir():
         raise InputNotFoundError(f"{ref_dir}: --ref folder not found")
     refs = {p.stem: p for p in sorted(ref_dir.rglob("*")) if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES + VIDEO_SUFFIXES}
-    embedder = FaceEmbedder()
+    embedder = ArcFaceEmbedder() if arcface else FaceEmbedder()
     per: dict[str, Any] = {}
     for i, (stem, path) in enumerate(P.items()):
         if progress:
@@ -231,9 +231,17 @@ def _identity(P: dict[str, Path], ref_dir: Path, skipped: list[dict[str, str]],
     vals = [v["value"] for v in per.values() if v["value"] is not None]
     return {"value": float(np.mean(vals)) if vals else None, "n": len(vals),
             "undefined_reason": None if vals else "no video with a face in both the reference and its frames",
-            "details": {"embedding": "dlib ResNet face descriptor v1 (cosine; not ArcFace CSIM)",
+            "details": {"embedding": _arcface_label() if arcface else "dlib ResNet face descriptor v1 (cosine; not ArcFace CSIM)",
                         "detector": "dlib HOG frontal face, upsample 1, largest face", "frames": "≤ 16 evenly spaced",
                         "per_video": per}}  # fmt: skip
+
+
+def _arcface_label() -> str:
+    from macedance.weights import manifest
+
+    m = manifest("arcface-onnx")
+    return (f"ArcFace ONNX {Path(m['source']).name} (sha256 {m['source_sha256'][:16]}…; cosine), aligned on dlib's eyes and nose "
+            "to the ArcFace 112×112 template")  # fmt: skip
 
 
 def _flickering(P: dict[str, Path], skipped: list[dict[str, str]],
@@ -324,6 +332,10 @@ def evaluate_videos(pred: str | Path, gt: str | Path, metrics: tuple[str, ...] =
         if ref is None:
             raise ValidationError("--ref", "a folder of reference images (matched by stem) for identity", "none given")
         scores["identity"] = _identity(P, Path(ref), skipped, progress)
+    if "identity-arcface" in metrics:
+        if ref is None:
+            raise ValidationError("--ref", "a folder of reference images (matched by stem) for identity-arcface", "none given")
+        scores["identity-arcface"] = _identity(P, Path(ref), skipped, progress, arcface=True)
     if "temporal-flickering" in metrics:
         scores["temporal-flickering"] = _flickering(P, skipped, progress)
     if "motion-2d" in metrics:

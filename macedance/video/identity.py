@@ -5,6 +5,13 @@ aligned with dlib's 5-point landmarks and embedded by dlib's ResNet face descrip
 from the ``face_recognition_models`` package (see :mod:`macedance.weights`). Similarity = cosine of
 the descriptors, averaged over the sampled frames in which a face is found. This is **not** the
 ArcFace CSIM of StableAnimator; values are comparable only with this embedding.
+
+:class:`ArcFaceEmbedder` (metric ``identity-arcface``): the same detector and landmarks, the face
+aligned to the standard 112×112 ArcFace template (similarity transform from the two eye centres and
+the nose — dlib's 5-point model has no mouth corners, so this approximates InsightFace's 5-point
+alignment), RGB scaled to [−1, 1] ((x − 127.5) / 127.5), embedded by a user-imported ArcFace ONNX model
+(``macedance weights import arcface-onnx FILE``, e.g. InsightFace's ``w600k_r50.onnx``; run by
+onnxruntime). Similarity = cosine of the L2-normalised embeddings.
 """
 
 from __future__ import annotations
@@ -41,6 +48,73 @@ class FaceEmbedder:
         box = max(faces, key=lambda r: r.area())
         d = np.asarray(self._net.compute_face_descriptor(img, self._shape(img, box)), dtype=np.float64)
         return d / np.linalg.norm(d)
+
+
+# InsightFace's arcface_dst: eye centres (image left, image right), nose tip, mouth corners, in 112×112 px.
+ARCFACE_TEMPLATE = np.array([[38.2946, 51.6963], [73.5318, 51.5014], [56.0252, 71.7366], [41.5493, 92.3655], [70.7299, 92.2041]])
+
+
+def align_arcface(image: np.ndarray, landmarks5: np.ndarray, size: int = 112) -> np.ndarray:
+    """(size, size, 3) face crop: ``landmarks5`` — dlib's 5 points (two corners of each eye, nose base),
+    (5, 2) px — mapped by a least-squares similarity onto the ArcFace template's eyes and nose."""
+    import cv2
+
+    M = arcface_transform(landmarks5, size)
+    return cv2.warpAffine(np.ascontiguousarray(image), M, (size, size), flags=cv2.INTER_LINEAR, borderValue=0)
+
+
+def arcface_transform(landmarks5: np.ndarray, size: int = 112) -> np.ndarray:
+    """The 2×3 similarity of :func:`align_arcface` (image px → crop px)."""
+    pts = np.asarray(landmarks5, dtype=np.float64)
+    eyes = sorted((pts[0:2].mean(0), pts[2:4].mean(0)), key=lambda p: p[0])  # image-left eye first
+    src = np.array([eyes[0], eyes[1], pts[4]])
+    return _similarity(src, ARCFACE_TEMPLATE[:3] * (size / 112.0))
+
+
+def _similarity(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
+    """2×3 least-squares similarity transform (Umeyama, no reflection) mapping src → dst points."""
+    mu_s, mu_d = src.mean(0), dst.mean(0)
+    s, d = src - mu_s, dst - mu_d
+    cov = d.T @ s / len(src)
+    U, S, Vt = np.linalg.svd(cov)
+    D = np.diag([1.0, np.sign(np.linalg.det(U @ Vt))])
+    R = U @ D @ Vt
+    scale = np.trace(np.diag(S) @ D) / s.var(0).sum()
+    return np.hstack([scale * R, (mu_d - scale * R @ mu_s)[:, None]])
+
+
+class ArcFaceEmbedder(FaceEmbedder):
+    """dlib detection + 5 landmarks, ArcFace alignment, a user-imported ArcFace ONNX embedding."""
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self._session = load_arcface_session()
+        self._input = self._session.get_inputs()[0].name
+
+    def embed(self, image: np.ndarray) -> np.ndarray | None:
+        img = np.ascontiguousarray(image, dtype=np.uint8)
+        faces = self._detector(img, self.upsample)
+        if not faces:
+            return None
+        box = max(faces, key=lambda r: r.area())
+        shape = self._shape(img, box)
+        pts = np.array([[shape.part(i).x, shape.part(i).y] for i in range(5)], dtype=np.float64)
+        crop = align_arcface(img, pts).astype(np.float32)
+        x = ((crop - 127.5) / 127.5).transpose(2, 0, 1)[None]
+        e = np.asarray(self._session.run(None, {self._input: x})[0], dtype=np.float64).reshape(-1)
+        return e / np.linalg.norm(e)
+
+
+def load_arcface_session() -> Any:
+    """onnxruntime session of the imported ``arcface-onnx`` weights."""
+    try:
+        import onnxruntime as ort
+    except ImportError:
+        raise MissingDependencyError("identity-arcface needs onnxruntime: pip install 'macedance[arcface]'") from None
+    from macedance.weights import load_weights
+
+    model = bytes(load_weights("arcface-onnx")["onnx"].numpy().tobytes())
+    return ort.InferenceSession(model, providers=["CPUExecutionProvider"])
 
 
 def identity_similarity(embedder: FaceEmbedder, reference: np.ndarray, frames: np.ndarray, max_frames: int = 16) -> dict[str, Any]:
