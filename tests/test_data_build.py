@@ -55,6 +55,33 @@ def test_seeking_decoder_returns_the_same_frames_as_decoding_from_the_start(cut_
             np.testing.assert_array_equal(frame, every[start + k])
 
 
+def test_display_rotation_is_applied(tmp_path: Path) -> None:
+    """A phone video stored landscape with a 90° display rotation is probed and decoded upright."""
+    import av
+
+    from macedance.video.io import iter_frames
+
+    path = tmp_path / "rot.mp4"
+    with av.open(str(path), "w") as out:
+        vs = out.add_stream("libx264", rate=30)
+        vs.width, vs.height, vs.pix_fmt = 64, 48, "yuv420p"
+        vs.set_display_rotation(90)  # counter-clockwise
+        for _ in range(5):
+            img = np.zeros((48, 64, 3), np.uint8)
+            img[:8, :8] = (255, 0, 0)  # red in the stored frame's top-left corner
+            for pkt in vs.encode(av.VideoFrame.from_ndarray(img, format="rgb24")):
+                out.mux(pkt)
+        for pkt in vs.encode():
+            out.mux(pkt)
+    info = probe_video(path)
+    assert (info.width, info.height, info.rotation, info.frames) == (48, 64, 90, 5)
+    frame = next(iter_frames(path, rotate=True))
+    assert frame.shape == (64, 48, 3)
+    ys, xs = np.nonzero(frame[..., 0] > 200)
+    assert ys.min() >= 48 and xs.max() < 16  # turned counter-clockwise: top-left → bottom-left
+    assert next(iter_frames(path, rotate=True, max_side=32)).shape == (32, 24, 3)
+
+
 def test_cuts_found_at_known_frames_and_static_shot_flagged(cut_video: tuple[Path, dict]) -> None:
     path, truth = cut_video
     sig = scan_video(path)
