@@ -171,6 +171,7 @@ def build_cmd(
     fps: Annotated[float, typer.Option(help="Frame rate of the written motion and music features.")] = 30.0,
     allow_silent: Annotated[bool, typer.Option(help="Keep clips without audio or beats as motion-only.")] = False,
     preview: Annotated[bool, typer.Option(help="Also write a skeleton-overlay preview .mp4 per clip.")] = False,
+    videos: Annotated[bool, typer.Option(help="Write each clip's frames with its audio as videos/<clip>.mp4 (Appearance Expert training).")] = True,
 ) -> None:
     """Build a dataset from raw dance videos: shots, static and single-performer filters, 2D pose, SMPL fit,
     music, 5–10 s clips, manifest.parquet, leak-free splits and a dataset card ([italic]docs/data-build.md[/italic])."""
@@ -181,7 +182,8 @@ def build_cmd(
     with user_errors():
         params = BuildParams(min_clip=min_clip, max_clip=max_clip, seed=seed, fps=fps, pose_backend=pose_backend,
                              pose_weights=str(pose_weights) if pose_weights else None,
-                             smpl_model=str(smpl_model) if smpl_model else None, allow_silent=allow_silent, preview=preview)  # fmt: skip
+                             smpl_model=str(smpl_model) if smpl_model else None, allow_silent=allow_silent, preview=preview,
+                             videos=videos)  # fmt: skip
         bar = Progress(TextColumn("[bold]build"), BarColumn(), TaskProgressColumn(), TextColumn("{task.fields[videos]} videos"),
                        TextColumn("{task.fields[rate]} source frames/s"), TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
                        TextColumn("{task.fields[name]}"), console=err_console, transient=True, disable=not err_console.is_terminal)  # fmt: skip

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import fractions
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -58,3 +58,19 @@ def write_video(path: str | Path, frames: Iterable[np.ndarray], fps: float, audi
             for pkt in aus.encode():
                 out.mux(pkt)
     return path
+
+
+def write_clip(src: str | Path, out: str | Path, start: int, end: int, fps: float, audio: str | Path | None = None,
+               draw: Callable[[int, np.ndarray], np.ndarray] | None = None) -> Path:  # fmt: skip
+    """Re-encode frames [start, end) of the video ``src`` (display rotation applied, cropped to even
+    sizes) as an mp4 at ``fps``, each frame passed through ``draw(i, frame)`` when given, with
+    ``audio`` (the clip's own audio file) muxed in, trimmed to the clip's length."""
+    from macedance.video.io import iter_frames
+
+    def frames() -> Iterator[np.ndarray]:
+        for i, frame in enumerate(iter_frames(src, start=start, max_frames=end - start, rotate=True)):
+            img = draw(i, frame) if draw is not None else frame
+            h, w = img.shape[:2]
+            yield img[: h - h % 2, : w - w % 2]
+
+    return write_video(out, frames(), fps, audio=audio, audio_seconds=(end - start) / fps)

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from PIL import Image
 
 from macedance.datasets.build import BuildParams, build_dataset
 from macedance.datasets.build.manifest import read_manifest
@@ -15,7 +16,7 @@ from macedance.datasets.build.segment import sample_span, segment_shot
 from macedance.datasets.build.shots import detect_cuts, is_static, scan_video, split_shots
 from macedance.datasets.synthetic_video import ShotSpec, write_dance_video
 from macedance.errors import DataFormatError, ValidationError
-from macedance.video.io import probe_video
+from macedance.video.io import iter_frames, probe_video
 
 # Short clips keep the whole-build tests fast: 2–3 s clips at 15 fps on 320×240 videos.
 FAST = dict(min_clip=2.0, max_clip=3.0)
@@ -202,6 +203,13 @@ def test_build_writes_clips_manifest_splits_and_card(built: tuple[Path, Path, Pa
         info = sf.info(out / r["audio_path"])
         assert abs(info.frames / info.samplerate - r["duration_s"]) < 1 / info.samplerate + 1e-9
         assert (out / r["reference_path"]).stat().st_size > 1000
+        assert r["video_path"] == f"videos/{r['candidate_id']}.mp4"
+        vinfo = probe_video(out / r["video_path"])  # the clip's frames at the source rate, with its audio
+        assert (vinfo.width, vinfo.height, vinfo.fps, vinfo.codec) == (*SIZE, FPS, "h264")
+        assert vinfo.frames == r["end_frame"] - r["start_frame"] and vinfo.has_audio
+        first = next(iter_frames(out / r["video_path"]))
+        ref = np.asarray(Image.open(out / r["reference_path"]))
+        assert np.abs(first.astype(float) - ref).mean() < 6  # same frame, two lossy codecs
         assert r["reproj_px"] is not None and r["reproj_px"] < 0.08 * SIZE[1]
     # splits: whole videos, no leakage, every kept clip in exactly one split
     split_ids = {s: (out / "splits" / f"{s}.txt").read_text().split() for s in ("train", "val", "test")}

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -47,13 +46,6 @@ def draw_keypoints(frame: np.ndarray, kp: np.ndarray, skeleton: str, min_conf: f
 def write_overlay_preview(video: str | Path, out: str | Path, start: int, end: int, fps: float, keypoints: np.ndarray,
                           skeleton: str, audio: str | Path | None = None) -> Path:  # fmt: skip
     """Write frames [start, end) of ``video`` with ``keypoints`` ((end − start, K, 3)) drawn, as an mp4."""
-    from macedance.video.io import iter_frames
-    from macedance.video_io import write_video
+    from macedance.video_io import write_clip
 
-    def frames() -> Iterator[np.ndarray]:
-        for i, frame in enumerate(iter_frames(video, start=start, max_frames=end - start, rotate=True)):
-            img = draw_keypoints(frame, keypoints[i], skeleton)
-            h, w = img.shape[:2]
-            yield img[: h - h % 2, : w - w % 2]
-
-    return write_video(out, frames(), fps, audio=audio, audio_seconds=(end - start) / fps)
+    return write_clip(video, out, start, end, fps, audio, lambda i, frame: draw_keypoints(frame, keypoints[i], skeleton))

@@ -11,7 +11,7 @@ relative to RAW_DIR), ``source_sha256``, ``genre``, ``status`` (``kept``/``rejec
 changed pixels per frame), ``multi_person_frac``, ``missing_frac``, ``n_beats``, ``tempo`` (BPM),
 ``reproj_px``, ``reproj_rel``, ``landmark_mm``, ``split``, and for kept clips the relative paths
 ``motion_path``, ``keypoints_path``, ``music_path``, ``audio_path``, ``reference_path``,
-``preview_path``.
+``video_path``, ``preview_path``.
 """
 
 from __future__ import annotations
@@ -28,7 +28,8 @@ _SCHEMA = (
     ("src_fps", "float64"), ("width", "int64"), ("height", "int64"), ("moving", "float64"), ("multi_person_frac", "float64"),
     ("missing_frac", "float64"), ("n_beats", "int64"), ("tempo", "float64"), ("reproj_px", "float64"), ("reproj_rel", "float64"),
     ("landmark_mm", "float64"), ("split", "string"), ("motion_path", "string"), ("keypoints_path", "string"),
-    ("music_path", "string"), ("audio_path", "string"), ("reference_path", "string"), ("preview_path", "string"),
+    ("music_path", "string"), ("audio_path", "string"), ("reference_path", "string"), ("video_path", "string"),
+    ("preview_path", "string"),
 )  # fmt: skip
 COLUMNS = tuple(name for name, _ in _SCHEMA)
 

@@ -10,7 +10,7 @@ from typing import Any
 from macedance.datasets.build.shots import ShotParams
 from macedance.errors import ValidationError
 
-BUILD_VERSION = "1"  # bump when a change of the pipeline changes its outputs
+BUILD_VERSION = "2"  # bump when a change of the pipeline changes its outputs
 
 
 @dataclass(frozen=True)
@@ -29,6 +29,8 @@ class BuildParams:
         smpl_model: folder or file of the user's SMPL model (bone lengths); None = built-in skeleton.
         allow_silent: keep clips without audio or beats as motion-only instead of rejecting them.
         preview: also write a skeleton-overlay preview ``.mp4`` per clip.
+        videos: write each clip's source frames as ``videos/<clip>.mp4`` (H.264 yuv420p at the source
+            frame rate, the clip's audio muxed as AAC): the Appearance Expert's training target.
         people_fps: frames per second sampled for the person count (the detector runs on the whole
             frame plus 7 overlapping crops, about 90 ms per sampled frame on one core).
         max_multi_frac: a shot is multi-person when more than this fraction of its sampled frames
@@ -54,6 +56,7 @@ class BuildParams:
     smpl_model: str | None = None
     allow_silent: bool = False
     preview: bool = False
+    videos: bool = True
     people_fps: float = 1.0
     max_multi_frac: float = 0.2
     person_score: float = 0.5

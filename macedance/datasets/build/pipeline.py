@@ -13,7 +13,7 @@ so a re-run or a resumed build reuses them):
    tracker); a finished window is checked (no person in more than ``max_missing`` of its frames,
    fewer than ``min_beats`` beats unless ``allow_silent``) and its SMPL fit starts in a fit thread;
 5. fit — rejected above the fit's error thresholds;
-6. export — motion, keypoints, music features, audio, reference frame (and preview) per kept clip,
+6. export — motion, keypoints, music features, audio, reference frame, clip video (and preview) per kept clip,
    written atomically. Rows are appended in window order, so threads never change the outcome.
 """
 
@@ -429,6 +429,7 @@ def _export(path: Path, info: VideoInfo, outcome: VideoOutcome, out: Path, param
     from macedance.music.analysis import save_music
     from macedance.music.audio import load_audio
     from macedance.schema import Clip, Keypoints2D
+    from macedance.video_io import write_clip
 
     provenance = {"macedance": __version__, "source_sha256": outcome.sha256, "pose": backend.info(), "build_params_hash": params.hash}
     audio = load_audio(path) if music is not None else None
@@ -440,6 +441,7 @@ def _export(path: Path, info: VideoInfo, outcome: VideoOutcome, out: Path, param
             "motion_path": f"motions/{cid}.npz", "keypoints_path": f"keypoints/{cid}.npz",
             "music_path": f"music/{cid}.npz" if clip_music is not None else None,
             "audio_path": f"audio/{cid}.wav" if audio is not None else None, "reference_path": f"reference/{cid}.jpg",
+            "video_path": f"videos/{cid}.mp4" if params.videos else None,
             "preview_path": f"previews/{cid}.mp4" if params.preview else None,
         }  # fmt: skip
         meta = {"source_video": outcome.source, "source_sha256": outcome.sha256, "clip": cid, "start_frame": str(a),
@@ -460,16 +462,19 @@ def _export(path: Path, info: VideoInfo, outcome: VideoOutcome, out: Path, param
             with atomic_write(out / rel["audio_path"]) as f:
                 sf.write(f, y, audio.sample_rate, format="WAV", subtype="PCM_16")
         _write_jpeg(out / rel["reference_path"], refs[a])
+        clip_audio = out / rel["audio_path"] if rel["audio_path"] else None
+        if params.videos:
+            write_clip(path, out / rel["video_path"], a, b, info.fps, clip_audio)
         if params.preview:
             from macedance.render.overlay import write_overlay_preview
 
-            write_overlay_preview(path, out / rel["preview_path"], a, b, info.fps, kp, backend.skeleton,
-                                  out / rel["audio_path"] if rel["audio_path"] else None)  # fmt: skip
+            write_overlay_preview(path, out / rel["preview_path"], a, b, info.fps, kp, backend.skeleton, clip_audio)
         row = _row(outcome, info, genre, status="kept", stage="kept", code="kept", **base, **rel)
         outcome.rows.append(row)
         clip = Clip(cid, outcome.source, a / info.fps, b / info.fps, rel["motion_path"], rel["keypoints_path"], rel["music_path"], genre,
                     None, {**provenance, "fit": {k: fit[k] for k in ("reproj_px", "reproj_rel", "landmark_mm", "camera")}})  # fmt: skip
-        outcome.clips.append({**clip.to_dict(), "audio_path": rel["audio_path"], "reference_path": rel["reference_path"]})
+        outcome.clips.append({**clip.to_dict(), "audio_path": rel["audio_path"], "reference_path": rel["reference_path"],
+                              "video_path": rel["video_path"]})  # fmt: skip
 
 
 def _reference_frames(path: Path, starts: list[int]) -> dict[int, np.ndarray]:

@@ -5,6 +5,7 @@ Layout written under ``OUT``::
     motions/<clip>.npz      SMPL-24 motion at --fps (y-up, metres)    keypoints/<clip>.npz  2D keypoints (source fps, px)
     music/<clip>.npz        features, beats, tempo at --fps           audio/<clip>.wav      the clip's audio (mono)
     reference/<clip>.jpg    the clip's first frame                    previews/<clip>.mp4   skeleton overlay (--preview)
+    videos/<clip>.mp4       the clip's frames (source fps, H.264 yuv420p) with its audio (AAC); not with --no-videos
     manifest.parquet        one row per candidate (video, shot or clip), kept or rejected with stage and reason
     clips.jsonl             the kept clips (macedance Clip records, with their split)
     splits/{train,val,test}.txt   clip ids; whole source videos go to one split (no leakage)
@@ -46,7 +47,7 @@ from macedance.video.io import VIDEO_SUFFIXES
 
 log = logging.getLogger(__name__)
 
-OUTPUT_DIRS = ("motions", "keypoints", "music", "audio", "reference", "previews", "splits", ".build")
+OUTPUT_DIRS = ("motions", "keypoints", "music", "audio", "reference", "videos", "previews", "splits", ".build")
 OUTPUT_FILES = ("manifest.parquet", "clips.jsonl", "README.md", "build_report.json")
 
 
