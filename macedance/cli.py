@@ -527,6 +527,21 @@ def weights_import_cmd(
     console.print(f"[green]{name}[/green] → {target}")
 
 
+@weights_app.command("tiny-wan-animate")
+def weights_tiny_wan_cmd(
+    out: Annotated[Path, typer.Argument(help="Folder to write (a diffusers WanAnimatePipeline, about 0.5 MB).")],
+    seed: Annotated[int, typer.Option(help="Seed of the random weights.")] = 0,
+    overwrite: Annotated[bool, typer.Option(help="Replace an existing pipeline in OUT.")] = False,
+) -> None:
+    """Write a tiny randomly initialised Wan-Animate pipeline for offline smoke tests of `generate video` and
+    `train appearance` on a CPU (it produces noise, not people)."""
+    from macedance.appearance.tiny import write_tiny_pipeline
+
+    with user_errors():
+        path = write_tiny_pipeline(out, seed=seed, overwrite=overwrite)
+    console.print(f"[green]tiny Wan-Animate[/green] → {path} (use it as --model)")
+
+
 @train_app.command("motion")
 def train_motion_cmd(
     data: Annotated[Path, typer.Option(help="Dataset folder: motion .npz files (an imported dataset or any folder).")],
@@ -569,6 +584,45 @@ def train_motion_cmd(
         err_console.print(f"[yellow]skipped[/yellow] {s['file']}: {s['reason']}", highlight=False)
 
 
+@train_app.command("appearance")
+def train_appearance_cmd(
+    stage: Annotated[str, typer.Option(help="kinematic (Body Adapter only) or aesthetic (LoRA rank 32, adapter frozen).")],
+    data: Annotated[Path, typer.Option(help="Dataset folder from `macedance data build` (needs videos/<clip>.mp4).")],
+    model: Annotated[Path, typer.Option(help="Local diffusers Wan-Animate folder.")],
+    out: Annotated[Path, typer.Option(help="Run folder (checkpoint.pt, adapter/LoRA .safetensors, loss.csv, loss.png, config.json).")],
+    init: Annotated[Optional[Path], typer.Option(help="aesthetic: the kinematic run (or adapter .safetensors) to start from.")] = None,
+    steps: Annotated[int, typer.Option(min=1, help="Training steps.")] = 50_000,
+    lr: Annotated[float, typer.Option(help="Learning rate (0 = the paper's: 1e-5 kinematic, 5e-5 aesthetic).")] = 0.0,
+    batch: Annotated[int, typer.Option(min=1, help="Clips per step.")] = 1,
+    width: Annotated[int, typer.Option(help="Training width (multiple of 16).")] = 720,
+    height: Annotated[int, typer.Option(help="Training height (multiple of 16).")] = 1280,
+    frames: Annotated[int, typer.Option(help="Frames per sample (4n + 1).")] = 77,
+    fps: Annotated[float, typer.Option(help="Frame rate the clips are sampled at.")] = 16.0,
+    rank: Annotated[int, typer.Option(min=1, help="LoRA rank (aesthetic).")] = 32,
+    checkpoint_every: Annotated[int, typer.Option(min=1, help="Steps between checkpoints.")] = 500,
+    gradient_checkpointing: Annotated[bool, typer.Option(help="Recompute activations in the backward pass (less memory).")] = True,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+    resume: Annotated[bool, typer.Option(help="Continue the run in --out from its checkpoint.")] = False,
+    device: Annotated[str, typer.Option(help="cpu or cuda (bf16 model, float32 trainable weights on cuda).")] = "cpu",
+    offload: Annotated[str, typer.Option(help="none, model or sequential CPU offload of the frozen components.")] = "none",
+) -> None:
+    """Fine-tune the Appearance Expert (Wan-Animate): kinematic stage, then aesthetic stage; resumable."""
+    from macedance.training.appearance import AppearanceTrainConfig, train_appearance
+
+    with user_errors():
+        cfg = AppearanceTrainConfig(stage=stage, steps=steps, lr=lr, batch=batch, width=width, height=height, frames=frames, fps=fps,
+                                    rank=rank, checkpoint_every=checkpoint_every, gradient_checkpointing=gradient_checkpointing,
+                                    seed=seed, device=device)  # fmt: skip
+        cfg.check()
+        with progress_bar(f"train appearance ({stage})") as progress:
+            summary = train_appearance(data, model, out, cfg, init, resume, lambda s, n, loss: progress(s, n, f"loss {loss:.4f}"),
+                                       offload=offload)  # fmt: skip
+    console.print(f"[green]{stage}[/green]: {summary['step']} steps on {summary['clips']} clips, {summary['trainable_parameters']:,} "
+                  f"trainable parameters, {summary['seconds']:.1f} s; last loss {summary['last_loss']:.4f} → {out}")  # fmt: skip
+    for s in summary["skipped"]:
+        err_console.print(f"[yellow]skipped[/yellow] {s['clip']}: {s['reason']}", highlight=False)
+
+
 @generate_app.command("motion")
 def generate_motion_cmd(
     ckpt: Annotated[Path, typer.Option(help="A run folder or checkpoint.pt from `train motion`.")],
@@ -595,6 +649,48 @@ def generate_motion_cmd(
             write_video(render, skeleton_frames(motion), motion.fps, audio=audio, audio_seconds=motion.duration)
     console.print(f"[green]{motion.num_frames} frames[/green] ({motion.duration:.2f} s at {motion.fps:g} fps) → {out}"
                   + (f", video → {render}" if render else ""))  # fmt: skip
+
+
+@generate_app.command("video")
+def generate_video_cmd(
+    music: Annotated[Path, typer.Option(help="Music: an audio or video file (muxed into the output).")],
+    ref: Annotated[Path, typer.Option(help="Reference image: a full-body photo of one person.")],
+    motion_ckpt: Annotated[Path, typer.Option(help="Motion Expert run folder or checkpoint.pt from `train motion`.")],
+    model: Annotated[Path, typer.Option(help="Local diffusers Wan-Animate folder (e.g. Wan2.2-Animate-14B-Diffusers); never downloaded.")],
+    out: Annotated[Path, typer.Option(help="Output video (.mp4).")],
+    seconds: Annotated[Optional[float], typer.Option(help="Length (default: the music's).")] = None,
+    seed: Annotated[int, typer.Option(help="Random seed (motion and video).")] = 0,
+    genre: Annotated[Optional[str], typer.Option(help="Dance genre for the Motion Expert.")] = None,
+    fps: Annotated[float, typer.Option(help="Frame rate of the pose video and the output.")] = 16.0,
+    width: Annotated[int, typer.Option(help="Output width (multiple of 16).")] = 720,
+    height: Annotated[int, typer.Option(help="Output height (multiple of 16).")] = 1280,
+    steps: Annotated[int, typer.Option(min=1, help="Denoising steps per segment.")] = 20,
+    segment_frames: Annotated[int, typer.Option(help="Frames per relay segment (4n + 1; 77 = the 81-frame window with the reference).")] = 77,
+    prev_frames: Annotated[int, typer.Option(help="Frames of the previous segment each segment is anchored on (1 or 5).")] = 1,
+    guidance: Annotated[float, typer.Option(help="Classifier-free guidance scale (1 = off, as Wan-Animate and MACE-Dance).")] = 1.0,
+    prompt: Annotated[str, typer.Option(help="Text prompt.")] = "",
+    adapter: Annotated[Optional[Path], typer.Option(help="Body-Adapter weights: a `train appearance` run or a .safetensors file.")] = None,
+    lora: Annotated[Optional[Path], typer.Option(help="LoRA: an aesthetic-stage run or a .safetensors file (diffusers or Wan/DiffSynth names).")] = None,
+    lora_alpha: Annotated[float, typer.Option(help="Strength the LoRA is merged at (MACE-Dance: 0.5).")] = 0.5,
+    device: Annotated[str, typer.Option(help="cpu or cuda (bf16 on cuda).")] = "cpu",
+    offload: Annotated[str, typer.Option(help="none, model (components on the GPU only while they run) or sequential (layer by layer).")] = "none",
+    pose_video: Annotated[Optional[Path], typer.Option(help="Also write the pose video (.mp4).")] = None,
+    face_video: Annotated[Optional[Path], typer.Option(help="Also write the face video (.mp4).")] = None,
+    motion_out: Annotated[Optional[Path], typer.Option(help="Also write the generated motion (.npz).")] = None,
+) -> None:
+    """Music + reference image → dance video: Motion Expert → pose video → Appearance Expert (Wan-Animate)
+    ([italic]docs/appearance-expert.md[/italic])."""
+    from macedance.appearance.pipeline import AnimateConfig
+    from macedance.generate import generate_video
+
+    with user_errors():
+        cfg = AnimateConfig(width=width, height=height, steps=steps, segment_frames=segment_frames, prev_frames=prev_frames,
+                            guidance=guidance, prompt=prompt)  # fmt: skip
+        with progress_bar("generate") as progress:
+            summary = generate_video(music, ref, motion_ckpt, model, out, cfg, seconds, seed, genre, fps, device, offload, adapter,
+                                     lora, lora_alpha, pose_video, face_video, motion_out,
+                                     lambda stage, i, n: progress(i, n, stage))  # fmt: skip
+    console.print(f"[green]{summary['frames']} frames[/green] ({summary['seconds']:.2f} s at {fps:g} fps, {width}×{height}) → {out}")
 
 
 @bench_app.command("tasks")

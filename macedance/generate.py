@@ -46,3 +46,52 @@ def generate_motion(ckpt: str | Path, music: str | Path, seconds: float | None =
     meta = {"generator": str(state.get("method", "mace-dance")), "checkpoint_step": str(int(state["step"])), "music": str(music),
             "seed": str(seed), "genre": genre or "unknown", "mixer": model.cfg.mixer, "guidance": model.cfg.guidance}  # fmt: skip
     return rep_to_motion(rep, meta)
+
+
+def generate_video(music: str | Path, ref: str | Path, motion_ckpt: str | Path, model: str | Path, out: str | Path,
+                   animate_cfg: Any = None, seconds: float | None = None, seed: int = 0, genre: str | None = None,
+                   fps: float = 16.0, device: str = "cpu", offload: str = "none", adapter: str | Path | None = None,
+                   lora: str | Path | None = None, lora_alpha: float = 0.5, pose_out: str | Path | None = None,
+                   face_out: str | Path | None = None, motion_out: str | Path | None = None,
+                   progress: Any = None) -> dict[str, Any]:  # fmt: skip
+    """The full MACE-Dance cascade: music → Motion Expert (SMPL motion) → pose and face videos aligned to
+    the person in ``ref`` → Appearance Expert (Wan-Animate) → ``out`` (H.264 at ``fps``, the music
+    muxed in as AAC). Returns a summary (frames, seconds, alignment, files)."""
+    from PIL import Image, UnidentifiedImageError
+
+    from macedance.appearance.conditions import motion_conditions
+    from macedance.appearance.pipeline import AnimateConfig, animate, apply_lora, load_adapter, load_pipeline
+    from macedance.errors import InputNotFoundError
+    from macedance.video_io import write_video
+
+    cfg = animate_cfg or AnimateConfig()
+    cfg.check()
+    music, ref = Path(music), Path(ref)
+    if music.suffix.lower() == ".npz":
+        raise MaceDanceError(f"--music {music}: a video needs the audio itself (an audio or video file), not a music .npz")
+    if not ref.is_file():
+        raise InputNotFoundError(f"--ref {ref}: image not found")
+    try:
+        reference = np.asarray(Image.open(ref).convert("RGB"))
+    except (UnidentifiedImageError, OSError) as exc:
+        raise MaceDanceError(f"--ref {ref}: not a readable image ({exc})") from None
+    step = progress or (lambda stage, done, total: None)
+    motion = generate_motion(motion_ckpt, music, seconds, genre, seed, device, lambda i, n: step("motion", i, n))
+    if motion_out:
+        motion.save(motion_out)
+    pipe = load_pipeline(model, device, offload=offload)
+    if adapter:
+        load_adapter(pipe, adapter)
+    if lora:
+        apply_lora(pipe, lora, lora_alpha)
+    cond = motion_conditions(motion, reference, (cfg.width, cfg.height), fps, int(pipe.transformer.config.motion_encoder_size),
+                             source=f"--ref {ref}")  # fmt: skip
+    if pose_out:
+        write_video(pose_out, cond.pose, fps)
+    if face_out:
+        write_video(face_out, cond.face, fps)
+    frames = animate(pipe, cond.reference, cond.pose, cond.face, cfg, seed, lambda i, n: step("video", i, n))
+    write_video(out, frames, fps, audio=music, audio_seconds=len(frames) / fps)
+    return {"out": str(out), "frames": len(frames), "fps": fps, "seconds": len(frames) / fps, "size": (cfg.width, cfg.height),
+            "alignment": {"scale_px_per_m": cond.alignment.scale, "offset_px": cond.alignment.offset} if cond.alignment else None,
+            "motion_frames": motion.num_frames}  # fmt: skip

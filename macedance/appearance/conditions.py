@@ -224,11 +224,15 @@ def motion_conditions(motion: Motion, reference: np.ndarray, size: tuple[int, in
         motion: SMPL-24 motion (any fps, either up axis; resampled to ``fps``).
         reference: (h, w, 3) uint8 RGB reference image (letterboxed to ``size`` = (W, H)).
         face_size: side of the face crops (the transformer's ``motion_encoder_size``).
-        backend: pose backend for the reference (default MediaPipe); ``ref_keypoints`` (20, 3) in
-            the letterboxed frame skip the detection.
+        backend: pose backend for the reference (default MediaPipe; run on the image at its own
+            resolution); ``ref_keypoints`` (20, 3) in the letterboxed frame skip the detection.
     """
-    ref, _, _ = letterbox(reference, size)
-    ref_kp = detect_wan20(ref, backend) if ref_keypoints is None else np.asarray(ref_keypoints, dtype=np.float64)
+    ref, s, (ox, oy) = letterbox(reference, size)
+    if ref_keypoints is None:  # detected at the image's own resolution, then moved into the output frame
+        ref_kp = detect_wan20(np.ascontiguousarray(reference[..., :3]), backend)
+        ref_kp[:, 0], ref_kp[:, 1] = s * ref_kp[:, 0] + ox, s * ref_kp[:, 1] + oy
+    else:
+        ref_kp = np.asarray(ref_keypoints, dtype=np.float64)
     m = motion.resample(fps) if abs(motion.fps - fps) > 1e-9 else motion
     pts = smpl_to_wan20(m)
     uv = project_front(pts[..., :3])

@@ -10,7 +10,6 @@ continues exactly as the uninterrupted one would (up to floating-point non-deter
 from __future__ import annotations
 
 import copy
-import csv
 import logging
 import time
 from collections.abc import Callable
@@ -22,12 +21,13 @@ import torch
 
 from macedance import __version__
 from macedance.errors import MaceDanceError
-from macedance.fileio import atomic_write, write_json
+from macedance.fileio import write_json
 from macedance.models.diffusion import Diffusion, DiffusionConfig
 from macedance.models.motion_expert import NUM_GENRES, ExpertConfig, MotionExpert
 from macedance.models.representation import Normalizer
 from macedance.presets import ConfigRecord
 from macedance.training.data import DEFAULT_GENRES, Sequence, load_training_set
+from macedance.training.logs import plot_losses, save_checkpoint, start_loss_csv
 
 log = logging.getLogger(__name__)
 CHECKPOINT = "checkpoint.pt"
@@ -82,11 +82,6 @@ class Windows:
         return x, m, g
 
 
-def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
-    with atomic_write(path) as f:
-        torch.save(state, f)
-
-
 def load_checkpoint(path: str | Path) -> dict[str, Any]:
     """A run's checkpoint (``weights_only=True``); accepts the run folder or the file."""
     p = Path(path)
@@ -105,29 +100,6 @@ def build_model(state: dict[str, Any], ema: bool = True) -> tuple[MotionExpert, 
     model.load_state_dict(state["ema" if ema else "model"])
     diffusion = Diffusion(DiffusionConfig.from_dict(state["diffusion_config"]), Normalizer.from_state_dict(state["normalizer"]))
     return model.eval(), diffusion, list(state["genres"])
-
-
-def _plot(csv_path: Path, png_path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    rows = list(csv.DictReader(csv_path.open()))
-    if not rows:
-        return
-    steps = [int(r["step"]) for r in rows]
-    fig, ax = plt.subplots(figsize=(6, 3.5), dpi=100)
-    for key in ("loss", "rec", "joint", "vel", "foot"):
-        ax.plot(steps, [float(r[key]) for r in rows], label=key, lw=1.2 if key == "loss" else 0.8)
-    ax.set_yscale("log")
-    ax.set_xlabel("step")
-    ax.set_title("Motion Expert training loss")
-    ax.legend(fontsize=7)
-    fig.tight_layout()
-    with atomic_write(png_path) as f:
-        fig.savefig(f, format="png")
-    plt.close(fig)
 
 
 def train_motion(
@@ -179,12 +151,7 @@ def train_motion(
                                      "train": asdict(train), "macedance_version": __version__})  # fmt: skip
     write_json(run / "skipped.json", skipped)
     csv_path = run / "loss.csv"
-    header = "step,loss,rec,joint,vel,foot,seconds\n"
-    if not csv_path.is_file() or step == 0:
-        csv_path.write_text(header)
-    else:  # drop rows logged after the checkpoint we resume from
-        kept = [ln for ln in csv_path.read_text().splitlines()[1:] if ln and int(ln.split(",")[0]) <= step]
-        csv_path.write_text(header + "".join(ln + "\n" for ln in kept))
+    start_loss_csv(csv_path, ("step", "loss", "rec", "joint", "vel", "foot", "seconds"), step)
 
     def checkpoint() -> None:
         save_checkpoint(ckpt_path, {
@@ -193,7 +160,7 @@ def train_motion(
             "genres": vocab, "expert_config": expert.to_dict(), "diffusion_config": diffusion_cfg.to_dict(),
             "train_config": asdict(train), "macedance_version": __version__, "method": method,
         })  # fmt: skip
-        _plot(csv_path, run / "loss.png")
+        plot_losses(csv_path, run / "loss.png", ("loss", "rec", "joint", "vel", "foot"), "Motion Expert training loss")
 
     t0 = time.perf_counter()
     last: dict[str, float] = {}

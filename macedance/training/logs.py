@@ -1,0 +1,55 @@
+"""Training logs shared by the training loops: ``loss.csv`` (rows after a resumed checkpoint dropped)
+and ``loss.png``, and atomic ``torch.save`` checkpoints."""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from macedance.fileio import atomic_write
+
+
+def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
+    """``torch.save`` to ``path`` atomically (loadable with ``weights_only=True`` when it holds tensors,
+    numbers, strings and containers only)."""
+    import torch
+
+    with atomic_write(path) as f:
+        torch.save(state, f)
+
+
+def start_loss_csv(path: Path, columns: Sequence[str], step: int) -> None:
+    """Create ``path`` with a header (a fresh run, ``step`` 0) or keep only its rows up to ``step``
+    (a resumed run: rows logged after the checkpoint are dropped, so none is duplicated)."""
+    header = ",".join(columns) + "\n"
+    if not path.is_file() or step == 0:
+        path.write_text(header)
+        return
+    kept = [ln for ln in path.read_text().splitlines()[1:] if ln and int(ln.split(",")[0]) <= step]
+    path.write_text(header + "".join(ln + "\n" for ln in kept))
+
+
+def plot_losses(csv_path: Path, png_path: Path, keys: Sequence[str], title: str) -> None:
+    """``loss.png``: the ``keys`` columns of ``csv_path`` against the step, log scale."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = list(csv.DictReader(csv_path.open()))
+    if not rows:
+        return
+    steps = [int(r["step"]) for r in rows]
+    fig, ax = plt.subplots(figsize=(6, 3.5), dpi=100)
+    for key in keys:
+        ax.plot(steps, [float(r[key]) for r in rows], label=key, lw=1.2 if key == "loss" else 0.8)
+    ax.set_yscale("log")
+    ax.set_xlabel("step")
+    ax.set_title(title)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    with atomic_write(png_path) as f:
+        fig.savefig(f, format="png")
+    plt.close(fig)

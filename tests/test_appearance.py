@@ -1,0 +1,328 @@
+"""Appearance Expert: pose rendering geometry, the tiny offline Wan-Animate pipeline end to end (cascade,
+relay segments), both fine-tuning stages (what changes, LoRA size, resume) and the LoRA merge."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("diffusers")
+
+from macedance.appearance.conditions import (  # noqa: E402
+    face_box, fit_alignment, keypoints_to_wan20, letterbox, motion_conditions, project_front, smpl_to_wan20,
+)  # fmt: skip
+from macedance.datasets.synthetic import synthetic_motion  # noqa: E402
+from macedance.datasets.synthetic_video import draw_dancer  # noqa: E402
+from macedance.render.wan_pose import WAN_BODY20, WAN_COLORS, draw_wan_pose, stick_width  # noqa: E402
+
+W, H = 32, 48  # tiny output size (multiples of 16)
+I = {n: i for i, n in enumerate(WAN_BODY20)}
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from macedance.appearance.tiny import write_tiny_pipeline
+
+    return write_tiny_pipeline(tmp_path_factory.mktemp("wan") / "tiny-wan-animate")
+
+
+@pytest.fixture(scope="module")
+def pipe(tiny_model: Path):  # noqa: ANN201
+    from macedance.appearance.pipeline import load_pipeline
+
+    return load_pipeline(tiny_model)
+
+
+def _cartoon(motion, scale: float, offset: tuple[float, float], size: tuple[int, int], frame: int = 0) -> np.ndarray:
+    uv = project_front(motion.to_up_axis("y").joints()[frame])
+    img = np.full((size[1], size[0], 3), 235, np.uint8)
+    draw_dancer(img, scale * uv + np.asarray(offset))
+    return img
+
+
+# ----- pose rendering --------------------------------------------------------------------------
+
+
+def test_pose_image_draws_each_joint_where_the_keypoints_say() -> None:
+    rng = np.random.default_rng(0)
+    size = (400, 600)
+    kp = np.column_stack([rng.uniform(40, 360, 20), rng.uniform(40, 560, 20), np.ones(20)])
+    kp[I["left_toe"], 2] = 0.2  # below the confidence threshold: not drawn
+    img = draw_wan_pose(size, kp)
+    assert img.shape == (600, 400, 3) and img.dtype == np.uint8 and stick_width(*size) == 1
+    last = {}
+    for j, (x, y, c) in enumerate(kp):  # joints are drawn after the limbs, in order: the last disc on a pixel wins
+        if c >= 0.5:
+            last[(int(x), int(y))] = j
+    for (x, y), j in last.items():
+        assert tuple(img[y, x]) == WAN_COLORS[j]
+    x, y = int(kp[I["left_toe"], 0]), int(kp[I["left_toe"], 1])
+    assert tuple(img[y, x]) != WAN_COLORS[I["left_toe"]]
+    blank = draw_wan_pose(size, np.zeros((20, 3)))
+    assert not blank.any()
+
+
+def test_smpl_keypoints_follow_fk_and_projection_and_face_points_hide_when_turned_away() -> None:
+    m = synthetic_motion(1.0, 30, seed=1)
+    pts = smpl_to_wan20(m)
+    joints = m.to_up_axis("y").joints()
+    np.testing.assert_allclose(pts[:, I["left_wrist"], :3], joints[:, 20])
+    np.testing.assert_allclose(pts[:, I["neck"], :3], joints[:, [16, 17]].mean(1))
+    uv = project_front(pts[..., :3])
+    np.testing.assert_allclose(uv[..., 0], pts[..., 0]) and np.testing.assert_allclose(uv[..., 1], -pts[..., 1])
+    assert (pts[:, [I["nose"], I["left_eye"], I["right_eye"]], 3] == 1).all()  # the dance faces the camera
+    poses = m.poses.copy()
+    poses[:, 0] = [0.0, np.pi, 0.0]  # turned around (about y)
+    back = smpl_to_wan20(m.replace(poses=poses, up_axis="y"))
+    assert (back[:, [I["nose"], I["left_eye"], I["right_eye"]], 3] == 0).all()
+    # left joints appear on the image's right for a dancer facing the camera
+    assert (uv[:, I["left_shoulder"], 0] > uv[:, I["right_shoulder"], 0]).all()
+
+
+def test_alignment_is_exact_on_exact_keypoints_and_lands_the_joints() -> None:
+    m = synthetic_motion(1.0, 30, seed=2)
+    uv = project_front(smpl_to_wan20(m)[..., :3])
+    ref = np.concatenate([140.0 * uv[0] + np.array([90.0, 210.0]), np.ones((20, 1))], axis=1)
+    a = fit_alignment(uv[0], ref)
+    assert a.scale == pytest.approx(140.0) and np.allclose(a.offset, (90.0, 210.0))
+    np.testing.assert_allclose(a.apply(uv[0]), ref[:, :2], atol=1e-9)
+    ref[I["left_hip"], 2] = 0.1
+    with pytest.raises(Exception, match="no person"):
+        fit_alignment(uv[0], ref)
+
+
+def test_pose_video_is_aligned_to_the_person_detected_in_the_reference_image() -> None:
+    """A cartoon dancer drawn from the motion's first frame at a known scale and offset; MediaPipe finds
+    it and the rendered skeleton lands on it (scale within 5 %, mid-hip within 3 % of the height)."""
+    m = synthetic_motion(2.0, 30, seed=3)
+    size = (320, 480)
+    img = _cartoon(m, 150.0, (170.0, 260.0), size)
+    c = motion_conditions(m, img, size, fps=15, face_size=16)
+    assert abs(c.alignment.scale / 150.0 - 1) < 0.05
+    kp0 = c.keypoints[0]
+    uv0 = project_front(smpl_to_wan20(m)[0, :, :3])
+    truth = 150.0 * uv0 + np.array([170.0, 260.0])
+    mid_hip = [I["left_hip"], I["right_hip"]]
+    assert np.linalg.norm(kp0[mid_hip, :2].mean(0) - truth[mid_hip].mean(0)) < 0.03 * size[1]
+    assert np.median(np.linalg.norm(kp0[:, :2] - truth, axis=1)) < 0.04 * size[1]
+    assert len(c.pose) == len(c.face) == len(m.resample(15).poses)
+    assert c.face[0].shape == (16, 16, 3) and c.face[0].any()
+    # the reference is letterboxed into the output frame, and the keypoints with it
+    small, s, (ox, oy) = letterbox(img, (160, 320))
+    assert small.shape == (320, 160, 3) and s == pytest.approx(0.5) and (ox, oy) == (0.0, 40.0)
+
+
+def test_detector_keypoints_map_to_wan20() -> None:
+    from macedance.pose.mapping import smpl_joints_to_keypoints
+
+    joints2d = project_front(synthetic_motion(0.5, 30).to_up_axis("y").joints()[0])
+    kp, filled = smpl_joints_to_keypoints(joints2d, "mediapipe33")
+    mp = np.concatenate([kp, filled[:, None].astype(float)], axis=1)
+    w = keypoints_to_wan20(mp, "mediapipe33")
+    np.testing.assert_allclose(w[I["neck"], :2], joints2d[[16, 17]].mean(0))
+    np.testing.assert_allclose(w[I["left_toe"], :2], joints2d[10])
+    coco = keypoints_to_wan20(np.ones((17, 3)), "coco17")
+    assert coco[I["left_toe"], 2] == 0 and coco[I["nose"], 2] == 1
+    box = face_box(w, (100, 100))
+    assert box is not None and box[2] >= 4
+
+
+# ----- the tiny pipeline: cascade, relay segments -------------------------------------------------
+
+
+def test_loader_refuses_a_folder_that_is_not_wan_animate(tmp_path: Path) -> None:
+    from macedance.appearance.pipeline import check_model_dir
+    from macedance.errors import InputNotFoundError, ValidationError
+
+    with pytest.raises(InputNotFoundError, match="tiny-wan-animate"):
+        check_model_dir(tmp_path)
+    (tmp_path / "model_index.json").write_text(json.dumps({"_class_name": "WanPipeline"}))
+    with pytest.raises(ValidationError, match="WanAnimatePipeline"):
+        check_model_dir(tmp_path)
+
+
+def test_relay_segments_give_exactly_the_pose_video_length_and_are_seeded(pipe) -> None:  # noqa: ANN001
+    from macedance.appearance.pipeline import AnimateConfig, _segments, animate
+
+    rng = np.random.default_rng(0)
+    pose = [rng.integers(0, 255, (H, W, 3), dtype=np.uint8) for _ in range(7)]
+    face = [rng.integers(0, 255, (16, 16, 3), dtype=np.uint8) for _ in range(7)]
+    ref = rng.integers(0, 255, (H, W, 3), dtype=np.uint8)
+    cfg = AnimateConfig(width=W, height=H, steps=1, segment_frames=5, prev_frames=1)
+    assert _segments(7, 5, 1) == 2 and _segments(11, 5, 1) == 3  # 5 + 4 (+ 4) frames, the last segment padded by mirroring
+    calls = []
+    v = animate(pipe, ref, pose, face, cfg, seed=3, progress=lambda i, n: calls.append((i, n)))
+    assert v.shape == (7, H, W, 3) and v.dtype == np.uint8 and calls[-1] == (2, 2)
+    assert np.array_equal(v, animate(pipe, ref, pose, face, cfg, seed=3))
+
+
+@pytest.fixture(scope="module")
+def motion_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """A tiny Motion Expert trained for 2 steps, and a 3-s drum track."""
+    import soundfile as sf
+
+    from macedance.models.diffusion import DiffusionConfig
+    from macedance.models.motion_expert import ExpertConfig
+    from macedance.music.synth import beat_times, drum_track
+    from macedance.training.motion import TrainConfig, train_motion
+
+    root = tmp_path_factory.mktemp("motion")
+    (root / "m").mkdir()
+    (root / "music").mkdir()
+    synthetic_motion(3.0, 30, seed=0).save(root / "m" / "s0.npz")
+    sf.write(root / "music" / "s0.wav", drum_track(beat_times(120, 3.0, start=0.0), 3.0, 22050), 22050)
+    mp = pytest.MonkeyPatch()
+    mp.setenv("MACEDANCE_CACHE_DIR", str(root / "cache"))
+    try:
+        train_motion(root / "m", root / "run", ExpertConfig.tiny(), DiffusionConfig(), TrainConfig(steps=2, batch=2, window=60), root / "music")
+    finally:
+        mp.undo()
+    return root / "run", root / "music" / "s0.wav"
+
+
+def test_cascade_cli_music_and_reference_to_dance_video(tiny_model: Path, motion_run: tuple[Path, Path], tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    from PIL import Image
+    from typer.testing import CliRunner
+
+    from macedance.cli import app
+    from macedance.music.audio import load_audio
+    from macedance.video.io import probe_video
+
+    monkeypatch.setenv("MACEDANCE_CACHE_DIR", str(tmp_path / "cache"))
+    run, song = motion_run
+    Image.fromarray(_cartoon(synthetic_motion(1.0, 30, seed=5), 150.0, (160.0, 250.0), (320, 480))).save(tmp_path / "ref.png")
+    model = tmp_path / "wan"
+    r = CliRunner().invoke(app, ["weights", "tiny-wan-animate", str(model)])
+    assert r.exit_code == 0, r.output
+    args = ["generate", "video", "--music", str(song), "--ref", str(tmp_path / "ref.png"), "--motion-ckpt", str(run), "--model", str(model),
+            "--out", str(tmp_path / "dance.mp4"), "--seconds", "1.0", "--fps", "8", "--width", str(W), "--height", str(H), "--steps", "1",
+            "--segment-frames", "5", "--pose-video", str(tmp_path / "pose.mp4"), "--face-video", str(tmp_path / "face.mp4")]  # fmt: skip
+    r = CliRunner().invoke(app, args)
+    assert r.exit_code == 0, r.output
+    info = probe_video(tmp_path / "dance.mp4")
+    assert (info.width, info.height, info.fps, info.frames) == (W, H, 8.0, 8) and info.has_audio  # 30 motion frames at 30 fps → 8 at 8 fps
+    assert abs(load_audio(tmp_path / "dance.mp4").duration - 1.0) < 0.1
+    assert probe_video(tmp_path / "pose.mp4").frames == 8 and probe_video(tmp_path / "face.mp4").width == 16
+    r = CliRunner().invoke(app, args[:5] + [str(tmp_path / "missing.png")] + args[6:])
+    assert r.exit_code == 2 and "image not found" in r.stderr
+
+
+# ----- fine-tuning ---------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def clips(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A dataset folder in `data build`'s layout: one 2-s clip (videos/, keypoints/, reference/, clips.jsonl)
+    of a cartoon dancer whose MediaPipe-33 keypoints are exact."""
+    from PIL import Image
+
+    from macedance.pose.mapping import smpl_joints_to_keypoints
+    from macedance.schema import Keypoints2D
+    from macedance.video_io import write_video
+
+    root = tmp_path_factory.mktemp("clips")
+    m = synthetic_motion(2.0, 10, seed=4)
+    uv = 90.0 * project_front(m.to_up_axis("y").joints()) + np.array([64.0, 100.0])
+    frames = []
+    for p in uv:
+        img = np.full((192, 128, 3), 230, np.uint8)
+        draw_dancer(img, p)
+        frames.append(img)
+    kp, filled = smpl_joints_to_keypoints(uv, "mediapipe33")
+    kp = np.concatenate([kp, np.broadcast_to(filled[:, None].astype(float), kp.shape[:-1] + (1,))], axis=-1)
+    write_video(root / "videos" / "c0.mp4", frames, 10.0)
+    Keypoints2D(kp, "mediapipe33", (128, 192), 10.0).save(root / "keypoints" / "c0.npz")
+    (root / "reference").mkdir()
+    Image.fromarray(frames[0]).save(root / "reference" / "c0.jpg")
+    rows = [{"id": "c0", "video_path": "videos/c0.mp4", "keypoints_path": "keypoints/c0.npz", "reference_path": "reference/c0.jpg",
+             "split": "train"}, {"id": "c1", "keypoints_path": "keypoints/c0.npz", "reference_path": "reference/c0.jpg", "split": "train"},
+            {"id": "t0", "split": "test"}]  # fmt: skip
+    (root / "clips.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return root
+
+
+def _cfg(stage: str, steps: int, **kw):  # noqa: ANN202
+    from macedance.training.appearance import AppearanceTrainConfig
+
+    return AppearanceTrainConfig(stage=stage, steps=steps, width=W, height=H, frames=5, fps=8.0, checkpoint_every=1, log_every=1, **kw)
+
+
+def _params(p) -> dict[str, np.ndarray]:  # noqa: ANN001
+    return {f"{c}.{n}": t.detach().clone() for c in ("transformer", "vae", "text_encoder", "image_encoder")
+            for n, t in getattr(p, c).named_parameters()}  # fmt: skip
+
+
+def test_kinematic_step_changes_only_the_body_adapter_and_resumes_exactly(tiny_model: Path, clips: Path, tmp_path: Path) -> None:
+    import torch
+    from safetensors.torch import load_file
+
+    from macedance.appearance.pipeline import load_pipeline
+    from macedance.training.appearance import train_appearance
+
+    p = load_pipeline(tiny_model)
+    before = _params(p)
+    s = train_appearance(clips, tiny_model, tmp_path / "k", _cfg("kinematic", 1), pipe=p)
+    assert s["step"] == 1 and s["clips"] == 1 and [x["clip"] for x in s["skipped"]] == ["c1"]
+    changed = {k for k, v in _params(p).items() if not torch.equal(v, before[k])}
+    assert changed == {"transformer.pose_patch_embedding.weight", "transformer.pose_patch_embedding.bias"}
+    saved = load_file(str(tmp_path / "k" / "adapter.safetensors"))
+    assert torch.equal(saved["pose_patch_embedding.weight"], p.transformer.pose_patch_embedding.weight.detach())
+    assert (tmp_path / "k" / "loss.png").is_file() and len((tmp_path / "k" / "loss.csv").read_text().splitlines()) == 2
+    # resume: 1 + 1 steps equal 2 uninterrupted steps, bit for bit
+    train_appearance(clips, tiny_model, tmp_path / "k", _cfg("kinematic", 2), resume=True, pipe=load_pipeline(tiny_model))
+    train_appearance(clips, tiny_model, tmp_path / "k2", _cfg("kinematic", 2), pipe=load_pipeline(tiny_model))
+    a, b = (load_file(str(tmp_path / r / "adapter.safetensors")) for r in ("k", "k2"))
+    assert all(torch.equal(a[k], b[k]) for k in a) and not torch.equal(a["pose_patch_embedding.weight"], saved["pose_patch_embedding.weight"])
+    assert [ln.split(",")[0] for ln in (tmp_path / "k" / "loss.csv").read_text().splitlines()] == ["step", "1", "2"]
+    with pytest.raises(Exception, match="already holds a run"):
+        train_appearance(clips, tiny_model, tmp_path / "k2", _cfg("kinematic", 2))
+
+
+def test_aesthetic_stage_trains_only_rank_32_lora_and_merges_at_alpha(tiny_model: Path, clips: Path, tmp_path: Path) -> None:
+    import torch
+    from safetensors.torch import load_file, save_file
+
+    from macedance.appearance.pipeline import apply_lora, load_adapter, load_pipeline
+    from macedance.training.appearance import lora_parameter_count, train_appearance
+
+    train_appearance(clips, tiny_model, tmp_path / "k", _cfg("kinematic", 1), pipe=load_pipeline(tiny_model))
+    p = load_pipeline(tiny_model)
+    load_adapter(p, tmp_path / "k")
+    before = _params(p)
+    s = train_appearance(clips, tiny_model, tmp_path / "a", _cfg("aesthetic", 2), init=tmp_path / "k", pipe=p)
+    assert s["trainable_parameters"] == lora_parameter_count(p.transformer, 32) == 2 * (16 * 32 * 24 + 2 * 32 * (24 + 32))
+    after = _params(p)
+    base = {k for k in after if "lora_" not in k}
+    assert base == set(before) and all(torch.equal(after[k], before[k]) for k in base)  # DiT, adapter, VAE, encoders frozen
+    lora = {k for k in after if "lora_" in k}
+    assert len(lora) == 2 * 10 * 2 and any(not torch.equal(after[k], torch.zeros_like(after[k])) for k in lora if "lora_B" in k)
+    sd = load_file(str(tmp_path / "a" / "pytorch_lora_weights.safetensors"))
+    assert sum(v.numel() for v in sd.values()) == s["trainable_parameters"]
+    assert torch.equal(load_file(str(tmp_path / "a" / "adapter.safetensors"))["pose_patch_embedding.weight"],
+                       load_file(str(tmp_path / "k" / "adapter.safetensors"))["pose_patch_embedding.weight"])  # fmt: skip
+    # merge at alpha: W' = W + alpha · B·A (lora_alpha = rank → scale 1)
+    key = "blocks.0.attn1.to_q"
+    A, B = sd[f"transformer.{key}.lora_A.weight"], sd[f"transformer.{key}.lora_B.weight"]
+    for alpha in (0.5, 1.0):
+        q = load_pipeline(tiny_model)
+        w0 = q.transformer.blocks[0].attn1.to_q.weight.detach().clone()
+        apply_lora(q, tmp_path / "a", alpha)
+        assert not any("lora" in n for n, _ in q.transformer.named_parameters())
+        torch.testing.assert_close(q.transformer.blocks[0].attn1.to_q.weight.detach(), w0 + alpha * B @ A, rtol=1e-5, atol=1e-6)
+    # the same LoRA under the original Wan / DiffSynth names merges to the same weights
+    names = {"attn1.": "self_attn.", "attn2.": "cross_attn.", "to_q.": "q.", "to_k.": "k.", "to_v.": "v.", "to_out.0.": "o.",
+             "ffn.net.0.proj.": "ffn.0.", "ffn.net.2.": "ffn.2."}  # fmt: skip
+    wan = {}
+    for k, v in sd.items():
+        k = k.removeprefix("transformer.")
+        for a, b in names.items():
+            k = k.replace(a, b)
+        wan[k] = v
+    save_file(wan, str(tmp_path / "wan_lora.safetensors"))
+    q = load_pipeline(tiny_model)
+    apply_lora(q, tmp_path / "wan_lora.safetensors", 0.5)
+    torch.testing.assert_close(q.transformer.blocks[0].attn1.to_q.weight.detach(), w0 + 0.5 * B @ A, rtol=1e-5, atol=1e-6)
