@@ -2,14 +2,17 @@
 # GPU checks for a session that is lent a device (run through the device tool, one call):
 #   pip install --no-deps -e . (the machine's torch 2.11 satisfies torch>=2.11), then the
 #   Motion Expert benchmark on CUDA with the full DDIM loop, the FVD (I3D) throughput benchmark at
-#   batch 32 (fp32 and bf16), then the GPU-marked tests.
+#   batch 32 (fp32 and bf16), the Appearance Expert on the tiny Wan-Animate pipeline in bf16 (animate +
+#   one training step per stage; needs diffusers, transformers, peft, accelerate, safetensors, ftfy),
+#   then the GPU-marked tests.
 # Prints a short table; copy the numbers with the card's name into benchmarks/RESULTS.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 python3 -m pip install -q --no-deps -e . >/dev/null
 python3 - <<'PY'
 import importlib, sys
-missing = [m for m in ("typer", "rich", "smplx", "librosa", "soundfile", "soxr", "av", "scipy", "matplotlib") if importlib.util.find_spec(m) is None]
+missing = [m for m in ("typer", "rich", "smplx", "librosa", "soundfile", "soxr", "av", "scipy", "matplotlib", "diffusers", "transformers",
+                        "peft", "accelerate", "safetensors", "ftfy") if importlib.util.find_spec(m) is None]
 if missing:
     sys.exit(f"missing on the device machine (carry their wheels): {missing}")
 PY
@@ -19,4 +22,5 @@ python3 benchmarks/bench_fvd.py --device cuda --batch 32
 python3 benchmarks/bench_fvd.py --device cuda --batch 32 --half
 python3 benchmarks/bench_fvd.py --device cuda --batch 32
 python3 benchmarks/bench_fvd.py --device cuda --batch 32 --half
+python3 benchmarks/bench_appearance.py --device cuda
 python3 -m pytest -q -m gpu tests || true

@@ -216,33 +216,9 @@ def test_cascade_cli_music_and_reference_to_dance_video(tiny_model: Path, motion
 
 @pytest.fixture(scope="module")
 def clips(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A dataset folder in `data build`'s layout: one 2-s clip (videos/, keypoints/, reference/, clips.jsonl)
-    of a cartoon dancer whose MediaPipe-33 keypoints are exact."""
-    from PIL import Image
+    from macedance.datasets.synthetic_video import write_appearance_dataset
 
-    from macedance.pose.mapping import smpl_joints_to_keypoints
-    from macedance.schema import Keypoints2D
-    from macedance.video_io import write_video
-
-    root = tmp_path_factory.mktemp("clips")
-    m = synthetic_motion(2.0, 10, seed=4)
-    uv = 90.0 * project_front(m.to_up_axis("y").joints()) + np.array([64.0, 100.0])
-    frames = []
-    for p in uv:
-        img = np.full((192, 128, 3), 230, np.uint8)
-        draw_dancer(img, p)
-        frames.append(img)
-    kp, filled = smpl_joints_to_keypoints(uv, "mediapipe33")
-    kp = np.concatenate([kp, np.broadcast_to(filled[:, None].astype(float), kp.shape[:-1] + (1,))], axis=-1)
-    write_video(root / "videos" / "c0.mp4", frames, 10.0)
-    Keypoints2D(kp, "mediapipe33", (128, 192), 10.0).save(root / "keypoints" / "c0.npz")
-    (root / "reference").mkdir()
-    Image.fromarray(frames[0]).save(root / "reference" / "c0.jpg")
-    rows = [{"id": "c0", "video_path": "videos/c0.mp4", "keypoints_path": "keypoints/c0.npz", "reference_path": "reference/c0.jpg",
-             "split": "train"}, {"id": "c1", "keypoints_path": "keypoints/c0.npz", "reference_path": "reference/c0.jpg", "split": "train"},
-            {"id": "t0", "split": "test"}]  # fmt: skip
-    (root / "clips.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
-    return root
+    return write_appearance_dataset(tmp_path_factory.mktemp("clips"))
 
 
 def _cfg(stage: str, steps: int, **kw):  # noqa: ANN202
@@ -326,3 +302,23 @@ def test_aesthetic_stage_trains_only_rank_32_lora_and_merges_at_alpha(tiny_model
     q = load_pipeline(tiny_model)
     apply_lora(q, tmp_path / "wan_lora.safetensors", 0.5)
     torch.testing.assert_close(q.transformer.blocks[0].attn1.to_q.weight.detach(), w0 + 0.5 * B @ A, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.gpu
+def test_tiny_pipeline_bf16_on_cuda_animates_and_trains_both_stages(tiny_model: Path, clips: Path, tmp_path: Path) -> None:
+    import torch
+
+    if not torch.cuda.is_available():
+        pytest.skip("needs CUDA")
+    from macedance.appearance.pipeline import AnimateConfig, animate, load_pipeline
+    from macedance.training.appearance import train_appearance
+
+    p = load_pipeline(tiny_model, "cuda")
+    assert p.transformer.dtype == torch.bfloat16 and p.vae.dtype == torch.float32
+    rng = np.random.default_rng(0)
+    v = animate(p, rng.integers(0, 255, (H, W, 3), dtype=np.uint8), [rng.integers(0, 255, (H, W, 3), dtype=np.uint8)] * 9,
+                [rng.integers(0, 255, (16, 16, 3), dtype=np.uint8)] * 9, AnimateConfig(width=W, height=H, steps=2, segment_frames=5))  # fmt: skip
+    assert v.shape == (9, H, W, 3)
+    k = train_appearance(clips, tiny_model, tmp_path / "k", _cfg("kinematic", 1, device="cuda"))
+    a = train_appearance(clips, tiny_model, tmp_path / "a", _cfg("aesthetic", 1, device="cuda"), init=tmp_path / "k")
+    assert np.isfinite(k["last_loss"]) and np.isfinite(a["last_loss"])

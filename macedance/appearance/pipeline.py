@@ -44,7 +44,8 @@ def set_offline() -> None:
     os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 
 
-def _quiet() -> None:
+def quiet_hf() -> None:
+    """No progress bars from diffusers and transformers (the CLI shows its own)."""
     from diffusers.utils import logging as dlog
     from transformers.utils import logging as tlog
 
@@ -96,7 +97,7 @@ def load_pipeline(model: str | Path, device: str = "cpu", dtype: Any = None, off
         from diffusers import AutoencoderKLWan, WanAnimatePipeline
     except ImportError as exc:
         raise MissingDependencyError(f"the Appearance Expert needs diffusers, transformers and peft ({exc})") from None
-    _quiet()
+    quiet_hf()
     dtype = dtype or default_dtype(device)
     try:
         vae = AutoencoderKLWan.from_pretrained(model, subfolder="vae", dtype=torch.float32, local_files_only=True)

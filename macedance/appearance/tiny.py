@@ -61,6 +61,9 @@ def write_tiny_pipeline(out: str | Path, z_dim: int = 4, seed: int = 0, overwrit
     import shutil
     import tempfile
 
+    from macedance.appearance.pipeline import quiet_hf
+
+    quiet_hf()
     out = Path(out)
     if (out / "model_index.json").is_file() and not overwrite:
         raise MaceDanceError(f"{out}: already holds a pipeline (pass --overwrite to replace it)")

@@ -136,3 +136,40 @@ def write_dance_video(path: str | Path, shots: Sequence[ShotSpec], fps: float = 
     else:
         write_video(path, frames(), fps)
     return {"cuts": np.cumsum(counts)[:-1].tolist(), "frames": total, "beats": beats.tolist()}
+
+
+def write_appearance_dataset(root: str | Path, seconds: float = 2.0, fps: float = 10.0, size: tuple[int, int] = (128, 192),
+                             seed: int = 4) -> Path:  # fmt: skip
+    """A dataset folder in ``macedance data build``'s layout for Appearance-Expert training tests and
+    benchmarks: one clip ``c0`` (``videos/``, ``keypoints/``, ``reference/``) of a cartoon dancer seen
+    from the front (orthographic) whose MediaPipe-33 keypoints are exact, plus a train clip ``c1``
+    without a video and a test clip ``t0`` (both must be skipped), in ``clips.jsonl``."""
+    import json
+
+    from PIL import Image
+
+    from macedance.appearance.conditions import project_front
+    from macedance.pose.mapping import smpl_joints_to_keypoints
+    from macedance.schema import Keypoints2D
+    from macedance.video_io import write_video
+
+    root = Path(root)
+    w, h = size
+    m = synthetic_motion(seconds, fps, seed=seed)
+    uv = 0.47 * h * project_front(m.to_up_axis("y").joints()) + np.array([w / 2, 0.52 * h])
+    frames = []
+    for p in uv:
+        img = np.full((h, w, 3), 230, np.uint8)
+        draw_dancer(img, p)
+        frames.append(img)
+    kp, filled = smpl_joints_to_keypoints(uv, "mediapipe33")
+    kp = np.concatenate([kp, np.broadcast_to(filled[:, None].astype(float), kp.shape[:-1] + (1,))], axis=-1)
+    write_video(root / "videos" / "c0.mp4", frames, fps)
+    Keypoints2D(kp, "mediapipe33", size, fps).save(root / "keypoints" / "c0.npz")
+    (root / "reference").mkdir(exist_ok=True)
+    Image.fromarray(frames[0]).save(root / "reference" / "c0.jpg")
+    rows = [{"id": "c0", "video_path": "videos/c0.mp4", "keypoints_path": "keypoints/c0.npz", "reference_path": "reference/c0.jpg",
+             "split": "train"}, {"id": "c1", "keypoints_path": "keypoints/c0.npz", "reference_path": "reference/c0.jpg", "split": "train"},
+            {"id": "t0", "split": "test"}]  # fmt: skip
+    (root / "clips.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return root
