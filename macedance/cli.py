@@ -446,13 +446,14 @@ def eval_video_cmd(
     music: Annotated[Optional[Path], typer.Option(help="Folder of music by stem for motion-2d's BAS (default: the ground-truth videos' audio).")] = None,
     pose_backend: Annotated[str, typer.Option(help="2D pose backend of motion-2d: mediapipe (offline) or rtmlib (--pose-weights).")] = "mediapipe",
     pose_weights: Annotated[Optional[Path], typer.Option(help="ONNX pose model for --pose-backend rtmlib.")] = None,
-    metrics: Annotated[str, typer.Option(help="Comma list of fvd, fid (frames; user-imported Inception), fid-vid (DisCo, user-imported 3D-ResNet-50), identity (needs --ref; dlib, offline), identity-arcface (needs --ref and an imported ArcFace ONNX), temporal-flickering (VBench, generated only), motion-2d (FID_k/FID_g/Div/BAS on estimated 2D keypoints, mace-video2d preset), ssim, psnr, l1, lpips (alex; vgg under disco-legacy), lpips-alex, lpips-vgg.")] = "fvd,ssim,psnr,l1,lpips",
+    metrics: Annotated[str, typer.Option(help="Comma list of fvd, cd-fvd (VideoMAE-v2, user-imported), fid (frames; user-imported Inception), fid-vid (DisCo, user-imported 3D-ResNet-50), identity (needs --ref; dlib, offline), identity-arcface (needs --ref and an imported ArcFace ONNX), VBench no-reference metrics of the generated videos with the ground truth's value beside them: subject-consistency (DINO), background-consistency (CLIP), motion-smoothness (AMT-S), temporal-flickering; motion-2d (FID_k/FID_g/Div/BAS on estimated 2D keypoints, mace-video2d preset), ssim, psnr, l1, lpips (alex; vgg under disco-legacy), lpips-alex, lpips-vgg.")] = "fvd,ssim,psnr,l1,lpips",
     preset: Annotated[str, typer.Option(help="clean, or disco-legacy (DisCo's grayscale SSIM, uint8-overflow PSNR, LPIPS-VGG on [0, 1]).")] = "clean",
     fvd_preset: Annotated[str, typer.Option(help="stylegan-v (bilinear) or disco (bicubic) resizing to 224.")] = "stylegan-v",
     json_out: Annotated[Optional[Path], typer.Option("--json", help="Write the result record as JSON.")] = None,
     device: Annotated[str, typer.Option(help="cpu or cuda.")] = "cpu",
 ) -> None:
-    """Video metrics: FVD (I3D) and LPIPS from offline weights; SSIM, PSNR and L1; identity, flickering; motion on 2D keypoints."""
+    """Video metrics: FVD (I3D) and LPIPS from offline weights; SSIM, PSNR and L1; cd-FVD, FID, FID-VID, identity and VBench
+    consistency with imported weights; motion on 2D keypoints."""
     from macedance.fileio import write_json
     from macedance.video.evaluate import evaluate_videos
 
@@ -463,11 +464,13 @@ def eval_video_cmd(
         if json_out:
             write_json(json_out, result)
     table = Table(title=f"Video metrics ({preset})", title_justify="left", box=box.SIMPLE_HEAD)
-    for col in ("metric", "value", "n"):
+    for col in ("metric", "value", "n", "ground truth"):
         table.add_column(col, justify="left" if col == "metric" else "right")
-    labels = {"fvd": "FVD ↓", "fid": "FID (frames) ↓", "fid-vid": "FID-VID ↓", "identity": "face identity ↑", "identity-arcface": "face identity (ArcFace) ↑", "temporal-flickering": "temporal flickering ↑", "fid_k-2d": "FID_k (2D) ↓", "fid_g-2d": "FID_g (2D) ↓", "div_k-2d": "Div_k (2D) →", "div_g-2d": "Div_g (2D) →", "bas-2d": "BAS (2D) ↑", "ssim": "SSIM ↑", "psnr": "PSNR dB ↑", "l1": "L1 ↓", "lpips": "LPIPS ↓", "lpips-alex": "LPIPS-Alex ↓", "lpips-vgg": "LPIPS-VGG ↓"}
+    labels = {"fvd": "FVD ↓", "cd-fvd": "cd-FVD ↓", "subject-consistency": "subject consistency ↑", "background-consistency": "background consistency ↑", "motion-smoothness": "motion smoothness ↑", "fid": "FID (frames) ↓", "fid-vid": "FID-VID ↓", "identity": "face identity ↑", "identity-arcface": "face identity (ArcFace) ↑", "temporal-flickering": "temporal flickering ↑", "fid_k-2d": "FID_k (2D) ↓", "fid_g-2d": "FID_g (2D) ↓", "div_k-2d": "Div_k (2D) →", "div_g-2d": "Div_g (2D) →", "bas-2d": "BAS (2D) ↑", "ssim": "SSIM ↑", "psnr": "PSNR dB ↑", "l1": "L1 ↓", "lpips": "LPIPS ↓", "lpips-alex": "LPIPS-Alex ↓", "lpips-vgg": "LPIPS-VGG ↓"}
     for k, s in result["scores"].items():
-        table.add_row(labels.get(k, k), "undefined" if s["value"] is None else f"{s['value']:.4g}", str(s.get("n", "")))
+        gt_value = s.get("details", {}).get("gt_value")
+        table.add_row(labels.get(k, k), "undefined" if s["value"] is None else f"{s['value']:.4g}", str(s.get("n", "")),
+                      "" if gt_value is None else f"{gt_value:.4g}")  # fmt: skip
     console.print(table)
     for w in result["warnings"]:
         err_console.print(f"[yellow]warning:[/yellow] {w}", highlight=False)

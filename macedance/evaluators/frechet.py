@@ -64,3 +64,32 @@ def frechet_distance(
 def gaussian_stats(features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Mean (in the features' dtype, as the references) and ``np.cov(rowvar=False)`` (ddof 1)."""
     return np.mean(features, axis=0), np.cov(features, rowvar=False)
+
+
+class Moments:
+    """Running mean and covariance of feature rows from float64 raw moments (memory d², not n · d).
+
+    ``stats(ddof=0)`` is StyleGAN-V's / cd-fvd's ``FeatureStats.get_mean_cov`` (Σx/n, Σxxᵀ/n − μμᵀ);
+    ``ddof=1`` the unbiased covariance of ``np.cov``."""
+
+    def __init__(self) -> None:
+        self.n = 0
+        self.sum: np.ndarray | None = None
+        self.outer: np.ndarray | None = None
+
+    def add(self, rows: np.ndarray) -> None:
+        x = np.asarray(rows, dtype=np.float64)
+        x = x.reshape(-1, x.shape[-1])
+        if self.sum is None:
+            self.sum, self.outer = np.zeros(x.shape[1]), np.zeros((x.shape[1], x.shape[1]))
+        self.n += len(x)
+        self.sum += x.sum(axis=0)
+        self.outer += x.T @ x
+
+    def stats(self, ddof: int = 1) -> tuple[np.ndarray, np.ndarray]:
+        if self.sum is None or self.outer is None or self.n <= ddof:
+            raise MaceDanceError(f"Fréchet statistics need more than {ddof} feature rows (have {self.n})")
+        mean = self.sum / self.n
+        if ddof == 0:
+            return mean, self.outer / self.n - np.outer(mean, mean)
+        return mean, (self.outer - self.n * np.outer(mean, mean)) / (self.n - ddof)

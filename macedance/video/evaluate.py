@@ -25,9 +25,10 @@ from macedance.fileio import sha256_file
 from macedance.video import frame_metrics
 from macedance.video.io import VIDEO_SUFFIXES, iter_frames, read_video, sample_frames
 
-METRICS = ("fvd", "fid", "fid-vid", "temporal-flickering", "identity", "identity-arcface", "motion-2d", "ssim", "psnr", "l1", "lpips", "lpips-alex",
-           "lpips-vgg")  # fmt: skip
-SET_METRICS = ("fvd", "fid", "fid-vid", "temporal-flickering", "identity", "identity-arcface", "motion-2d")  # not paired by stem
+VBENCH = ("subject-consistency", "background-consistency", "motion-smoothness", "temporal-flickering")  # no-reference
+METRICS = ("fvd", "cd-fvd", "fid", "fid-vid", *VBENCH, "identity", "identity-arcface", "motion-2d", "ssim", "psnr", "l1", "lpips",
+           "lpips-alex", "lpips-vgg")  # fmt: skip
+SET_METRICS = ("fvd", "cd-fvd", "fid", "fid-vid", *VBENCH, "identity", "identity-arcface", "motion-2d")  # not paired by stem
 DEFAULT_METRICS = ("fvd", "ssim", "psnr", "l1", "lpips")
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp")
 LPIPS_NET = {"clean": "alex", "disco-legacy": "vgg"}  # net used by plain ``lpips`` under each preset
@@ -103,29 +104,60 @@ def _pair_scores(pred: Path, gt: Path, keys: list[str], preset: str, nets: dict[
 
 
 def _set_features(P: dict[str, Path], G: dict[str, Path], label: str, key_parts: tuple[str, ...],
-                  extract: Callable[[Path], np.ndarray], skipped: list[dict[str, str]],
-                  progress: Callable[[int, int, str], None] | None) -> dict[str, list[np.ndarray]]:  # fmt: skip
-    """Per-video features of the generated and the ground-truth set, cached by the video's content
-    hash + ``key_parts`` (extractor, weights sha256, preset); unreadable videos are recorded and skipped."""
+                  extract: Callable[[Path], Any], skipped: list[dict[str, str]],
+                  progress: Callable[[int, int, str], None] | None, forward: Callable[[torch.Tensor], np.ndarray] | None = None,
+                  batch: int = 1, sink: Callable[[str, np.ndarray], None] | None = None) -> dict[str, dict[str, np.ndarray]]:  # fmt: skip
+    """Per-video features of the generated and the ground-truth set by role and stem, cached by the
+    video's content hash + ``key_parts`` (extractor, weights sha256, preset); unreadable videos are
+    recorded and skipped. ``extract(path)`` gives the feature row, or, with ``forward``, one model input:
+    inputs of ``batch`` uncached videos are stacked and ``forward`` gives their rows. With ``sink``, rows
+    are handed to ``sink(role, row)`` instead of being kept (memory independent of the number of videos)."""
     cache = NpzCache("video-features")
-    feats: dict[str, list[np.ndarray]] = {}
+    feats: dict[str, dict[str, np.ndarray]] = {}
     for role, files in (("pred", P), ("gt", G)):
-        rows = []
+        rows: dict[str, np.ndarray] = {}
+        pending: list[tuple[str, str, Any]] = []
+
+        def keep(stem: str, row: np.ndarray, role: str = role, rows: dict[str, np.ndarray] = rows) -> None:
+            if sink is None:
+                rows[stem] = row
+            else:
+                sink(role, row)
+
+        def flush(pending: list[tuple[str, str, Any]] = pending) -> None:
+            if pending and forward is not None:
+                for (stem, key, _), row in zip(pending, forward(torch.stack([x for _, _, x in pending])), strict=True):
+                    cache.put(key, {"features": row})
+                    keep(stem, row)
+                pending.clear()
+
         for i, (stem, path) in enumerate(files.items()):
             if progress:
                 progress(i, len(files), f"{label} {role} {stem}")
             key = cache_key(*key_parts, sha256_file(path))
             hit = cache.get(key)
-            if hit is None:
-                try:
-                    hit = {"features": extract(path)}
-                except MaceDanceError as exc:
-                    skipped.append({"video": f"{role}/{stem}", "reason": str(exc)})
-                    continue
-                cache.put(key, hit)
-            rows.append(hit["features"])
-        feats[role] = rows
+            if hit is not None:
+                keep(stem, hit["features"])
+                continue
+            try:
+                x = extract(path)
+            except MaceDanceError as exc:
+                skipped.append({"video": f"{role}/{stem}", "reason": f"{label}: {exc}"})
+                continue
+            if forward is None:
+                cache.put(key, {"features": x})
+                keep(stem, x)
+            else:
+                pending.append((stem, key, x))
+                if len(pending) >= batch:
+                    flush()
+        flush()
+        feats[role] = {stem: rows[stem] for stem in files if stem in rows}  # in file order
     return feats
+
+
+def _stack(rows: dict[str, np.ndarray], dim: int, dtype: type = np.float64) -> np.ndarray:
+    return np.stack(list(rows.values())).astype(dtype) if rows else np.zeros((0, dim), dtype)
 
 
 def _frechet_score(pred: np.ndarray, gt: np.ndarray, unit: str, info: dict[str, Any]) -> dict[str, Any]:
@@ -137,6 +169,17 @@ def _frechet_score(pred: np.ndarray, gt: np.ndarray, unit: str, info: dict[str, 
                 "details": info}  # fmt: skip
     res = frechet_distance(*gaussian_stats(pred), *gaussian_stats(gt), eps=1e-6)
     return {"value": res.value, "n": len(pred), "undefined_reason": None,
+            "details": info | {"eps_retry": res.eps_retry, "singular": res.singular}}  # fmt: skip
+
+
+def _frechet_moments(pred: Any, gt: Any, unit: str, info: dict[str, Any], ddof: int = 1, eps_retry: bool = True) -> dict[str, Any]:
+    """:func:`_frechet_score` from running :class:`~macedance.evaluators.frechet.Moments`."""
+    from macedance.evaluators.frechet import frechet_distance
+
+    if pred.n < 2 or gt.n < 2:
+        return {"value": None, "n": pred.n, "undefined_reason": f"needs ≥ 2 {unit} per set ({pred.n}, {gt.n})", "details": info}
+    res = frechet_distance(*pred.stats(ddof), *gt.stats(ddof), eps=1e-6 if eps_retry else 0.0)
+    return {"value": res.value, "n": pred.n, "undefined_reason": None,
             "details": info | {"eps_retry": res.eps_retry, "singular": res.singular}}  # fmt: skip
 
 
@@ -167,9 +210,13 @@ def _frame_fid(P: dict[str, Path], G: dict[str, Path], device: str, skipped: lis
             raise MaceDanceError(f"{path}: the video has no frames")
         return torch.cat(out).numpy().astype(np.float32)
 
-    feats = _set_features(P, G, "Inception", ("inception-fid", sha, "all-frames"), extract, skipped, progress)
-    pred, gt = (np.concatenate(feats[r]).astype(np.float64) if feats[r] else np.zeros((0, 2048)) for r in ("pred", "gt"))
-    return _frechet_score(pred, gt, "frames", info | {"frames_pred": len(pred), "frames_gt": len(gt)})
+    from macedance.evaluators.frechet import Moments
+
+    moments = {"pred": Moments(), "gt": Moments()}  # all frames of all videos: running moments, not rows
+    _set_features(P, G, "Inception", ("inception-fid", sha, "all-frames"), extract, skipped, progress,
+                  sink=lambda role, rows: moments[role].add(rows))  # fmt: skip
+    return _frechet_moments(moments["pred"], moments["gt"], "frames", info | {"frames_pred": moments["pred"].n,
+                                                                               "frames_gt": moments["gt"].n})
 
 
 def _fid_vid(P: dict[str, Path], G: dict[str, Path], device: str, skipped: list[dict[str, str]],
@@ -190,7 +237,7 @@ def _fid_vid(P: dict[str, Path], G: dict[str, Path], device: str, skipped: list[
 
     feats = _set_features(P, G, "3D-ResNet", ("resnet3d-50", sha, "disco-16"), extract, skipped, progress)
     # float32 rows: the means in float32, as DisCo
-    pred, gt = (np.stack(feats[r]).astype(np.float32) if feats[r] else np.zeros((0, 2048), np.float32) for r in ("pred", "gt"))
+    pred, gt = (_stack(feats[r], 2048, np.float32) for r in ("pred", "gt"))
     return _frechet_score(pred, gt, "videos", info | {"segments": "16 frames, last padded with the final frame; mean per video"})
 
 
@@ -252,7 +299,7 @@ def _flickering(P: dict[str, Path], skipped: list[dict[str, str]],
         if progress:
             progress(i, len(P), f"flickering {stem}")
         try:
-            v = frame_metrics.temporal_flickering(read_video(path)[0])
+            v = frame_metrics.temporal_flickering(iter_frames(path))
         except MaceDanceError as exc:
             skipped.append({"video": f"pred/{stem}", "reason": str(exc)})
             continue
@@ -260,6 +307,103 @@ def _flickering(P: dict[str, Path], skipped: list[dict[str, str]],
             per[stem] = v
     return {"value": float(np.mean(list(per.values()))) if per else None, "n": len(per),
             "undefined_reason": None if per else "no generated video with ≥ 2 frames", "details": {"per_video": per}}  # fmt: skip
+
+
+def _clip_batch(device: str) -> int:
+    """Videos per forward pass of the clip-level networks (I3D, VideoMAE): batched on a GPU."""
+    return 16 if device.startswith("cuda") else 1
+
+
+def _no_grad(model: torch.nn.Module) -> Callable[[torch.Tensor], torch.Tensor]:
+    return torch.no_grad()(model)
+
+
+def _network(name: str, device: str) -> tuple[torch.nn.Module, str, dict[str, Any]]:
+    """An imported feature network (sizes read from its state dict), its weights' sha256 and record fields;
+    ``architecture`` says whether the sizes are the published network's."""
+    from macedance.video.amt import AMTS
+    from macedance.video.videomae import VideoMAEv2, videomae_config
+    from macedance.video.vit import ClipVisual, DinoViT, clip_config, dino_config
+
+    build, config = {"dino-vitb16": (DinoViT, dino_config), "clip-vit-b32": (ClipVisual, clip_config),
+                     "videomae-v2-g-ssv2": (VideoMAEv2, videomae_config), "amt-s": (AMTS, lambda _: {})}[name]  # fmt: skip
+    state, sha, info = _weights(name)
+    cfg = config(state)
+    with torch.device("meta"):
+        published = config(build().state_dict()) == cfg
+    model = build(**cfg)
+    missing, unexpected = model.load_state_dict(state, strict=False)
+    if unexpected or any(not k.startswith("head.") for k in missing):  # VideoMAE's classifier head is optional
+        raise MaceDanceError(f"weights {name!r} do not fit the network (missing {missing[:3]}, unexpected {unexpected[:3]})")
+    return model.eval().to(device), sha, info | {"architecture": cfg, "architecture_published": published}
+
+
+VBENCH_REF = "Vchitect/VBench@45e79ec"
+
+
+def _vbench(metric: str, P: dict[str, Path], G: dict[str, Path], device: str, skipped: list[dict[str, str]],
+            progress: Callable[[int, int, str], None] | None) -> dict[str, Any]:  # fmt: skip
+    """VBench subject / background consistency or motion smoothness of every generated and ground-truth
+    video (no reference needed); the value is the generated set's, the ground truth's is reported next to it."""
+    from macedance.video.consistency import motion_smoothness, pooled, video_consistency
+
+    name = {"subject-consistency": "dino-vitb16", "background-consistency": "clip-vit-b32", "motion-smoothness": "amt-s"}[metric]
+    model, sha, info = _network(name, device)
+    gpu = device.startswith("cuda")
+    if metric == "motion-smoothness":
+        def extract(path: Path) -> np.ndarray:
+            v = motion_smoothness(model, iter_frames(path), device, batch=32 if gpu else 1)  # VBench: one pair per pass
+            if v is None:
+                raise MaceDanceError(f"{path}: motion smoothness needs ≥ 3 frames")
+            return np.array([v])
+
+        def value(rows: dict[str, np.ndarray]) -> float | None:
+            return float(np.mean([r[0] for r in rows.values()])) if rows else None
+
+        def per_video(r: np.ndarray) -> float | None:
+            return float(r[0])
+    else:
+        transform = "dino" if name == "dino-vitb16" else "clip"
+
+        def extract(path: Path) -> np.ndarray:
+            return video_consistency(model, _chunks(path, 64 if gpu else 16), transform, device)
+
+        def value(rows: dict[str, np.ndarray]) -> float | None:
+            return pooled(rows.values())
+
+        def per_video(r: np.ndarray) -> float | None:
+            return float(r[0] / r[1]) if r[1] else None
+
+    feats = _set_features(P, G, metric, (metric, sha, VBENCH_REF), extract, skipped, progress)
+    pred, gt = feats["pred"], feats["gt"]
+    v = value(pred)
+    aggregate = "mean over videos" if metric == "motion-smoothness" else "frame pairs pooled over videos (VBench's sim / cnt)"
+    return {"value": v, "n": len(pred), "undefined_reason": None if v is not None else "no generated video with ≥ 2 frames",
+            "details": info | {"gt_value": value(gt), "n_gt": len(gt), "definition": VBENCH_REF, "aggregate": aggregate,
+                               "per_video": {k: per_video(r) for k, r in pred.items()},
+                               "gt_per_video": {k: per_video(r) for k, r in gt.items()}}}  # fmt: skip
+
+
+def _cd_fvd(P: dict[str, Path], G: dict[str, Path], device: str, skipped: list[dict[str, str]],
+            progress: Callable[[int, int, str], None] | None) -> dict[str, Any]:  # fmt: skip
+    """Content-debiased FVD: Fréchet distance of VideoMAE-v2 features (cd-fvd's preprocessing, biased covariance)."""
+    from macedance.evaluators.frechet import Moments
+    from macedance.video.fvd import first_frames
+    from macedance.video.videomae import FRAMES, preprocess
+
+    model, sha, info = _network("videomae-v2-g-ssv2", device)
+    feats = _set_features(P, G, "VideoMAE", ("videomae-v2", sha, "cd-fvd-0.1.1"),
+                          lambda path: preprocess(first_frames(read_video(path, FRAMES)[0], FRAMES)), skipped, progress,
+                          forward=lambda x: _no_grad(model)(x.to(device)).float().cpu().numpy(), batch=_clip_batch(device))  # fmt: skip
+    moments = {r: Moments() for r in ("pred", "gt")}
+    for r in moments:
+        for row in feats[r].values():
+            moments[r].add(row[None].astype(np.float32))
+    return _frechet_moments(moments["pred"], moments["gt"], "videos", info | {
+        "features": "VideoMAE-v2 fc_norm(mean token), 16 frames resized to 224×224 in [0, 1] (cd-fvd 0.1.1)",
+        "covariance": "biased (Σxxᵀ/n − μμᵀ, cd-fvd's FeatureStats)", "n_gt": moments["gt"].n,
+        "resampling": "none: each video once (cd-fvd's folder loader repeats random clips until n_fake = 2048)"},
+        ddof=0, eps_retry=False)  # fmt: skip
 
 
 def evaluate_videos(pred: str | Path, gt: str | Path, metrics: tuple[str, ...] = DEFAULT_METRICS, preset: str = "clean",
@@ -314,16 +458,20 @@ def evaluate_videos(pred: str | Path, gt: str | Path, metrics: tuple[str, ...] =
                          | ({"net": nets[m], "input_range": "[0, 1] (DisCo)" if preset == "disco-legacy" else "[-1, 1]"}
                             if m in nets else {})}  # fmt: skip
     if "fvd" in metrics:
-        from macedance.video.fvd import fvd_from_features, i3d_features, load_i3d
+        from macedance.video.fvd import FVD_PRESETS, clip_tensor, fvd_from_features, load_i3d
         from macedance.weights import weights_file
 
         model = load_i3d(device)
         sha = sha256_file(weights_file("i3d-kinetics-400"))
+        cfg = FVD_PRESETS[fvd_preset]
         feats = _set_features(P, G, "I3D", ("i3d", sha, fvd_preset),
-                              lambda path: i3d_features(model, [read_video(path, 16)[0]], fvd_preset, device=device)[0],
-                              skipped, progress)  # fmt: skip
-        pred, gt = (np.stack(feats[r]) if feats[r] else np.zeros((0, 400)) for r in ("pred", "gt"))
+                              lambda path: clip_tensor(read_video(path, cfg["frames"])[0], cfg["frames"], cfg["resize"]),
+                              skipped, progress, forward=lambda x: _no_grad(model)(x.to(device)).double().cpu().numpy(),
+                              batch=_clip_batch(device))  # fmt: skip
+        pred, gt = (_stack(feats[r], 400) for r in ("pred", "gt"))
         scores["fvd"] = {**fvd_from_features(pred, gt), "n": len(pred)}
+    if "cd-fvd" in metrics:
+        scores["cd-fvd"] = _cd_fvd(P, G, device, skipped, progress)
     if "fid" in metrics:
         scores["fid"] = _frame_fid(P, G, device, skipped, progress)
     if "fid-vid" in metrics:
@@ -336,6 +484,9 @@ def evaluate_videos(pred: str | Path, gt: str | Path, metrics: tuple[str, ...] =
         if ref is None:
             raise ValidationError("--ref", "a folder of reference images (matched by stem) for identity-arcface", "none given")
         scores["identity-arcface"] = _identity(P, Path(ref), skipped, progress, arcface=True)
+    for m in ("subject-consistency", "background-consistency", "motion-smoothness"):
+        if m in metrics:
+            scores[m] = _vbench(m, P, G, device, skipped, progress)
     if "temporal-flickering" in metrics:
         scores["temporal-flickering"] = _flickering(P, skipped, progress)
     if "motion-2d" in metrics:

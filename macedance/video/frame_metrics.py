@@ -10,6 +10,8 @@ MSE is at most 255 and the "PSNR" at least 24.07 dB by construction; it is not a
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import numpy as np
 from scipy.ndimage import gaussian_filter, uniform_filter
 
@@ -70,14 +72,19 @@ def psnr_from_mse(value: float) -> float | None:
     return None if value == 0 else float(10 * np.log10(255.0**2 / value))
 
 
-def temporal_flickering(frames: np.ndarray) -> float | None:
-    """VBench's temporal flickering of one (T, H, W, 3) uint8 video: (255 − m) / 255, where m is the
-    mean over consecutive frame pairs of the mean absolute difference over pixels and channels
-    (1 = no change between frames). ``None`` for a single-frame video."""
-    if len(frames) < 2:
+def temporal_flickering(frames: Iterable[np.ndarray]) -> float | None:
+    """VBench's temporal flickering of one video — (T, H, W, 3) uint8 frames or a stream of (H, W, 3)
+    frames: (255 − m) / 255, where m is the mean over consecutive frame pairs of the mean absolute
+    difference over pixels and channels (1 = no change between frames). ``None`` for a single frame."""
+    diffs, prev = [], None
+    for frame in frames:
+        f = frame.astype(np.float32)
+        if prev is not None:
+            diffs.append(np.mean(np.abs(f - prev)))
+        prev = f
+    if not diffs:
         return None
-    f = frames.astype(np.float32)
-    m = float(np.mean([np.mean(np.abs(f[i + 1] - f[i])) for i in range(len(f) - 1)]))
+    m = float(np.mean(diffs))
     return (255.0 - m) / 255.0
 
 

@@ -31,13 +31,18 @@ def load_i3d(device: str = "cpu") -> torch.nn.Module:
     return model.eval().to(device)
 
 
-def clip_tensor(frames: np.ndarray, n: int = 16, resize: str = "bilinear") -> torch.Tensor:
-    """(T, H, W, 3) uint8 → (n, 224, 224, 3) float32 in [−1, 1]; shorter videos repeat their last frame."""
+def first_frames(frames: np.ndarray, n: int = 16) -> np.ndarray:
+    """The first ``n`` of (T, H, W, 3) frames; a shorter video repeats its last frame."""
     if len(frames) == 0:
         raise MaceDanceError("video without frames")
-    x = torch.as_tensor(frames[:n]).float()
-    if x.shape[0] < n:
-        x = torch.cat([x, x[-1:].expand(n - x.shape[0], *x.shape[1:])])
+    if len(frames) < n:
+        frames = np.concatenate([frames, np.repeat(frames[-1:], n - len(frames), axis=0)])
+    return frames[:n]
+
+
+def clip_tensor(frames: np.ndarray, n: int = 16, resize: str = "bilinear") -> torch.Tensor:
+    """(T, H, W, 3) uint8 → (n, 224, 224, 3) float32 in [−1, 1]; shorter videos repeat their last frame."""
+    x = torch.as_tensor(first_frames(frames, n)).float()
     if x.shape[1:3] != (224, 224):
         x = F.interpolate(x.permute(0, 3, 1, 2), size=(224, 224), mode=resize, align_corners=False).permute(0, 2, 3, 1)
         x = x.clamp(0, 255)

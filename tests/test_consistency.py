@@ -1,0 +1,230 @@
+"""VBench subject / background consistency and motion smoothness, and cd-FVD: parity with the reference
+code on random weights imported through `macedance weights import`, the safe CLIP archive reader, the
+full-size key layouts, and `macedance eval video` end to end.
+
+Expected numbers (tests/parity/vbench_random.json, *_features_random.npz, vit_layouts.json) come from
+VBench@45e79ec's own scoring functions with DINO@7c446df, CLIP@d05afc4 (clip.load's CPU path) and
+VBench's AMT-S, and from content-debiased-fvd@a1e037a (VideoMAE-v2 + FeatureStats), run outside this
+project on the frames and weights of tests/vbench_fixtures.py.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from macedance.cli import app
+from macedance.errors import DataFormatError, UnsafePickleError
+from macedance.weights import load_weights, manifest
+from vbench_fixtures import (TINY_CLIP, TINY_DINO, TINY_VIDEOMAE, amt_videos, consistency_videos, moving_frames, openai_clip_shapes,
+                             random_weights, torchscript_archive)
+
+PARITY = Path(__file__).parent / "parity"
+REF = json.loads((PARITY / "vbench_random.json").read_text())
+VIDEOS = consistency_videos()
+runner = CliRunner()
+
+
+@pytest.fixture(autouse=True)
+def _cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("MACEDANCE_CACHE_DIR", str(tmp_path / "cache"))
+
+
+def _shapes(module_cls, **cfg):
+    with torch.device("meta"):
+        return {k: tuple(v.shape) for k, v in module_cls(**cfg).state_dict().items()}
+
+
+def _import(name: str, path: Path) -> None:
+    r = runner.invoke(app, ["weights", "import", name, str(path)])
+    assert r.exit_code == 0, r.output
+
+
+def _dino(tmp_path: Path) -> Path:
+    from macedance.video.vit import DinoViT
+
+    src = tmp_path / "dino_vit_tiny.pth"
+    torch.save(random_weights(_shapes(DinoViT, **TINY_DINO), seed=11), src)
+    return src
+
+
+def _clip(tmp_path: Path) -> Path:
+    extra = {"input_resolution": torch.tensor(224), "context_length": torch.tensor(4), "vocab_size": torch.tensor(16)}
+    return Path(torchscript_archive(random_weights(openai_clip_shapes(TINY_CLIP), seed=12), str(tmp_path / "ViT-tiny.pt"), extra))
+
+
+def _amt(tmp_path: Path) -> Path:
+    from macedance.video.amt import AMTS
+
+    src = tmp_path / "amt-s.pth"
+    torch.save({"state_dict": random_weights(_shapes(AMTS), seed=13)}, src)
+    return src
+
+
+def _videomae(tmp_path: Path) -> Path:
+    from macedance.video.videomae import VideoMAEv2
+
+    src = tmp_path / "vit_g_tiny.pth"
+    torch.save({"module": random_weights(_shapes(VideoMAEv2, **TINY_VIDEOMAE), seed=14)}, src)
+    return src
+
+
+def _rel(a: float, b: float) -> float:
+    return abs(a - b) / abs(b)
+
+
+@pytest.mark.parametrize("metric", ["subject-consistency", "background-consistency"])
+def test_consistency_equals_vbench_on_random_weights(tmp_path, metric):
+    """Features within 1e-5 (DINO: attention kernels and batching differ in float32 round-off; CLIP: bitwise),
+    per-video and pooled scores within 1e-6 relative."""
+    from macedance.video.consistency import clip_transform, dino_transform, pooled, video_consistency
+    from macedance.video.evaluate import _network
+
+    name, key, feats_file = (("dino-vitb16", "subject_consistency", "dino") if metric == "subject-consistency"
+                             else ("clip-vit-b32", "background_consistency", "clip"))  # fmt: skip
+    _import(name, _dino(tmp_path) if name == "dino-vitb16" else _clip(tmp_path))
+    model, _, info = _network(name, "cpu")
+    assert info["architecture_published"] is False and info["weights_verification"].startswith("structure")
+    expected = np.load(PARITY / f"{feats_file}_features_random.npz")
+    prep = dino_transform if feats_file == "dino" else clip_transform
+    rows = []
+    for i, (stem, frames) in enumerate(VIDEOS.items()):
+        with torch.no_grad():
+            f = model(prep(frames)).numpy()
+        np.testing.assert_allclose(f, expected[stem], rtol=0, atol=1e-5 * np.abs(expected[stem]).max())
+        rows.append(video_consistency(model, [frames[:5], frames[5:]], feats_file))  # streamed in two chunks
+        assert _rel(rows[-1][0] / rows[-1][1], REF[key]["per_video"][i]) < 1e-6
+    assert _rel(pooled(rows), REF[key]["overall"]) < 1e-6
+
+
+def test_motion_smoothness_equals_vbench_on_random_weights(tmp_path):
+    """AMT-S at full size (random weights, 120×136 frames padded to 128×144): every video's score equal to
+    VBench's (odd frames from even pairs, uint8 truncation) one pair per forward pass, as VBench runs it;
+    batched passes change float32 round-off, which can flip a truncated grey level (each flip moves the
+    score by 1 / (255 · 3HW · pairs) ≈ 8e-8 here): within 1e-5. Small frames are refused."""
+    from macedance.video.consistency import motion_smoothness
+    from macedance.video.evaluate import _network
+
+    _import("amt-s", _amt(tmp_path))
+    model, _, info = _network("amt-s", "cpu")
+    assert info["architecture_published"] is True
+    videos = amt_videos()
+    ours = [motion_smoothness(model, iter(v), batch=1) for v in videos.values()]
+    for a, b in zip(ours, REF["motion_smoothness"]["per_video"], strict=True):
+        assert _rel(a, b) < 1e-6
+    assert _rel(motion_smoothness(model, iter(videos["m0"]), batch=2), REF["motion_smoothness"]["per_video"][0]) < 1e-5
+    assert _rel(float(np.mean(ours)), REF["motion_smoothness"]["overall"]) < 1e-6
+    assert motion_smoothness(model, iter(VIDEOS["v0"][:2])) is None  # needs ≥ 3 frames
+    with pytest.raises(DataFormatError, match="larger than 112×112"):
+        motion_smoothness(model, iter(VIDEOS["v0"]))  # 60×80: AMT's correlation pyramid degenerates (NaN in VBench)
+
+
+def test_cd_fvd_equals_cd_fvd_package_on_random_weights(tmp_path):
+    """VideoMAE-v2 features (reduced ViT, cd-fvd's preprocessing) within 1e-5; the Fréchet distance from
+    cd-fvd's FeatureStats (biased covariance, no ε) within 1e-9 on 300 vs 260 feature rows."""
+    from macedance.evaluators.frechet import Moments, frechet_distance
+    from macedance.video.evaluate import _network
+    from macedance.video.videomae import preprocess
+
+    _import("videomae-v2-g-ssv2", _videomae(tmp_path))
+    model, _, _ = _network("videomae-v2-g-ssv2", "cpu")
+    expected = np.load(PARITY / "videomae_features_random.npz")
+    real = np.stack([moving_frames(seed=20 + i, t=16, h=48, w=64) for i in range(3)])
+    with torch.no_grad():
+        f = model(torch.stack([preprocess(v) for v in real])).numpy()
+    np.testing.assert_allclose(f, expected["real"], rtol=0, atol=1e-5 * np.abs(expected["real"]).max())
+    rng = np.random.default_rng(5)
+    a = rng.normal(size=(300, 24)).astype(np.float32)
+    b = (rng.normal(size=(260, 24)) * 1.3 + 0.2).astype(np.float32)
+    ma, mb = Moments(), Moments()
+    for i in range(0, 300, 16):
+        ma.add(a[i:i + 16])
+    mb.add(b)
+    value = frechet_distance(*mb.stats(ddof=0), *ma.stats(ddof=0), eps=0.0).value
+    assert _rel(value, REF["cd_fvd"]["fvd_stats_300_vs_260"]) < 1e-9
+
+
+def test_full_size_key_layouts_equal_the_reference_networks():
+    """DINO ViT-B/16, CLIP ViT-B/32 (image tower, renamed), AMT-S and VideoMAE-v2 ViT-g/14 at full size (meta
+    device): every key and shape equals the reference model's state dict."""
+    from macedance.video.amt import AMTS
+    from macedance.video.videomae import VideoMAEv2
+    from macedance.video.vit import ClipVisual, DinoViT, clip_state_from_openai
+
+    ref = json.loads((PARITY / "vit_layouts.json").read_text())
+    ref_clip = clip_state_from_openai({k: tuple(v) for k, v in ref["clip_vit_b32"].items()})
+    for ours, theirs in ((DinoViT, ref["dino_vitb16"]), (ClipVisual, ref_clip), (AMTS, ref["amt_s"]), (VideoMAEv2, ref["videomae_v2_g"])):
+        assert _shapes(ours) == {k: tuple(v) for k, v in theirs.items()}, ours.__name__
+
+
+def test_clip_archive_is_read_without_running_it(tmp_path):
+    """OpenAI's CLIP file is a TorchScript archive: its tensors are read by the restricted unpickler, equal to
+    torch.jit.load's; a data.pkl naming any other global is refused before anything runs."""
+    from macedance.safe_pickle import load_torch_archive
+
+    src = _clip(tmp_path)
+    ours = load_torch_archive(src.read_bytes(), str(src))
+    theirs = torch.jit.load(str(src)).state_dict()
+    assert set(ours) == set(theirs) and all(torch.equal(ours[k], theirs[k]) for k in theirs)
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        z.writestr("evil/data.pkl", b"cos\nsystem\n(S'echo pwned'\ntR.")  # os.system("echo pwned")
+    with pytest.raises(UnsafePickleError, match="os.system"):
+        load_torch_archive(buf.getvalue(), "evil.pt")
+    r = runner.invoke(app, ["weights", "import", "clip-vit-b32", str(src)])
+    assert r.exit_code == 0, r.output
+    assert manifest("clip-vit-b32")["verification"].endswith("not the published file (its sha256 differs)")
+    state = load_weights("clip-vit-b32")
+    assert torch.equal(state["proj"], state["proj"].half().float())  # clip.load's float16 rounding
+    wrong = tmp_path / "wrong.pt"
+    torch.save({"visual.conv1.weight": torch.zeros(8, 3, 32, 32)}, wrong)
+    r = runner.invoke(app, ["weights", "import", "clip-vit-b32", str(wrong)])
+    assert r.exit_code == 2 and "not the CLIP ViT image encoder's state dict" in r.stderr
+
+
+def _write(folder: Path, seeds: range, t: int = 3) -> None:
+    from macedance.video_io import write_video
+
+    folder.mkdir(parents=True, exist_ok=True)
+    for s in seeds:
+        write_video(folder / f"clip{s % 10}.mkv", list(moving_frames(seed=s, t=t, h=120, w=136)), 8)
+
+
+def test_eval_video_vbench_and_cd_fvd_cli(tmp_path):
+    """Missing weights name the import command; the record holds the generated and the ground-truth values,
+    per-video scores and the architecture; a second run is served from the per-video cache."""
+    _write(tmp_path / "gt", range(10, 12))
+    _write(tmp_path / "pred", range(20, 22))
+    args = ["eval", "video", "--pred", str(tmp_path / "pred"), "--gt", str(tmp_path / "gt")]
+    r = runner.invoke(app, args + ["--metrics", "subject-consistency"])
+    assert r.exit_code == 2 and "macedance weights import dino-vitb16 FILE" in r.stderr
+    for name, make in (("dino-vitb16", _dino), ("clip-vit-b32", _clip), ("amt-s", _amt), ("videomae-v2-g-ssv2", _videomae)):
+        _import(name, make(tmp_path))
+    out = tmp_path / "r.json"
+    metrics = "subject-consistency,background-consistency,motion-smoothness,cd-fvd"
+    r = runner.invoke(app, args + ["--metrics", metrics, "--json", str(out)])
+    assert r.exit_code == 0, r.output
+    rec = json.loads(out.read_text())
+    for m in ("subject-consistency", "background-consistency", "motion-smoothness"):
+        s = rec["scores"][m]
+        assert 0 < s["value"] <= 1 and 0 < s["details"]["gt_value"] <= 1 and s["n"] == 2, (m, s)
+        assert set(s["details"]["per_video"]) == {"clip0", "clip1"} and len(s["details"]["gt_per_video"]) == 2
+    sc = rec["scores"]["subject-consistency"]["details"]
+    pooled = np.sum([[v * 2, 2] for v in sc["per_video"].values()], axis=0)  # 3 frames: 2 pairs each
+    assert rec["scores"]["subject-consistency"]["value"] == pytest.approx(pooled[0] / pooled[1], rel=1e-12)
+    assert sc["architecture"] == TINY_DINO and sc["architecture_published"] is False
+    cd = rec["scores"]["cd-fvd"]
+    assert cd["value"] > 0 and cd["n"] == 2 and cd["details"]["resampling"].startswith("none")
+    r = runner.invoke(app, args[:3] + [str(tmp_path / "gt")] + args[4:] + ["--metrics", "cd-fvd", "--json", str(out)])
+    assert r.exit_code == 0 and abs(json.loads(out.read_text())["scores"]["cd-fvd"]["value"]) < 1e-6  # a set against itself
+    cache = list((tmp_path / "cache" / "video-features").rglob("*.npz"))
+    r = runner.invoke(app, args + ["--metrics", metrics, "--json", str(out)])
+    assert r.exit_code == 0 and list((tmp_path / "cache" / "video-features").rglob("*.npz")) == cache
+    assert json.loads(out.read_text())["scores"] == rec["scores"]
