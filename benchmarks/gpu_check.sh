@@ -2,9 +2,10 @@
 # GPU checks for a session that is lent a device (run through the device tool, one call):
 #   pip install --no-deps -e . (the machine's torch 2.11 satisfies torch>=2.11), then the
 #   Motion Expert benchmark on CUDA with the full DDIM loop, the FVD (I3D) throughput benchmark at
-#   batch 32 (fp32 and bf16), the Appearance Expert on the tiny Wan-Animate pipeline in bf16 (animate +
-#   one training step per stage; needs diffusers, transformers, peft, accelerate, safetensors, ftfy),
-#   then the GPU-marked tests.
+#   batch 32 (fp32 and bf16), the VBench / cd-FVD feature networks (DINO ViT-B/16, CLIP ViT-B/32, AMT-S,
+#   VideoMAE-v2 ViT-g/14 at full size; fp32 and bf16), the Appearance Expert on the tiny Wan-Animate pipeline
+#   in bf16 (animate + one training step per stage; needs diffusers, transformers, peft, accelerate, safetensors,
+#   ftfy), then the GPU-marked tests.
 # Prints a short table; copy the numbers with the card's name into benchmarks/RESULTS.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -20,7 +21,7 @@ nvidia-smi --query-gpu=name,memory.total --format=csv,noheader
 python3 benchmarks/bench_motion_expert.py --device cuda --full-sampling --lengths 256,512,1024,2048,4096
 python3 benchmarks/bench_fvd.py --device cuda --batch 32
 python3 benchmarks/bench_fvd.py --device cuda --batch 32 --half
-python3 benchmarks/bench_fvd.py --device cuda --batch 32
-python3 benchmarks/bench_fvd.py --device cuda --batch 32 --half
+python3 benchmarks/bench_vbench.py --device cuda --videomae
+python3 benchmarks/bench_vbench.py --device cuda --videomae --half
 python3 benchmarks/bench_appearance.py --device cuda
 python3 -m pytest -q -m gpu tests || true

@@ -228,3 +228,23 @@ def test_eval_video_vbench_and_cd_fvd_cli(tmp_path):
     r = runner.invoke(app, args + ["--metrics", metrics, "--json", str(out)])
     assert r.exit_code == 0 and list((tmp_path / "cache" / "video-features").rglob("*.npz")) == cache
     assert json.loads(out.read_text())["scores"] == rec["scores"]
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_vbench_networks_batched_on_cuda_match_the_cpu(tmp_path):
+    """DINO, CLIP (frame batches) and AMT-S (32 pairs per pass) on CUDA give the CPU's scores up to float32
+    round-off; the evaluation runs there end to end."""
+    from macedance.video.consistency import motion_smoothness, video_consistency
+    from macedance.video.evaluate import _network
+
+    for name, make in (("dino-vitb16", _dino), ("clip-vit-b32", _clip), ("amt-s", _amt)):
+        _import(name, make(tmp_path))
+    for name, transform in (("dino-vitb16", "dino"), ("clip-vit-b32", "clip")):
+        cpu, gpu = (_network(name, d)[0] for d in ("cpu", "cuda"))
+        for frames in VIDEOS.values():
+            a, b = video_consistency(cpu, [frames], transform), video_consistency(gpu, [frames], transform, "cuda")
+            assert b[1] == a[1] and abs(b[0] - a[0]) < 1e-4 * a[1]
+    cpu, gpu = (_network("amt-s", d)[0] for d in ("cpu", "cuda"))
+    for frames in amt_videos().values():
+        assert abs(motion_smoothness(gpu, iter(frames), "cuda", batch=32) - motion_smoothness(cpu, iter(frames))) < 1e-3

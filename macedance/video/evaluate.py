@@ -160,26 +160,18 @@ def _stack(rows: dict[str, np.ndarray], dim: int, dtype: type = np.float64) -> n
     return np.stack(list(rows.values())).astype(dtype) if rows else np.zeros((0, dim), dtype)
 
 
-def _frechet_score(pred: np.ndarray, gt: np.ndarray, unit: str, info: dict[str, Any]) -> dict[str, Any]:
-    """Fréchet distance of two feature sets (ε 1e-6 retry), undefined with fewer than 2 rows per set."""
-    from macedance.evaluators.frechet import frechet_distance, gaussian_stats
+def _frechet_score(pred: Any, gt: Any, unit: str, info: dict[str, Any], ddof: int = 1, eps: float = 1e-6) -> dict[str, Any]:
+    """Fréchet distance of two feature sets — (n, d) rows or running
+    :class:`~macedance.evaluators.frechet.Moments` — with the ε retry (``eps`` 0: none), undefined with
+    fewer than 2 rows per set. ``ddof`` 1: ``np.cov``; 0: the biased covariance of StyleGAN-V / cd-fvd."""
+    from macedance.evaluators.frechet import Moments, frechet_distance, gaussian_stats
 
-    if len(pred) < 2 or len(gt) < 2:
-        return {"value": None, "n": len(pred), "undefined_reason": f"needs ≥ 2 {unit} per set ({len(pred)}, {len(gt)})",
-                "details": info}  # fmt: skip
-    res = frechet_distance(*gaussian_stats(pred), *gaussian_stats(gt), eps=1e-6)
-    return {"value": res.value, "n": len(pred), "undefined_reason": None,
-            "details": info | {"eps_retry": res.eps_retry, "singular": res.singular}}  # fmt: skip
-
-
-def _frechet_moments(pred: Any, gt: Any, unit: str, info: dict[str, Any], ddof: int = 1, eps_retry: bool = True) -> dict[str, Any]:
-    """:func:`_frechet_score` from running :class:`~macedance.evaluators.frechet.Moments`."""
-    from macedance.evaluators.frechet import frechet_distance
-
-    if pred.n < 2 or gt.n < 2:
-        return {"value": None, "n": pred.n, "undefined_reason": f"needs ≥ 2 {unit} per set ({pred.n}, {gt.n})", "details": info}
-    res = frechet_distance(*pred.stats(ddof), *gt.stats(ddof), eps=1e-6 if eps_retry else 0.0)
-    return {"value": res.value, "n": pred.n, "undefined_reason": None,
+    n_pred, n_gt = (x.n if isinstance(x, Moments) else len(x) for x in (pred, gt))
+    if n_pred < 2 or n_gt < 2:
+        return {"value": None, "n": n_pred, "undefined_reason": f"needs ≥ 2 {unit} per set ({n_pred}, {n_gt})", "details": info}
+    stats = [x.stats(ddof) if isinstance(x, Moments) else gaussian_stats(x) for x in (pred, gt)]
+    res = frechet_distance(*stats[0], *stats[1], eps=eps)
+    return {"value": res.value, "n": n_pred, "undefined_reason": None,
             "details": info | {"eps_retry": res.eps_retry, "singular": res.singular}}  # fmt: skip
 
 
@@ -215,8 +207,8 @@ def _frame_fid(P: dict[str, Path], G: dict[str, Path], device: str, skipped: lis
     moments = {"pred": Moments(), "gt": Moments()}  # all frames of all videos: running moments, not rows
     _set_features(P, G, "Inception", ("inception-fid", sha, "all-frames"), extract, skipped, progress,
                   sink=lambda role, rows: moments[role].add(rows))  # fmt: skip
-    return _frechet_moments(moments["pred"], moments["gt"], "frames", info | {"frames_pred": moments["pred"].n,
-                                                                               "frames_gt": moments["gt"].n})
+    return _frechet_score(moments["pred"], moments["gt"], "frames", info | {"frames_pred": moments["pred"].n,
+                                                                             "frames_gt": moments["gt"].n})
 
 
 def _fid_vid(P: dict[str, Path], G: dict[str, Path], device: str, skipped: list[dict[str, str]],
@@ -399,11 +391,11 @@ def _cd_fvd(P: dict[str, Path], G: dict[str, Path], device: str, skipped: list[d
     for r in moments:
         for row in feats[r].values():
             moments[r].add(row[None].astype(np.float32))
-    return _frechet_moments(moments["pred"], moments["gt"], "videos", info | {
+    return _frechet_score(moments["pred"], moments["gt"], "videos", info | {
         "features": "VideoMAE-v2 fc_norm(mean token), 16 frames resized to 224×224 in [0, 1] (cd-fvd 0.1.1)",
         "covariance": "biased (Σxxᵀ/n − μμᵀ, cd-fvd's FeatureStats)", "n_gt": moments["gt"].n,
         "resampling": "none: each video once (cd-fvd's folder loader repeats random clips until n_fake = 2048)"},
-        ddof=0, eps_retry=False)  # fmt: skip
+        ddof=0, eps=0.0)  # fmt: skip
 
 
 def evaluate_videos(pred: str | Path, gt: str | Path, metrics: tuple[str, ...] = DEFAULT_METRICS, preset: str = "clean",
