@@ -149,6 +149,10 @@ _STORAGE_DTYPES = {"FloatStorage": "float32", "HalfStorage": "float16", "BFloat1
                    "ByteStorage": "uint8", "BoolStorage": "bool"}  # fmt: skip
 
 
+_JIT_BUILDERS = {**dict.fromkeys(("build_intlist", "build_doublelist", "build_boollist", "build_tensorlist"), list),
+                 "restore_type_tag": lambda value, *_: value}  # fmt: skip
+
+
 class _StorageType:
     def __init__(self, dtype: str):
         self.dtype = dtype
@@ -172,8 +176,12 @@ class _TorchArchiveUnpickler(_RestrictedUnpickler):
             return _StorageType(_STORAGE_DTYPES[name])
         if (module, name) == ("torch._utils", "_rebuild_tensor_v2"):
             return _rebuild_tensor
+        if (module, name) == ("torch._utils", "_rebuild_parameter"):  # nn.Parameter(data, requires_grad, hooks)
+            return lambda data, *_: data
         if (module, name) == ("collections", "OrderedDict"):
             return dict
+        if module == "torch.jit._pickle" and name in _JIT_BUILDERS:  # TorchScript's typed lists: plain lists
+            return _JIT_BUILDERS[name]
         return super().find_class(module, name)
 
     def persistent_load(self, pid: Any) -> Any:

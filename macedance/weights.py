@@ -24,7 +24,7 @@ import numpy as np
 
 from macedance import __version__
 from macedance.cache import cache_root
-from macedance.errors import DataFormatError, InputNotFoundError, MaceDanceError, MissingDependencyError
+from macedance.errors import DataFormatError, InputNotFoundError, MaceDanceError, MissingDependencyError, UnsafePickleError
 from macedance.fileio import atomic_write, sha256_file, write_json
 
 
@@ -78,6 +78,8 @@ def _user_state(raw: bytes, source: str) -> dict[str, Any]:
     except Exception as exc:  # noqa: BLE001 - any unreadable file is a format error
         try:
             state = load_torch_archive(raw, source, inert_modules=("argparse",))
+        except UnsafePickleError:
+            raise
         except DataFormatError:
             raise DataFormatError(f"{source}: not a torch state dict ({type(exc).__name__}: {str(exc)[:200]})") from None
     for wrapper in ("state_dict", "model", "module"):

@@ -178,6 +178,9 @@ def test_clip_archive_is_read_without_running_it(tmp_path):
         z.writestr("evil/data.pkl", b"cos\nsystem\n(S'echo pwned'\ntR.")  # os.system("echo pwned")
     with pytest.raises(UnsafePickleError, match="os.system"):
         load_torch_archive(buf.getvalue(), "evil.pt")
+    (tmp_path / "evil.pt").write_bytes(buf.getvalue())
+    r = runner.invoke(app, ["weights", "import", "clip-vit-b32", str(tmp_path / "evil.pt")])
+    assert r.exit_code == 2 and "refused to load" in r.stderr and "os.system" in r.stderr
     r = runner.invoke(app, ["weights", "import", "clip-vit-b32", str(src)])
     assert r.exit_code == 0, r.output
     assert manifest("clip-vit-b32")["verification"].endswith("not the published file (its sha256 differs)")
