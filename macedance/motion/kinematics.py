@@ -34,6 +34,17 @@ def forward_kinematics(rotmats: Any, trans: Any, rest: RestSkeleton) -> Any:
     Returns:
         (..., J, 3) world joint positions in metres, same array type/dtype/device as ``rotmats``.
     """
+    return forward_kinematics_global(rotmats, trans, rest)[1]
+
+
+def forward_kinematics_global(rotmats: Any, trans: Any, rest: RestSkeleton) -> tuple[Any, Any]:
+    """:func:`forward_kinematics` that also returns the global rotations.
+
+    Returns:
+        ``(rot_g, pos)``: (..., J, 3, 3) world rotation of each joint and (..., J, 3) world positions.
+        Joint j maps a rest-pose point v rigidly to ``rot_g[j] (v − rest.joints[j]) + pos[j]`` (the
+        transform linear blend skinning blends).
+    """
     m = xp(rotmats)
     offsets = asarray_like(rest.offsets, rotmats)  # (J, 3); row 0 = pelvis rest position
     parents = np.asarray(rest.parents)
@@ -48,7 +59,7 @@ def forward_kinematics(rotmats: Any, trans: Any, rest: RestSkeleton) -> Any:
         R_par = rot_g[..., par, :, :]
         rot_g[..., level, :, :] = R_par @ rotmats[..., level, :, :]
         pos[..., level, :] = pos[..., par, :] + (R_par @ offsets[level][..., None])[..., 0]
-    return pos
+    return rot_g, pos
 
 
 _Y_TO_Z = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, -1.0], [0.0, 1.0, 0.0]])  # +90° about x, exact
