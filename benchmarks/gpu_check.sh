@@ -2,7 +2,8 @@
 # GPU checks for a session that is lent a device (run through the device tool, one call):
 #   pip install --no-deps -e . (the machine's torch 2.11 satisfies torch>=2.11), then the
 #   Motion Expert benchmark on CUDA with the full DDIM loop, the FVD (I3D) throughput benchmark at
-#   batch 32 (fp32 and bf16), then the GPU-marked tests.
+#   batch 32 (fp32 and bf16), the 3D renderer of `data render` at 720×1280 (batch 8 and 32), then the
+#   GPU-marked tests.
 # Prints a short table; copy the numbers with the card's name into benchmarks/RESULTS.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -19,4 +20,6 @@ python3 benchmarks/bench_fvd.py --device cuda --batch 32
 python3 benchmarks/bench_fvd.py --device cuda --batch 32 --half
 python3 benchmarks/bench_fvd.py --device cuda --batch 32
 python3 benchmarks/bench_fvd.py --device cuda --batch 32 --half
+python3 benchmarks/bench_render.py --device cuda --batch 8 --seconds 10
+python3 benchmarks/bench_render.py --device cuda --batch 32 --seconds 10
 python3 -m pytest -q -m gpu tests || true

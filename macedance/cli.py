@@ -812,18 +812,21 @@ def demo_cmd(
     steps: Annotated[int, typer.Option(min=1, help="Training steps of each tiny diffusion method.")] = 150,
     seed: Annotated[int, typer.Option(help="Random seed of the generated data.")] = 0,
 ) -> None:
-    """The embedded end-to-end job: dataset build → import → music → training → benchmark → leaderboard.
+    """The embedded end-to-end job: import → render → dataset build → training → benchmark → leaderboard.
 
-    0. builds a tiny MA-Data-style dataset from generated raw videos (a cartoon dancer with cuts, a static
-       shot, a two-dancer shot, a drum track; one silent video): shots, filters, pose, SMPL fit, clips;
     1. generates dances in the exact AIST++ file format (procedural, one tempo each) with official-style
-       split files, a drum track per dance, and one truncated file (rejected with its reason);
-    2. imports them (30 fps) and analyses the music (35-d features, beats);
-    3. trains tiny MACE-Dance, EDGE-style and unidirectional-Mamba models for a few seconds each and
-       indexes the reference methods (retrieval, random clip, mean pose);
-    4. runs the madata-motion task for every method (FID_k/g, Div, BAS, PFC, FSR with bootstrap
-       intervals) and builds the leaderboard: terminal table, Markdown, CSV and an HTML page.
+       split files, a drum track per dance, and one truncated file (rejected with its reason); imports them (30 fps);
+    2. renders them with their music (`data render`, capsule character, 180×320): the embedded default
+       dataset, an MA-Data-style 3D-rendered subset (videos, exact motion, music features, official splits);
+    3. builds a dataset (`data build`) from raw videos: two of the rendered clips, a generated static shot,
+       a two-dancer shot and a silent video (every filter shows up): shots, filters, pose, SMPL fit, clips;
+    4. trains tiny MACE-Dance, EDGE-style and unidirectional-Mamba models on the rendered subset for a few
+       seconds each and indexes the reference methods (retrieval, random clip, mean pose);
+    5. runs the madata-motion task on the rendered subset for every method (FID_k/g, Div, BAS, PFC, FSR with
+       bootstrap intervals) and builds the leaderboard: terminal table, Markdown, CSV and an HTML page.
     """
+    import shutil
+
     import soundfile as sf
 
     from macedance.baselines import METHODS
@@ -838,25 +841,16 @@ def demo_cmd(
     from macedance.models.diffusion import DiffusionConfig
     from macedance.models.motion_expert import ExpertConfig
     from macedance.motion.stats import motion_statistics
-    from macedance.music.analysis import analyze_file
-    from macedance.music.presets import get_music_preset
     from macedance.music.synth import beat_times, drum_track
     from macedance.schema import load_motion
     from macedance.training.motion import TrainConfig, train_motion
 
     from macedance.datasets.build import BuildParams, build_dataset
+    from macedance.datasets.rendered import RenderParams, render_dataset
     from macedance.datasets.synthetic_video import ShotSpec, write_dance_video
 
     t0 = time.perf_counter()
     with user_errors():
-        videos = out / "raw-videos"
-        for i, shots in enumerate(([ShotSpec(6.5, bpm=110), ShotSpec(3.0, "static"), ShotSpec(5.5, "two", bpm=110)],
-                                   [ShotSpec(12.0, bpm=96)])):  # fmt: skip
-            write_dance_video(videos / ("popping" if i == 0 else "jazz") / f"dancer{i}.mp4", shots, fps=30.0, size=(480, 270), seed=seed + i)
-        write_dance_video(videos / "silent.mp4", [ShotSpec(6.0)], fps=30.0, size=(480, 270), seed=seed + 7, audio=False)
-        with progress_bar("build") as progress:
-            built = build_dataset(videos, out / "built", BuildParams(seed=seed), overwrite=True, command="macedance demo",
-                                  progress=lambda p: progress(p.frames_done, p.frames_total, p.current))  # fmt: skip
         raw, music = out / "raw" / "motions", out / "music"
         (out / "raw" / "splits").mkdir(parents=True, exist_ok=True)
         music.mkdir(parents=True, exist_ok=True)
@@ -872,11 +866,28 @@ def demo_cmd(
         (raw / "gXX_truncated_example.pkl").write_bytes(b"\x80\x04\x95\x10\x00")
         with progress_bar("import") as progress:
             report = import_aistpp(raw, out / "data", fps=30.0, progress=progress)
-        with progress_bar("music") as progress:
-            wavs = sorted(music.glob("*.wav"))
-            for k, w in enumerate(wavs):
-                progress(k, len(wavs), w.name)
-                analyze_file(w, get_music_preset("clean"))
+        # The embedded default dataset: the imported dances rendered with their music (MA-Data's 3D-rendered subset).
+        data = out / "rendered"
+        bar, rprogress = _dataset_progress("render", "frames/s")
+        try:
+            rendered = render_dataset(out / "data", data, RenderParams(size=(180, 320), seed=seed), music, overwrite=True,
+                                      progress=rprogress, command="macedance demo")  # fmt: skip
+        finally:
+            if bar.live.is_started:
+                bar.stop()
+        # data build on raw videos: two rendered clips (the render → build loop) and generated shots that show
+        # the filters (a static shot, two dancers, a silent video).
+        videos = out / "raw-videos"
+        shutil.rmtree(videos, ignore_errors=True)
+        for k, clip in enumerate(sorted((data / "videos").glob("*.mp4"))[:2]):
+            (videos / "rendered").mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(clip, videos / "rendered" / clip.name)
+        write_dance_video(videos / "popping" / "dancer0.mp4", [ShotSpec(5.5, "static"), ShotSpec(5.5, "two", bpm=110)], fps=30.0,
+                          size=(480, 270), seed=seed)  # fmt: skip
+        write_dance_video(videos / "silent.mp4", [ShotSpec(6.0)], fps=30.0, size=(480, 270), seed=seed + 7, audio=False)
+        with progress_bar("build") as progress:
+            built = build_dataset(videos, out / "built", BuildParams(seed=seed), overwrite=True, command="macedance demo",
+                                  progress=lambda p: progress(p.frames_done, p.frames_total, p.current))  # fmt: skip
         runs = out / "runs"
         trained = []
         for method in ("mace-dance", "edge", "ablation-mamba"):
@@ -884,26 +895,26 @@ def demo_cmd(
             train = TrainConfig(steps=steps, batch=8, window=120, checkpoint_every=steps, log_every=10, seed=seed)
             run = runs / method
             with progress_bar(f"train {method}") as progress:
-                summary = train_motion(out / "data", run, expert, DiffusionConfig(), train, music, resume=(run / "checkpoint.pt").is_file(),
+                summary = train_motion(data, run, expert, DiffusionConfig(), train, None, resume=(run / "checkpoint.pt").is_file(),
                                        progress=lambda s, n, loss: progress(s, n, f"loss {loss:.3f}"), method=method)  # fmt: skip
             trained.append((method, summary))
         from macedance.baselines.reference import build_reference
 
         for method in ("retrieval", "random-clip", "mean-pose"):
-            build_reference(method, out / "data", runs / method, music)
+            build_reference(method, data, runs / method)
         task = get_task("madata-motion")
         records = []
         for method in ("mace-dance", "edge", "ablation-mamba", "retrieval", "random-clip", "mean-pose"):
             with progress_bar(f"bench {method}") as progress:
-                rec, _ = run_benchmark(task, load_method(method, runs / method), out / "data", out / "results", music,
-                                       bootstrap=100, progress=progress)  # fmt: skip
+                rec, _ = run_benchmark(task, load_method(method, runs / method), data, out / "results", None, bootstrap=100, progress=progress)
             records.append(rec)
         boards = build_boards(records)
         files = write_site(boards, out / "site")
         stats = [(c.id, motion_statistics(load_motion(out / "data" / str(c.motion_path)))) for c in report.clips[:4]]
-    console.print(build_summary_table(built))
-    console.print("[bold]Dataset[/bold]: ", end="")
+    console.print("[bold]Imported[/bold]: ", end="")
     _print_import_report(report)
+    console.print(build_summary_table(rendered, "motions, clips"))
+    console.print(build_summary_table(built))
     console.print(motion_stats_table(stats, f"First {len(stats)} imported dances (30 fps, built-in SMPL skeleton)"))
     for method, s in trained:
         console.print(f"trained [bold]{method}[/bold]: {s['step']} steps in {s['seconds']:.1f} s, last loss {s['last_loss']['loss']:.3f}")

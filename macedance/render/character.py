@@ -146,15 +146,17 @@ def capsule_character(rest: RestSkeleton | None = None, segments: int = 16, ring
     rest = rest or builtin_skeleton()
     J = rest.joints
     x, y, z = np.eye(3)
-    head_c = J[15] + 0.055 * y + 0.015 * z  # the skull's centre; the ears 3 cm above the head joint, as on SMPL
-    ear = J[15] + 0.03 * y
+    # SMPL's head joint lies near the middle of the head, at about the height of the ears and eyes
+    # (the top of the SMPL head is some 12–14 cm above it): the skull's centre 2.5 cm above the joint.
+    head_c = J[15] + 0.025 * y + 0.015 * z
+    ear = head_c
     parts = [  # (attached joint, end a, end b, radius a, radius b, second-axis scale, material)
         (0, J[1] + 0.02 * x + 0.02 * y, J[2] - 0.02 * x + 0.02 * y, 0.095, 0.095, 0.85, TROUSERS),  # hips
         (3, J[0] + 0.02 * y, J[6], 0.12, 0.125, 0.7, SHIRT),  # abdomen
         (9, J[9] - 0.06 * y, J[12] - 0.06 * y, 0.145, 0.135, 0.6, SHIRT),  # chest
         (9, J[16] - 0.05 * x - 0.035 * y, J[17] + 0.05 * x - 0.035 * y, 0.06, 0.06, 0.9, SHIRT),  # shoulders
         (12, J[12], J[15], 0.048, 0.045, 1.0, SKIN),  # neck
-        (15, head_c - 0.035 * y, head_c + 0.035 * y, 0.085, 0.085, 1.15, HEAD),  # head
+        (15, head_c - 0.03 * y, head_c + 0.03 * y, 0.085, 0.085, 1.15, HEAD),  # head
         (15, ear + 0.082 * x, ear + 0.082 * x, 0.022, 0.022, 0.6, SKIN),  # left ear
         (15, ear - 0.082 * x, ear - 0.082 * x, 0.022, 0.022, 0.6, SKIN),  # right ear
         (15, head_c - 0.02 * y + 0.085 * z, head_c - 0.03 * y + 0.1 * z, 0.014, 0.012, 1.0, SKIN),  # nose
@@ -180,7 +182,7 @@ def capsule_character(rest: RestSkeleton | None = None, segments: int = 16, ring
         weights.append(w)
         material.append(np.full(len(f), mat))
         n += len(v)
-    head = HeadStyle(tuple(head_c), ((0.031, 0.012), (-0.031, 0.012)), (0.0, -0.052))
+    head = HeadStyle(tuple(head_c), ((0.031, 0.008), (-0.031, 0.008)), (0.0, -0.05), hair_top=0.05)
     return Character("capsule", rest, np.concatenate(verts), np.concatenate(faces).astype(np.int64), np.concatenate(weights),
                      np.concatenate(material).astype(np.int64), head)  # fmt: skip
 
