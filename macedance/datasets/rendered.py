@@ -47,6 +47,7 @@ import numpy as np
 
 from macedance import __version__
 from macedance.datasets.build.runner import BuildProgress, BuildReport
+from macedance.datasets.build.params import check_split_fractions
 from macedance.errors import InputNotFoundError, MaceDanceError, ValidationError
 
 log = logging.getLogger(__name__)
@@ -112,10 +113,7 @@ class RenderParams:
         choice("--background", self.background, BACKGROUNDS)
         if self.character == "smpl" and self.smpl_model is None and not os.environ.get("MACEDANCE_SMPL_DIR"):
             raise ValidationError("--smpl-model", "your SMPL model folder for --character smpl (or MACEDANCE_SMPL_DIR)", "nothing")
-        fr = tuple(float(x) for x in self.split_fractions)
-        if len(fr) != 3 or min(fr) < 0 or abs(sum(fr) - 1.0) > 1e-6:
-            raise ValidationError("split_fractions", "three shares ≥ 0 summing to 1", str(self.split_fractions))
-        object.__setattr__(self, "split_fractions", fr)
+        object.__setattr__(self, "split_fractions", check_split_fractions(self.split_fractions))
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -473,7 +471,7 @@ def render_dataset(motion_dir: str | Path, out: str | Path, params: RenderParams
         progress: called after every 16 rendered frames and every finished source.
         command: the command line, recorded in the card.
     """
-    from macedance.datasets.build.runner import check_state, finalize, pending_sources, record_finished, run_in_processes
+    from macedance.datasets.build.runner import check_state, finalize, pending_sources, run_sources
 
     t0 = time.perf_counter()
     params = params or RenderParams()
@@ -484,36 +482,9 @@ def render_dataset(motion_dir: str | Path, out: str | Path, params: RenderParams
     check_state(out, params, resume, overwrite, RENDER_VERSION, OUTPUT_DIRS, OUTPUT_FILES)
     done, todo = pending_sources(out, sources)
     report = BuildReport(str(out), videos=len(sources), videos_resumed=len(done))
-    hints = {rel: _frames_hint(p, params.fps) for p, rel, _ in todo}
-    state = BuildProgress(0, len(todo), 0, sum(hints.values()))
-    finished_frames = [0]
-
-    def finished(rel: str, outcome: dict[str, Any]) -> None:
-        record_finished(out, rel, outcome)
-        done[rel] = outcome
-        report.videos_processed += 1
-        report.frames_processed += int(outcome.get("frames", 0))
-        for k, v in outcome.get("stage_seconds", {}).items():
-            report.stage_seconds[k] = report.stage_seconds.get(k, 0.0) + v
-        state.videos_done += 1
-        finished_frames[0] += hints.get(rel, 0)
-        state.frames_done = max(state.frames_done, finished_frames[0])
-        state.current = rel
-        if progress:
-            progress(state)
-
-    def frames(n: int) -> None:
-        state.frames_done += n
-        if progress:
-            progress(state)
-
-    if workers <= 1 or len(todo) <= 1:
-        for path, rel, genre in todo:
-            state.current = rel
-            finished(rel, render_source(path, rel, out, params, genre, music_index, frames))
-    else:
-        threads = max(1, (os.cpu_count() or 1) // workers)
-        run_in_processes(_work, {rel: (str(p), rel, str(out), params, g, music_index) for p, rel, g in todo}, workers, threads, finished, frames)
+    run_sources(out, todo, done, report, {rel: _frames_hint(p, params.fps) for p, rel, _ in todo}, progress,
+                lambda p, rel, g, frames: render_source(p, rel, out, params, g, music_index, frames), _work,
+                lambda p, rel, g: (str(p), rel, str(out), params, g, music_index), workers, max(1, (os.cpu_count() or 1) // workers))  # fmt: skip
     outcomes = [done[rel] for _, rel, _ in sources if rel in done]
     with_clips = [o for o in outcomes if o["clips"]]
     official = {o["sha256"]: o["split"] for o in with_clips if o.get("split")}

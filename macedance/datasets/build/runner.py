@@ -196,6 +196,45 @@ def run_in_processes(fn: Callable[..., dict[str, Any]], jobs: dict[str, tuple[An
         _drain(q, frames)
 
 
+def run_sources(out: Path, todo: list[tuple[Path, str, Any]], done: dict[str, dict[str, Any]], report: BuildReport,
+                hints: dict[str, int], progress: Callable[[BuildProgress], None] | None,
+                run_local: Callable[[Path, str, Any, Callable[[int], None]], dict[str, Any]], worker: Callable[..., dict[str, Any]],
+                worker_args: Callable[[Path, str, Any], tuple[Any, ...]], workers: int, threads: int, passes: int = 1) -> None:  # fmt: skip
+    """Process every pending source (``data build`` and ``data render``): in this process with
+    ``run_local(path, rel, extra, frames)`` when ``workers`` ≤ 1, else ``worker(*worker_args(path, rel,
+    extra), queue)`` in spawned processes. Each finished source's outcome is recorded (state file),
+    added to ``done`` and ``report``; ``progress`` gets frame counts (``passes`` per source frame of
+    ``hints``) and finished sources."""
+    state = BuildProgress(0, len(todo), 0, passes * sum(hints.values()))
+    finished_frames = [0]
+
+    def finished(rel: str, outcome: dict[str, Any]) -> None:
+        record_finished(out, rel, outcome)
+        done[rel] = outcome
+        report.videos_processed += 1
+        report.frames_processed += int(outcome.get("frames", 0))
+        for k, v in outcome.get("stage_seconds", {}).items():
+            report.stage_seconds[k] = report.stage_seconds.get(k, 0.0) + v
+        state.videos_done += 1
+        finished_frames[0] += passes * hints.get(rel, 0)
+        state.frames_done = max(state.frames_done, finished_frames[0])
+        state.current = rel
+        if progress:
+            progress(state)
+
+    def frames(n: int) -> None:
+        state.frames_done += n
+        if progress:
+            progress(state)
+
+    if workers <= 1 or len(todo) <= 1:
+        for path, rel, extra in todo:
+            state.current = rel
+            finished(rel, run_local(path, rel, extra, frames))
+    else:
+        run_in_processes(worker, {rel: worker_args(p, rel, extra) for p, rel, extra in todo}, workers, threads, finished, frames)
+
+
 def build_dataset(raw_dir: str | Path, out: str | Path, params: BuildParams | None = None, workers: int = 1, resume: bool = False,
                   overwrite: bool = False, progress: Callable[[BuildProgress], None] | None = None,
                   command: str | None = None) -> BuildReport:  # fmt: skip
@@ -216,37 +255,11 @@ def build_dataset(raw_dir: str | Path, out: str | Path, params: BuildParams | No
     check_state(out, params, resume, overwrite)
     done, todo = pending_sources(out, sources)
     report = BuildReport(str(out), videos=len(sources), videos_resumed=len(done))
-    hints = {rel: _frames_hint(p) for p, rel, _ in todo}
-    state = BuildProgress(0, len(todo), 0, 2 * sum(hints.values()))  # every frame is decoded by the scan and (mostly) the pose pass
-    finished_frames = [0]
-
-    def finished(rel: str, outcome: dict[str, Any]) -> None:
-        record_finished(out, rel, outcome)
-        done[rel] = outcome
-        report.videos_processed += 1
-        report.frames_processed += int(outcome.get("frames", 0))
-        for k, v in outcome.get("stage_seconds", {}).items():
-            report.stage_seconds[k] = report.stage_seconds.get(k, 0.0) + v
-        state.videos_done += 1
-        finished_frames[0] += 2 * hints.get(rel, 0)
-        state.frames_done = max(state.frames_done, finished_frames[0])
-        state.current = rel
-        if progress:
-            progress(state)
-
-    def frames(n: int) -> None:
-        state.frames_done += n
-        if progress:
-            progress(state)
-
-    if workers <= 1 or len(todo) <= 1:
-        for path, rel, genre in todo:
-            state.current = rel
-            finished(rel, _local(path, rel, out, params, genre, frames))
-    else:
-        threads = max(1, (os.cpu_count() or 1) // workers)  # each worker's pose and torch threads share the cores
-        wparams = dataclasses.replace(params, pose_threads=min(params.pose_threads, threads))
-        run_in_processes(_work, {rel: (str(p), rel, str(out), wparams, g) for p, rel, g in todo}, workers, threads, finished, frames)
+    threads = max(1, (os.cpu_count() or 1) // workers)  # each worker's pose and torch threads share the cores
+    wparams = dataclasses.replace(params, pose_threads=min(params.pose_threads, threads))
+    run_sources(out, todo, done, report, {rel: _frames_hint(p) for p, rel, _ in todo}, progress,
+                lambda p, rel, g, frames: _local(p, rel, out, params, g, frames), _work,
+                lambda p, rel, g: (str(p), rel, str(out), wparams, g), workers, threads, passes=2)  # fmt: skip
     finalize(out, raw_dir.name, sources, done, params, report, command)
     report.seconds = time.perf_counter() - t0
     write_json(out / "build_report.json", {**report.to_dict(), "macedance": __version__, "params": params.to_dict(), "command": command})
