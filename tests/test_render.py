@@ -163,10 +163,10 @@ def test_smpl_character_renders_the_user_model(smpl_model_dir: Path) -> None:
     frames = list(r.render(verts, normals, joints, camera, Look()))
     assert len(frames) == len(poses) and frames[0].shape == (96, 64, 3)
     # linear blend skinning of a one-joint-per-vertex model is that joint's rigid motion
-    from macedance.motion.kinematics import forward_kinematics_global
+    from macedance.motion.kinematics import forward_kinematics
     from macedance.motion.rotations import axis_angle_to_matrix
 
-    rot, pos = forward_kinematics_global(axis_angle_to_matrix(poses), trans, body.rest)
+    pos, rot = forward_kinematics(axis_angle_to_matrix(poses), trans, body.rest, global_rotations=True)
     owner = body.weights.argmax(1)
     expect = np.einsum("tvij,vj->tvi", rot[:, owner], body.vertices - body.rest.joints[owner]) + pos[:, owner]
     v_no_blend, _, _ = body.pose(torch.tensor(axis_angle_to_matrix(poses)), torch.tensor(trans))

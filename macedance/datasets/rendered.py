@@ -352,7 +352,7 @@ def _render_clip(out: Path, cid: str, params: RenderParams, renderer: Any, clip:
     rng = np.random.default_rng([int(params.seed), int(outcome["sha256"][:15], 16), w])
     look = random_look(rng) if params.background == "random" else Look()
     files = {"motion_path": f"motions/{cid}.npz", "keypoints_path": f"keypoints/{cid}.npz", "music_path": None,
-             "audio_path": None, "reference_path": f"reference/{cid}.jpg"}  # fmt: skip
+             "audio_path": None, "reference_path": f"reference/{cid}.jpg", "video_path": f"videos/{cid}.mp4"}  # fmt: skip
     wav = None
     if audio is not None:
         s0, s1 = sample_span(a, b, fps, audio.sample_rate)
@@ -374,7 +374,7 @@ def _render_clip(out: Path, cid: str, params: RenderParams, renderer: Any, clip:
         if report is not None:
             report(len(verts) % 16)
 
-    write_video(out / f"videos/{cid}.mp4", frames(), fps, audio=wav, audio_seconds=(b - a) / fps)
+    write_video(out / files["video_path"], frames(), fps, audio=wav, audio_seconds=(b - a) / fps)
     _write_jpeg(out / files["reference_path"], first[0])
     J = joints.double().cpu().numpy()
     uv = project(J, camera)
@@ -431,11 +431,11 @@ def _add_clip(outcome: dict[str, Any], cid: str, rel: str, a: int, b: int, fps: 
     from macedance.schema import Clip
 
     provenance = {"macedance": __version__, "source_sha256": outcome["sha256"], "render_params_hash": params.hash,
-                  "renderer": f"macedance-render v{RENDER_VERSION}", "character": params.character, "video": f"videos/{cid}.mp4",
+                  "renderer": f"macedance-render v{RENDER_VERSION}", "character": params.character, "video": files["video_path"],
                   "music_file": music.name if music else None}  # fmt: skip
     clip = Clip(cid, rel, a / fps, b / fps, files["motion_path"], files["keypoints_path"], files["music_path"], genre, None, provenance)
     outcome["clips"].append({**clip.to_dict(), "audio_path": files["audio_path"], "reference_path": files["reference_path"],
-                             "video_path": f"videos/{cid}.mp4"})  # fmt: skip
+                             "video_path": files["video_path"]})  # fmt: skip
 
 
 # ----- the whole folder ----------------------------------------------------------------------------

@@ -22,7 +22,7 @@ from macedance.motion.skeleton import FOOT_JOINTS, RestSkeleton
 UP_AXES = ("y", "z")
 
 
-def forward_kinematics(rotmats: Any, trans: Any, rest: RestSkeleton) -> Any:
+def forward_kinematics(rotmats: Any, trans: Any, rest: RestSkeleton, global_rotations: bool = False) -> Any:
     """Joint positions from local joint rotations and root translation.
 
     Args:
@@ -30,20 +30,11 @@ def forward_kinematics(rotmats: Any, trans: Any, rest: RestSkeleton) -> Any:
             root orientation).
         trans: (..., 3) root translation in metres (SMPL ``transl``).
         rest: rest skeleton with J joints.
+        global_rotations: also return each joint's world rotation.
 
     Returns:
-        (..., J, 3) world joint positions in metres, same array type/dtype/device as ``rotmats``.
-    """
-    return forward_kinematics_global(rotmats, trans, rest)[1]
-
-
-def forward_kinematics_global(rotmats: Any, trans: Any, rest: RestSkeleton) -> tuple[Any, Any]:
-    """:func:`forward_kinematics` that also returns the global rotations.
-
-    Returns:
-        ``(rot_g, pos)``: (..., J, 3, 3) world rotation of each joint and (..., J, 3) world positions.
-        Joint j maps a rest-pose point v rigidly to ``rot_g[j] (v − rest.joints[j]) + pos[j]`` (the
-        transform linear blend skinning blends).
+        (..., J, 3) world joint positions in metres, same array type/dtype/device as ``rotmats``;
+        with ``global_rotations``, the pair (positions, (..., J, 3, 3) world rotations).
     """
     m = xp(rotmats)
     offsets = asarray_like(rest.offsets, rotmats)  # (J, 3); row 0 = pelvis rest position
@@ -59,7 +50,7 @@ def forward_kinematics_global(rotmats: Any, trans: Any, rest: RestSkeleton) -> t
         R_par = rot_g[..., par, :, :]
         rot_g[..., level, :, :] = R_par @ rotmats[..., level, :, :]
         pos[..., level, :] = pos[..., par, :] + (R_par @ offsets[level][..., None])[..., 0]
-    return rot_g, pos
+    return (pos, rot_g) if global_rotations else pos
 
 
 _Y_TO_Z = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, -1.0], [0.0, 1.0, 0.0]])  # +90° about x, exact

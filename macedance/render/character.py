@@ -9,7 +9,7 @@ Two characters, one representation (:class:`Character`):
 * ``smpl`` (:func:`smpl_character`) — the user's licensed SMPL mesh (6,890 vertices), read by
   :func:`macedance.motion.skeleton.load_smpl_model_arrays` (never plain pickle), mean shape, with its
   pose blend shapes, skinned by linear blend skinning over the transforms of
-  :func:`macedance.motion.kinematics.forward_kinematics_global`.
+  :func:`macedance.motion.kinematics.forward_kinematics` (``global_rotations=True``).
 
 Materials (per face): skin, shirt (striped), trousers, shoes and the head (skin with hair, eyes and
 a mouth painted from the rest-pose position of each surface point, see :class:`HeadStyle`). The
@@ -97,10 +97,10 @@ class Character:
         """
         import torch
 
-        from macedance.motion.kinematics import forward_kinematics_global
+        from macedance.motion.kinematics import forward_kinematics
 
         like = dict(dtype=rotmats.dtype, device=rotmats.device)
-        rot_g, pos = forward_kinematics_global(rotmats, trans, self.rest)
+        pos, rot_g = forward_kinematics(rotmats, trans, self.rest, global_rotations=True)
         v = torch.as_tensor(self.vertices, **like)
         if self.posedirs is not None:
             eye = torch.eye(3, **like)
