@@ -5,7 +5,7 @@
 #   batch 32 (fp32 and bf16), the VBench / cd-FVD feature networks (DINO ViT-B/16, CLIP ViT-B/32, AMT-S,
 #   VideoMAE-v2 ViT-g/14 at full size; fp32 and bf16), the Appearance Expert on the tiny Wan-Animate pipeline
 #   in bf16 (animate + one training step per stage; needs diffusers, transformers, peft, accelerate, safetensors,
-#   ftfy), then the GPU-marked tests.
+#   ftfy), the 3D renderer of `data render` at 720×1280 (batch 8 and 32), then the GPU-marked tests.
 # Prints a short table; copy the numbers with the card's name into benchmarks/RESULTS.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -24,4 +24,6 @@ python3 benchmarks/bench_fvd.py --device cuda --batch 32 --half
 python3 benchmarks/bench_vbench.py --device cuda --videomae
 python3 benchmarks/bench_vbench.py --device cuda --videomae --half
 python3 benchmarks/bench_appearance.py --device cuda
+python3 benchmarks/bench_render.py --device cuda --batch 8 --seconds 10
+python3 benchmarks/bench_render.py --device cuda --batch 32 --seconds 10
 python3 -m pytest -q -m gpu tests || true

@@ -155,6 +155,35 @@ def import_finedance_cmd(
     _run_import("FineDance", import_finedance, src, out, split=split, fps=fps, up_axis=up_axis, overwrite=overwrite)
 
 
+def _dataset_progress(label: str, unit: str, passes: int = 1) -> tuple[Progress, Any]:
+    """A progress bar for dataset runs and its ``progress(BuildProgress)`` callback (``passes``: frames
+    counted per source frame)."""
+    from rich.progress import TaskProgressColumn, TimeRemainingColumn
+
+    bar = Progress(TextColumn(f"[bold]{label}"), BarColumn(), TaskProgressColumn(), TextColumn("{task.fields[videos]} sources"),
+                   TextColumn("{task.fields[rate]} " + unit), TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
+                   TextColumn("{task.fields[name]}"), console=err_console, transient=True, disable=not err_console.is_terminal)  # fmt: skip
+    task = bar.add_task(label, total=None, videos="", rate="–", name="")
+    t0 = time.perf_counter()
+
+    def progress(p: Any) -> None:
+        if not bar.live.is_started:
+            bar.start()
+        rate = p.frames_done / passes / max(time.perf_counter() - t0, 1e-9)
+        bar.update(task, completed=p.frames_done, total=max(p.frames_total, p.frames_done) or None,
+                   videos=f"{p.videos_done}/{p.videos_total}", rate=f"{rate:.1f}", name=p.current)  # fmt: skip
+
+    return bar, progress
+
+
+def _size(text: str) -> tuple[int, int]:
+    try:
+        w, h = (int(v) for v in text.lower().split("x"))
+        return w, h
+    except ValueError:
+        raise MaceDanceError(f"--size: expected WIDTHxHEIGHT such as 720x1280, found {text!r}") from None
+
+
 @data_app.command("build")
 def build_cmd(
     raw_dir: Annotated[Path, typer.Argument(help="Folder of raw dance videos (sub-folders = genres).")],
@@ -175,8 +204,6 @@ def build_cmd(
 ) -> None:
     """Build a dataset from raw dance videos: shots, static and single-performer filters, 2D pose, SMPL fit,
     music, 5–10 s clips, manifest.parquet, leak-free splits and a dataset card ([italic]docs/data-build.md[/italic])."""
-    from rich.progress import TaskProgressColumn, TimeRemainingColumn
-
     from macedance.datasets.build import BuildParams, build_dataset
 
     with user_errors():
@@ -184,19 +211,7 @@ def build_cmd(
                              pose_weights=str(pose_weights) if pose_weights else None,
                              smpl_model=str(smpl_model) if smpl_model else None, allow_silent=allow_silent, preview=preview,
                              videos=videos)  # fmt: skip
-        bar = Progress(TextColumn("[bold]build"), BarColumn(), TaskProgressColumn(), TextColumn("{task.fields[videos]} videos"),
-                       TextColumn("{task.fields[rate]} source frames/s"), TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
-                       TextColumn("{task.fields[name]}"), console=err_console, transient=True, disable=not err_console.is_terminal)  # fmt: skip
-        task = bar.add_task("build", total=None, videos="", rate="–", name="")
-        t0 = time.perf_counter()
-
-        def progress(p: Any) -> None:
-            if not bar.live.is_started:
-                bar.start()
-            rate = p.frames_done / 2 / max(time.perf_counter() - t0, 1e-9)  # two passes per source frame
-            bar.update(task, completed=p.frames_done, total=max(p.frames_total, p.frames_done) or None,
-                       videos=f"{p.videos_done}/{p.videos_total}", rate=f"{rate:.0f}", name=p.current)  # fmt: skip
-
+        bar, progress = _dataset_progress("build", "source frames/s", passes=2)  # two passes per source frame
         command = "macedance data build " + " ".join(sys.argv[sys.argv.index("build") + 1 :] if "build" in sys.argv else [str(raw_dir), str(out)])
         try:
             report = build_dataset(raw_dir, out, params, workers=workers, resume=resume, overwrite=overwrite, progress=progress, command=command)
@@ -206,13 +221,13 @@ def build_cmd(
     console.print(build_summary_table(report))
 
 
-def build_summary_table(report: Any) -> Table:
-    """Final summary of ``data build``."""
+def build_summary_table(report: Any, candidates: str = "videos, shots, clips") -> Table:
+    """Final summary of ``data build`` (and ``data render``: ``candidates`` names what a row can be)."""
     t = Table(title=f"Dataset → {report.out}", title_justify="left", box=box.SIMPLE_HEAVY)
     t.add_column("")
     t.add_column("", justify="right")
     t.add_row("source files", f"{report.videos} ({report.videos_processed} processed, {report.videos_resumed} already done)")
-    t.add_row("candidates (videos, shots, clips)", str(report.candidates))
+    t.add_row(f"candidates ({candidates})", str(report.candidates))
     t.add_row("clips kept", f"[green]{report.clips}[/green] ({report.hours * 3600:.1f} s)")
     for stage, n in sorted(report.rejected.items()):
         t.add_row(f"rejected: {stage}", f"[red]{n}[/red]")
@@ -221,6 +236,105 @@ def build_summary_table(report: Any) -> Table:
     fps = report.frames_processed / max(report.seconds, 1e-9)
     t.add_row("time", f"{report.seconds:.1f} s ({report.frames_processed} frames, {fps:.0f} frames/s); {stage}")
     return t
+
+
+@data_app.command("render")
+def render_cmd(
+    motion_dir: Annotated[Path, typer.Argument(help="Imported motions (a `data import` folder) or any folder of motion .npz files.")],
+    out: Annotated[Path, typer.Argument(help="Output dataset folder.")],
+    music_dir: Annotated[Optional[Path], typer.Option(help="Music matched to the motions by name: AIST++ music id, sequence name, else file stem.")] = None,
+    character: Annotated[str, typer.Option(help="capsule (built from the skeleton, no licensed file) or smpl (needs --smpl-model).")] = "capsule",
+    smpl_model: Annotated[Optional[Path], typer.Option(help="Your SMPL model folder or file (the smpl mesh; the capsule's skeleton).")] = None,
+    size: Annotated[str, typer.Option(help="Video size WIDTHxHEIGHT (even numbers).")] = "720x1280",
+    fps: Annotated[float, typer.Option(help="Frame rate of the videos, motions, keypoints and music features.")] = 30.0,
+    seed: Annotated[int, typer.Option(help="Seed of the clip windows, the splits and the random backgrounds.")] = 0,
+    workers: Annotated[int, typer.Option(min=1, help="Motions rendered in parallel (processes).")] = 1,
+    min_clip: Annotated[float, typer.Option(help="Shortest clip, seconds.")] = 5.0,
+    max_clip: Annotated[float, typer.Option(help="Longest clip, seconds.")] = 10.0,
+    background: Annotated[str, typer.Option(help="studio (one neutral set and outfit) or random (seeded set, texture and outfit per clip).")] = "studio",
+    allow_silent: Annotated[bool, typer.Option(help="Render motions without music as silent clips instead of rejecting them.")] = False,
+    resume: Annotated[bool, typer.Option(help="Finish an interrupted run in OUT (skips finished motions).")] = False,
+    overwrite: Annotated[bool, typer.Option(help="Delete a previous run in OUT first.")] = False,
+    device: Annotated[str, typer.Option(help="Renderer device: cpu or cuda.")] = "cpu",
+) -> None:
+    """Render motions to front-view 3D character videos with their music, in the clip layout of `data build` plus
+    videos/<clip>.mp4 and the exact ground truth ([italic]docs/data-render.md[/italic])."""
+    from macedance.datasets.rendered import RenderParams, render_dataset
+
+    with user_errors():
+        params = RenderParams(size=_size(size), fps=fps, character=character, smpl_model=str(smpl_model) if smpl_model else None, seed=seed,
+                              min_clip=min_clip, max_clip=max_clip, background=background, allow_silent=allow_silent, device=device,
+                              batch=8 if device.startswith("cuda") else 1)  # fmt: skip
+        bar, progress = _dataset_progress("render", "frames/s")
+        command = "macedance data render " + " ".join(sys.argv[sys.argv.index("render") + 1 :] if "render" in sys.argv else [str(motion_dir), str(out)])
+        try:
+            report = render_dataset(motion_dir, out, params, music_dir, workers=workers, resume=resume, overwrite=overwrite, progress=progress,
+                                    command=command)  # fmt: skip
+        finally:
+            if bar.live.is_started:
+                bar.stop()
+    console.print(build_summary_table(report, "motions, clips"))
+
+
+@data_app.command("selfcheck")
+def selfcheck_cmd(
+    out: Annotated[Path, typer.Argument(help="Working folder: source/, rendered/, built/, selfcheck.json, selfcheck.md.")],
+    motion_dir: Annotated[Optional[Path], typer.Option(help="Known motions to render (default: generated dances with known beats).")] = None,
+    music_dir: Annotated[Optional[Path], typer.Option(help="Their music (with --motion-dir).")] = None,
+    sequences: Annotated[int, typer.Option(min=1, help="Generated motions (without --motion-dir).")] = 4,
+    seconds: Annotated[float, typer.Option(help="Length of each generated motion, seconds.")] = 12.0,
+    character: Annotated[str, typer.Option(help="capsule or smpl (needs --smpl-model).")] = "capsule",
+    smpl_model: Annotated[Optional[Path], typer.Option(help="Your SMPL model (the smpl character, and the builder's bone lengths).")] = None,
+    size: Annotated[str, typer.Option(help="Video size WIDTHxHEIGHT.")] = "720x1280",
+    background: Annotated[str, typer.Option(help="studio or random.")] = "studio",
+    min_clip: Annotated[float, typer.Option(help="Shortest clip (render and build), seconds.")] = 5.0,
+    max_clip: Annotated[float, typer.Option(help="Longest clip (render and build), seconds.")] = 10.0,
+    seed: Annotated[int, typer.Option(help="Seed of the generated motions, windows and splits.")] = 0,
+    workers: Annotated[int, typer.Option(min=1, help="Processes for rendering and building.")] = 1,
+) -> None:
+    """Close the loop: render known motions, run `data build` on the rendered videos, report how well it recovers them
+    (detection rate, 2D keypoint error, MPJPE / PA-MPJPE, beat-time error) as selfcheck.json and selfcheck.md."""
+    from macedance.datasets.build import BuildParams
+    from macedance.datasets.rendered import RenderParams
+    from macedance.datasets.selfcheck import SelfCheckParams, run_selfcheck
+
+    with user_errors():
+        sm = str(smpl_model) if smpl_model else None
+        params = SelfCheckParams(sequences=sequences, seconds=seconds, seed=seed,
+                                 render=RenderParams(size=_size(size), character=character, smpl_model=sm, seed=seed, min_clip=min_clip,
+                                                     max_clip=max_clip, background=background),
+                                 build=BuildParams(min_clip=min_clip, max_clip=max_clip, seed=seed, smpl_model=sm))  # fmt: skip
+        bars: dict[str, Any] = {}
+
+        def progress(stage: str, p: Any) -> None:
+            if stage not in bars:
+                for bar, _ in bars.values():
+                    bar.stop()
+                bars[stage] = _dataset_progress(stage, "frames/s")
+            bars[stage][1](p)
+
+        try:
+            report = run_selfcheck(out, params, motion_dir, music_dir, workers, progress)
+        finally:
+            for bar, _ in bars.values():
+                if bar.live.is_started:
+                    bar.stop()
+    t = Table(title=f"Self-check → {out / 'selfcheck.md'}", title_justify="left", box=box.SIMPLE_HEAVY)
+    t.add_column("measure")
+    t.add_column("value", justify="right")
+    kp, beats = report["keypoints_2d_px"], report["beats"]
+
+    def f(v: Any, spec: str = ".1f") -> str:
+        return "–" if v is None else format(v, spec)
+
+    t.add_row("clips rendered / built", f"{report['counts']['rendered_clips']} / {report['counts']['built_clips_kept']}")
+    t.add_row("detection rate", f"{f(report['detection_rate'] and 100 * report['detection_rate'], '.2f')} %")
+    t.add_row("2D keypoint error (mean / median)", f"{f(kp['mean'])} / {f(kp['median'])} px")
+    t.add_row("MPJPE / PA-MPJPE", f"{f(report['mpjpe_mm'])} / {f(report['pa_mpjpe_mm'])} mm")
+    t.add_row("world MPJPE", f"{f(report['world_mpjpe_mm'])} mm")
+    t.add_row("beat error (median / mean abs)", f"{f(beats['median_abs_ms'])} / {f(beats['mean_abs_ms'])} ms")
+    t.add_row("beat F-measure (±70 ms)", f(beats["f_measure"], ".3f"))
+    console.print(t)
 
 
 @data_app.command("music")
@@ -799,18 +913,21 @@ def demo_cmd(
     steps: Annotated[int, typer.Option(min=1, help="Training steps of each tiny diffusion method.")] = 150,
     seed: Annotated[int, typer.Option(help="Random seed of the generated data.")] = 0,
 ) -> None:
-    """The embedded end-to-end job: dataset build → import → music → training → benchmark → leaderboard.
+    """The embedded end-to-end job: import → render → dataset build → training → benchmark → leaderboard.
 
-    0. builds a tiny MA-Data-style dataset from generated raw videos (a cartoon dancer with cuts, a static
-       shot, a two-dancer shot, a drum track; one silent video): shots, filters, pose, SMPL fit, clips;
     1. generates dances in the exact AIST++ file format (procedural, one tempo each) with official-style
-       split files, a drum track per dance, and one truncated file (rejected with its reason);
-    2. imports them (30 fps) and analyses the music (35-d features, beats);
-    3. trains tiny MACE-Dance, EDGE-style and unidirectional-Mamba models for a few seconds each and
-       indexes the reference methods (retrieval, random clip, mean pose);
-    4. runs the madata-motion task for every method (FID_k/g, Div, BAS, PFC, FSR with bootstrap
-       intervals) and builds the leaderboard: terminal table, Markdown, CSV and an HTML page.
+       split files, a drum track per dance, and one truncated file (rejected with its reason); imports them (30 fps);
+    2. renders them with their music (`data render`, capsule character, 180×320): the embedded default
+       dataset, an MA-Data-style 3D-rendered subset (videos, exact motion, music features, official splits);
+    3. builds a dataset (`data build`) from raw videos: two of the rendered clips, a generated static shot,
+       a two-dancer shot and a silent video (every filter shows up): shots, filters, pose, SMPL fit, clips;
+    4. trains tiny MACE-Dance, EDGE-style and unidirectional-Mamba models on the rendered subset for a few
+       seconds each and indexes the reference methods (retrieval, random clip, mean pose);
+    5. runs the madata-motion task on the rendered subset for every method (FID_k/g, Div, BAS, PFC, FSR with
+       bootstrap intervals) and builds the leaderboard: terminal table, Markdown, CSV and an HTML page.
     """
+    import shutil
+
     import soundfile as sf
 
     from macedance.baselines import METHODS
@@ -825,25 +942,16 @@ def demo_cmd(
     from macedance.models.diffusion import DiffusionConfig
     from macedance.models.motion_expert import ExpertConfig
     from macedance.motion.stats import motion_statistics
-    from macedance.music.analysis import analyze_file
-    from macedance.music.presets import get_music_preset
     from macedance.music.synth import beat_times, drum_track
     from macedance.schema import load_motion
     from macedance.training.motion import TrainConfig, train_motion
 
     from macedance.datasets.build import BuildParams, build_dataset
+    from macedance.datasets.rendered import RenderParams, render_dataset
     from macedance.datasets.synthetic_video import ShotSpec, write_dance_video
 
     t0 = time.perf_counter()
     with user_errors():
-        videos = out / "raw-videos"
-        for i, shots in enumerate(([ShotSpec(6.5, bpm=110), ShotSpec(3.0, "static"), ShotSpec(5.5, "two", bpm=110)],
-                                   [ShotSpec(12.0, bpm=96)])):  # fmt: skip
-            write_dance_video(videos / ("popping" if i == 0 else "jazz") / f"dancer{i}.mp4", shots, fps=30.0, size=(480, 270), seed=seed + i)
-        write_dance_video(videos / "silent.mp4", [ShotSpec(6.0)], fps=30.0, size=(480, 270), seed=seed + 7, audio=False)
-        with progress_bar("build") as progress:
-            built = build_dataset(videos, out / "built", BuildParams(seed=seed), overwrite=True, command="macedance demo",
-                                  progress=lambda p: progress(p.frames_done, p.frames_total, p.current))  # fmt: skip
         raw, music = out / "raw" / "motions", out / "music"
         (out / "raw" / "splits").mkdir(parents=True, exist_ok=True)
         music.mkdir(parents=True, exist_ok=True)
@@ -859,11 +967,28 @@ def demo_cmd(
         (raw / "gXX_truncated_example.pkl").write_bytes(b"\x80\x04\x95\x10\x00")
         with progress_bar("import") as progress:
             report = import_aistpp(raw, out / "data", fps=30.0, progress=progress)
-        with progress_bar("music") as progress:
-            wavs = sorted(music.glob("*.wav"))
-            for k, w in enumerate(wavs):
-                progress(k, len(wavs), w.name)
-                analyze_file(w, get_music_preset("clean"))
+        # The embedded default dataset: the imported dances rendered with their music (MA-Data's 3D-rendered subset).
+        data = out / "rendered"
+        bar, rprogress = _dataset_progress("render", "frames/s")
+        try:
+            rendered = render_dataset(out / "data", data, RenderParams(size=(180, 320), seed=seed), music, overwrite=True,
+                                      progress=rprogress, command="macedance demo")  # fmt: skip
+        finally:
+            if bar.live.is_started:
+                bar.stop()
+        # data build on raw videos: two rendered clips (the render → build loop) and generated shots that show
+        # the filters (a static shot, two dancers, a silent video).
+        videos = out / "raw-videos"
+        shutil.rmtree(videos, ignore_errors=True)
+        for k, clip in enumerate(sorted((data / "videos").glob("*.mp4"))[:2]):
+            (videos / "rendered").mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(clip, videos / "rendered" / clip.name)
+        write_dance_video(videos / "popping" / "dancer0.mp4", [ShotSpec(5.5, "static"), ShotSpec(5.5, "two", bpm=110)], fps=30.0,
+                          size=(480, 270), seed=seed)  # fmt: skip
+        write_dance_video(videos / "silent.mp4", [ShotSpec(6.0)], fps=30.0, size=(480, 270), seed=seed + 7, audio=False)
+        with progress_bar("build") as progress:
+            built = build_dataset(videos, out / "built", BuildParams(seed=seed), overwrite=True, command="macedance demo",
+                                  progress=lambda p: progress(p.frames_done, p.frames_total, p.current))  # fmt: skip
         runs = out / "runs"
         trained = []
         for method in ("mace-dance", "edge", "ablation-mamba"):
@@ -871,26 +996,26 @@ def demo_cmd(
             train = TrainConfig(steps=steps, batch=8, window=120, checkpoint_every=steps, log_every=10, seed=seed)
             run = runs / method
             with progress_bar(f"train {method}") as progress:
-                summary = train_motion(out / "data", run, expert, DiffusionConfig(), train, music, resume=(run / "checkpoint.pt").is_file(),
+                summary = train_motion(data, run, expert, DiffusionConfig(), train, None, resume=(run / "checkpoint.pt").is_file(),
                                        progress=lambda s, n, loss: progress(s, n, f"loss {loss:.3f}"), method=method)  # fmt: skip
             trained.append((method, summary))
         from macedance.baselines.reference import build_reference
 
         for method in ("retrieval", "random-clip", "mean-pose"):
-            build_reference(method, out / "data", runs / method, music)
+            build_reference(method, data, runs / method)
         task = get_task("madata-motion")
         records = []
         for method in ("mace-dance", "edge", "ablation-mamba", "retrieval", "random-clip", "mean-pose"):
             with progress_bar(f"bench {method}") as progress:
-                rec, _ = run_benchmark(task, load_method(method, runs / method), out / "data", out / "results", music,
-                                       bootstrap=100, progress=progress)  # fmt: skip
+                rec, _ = run_benchmark(task, load_method(method, runs / method), data, out / "results", None, bootstrap=100, progress=progress)
             records.append(rec)
         boards = build_boards(records)
         files = write_site(boards, out / "site")
         stats = [(c.id, motion_statistics(load_motion(out / "data" / str(c.motion_path)))) for c in report.clips[:4]]
-    console.print(build_summary_table(built))
-    console.print("[bold]Dataset[/bold]: ", end="")
+    console.print("[bold]Imported[/bold]: ", end="")
     _print_import_report(report)
+    console.print(build_summary_table(rendered, "motions, clips"))
+    console.print(build_summary_table(built))
     console.print(motion_stats_table(stats, f"First {len(stats)} imported dances (30 fps, built-in SMPL skeleton)"))
     for method, s in trained:
         console.print(f"trained [bold]{method}[/bold]: {s['step']} steps in {s['seconds']:.1f} s, last loss {s['last_loss']['loss']:.3f}")

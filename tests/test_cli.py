@@ -14,7 +14,7 @@ from macedance.datasets.synthetic import synthetic_motion, write_aistpp_pkl, wri
 runner = CliRunner()
 
 COMMANDS = [[], ["data"], ["data", "import"], ["data", "import", "aistpp"], ["data", "import", "finedance"], ["eval"], ["eval", "motion"],
-            ["data", "info"], ["demo"]]  # fmt: skip
+            ["data", "info"], ["data", "render"], ["data", "selfcheck"], ["demo"]]  # fmt: skip
 
 
 @pytest.mark.parametrize("cmd", COMMANDS)

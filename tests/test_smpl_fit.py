@@ -17,6 +17,7 @@ from macedance.motion.kinematics import forward_kinematics
 from macedance.motion.rotations import axis_angle_to_matrix
 from macedance.motion.skeleton import builtin_skeleton
 from macedance.pose.fit import FitConfig, fit_smpl, project
+from macedance.pose.metrics import mpjpe, pa_mpjpe
 from macedance.pose.mapping import (
     SMPL_MAPPINGS,
     derived_rows,
@@ -66,20 +67,31 @@ def fitted_camera_joints(result) -> np.ndarray:
 
 def mpjpe_mm(pred: np.ndarray, gt: np.ndarray) -> float:
     """Pelvis-aligned MPJPE over all 24 joints, no rotation or scale alignment."""
-    return float(np.linalg.norm((pred - pred[:, :1]) - (gt - gt[:, :1]), axis=-1).mean() * 1000)
+    return mpjpe(pred, gt)
 
 
 def pa_mpjpe_mm(pred: np.ndarray, gt: np.ndarray) -> float:
     """Per-frame Procrustes (rotation, translation, scale) aligned MPJPE over all 24 joints."""
-    errs = []
+    return pa_mpjpe(pred, gt)
+
+
+def test_pose_metrics_match_a_per_frame_reference() -> None:
+    """The vectorised MPJPE / PA-MPJPE equal a per-frame loop; PA removes a similarity transform."""
+    rng = np.random.default_rng(0)
+    gt = rng.normal(size=(6, 24, 3))
+    pred = gt + rng.normal(scale=0.01, size=gt.shape)
+    ref = []
     for p, g in zip(pred, gt, strict=True):
         p0, g0 = p - p.mean(0), g - g.mean(0)
         U, S, Vt = np.linalg.svd(p0.T @ g0)
         D = np.diag([1.0, 1.0, np.sign(np.linalg.det(U @ Vt))])
         R = U @ D @ Vt
-        scale = (S * np.diag(D)).sum() / (p0**2).sum()
-        errs.append(np.linalg.norm(scale * p0 @ R - g0, axis=-1).mean())
-    return float(np.mean(errs) * 1000)
+        ref.append(np.linalg.norm((S * np.diag(D)).sum() / (p0**2).sum() * p0 @ R - g0, axis=-1).mean())
+    assert pa_mpjpe(pred, gt) == pytest.approx(np.mean(ref) * 1000, rel=1e-9)
+    c, s = np.cos(0.7), np.sin(0.7)
+    moved = 1.3 * gt @ np.array([[c, -s, 0], [s, c, 0], [0, 0, 1]]).T + 2.0
+    assert pa_mpjpe(moved, gt) < 1e-9 and mpjpe(moved, gt) > 100
+    assert mpjpe(gt + 5.0, gt) < 1e-9  # a translation disappears with the root alignment
 
 
 @pytest.fixture(scope="module")

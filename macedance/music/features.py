@@ -22,14 +22,23 @@ from macedance.music.presets import MusicPreset
 _AIST_MUSIC = re.compile(r"^m(BR|PO|LO|MH|LH|WA|KR|JS|JB|HO)(\d)$")
 
 
+def aist_music_id(name: str) -> str | None:
+    """The AIST++ music id (``mBR0`` …) among the ``_``-separated parts of ``name``, or None."""
+    for part in name.split("_"):
+        if _AIST_MUSIC.match(part):
+            return part
+    return None
+
+
 def aist_start_bpm(name: str) -> int | None:
     """Tempo of an AIST++ music id found among the ``_``-separated parts of ``name`` (FACT's rule)."""
-    for part in name.split("_"):
-        m = _AIST_MUSIC.match(part)
-        if m:
-            d = int(m.group(2))
-            return 110 + 5 * d if m.group(1) == "HO" else 80 + 10 * d
-    return None
+    music_id = aist_music_id(name)
+    if music_id is None:
+        return None
+    m = _AIST_MUSIC.match(music_id)
+    assert m is not None
+    d = int(m.group(2))
+    return 110 + 5 * d if m.group(1) == "HO" else 80 + 10 * d
 
 
 @dataclass

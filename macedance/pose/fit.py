@@ -201,12 +201,28 @@ class FitResult:
     person_height_px: float = float("nan")
 
 
-def project(points: np.ndarray, camera: dict[str, float]) -> np.ndarray:
-    """(..., 3) world points of a :class:`FitResult` → (..., 2) pixels (x right, y down)."""
-    p = np.asarray(points, dtype=np.float64) - np.array([camera["cam_x"], camera["cam_y"], camera["cam_z"]])
-    depth = np.maximum(-p[..., 2], _MIN_DEPTH)
-    return np.stack([camera["cx"] + camera["focal"] * p[..., 0] / depth,
-                     camera["cy"] - camera["focal"] * p[..., 1] / depth], -1)  # fmt: skip
+def project(points: Any, camera: dict[str, float]) -> Any:
+    """(..., 3) world points of a :class:`FitResult` → (..., 2) pixels (x right, y down).
+
+    Also the camera model of the 3D renderer (:mod:`macedance.render.scene`); numpy or torch.
+    """
+    from macedance.motion._xp import is_torch, xp
+
+    if not is_torch(points):
+        points = np.asarray(points, dtype=np.float64)
+    m = xp(points)
+    p = points - m.asarray([camera["cam_x"], camera["cam_y"], camera["cam_z"]], dtype=points.dtype,
+                           **({"device": points.device} if m is not np else {}))  # fmt: skip
+    depth = m.clip(-p[..., 2], _MIN_DEPTH, None)
+    return m.stack([camera["cx"] + camera["focal"] * p[..., 0] / depth,
+                    camera["cy"] - camera["focal"] * p[..., 1] / depth], -1)  # fmt: skip
+
+
+def world_offset(joints: np.ndarray) -> np.ndarray:
+    """(3,) translation that puts (T, 24, 3) y-up joints in the builder's world: the pelvis of frame 0
+    at x = z = 0 and the lowest foot joint of the clip (SMPL 7, 8, 10, 11) at y = 0."""
+    J = np.asarray(joints)
+    return np.array([-J[0, 0, 0], -J[:, list(_FOOT_JOINTS), 1].min(), -J[0, 0, 2]])
 
 
 def _frame(across: np.ndarray, up: np.ndarray) -> np.ndarray:
@@ -503,7 +519,7 @@ def fit_smpl(
         seen3 = c3d[:, use] > 0
         landmark_mm = float(e3[seen3].mean() * 1000.0) if seen3.any() else float("nan")
 
-    offset = np.array([-J[0, 0, 0], -J[:, list(_FOOT_JOINTS), 1].min(), -J[0, 0, 2]])
+    offset = world_offset(J)
     camera.update(cam_x=float(offset[0]), cam_y=float(offset[1]), cam_z=float(offset[2]))
     meta = {"fit": "fit_smpl", "skeleton": skeleton, "rest": rest.name, "focal_px": f"{focal:.6g}",
             "focal_estimated": str(cfg.focal is None).lower(),

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from macedance.errors import ValidationError
+from macedance.motion.skeleton import SMPL_JOINT_NAMES
 from macedance.schema._check import choice, float_array, positive_number
 
 COCO17 = (
@@ -33,10 +34,15 @@ MEDIAPIPE33 = (
     "left_foot_index", "right_foot_index",
 )  # fmt: skip
 
+# The 24 SMPL joints themselves (``macedance.motion.skeleton.SMPL_JOINT_NAMES``): the exact projected
+# ground-truth joints that ``macedance data render`` stores (internal joint centres, not skin landmarks).
+SMPL24 = SMPL_JOINT_NAMES
+
 KEYPOINT_SKELETONS: dict[str, tuple[str, ...]] = {
     "coco17": COCO17,
     "vitpose25": VITPOSE25,
     "mediapipe33": MEDIAPIPE33,
+    "smpl24": SMPL24,
 }
 
 
@@ -47,7 +53,7 @@ class Keypoints2D:
     Attributes:
         data: (T, K, 3) float64 ``(x, y, confidence)``: x and y in pixels of the original frame
             (x to the right, y down, origin at the top-left corner), confidence ≥ 0 (0 = missing).
-        skeleton: ``coco17``, ``vitpose25`` or ``mediapipe33``; K must match it.
+        skeleton: ``coco17``, ``vitpose25``, ``mediapipe33`` or ``smpl24``; K must match it.
         image_size: (width, height) in pixels.
         fps: frames per second.
         meta: free-form string metadata.

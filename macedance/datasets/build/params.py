@@ -13,6 +13,14 @@ from macedance.errors import ValidationError
 BUILD_VERSION = "2"  # bump when a change of the pipeline changes its outputs
 
 
+def check_split_fractions(value: Any) -> tuple[float, float, float]:
+    """(train, val, test) shares: three numbers ≥ 0 summing to 1."""
+    fr = tuple(float(x) for x in value)
+    if len(fr) != 3 or min(fr) < 0 or abs(sum(fr) - 1.0) > 1e-6:
+        raise ValidationError("split_fractions", "three shares ≥ 0 summing to 1", str(value))
+    return fr  # type: ignore[return-value]
+
+
 @dataclass(frozen=True)
 class BuildParams:
     """Parameters of a dataset build.
@@ -73,10 +81,7 @@ class BuildParams:
             raise ValidationError("--min-clip/--max-clip", "0 < min ≤ max (seconds)", f"{self.min_clip}, {self.max_clip}")
         if self.fps <= 0:
             raise ValidationError("--fps", "a frame rate > 0", str(self.fps))
-        fr = tuple(float(x) for x in self.split_fractions)
-        if len(fr) != 3 or min(fr) < 0 or abs(sum(fr) - 1.0) > 1e-6:
-            raise ValidationError("split_fractions", "three shares ≥ 0 summing to 1", str(self.split_fractions))
-        object.__setattr__(self, "split_fractions", fr)
+        object.__setattr__(self, "split_fractions", check_split_fractions(self.split_fractions))
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)

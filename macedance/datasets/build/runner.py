@@ -137,12 +137,16 @@ def _work(path: str, rel: str, out: str, params: BuildParams, genre: str | None,
     return process_video(Path(path), rel, Path(out), params, genre, report, backend).to_dict()
 
 
-def _check_state(out: Path, params: BuildParams, resume: bool, overwrite: bool) -> None:
+def check_state(out: Path, params: Any, resume: bool, overwrite: bool, version: str = BUILD_VERSION,
+                dirs: tuple[str, ...] = OUTPUT_DIRS, files: tuple[str, ...] = OUTPUT_FILES) -> None:  # fmt: skip
+    """Resume rules of an output folder (shared by ``data build`` and ``data render``): ``overwrite``
+    deletes ``dirs`` and ``files``; an existing run is refused unless ``resume``, and resumed only with
+    the same ``params.hash``; then the parameters are recorded in ``.build/params.json``."""
     state = out / ".build" / "params.json"
     if overwrite:
-        for d in OUTPUT_DIRS:
+        for d in dirs:
             shutil.rmtree(out / d, ignore_errors=True)
-        for f in OUTPUT_FILES:
+        for f in files:
             (out / f).unlink(missing_ok=True)
     elif state.is_file():
         if not resume:
@@ -151,7 +155,85 @@ def _check_state(out: Path, params: BuildParams, resume: bool, overwrite: bool) 
         if old.get("hash") != params.hash:
             changed = sorted(k for k, v in params.to_dict().items() if old.get("params", {}).get(k) != v)
             raise ValidationError(f"{out}", "the options of the build being resumed", f"different options {changed} (use them again, or --overwrite)")
-    write_json(state, {"hash": params.hash, "build_version": BUILD_VERSION, "params": params.to_dict()})
+    write_json(state, {"hash": params.hash, "build_version": version, "params": params.to_dict()})
+
+
+def pending_sources(out: Path, sources: list[tuple[Path, str, Any]]) -> tuple[dict[str, dict[str, Any]], list[tuple[Path, str, Any]]]:
+    """The finished sources' recorded outcomes (by relative path) and the sources still to process."""
+    done: dict[str, dict[str, Any]] = {}
+    todo = []
+    for path, rel, extra in sources:
+        st = _state_path(out, rel)
+        if st.is_file():
+            try:
+                done[rel] = json.loads(st.read_text())
+                continue
+            except (OSError, json.JSONDecodeError):
+                log.warning("%s: unreadable resume state; processing %s again", st, rel)
+        todo.append((path, rel, extra))
+    return done, todo
+
+
+def record_finished(out: Path, rel: str, outcome: dict[str, Any]) -> None:
+    """Mark a source finished (its state file, written atomically after all its clip files)."""
+    write_json(_state_path(out, rel), outcome)
+
+
+def run_in_processes(fn: Callable[..., dict[str, Any]], jobs: dict[str, tuple[Any, ...]], workers: int, threads: int,
+                     finished: Callable[[str, dict[str, Any]], None], frames: Callable[[int], None]) -> None:  # fmt: skip
+    """Run ``fn(*args, queue)`` for every job in ``workers`` spawned processes, each with ``threads``
+    torch threads; ``finished(key, result)`` is called as each job completes, ``frames(n)`` with the
+    frame counts the jobs put on the queue."""
+    ctx = mp.get_context("spawn")
+    with ctx.Manager() as manager, ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker, initargs=(threads,)) as pool:
+        q = manager.Queue()
+        futures = {pool.submit(fn, *args, q): key for key, args in jobs.items()}
+        pending = set(futures)
+        while pending:
+            finished_now, pending = wait(pending, timeout=0.25, return_when=FIRST_COMPLETED)
+            _drain(q, frames)
+            for fut in finished_now:
+                finished(futures[fut], fut.result())
+        _drain(q, frames)
+
+
+def run_sources(out: Path, todo: list[tuple[Path, str, Any]], done: dict[str, dict[str, Any]], report: BuildReport,
+                hints: dict[str, int], progress: Callable[[BuildProgress], None] | None,
+                run_local: Callable[[Path, str, Any, Callable[[int], None]], dict[str, Any]], worker: Callable[..., dict[str, Any]],
+                worker_args: Callable[[Path, str, Any], tuple[Any, ...]], workers: int, threads: int, passes: int = 1) -> None:  # fmt: skip
+    """Process every pending source (``data build`` and ``data render``): in this process with
+    ``run_local(path, rel, extra, frames)`` when ``workers`` ≤ 1, else ``worker(*worker_args(path, rel,
+    extra), queue)`` in spawned processes. Each finished source's outcome is recorded (state file),
+    added to ``done`` and ``report``; ``progress`` gets frame counts (``passes`` per source frame of
+    ``hints``) and finished sources."""
+    state = BuildProgress(0, len(todo), 0, passes * sum(hints.values()))
+    finished_frames = [0]
+
+    def finished(rel: str, outcome: dict[str, Any]) -> None:
+        record_finished(out, rel, outcome)
+        done[rel] = outcome
+        report.videos_processed += 1
+        report.frames_processed += int(outcome.get("frames", 0))
+        for k, v in outcome.get("stage_seconds", {}).items():
+            report.stage_seconds[k] = report.stage_seconds.get(k, 0.0) + v
+        state.videos_done += 1
+        finished_frames[0] += passes * hints.get(rel, 0)
+        state.frames_done = max(state.frames_done, finished_frames[0])
+        state.current = rel
+        if progress:
+            progress(state)
+
+    def frames(n: int) -> None:
+        state.frames_done += n
+        if progress:
+            progress(state)
+
+    if workers <= 1 or len(todo) <= 1:
+        for path, rel, extra in todo:
+            state.current = rel
+            finished(rel, run_local(path, rel, extra, frames))
+    else:
+        run_in_processes(worker, {rel: worker_args(p, rel, extra) for p, rel, extra in todo}, workers, threads, finished, frames)
 
 
 def build_dataset(raw_dir: str | Path, out: str | Path, params: BuildParams | None = None, workers: int = 1, resume: bool = False,
@@ -171,61 +253,15 @@ def build_dataset(raw_dir: str | Path, out: str | Path, params: BuildParams | No
     raw_dir, out = Path(raw_dir), Path(out)
     sources = find_sources(raw_dir)
     out.mkdir(parents=True, exist_ok=True)
-    _check_state(out, params, resume, overwrite)
-    done: dict[str, dict[str, Any]] = {}
-    todo = []
-    for path, rel, genre in sources:
-        st = _state_path(out, rel)
-        if st.is_file():
-            try:
-                done[rel] = json.loads(st.read_text())
-                continue
-            except (OSError, json.JSONDecodeError):
-                log.warning("%s: unreadable resume state; processing %s again", st, rel)
-        todo.append((path, rel, genre))
+    check_state(out, params, resume, overwrite)
+    done, todo = pending_sources(out, sources)
     report = BuildReport(str(out), videos=len(sources), videos_resumed=len(done))
-    hints = {rel: _frames_hint(p) for p, rel, _ in todo}
-    state = BuildProgress(0, len(todo), 0, 2 * sum(hints.values()))  # every frame is decoded by the scan and (mostly) the pose pass
-    finished_frames = [0]
-
-    def finished(rel: str, outcome: dict[str, Any]) -> None:
-        write_json(_state_path(out, rel), outcome)
-        done[rel] = outcome
-        report.videos_processed += 1
-        report.frames_processed += int(outcome.get("frames", 0))
-        for k, v in outcome.get("stage_seconds", {}).items():
-            report.stage_seconds[k] = report.stage_seconds.get(k, 0.0) + v
-        state.videos_done += 1
-        finished_frames[0] += 2 * hints.get(rel, 0)
-        state.frames_done = max(state.frames_done, finished_frames[0])
-        state.current = rel
-        if progress:
-            progress(state)
-
-    def frames(n: int) -> None:
-        state.frames_done += n
-        if progress:
-            progress(state)
-
-    if workers <= 1 or len(todo) <= 1:
-        for path, rel, genre in todo:
-            state.current = rel
-            finished(rel, _local(path, rel, out, params, genre, frames))
-    else:
-        ctx = mp.get_context("spawn")
-        threads = max(1, (os.cpu_count() or 1) // workers)  # each worker's pose and torch threads share the cores
-        wparams = dataclasses.replace(params, pose_threads=min(params.pose_threads, threads))
-        with ctx.Manager() as manager, ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker, initargs=(threads,)) as pool:
-            q = manager.Queue()
-            futures = {pool.submit(_work, str(p), rel, str(out), wparams, g, q): rel for p, rel, g in todo}
-            pending = set(futures)
-            while pending:
-                finished_now, pending = wait(pending, timeout=0.25, return_when=FIRST_COMPLETED)
-                _drain(q, frames)
-                for fut in finished_now:
-                    finished(futures[fut], fut.result())
-            _drain(q, frames)
-    _finalize(out, raw_dir, sources, done, params, report, command)
+    threads = max(1, (os.cpu_count() or 1) // workers)  # each worker's pose and torch threads share the cores
+    wparams = dataclasses.replace(params, pose_threads=min(params.pose_threads, threads))
+    run_sources(out, todo, done, report, {rel: _frames_hint(p) for p, rel, _ in todo}, progress,
+                lambda p, rel, g, frames: _local(p, rel, out, params, g, frames), _work,
+                lambda p, rel, g: (str(p), rel, str(out), wparams, g), workers, threads, passes=2)  # fmt: skip
+    finalize(out, raw_dir.name, sources, done, params, report, command)
     report.seconds = time.perf_counter() - t0
     write_json(out / "build_report.json", {**report.to_dict(), "macedance": __version__, "params": params.to_dict(), "command": command})
     return report
@@ -289,14 +325,20 @@ def assign_splits(video_shas: list[str], seed: int, fractions: tuple[float, floa
     return dict(zip(order, names, strict=True))
 
 
-def _finalize(out: Path, raw_dir: Path, sources: list[tuple[Path, str, str | None]], done: dict[str, dict[str, Any]],
-              params: BuildParams, report: BuildReport, command: str | None) -> None:  # fmt: skip
+def finalize(out: Path, name: str, sources: list[tuple[Path, str, Any]], done: dict[str, dict[str, Any]], params: Any,
+             report: BuildReport, command: str | None, kind: str = "build", version: str = BUILD_VERSION,
+             fixed_splits: dict[str, str] | None = None) -> None:  # fmt: skip
+    """Write the manifest, ``clips.jsonl``, the splits and the card from every finished source's outcome.
+
+    ``fixed_splits`` (source sha256 → split) replaces the seeded assignment (``data render`` keeps the
+    official splits of imported datasets); ``kind`` and ``version`` select the card's text.
+    """
     from macedance.datasets.build.card import write_card
     from macedance.datasets.build.manifest import write_manifest
 
     outcomes = [done[rel] for _, rel, _ in sources if rel in done]
     kept_shas = [o["sha256"] for o in outcomes if o["clips"]]
-    split_of = assign_splits(kept_shas, params.seed, params.split_fractions)
+    split_of = fixed_splits if fixed_splits is not None else assign_splits(kept_shas, params.seed, params.split_fractions)
     rows, clips = [], []
     for o in outcomes:
         for r in o["rows"]:
@@ -316,4 +358,4 @@ def _finalize(out: Path, raw_dir: Path, sources: list[tuple[Path, str, str | Non
     report.hours = sum(c["end"] - c["start"] for c in clips) / 3600.0
     report.rejected = dict(Counter(r["code"] for r in rows if r["status"] != "kept"))
     report.splits = dict(Counter(c["split"] for c in clips))
-    write_card(out / "README.md", rows, clips, params, command or " ".join(sys.argv), raw_dir.name)
+    write_card(out / "README.md", rows, clips, params, command or " ".join(sys.argv), name, kind=kind, version=version)
