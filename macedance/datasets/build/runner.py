@@ -17,6 +17,11 @@ killed build restarted with ``resume=True`` skips those and redoes only unfinish
 are themselves written atomically under deterministic names, so a redone video overwrites its own
 partial files and nothing is duplicated. Determinism: clip windows come from a generator seeded by
 (seed, video sha256, shot), splits from the sorted sha256 of (seed, video sha256).
+
+Executors: ``local`` (this process, or ``workers`` spawned processes) and ``ray`` (one Ray task per
+video with ``task_cpus``/``task_gpus`` resource requests, on a local or an existing cluster; see
+:mod:`macedance.ray_tasks`). Both write the same files: only the driver writes resume state, the
+manifest, splits and card, so resume and determinism do not depend on the executor.
 """
 
 from __future__ import annotations
@@ -42,7 +47,7 @@ from macedance import __version__
 from macedance.datasets.build.params import BUILD_VERSION, BuildParams
 from macedance.datasets.build.pipeline import VideoOutcome, process_video
 from macedance.errors import InputNotFoundError, ValidationError
-from macedance.fileio import atomic_write, write_json
+from macedance.fileio import atomic_write, remove_stale_temps, write_json
 from macedance.video.io import VIDEO_SUFFIXES
 
 log = logging.getLogger(__name__)
@@ -137,6 +142,19 @@ def _work(path: str, rel: str, out: str, params: BuildParams, genre: str | None,
     return process_video(Path(path), rel, Path(out), params, genre, report, backend).to_dict()
 
 
+def _ray_work(threads: int, path: str, rel: str, out: str, params: BuildParams, genre: str | None, frames_q: Any) -> dict[str, Any]:
+    """One video as a Ray task: ``threads`` torch threads, and a clear error when the worker's node
+    does not see the input or output folder (they must be on a shared filesystem)."""
+    import platform
+
+    for p, what in ((Path(path), "source video"), (Path(out), "output folder")):
+        if not p.exists():
+            raise InputNotFoundError(f"{p}: {what} not visible on Ray node {platform.node()} (raw and output folders must be on a "
+                                     "filesystem shared by every node)")  # fmt: skip
+    _init_worker(threads)
+    return _work(path, rel, out, params, genre, frames_q)
+
+
 def _check_state(out: Path, params: BuildParams, resume: bool, overwrite: bool) -> None:
     state = out / ".build" / "params.json"
     if overwrite:
@@ -156,16 +174,22 @@ def _check_state(out: Path, params: BuildParams, resume: bool, overwrite: bool) 
 
 def build_dataset(raw_dir: str | Path, out: str | Path, params: BuildParams | None = None, workers: int = 1, resume: bool = False,
                   overwrite: bool = False, progress: Callable[[BuildProgress], None] | None = None,
-                  command: str | None = None) -> BuildReport:  # fmt: skip
+                  command: str | None = None, executor: str = "local", address: str | None = None, task_cpus: int = 2,
+                  task_gpus: float = 0.0) -> BuildReport:  # fmt: skip
     """Build a dataset from every file in ``raw_dir`` (see the module docstring).
 
     Args:
-        workers: processes running videos in parallel (1 = in this process).
+        workers: local executor: processes running videos in parallel (1 = in this process).
         resume: finish an interrupted build in ``out`` (same parameters required).
         overwrite: delete a previous build's outputs in ``out`` first.
         progress: called after every chunk of decoded frames and every finished video.
         command: the command line, recorded in the card.
+        executor: ``local`` or ``ray`` (one task per video).
+        address: Ray cluster to join (``auto``, ``ray://host:10001``); default: a local Ray instance.
+        task_cpus, task_gpus: Ray resources requested per video (the pose and fit threads use ``task_cpus``).
     """
+    if executor not in ("local", "ray"):
+        raise ValidationError("--executor", "local or ray", repr(executor))
     t0 = time.perf_counter()
     params = params or BuildParams()
     raw_dir, out = Path(raw_dir), Path(out)
@@ -207,7 +231,9 @@ def build_dataset(raw_dir: str | Path, out: str | Path, params: BuildParams | No
         if progress:
             progress(state)
 
-    if workers <= 1 or len(todo) <= 1:
+    if executor == "ray":
+        _run_ray(todo, out, params, finished, frames, address, task_cpus, task_gpus)
+    elif workers <= 1 or len(todo) <= 1:
         for path, rel, genre in todo:
             state.current = rel
             finished(rel, _local(path, rel, out, params, genre, frames))
@@ -229,6 +255,26 @@ def build_dataset(raw_dir: str | Path, out: str | Path, params: BuildParams | No
     report.seconds = time.perf_counter() - t0
     write_json(out / "build_report.json", {**report.to_dict(), "macedance": __version__, "params": params.to_dict(), "command": command})
     return report
+
+
+def _run_ray(todo: list[tuple[Path, str, str | None]], out: Path, params: BuildParams, finished: Callable[[str, dict[str, Any]], None],
+             frames: Callable[[int], None], address: str | None, task_cpus: int, task_gpus: float) -> None:  # fmt: skip
+    """Every video as a Ray task; results are recorded by this (driver) process as they arrive."""
+    from macedance.ray_tasks import ray_session, run_tasks
+
+    if not todo:
+        return
+    threads = max(1, int(task_cpus))
+    wparams = dataclasses.replace(params, pose_threads=min(params.pose_threads, threads))
+    with ray_session(address) as ray:
+        from ray.util.queue import Queue
+
+        q = Queue()
+        jobs = [(threads, str(p.resolve()), rel, str(out.resolve()), wparams, g, q) for p, rel, g in todo]
+        run_tasks(ray, _ray_work, jobs, lambda i, outcome: finished(todo[i][1], outcome), num_cpus=task_cpus, num_gpus=task_gpus,
+                  poll=lambda: _drain(q, frames))  # fmt: skip
+        _drain(q, frames)
+        q.shutdown()
 
 
 _LOCAL_BACKEND: dict[str, Any] = {}
@@ -294,6 +340,9 @@ def _finalize(out: Path, raw_dir: Path, sources: list[tuple[Path, str, str | Non
     from macedance.datasets.build.card import write_card
     from macedance.datasets.build.manifest import write_manifest
 
+    stale = sum(remove_stale_temps(out / d) for d in OUTPUT_DIRS if (out / d).is_dir())
+    if stale:
+        log.info("removed %d temporary files left by killed workers", stale)
     outcomes = [done[rel] for _, rel, _ in sources if rel in done]
     kept_shas = [o["sha256"] for o in outcomes if o["clips"]]
     split_of = assign_splits(kept_shas, params.seed, params.split_fractions)
