@@ -172,6 +172,10 @@ def build_cmd(
     allow_silent: Annotated[bool, typer.Option(help="Keep clips without audio or beats as motion-only.")] = False,
     preview: Annotated[bool, typer.Option(help="Also write a skeleton-overlay preview .mp4 per clip.")] = False,
     videos: Annotated[bool, typer.Option(help="Write each clip's frames with its audio as videos/<clip>.mp4 (Appearance Expert training).")] = True,
+    executor: Annotated[str, typer.Option(help="local (this machine; --workers processes) or ray (one Ray task per video).")] = "local",
+    address: Annotated[Optional[str], typer.Option(help="Ray cluster to join (auto, ray://host:10001); default: a local Ray instance.")] = None,
+    task_cpus: Annotated[int, typer.Option(min=1, help="Ray: CPUs requested per video task (its pose and fit threads).")] = 2,
+    task_gpus: Annotated[float, typer.Option(min=0.0, help="Ray: GPUs requested per video task.")] = 0.0,
 ) -> None:
     """Build a dataset from raw dance videos: shots, static and single-performer filters, 2D pose, SMPL fit,
     music, 5–10 s clips, manifest.parquet, leak-free splits and a dataset card ([italic]docs/data-build.md[/italic])."""
@@ -199,7 +203,8 @@ def build_cmd(
 
         command = "macedance data build " + " ".join(sys.argv[sys.argv.index("build") + 1 :] if "build" in sys.argv else [str(raw_dir), str(out)])
         try:
-            report = build_dataset(raw_dir, out, params, workers=workers, resume=resume, overwrite=overwrite, progress=progress, command=command)
+            report = build_dataset(raw_dir, out, params, workers=workers, resume=resume, overwrite=overwrite, progress=progress, command=command,
+                                   executor=executor, address=address, task_cpus=task_cpus, task_gpus=task_gpus)  # fmt: skip
         finally:
             if bar.live.is_started:
                 bar.stop()
@@ -394,6 +399,8 @@ def eval_motion_cmd(
     up_axis: Annotated[Optional[str], typer.Option("--up-axis", help="Up axis of plain joint arrays: y or z.")] = None,
     smpl_model: Annotated[Optional[Path], typer.Option(help="Your SMPL model for FK of motion .npz files (default: built-in skeleton).", envvar="MACEDANCE_SMPL_DIR")] = None,
     json_out: Annotated[Optional[Path], typer.Option("--json", help="Write the result record (with provenance) as JSON.")] = None,
+    executor: Annotated[str, typer.Option(help="local (threads) or ray (files fanned out as Ray tasks, states merged).")] = "local",
+    address: Annotated[Optional[str], typer.Option(help="Ray cluster to join (auto, ray://host:10001); default: a local Ray instance.")] = None,
 ) -> None:
     """Compute FID_k, FID_g, Div_k, Div_g, BAS, PFC, FSR (as the preset defines) and print a table.
 
@@ -412,7 +419,7 @@ def eval_motion_cmd(
             choice("--up-axis", up_axis, ("y", "z"))
         skel = None if smpl_model is None else _skeleton(smpl_model, "neutral")
         with progress_bar(f"eval {p.name}") as progress:
-            result = evaluate_motion_dirs(pred, gt, p, music, fps, up_axis, skel, progress)
+            result = evaluate_motion_dirs(pred, gt, p, music, fps, up_axis, skel, progress, executor=executor, address=address)
         if json_out:
             write_json(json_out, result)
     console.print(motion_result_table(result))
