@@ -432,6 +432,13 @@ def eval_motion_cmd(
         err_console.print(f"[yellow]{k} undefined:[/yellow] {reason}", highlight=False)
 
 
+def _main_process() -> bool:
+    """False in the non-zero ranks of an `accelerate launch` / `torchrun` job (they print nothing)."""
+    import os
+
+    return os.environ.get("RANK", "0") == "0"
+
+
 def _read_config(path: Optional[Path]) -> dict[str, Any]:
     if path is None:
         return {}
@@ -563,8 +570,10 @@ def train_motion_cmd(
     tiny: Annotated[bool, typer.Option(help="Tiny network sizes (tests, demos, CPU).")] = False,
     resume: Annotated[bool, typer.Option(help="Continue the run in --out from its checkpoint.")] = False,
     device: Annotated[str, typer.Option(help="cpu or cuda.")] = "cpu",
+    grad_accum: Annotated[Optional[int], typer.Option(min=1, help="Gradient-accumulation micro-steps per optimiser step (overrides the config).")] = None,
 ) -> None:
-    """Train a music-to-motion method; resumable; loss curves as CSV and PNG."""
+    """Train a music-to-motion method; resumable; loss curves as CSV and PNG. Under `accelerate launch`
+    or `torchrun` it trains data-parallel (the batch is the global batch of one step)."""
     from macedance.baselines import get_method
     from macedance.models.diffusion import DiffusionConfig
     from macedance.models.motion_expert import ExpertConfig
@@ -583,10 +592,13 @@ def train_motion_cmd(
         expert = ExpertConfig.from_dict({**base.to_dict(), **cfg.get("expert", {}), **info.expert})
         diffusion = DiffusionConfig.from_dict(cfg.get("diffusion", {}))
         train = TrainConfig.from_dict({**({"batch": 8, "window": 120} if tiny else {}), **cfg.get("train", {}),
-                                       **({"steps": steps} if steps else {}), "device": device})  # fmt: skip
+                                       **({"steps": steps} if steps else {}), **({"grad_accum": grad_accum} if grad_accum else {}),
+                                       "device": device})  # fmt: skip
         with progress_bar(f"train {method}") as progress:
             summary = train_motion(data, out, expert, diffusion, train, music, resume,
                                    lambda s, n, loss: progress(s, n, f"loss {loss:.4f}"), method=method)  # fmt: skip
+    if summary.get("processes", 1) > 1 and not _main_process():
+        return
     console.print(f"[green]{method}[/green]: {summary['step']} steps on {summary['sequences']} sequences "
                   f"({summary['windows']} windows) in {summary['seconds']:.1f} s; last loss "
                   f"{summary['last_loss'].get('loss', float('nan')):.4f} → {out}")  # fmt: skip
@@ -603,7 +615,8 @@ def train_appearance_cmd(
     init: Annotated[Optional[Path], typer.Option(help="aesthetic: the kinematic run (or adapter .safetensors) to start from.")] = None,
     steps: Annotated[int, typer.Option(min=1, help="Training steps.")] = 50_000,
     lr: Annotated[float, typer.Option(help="Learning rate (0 = the paper's: 1e-5 kinematic, 5e-5 aesthetic).")] = 0.0,
-    batch: Annotated[int, typer.Option(min=1, help="Clips per step.")] = 1,
+    batch: Annotated[int, typer.Option(min=1, help="Clips per optimiser step, over all processes and micro-steps.")] = 1,
+    grad_accum: Annotated[int, typer.Option(min=1, help="Gradient-accumulation micro-steps per optimiser step.")] = 1,
     width: Annotated[int, typer.Option(help="Training width (multiple of 16).")] = 720,
     height: Annotated[int, typer.Option(help="Training height (multiple of 16).")] = 1280,
     frames: Annotated[int, typer.Option(help="Frames per sample (4n + 1).")] = 77,
@@ -622,11 +635,13 @@ def train_appearance_cmd(
     with user_errors():
         cfg = AppearanceTrainConfig(stage=stage, steps=steps, lr=lr, batch=batch, width=width, height=height, frames=frames, fps=fps,
                                     rank=rank, checkpoint_every=checkpoint_every, gradient_checkpointing=gradient_checkpointing,
-                                    seed=seed, device=device)  # fmt: skip
+                                    seed=seed, device=device, grad_accum=grad_accum)  # fmt: skip
         cfg.check()
         with progress_bar(f"train appearance ({stage})") as progress:
             summary = train_appearance(data, model, out, cfg, init, resume, lambda s, n, loss: progress(s, n, f"loss {loss:.4f}"),
                                        offload=offload)  # fmt: skip
+    if summary.get("processes", 1) > 1 and not _main_process():
+        return
     console.print(f"[green]{stage}[/green]: {summary['step']} steps on {summary['clips']} clips, {summary['trainable_parameters']:,} "
                   f"trainable parameters, {summary['seconds']:.1f} s; last loss {summary['last_loss']:.4f} → {out}")  # fmt: skip
     for s in summary["skipped"]:

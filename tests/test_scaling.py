@@ -194,3 +194,30 @@ def test_batch_must_split_over_processes_and_micro_steps() -> None:
     assert rt.world == 1 and rt.micro_batches(6, 3) == [slice(0, 2), slice(2, 4), slice(4, 6)]
     with pytest.raises(ValidationError, match="grad_accum"):
         rt.micro_batches(5, 2)
+
+
+def test_two_process_ddp_appearance_training_equals_one_process(tmp_path: Path) -> None:
+    """The kinematic stage on the tiny Wan-Animate pipeline: 2 processes × 1 clip = 1 process × 2 clips."""
+    pytest.importorskip("diffusers")
+    from safetensors.torch import load_file
+
+    from macedance.appearance.tiny import write_tiny_pipeline
+    from macedance.datasets.synthetic_video import write_appearance_dataset
+
+    model = write_tiny_pipeline(tmp_path / "wan")
+    data = write_appearance_dataset(tmp_path / "clips")
+    env = {**os.environ, "MACEDANCE_CACHE_DIR": str(tmp_path / "cache"), "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
+    args = ["--stage", "kinematic", "--data", str(data), "--model", str(model), "--steps", "2", "--batch", "2", "--width", "32",
+            "--height", "48", "--frames", "5", "--fps", "8", "--checkpoint-every", "1", "--lr", "1e-3"]  # fmt: skip
+    for name, launcher in (("one", [sys.executable]),
+                           ("ddp", [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29518"])):  # fmt: skip
+        res = subprocess.run([*launcher, "-m", "macedance", "train", "appearance", *args, "--out", str(tmp_path / name)], env=env,
+                             capture_output=True, text=True, timeout=600)  # fmt: skip
+        assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
+    a, b = (load_file(str(tmp_path / r / "adapter.safetensors")) for r in ("one", "ddp"))
+    for k in a:
+        np.testing.assert_allclose(b[k].numpy(), a[k].numpy(), rtol=1e-4, atol=1e-7)
+    one, ddp = ([float(ln.split(",")[1]) for ln in (tmp_path / r / "loss.csv").read_text().splitlines()[1:]] for r in ("one", "ddp"))
+    assert len(one) == len(ddp) >= 1
+    np.testing.assert_allclose(ddp, one, rtol=1e-4)
+    assert json.loads((tmp_path / "ddp" / "config.json").read_text())["processes"] == 2
