@@ -201,6 +201,10 @@ def build_cmd(
     allow_silent: Annotated[bool, typer.Option(help="Keep clips without audio or beats as motion-only.")] = False,
     preview: Annotated[bool, typer.Option(help="Also write a skeleton-overlay preview .mp4 per clip.")] = False,
     videos: Annotated[bool, typer.Option(help="Write each clip's frames with its audio as videos/<clip>.mp4 (Appearance Expert training).")] = True,
+    executor: Annotated[str, typer.Option(help="local (this machine; --workers processes) or ray (one Ray task per video).")] = "local",
+    address: Annotated[Optional[str], typer.Option(help="Ray cluster to join (auto, ray://host:10001); default: a local Ray instance.")] = None,
+    task_cpus: Annotated[int, typer.Option(min=1, help="Ray: CPUs requested per video task (its pose and fit threads).")] = 2,
+    task_gpus: Annotated[float, typer.Option(min=0.0, help="Ray: GPUs requested per video task.")] = 0.0,
 ) -> None:
     """Build a dataset from raw dance videos: shots, static and single-performer filters, 2D pose, SMPL fit,
     music, 5–10 s clips, manifest.parquet, leak-free splits and a dataset card ([italic]docs/data-build.md[/italic])."""
@@ -214,7 +218,8 @@ def build_cmd(
         bar, progress = _dataset_progress("build", "source frames/s", passes=2)  # two passes per source frame
         command = "macedance data build " + " ".join(sys.argv[sys.argv.index("build") + 1 :] if "build" in sys.argv else [str(raw_dir), str(out)])
         try:
-            report = build_dataset(raw_dir, out, params, workers=workers, resume=resume, overwrite=overwrite, progress=progress, command=command)
+            report = build_dataset(raw_dir, out, params, workers=workers, resume=resume, overwrite=overwrite, progress=progress, command=command,
+                                   executor=executor, address=address, task_cpus=task_cpus, task_gpus=task_gpus)  # fmt: skip
         finally:
             if bar.live.is_started:
                 bar.stop()
@@ -256,12 +261,19 @@ def render_cmd(
     resume: Annotated[bool, typer.Option(help="Finish an interrupted run in OUT (skips finished motions).")] = False,
     overwrite: Annotated[bool, typer.Option(help="Delete a previous run in OUT first.")] = False,
     device: Annotated[str, typer.Option(help="Renderer device: cpu or cuda.")] = "cpu",
+    executor: Annotated[str, typer.Option(help="local (this machine; --workers processes) or ray (one Ray task per motion).")] = "local",
+    address: Annotated[Optional[str], typer.Option(help="Ray cluster to join (auto, ray://host:10001); default: a local Ray instance.")] = None,
+    task_cpus: Annotated[int, typer.Option(min=1, help="Ray: CPUs requested per motion task.")] = 1,
+    task_gpus: Annotated[float, typer.Option(min=0.0, help="Ray: GPUs requested per motion task (with --device cuda).")] = 0.0,
 ) -> None:
     """Render motions to front-view 3D character videos with their music, in the clip layout of `data build` plus
     videos/<clip>.mp4 and the exact ground truth ([italic]docs/data-render.md[/italic])."""
+    from macedance.datasets.build.runner import RayOptions
     from macedance.datasets.rendered import RenderParams, render_dataset
+    from macedance.schema._check import choice
 
     with user_errors():
+        choice("--executor", executor, ("local", "ray"))
         params = RenderParams(size=_size(size), fps=fps, character=character, smpl_model=str(smpl_model) if smpl_model else None, seed=seed,
                               min_clip=min_clip, max_clip=max_clip, background=background, allow_silent=allow_silent, device=device,
                               batch=8 if device.startswith("cuda") else 1)  # fmt: skip
@@ -269,7 +281,7 @@ def render_cmd(
         command = "macedance data render " + " ".join(sys.argv[sys.argv.index("render") + 1 :] if "render" in sys.argv else [str(motion_dir), str(out)])
         try:
             report = render_dataset(motion_dir, out, params, music_dir, workers=workers, resume=resume, overwrite=overwrite, progress=progress,
-                                    command=command)  # fmt: skip
+                                    command=command, ray=RayOptions(address, task_cpus, task_gpus) if executor == "ray" else None)  # fmt: skip
         finally:
             if bar.live.is_started:
                 bar.stop()
@@ -508,6 +520,8 @@ def eval_motion_cmd(
     up_axis: Annotated[Optional[str], typer.Option("--up-axis", help="Up axis of plain joint arrays: y or z.")] = None,
     smpl_model: Annotated[Optional[Path], typer.Option(help="Your SMPL model for FK of motion .npz files (default: built-in skeleton).", envvar="MACEDANCE_SMPL_DIR")] = None,
     json_out: Annotated[Optional[Path], typer.Option("--json", help="Write the result record (with provenance) as JSON.")] = None,
+    executor: Annotated[str, typer.Option(help="local (threads) or ray (files fanned out as Ray tasks, states merged).")] = "local",
+    address: Annotated[Optional[str], typer.Option(help="Ray cluster to join (auto, ray://host:10001); default: a local Ray instance.")] = None,
 ) -> None:
     """Compute FID_k, FID_g, Div_k, Div_g, BAS, PFC, FSR (as the preset defines) and print a table.
 
@@ -526,7 +540,7 @@ def eval_motion_cmd(
             choice("--up-axis", up_axis, ("y", "z"))
         skel = None if smpl_model is None else _skeleton(smpl_model, "neutral")
         with progress_bar(f"eval {p.name}") as progress:
-            result = evaluate_motion_dirs(pred, gt, p, music, fps, up_axis, skel, progress)
+            result = evaluate_motion_dirs(pred, gt, p, music, fps, up_axis, skel, progress, executor=executor, address=address)
         if json_out:
             write_json(json_out, result)
     console.print(motion_result_table(result))
@@ -537,6 +551,13 @@ def eval_motion_cmd(
     undefined = [(k, v["undefined_reason"]) for k, v in result["scores"].items() if v["value"] is None]
     for k, reason in undefined:
         err_console.print(f"[yellow]{k} undefined:[/yellow] {reason}", highlight=False)
+
+
+def _main_process() -> bool:
+    """False in the non-zero ranks of an `accelerate launch` / `torchrun` job (they print nothing)."""
+    import os
+
+    return os.environ.get("RANK", "0") == "0"
 
 
 def _read_config(path: Optional[Path]) -> dict[str, Any]:
@@ -565,6 +586,9 @@ def eval_video_cmd(
     fvd_preset: Annotated[str, typer.Option(help="stylegan-v (bilinear) or disco (bicubic) resizing to 224.")] = "stylegan-v",
     json_out: Annotated[Optional[Path], typer.Option("--json", help="Write the result record as JSON.")] = None,
     device: Annotated[str, typer.Option(help="cpu or cuda.")] = "cpu",
+    executor: Annotated[str, typer.Option(help="local, or ray (per-video results computed by Ray tasks into the shared cache, then scored).")] = "local",
+    address: Annotated[Optional[str], typer.Option(help="Ray cluster to join (auto, ray://host:10001); default: a local Ray instance.")] = None,
+    task_gpus: Annotated[float, typer.Option(min=0.0, help="Ray: GPUs requested per shard task (use with --device cuda).")] = 0.0,
 ) -> None:
     """Video metrics: FVD (I3D) and LPIPS from offline weights; SSIM, PSNR and L1; cd-FVD, FID, FID-VID, identity and VBench
     consistency with imported weights; motion on 2D keypoints."""
@@ -574,7 +598,8 @@ def eval_video_cmd(
     with user_errors():
         with progress_bar("eval video") as progress:
             result = evaluate_videos(pred, gt, tuple(m.strip() for m in metrics.split(",") if m.strip()), preset,
-                                     fvd_preset, device, progress, ref, music, pose_backend, pose_weights)  # fmt: skip
+                                     fvd_preset, device, progress, ref, music, pose_backend, pose_weights, executor, address,
+                                     task_gpus)  # fmt: skip
         if json_out:
             write_json(json_out, result)
     table = Table(title=f"Video metrics ({preset})", title_justify="left", box=box.SIMPLE_HEAD)
@@ -670,8 +695,10 @@ def train_motion_cmd(
     tiny: Annotated[bool, typer.Option(help="Tiny network sizes (tests, demos, CPU).")] = False,
     resume: Annotated[bool, typer.Option(help="Continue the run in --out from its checkpoint.")] = False,
     device: Annotated[str, typer.Option(help="cpu or cuda.")] = "cpu",
+    grad_accum: Annotated[Optional[int], typer.Option(min=1, help="Gradient-accumulation micro-steps per optimiser step (overrides the config).")] = None,
 ) -> None:
-    """Train a music-to-motion method; resumable; loss curves as CSV and PNG."""
+    """Train a music-to-motion method; resumable; loss curves as CSV and PNG. Under `accelerate launch`
+    or `torchrun` it trains data-parallel (the batch is the global batch of one step)."""
     from macedance.baselines import get_method
     from macedance.models.diffusion import DiffusionConfig
     from macedance.models.motion_expert import ExpertConfig
@@ -690,10 +717,13 @@ def train_motion_cmd(
         expert = ExpertConfig.from_dict({**base.to_dict(), **cfg.get("expert", {}), **info.expert})
         diffusion = DiffusionConfig.from_dict(cfg.get("diffusion", {}))
         train = TrainConfig.from_dict({**({"batch": 8, "window": 120} if tiny else {}), **cfg.get("train", {}),
-                                       **({"steps": steps} if steps else {}), "device": device})  # fmt: skip
+                                       **({"steps": steps} if steps else {}), **({"grad_accum": grad_accum} if grad_accum else {}),
+                                       "device": device})  # fmt: skip
         with progress_bar(f"train {method}") as progress:
             summary = train_motion(data, out, expert, diffusion, train, music, resume,
                                    lambda s, n, loss: progress(s, n, f"loss {loss:.4f}"), method=method)  # fmt: skip
+    if summary.get("processes", 1) > 1 and not _main_process():
+        return
     console.print(f"[green]{method}[/green]: {summary['step']} steps on {summary['sequences']} sequences "
                   f"({summary['windows']} windows) in {summary['seconds']:.1f} s; last loss "
                   f"{summary['last_loss'].get('loss', float('nan')):.4f} → {out}")  # fmt: skip
@@ -710,7 +740,8 @@ def train_appearance_cmd(
     init: Annotated[Optional[Path], typer.Option(help="aesthetic: the kinematic run (or adapter .safetensors) to start from.")] = None,
     steps: Annotated[int, typer.Option(min=1, help="Training steps.")] = 50_000,
     lr: Annotated[float, typer.Option(help="Learning rate (0 = the paper's: 1e-5 kinematic, 5e-5 aesthetic).")] = 0.0,
-    batch: Annotated[int, typer.Option(min=1, help="Clips per step.")] = 1,
+    batch: Annotated[int, typer.Option(min=1, help="Clips per optimiser step, over all processes and micro-steps.")] = 1,
+    grad_accum: Annotated[int, typer.Option(min=1, help="Gradient-accumulation micro-steps per optimiser step.")] = 1,
     width: Annotated[int, typer.Option(help="Training width (multiple of 16).")] = 720,
     height: Annotated[int, typer.Option(help="Training height (multiple of 16).")] = 1280,
     frames: Annotated[int, typer.Option(help="Frames per sample (4n + 1).")] = 77,
@@ -729,11 +760,13 @@ def train_appearance_cmd(
     with user_errors():
         cfg = AppearanceTrainConfig(stage=stage, steps=steps, lr=lr, batch=batch, width=width, height=height, frames=frames, fps=fps,
                                     rank=rank, checkpoint_every=checkpoint_every, gradient_checkpointing=gradient_checkpointing,
-                                    seed=seed, device=device)  # fmt: skip
+                                    seed=seed, device=device, grad_accum=grad_accum)  # fmt: skip
         cfg.check()
         with progress_bar(f"train appearance ({stage})") as progress:
             summary = train_appearance(data, model, out, cfg, init, resume, lambda s, n, loss: progress(s, n, f"loss {loss:.4f}"),
                                        offload=offload)  # fmt: skip
+    if summary.get("processes", 1) > 1 and not _main_process():
+        return
     console.print(f"[green]{stage}[/green]: {summary['step']} steps on {summary['clips']} clips, {summary['trainable_parameters']:,} "
                   f"trainable parameters, {summary['seconds']:.1f} s; last loss {summary['last_loss']:.4f} → {out}")  # fmt: skip
     for s in summary["skipped"]:

@@ -34,6 +34,18 @@ def atomic_write(path: str | Path, mode: str = "wb") -> Iterator[IO[Any]]:
         raise
 
 
+def remove_stale_temps(folder: str | Path) -> int:
+    """Delete the temporary files that :func:`atomic_write` left in ``folder`` (recursively) when its
+    process was killed mid-write; returns how many. Call only when no writer is active there."""
+    n = 0
+    for tmp in Path(folder).rglob(".*.tmp"):
+        if tmp.is_file():
+            with contextlib.suppress(FileNotFoundError):
+                tmp.unlink()
+                n += 1
+    return n
+
+
 def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)

@@ -471,6 +471,7 @@ def _tiny_arcface(path, out_dim=512, seed=0):
     return path
 
 
+@pytest.mark.skipif(not FACE_SDIST.is_file(), reason="face_recognition_models sdist not fetched (make test fetches it)")
 def test_arcface_alignment_and_user_imported_onnx_identity(tmp_path):
     """ArcFace alignment puts the astronaut's eyes and nose on the template; an ArcFace-format ONNX model is
     structure-checked on import and runs end to end (a tiny stand-in: real weights are the user's)."""

@@ -35,12 +35,77 @@ def evaluate_motion_dirs(
     skeleton: Any = None,
     progress: Callable[[int, int, str], None] | None = None,
     workers: int | None = None,
+    executor: str = "local",
+    address: str | None = None,
 ) -> dict[str, Any]:
     """Directory form of :func:`evaluate_motion_files` (every sequence file below each folder)."""
     files = {"pred": list_sequences(pred, "pred"), "gt": list_sequences(gt, "gt")}
-    result, _ = evaluate_motion_files(files, preset, music, fps, up_axis, skeleton, progress, workers)
+    result, _ = evaluate_motion_files(files, preset, music, fps, up_axis, skeleton, progress, workers, executor, address)
     result["inputs"].update(pred=str(pred), gt=str(gt))
     return result
+
+
+def _sequence_features(job: tuple[str, Path], preset: MotionPreset, music: str | Path | None, fps: float | None,
+                       up_axis: str | None, skeleton: Any) -> tuple[str, Path, Any]:  # fmt: skip
+    """(role, path, features) of one file, or (role, path, reason) when it cannot be evaluated."""
+    role, path = job
+    try:
+        seq = load_sequence(path, preset.representation, fps, up_axis, skeleton)
+        mpath = find_music(music, path.stem)
+        beats = None
+        if mpath is not None:
+            beats = load_beat_times(mpath, preset.beat_tracker)
+        feats = extract_features(seq.data, seq.fps, preset, seq.up_axis or "y", beats, path.stem, role)
+        if beats is None and "bas" in preset.metrics:
+            feats.bas_reason = ("no --music folder given" if music is None
+                                else f"no music or beat file named {path.stem}.* in {music}")  # fmt: skip
+        return role, path, feats
+    except (SkipSequence, MaceDanceError) as exc:
+        if isinstance(exc, ValidationError) and exc.field.startswith("--"):
+            raise  # a missing/invalid option, not a bad file
+        return role, path, str(exc).replace(f"{path}: ", "")
+
+
+def motion_shard(jobs: list[tuple[str, Path]], preset: MotionPreset, music: str | Path | None, fps: float | None, up_axis: str | None,
+                 skeleton: Any, threads: int = 1, progress: Callable[[int, int, str], None] | None = None) -> MotionMetrics:  # fmt: skip
+    """Metric state (per-sequence features and skips) of a shard of files, in job order; shards
+    combine with :meth:`MotionMetrics.merge` (a Ray task runs one shard)."""
+    metrics = MotionMetrics(preset)
+    # numpy releases the GIL in its kernels, so threads overlap file reading and feature maths.
+    with ThreadPoolExecutor(max(1, threads)) as pool:
+        outs = pool.map(lambda job: _sequence_features(job, preset, music, fps, up_axis, skeleton), jobs)
+        for done, (role, path, out) in enumerate(outs):
+            if progress:
+                progress(done, len(jobs), path.name)
+            if isinstance(out, str):
+                log.info("skipped %s (%s): %s", path, role, out)
+                metrics.skip(str(path), role, out)
+            else:
+                metrics.update(out, role)
+    return metrics
+
+
+def _ray_shards(jobs: list[tuple[str, Path]], preset: MotionPreset, music: str | Path | None, fps: float | None, up_axis: str | None,
+                skeleton: Any, address: str | None, progress: Callable[[int, int, str], None] | None) -> MotionMetrics:  # fmt: skip
+    """The files split into contiguous shards, one Ray task each; shard states merged in job order."""
+    from macedance.ray_tasks import cluster_cpus, ray_session, run_tasks
+
+    with ray_session(address) as ray:
+        n = max(1, min(len(jobs), 4 * cluster_cpus(ray)))
+        bounds = [round(i * len(jobs) / n) for i in range(n + 1)]
+        shards = [jobs[a:b] for a, b in zip(bounds, bounds[1:], strict=False) if b > a]
+        results: dict[int, MotionMetrics] = {}
+
+        def arrived(i: int, shard: MotionMetrics) -> None:
+            results[i] = shard
+            if progress:
+                progress(sum(len(shards[k]) for k in results), len(jobs), f"shard {i + 1}/{len(shards)}")
+
+        run_tasks(ray, motion_shard, [(s, preset, music, fps, up_axis, skeleton) for s in shards], arrived)
+    metrics = MotionMetrics(preset)
+    for i in range(len(shards)):
+        metrics.merge(results[i])
+    return metrics
 
 
 def evaluate_motion_files(
@@ -52,49 +117,28 @@ def evaluate_motion_files(
     skeleton: Any = None,
     progress: Callable[[int, int, str], None] | None = None,
     workers: int | None = None,
+    executor: str = "local",
+    address: str | None = None,
 ) -> tuple[dict[str, Any], MotionMetrics]:
     """Evaluate every sequence file in ``pred`` against the distribution of those in ``gt``.
 
     FID and diversity compare the two sets as distributions (names need not match, counts may
     differ). BAS pairs each file with the music/beat file of the same stem in ``music``. Files that
     cannot be evaluated are recorded with a reason and skipped. ``workers`` threads read files and
-    compute features (default: up to 4); results do not depend on it.
+    compute features (default: up to 4); ``executor="ray"`` fans the files out as Ray tasks instead
+    (shards merged with :meth:`MotionMetrics.merge`). Results depend on neither.
     """
     t0 = time.perf_counter()
+    if executor not in ("local", "ray"):
+        raise ValidationError("--executor", "local or ray", repr(executor))
     if music is not None and not Path(music).is_dir():
         raise InputNotFoundError(f"{music}: --music folder not found")
-    metrics = MotionMetrics(preset)
     jobs = [(role, path) for role in ROLES for path in files[role]]
-
-    def work(job: tuple[str, Path]) -> tuple[str, Path, Any]:
-        role, path = job
-        try:
-            seq = load_sequence(path, preset.representation, fps, up_axis, skeleton)
-            mpath = find_music(music, path.stem)
-            beats = None
-            if mpath is not None:
-                beats = load_beat_times(mpath, preset.beat_tracker)
-            feats = extract_features(seq.data, seq.fps, preset, seq.up_axis or "y", beats, path.stem, role)
-            if beats is None and "bas" in preset.metrics:
-                feats.bas_reason = ("no --music folder given" if music is None
-                                    else f"no music or beat file named {path.stem}.* in {music}")  # fmt: skip
-            return role, path, feats
-        except (SkipSequence, MaceDanceError) as exc:
-            if isinstance(exc, ValidationError) and exc.field.startswith("--"):
-                raise  # a missing/invalid option, not a bad file
-            return role, path, str(exc).replace(f"{path}: ", "")
-
-    # numpy releases the GIL in its kernels, so threads overlap file reading and feature maths.
-    n_workers = max(1, workers if workers is not None else min(4, os.cpu_count() or 1))
-    with ThreadPoolExecutor(n_workers) as pool:
-        for done, (role, path, out) in enumerate(pool.map(work, jobs)):
-            if progress:
-                progress(done, len(jobs), path.name)
-            if isinstance(out, str):
-                log.info("skipped %s (%s): %s", path, role, out)
-                metrics.skip(str(path), role, out)
-            else:
-                metrics.update(out, role)
+    if executor == "ray":
+        metrics = _ray_shards(jobs, preset, music, fps, up_axis, skeleton, address, progress)
+    else:
+        metrics = motion_shard(jobs, preset, music, fps, up_axis, skeleton, workers if workers is not None else min(4, os.cpu_count() or 1),
+                               progress)  # fmt: skip
     if progress:
         progress(len(jobs), len(jobs), "")
     for role in ROLES:
@@ -117,6 +161,7 @@ def evaluate_motion_files(
             "files": {r: len(files[r]) for r in ROLES},
             "evaluated": {r: len(metrics.features[r]) for r in ROLES},
             "skipped": metrics.skipped,
+            "executor": executor,
         },  # fmt: skip
         "scores": {k: v.to_dict() for k, v in scores.items()},
         "warnings": warnings,

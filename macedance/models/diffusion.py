@@ -42,6 +42,20 @@ def cosine_alphas_cumprod(steps: int, s: float = 0.008) -> torch.Tensor:
     return torch.cumprod(1 - betas, dim=0)
 
 
+@dataclass
+class TrainingDraws:
+    """The random draws of one training batch: timesteps, noise, condition-keep mask and GFT β."""
+
+    t: torch.Tensor  # (B,) int64
+    noise: torch.Tensor  # (B, T, D)
+    keep: torch.Tensor  # (B,) bool
+    beta: torch.Tensor | None  # (B,) for GFT, else None
+
+    def part(self, rows: slice) -> "TrainingDraws":
+        """The draws of a slice of the batch (a process's or a micro-step's share)."""
+        return TrainingDraws(self.t[rows], self.noise[rows], self.keep[rows], None if self.beta is None else self.beta[rows])
+
+
 class Diffusion:
     """Training losses and sampling around a ``MotionExpert``."""
 
@@ -59,16 +73,26 @@ class Diffusion:
         b = beta[:, None, None]
         return b * cond_pred + (1 - b) * uncond_pred.detach()
 
+    def draw(self, shape: tuple[int, ...], gen: torch.Generator | None, gft: bool) -> TrainingDraws:
+        """Random draws for a batch of ``shape`` (B, T, D), on the CPU generator ``gen``."""
+        B = shape[0]
+        t = torch.randint(0, self.cfg.steps, (B,), generator=gen, device="cpu")
+        noise = torch.randn(shape, generator=gen, device="cpu")
+        keep = torch.rand(B, generator=gen) >= self.cfg.cond_drop
+        return TrainingDraws(t, noise, keep, torch.rand(B, generator=gen) if gft else None)
+
     def losses(self, model: torch.nn.Module, x0: torch.Tensor, music: torch.Tensor, genre: torch.Tensor,
-               gen: torch.Generator | None = None) -> dict[str, torch.Tensor]:  # fmt: skip
-        """All loss terms for a batch of normalised representations x0 (B, T, 151)."""
-        B, dev = x0.shape[0], x0.device
-        t = torch.randint(0, self.cfg.steps, (B,), generator=gen, device="cpu").to(dev)
-        noise = torch.randn(x0.shape, generator=gen, device="cpu").to(dev)
-        keep = (torch.rand(B, generator=gen) >= self.cfg.cond_drop).to(dev)
+               gen: torch.Generator | None = None, draws: TrainingDraws | None = None) -> dict[str, torch.Tensor]:  # fmt: skip
+        """All loss terms for a batch of normalised representations x0 (B, T, 151); the random draws
+        come from ``draws`` (a share of a larger batch's) or are made here from ``gen``."""
+        dev = x0.device
+        net = getattr(model, "module", model)  # DDP-wrapped or not
+        d = draws if draws is not None else self.draw(tuple(x0.shape), gen, net.cfg.guidance == "gft")
+        t, noise, keep = d.t.to(dev), d.noise.to(dev), d.keep.to(dev)
         xt = self.q_sample(x0, t, noise)
-        if model.cfg.guidance == "gft":
-            beta = torch.rand(B, generator=gen).to(dev)
+        if net.cfg.guidance == "gft":
+            assert d.beta is not None
+            beta = d.beta.to(dev)
             pred = model(xt, t, music, genre, beta, keep)
             with torch.no_grad():
                 ub = torch.ones_like(beta) if self.cfg.gft_uncond_beta == "one" else beta

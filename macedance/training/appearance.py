@@ -25,10 +25,19 @@ Run folder: ``checkpoint.pt`` (trainable tensors, optimiser, step, random states
 ``weights_only``-loadable), ``adapter.safetensors`` (the Body Adapter), ``pytorch_lora_weights.safetensors``
 (aesthetic: the LoRA in diffusers' format), ``loss.csv``, ``loss.png``, ``config.json``, ``skipped.json``.
 Resuming restores everything, so an interrupted run continues as the uninterrupted one would.
+
+Runs as one process or under ``accelerate launch`` (DDP; FSDP for the 14B transformer; see
+:mod:`macedance.training.distributed`): ``batch`` is the global batch of one optimiser step, split
+over processes and ``grad_accum`` micro-steps. Every process draws the global batch's clips and
+windows from the shared seed and loads only its share; σ and the noise of each sample come from a
+generator seeded by (seed, step, sample), so the updates do not depend on how the batch is split.
+Only the main process writes the run folder.
 """
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import logging
 import time
 from collections.abc import Callable
@@ -71,6 +80,7 @@ class AppearanceTrainConfig(ConfigRecord):
     log_every: int = 10
     seed: int = 0
     device: str = "cpu"
+    grad_accum: int = 1  # micro-steps per optimiser step; ``batch`` is the global batch of one step
 
     def check(self) -> None:
         if self.stage not in STAGES:
@@ -115,11 +125,13 @@ def adapter_state(pipe: Any) -> dict[str, Any]:
     return {f"pose_patch_embedding.{k}": v.detach().float().cpu().contiguous() for k, v in pipe.transformer.pose_patch_embedding.state_dict().items()}
 
 
-def lora_state(pipe: Any) -> dict[str, Any]:
-    """The LoRA tensors in diffusers' file layout (``transformer.blocks.N.attn1.to_q.lora_A.weight``)."""
+def lora_state(pipe: Any, state_dict: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The LoRA tensors in diffusers' file layout (``transformer.blocks.N.attn1.to_q.lora_A.weight``), from
+    the transformer or from its gathered ``state_dict`` (sharded training)."""
     from peft.utils import get_peft_model_state_dict
 
-    return {f"transformer.{k}": v.detach().float().cpu().contiguous() for k, v in get_peft_model_state_dict(pipe.transformer).items()}
+    sd = get_peft_model_state_dict(pipe.transformer, state_dict=state_dict)
+    return {f"transformer.{k}": v.detach().float().cpu().contiguous() for k, v in sd.items()}
 
 
 def _write_safetensors(path: Path, tensors: dict[str, Any]) -> None:
@@ -132,11 +144,11 @@ def _write_safetensors(path: Path, tensors: dict[str, Any]) -> None:
 class Conditioner:
     """Turns samples into the transformer's inputs with the pipeline's own encoders (no gradients)."""
 
-    def __init__(self, pipe: Any, cfg: AppearanceTrainConfig):
+    def __init__(self, pipe: Any, cfg: AppearanceTrainConfig, device: Any):
         import torch
 
         self.pipe, self.cfg = pipe, cfg
-        self.dev = torch.device(cfg.device)
+        self.dev = torch.device(device)
         with torch.no_grad():
             self.prompt = pipe.encode_prompt(prompt=cfg.prompt, do_classifier_free_guidance=False, max_sequence_length=512,
                                              device=self.dev)[0].to(pipe.transformer.dtype)  # fmt: skip
@@ -180,18 +192,27 @@ class Conditioner:
                 "prompt": self.prompt.expand(B, -1, -1)}  # fmt: skip
 
 
-def flow_matching_loss(transformer: Any, inputs: dict[str, Any], gen: Any, shift: float) -> Any:
-    """MSE between the predicted and the true velocity ε − x₀ at a random shifted σ (module docstring)."""
+def sample_generators(seed: int, step: int, rows: range) -> list[Any]:
+    """One CPU generator per sample of the global batch, seeded by (seed, step, sample index)."""
+    import torch
+
+    return [torch.Generator().manual_seed(int.from_bytes(hashlib.sha256(f"{seed}:{step}:{i}".encode()).digest()[:8], "little"))
+            for i in rows]  # fmt: skip
+
+
+def flow_matching_loss(transformer: Any, inputs: dict[str, Any], gens: list[Any], shift: float) -> Any:
+    """MSE between the predicted and the true velocity ε − x₀ at a random shifted σ (module docstring);
+    sample b draws its σ and noise from ``gens[b]``. ``transformer`` may be DDP/FSDP-wrapped."""
     import torch
 
     clean = inputs["clean"]
     B = clean.shape[0]
-    sigma = torch.rand(B, generator=gen)
+    sigma = torch.cat([torch.rand(1, generator=g) for g in gens])
     sigma = shift * sigma / (1 + (shift - 1) * sigma)
-    noise = torch.randn(clean.shape, generator=gen).to(clean.device)
+    noise = torch.stack([torch.randn(clean.shape[1:], generator=g) for g in gens]).to(clean.device)
     s = sigma.to(clean.device).view(B, 1, 1, 1, 1)
     noisy = (1 - s) * clean + s * noise
-    dt = transformer.dtype
+    dt = getattr(transformer, "module", transformer).dtype
     hidden = torch.cat([noisy, inputs["reference"]], dim=1).to(dt)
     with torch.autocast(clean.device.type, dtype=dt, enabled=dt != torch.float32):
         pred = transformer(hidden_states=hidden, timestep=(sigma * 1000).to(clean.device), encoder_hidden_states=inputs["prompt"],
@@ -223,6 +244,7 @@ def train_appearance(data: str | Path, model: str | Path, run: str | Path, cfg: 
 
     from macedance.appearance.data import clip_seconds, load_clips, load_sample
     from macedance.appearance.pipeline import check_model_dir, load_adapter, load_pipeline
+    from macedance.training.distributed import runtime
 
     run = Path(run)
     state = _load_state(run) if resume else None
@@ -231,6 +253,8 @@ def train_appearance(data: str | Path, model: str | Path, run: str | Path, cfg: 
     if state is not None:
         cfg = AppearanceTrainConfig.from_dict({**state["config"], "steps": cfg.steps, "device": cfg.device})
     cfg.check()
+    rt = runtime(cfg.device)
+    micro = rt.micro_batches(cfg.batch, cfg.grad_accum)
     model = check_model_dir(model)
     clips, skipped = load_clips(data)
     window = (cfg.frames - 1) / cfg.fps
@@ -239,7 +263,7 @@ def train_appearance(data: str | Path, model: str | Path, run: str | Path, cfg: 
         clips.remove(c)
     if not clips:
         raise MaceDanceError(f"{data}: no usable training clip ({skipped[0]['reason'] if skipped else 'empty split'})")
-    pipe = pipe if pipe is not None else load_pipeline(model, cfg.device, offload=offload)
+    pipe = pipe if pipe is not None else load_pipeline(model, str(rt.device), offload=offload)
     if state is None and cfg.stage == "aesthetic" and init is not None:
         load_adapter(pipe, init)
     if state is not None:  # the frozen adapter the run was trained on
@@ -252,7 +276,7 @@ def train_appearance(data: str | Path, model: str | Path, run: str | Path, cfg: 
         tr.enable_gradient_checkpointing()
     opt = torch.optim.Adam(params.values(), lr=cfg.learning_rate)
     torch.manual_seed(cfg.seed)
-    gen = torch.Generator().manual_seed(cfg.seed)
+    gen = torch.Generator().manual_seed(cfg.seed)  # clips and windows: the same draws on every process
     step = 0
     if state is not None:
         with torch.no_grad():
@@ -264,52 +288,65 @@ def train_appearance(data: str | Path, model: str | Path, run: str | Path, cfg: 
         step = int(state["step"])
     shift = float(pipe.scheduler.config.get("flow_shift", 5.0) or 5.0)
     face_size = int(tr.config.motion_encoder_size)
-    cond = Conditioner(pipe, cfg)
-    run.mkdir(parents=True, exist_ok=True)
+    cond = Conditioner(pipe, cfg, rt.device)
+    wrapped, opt = rt.accelerator.prepare(tr, opt)
     provenance = {"model": str(model), "model_index_sha256": sha256_file(model / "model_index.json"),
                   "init": str(init) if init else None, "macedance_version": __version__}  # fmt: skip
-    write_json(run / "config.json", {"train": cfg.to_dict(), **provenance, "trainable_parameters": sum(p.numel() for p in params.values()),
-                                     "objective": f"flow matching, velocity target, shift {shift:g}"})  # fmt: skip
-    write_json(run / "skipped.json", skipped)
     csv_path = run / "loss.csv"
-    start_loss_csv(csv_path, ("step", "loss", "seconds"), step)
+    if rt.is_main:
+        run.mkdir(parents=True, exist_ok=True)
+        write_json(run / "config.json", {"train": cfg.to_dict(), **provenance, "trainable_parameters": sum(p.numel() for p in params.values()),
+                                         "processes": rt.world, "objective": f"flow matching, velocity target, shift {shift:g}"})  # fmt: skip
+        write_json(run / "skipped.json", skipped)
+        start_loss_csv(csv_path, ("step", "loss", "seconds"), step)
     frozen_adapter = adapter_state(pipe)
 
     def checkpoint() -> None:
-        save_checkpoint(run / CHECKPOINT, {
-            "trainable": {n: p.detach().cpu() for n, p in params.items()}, "adapter": adapter_state(pipe) if cfg.stage == "kinematic" else frozen_adapter,
-            "optimizer": opt.state_dict(), "step": step, "generator": gen.get_state(), "torch_rng": torch.get_rng_state(),
-            "config": cfg.to_dict(), **provenance,
-        })  # fmt: skip
-        _write_safetensors(run / "adapter.safetensors", adapter_state(pipe))
-        if cfg.stage == "aesthetic":
-            _write_safetensors(run / "pytorch_lora_weights.safetensors", lora_state(pipe))
-        plot_losses(csv_path, run / "loss.png", ("loss",), f"Appearance Expert, {cfg.stage} stage")
+        full = rt.accelerator.get_state_dict(wrapped) if rt.world > 1 else None  # FSDP: gathered from the shards
+        trainable = {n: (full[n] if full is not None else p).detach().cpu() for n, p in params.items()}
+        if rt.is_main:
+            adapter = {f"pose_patch_embedding.{k}": trainable[f"pose_patch_embedding.{k}"].float().contiguous()
+                       for k in ("weight", "bias")} if cfg.stage == "kinematic" else frozen_adapter  # fmt: skip
+            save_checkpoint(run / CHECKPOINT, {
+                "trainable": trainable, "adapter": adapter, "optimizer": opt.state_dict(), "step": step, "generator": gen.get_state(),
+                "torch_rng": torch.get_rng_state(), "config": cfg.to_dict(), **provenance,
+            })  # fmt: skip
+            _write_safetensors(run / "adapter.safetensors", adapter)
+            if cfg.stage == "aesthetic":
+                _write_safetensors(run / "pytorch_lora_weights.safetensors", lora_state(pipe, full))
+            plot_losses(csv_path, run / "loss.png", ("loss",), f"Appearance Expert, {cfg.stage} stage")
+        rt.barrier()
 
     t0 = time.perf_counter()
     loss_value = float("nan")
-    tr.train()
+    wrapped.train()
     end = cfg.steps if stop_after is None else min(cfg.steps, stop_after)
     while step < end:
-        samples, use_prev = [], []
+        draws = []  # the global batch's clips, windows and "previous segment" choices, drawn on every process
         for _ in range(cfg.batch):
             clip = clips[int(torch.randint(len(clips), (1,), generator=gen))]
             start = float(torch.rand(1, generator=gen)) * max(0.0, clip_seconds(clip) - window - 1 / clip.src_fps)
-            samples.append(load_sample(clip, start, cfg.frames, cfg.fps, (cfg.width, cfg.height), face_size))
-            use_prev.append(bool(torch.rand(1, generator=gen) < cfg.prev_prob))
-        loss = flow_matching_loss(tr, cond(samples, use_prev), gen, shift)
+            draws.append((clip, start, bool(torch.rand(1, generator=gen) < cfg.prev_prob)))
         opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(list(params.values()), cfg.grad_clip)
+        total = torch.zeros((), device=rt.device)
+        for k, rows in enumerate(micro):
+            mine = draws[rows]
+            samples = [load_sample(c, st, cfg.frames, cfg.fps, (cfg.width, cfg.height), face_size) for c, st, _ in mine]
+            gens = sample_generators(cfg.seed, step, range(rows.start, rows.stop))
+            with contextlib.nullcontext() if k == len(micro) - 1 else rt.accelerator.no_sync(wrapped):
+                loss = flow_matching_loss(wrapped, cond(samples, [u for _, _, u in mine]), gens, shift) / len(micro)
+                rt.accelerator.backward(loss)
+            total += loss.detach()
+        rt.accelerator.clip_grad_norm_(list(params.values()), cfg.grad_clip)
         opt.step()
         step += 1
-        loss_value = float(loss.detach())
-        if step % cfg.log_every == 0 or step == end:
+        loss_value = float(rt.mean(total))
+        if rt.is_main and (step % cfg.log_every == 0 or step == end):
             with csv_path.open("a") as f:
                 f.write(f"{step},{loss_value:.6g},{time.perf_counter() - t0:.3f}\n")
         if step % cfg.checkpoint_every == 0 or step == end:
             checkpoint()
-        if progress:
+        if progress and rt.is_main:
             progress(step, cfg.steps, loss_value)
-    return {"run": str(run), "step": step, "clips": len(clips), "skipped": skipped, "last_loss": loss_value,
+    return {"run": str(run), "step": step, "clips": len(clips), "skipped": skipped, "last_loss": loss_value, "processes": rt.world,
             "trainable_parameters": sum(p.numel() for p in params.values()), "seconds": time.perf_counter() - t0}  # fmt: skip

@@ -5,10 +5,15 @@ Run folder layout: ``checkpoint.pt`` (latest state, written atomically; loads wi
 ``torch.load(weights_only=True)``), ``loss.csv``, ``loss.png``, ``config.json``, ``skipped.json``.
 Resuming restores model, EMA, optimiser, step and every random generator, so an interrupted run
 continues exactly as the uninterrupted one would (up to floating-point non-determinism).
+
+Runs as one process or under ``accelerate launch`` / ``torchrun`` (DDP; see
+:mod:`macedance.training.distributed`): ``batch`` is the global batch of one optimiser step, split
+over processes and ``grad_accum`` micro-steps; only the main process writes the run folder.
 """
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import logging
 import time
@@ -46,6 +51,7 @@ class TrainConfig(ConfigRecord):
     log_every: int = 10
     seed: int = 0
     device: str = "cpu"
+    grad_accum: int = 1  # micro-steps per optimiser step; ``batch`` is the global batch of one step
 
 
 
@@ -115,6 +121,8 @@ def train_motion(
     method: str = "mace-dance",
 ) -> dict[str, Any]:
     """Train (or resume) into ``run``; returns a summary. ``stop_after`` ends early (tests: interruption)."""
+    from macedance.training.distributed import runtime
+
     run = Path(run)
     ckpt_path = run / CHECKPOINT
     state = load_checkpoint(ckpt_path) if (resume and ckpt_path.is_file()) else None
@@ -125,6 +133,8 @@ def train_motion(
         expert = ExpertConfig.from_dict(state["expert_config"])
         diffusion_cfg = DiffusionConfig.from_dict(state["diffusion_config"])
         train = TrainConfig.from_dict({**state["train_config"], "steps": train.steps})
+    rt = runtime(train.device)
+    micro = rt.micro_batches(train.batch, train.grad_accum)
     seqs, skipped = load_training_set(data, music_dir)
     if not seqs:
         raise MaceDanceError(f"{data}: no usable training sequence ({skipped[0]['reason'] if skipped else 'empty'})")
@@ -132,60 +142,81 @@ def train_motion(
     norm = Normalizer.from_state_dict(state["normalizer"]) if state else Normalizer.fit([s.rep for s in seqs])
     vocab = list(state["genres"]) if state else genre_vocab(seqs)
     windows = Windows(seqs, train.window, norm, vocab)
-    dev = torch.device(train.device)
-    model = MotionExpert(expert).to(dev)
+    dev = rt.device
+    model = MotionExpert(expert).to(dev)  # the same initial weights on every process
+    if rt.world > 1:
+        torch.manual_seed(train.seed + 1 + rt.rank)  # dropout masks differ between processes
     ema = copy.deepcopy(model).eval()
     opt = torch.optim.AdamW(model.parameters(), lr=train.lr, weight_decay=train.weight_decay)
     diffusion = Diffusion(diffusion_cfg, norm)
-    gen = torch.Generator().manual_seed(train.seed)
+    gen = torch.Generator().manual_seed(train.seed)  # the same draws on every process
     step = 0
     if state:
         model.load_state_dict(state["model"])
         ema.load_state_dict(state["ema"])
         opt.load_state_dict(state["optimizer"])
         gen.set_state(state["generator"])
-        torch.set_rng_state(state["torch_rng"])
+        ranks = state.get("torch_rng_ranks") or [state["torch_rng"]]
         step = int(state["step"])
-    run.mkdir(parents=True, exist_ok=True)
-    write_json(run / "config.json", {"expert": expert.to_dict(), "diffusion": diffusion_cfg.to_dict(),
-                                     "train": asdict(train), "macedance_version": __version__})  # fmt: skip
-    write_json(run / "skipped.json", skipped)
+        if len(ranks) == rt.world:
+            torch.set_rng_state(ranks[rt.rank])
+        else:
+            log.warning("resuming %d-process training with %d processes: dropout draws are re-seeded", len(ranks), rt.world)
+            torch.manual_seed(train.seed + 1_000_003 * step + rt.rank)
+    model, opt = rt.accelerator.prepare(model, opt)
+    net = rt.accelerator.unwrap_model(model)
     csv_path = run / "loss.csv"
-    start_loss_csv(csv_path, ("step", "loss", "rec", "joint", "vel", "foot", "seconds"), step)
+    if rt.is_main:
+        run.mkdir(parents=True, exist_ok=True)
+        write_json(run / "config.json", {"expert": expert.to_dict(), "diffusion": diffusion_cfg.to_dict(), "train": asdict(train),
+                                         "processes": rt.world, "macedance_version": __version__})  # fmt: skip
+        write_json(run / "skipped.json", skipped)
+        start_loss_csv(csv_path, ("step", "loss", "rec", "joint", "vel", "foot", "seconds"), step)
 
     def checkpoint() -> None:
-        save_checkpoint(ckpt_path, {
-            "model": model.state_dict(), "ema": ema.state_dict(), "optimizer": opt.state_dict(), "step": step,
-            "generator": gen.get_state(), "torch_rng": torch.get_rng_state(), "normalizer": norm.state_dict(),
-            "genres": vocab, "expert_config": expert.to_dict(), "diffusion_config": diffusion_cfg.to_dict(),
-            "train_config": asdict(train), "macedance_version": __version__, "method": method,
-        })  # fmt: skip
-        plot_losses(csv_path, run / "loss.png", ("loss", "rec", "joint", "vel", "foot"), "Motion Expert training loss")
+        rngs = rt.gather_objects(torch.get_rng_state())
+        if rt.is_main:
+            save_checkpoint(ckpt_path, {
+                "model": net.state_dict(), "ema": ema.state_dict(), "optimizer": opt.state_dict(), "step": step,
+                "generator": gen.get_state(), "torch_rng": rngs[0], "torch_rng_ranks": rngs, "normalizer": norm.state_dict(),
+                "genres": vocab, "expert_config": expert.to_dict(), "diffusion_config": diffusion_cfg.to_dict(),
+                "train_config": asdict(train), "macedance_version": __version__, "method": method,
+            })  # fmt: skip
+            plot_losses(csv_path, run / "loss.png", ("loss", "rec", "joint", "vel", "foot"), "Motion Expert training loss")
+        rt.barrier()
 
     t0 = time.perf_counter()
     last: dict[str, float] = {}
     model.train()
+    gft = expert.guidance == "gft"
     end = train.steps if stop_after is None else min(train.steps, stop_after)
     while step < end:
         idx = torch.randint(0, len(windows.index), (train.batch,), generator=gen)
-        x, m, g = (v.to(dev) for v in windows.batch(idx))
-        losses = diffusion.losses(model, x, m, g, gen)
+        draws = diffusion.draw((train.batch, train.window, windows.reps[0].shape[-1]), gen, gft)
         opt.zero_grad(set_to_none=True)
-        losses["loss"].backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), train.grad_clip)
+        sums: dict[str, torch.Tensor] = {}
+        for k, rows in enumerate(micro):
+            x, m, g = (v.to(dev) for v in windows.batch(idx[rows]))
+            sync = k == len(micro) - 1
+            with contextlib.nullcontext() if sync else rt.accelerator.no_sync(model):
+                losses = diffusion.losses(model, x, m, g, draws=draws.part(rows))
+                rt.accelerator.backward(losses["loss"] / len(micro))
+            for key, v in losses.items():
+                sums[key] = sums.get(key, 0.0) + v.detach() / len(micro)
+        rt.accelerator.clip_grad_norm_(model.parameters(), train.grad_clip)
         opt.step()
         with torch.no_grad():
-            for pe, pm in zip(ema.parameters(), model.parameters(), strict=True):
+            for pe, pm in zip(ema.parameters(), net.parameters(), strict=True):
                 pe.lerp_(pm, 1 - train.ema)
         step += 1
-        last = {k: float(v.detach()) for k, v in losses.items()}
-        if step % train.log_every == 0 or step == end:
+        last = {key: float(rt.mean(v)) for key, v in sums.items()}
+        if rt.is_main and (step % train.log_every == 0 or step == end):
             with csv_path.open("a") as f:
                 f.write(f"{step},{last['loss']:.6g},{last['rec']:.6g},{last['joint']:.6g},{last['vel']:.6g},"
                         f"{last['foot']:.6g},{time.perf_counter() - t0:.3f}\n")  # fmt: skip
         if step % train.checkpoint_every == 0 or step == end:
             checkpoint()
-        if progress:
+        if progress and rt.is_main:
             progress(step, train.steps, last["loss"])
-    return {"run": str(run), "step": step, "sequences": len(seqs), "windows": len(windows.index),
+    return {"run": str(run), "step": step, "sequences": len(seqs), "windows": len(windows.index), "processes": rt.world,
             "skipped": skipped, "last_loss": last, "seconds": time.perf_counter() - t0}  # fmt: skip

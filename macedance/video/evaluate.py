@@ -2,12 +2,19 @@
 
 Policy for mismatched pairs (recorded in the result): frame metrics use the first
 min(T_pred, T_gt) frames; a generated video of another resolution is resized to the ground truth's
-(bilinear). FVD features are cached per video by content hash + extractor + preset.
+(bilinear). Every per-video (per-pair) result — feature rows, paired scores, identity, flickering,
+keypoints — is cached by content hash + extractor + weights + preset, and the set-level scores are
+computed from those. With ``executor="ray"`` the videos are cut into shards whose per-video results
+Ray tasks compute into the (shared) cache; the driver then scores the whole set from the cache, so
+the numbers are those of the local run: bit for bit for the pixel metrics, and up to the float32
+round-off that a different torch thread count gives the feature networks (about 1e-6 relative in FVD,
+as between two local machines with different core counts).
 """
 
 from __future__ import annotations
 
 import datetime as _dt
+import json
 import platform
 import time
 from collections.abc import Callable, Iterator
@@ -60,6 +67,22 @@ def _chunks(path: Path, size: int) -> Iterator[np.ndarray]:
             buf = []
     if buf:
         yield np.stack(buf)
+
+
+RESULT_VERSION = "1"  # of the cached per-video results below (pair scores, identity, flickering)
+
+
+def _cached_result(namespace: str, key_parts: tuple[str, ...], compute: Callable[[], Any]) -> Any:
+    """A JSON-able per-video result, cached under ``namespace`` by ``key_parts`` (content hashes, model,
+    preset); errors are not cached."""
+    cache = NpzCache(namespace)
+    key = cache_key(RESULT_VERSION, *key_parts)
+    hit = cache.get(key)
+    if hit is not None:
+        return json.loads(hit["json"].tobytes().decode())
+    value = compute()
+    cache.put(key, {"json": np.frombuffer(json.dumps(value).encode(), dtype=np.uint8)})
+    return value
 
 
 def _pair_scores(pred: Path, gt: Path, keys: list[str], preset: str, nets: dict[str, str], models: dict[str, Any],
@@ -252,6 +275,7 @@ def _identity(P: dict[str, Path], ref_dir: Path, skipped: list[dict[str, str]],
         raise InputNotFoundError(f"{ref_dir}: --ref folder not found")
     refs = {p.stem: p for p in sorted(ref_dir.rglob("*")) if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES + VIDEO_SUFFIXES}
     embedder = ArcFaceEmbedder() if arcface else FaceEmbedder()
+    label = _arcface_label() if arcface else "dlib ResNet face descriptor v1 (cosine; not ArcFace CSIM)"
     per: dict[str, Any] = {}
     for i, (stem, path) in enumerate(P.items()):
         if progress:
@@ -259,18 +283,20 @@ def _identity(P: dict[str, Path], ref_dir: Path, skipped: list[dict[str, str]],
         if stem not in refs:
             per[stem] = {"value": None, "reason": "no reference image with this stem"}
             continue
-        try:
-            r = refs[stem]
+        r = refs[stem]
+
+        def compute(r: Path = r, path: Path = path) -> dict[str, Any]:
             image = _read_image(r) if r.suffix.lower() in IMAGE_SUFFIXES else read_video(r, 1)[0][0]
-            frames = sample_frames(path, 16)
+            return identity_similarity(embedder, image, sample_frames(path, 16))
+
+        try:
+            per[stem] = _cached_result("video-identity", (label, sha256_file(r), sha256_file(path)), compute)
         except MaceDanceError as exc:
             skipped.append({"video": f"pred/{stem}", "reason": str(exc)})
-            continue
-        per[stem] = identity_similarity(embedder, image, frames)
     vals = [v["value"] for v in per.values() if v["value"] is not None]
     return {"value": float(np.mean(vals)) if vals else None, "n": len(vals),
             "undefined_reason": None if vals else "no video with a face in both the reference and its frames",
-            "details": {"embedding": _arcface_label() if arcface else "dlib ResNet face descriptor v1 (cosine; not ArcFace CSIM)",
+            "details": {"embedding": label,
                         "detector": "dlib HOG frontal face, upsample 1, largest face", "frames": "≤ 16 evenly spaced",
                         "per_video": per}}  # fmt: skip
 
@@ -291,7 +317,7 @@ def _flickering(P: dict[str, Path], skipped: list[dict[str, str]],
         if progress:
             progress(i, len(P), f"flickering {stem}")
         try:
-            v = frame_metrics.temporal_flickering(iter_frames(path))
+            v = _cached_result("video-flickering", (VBENCH_REF, sha256_file(path)), lambda path=path: frame_metrics.temporal_flickering(iter_frames(path)))
         except MaceDanceError as exc:
             skipped.append({"video": f"pred/{stem}", "reason": str(exc)})
             continue
@@ -402,18 +428,88 @@ def evaluate_videos(pred: str | Path, gt: str | Path, metrics: tuple[str, ...] =
                     fvd_preset: str = "stylegan-v", device: str = "cpu",
                     progress: Callable[[int, int, str], None] | None = None,
                     ref: str | Path | None = None, music: str | Path | None = None, pose_backend: str = "mediapipe",
-                    pose_weights: str | Path | None = None) -> dict[str, Any]:  # fmt: skip
+                    pose_weights: str | Path | None = None, executor: str = "local", address: str | None = None,
+                    task_gpus: float = 0.0) -> dict[str, Any]:  # fmt: skip
     """Evaluate a folder of generated videos against a folder of ground-truth videos (and, for
     ``identity``, a folder of reference images matched by stem). ``motion-2d`` estimates 2D keypoints
     with ``pose_backend`` and scores FID_k, FID_g, Div_k, Div_g and BAS (``mace-video2d`` preset) with the
-    music in ``music`` (default: the ground-truth videos' own audio tracks)."""
+    music in ``music`` (default: the ground-truth videos' own audio tracks). ``executor="ray"`` computes
+    the per-video results in Ray tasks first (module docstring); the result does not depend on it."""
     t0 = time.perf_counter()
     bad = [m for m in metrics if m not in METRICS]
     if bad:
         raise ValidationError("--metrics", "a comma list of " + ", ".join(METRICS), ", ".join(bad))
     if preset not in PRESETS:
         raise ValidationError("--preset", "clean or disco-legacy", repr(preset))
+    if executor not in ("local", "ray"):
+        raise ValidationError("--executor", "local or ray", repr(executor))
+    for m in ("identity", "identity-arcface"):
+        if m in metrics and ref is None:
+            raise ValidationError("--ref", f"a folder of reference images (matched by stem) for {m}", "none given")
+    if "motion-2d" in metrics and music is not None and not Path(music).is_dir():
+        raise ValidationError("--music", "a folder of music files (matched by stem)", f"{music} (not a folder)")
     P, G = _videos(Path(pred), "pred"), _videos(Path(gt), "gt")
+    opts = dict(metrics=metrics, preset=preset, fvd_preset=fvd_preset, device=device, ref=ref, music=music, pose_backend=pose_backend,
+                pose_weights=pose_weights)  # fmt: skip
+    shards = _ray_warm(P, G, opts, address, task_gpus, progress) if executor == "ray" else 0
+    record = _evaluate(P, G, progress=progress, **opts)
+    record["inputs"].update(pred=str(pred), gt=str(gt), executor=executor, **({"ray_shards": shards} if shards else {}))
+    record["seconds"] = round(time.perf_counter() - t0, 3)
+    return record
+
+
+def warm_shard(P: dict[str, Path], G: dict[str, Path], opts: dict[str, Any], token: str | None) -> int:
+    """A Ray task: compute (and cache) the per-video results of a shard of videos; returns its size.
+    ``token``: a file the driver wrote into the cache folder — it must be visible here (shared cache)."""
+    import platform as _platform
+
+    from macedance.cache import cache_root
+
+    if token is not None and not (cache_root() / token).is_file():
+        raise InputNotFoundError(f"{cache_root()}: the driver's macedance cache is not visible on Ray node {_platform.node()} "
+                                 "(set MACEDANCE_CACHE_DIR to a folder every node shares)")  # fmt: skip
+    _evaluate(P, G, warm=True, **opts)
+    return len(P) + len(G)
+
+
+def _ray_warm(P: dict[str, Path], G: dict[str, Path], opts: dict[str, Any], address: str | None, task_gpus: float,
+              progress: Callable[[int, int, str], None] | None) -> int:  # fmt: skip
+    """Per-video results of every shard (stems cut into contiguous groups, a pair in one shard) computed
+    by Ray tasks into the shared cache; returns the number of shards."""
+    import uuid
+
+    from macedance.cache import cache_root
+    from macedance.fileio import write_json
+    from macedance.ray_tasks import cluster_cpus, ray_session, run_tasks
+
+    stems = sorted(set(P) | set(G))
+    token = f"ray-check/{uuid.uuid4().hex}.json"
+    write_json(cache_root() / token, {"purpose": "workers check that they see this cache"})
+    try:
+        with ray_session(address) as ray:
+            n = max(1, min(len(stems), 2 * cluster_cpus(ray)))
+            bounds = [round(i * len(stems) / n) for i in range(n + 1)]
+            groups = [stems[a:b] for a, b in zip(bounds, bounds[1:], strict=False) if b > a]
+            jobs = [({s: P[s] for s in g if s in P}, {s: G[s] for s in g if s in G}, opts, token) for g in groups]
+            done = [0]
+
+            def arrived(i: int, videos: int) -> None:
+                done[0] += videos
+                if progress:
+                    progress(done[0], len(P) + len(G), f"shard {i + 1}/{len(groups)} (Ray)")
+
+            run_tasks(ray, warm_shard, jobs, arrived, num_cpus=1, num_gpus=task_gpus)
+    finally:
+        (cache_root() / token).unlink(missing_ok=True)
+    return len(groups)
+
+
+def _evaluate(P: dict[str, Path], G: dict[str, Path], metrics: tuple[str, ...], preset: str, fvd_preset: str, device: str,
+              ref: str | Path | None, music: str | Path | None, pose_backend: str, pose_weights: str | Path | None,
+              progress: Callable[[int, int, str], None] | None = None, warm: bool = False) -> dict[str, Any]:  # fmt: skip
+    """Score the videos ``P`` against ``G`` (see :func:`evaluate_videos`). ``warm``: only the per-video
+    results matter (a shard of a Ray run), so a set too small to score is not an error."""
+    t0 = time.perf_counter()
     pairs = sorted(set(P) & set(G))
     scores: dict[str, Any] = {}
     skipped: list[dict[str, str]] = []
@@ -426,12 +522,18 @@ def evaluate_videos(pred: str | Path, gt: str | Path, metrics: tuple[str, ...] =
         nets = {m: LPIPS_NET[preset] if m == "lpips" else m.split("-")[1] for m in frame_keys if m.startswith("lpips")}
         from macedance.video.lpips import load_lpips
 
+        from macedance.weights import weights_file
+
         lpips_models = {net: load_lpips(net, device) for net in set(nets.values())}
+        model_key = json.dumps({"keys": frame_keys, "preset": preset, "nets": nets,
+                                "lpips": {n: sha256_file(weights_file(f"lpips-{n}")) for n in sorted(lpips_models)}}, sort_keys=True)  # fmt: skip
         for i, stem in enumerate(pairs):
             if progress:
                 progress(i, len(pairs), stem)
             try:
-                vals, truncated, resized = _pair_scores(P[stem], G[stem], frame_keys, preset, nets, lpips_models, device)
+                vals, truncated, resized = _cached_result(
+                    "video-pairs", (model_key, sha256_file(P[stem]), sha256_file(G[stem])),
+                    lambda stem=stem: _pair_scores(P[stem], G[stem], frame_keys, preset, nets, lpips_models, device))  # fmt: skip
             except MaceDanceError as exc:
                 skipped.append({"video": stem, "reason": str(exc)})
                 continue
@@ -469,12 +571,10 @@ def evaluate_videos(pred: str | Path, gt: str | Path, metrics: tuple[str, ...] =
     if "fid-vid" in metrics:
         scores["fid-vid"] = _fid_vid(P, G, device, skipped, progress)
     if "identity" in metrics:
-        if ref is None:
-            raise ValidationError("--ref", "a folder of reference images (matched by stem) for identity", "none given")
+        assert ref is not None
         scores["identity"] = _identity(P, Path(ref), skipped, progress)
     if "identity-arcface" in metrics:
-        if ref is None:
-            raise ValidationError("--ref", "a folder of reference images (matched by stem) for identity-arcface", "none given")
+        assert ref is not None
         scores["identity-arcface"] = _identity(P, Path(ref), skipped, progress, arcface=True)
     for m in ("subject-consistency", "background-consistency", "motion-smoothness"):
         if m in metrics:
@@ -484,15 +584,16 @@ def evaluate_videos(pred: str | Path, gt: str | Path, metrics: tuple[str, ...] =
     if "motion-2d" in metrics:
         from macedance.video.motion2d import evaluate_motion2d
 
-        if music is not None and not Path(music).is_dir():
-            raise ValidationError("--music", "a folder of music files (matched by stem)", f"{music} (not a folder)")
-        scores.update(evaluate_motion2d(P, G, Path(music) if music else None, skipped, pose_backend, pose_weights, progress))
+        try:
+            scores.update(evaluate_motion2d(P, G, Path(music) if music else None, skipped, pose_backend, pose_weights, progress))
+        except MaceDanceError:
+            if not warm:  # a shard may hold no usable video of a set: its keypoints are cached all the same
+                raise
     return {
         "schema_version": 1, "kind": "video-evaluation", "macedance_version": __version__,
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         "preset": preset, "fvd_preset": fvd_preset if "fvd" in metrics else None,
-        "inputs": {"pred": str(pred), "gt": str(gt), "pred_videos": len(P), "gt_videos": len(G), "pairs": len(pairs),
-                   "skipped": skipped},  # fmt: skip
+        "inputs": {"pred_videos": len(P), "gt_videos": len(G), "pairs": len(pairs), "skipped": skipped},
         "policy": policy, "scores": scores,
         "warnings": ["disco-legacy PSNR is computed on uint8 with wraparound: not a true PSNR (≥ 24.07 dB by construction)"]
         if preset == "disco-legacy" and "psnr" in metrics else [],

@@ -17,6 +17,11 @@ killed build restarted with ``resume=True`` skips those and redoes only unfinish
 are themselves written atomically under deterministic names, so a redone video overwrites its own
 partial files and nothing is duplicated. Determinism: clip windows come from a generator seeded by
 (seed, video sha256, shot), splits from the sorted sha256 of (seed, video sha256).
+
+Executors: ``local`` (this process, or ``workers`` spawned processes) and ``ray`` (one Ray task per
+video with ``task_cpus``/``task_gpus`` resource requests, on a local or an existing cluster; see
+:mod:`macedance.ray_tasks`). Both write the same files: only the driver writes resume state, the
+manifest, splits and card, so resume and determinism do not depend on the executor.
 """
 
 from __future__ import annotations
@@ -42,7 +47,7 @@ from macedance import __version__
 from macedance.datasets.build.params import BUILD_VERSION, BuildParams
 from macedance.datasets.build.pipeline import VideoOutcome, process_video
 from macedance.errors import InputNotFoundError, ValidationError
-from macedance.fileio import atomic_write, write_json
+from macedance.fileio import atomic_write, remove_stale_temps, write_json
 from macedance.video.io import VIDEO_SUFFIXES
 
 log = logging.getLogger(__name__)
@@ -137,6 +142,49 @@ def _work(path: str, rel: str, out: str, params: BuildParams, genre: str | None,
     return process_video(Path(path), rel, Path(out), params, genre, report, backend).to_dict()
 
 
+@dataclass(frozen=True)
+class RayOptions:
+    """Run the sources as Ray tasks (``executor="ray"``): the cluster to join and the resources per task."""
+
+    address: str | None = None  # None: a local Ray instance; "auto": this node's cluster; "ray://host:10001"
+    task_cpus: int = 2  # the task's torch (and pose) threads
+    task_gpus: float = 0.0
+
+
+def _ray_task(threads: int, source: str, out: str, fn: Callable[..., dict[str, Any]], args: tuple[Any, ...], frames_q: Any) -> dict[str, Any]:
+    """One source as a Ray task: ``threads`` torch threads, and a clear error when the worker's node does
+    not see the source or the output folder (they must be on a shared filesystem)."""
+    import platform
+
+    for p, what in ((Path(source), "source"), (Path(out), "output folder")):
+        if not p.exists():
+            raise InputNotFoundError(f"{p}: {what} not visible on Ray node {platform.node()} (input and output folders must be on a "
+                                     "filesystem shared by every node)")  # fmt: skip
+    _init_worker(threads)
+    return fn(*args, frames_q)
+
+
+def run_in_ray(fn: Callable[..., dict[str, Any]], jobs: dict[str, tuple[Any, ...]], sources: dict[str, str], out: Path, ray: RayOptions,
+               finished: Callable[[str, dict[str, Any]], None], frames: Callable[[int], None]) -> None:  # fmt: skip
+    """Run ``fn(*args, queue)`` for every job as a Ray task (``ray.task_cpus`` threads each, retried when
+    its worker dies); ``finished(key, result)`` is called by this driver process as each job completes."""
+    from macedance.ray_tasks import ray_session, run_tasks
+
+    if not jobs:
+        return
+    keys = list(jobs)
+    threads = max(1, int(ray.task_cpus))
+    with ray_session(ray.address) as session:
+        from ray.util.queue import Queue
+
+        q = Queue()
+        calls = [(threads, str(Path(sources[k]).resolve()), str(out.resolve()), fn, jobs[k], q) for k in keys]
+        run_tasks(session, _ray_task, calls, lambda i, outcome: finished(keys[i], outcome), num_cpus=ray.task_cpus,
+                  num_gpus=ray.task_gpus, poll=lambda: _drain(q, frames))  # fmt: skip
+        _drain(q, frames)
+        q.shutdown()
+
+
 def check_state(out: Path, params: Any, resume: bool, overwrite: bool, version: str = BUILD_VERSION,
                 dirs: tuple[str, ...] = OUTPUT_DIRS, files: tuple[str, ...] = OUTPUT_FILES) -> None:  # fmt: skip
     """Resume rules of an output folder (shared by ``data build`` and ``data render``): ``overwrite``
@@ -200,10 +248,11 @@ def run_in_processes(fn: Callable[..., dict[str, Any]], jobs: dict[str, tuple[An
 def run_sources(out: Path, todo: list[tuple[Path, str, Any]], done: dict[str, dict[str, Any]], report: BuildReport,
                 hints: dict[str, int], progress: Callable[[BuildProgress], None] | None,
                 run_local: Callable[[Path, str, Any, Callable[[int], None]], dict[str, Any]], worker: Callable[..., dict[str, Any]],
-                worker_args: Callable[[Path, str, Any], tuple[Any, ...]], workers: int, threads: int, passes: int = 1) -> None:  # fmt: skip
+                worker_args: Callable[[Path, str, Any], tuple[Any, ...]], workers: int, threads: int, passes: int = 1,
+                ray: RayOptions | None = None) -> None:  # fmt: skip
     """Process every pending source (``data build`` and ``data render``): in this process with
     ``run_local(path, rel, extra, frames)`` when ``workers`` ≤ 1, else ``worker(*worker_args(path, rel,
-    extra), queue)`` in spawned processes. Each finished source's outcome is recorded (state file),
+    extra), queue)`` in spawned processes, or as Ray tasks with ``ray``. Each finished source's outcome is recorded (state file),
     added to ``done`` and ``report``; ``progress`` gets frame counts (``passes`` per source frame of
     ``hints``) and finished sources."""
     state = BuildProgress(0, len(todo), 0, passes * sum(hints.values()))
@@ -228,7 +277,10 @@ def run_sources(out: Path, todo: list[tuple[Path, str, Any]], done: dict[str, di
         if progress:
             progress(state)
 
-    if workers <= 1 or len(todo) <= 1:
+    if ray is not None:
+        run_in_ray(worker, {rel: worker_args(p, rel, extra) for p, rel, extra in todo}, {rel: str(p) for p, rel, _ in todo}, out, ray,
+                   finished, frames)  # fmt: skip
+    elif workers <= 1 or len(todo) <= 1:
         for path, rel, extra in todo:
             state.current = rel
             finished(rel, run_local(path, rel, extra, frames))
@@ -238,16 +290,22 @@ def run_sources(out: Path, todo: list[tuple[Path, str, Any]], done: dict[str, di
 
 def build_dataset(raw_dir: str | Path, out: str | Path, params: BuildParams | None = None, workers: int = 1, resume: bool = False,
                   overwrite: bool = False, progress: Callable[[BuildProgress], None] | None = None,
-                  command: str | None = None) -> BuildReport:  # fmt: skip
+                  command: str | None = None, executor: str = "local", address: str | None = None, task_cpus: int = 2,
+                  task_gpus: float = 0.0) -> BuildReport:  # fmt: skip
     """Build a dataset from every file in ``raw_dir`` (see the module docstring).
 
     Args:
-        workers: processes running videos in parallel (1 = in this process).
+        workers: local executor: processes running videos in parallel (1 = in this process).
         resume: finish an interrupted build in ``out`` (same parameters required).
         overwrite: delete a previous build's outputs in ``out`` first.
         progress: called after every chunk of decoded frames and every finished video.
         command: the command line, recorded in the card.
+        executor: ``local`` or ``ray`` (one task per video).
+        address: Ray cluster to join (``auto``, ``ray://host:10001``); default: a local Ray instance.
+        task_cpus, task_gpus: Ray resources requested per video (the pose and fit threads use ``task_cpus``).
     """
+    if executor not in ("local", "ray"):
+        raise ValidationError("--executor", "local or ray", repr(executor))
     t0 = time.perf_counter()
     params = params or BuildParams()
     raw_dir, out = Path(raw_dir), Path(out)
@@ -256,11 +314,13 @@ def build_dataset(raw_dir: str | Path, out: str | Path, params: BuildParams | No
     check_state(out, params, resume, overwrite)
     done, todo = pending_sources(out, sources)
     report = BuildReport(str(out), videos=len(sources), videos_resumed=len(done))
-    threads = max(1, (os.cpu_count() or 1) // workers)  # each worker's pose and torch threads share the cores
+    ray = RayOptions(address, task_cpus, task_gpus) if executor == "ray" else None
+    # each worker's pose and torch threads share the cores; a Ray task gets the CPUs it asked for
+    threads = max(1, int(task_cpus)) if ray else max(1, (os.cpu_count() or 1) // workers)
     wparams = dataclasses.replace(params, pose_threads=min(params.pose_threads, threads))
     run_sources(out, todo, done, report, {rel: _frames_hint(p) for p, rel, _ in todo}, progress,
                 lambda p, rel, g, frames: _local(p, rel, out, params, g, frames), _work,
-                lambda p, rel, g: (str(p), rel, str(out), wparams, g), workers, threads, passes=2)  # fmt: skip
+                lambda p, rel, g: (str(p), rel, str(out), wparams, g), workers, threads, passes=2, ray=ray)  # fmt: skip
     finalize(out, raw_dir.name, sources, done, params, report, command)
     report.seconds = time.perf_counter() - t0
     write_json(out / "build_report.json", {**report.to_dict(), "macedance": __version__, "params": params.to_dict(), "command": command})
@@ -336,6 +396,9 @@ def finalize(out: Path, name: str, sources: list[tuple[Path, str, Any]], done: d
     from macedance.datasets.build.card import write_card
     from macedance.datasets.build.manifest import write_manifest
 
+    stale = sum(remove_stale_temps(out / d) for d in OUTPUT_DIRS if (out / d).is_dir())
+    if stale:
+        log.info("removed %d temporary files left by killed workers", stale)
     outcomes = [done[rel] for _, rel, _ in sources if rel in done]
     kept_shas = [o["sha256"] for o in outcomes if o["clips"]]
     split_of = fixed_splits if fixed_splits is not None else assign_splits(kept_shas, params.seed, params.split_fractions)
