@@ -61,6 +61,38 @@ def cluster_cpus(ray: ModuleType) -> int:
     return max(1, int(ray.cluster_resources().get("CPU", 1)))
 
 
+class _Counter:
+    """A Ray actor summing the progress counts that tasks report."""
+
+    def __init__(self) -> None:
+        self.n = 0
+
+    def add(self, n: int) -> None:
+        self.n += n
+
+    def take(self) -> int:
+        n, self.n = self.n, 0
+        return n
+
+
+class CounterHandle:
+    """What a task gets to report progress: ``put(n)`` sends ``n`` to the driver's counter without
+    waiting (a task blocked in ``ray.get`` would lend its CPUs to another task and oversubscribe them)."""
+
+    def __init__(self, actor: Any):
+        self.actor = actor
+
+    def put(self, n: int) -> None:
+        self.actor.add.remote(n)
+
+
+def progress_counter(ray: ModuleType) -> tuple[CounterHandle, Callable[[], int]]:
+    """A counter for progress reports from tasks: the handle to pass to them, and ``take()`` for the
+    driver (the count reported since the last call)."""
+    actor = ray.remote(num_cpus=0)(_Counter).remote()
+    return CounterHandle(actor), lambda: int(ray.get(actor.take.remote()))
+
+
 def run_tasks(
     ray: ModuleType,
     fn: Callable[..., Any],

@@ -168,21 +168,23 @@ def run_in_ray(fn: Callable[..., dict[str, Any]], jobs: dict[str, tuple[Any, ...
                finished: Callable[[str, dict[str, Any]], None], frames: Callable[[int], None]) -> None:  # fmt: skip
     """Run ``fn(*args, queue)`` for every job as a Ray task (``ray.task_cpus`` threads each, retried when
     its worker dies); ``finished(key, result)`` is called by this driver process as each job completes."""
-    from macedance.ray_tasks import ray_session, run_tasks
+    from macedance.ray_tasks import progress_counter, ray_session, run_tasks
 
     if not jobs:
         return
     keys = list(jobs)
     threads = max(1, int(ray.task_cpus))
     with ray_session(ray.address) as session:
-        from ray.util.queue import Queue
+        counter, take = progress_counter(session)
 
-        q = Queue()
-        calls = [(threads, str(Path(sources[k]).resolve()), str(out.resolve()), fn, jobs[k], q) for k in keys]
+        def poll() -> None:
+            if n := take():
+                frames(n)
+
+        calls = [(threads, str(Path(sources[k]).resolve()), str(out.resolve()), fn, jobs[k], counter) for k in keys]
         run_tasks(session, _ray_task, calls, lambda i, outcome: finished(keys[i], outcome), num_cpus=ray.task_cpus,
-                  num_gpus=ray.task_gpus, poll=lambda: _drain(q, frames))  # fmt: skip
-        _drain(q, frames)
-        q.shutdown()
+                  num_gpus=ray.task_gpus, poll=poll)  # fmt: skip
+        poll()
 
 
 def check_state(out: Path, params: Any, resume: bool, overwrite: bool, version: str = BUILD_VERSION,
