@@ -1,10 +1,11 @@
-"""Scale-out speed-up: ``data build --executor ray`` with 1 and with 2 local Ray workers, side by side.
+"""Scale-out speed-up: ``data build --executor ray`` with 1 and with 2 local Ray workers, side by side
+(and, with ``--local``, the local executor with ``--workers 1`` and ``2`` on the same input).
 
 Generates ``--videos`` raw dance videos (default 4 × 20 s, 1280×720, 30 fps, H.264 + AAC drum track),
 starts a local Ray instance with all cores, and builds the folder twice from empty caches: once with
 one video task at a time (``--task-cpus`` = all cores: each task runs its pose/fit threads on every
-core) and once with two tasks at a time (``--task-cpus`` = cores / 2). Prints both wall times, the
-speed-up, and checks that both builds made the same clips.
+core) and once with two tasks at a time (``--task-cpus`` = cores / 2). Prints the wall times, the
+speed-ups, and checks that every build made the same clips.
 
     .venv/bin/python benchmarks/bench_scaling.py [--videos 4] [--seconds 20] [--size 1280x720]
 """
@@ -35,6 +36,7 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=20.0)
     ap.add_argument("--size", default="1280x720")
     ap.add_argument("--fps", type=float, default=30.0)
+    ap.add_argument("--local", action="store_true", help="also time the local executor with 1 and 2 workers")
     a = ap.parse_args()
     w, h = (int(v) for v in a.size.split("x"))
     cores = os.cpu_count() or 2
@@ -67,7 +69,19 @@ def main() -> None:
             digests[workers] = _digest(tmp / f"out-{workers}")
             print(f"{workers} Ray worker(s) × {max(1, cores // workers)} CPUs: {rep.clips} clips, wall {walls[workers]:.1f} s, "
                   f"real-time factor {a.videos * a.seconds / walls[workers]:.2f}×, dataset digest {digests[workers]}")  # fmt: skip
-        print(f"speed-up 2 workers vs 1: {walls[1] / walls[2]:.2f}×; same clips: {digests[1] == digests[2]}")
+        print(f"Ray: speed-up 2 workers vs 1: {walls[1] / walls[2]:.2f}×; same clips: {digests[1] == digests[2]}")
+        if a.local:
+            local = {}
+            for workers in (1, 2):
+                os.environ["MACEDANCE_CACHE_DIR"] = str(tmp / f"cache-local-{workers}")
+                t0 = time.perf_counter()
+                rep = build_dataset(raw, tmp / f"local-{workers}", BuildParams(), workers=workers)
+                local[workers] = time.perf_counter() - t0
+                same = _digest(tmp / f"local-{workers}") == digests[1]
+                print(f"local --workers {workers}: {rep.clips} clips, wall {local[workers]:.1f} s, real-time factor "
+                      f"{a.videos * a.seconds / local[workers]:.2f}×, same clips as Ray: {same}")  # fmt: skip
+            print(f"local: speed-up 2 workers vs 1: {local[1] / local[2]:.2f}×; Ray vs local, 1 worker: {local[1] / walls[1]:.2f}×, "
+                  f"2 workers: {local[2] / walls[2]:.2f}×")  # fmt: skip
 
 
 if __name__ == "__main__":
