@@ -68,3 +68,20 @@ def random_axis_angle(rng: np.random.Generator, shape: tuple[int, ...], max_angl
     axis = rng.normal(size=shape + (3,))
     axis /= np.linalg.norm(axis, axis=-1, keepdims=True)
     return axis * rng.uniform(0, max_angle, size=shape + (1,))
+
+
+def make_dance_dataset(root: Path, n: int, seconds: float) -> tuple[Path, Path]:
+    """``n`` synthetic dances (``root/motions/s{i}.npz``, 30 fps, 100 + 10 i BPM) with drum tracks at their
+    tempo (``root/music/s{i}.wav``); returns the two folders."""
+    import soundfile as sf
+
+    from macedance.datasets.synthetic import synthetic_motion
+    from macedance.music.synth import beat_times, drum_track
+
+    (root / "motions").mkdir(parents=True)
+    (root / "music").mkdir()
+    for i in range(n):
+        bpm = 100 + 10 * i
+        synthetic_motion(seconds=seconds, fps=30, bpm=bpm, seed=i).save(root / "motions" / f"s{i}.npz")
+        sf.write(root / "music" / f"s{i}.wav", drum_track(beat_times(bpm, seconds, start=0.0), seconds, 22050), 22050)
+    return root / "motions", root / "music"

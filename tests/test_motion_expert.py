@@ -11,6 +11,7 @@ import soundfile as sf
 import torch
 from typer.testing import CliRunner
 
+from conftest import make_dance_dataset
 from macedance.cli import app
 from macedance.datasets.synthetic import synthetic_motion
 from macedance.models.diffusion import Diffusion, DiffusionConfig, cosine_alphas_cumprod
@@ -24,14 +25,7 @@ from macedance.training.motion import TrainConfig, build_model, load_checkpoint,
 @pytest.fixture(scope="module")
 def dataset(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     """Four 8-s synthetic dances with drum tracks at their tempo."""
-    root = tmp_path_factory.mktemp("dance")
-    (root / "motions").mkdir()
-    (root / "music").mkdir()
-    for i in range(4):
-        bpm = 100 + 10 * i
-        synthetic_motion(seconds=8, fps=30, bpm=bpm, seed=i).save(root / "motions" / f"s{i}.npz")
-        sf.write(root / "music" / f"s{i}.wav", drum_track(beat_times(bpm, 8.0, start=0.0), 8.0, 22050), 22050)
-    return root / "motions", root / "music"
+    return make_dance_dataset(tmp_path_factory.mktemp("dance"), 4, 8.0)
 
 
 @pytest.fixture(autouse=True)

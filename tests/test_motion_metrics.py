@@ -74,11 +74,33 @@ def test_bas_directions_and_undefined():
     assert beat_align_score(np.array([]), motion, 3.0, empty=0.0) == 0.0
 
 
+def test_frechet_eigh_equals_sqrtm_and_is_exact_when_rank_deficient():
+    """The eigendecomposition form equals scipy's sqrtm with full-rank covariances; with fewer samples
+    than dimensions it stays real and gives 0 for a set against itself, where sqrtm loses digits."""
+    from macedance.evaluators.frechet import gaussian_stats
+
+    rng = np.random.default_rng(3)
+    a, b = rng.normal(size=(400, 64)), rng.normal(size=(300, 64)) @ rng.normal(size=(64, 64)) * 0.3 + 0.2
+    full = [frechet_distance(*gaussian_stats(a), *gaussian_stats(b), method=m) for m in ("sqrtm", "eigh")]
+    assert full[1].value == pytest.approx(full[0].value, rel=1e-10) and not full[1].singular
+    few = rng.normal(size=(12, 256))
+    stats = gaussian_stats(few)
+    exact = frechet_distance(*stats, *stats, method="eigh")
+    assert exact.singular and abs(exact.value) < 1e-9 * np.trace(stats[1])
+    other = gaussian_stats(rng.normal(size=(12, 256)) + 0.1)
+    pair = [frechet_distance(*stats, *other, method=m).value for m in ("sqrtm", "eigh")]
+    assert pair[1] == pytest.approx(pair[0], rel=1e-4)
+    with pytest.raises(ValueError, match="sqrtm' or 'eigh"):
+        frechet_distance(*stats, *other, method="svd")
+
+
 def test_frechet_known_values_and_undefined_fid():
     rng = np.random.default_rng(0)
     eye = np.eye(3)
     assert frechet_distance(np.zeros(3), eye, np.zeros(3), eye).value == pytest.approx(0, abs=1e-12)
     assert frechet_distance(np.zeros(3), eye, np.ones(3), 4 * eye).value == pytest.approx(3 + 3 + 12 - 2 * 6)
+    for method in ("sqrtm", "eigh"):
+        assert frechet_distance(np.zeros(3), eye, np.ones(3), 4 * eye, method=method).value == pytest.approx(6)
     x = rng.normal(size=(50, 4))
     assert average_pairwise_distance(x) == pytest.approx(np.mean([np.linalg.norm(x[i] - x[j]) for i in range(50) for j in range(i + 1, 50)]))
     m = MotionMetrics(get_preset("clean"))

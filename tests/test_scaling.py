@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from conftest import make_dance_dataset
 from macedance.datasets.build import BuildParams, build_dataset
 from macedance.datasets.build.manifest import read_manifest
 from macedance.datasets.synthetic_video import ShotSpec, write_dance_video
@@ -173,19 +174,7 @@ def test_ray_executor_errors_are_one_line(tmp_path: Path) -> None:
 
 @pytest.fixture(scope="module")
 def dance(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    import soundfile as sf
-
-    from macedance.datasets.synthetic import synthetic_motion
-    from macedance.music.synth import beat_times, drum_track
-
-    root = tmp_path_factory.mktemp("dance")
-    (root / "motions").mkdir()
-    (root / "music").mkdir()
-    for i in range(3):
-        bpm = 100 + 10 * i
-        synthetic_motion(seconds=5, fps=30, bpm=bpm, seed=i).save(root / "motions" / f"s{i}.npz")
-        sf.write(root / "music" / f"s{i}.wav", drum_track(beat_times(bpm, 5.0, start=0.0), 5.0, 22050), 22050)
-    return root / "motions", root / "music"
+    return make_dance_dataset(tmp_path_factory.mktemp("dance"), 3, 5.0)
 
 
 def _loss_rows(run: Path) -> np.ndarray:

@@ -52,9 +52,10 @@ def test_fvd_zero_for_identical_sets_and_grows_with_noise():
     torch.manual_seed(0)
     model = InceptionI3d().eval()
     rng = np.random.default_rng(0)
-    base = [rng.integers(0, 256, (16, 64, 64, 3), dtype=np.uint8) for _ in range(6)]
+    base = [rng.integers(0, 256, (16, 64, 64, 3), dtype=np.uint8) for _ in range(4)]
     f0 = i3d_features(model, base)
     assert abs(fvd_from_features(f0, f0)["value"]) < 1e-3
+    assert abs(fvd_from_features(f0, f0, "eigh")["value"]) < 1e-9
     prev = 0.0
     for sigma in (10, 40, 90):
         noisy = [np.clip(v.astype(float) + rng.normal(0, sigma, v.shape), 0, 255).astype(np.uint8) for v in base]
@@ -295,7 +296,7 @@ def test_fid_inception_user_import_and_parity_with_pytorch_fid(tmp_path):
         assert r.exit_code == 0, r.output
         fid = json.loads(out.read_text())["scores"]["fid"]
         assert fid["details"]["frames_gt"] == 12 and check(fid["value"]), fid
-        assert fid["details"]["weights_verification"].startswith("structure")
+        assert fid["details"]["weights_verification"].startswith("structure") and fid["details"]["frechet_sqrt"] == "eigh"
 
 
 def test_temporal_flickering_definition_and_cli(tmp_path):

@@ -4,6 +4,12 @@ FD = ‖μ1 − μ2‖² + tr Σ1 + tr Σ2 − 2 tr √(Σ1 Σ2), with ``scipy.l
 codes, a non-finite square root is retried with ε·I added to both covariances; the real part of
 the result is returned (Bailando can return a complex number; mint raises on an imaginary diagonal
 above 1e-3 — see ``imag_policy``).
+
+``method="eigh"`` computes the same trace exactly from two symmetric eigendecompositions,
+tr √(Σ1Σ2) = Σᵢ √λᵢ(A Σ2 A) with A = Σ1^½ (Σ1Σ2 and AΣ2A are similar, and AΣ2A is symmetric
+positive semi-definite): always finite and real, accurate when the covariances are rank-deficient
+(fewer samples than dimensions, where ``sqrtm`` loses digits), and at d = 2048 about 7× faster than
+``sqrtm``. With full-rank covariances both agree to ~1e-15 relative.
 """
 
 from __future__ import annotations
@@ -34,6 +40,7 @@ def frechet_distance(
     sigma2: np.ndarray,
     eps: float = 1e-5,
     imag_policy: str = "real",
+    method: str = "sqrtm",
 ) -> FrechetResult:
     """Fréchet distance between N(mu1, sigma1) and N(mu2, sigma2).
 
@@ -42,8 +49,16 @@ def frechet_distance(
         eps: diagonal offset for the retry when √(Σ1Σ2) is not finite.
         imag_policy: ``"real"`` keeps the real part; ``"raise"`` fails when the diagonal of √(Σ1Σ2)
             has an imaginary part above 1e-3 (mint/FACT).
+        method: ``"sqrtm"`` (the references: ``scipy.linalg.sqrtm`` of Σ1Σ2) or ``"eigh"`` (exact
+            symmetric form, see the module docstring; ``eps`` and ``imag_policy`` are not needed).
     """
     diff = mu1 - mu2
+    if method == "eigh":
+        tr_covmean, singular = _trace_sqrt_product_eigh(sigma1, sigma2)
+        value = diff.dot(diff) + np.trace(sigma1) + np.trace(sigma2) - 2 * tr_covmean
+        return FrechetResult(float(value), False, 0.0, singular)
+    if method != "sqrtm":
+        raise ValueError(f"Fréchet method must be 'sqrtm' or 'eigh', not {method!r}")
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         covmean = linalg.sqrtm(sigma1.dot(sigma2))
@@ -59,6 +74,25 @@ def frechet_distance(
         covmean = covmean.real
     value = diff.dot(diff) + np.trace(sigma1) + np.trace(sigma2) - 2 * np.trace(covmean)
     return FrechetResult(float(np.real(value)), retry, max_imag, singular)
+
+
+def _trace_sqrt_product_eigh(sigma1: np.ndarray, sigma2: np.ndarray) -> tuple[float, bool]:
+    """tr √(Σ1Σ2) from eigendecompositions, and whether either covariance is rank-deficient.
+
+    Eigenvalues below the round-off floor of their matrix (d · machine ε · largest) are zero: their
+    computed values are noise of size ε·λmax, whose square roots would otherwise add up (≈1e-4 for a
+    12-sample set against itself in 256 dimensions)."""
+
+    def floor(w: np.ndarray) -> np.ndarray:
+        return np.where(w > max(float(w.max()), 0.0) * len(w) * np.finfo(np.float64).eps, w, 0.0)
+
+    w1, v1 = np.linalg.eigh((sigma1 + sigma1.T) / 2)
+    w1 = floor(w1)
+    root = (v1 * np.sqrt(w1)) @ v1.T
+    m = root @ sigma2 @ root
+    lam = floor(np.linalg.eigvalsh((m + m.T) / 2))
+    singular = bool((w1 == 0).any() or (floor(np.linalg.eigvalsh((sigma2 + sigma2.T) / 2)) == 0).any())
+    return float(np.sqrt(lam).sum()), singular
 
 
 def gaussian_stats(features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

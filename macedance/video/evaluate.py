@@ -40,6 +40,10 @@ DEFAULT_METRICS = ("fvd", "ssim", "psnr", "l1", "lpips")
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp")
 LPIPS_NET = {"clean": "alex", "disco-legacy": "vgg"}  # net used by plain ``lpips`` under each preset
 PRESETS = ("clean", "disco-legacy")
+# √(Σ1Σ2) of every Fréchet score (FID, FID-VID, FVD, cd-FVD) per preset: the references' scipy sqrtm
+# under disco-legacy; the exact symmetric eigendecomposition form (same value with full-rank
+# covariances, accurate when rank-deficient, ≈7× faster at 2048-d) under clean.
+FRECHET_METHOD = {"clean": "eigh", "disco-legacy": "sqrtm"}
 
 
 def _videos(d: Path, role: str) -> dict[str, Path]:
@@ -183,19 +187,21 @@ def _stack(rows: dict[str, np.ndarray], dim: int, dtype: type = np.float64) -> n
     return np.stack(list(rows.values())).astype(dtype) if rows else np.zeros((0, dim), dtype)
 
 
-def _frechet_score(pred: Any, gt: Any, unit: str, info: dict[str, Any], ddof: int = 1, eps: float = 1e-6) -> dict[str, Any]:
+def _frechet_score(pred: Any, gt: Any, unit: str, info: dict[str, Any], ddof: int = 1, eps: float = 1e-6,
+                   method: str = "sqrtm") -> dict[str, Any]:  # fmt: skip
     """Fréchet distance of two feature sets — (n, d) rows or running
     :class:`~macedance.evaluators.frechet.Moments` — with the ε retry (``eps`` 0: none), undefined with
-    fewer than 2 rows per set. ``ddof`` 1: ``np.cov``; 0: the biased covariance of StyleGAN-V / cd-fvd."""
+    fewer than 2 rows per set. ``ddof`` 1: ``np.cov``; 0: the biased covariance of StyleGAN-V / cd-fvd.
+    ``method``: ``FRECHET_METHOD`` of the preset (recorded as ``details.frechet_sqrt``)."""
     from macedance.evaluators.frechet import Moments, frechet_distance, gaussian_stats
 
     n_pred, n_gt = (x.n if isinstance(x, Moments) else len(x) for x in (pred, gt))
     if n_pred < 2 or n_gt < 2:
         return {"value": None, "n": n_pred, "undefined_reason": f"needs ≥ 2 {unit} per set ({n_pred}, {n_gt})", "details": info}
     stats = [x.stats(ddof) if isinstance(x, Moments) else gaussian_stats(x) for x in (pred, gt)]
-    res = frechet_distance(*stats[0], *stats[1], eps=eps)
+    res = frechet_distance(*stats[0], *stats[1], eps=eps, method=method)
     return {"value": res.value, "n": n_pred, "undefined_reason": None,
-            "details": info | {"eps_retry": res.eps_retry, "singular": res.singular}}  # fmt: skip
+            "details": info | {"eps_retry": res.eps_retry, "singular": res.singular, "frechet_sqrt": method}}  # fmt: skip
 
 
 def _weights(name: str) -> tuple[dict[str, Any], str, dict[str, Any]]:
@@ -209,7 +215,7 @@ def _weights(name: str) -> tuple[dict[str, Any], str, dict[str, Any]]:
 
 @torch.no_grad()
 def _frame_fid(P: dict[str, Path], G: dict[str, Path], device: str, skipped: list[dict[str, str]],
-               progress: Callable[[int, int, str], None] | None, batch: int = 32) -> dict[str, Any]:  # fmt: skip
+               progress: Callable[[int, int, str], None] | None, batch: int = 32, frechet: str = "sqrtm") -> dict[str, Any]:  # fmt: skip
     """FID over all frames of the generated vs the ground-truth videos (pytorch-fid's network and
     preprocessing: [0, 1] frames, bilinear resize to 299, pool3 features; float64 statistics)."""
     from macedance.video.inception import FIDInception
@@ -231,11 +237,11 @@ def _frame_fid(P: dict[str, Path], G: dict[str, Path], device: str, skipped: lis
     _set_features(P, G, "Inception", ("inception-fid", sha, "all-frames"), extract, skipped, progress,
                   sink=lambda role, rows: moments[role].add(rows))  # fmt: skip
     return _frechet_score(moments["pred"], moments["gt"], "frames", info | {"frames_pred": moments["pred"].n,
-                                                                             "frames_gt": moments["gt"].n})
+                                                                             "frames_gt": moments["gt"].n}, method=frechet)
 
 
 def _fid_vid(P: dict[str, Path], G: dict[str, Path], device: str, skipped: list[dict[str, str]],
-             progress: Callable[[int, int, str], None] | None) -> dict[str, Any]:  # fmt: skip
+             progress: Callable[[int, int, str], None] | None, frechet: str = "sqrtm") -> dict[str, Any]:  # fmt: skip
     """DisCo's FID-VID ("FVD-3DRN50"): Fréchet distance of per-video 3D-ResNet-50 features."""
     from macedance.video.resnet3d import ResNet3D50, video_features
 
@@ -253,7 +259,8 @@ def _fid_vid(P: dict[str, Path], G: dict[str, Path], device: str, skipped: list[
     feats = _set_features(P, G, "3D-ResNet", ("resnet3d-50", sha, "disco-16"), extract, skipped, progress)
     # float32 rows: the means in float32, as DisCo
     pred, gt = (_stack(feats[r], 2048, np.float32) for r in ("pred", "gt"))
-    return _frechet_score(pred, gt, "videos", info | {"segments": "16 frames, last padded with the final frame; mean per video"})
+    return _frechet_score(pred, gt, "videos", info | {"segments": "16 frames, last padded with the final frame; mean per video"},
+                          method=frechet)  # fmt: skip
 
 
 def _read_image(path: Path) -> np.ndarray:
@@ -403,7 +410,7 @@ def _vbench(metric: str, P: dict[str, Path], G: dict[str, Path], device: str, sk
 
 
 def _cd_fvd(P: dict[str, Path], G: dict[str, Path], device: str, skipped: list[dict[str, str]],
-            progress: Callable[[int, int, str], None] | None) -> dict[str, Any]:  # fmt: skip
+            progress: Callable[[int, int, str], None] | None, frechet: str = "sqrtm") -> dict[str, Any]:  # fmt: skip
     """Content-debiased FVD: Fréchet distance of VideoMAE-v2 features (cd-fvd's preprocessing, biased covariance)."""
     from macedance.evaluators.frechet import Moments
     from macedance.video.fvd import first_frames
@@ -421,7 +428,7 @@ def _cd_fvd(P: dict[str, Path], G: dict[str, Path], device: str, skipped: list[d
         "features": "VideoMAE-v2 fc_norm(mean token), 16 frames resized to 224×224 in [0, 1] (cd-fvd 0.1.1)",
         "covariance": "biased (Σxxᵀ/n − μμᵀ, cd-fvd's FeatureStats)", "n_gt": moments["gt"].n,
         "resampling": "none: each video once (cd-fvd's folder loader repeats random clips until n_fake = 2048)"},
-        ddof=0, eps=0.0)  # fmt: skip
+        ddof=0, eps=0.0, method=frechet)  # fmt: skip
 
 
 def evaluate_videos(pred: str | Path, gt: str | Path, metrics: tuple[str, ...] = DEFAULT_METRICS, preset: str = "clean",
@@ -563,13 +570,13 @@ def _evaluate(P: dict[str, Path], G: dict[str, Path], metrics: tuple[str, ...], 
                               skipped, progress, forward=lambda x: _no_grad(model)(x.to(device)).double().cpu().numpy(),
                               batch=_clip_batch(device))  # fmt: skip
         pred, gt = (_stack(feats[r], 400) for r in ("pred", "gt"))
-        scores["fvd"] = {**fvd_from_features(pred, gt), "n": len(pred)}
+        scores["fvd"] = {**fvd_from_features(pred, gt, FRECHET_METHOD[preset]), "n": len(pred)}
     if "cd-fvd" in metrics:
-        scores["cd-fvd"] = _cd_fvd(P, G, device, skipped, progress)
+        scores["cd-fvd"] = _cd_fvd(P, G, device, skipped, progress, frechet=FRECHET_METHOD[preset])
     if "fid" in metrics:
-        scores["fid"] = _frame_fid(P, G, device, skipped, progress)
+        scores["fid"] = _frame_fid(P, G, device, skipped, progress, frechet=FRECHET_METHOD[preset])
     if "fid-vid" in metrics:
-        scores["fid-vid"] = _fid_vid(P, G, device, skipped, progress)
+        scores["fid-vid"] = _fid_vid(P, G, device, skipped, progress, frechet=FRECHET_METHOD[preset])
     if "identity" in metrics:
         assert ref is not None
         scores["identity"] = _identity(P, Path(ref), skipped, progress)

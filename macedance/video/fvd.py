@@ -67,11 +67,13 @@ def i3d_features(model: torch.nn.Module, clips: Iterable[np.ndarray], preset: st
     return np.concatenate(feats) if feats else np.zeros((0, 400))
 
 
-def fvd_from_features(pred: np.ndarray, gt: np.ndarray) -> dict[str, Any]:
-    """FVD (Fréchet distance of the logits); undefined with fewer than 2 videos per set."""
+def fvd_from_features(pred: np.ndarray, gt: np.ndarray, method: str = "sqrtm") -> dict[str, Any]:
+    """FVD (Fréchet distance of the logits, √(Σ1Σ2) by ``method``: see
+    :func:`~macedance.evaluators.frechet.frechet_distance`); undefined with fewer than 2 videos per set."""
     if len(pred) < 2 or len(gt) < 2:
         return {"value": None, "undefined_reason": f"needs ≥ 2 videos per set ({len(pred)} generated, {len(gt)} real)"}
     mu1, s1 = gaussian_stats(pred)
     mu2, s2 = gaussian_stats(gt)
-    res = frechet_distance(mu1, s1, mu2, s2, eps=1e-6)
-    return {"value": res.value, "undefined_reason": None, "details": {"eps_retry": res.eps_retry, "singular": res.singular}}
+    res = frechet_distance(mu1, s1, mu2, s2, eps=1e-6, method=method)
+    return {"value": res.value, "undefined_reason": None,
+            "details": {"eps_retry": res.eps_retry, "singular": res.singular, "frechet_sqrt": method}}  # fmt: skip
