@@ -42,7 +42,7 @@ LPIPS_NET = {"clean": "alex", "disco-legacy": "vgg"}  # net used by plain ``lpip
 PRESETS = ("clean", "disco-legacy")
 # √(Σ1Σ2) of every Fréchet score (FID, FID-VID, FVD, cd-FVD) per preset: the references' scipy sqrtm
 # under disco-legacy; the exact symmetric eigendecomposition form (same value with full-rank
-# covariances, accurate when rank-deficient, ≈7× faster at 2048-d) under clean.
+# covariances, accurate when rank-deficient, 4–10× faster at 2048-d) under clean.
 FRECHET_METHOD = {"clean": "eigh", "disco-legacy": "sqrtm"}
 
 
