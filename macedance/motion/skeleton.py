@@ -78,7 +78,7 @@ SMPL_DIR_ENV = "MACEDANCE_SMPL_DIR"
 
 
 def kinematic_levels(parents: tuple[int, ...]) -> list[np.ndarray]:
-    """Joint indices grouped by depth in the tree (root first), for level-parallel FK."""
+    """Joint indices grouped by depth in the tree (root first): an order in which parents come first."""
     depth = np.zeros(len(parents), dtype=int)
     for j, p in enumerate(parents):
         if p >= j and p != -1:
