@@ -223,7 +223,7 @@ def test_garbage_keypoints_are_rejected() -> None:
 
 def test_short_fit_is_deterministic_and_validates_inputs() -> None:
     _, keypoints, landmarks = camera_scene(seed=1, seconds=0.5, skeleton="vitpose25")
-    cfg = FitConfig(focal=FOCAL, iterations=30, root_iterations=10)
+    cfg = FitConfig(focal=FOCAL, iterations=30, iterations_landmarks=30, root_iterations=10)
     a = fit_smpl(keypoints, "vitpose25", (WIDTH, HEIGHT), FPS, landmarks, config=cfg)
     b = fit_smpl(keypoints, "vitpose25", (WIDTH, HEIGHT), FPS, landmarks, config=cfg)
     np.testing.assert_array_equal(a.motion.poses, b.motion.poses)

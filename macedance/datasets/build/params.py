@@ -10,7 +10,7 @@ from typing import Any
 from macedance.datasets.build.shots import ShotParams
 from macedance.errors import ValidationError
 
-BUILD_VERSION = "2"  # bump when a change of the pipeline changes its outputs
+BUILD_VERSION = "3"  # bump when a change of the pipeline changes its outputs
 
 
 def check_split_fractions(value: Any) -> tuple[float, float, float]:
