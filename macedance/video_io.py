@@ -48,6 +48,9 @@ def write_video(path: str | Path, frames: Iterable[np.ndarray | Any], fps: float
             else:
                 vf = frame if frame.format.name == "yuv420p" else frame.reformat(format="yuv420p")
                 vf.pict_type = 0  # NONE: libx264 would otherwise copy the source's I/P/B frame types
+                if n == 0:  # the source's colour description (matrix, range, primaries, transfer) stays with its YUV values
+                    for tag in ("colorspace", "color_range", "color_primaries", "color_trc"):
+                        setattr(vs.codec_context, tag, getattr(vf, tag))
             vf.pts, vf.time_base = n, 1 / rate
             for pkt in vs.encode(vf):
                 out.mux(pkt)

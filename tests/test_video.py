@@ -547,3 +547,17 @@ def test_write_clip_passes_decoded_frames_through(tmp_path):
     assert err_direct < err_rgb
     with av.open(str(direct)) as c:  # the source's frame types are not copied: one key frame
         assert sum(f.key_frame for f in c.decode(video=0)) == 1
+    # a BT.709-tagged source keeps its colour description with its YUV values
+    with av.open(str(tmp_path / "bt709.mp4"), "w") as out:
+        vs = out.add_stream("libx264", rate=25)
+        vs.width, vs.height, vs.pix_fmt = 96, 72, "yuv420p"
+        for tag in ("colorspace", "color_primaries", "color_trc"):
+            setattr(vs.codec_context, tag, 1)  # BT.709
+        for frame in src[:8]:
+            for pkt in vs.encode(av.VideoFrame.from_ndarray(frame, format="rgb24").reformat(format="yuv420p", dst_colorspace=1)):
+                out.mux(pkt)
+        for pkt in vs.encode():
+            out.mux(pkt)
+    with av.open(str(write_clip(tmp_path / "bt709.mp4", tmp_path / "bt709-clip.mp4", 2, 6, 25))) as c:
+        f = next(c.decode(video=0))
+        assert (f.colorspace, f.color_primaries, f.color_trc) == (1, 1, 1)
