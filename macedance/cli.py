@@ -184,6 +184,12 @@ def _size(text: str) -> tuple[int, int]:
         raise MaceDanceError(f"--size: expected WIDTHxHEIGHT such as 720x1280, found {text!r}") from None
 
 
+def _command_line(sub: str, *args: Path) -> str:
+    """``macedance data SUB …`` as typed (recorded in the dataset card); ``args`` when not run from a shell."""
+    typed = sys.argv[sys.argv.index(sub) + 1 :] if sub in sys.argv else [str(a) for a in args]
+    return f"macedance data {sub} " + " ".join(typed)
+
+
 @data_app.command("build")
 def build_cmd(
     raw_dir: Annotated[Path, typer.Argument(help="Folder of raw dance videos (sub-folders = genres).")],
@@ -216,7 +222,7 @@ def build_cmd(
                              smpl_model=str(smpl_model) if smpl_model else None, allow_silent=allow_silent, preview=preview,
                              videos=videos)  # fmt: skip
         bar, progress = _dataset_progress("build", "source frames/s", passes=2)  # two passes per source frame
-        command = "macedance data build " + " ".join(sys.argv[sys.argv.index("build") + 1 :] if "build" in sys.argv else [str(raw_dir), str(out)])
+        command = _command_line("build", raw_dir, out)
         try:
             report = build_dataset(raw_dir, out, params, workers=workers, resume=resume, overwrite=overwrite, progress=progress, command=command,
                                    executor=executor, address=address, task_cpus=task_cpus, task_gpus=task_gpus)  # fmt: skip
@@ -268,20 +274,17 @@ def render_cmd(
 ) -> None:
     """Render motions to front-view 3D character videos with their music, in the clip layout of `data build` plus
     videos/<clip>.mp4 and the exact ground truth ([italic]docs/data-render.md[/italic])."""
-    from macedance.datasets.build.runner import RayOptions
     from macedance.datasets.rendered import RenderParams, render_dataset
-    from macedance.schema._check import choice
 
     with user_errors():
-        choice("--executor", executor, ("local", "ray"))
         params = RenderParams(size=_size(size), fps=fps, character=character, smpl_model=str(smpl_model) if smpl_model else None, seed=seed,
                               min_clip=min_clip, max_clip=max_clip, background=background, allow_silent=allow_silent, device=device,
                               batch=8 if device.startswith("cuda") else 1)  # fmt: skip
         bar, progress = _dataset_progress("render", "frames/s")
-        command = "macedance data render " + " ".join(sys.argv[sys.argv.index("render") + 1 :] if "render" in sys.argv else [str(motion_dir), str(out)])
+        command = _command_line("render", motion_dir, out)
         try:
             report = render_dataset(motion_dir, out, params, music_dir, workers=workers, resume=resume, overwrite=overwrite, progress=progress,
-                                    command=command, ray=RayOptions(address, task_cpus, task_gpus) if executor == "ray" else None)  # fmt: skip
+                                    command=command, executor=executor, address=address, task_cpus=task_cpus, task_gpus=task_gpus)  # fmt: skip
         finally:
             if bar.live.is_started:
                 bar.stop()

@@ -14,12 +14,18 @@ from collections.abc import Callable, Iterator, Sequence
 from types import ModuleType
 from typing import Any
 
-from macedance.errors import MaceDanceError, MissingDependencyError
+from macedance.errors import MaceDanceError, MissingDependencyError, ValidationError
 
 log = logging.getLogger(__name__)
 
 RAY_INSTALL = "pip install 'macedance[ray]'"
 EXECUTORS = ("local", "ray")
+
+
+def check_executor(executor: str) -> None:
+    """A one-line error unless ``executor`` is one of :data:`EXECUTORS`."""
+    if executor not in EXECUTORS:
+        raise ValidationError("--executor", " or ".join(EXECUTORS), repr(executor))
 
 
 def require_ray() -> ModuleType:

@@ -46,7 +46,7 @@ from typing import Any
 import numpy as np
 
 from macedance import __version__
-from macedance.datasets.build.runner import BuildProgress, BuildReport, RayOptions
+from macedance.datasets.build.runner import BuildProgress, BuildReport
 from macedance.datasets.build.params import check_split_fractions
 from macedance.errors import InputNotFoundError, MaceDanceError, ValidationError
 
@@ -461,7 +461,7 @@ def _frames_hint(path: Path, fps: float) -> int:
 def render_dataset(motion_dir: str | Path, out: str | Path, params: RenderParams | None = None, music_dir: str | Path | None = None,
                    workers: int = 1, resume: bool = False, overwrite: bool = False,
                    progress: Callable[[BuildProgress], None] | None = None, command: str | None = None,
-                   ray: RayOptions | None = None) -> BuildReport:  # fmt: skip
+                   executor: str = "local", address: str | None = None, task_cpus: int = 1, task_gpus: float = 0.0) -> BuildReport:  # fmt: skip
     """Render every motion below ``motion_dir`` into a dataset in ``out`` (see the module docstring).
 
     Args:
@@ -471,10 +471,13 @@ def render_dataset(motion_dir: str | Path, out: str | Path, params: RenderParams
         overwrite: delete a previous run's outputs in ``out`` first.
         progress: called after every 16 rendered frames and every finished source.
         command: the command line, recorded in the card.
-        ray: run every source as a Ray task instead (``data render --executor ray``; docs/scaling.md).
+        executor, address, task_cpus, task_gpus: ``ray`` runs every source as a Ray task on the cluster at
+            ``address`` with these resources (as :func:`~macedance.datasets.build.build_dataset`;
+            docs/scaling.md).
     """
-    from macedance.datasets.build.runner import check_state, finalize, pending_sources, run_sources
+    from macedance.datasets.build.runner import RayOptions, check_state, finalize, pending_sources, run_sources, worker_threads
 
+    ray = RayOptions.of(executor, address, task_cpus, task_gpus)
     t0 = time.perf_counter()
     params = params or RenderParams()
     out = Path(out)
@@ -487,7 +490,7 @@ def render_dataset(motion_dir: str | Path, out: str | Path, params: RenderParams
     run_sources(out, todo, done, report, {rel: _frames_hint(p, params.fps) for p, rel, _ in todo}, progress,
                 lambda p, rel, g, frames: render_source(p, rel, out, params, g, music_index, frames), _work,
                 lambda p, rel, g: (str(p), rel, str(out), params, g, music_index), workers,
-                max(1, int(ray.task_cpus)) if ray else max(1, (os.cpu_count() or 1) // workers), ray=ray)  # fmt: skip
+                worker_threads(workers, ray), ray=ray)  # fmt: skip
     outcomes = [done[rel] for _, rel, _ in sources if rel in done]
     with_clips = [o for o in outcomes if o["clips"]]
     official = {o["sha256"]: o["split"] for o in with_clips if o.get("split")}

@@ -20,6 +20,7 @@ from macedance.errors import InputNotFoundError, MaceDanceError, ValidationError
 from macedance.evaluators.inputs import find_music, list_sequences, load_beat_times, load_sequence
 from macedance.evaluators.motion import ROLES, MotionMetrics, SkipSequence, extract_features
 from macedance.evaluators.presets import MotionPreset
+from macedance.ray_tasks import check_executor
 
 log = logging.getLogger(__name__)
 RESULT_SCHEMA_VERSION = 1
@@ -129,8 +130,7 @@ def evaluate_motion_files(
     (shards merged with :meth:`MotionMetrics.merge`). Results depend on neither.
     """
     t0 = time.perf_counter()
-    if executor not in ("local", "ray"):
-        raise ValidationError("--executor", "local or ray", repr(executor))
+    check_executor(executor)
     if music is not None and not Path(music).is_dir():
         raise InputNotFoundError(f"{music}: --music folder not found")
     jobs = [(role, path) for role in ROLES for path in files[role]]

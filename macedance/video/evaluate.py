@@ -29,6 +29,7 @@ from macedance import __version__
 from macedance.cache import NpzCache, cache_key
 from macedance.errors import DataFormatError, InputNotFoundError, MaceDanceError, ValidationError
 from macedance.fileio import sha256_file
+from macedance.ray_tasks import check_executor
 from macedance.video import frame_metrics
 from macedance.video.io import VIDEO_SUFFIXES, iter_frames, read_video, sample_frames
 
@@ -448,8 +449,7 @@ def evaluate_videos(pred: str | Path, gt: str | Path, metrics: tuple[str, ...] =
         raise ValidationError("--metrics", "a comma list of " + ", ".join(METRICS), ", ".join(bad))
     if preset not in PRESETS:
         raise ValidationError("--preset", "clean or disco-legacy", repr(preset))
-    if executor not in ("local", "ray"):
-        raise ValidationError("--executor", "local or ray", repr(executor))
+    check_executor(executor)
     for m in ("identity", "identity-arcface"):
         if m in metrics and ref is None:
             raise ValidationError("--ref", f"a folder of reference images (matched by stem) for {m}", "none given")

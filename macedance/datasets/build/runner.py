@@ -150,6 +150,19 @@ class RayOptions:
     task_cpus: int = 2  # the task's torch (and pose) threads
     task_gpus: float = 0.0
 
+    @staticmethod
+    def of(executor: str, address: str | None, task_cpus: int, task_gpus: float) -> RayOptions | None:
+        """The options for ``executor="ray"``, ``None`` for ``local``; a one-line error for anything else."""
+        from macedance.ray_tasks import check_executor
+
+        check_executor(executor)
+        return RayOptions(address, task_cpus, task_gpus) if executor == "ray" else None
+
+
+def worker_threads(workers: int, ray: RayOptions | None) -> int:
+    """Threads per source: a Ray task gets the CPUs it asked for; local workers share the cores."""
+    return max(1, int(ray.task_cpus)) if ray else max(1, (os.cpu_count() or 1) // workers)
+
 
 def _ray_task(threads: int, source: str, out: str, fn: Callable[..., dict[str, Any]], args: tuple[Any, ...], frames_q: Any) -> dict[str, Any]:
     """One source as a Ray task: ``threads`` torch threads, and a clear error when the worker's node does
@@ -306,8 +319,7 @@ def build_dataset(raw_dir: str | Path, out: str | Path, params: BuildParams | No
         address: Ray cluster to join (``auto``, ``ray://host:10001``); default: a local Ray instance.
         task_cpus, task_gpus: Ray resources requested per video (the pose and fit threads use ``task_cpus``).
     """
-    if executor not in ("local", "ray"):
-        raise ValidationError("--executor", "local or ray", repr(executor))
+    ray = RayOptions.of(executor, address, task_cpus, task_gpus)
     t0 = time.perf_counter()
     params = params or BuildParams()
     raw_dir, out = Path(raw_dir), Path(out)
@@ -316,9 +328,7 @@ def build_dataset(raw_dir: str | Path, out: str | Path, params: BuildParams | No
     check_state(out, params, resume, overwrite)
     done, todo = pending_sources(out, sources)
     report = BuildReport(str(out), videos=len(sources), videos_resumed=len(done))
-    ray = RayOptions(address, task_cpus, task_gpus) if executor == "ray" else None
-    # each worker's pose and torch threads share the cores; a Ray task gets the CPUs it asked for
-    threads = max(1, int(task_cpus)) if ray else max(1, (os.cpu_count() or 1) // workers)
+    threads = worker_threads(workers, ray)
     wparams = dataclasses.replace(params, pose_threads=min(params.pose_threads, threads))
     run_sources(out, todo, done, report, {rel: _frames_hint(p) for p, rel, _ in todo}, progress,
                 lambda p, rel, g, frames: _local(p, rel, out, params, g, frames), _work,
