@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import json
 import os
@@ -61,7 +62,14 @@ def write_json(path: str | Path, obj: Any) -> Path:
 
 
 def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
-    """Hex sha256 of a file's bytes, streamed."""
+    """Hex sha256 of a file's bytes, streamed; remembered in this process for the same file, size and
+    modification time (an evaluation keys every metric of a video by its hash: read it once)."""
+    st = os.stat(path)
+    return _sha256_of(os.path.realpath(path), st.st_size, st.st_mtime_ns, st.st_ino, chunk)
+
+
+@functools.lru_cache(maxsize=65536)
+def _sha256_of(path: str, size: int, mtime_ns: int, inode: int, chunk: int) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as f:
         while block := f.read(chunk):

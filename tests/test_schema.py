@@ -155,3 +155,21 @@ def test_music_and_clip():
         Clip("../etc", "v", 0, 1)
     with pytest.raises(ValidationError, match="unknown keys"):
         Clip.from_dict(clip.to_dict() | {"extra": 1})
+
+
+def test_sha256_file_is_remembered_until_the_file_changes(tmp_path, monkeypatch):
+    import hashlib
+    import os
+
+    from macedance import fileio
+
+    f = tmp_path / "a.bin"
+    f.write_bytes(b"one")
+    assert fileio.sha256_file(f) == hashlib.sha256(b"one").hexdigest()
+    reads = []
+    real_open = open
+    monkeypatch.setattr("builtins.open", lambda *a, **k: reads.append(a[0]) or real_open(*a, **k))
+    assert fileio.sha256_file(f) == hashlib.sha256(b"one").hexdigest() and reads == []  # remembered: not read again
+    f.write_bytes(b"two")  # same size, new content and modification time
+    os.utime(f, ns=(1, 2))
+    assert fileio.sha256_file(f) == hashlib.sha256(b"two").hexdigest() and len(reads) == 1
