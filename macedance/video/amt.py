@@ -28,9 +28,9 @@ def _resize(x: torch.Tensor, scale: float) -> torch.Tensor:
 def warp(img: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:
     """Backward warp of (B, C, H, W) by a (B, 2, H, W) flow in pixels (bilinear, border padding)."""
     b, _, h, w = flow.shape
-    xx = torch.linspace(-1.0, 1.0, w).view(1, 1, 1, w).expand(b, -1, h, -1)
-    yy = torch.linspace(-1.0, 1.0, h).view(1, 1, h, 1).expand(b, -1, -1, w)
-    grid = torch.cat([xx, yy], 1).to(img)
+    xx = torch.linspace(-1.0, 1.0, w, dtype=img.dtype, device=img.device).view(1, 1, 1, w).expand(b, -1, h, -1)
+    yy = torch.linspace(-1.0, 1.0, h, dtype=img.dtype, device=img.device).view(1, 1, h, 1).expand(b, -1, -1, w)
+    grid = torch.cat([xx, yy], 1)
     flow = torch.cat([flow[:, 0:1] / ((w - 1.0) / 2.0), flow[:, 1:2] / ((h - 1.0) / 2.0)], 1)
     return F.grid_sample(img, (grid + flow).permute(0, 2, 3, 1), mode="bilinear", padding_mode="border", align_corners=True)
 
@@ -189,7 +189,7 @@ class _BidirCorr:
 
     def __init__(self, f0: torch.Tensor, f1: torch.Tensor, levels: int, radius: int):
         b, c, h, w = f0.shape
-        corr = (f0.view(b, c, h * w).transpose(1, 2) @ f1.view(b, c, h * w)).view(b, h, w, 1, h, w) / torch.sqrt(torch.tensor(c).float())
+        corr = (f0.view(b, c, h * w).transpose(1, 2) @ f1.view(b, c, h * w)).view(b, h, w, 1, h, w) / torch.sqrt(torch.tensor(c, dtype=f0.dtype))
         corr_t = corr.permute(0, 4, 5, 3, 1, 2).reshape(b * h * w, 1, h, w)
         corr = corr.reshape(b * h * w, 1, h, w)
         self.radius, self.pyr, self.pyr_t = radius, [corr], [corr_t]
@@ -201,18 +201,18 @@ class _BidirCorr:
         r = self.radius
         c0, c1 = c0.permute(0, 2, 3, 1), c1.permute(0, 2, 3, 1)
         b, h, w, _ = c0.shape
-        d = torch.linspace(-r, r, 2 * r + 1, device=c0.device)
+        d = torch.linspace(-r, r, 2 * r + 1, dtype=c0.dtype, device=c0.device)
         delta = torch.stack(torch.meshgrid(d, d, indexing="ij"), dim=-1).view(1, 2 * r + 1, 2 * r + 1, 2)
         out, out_t = [], []
         for i, (corr, corr_t) in enumerate(zip(self.pyr, self.pyr_t, strict=True)):
             out.append(_sample(corr, c0.reshape(b * h * w, 1, 1, 2) / 2**i + delta).view(b, h, w, -1))
             out_t.append(_sample(corr_t, c1.reshape(b * h * w, 1, 1, 2) / 2**i + delta).view(b, h, w, -1))
-        return torch.cat(out, -1).permute(0, 3, 1, 2).contiguous().float(), torch.cat(out_t, -1).permute(0, 3, 1, 2).contiguous().float()
+        return torch.cat(out, -1).permute(0, 3, 1, 2).contiguous(), torch.cat(out_t, -1).permute(0, 3, 1, 2).contiguous()
 
 
-def _coords(b: int, h: int, w: int, device: torch.device) -> torch.Tensor:
-    ys, xs = torch.meshgrid(torch.arange(h, device=device), torch.arange(w, device=device), indexing="ij")
-    return torch.stack([xs, ys], dim=0).float()[None].repeat(b, 1, 1, 1)
+def _coords(b: int, h: int, w: int, like: torch.Tensor) -> torch.Tensor:
+    ys, xs = torch.meshgrid(torch.arange(h, device=like.device), torch.arange(w, device=like.device), indexing="ij")
+    return torch.stack([xs, ys], dim=0).to(like.dtype)[None].repeat(b, 1, 1, 1)
 
 
 class AMTS(nn.Module):
@@ -251,7 +251,7 @@ class AMTS(nn.Module):
         mean = torch.cat([img0, img1], 2).mean(1, keepdim=True).mean(2, keepdim=True).mean(3, keepdim=True)
         img0, img1 = img0 - mean, img1 - mean
         b, _, h, w = img0.shape
-        coord = _coords(b, h // 8, w // 8, img0.device)
+        coord = _coords(b, h // 8, w // 8, img0)
         fmap0, fmap1 = torch.split(self.feat_encoder(torch.cat([img0, img1], 0)), [b, b], 0)
         corr = _BidirCorr(fmap0, fmap1, self.levels, self.radius)
         f0 = self.encoder(img0)

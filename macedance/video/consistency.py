@@ -116,35 +116,50 @@ def _triplets(frames: Iterable[np.ndarray]) -> Iterator[tuple[np.ndarray, np.nda
         a = b
 
 
-def motion_smoothness(model: torch.nn.Module, frames: Iterable[np.ndarray], device: str = "cpu", batch: int = 8) -> float | None:
-    """VBench motion smoothness of one video given as a stream of (H, W, 3) uint8 frames (``None`` with < 3 frames)."""
-    diffs: list[float] = []
+def interpolated_frames(model: torch.nn.Module, frames: Iterable[np.ndarray], device: str = "cpu", batch: int = 8,
+                        dtype: torch.dtype = torch.float32) -> Iterator[tuple[np.ndarray, np.ndarray]]:  # fmt: skip
+    """AMT's interpolation of every odd frame from its even neighbours, as VBench runs it: yields
+    ``(predicted, real)`` with the prediction as (H, W, 3) values in [0, 255] of ``dtype`` (before
+    VBench's uint8 truncation) and the real odd frame (uint8)."""
     buf: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
 
-    def run() -> None:
+    def run() -> Iterator[tuple[np.ndarray, np.ndarray]]:
         # contiguous NCHW as AMT's img2tensor (a channels-last view would pick other conv kernels: other round-off)
-        to = lambda xs: torch.as_tensor(np.stack(xs)).permute(0, 3, 1, 2).contiguous().float().to(device) / 255.0  # noqa: E731
+        to = lambda xs: torch.as_tensor(np.stack(xs)).permute(0, 3, 1, 2).contiguous().to(dtype).to(device) / 255.0  # noqa: E731
         x0, x1 = to([t[0] for t in buf]), to([t[2] for t in buf])
         (x0, pad), (x1, _) = _pad16(x0), _pad16(x1)
-        embt = torch.full((len(buf), 1, 1, 1), 0.5, device=device)
+        embt = torch.full((len(buf), 1, 1, 1), 0.5, dtype=dtype, device=device)
         with torch.no_grad():
             pred = model(x0, x1, embt)
         h, w = pred.shape[-2:]
-        pred = pred[..., pad[2]:h - pad[3], pad[0]:w - pad[1]]
-        pred = (pred * 255.0).permute(0, 2, 3, 1).cpu().numpy().clip(0, 255).astype(np.uint8)  # AMT's tensor2img
-        for p, (_, real, _) in zip(pred, buf, strict=True):
-            diffs.append(float(np.mean(np.abs(p.astype(np.int16) - real.astype(np.int16)))))
+        pred = (pred[..., pad[2]:h - pad[3], pad[0]:w - pad[1]] * 255.0).permute(0, 2, 3, 1).cpu().numpy()
+        yield from ((p, real) for p, (_, real, _) in zip(pred, buf, strict=True))
         buf.clear()
 
+    first = True
     for trip in _triplets(frames):
-        if not diffs and not buf and min(trip[0].shape[:2]) <= 112:
+        if first and min(trip[0].shape[:2]) <= 112:
             raise DataFormatError(f"motion smoothness needs frames larger than 112×112 (AMT-S's 4-level correlation pyramid; "
                                   f"VBench's own code returns NaN), found {trip[0].shape[0]}×{trip[0].shape[1]}")  # fmt: skip
+        first = False
         buf.append(trip)
         if len(buf) == batch:
-            run()
+            yield from run()
     if buf:
-        run()
+        yield from run()
+
+
+def motion_smoothness(model: torch.nn.Module, frames: Iterable[np.ndarray], device: str = "cpu", batch: int = 8,
+                      dtype: torch.dtype = torch.float32) -> float | None:  # fmt: skip
+    """VBench motion smoothness of one video given as a stream of (H, W, 3) uint8 frames (``None`` with < 3 frames):
+    1 − mean |uint8(AMT's interpolated odd frame) − real odd frame| / 255.
+
+    ``dtype`` is the precision of the interpolation network (VBench: float32; ``model`` must hold the same
+    dtype). The score truncates the interpolated frames to uint8 (AMT's ``tensor2img``), so float32 round-off,
+    which differs between CPU kernels (AVX2, AVX-512), thread counts and batch sizes, can move a pixel across a
+    grey level: each such flip moves the score by 1 / (255 · 3HW · pairs)."""
+    diffs = [float(np.mean(np.abs(p.clip(0, 255).astype(np.uint8).astype(np.int16) - real.astype(np.int16))))
+             for p, real in interpolated_frames(model, frames, device, batch, dtype)]  # fmt: skip
     if not diffs:
         return None
     return (255.0 - float(np.mean(np.array(diffs)))) / 255.0
