@@ -221,6 +221,7 @@ def test_build_writes_clips_manifest_splits_and_card(built: tuple[Path, Path, Pa
     clips = [json.loads(line) for line in (out / "clips.jsonl").read_text().splitlines()]
     assert sorted(c["id"] for c in clips) == sorted(r["candidate_id"] for r in kept)
     card = (out / "README.md").read_text()
+    assert card.splitlines()[0] == "# raw: a macedance MA-Data-style dataset"  # the raw folder's name, not a split's
     for text in ("| clips | ", "multi-person", "static", "no-audio", "| popping |", "| jazz |", "test build", "mediapipe"):
         assert text in card
 

@@ -212,7 +212,7 @@ def test_render_writes_the_build_layout_with_videos_and_exact_ground_truth(rende
     from macedance.schema import Keypoints2D, load_motion
     from macedance.video.io import probe_video
 
-    _, out = rendered
+    src, out = rendered
     rows = read_manifest(out / "manifest.parquet")
     codes = {r["source_video"]: r["code"] for r in rows if r["status"] == "rejected"}
     assert codes == {"lonely.npz": "no-music", "broken.npz": "unreadable"}
@@ -243,6 +243,7 @@ def test_render_writes_the_build_layout_with_videos_and_exact_ground_truth(rende
     clips = [json.loads(line) for line in (out / "clips.jsonl").read_text().splitlines()]
     assert all(c["provenance"]["video"] == f"videos/{c['id']}.mp4" for c in clips)
     card = (out / "README.md").read_text()
+    assert card.splitlines()[0] == f"# {src.name} (rendered): a macedance MA-Data-style dataset"  # not a split's name
     assert "data render" in card and "source motions" in card and "no-music" in card and "test render" in card
     report = json.loads((out / "render_report.json").read_text())
     assert report["splits_from"] == "imported official splits" and report["clips"] == len(kept)

@@ -425,9 +425,9 @@ def finalize(out: Path, name: str, sources: list[tuple[Path, str, Any]], done: d
         for c in clips:
             f.write(json.dumps({k: c[k] for k in ("id", "source_video", "start", "end", "motion_path", "keypoints_path", "music_path",
                                                   "genre", "split", "provenance")}) + "\n")  # fmt: skip
-    for name in ("train", "val", "test"):
-        with atomic_write(out / "splits" / f"{name}.txt", "w") as f:
-            f.write("".join(c["id"] + "\n" for c in clips if c["split"] == name))
+    for split in ("train", "val", "test"):
+        with atomic_write(out / "splits" / f"{split}.txt", "w") as f:
+            f.write("".join(c["id"] + "\n" for c in clips if c["split"] == split))
     report.candidates = len(rows)
     report.clips = len(clips)
     report.hours = sum(c["end"] - c["start"] for c in clips) / 3600.0
