@@ -199,7 +199,7 @@ def build_cmd(
     overwrite: Annotated[bool, typer.Option(help="Delete a previous build in OUT first.")] = False,
     pose_backend: Annotated[str, typer.Option(help="2D pose backend: mediapipe (offline default) or rtmlib (needs --pose-weights).")] = "mediapipe",
     pose_weights: Annotated[Optional[Path], typer.Option(help="ONNX pose model for --pose-backend rtmlib.")] = None,
-    smpl_model: Annotated[Optional[Path], typer.Option(help="Your SMPL model folder or file (bone lengths); default: the built-in skeleton.")] = None,
+    smpl_model: Annotated[Optional[Path], typer.Option(help="Your SMPL model folder or file (bone lengths); default: $MACEDANCE_SMPL_DIR, else the built-in skeleton.")] = None,
     seed: Annotated[int, typer.Option(help="Seed of the clip windows and the splits.")] = 0,
     min_clip: Annotated[float, typer.Option(help="Shortest clip, seconds.")] = 5.0,
     max_clip: Annotated[float, typer.Option(help="Longest clip, seconds.")] = 10.0,
@@ -217,9 +217,10 @@ def build_cmd(
     from macedance.datasets.build import BuildParams, build_dataset
 
     with user_errors():
+        model = _smpl_model(smpl_model)
         params = BuildParams(min_clip=min_clip, max_clip=max_clip, seed=seed, fps=fps, pose_backend=pose_backend,
                              pose_weights=str(pose_weights) if pose_weights else None,
-                             smpl_model=str(smpl_model) if smpl_model else None, allow_silent=allow_silent, preview=preview,
+                             smpl_model=str(model) if model else None, allow_silent=allow_silent, preview=preview,
                              videos=videos)  # fmt: skip
         bar, progress = _dataset_progress("build", "source frames/s", passes=2)  # two passes per source frame
         command = _command_line("build", raw_dir, out)
@@ -255,7 +256,7 @@ def render_cmd(
     out: Annotated[Path, typer.Argument(help="Output dataset folder.")],
     music_dir: Annotated[Optional[Path], typer.Option(help="Music matched to the motions by name: AIST++ music id, sequence name, else file stem.")] = None,
     character: Annotated[str, typer.Option(help="capsule (built from the skeleton, no licensed file) or smpl (needs --smpl-model).")] = "capsule",
-    smpl_model: Annotated[Optional[Path], typer.Option(help="Your SMPL model folder or file (the smpl mesh; the capsule's skeleton).")] = None,
+    smpl_model: Annotated[Optional[Path], typer.Option(help="Your SMPL model folder or file (the smpl mesh; the capsule's skeleton); default: $MACEDANCE_SMPL_DIR.")] = None,
     size: Annotated[str, typer.Option(help="Video size WIDTHxHEIGHT (even numbers).")] = "720x1280",
     fps: Annotated[float, typer.Option(help="Frame rate of the videos, motions, keypoints and music features.")] = 30.0,
     seed: Annotated[int, typer.Option(help="Seed of the clip windows, the splits and the random backgrounds.")] = 0,
@@ -277,7 +278,8 @@ def render_cmd(
     from macedance.datasets.rendered import RenderParams, render_dataset
 
     with user_errors():
-        params = RenderParams(size=_size(size), fps=fps, character=character, smpl_model=str(smpl_model) if smpl_model else None, seed=seed,
+        model = _smpl_model(smpl_model)
+        params = RenderParams(size=_size(size), fps=fps, character=character, smpl_model=str(model) if model else None, seed=seed,
                               min_clip=min_clip, max_clip=max_clip, background=background, allow_silent=allow_silent, device=device,
                               batch=8 if device.startswith("cuda") else 1)  # fmt: skip
         bar, progress = _dataset_progress("render", "frames/s")
@@ -299,7 +301,7 @@ def selfcheck_cmd(
     sequences: Annotated[int, typer.Option(min=1, help="Generated motions (without --motion-dir).")] = 4,
     seconds: Annotated[float, typer.Option(help="Length of each generated motion, seconds.")] = 12.0,
     character: Annotated[str, typer.Option(help="capsule or smpl (needs --smpl-model).")] = "capsule",
-    smpl_model: Annotated[Optional[Path], typer.Option(help="Your SMPL model (the smpl character, and the builder's bone lengths).")] = None,
+    smpl_model: Annotated[Optional[Path], typer.Option(help="Your SMPL model (the smpl character, and the builder's bone lengths); default: $MACEDANCE_SMPL_DIR.")] = None,
     size: Annotated[str, typer.Option(help="Video size WIDTHxHEIGHT.")] = "720x1280",
     background: Annotated[str, typer.Option(help="studio or random.")] = "studio",
     min_clip: Annotated[float, typer.Option(help="Shortest clip (render and build), seconds.")] = 5.0,
@@ -314,7 +316,8 @@ def selfcheck_cmd(
     from macedance.datasets.selfcheck import SelfCheckParams, run_selfcheck
 
     with user_errors():
-        sm = str(smpl_model) if smpl_model else None
+        model = _smpl_model(smpl_model)
+        sm = str(model) if model else None
         params = SelfCheckParams(sequences=sequences, seconds=seconds, seed=seed,
                                  render=RenderParams(size=_size(size), character=character, smpl_model=sm, seed=seed, min_clip=min_clip,
                                                      max_clip=max_clip, background=background),
@@ -421,6 +424,14 @@ def _motion_files(path: Path) -> list[Path]:
     raise InputNotFoundError(f"{path}: no such file or folder")
 
 
+def _smpl_model(option: Optional[Path], gender: str = "neutral") -> Optional[Path]:
+    """The body model of every command that takes ``--smpl-model``: the option, else ``MACEDANCE_SMPL_DIR``,
+    resolved once to the model file (None: the built-in skeleton)."""
+    from macedance.motion.skeleton import resolve_smpl_model
+
+    return resolve_smpl_model(option, gender)
+
+
 def _skeleton(smpl_model: Optional[Path], gender: str) -> Any:
     from macedance.motion import builtin_skeleton, skeleton_from_smplx
 
@@ -453,7 +464,7 @@ def motion_stats_table(rows: list[tuple[str, dict[str, Any]]], title: str) -> Ta
 @data_app.command("info")
 def info_cmd(
     path: Annotated[Path, typer.Argument(help="A motion .npz or a folder of them.")],
-    smpl_model: Annotated[Optional[Path], typer.Option(help="Use your SMPL model (file or folder) for FK instead of the built-in skeleton.", envvar="MACEDANCE_SMPL_DIR")] = None,
+    smpl_model: Annotated[Optional[Path], typer.Option(help="Use your SMPL model (file or folder) for FK instead of the built-in skeleton; default: $MACEDANCE_SMPL_DIR.")] = None,
     gender: Annotated[str, typer.Option(help="SMPL model gender with --smpl-model.")] = "neutral",
     json_out: Annotated[Optional[Path], typer.Option("--json", help="Also write the statistics as JSON.")] = None,
 ) -> None:
@@ -466,7 +477,7 @@ def info_cmd(
     bad: list[tuple[str, str]] = []
     with user_errors():
         files = _motion_files(path)
-        skel = _skeleton(smpl_model, gender)
+        skel = _skeleton(_smpl_model(smpl_model, gender), gender)
         for f in files:
             try:
                 rows.append((f.stem, motion_statistics(load_motion(f), skel)))
@@ -521,7 +532,7 @@ def eval_motion_cmd(
     music: Annotated[Optional[Path], typer.Option(help="Folder of music beat files (.npy/.npz/.txt beat times in s; audio for mace-video2d), paired by stem.")] = None,
     fps: Annotated[Optional[float], typer.Option(help="Frame rate of plain joint/keypoint arrays.")] = None,
     up_axis: Annotated[Optional[str], typer.Option("--up-axis", help="Up axis of plain joint arrays: y or z.")] = None,
-    smpl_model: Annotated[Optional[Path], typer.Option(help="Your SMPL model for FK of motion .npz files (default: built-in skeleton).", envvar="MACEDANCE_SMPL_DIR")] = None,
+    smpl_model: Annotated[Optional[Path], typer.Option(help="Your SMPL model for FK of motion .npz files (default: $MACEDANCE_SMPL_DIR, else the built-in skeleton).")] = None,
     json_out: Annotated[Optional[Path], typer.Option("--json", help="Write the result record (with provenance) as JSON.")] = None,
     executor: Annotated[str, typer.Option(help="local (threads) or ray (files fanned out as Ray tasks, states merged).")] = "local",
     address: Annotated[Optional[str], typer.Option(help="Ray cluster to join (auto, ray://host:10001); default: a local Ray instance.")] = None,
@@ -541,7 +552,8 @@ def eval_motion_cmd(
         p = get_preset(preset)
         if up_axis is not None:
             choice("--up-axis", up_axis, ("y", "z"))
-        skel = None if smpl_model is None else _skeleton(smpl_model, "neutral")
+        model = _smpl_model(smpl_model)
+        skel = None if model is None else _skeleton(model, "neutral")
         with progress_bar(f"eval {p.name}") as progress:
             result = evaluate_motion_dirs(pred, gt, p, music, fps, up_axis, skel, progress, executor=executor, address=address)
         if json_out:

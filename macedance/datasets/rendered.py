@@ -52,7 +52,7 @@ from macedance.errors import InputNotFoundError, MaceDanceError, ValidationError
 
 log = logging.getLogger(__name__)
 
-RENDER_VERSION = "1"  # bump when a change of the renderer or of this module changes the outputs
+RENDER_VERSION = "2"  # bump when a change of the renderer or of this module changes the outputs
 OUTPUT_DIRS = ("motions", "keypoints", "music", "audio", "reference", "videos", "splits", ".build")
 OUTPUT_FILES = ("manifest.parquet", "clips.jsonl", "README.md", "render_report.json")
 
@@ -111,8 +111,12 @@ class RenderParams:
             raise ValidationError("--fps", "a frame rate > 0", str(self.fps))
         choice("--character", self.character, CHARACTERS)
         choice("--background", self.background, BACKGROUNDS)
-        if self.character == "smpl" and self.smpl_model is None and not os.environ.get("MACEDANCE_SMPL_DIR"):
-            raise ValidationError("--smpl-model", "your SMPL model folder for --character smpl (or MACEDANCE_SMPL_DIR)", "nothing")
+        if self.character == "smpl" and self.smpl_model is None:
+            if not os.environ.get("MACEDANCE_SMPL_DIR"):
+                raise ValidationError("--smpl-model", "your SMPL model folder for --character smpl (or MACEDANCE_SMPL_DIR)", "nothing")
+            from macedance.motion.skeleton import resolve_smpl_model
+
+            object.__setattr__(self, "smpl_model", str(resolve_smpl_model(None)))  # resolved once, hashed by content
         object.__setattr__(self, "split_fractions", check_split_fractions(self.split_fractions))
 
     def to_dict(self) -> dict[str, Any]:
@@ -126,6 +130,10 @@ class RenderParams:
         d = self.to_dict()
         for k in ("device", "batch"):
             d.pop(k)
+        if self.smpl_model is not None:  # the body model's content decides the outputs, not its path
+            from macedance.motion.skeleton import smpl_model_digest
+
+            d["smpl_model"] = {"sha256": smpl_model_digest(self.smpl_model)}
         return hashlib.sha256(json.dumps({"v": RENDER_VERSION, **d}, sort_keys=True).encode()).hexdigest()
 
 

@@ -179,6 +179,26 @@ def find_smpl_model_file(model: str | Path | None, gender: str = "neutral") -> P
     raise BodyModelError(f"{path}: SMPL model path does not exist")
 
 
+def resolve_smpl_model(model: str | Path | None, gender: str = "neutral") -> Path | None:
+    """The user's SMPL model file, resolved once: ``model`` (``--smpl-model``) or, when it is not given,
+    ``MACEDANCE_SMPL_DIR``; ``None`` when neither is set (the built-in skeleton).
+
+    Raises:
+        BodyModelError: the given path (or the environment variable's) holds no model file.
+    """
+    if model is None and not os.environ.get(SMPL_DIR_ENV):
+        return None
+    return find_smpl_model_file(model, gender).resolve()
+
+
+def smpl_model_digest(model: str | Path, gender: str = "neutral") -> str:
+    """sha256 of the model file that ``model`` (a file or folder) resolves to: what a cached or resumed
+    result made with the model depends on (not its path)."""
+    from macedance.fileio import sha256_file
+
+    return sha256_file(find_smpl_model_file(model, gender))
+
+
 _SMPL_KEYS = ("v_template", "shapedirs", "posedirs", "J_regressor", "weights", "kintree_table", "f")
 
 

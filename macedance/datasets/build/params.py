@@ -10,7 +10,7 @@ from typing import Any
 from macedance.datasets.build.shots import ShotParams
 from macedance.errors import ValidationError
 
-BUILD_VERSION = "3"  # bump when a change of the pipeline changes its outputs
+BUILD_VERSION = "4"  # bump when a change of the pipeline changes its outputs
 
 
 def check_split_fractions(value: Any) -> tuple[float, float, float]:
@@ -34,7 +34,8 @@ class BuildParams:
             estimation (keypoints are returned in source pixels); 0 keeps the source size.
         pose_threads: clip windows posed in parallel threads, one pose model each (no effect on
             the outputs: every window starts a fresh tracker).
-        smpl_model: folder or file of the user's SMPL model (bone lengths); None = built-in skeleton.
+        smpl_model: folder or file of the user's SMPL model (bone lengths); None = built-in skeleton. The CLI
+            resolves ``--smpl-model`` / ``MACEDANCE_SMPL_DIR`` to the model file; the hash covers its sha256.
         allow_silent: keep clips without audio or beats as motion-only instead of rejecting them.
         preview: also write a skeleton-overlay preview ``.mp4`` per clip.
         videos: write each clip's source frames as ``videos/<clip>.mp4`` (H.264 yuv420p at the source
@@ -93,4 +94,8 @@ class BuildParams:
         """sha256 of the parameters that can change outputs, and the pipeline version."""
         d = self.to_dict()
         d.pop("pose_threads")
+        if self.smpl_model is not None:  # the body model's content decides the outputs, not its path
+            from macedance.motion.skeleton import smpl_model_digest
+
+            d["smpl_model"] = {"sha256": smpl_model_digest(self.smpl_model)}
         return hashlib.sha256(json.dumps({"v": BUILD_VERSION, **d}, sort_keys=True).encode()).hexdigest()
