@@ -76,6 +76,10 @@ def root(
 ) -> None:
     """macedance: datasets, methods, evaluation and leaderboards for music-to-dance generation."""
     _state["verbose"] = verbose
+    if verbose:
+        from macedance.native_logs import set_passthrough
+
+        set_passthrough(True)  # MediaPipe / LiteRT / absl log lines too
     logging.basicConfig(
         level=logging.DEBUG if verbose else logging.WARNING, format="%(message)s", force=True,
         handlers=[RichHandler(console=err_console, show_time=False, show_path=verbose)],
@@ -1073,7 +1077,15 @@ def demo_cmd(
 
 
 def main() -> None:
-    """Console-script entry point: like ``app()``, but usage errors are one red line (exit 2)."""
+    """Console-script entry point: like ``app()``, but usage errors are one red line (exit 2), and native
+    libraries' log lines (MediaPipe, LiteRT, absl) are kept off the terminal unless ``--verbose``."""
+    from macedance.native_logs import filter_native_logs
+
+    with filter_native_logs():
+        _main()
+
+
+def _main() -> None:
     command = typer.main.get_command(app)
     try:
         rv = command.main(prog_name="macedance", standalone_mode=False)
