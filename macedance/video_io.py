@@ -11,6 +11,9 @@ import numpy as np
 
 from macedance.fileio import atomic_write
 
+#: libx264 frame threads of every video macedance writes (fixed: the bitstream depends on the thread count).
+ENCODER_THREADS = 4
+
 
 def write_video(path: str | Path, frames: Iterable[np.ndarray | Any], fps: float, audio: str | Path | None = None,
                 audio_seconds: float | None = None) -> Path:  # fmt: skip
@@ -39,7 +42,12 @@ def write_video(path: str | Path, frames: Iterable[np.ndarray | Any], fps: float
                 h, w = (frame.shape[:2]) if isinstance(frame, np.ndarray) else (frame.height, frame.width)
                 vs = out.add_stream("libx264", rate=rate)
                 vs.width, vs.height, vs.pix_fmt = w, h, "yuv420p"
-                vs.options = {"crf": "20", "preset": "veryfast"}
+                # Same frames → same bytes on any machine, executor and worker count: a fixed number of frame
+                # threads (libx264's default, slice threads with a count from the CPU count, is not even
+                # repeatable within one process) and x264's cpu-independent mode (C code where SIMD could round
+                # differently: its float lookahead/mbtree functions).
+                vs.thread_type, vs.thread_count = "FRAME", ENCODER_THREADS
+                vs.options = {"crf": "20", "preset": "veryfast", "x264-params": "cpu-independent=1"}
                 if audio is not None:
                     aus = out.add_stream("aac", rate=44100)
                     aus.layout = "mono"

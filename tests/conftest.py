@@ -70,6 +70,14 @@ def random_axis_angle(rng: np.random.Generator, shape: tuple[int, ...], max_angl
     return axis * rng.uniform(0, max_angle, size=shape + (1,))
 
 
+def dataset_files(out: Path) -> dict[str, str]:
+    """sha256 of every file of a built or rendered dataset (not the run's timings or resume state)."""
+    import hashlib
+
+    return {p.relative_to(out).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(out.rglob("*"))
+            if p.is_file() and ".build" not in p.parts and p.name not in ("build_report.json", "render_report.json")}  # fmt: skip
+
+
 def make_dance_dataset(root: Path, n: int, seconds: float) -> tuple[Path, Path]:
     """``n`` synthetic dances (``root/motions/s{i}.npz``, 30 fps, 100 + 10 i BPM) with drum tracks at their
     tempo (``root/music/s{i}.wav``); returns the two folders."""

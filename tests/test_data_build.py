@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from conftest import dataset_files
 from macedance.datasets.build import BuildParams, build_dataset
 from macedance.datasets.build.manifest import read_manifest
 from macedance.datasets.build.segment import sample_span, segment_shot
@@ -228,18 +229,15 @@ def test_build_writes_clips_manifest_splits_and_card(built: tuple[Path, Path, Pa
 
 def test_same_input_and_seed_give_the_same_dataset_with_two_workers(built: tuple[Path, Path, Path], tmp_path: Path,
                                                                     monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    """Byte for byte (motions, keypoints, music features, clip videos, manifest, card), from an empty cache, with two
+    worker processes of one torch thread each instead of one worker with cpu_count threads. What makes this hold on
+    any machine and thread count: the encoder runs a fixed number of frame threads in x264's cpu-independent mode,
+    the music features use one BLAS thread, and the fit's torch operations are too small to be split over threads."""
     _, raw, out = built
     monkeypatch.setenv("MACEDANCE_CACHE_DIR", str(tmp_path / "fresh-cache"))  # recompute every stage
-    again = build_dataset(raw, tmp_path / "again", BuildParams(**FAST), workers=2)
+    again = build_dataset(raw, tmp_path / "again", BuildParams(**FAST), workers=2, command="test build")
     assert again.videos_processed == 7
-    a, b = read_manifest(out / "manifest.parquet"), read_manifest(tmp_path / "again" / "manifest.parquet")
-    assert [r["candidate_id"] for r in a] == [r["candidate_id"] for r in b]
-    assert [(r["status"], r["code"], r["split"]) for r in a] == [(r["status"], r["code"], r["split"]) for r in b]
-    for r in a:
-        if r["status"] == "kept":
-            with np.load(out / r["motion_path"]) as x, np.load(tmp_path / "again" / r["motion_path"]) as y:
-                np.testing.assert_allclose(x["poses"], y["poses"], atol=1e-6)
-                np.testing.assert_allclose(x["trans"], y["trans"], atol=1e-6)
+    assert dataset_files(out) == dataset_files(tmp_path / "again")
 
 
 def test_killed_build_resumes_without_redoing_finished_videos(built: tuple[Path, Path, Path], tmp_path: Path,

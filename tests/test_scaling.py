@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import make_dance_dataset
+from conftest import dataset_files, make_dance_dataset
 from macedance.datasets.build import BuildParams, build_dataset
 from macedance.datasets.build.manifest import read_manifest
 from macedance.datasets.synthetic_video import ShotSpec, write_dance_video
@@ -36,12 +36,6 @@ def ray_cluster(tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201
              object_store_memory=200 * 1024**2, runtime_env={"env_vars": env})  # fmt: skip
     yield cache
     ray.shutdown()
-
-
-def _files(out: Path) -> dict[str, str]:
-    """sha256 of every dataset file (not the run's timings or resume state)."""
-    return {p.relative_to(out).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(out.rglob("*"))
-            if p.is_file() and ".build" not in p.parts and p.name != "build_report.json"}  # fmt: skip
 
 
 def _ray_worker_pids(task: str) -> list[int]:
@@ -85,7 +79,7 @@ def test_ray_build_equals_local_build_and_survives_a_killed_worker(ray_cluster, 
     assert report.videos_processed == 3 and report.clips == 2
     a, b = read_manifest(tmp_path / "local" / "manifest.parquet"), read_manifest(tmp_path / "ray" / "manifest.parquet")
     assert a == b
-    assert _files(tmp_path / "local") == _files(tmp_path / "ray")  # same clips, byte for byte; no temp files left
+    assert dataset_files(tmp_path / "local") == dataset_files(tmp_path / "ray")  # same clips, byte for byte; no temp files left
 
 
 def test_ray_motion_evaluation_equals_local(ray_cluster, tmp_path: Path) -> None:

@@ -21,7 +21,7 @@ from macedance.music.features import MusicAnalysis, aist_start_bpm, analyze
 from macedance.music.presets import MusicPreset
 from macedance.schema.npz import read_npz, write_npz
 
-ANALYSIS_VERSION = "1"  # bump when the numbers of analyze() change
+ANALYSIS_VERSION = "2"  # bump when the numbers of analyze() change (2: one BLAS thread, any machine)
 _FIELDS = ("features", "beats", "beat_frames", "tempo", "fps", "duration", "start_bpm")
 
 

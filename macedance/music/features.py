@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from macedance.determinism import single_threaded_blas
 from macedance.errors import DataFormatError
 from macedance.music.audio import Audio
 from macedance.music.presets import MusicPreset
@@ -92,7 +93,8 @@ def analyze(audio: Audio, preset: MusicPreset, name: str = "", native: Audio | N
     librosa's warnings (short signals, empty tuning estimates) are recorded in ``details["warnings"]``
     instead of being printed.
     """
-    with warnings.catch_warnings(record=True) as caught:
+    _librosa()  # loaded before the BLAS limit below is set, so that it covers scipy's BLAS too
+    with warnings.catch_warnings(record=True) as caught, single_threaded_blas():  # the same bytes with any thread count
         warnings.simplefilter("always")
         result = _analyze(audio, preset, name, native)
     if caught:
