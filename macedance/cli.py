@@ -567,6 +567,10 @@ def eval_motion_cmd(
         err_console.print(f"[yellow]warning:[/yellow] {w}", highlight=False)
     for s in result["inputs"]["skipped"]:
         err_console.print(f"[yellow]skipped[/yellow] {s['file']} ({s['set']}): {s['reason']}", highlight=False)
+    pool = result["inputs"]["gt_pool"]
+    for s in pool["left_out"]:
+        err_console.print(f"[yellow]left out[/yellow] {s['file']} ({s['set']}): {s['reason']}", highlight=False)
+    err_console.print(f"GT pool: {len(pool['gt_used'])} file(s) ({pool['rule']})", highlight=False)
     undefined = [(k, v["undefined_reason"]) for k, v in result["scores"].items() if v["value"] is None]
     for k, reason in undefined:
         err_console.print(f"[yellow]{k} undefined:[/yellow] {reason}", highlight=False)

@@ -15,7 +15,9 @@ class PresetRecord:
 
     Fields declared with ``compare=False`` are left out; tuples become lists. The hash covers every
     choice but not the descriptive fields (name, description, reference, reference pool), so
-    renaming a preset does not change it and any change of a number does.
+    renaming a preset does not change it and any change of a number does. A choice added after
+    presets were published is declared with ``metadata={"hash": "omit-default"}``: while it holds its
+    default (the behaviour before it existed) it stays out of the hash, so existing hashes hold.
     """
 
     def to_dict(self) -> dict[str, Any]:
@@ -28,7 +30,9 @@ class PresetRecord:
 
     @property
     def hash(self) -> str:
-        d = {k: v for k, v in self.to_dict().items() if k not in _DESCRIPTIVE}
+        fields = {f.name: f for f in dataclasses.fields(self)}  # type: ignore[arg-type]
+        d = {k: v for k, v in self.to_dict().items() if k not in _DESCRIPTIVE
+             and not (fields[k].metadata.get("hash") == "omit-default" and getattr(self, k) == fields[k].default)}  # fmt: skip
         return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
 
 

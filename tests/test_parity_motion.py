@@ -105,3 +105,80 @@ def test_legacy_zero_spread_warning_names_dimensions():
     fid_g = metrics.compute()["fid_g"]
     assert fid_g.details["zero_spread_gt_dims"][:2] == [4, 5]
     assert "zero spread in dimension(s) [4, 5" in fid_g.details["warning"]
+
+
+# ----- the GT pool of each preset, from whole folders as a user passes them -----------------------------------
+def _folders(tmp_path: Path, name: str) -> tuple[Path, Path, Path]:
+    """The parity fixture as folders (pred, gt, music with the fixture's beat files by stem). Stems never match
+    between the sets ("predicted_…" vs "true_…"): every prediction lacks a GT file of its name and vice versa."""
+    fps = get_preset(name).fps or 30.0
+    music = tmp_path / "music"
+    music.mkdir()
+    for role in ("pred", "gt"):
+        (tmp_path / role).mkdir()
+        for i, path in enumerate(sorted((JOINTS / role).glob("*.csv"))):
+            (tmp_path / role / path.name).write_bytes(path.read_bytes())
+            np.save(music / f"{path.stem}.npy", np.arange(3 + 2 * i, 150, 15) / fps)
+    return tmp_path / "pred", tmp_path / "gt", music
+
+
+@pytest.mark.parametrize("name", ["bailando-aistpp", "fact-aistpp", "lodge-finedance", "edge-aistpp"])
+def test_3d_presets_pool_every_file_of_each_folder(name: str, tmp_path: Path) -> None:
+    """Bailando (metrics_new.quantized_metrics), mint (calculate_fid_scores) and LODGE (metrics_finedance) load every
+    feature file of each folder, paired by nothing; EDGE scores every prediction. So from whole folders with no name
+    in common, the directory evaluation gives the reference numbers, with all 7 GT files in the pool. LODGE's
+    calc_and_save_feats also skips files whose name starts with 'M' (in both folders): such files are left out."""
+    from macedance.evaluators.evaluate import evaluate_motion_dirs
+
+    preset = get_preset(name)
+    pred, gt, music = _folders(tmp_path, name)
+    if name == "lodge-finedance":
+        for role in (pred, gt):
+            (role / "M_mirrored.csv").write_bytes((JOINTS / "gt" / sorted(p.name for p in (JOINTS / "gt").glob("*.csv"))[0]).read_bytes())
+    res = evaluate_motion_dirs(pred, gt, preset, music, fps=preset.fps or 30.0, up_axis="z")
+    for key, value in _expected(name)["metrics"].items():
+        _close(res["scores"][key]["value"], value, f"{name} {key}")
+    pool = res["inputs"]["gt_pool"]
+    assert pool["pairing"] == "none" and len(pool["gt_used"]) == 7 and res["inputs"]["evaluated"] == {"pred": 6, "gt": 7}
+    left = {(Path(x["file"]).name, x["set"]) for x in pool["left_out"]}
+    assert left == ({("M_mirrored.csv", "pred"), ("M_mirrored.csv", "gt")} if name == "lodge-finedance" else set())
+
+
+def test_mace_video2d_pools_only_pairs_matched_by_name(tmp_path: Path) -> None:
+    """The official calculate_metric.py evaluates sorted(stems(GT) ∩ stems(Pred) ∩ stems(audio)) and drops a sample
+    whole when one of its loads fails. The fixture's GT folder holds a GT-only clip (gJS…slice4): the directory
+    evaluation must ignore it (1093ac1 put it into the GT pool: other FID_k, FID_g, Div_gt and BAS_gt). Added here:
+    a prediction without GT, a pair without music, and a pair whose prediction is too short to read — all left
+    out, with the official numbers unchanged."""
+    from macedance.evaluators.evaluate import evaluate_motion_dirs
+
+    preset = get_preset("mace-video2d")
+    res = evaluate_motion_dirs(KEYPOINTS / "pred", KEYPOINTS / "gt", preset, KEYPOINTS / "music", fps=16.0)
+    for key, value in _expected("mace-video2d")["metrics"].items():
+        _close(res["scores"][key]["value"], value, f"mace-video2d {key}")
+    pool = res["inputs"]["gt_pool"]
+    assert [Path(p).stem for p in pool["gt_used"]] == sorted(_expected("mace-video2d")["per_file"]["gt"])  # the 6 official samples
+    assert [(Path(x["file"]).stem, x["set"]) for x in pool["left_out"]] == [("gJS_sBM_cAll_d01_mJS3_ch02_slice4", "gt")]
+    assert "no prediction named gJS_sBM_cAll_d01_mJS3_ch02_slice4" in pool["left_out"][0]["reason"]
+
+    pred, gt, music = tmp_path / "pred", tmp_path / "gt", tmp_path / "music"
+    for src, dst in ((KEYPOINTS / "pred", pred), (KEYPOINTS / "gt", gt), (KEYPOINTS / "music", music)):
+        dst.mkdir()
+        for f in src.iterdir():
+            (dst / f.name).write_bytes(f.read_bytes())
+    extra = np.load(KEYPOINTS / "gt" / "gJS_sBM_cAll_d01_mJS3_ch02_slice4.npy")
+    np.save(pred / "pred_only.npy", extra)  # a prediction without GT
+    np.save(pred / "no_music.npy", extra)  # a pair without music
+    np.save(gt / "no_music.npy", extra)
+    np.save(pred / "too_short.npy", extra[:40])  # fewer than 64 frames: unreadable for the preset, so is its pair
+    np.save(gt / "too_short.npy", extra)
+    (music / "too_short.wav").write_bytes((KEYPOINTS / "music" / "groundTruthMatch.wav").read_bytes())
+    res = evaluate_motion_dirs(pred, gt, preset, music, fps=16.0)
+    for key, value in _expected("mace-video2d")["metrics"].items():
+        _close(res["scores"][key]["value"], value, f"mace-video2d {key} (extra files)")
+    left = {(Path(x["file"]).stem, x["set"]): x["reason"] for x in res["inputs"]["gt_pool"]["left_out"]}
+    assert set(left) == {("gJS_sBM_cAll_d01_mJS3_ch02_slice4", "gt"), ("pred_only", "pred"), ("no_music", "pred"), ("no_music", "gt"),
+                         ("too_short", "gt")}  # fmt: skip
+    assert "no ground truth named pred_only" in left[("pred_only", "pred")] and "no music named no_music" in left[("no_music", "gt")]
+    assert "prediction 'too_short' is missing or could not be read" in left[("too_short", "gt")]
+    assert [s["file"] for s in res["inputs"]["skipped"]] == [str(pred / "too_short.npy")]

@@ -67,8 +67,10 @@ def _music_file(clip: Any, data: Path, music: Path | None) -> Path:
 
 
 def bootstrap_ci(metrics: MotionMetrics, n: int, seed: int = 0) -> dict[str, list[float]]:
-    """95 % percentile intervals of the prediction-set scores, resampling predicted clips."""
-    preds = sorted(metrics.features["pred"], key=lambda f: f.name)
+    """95 % percentile intervals of the prediction-set scores, resampling predicted clips (with their
+    ground-truth partners when the preset pairs them by name)."""
+    rows, _ = metrics.pool()
+    preds, paired = rows["pred"], metrics.preset.pairing == "stem"
     if n <= 0 or len(preds) < 2:
         return {}
     rng = np.random.default_rng(seed)
@@ -76,7 +78,7 @@ def bootstrap_ci(metrics: MotionMetrics, n: int, seed: int = 0) -> dict[str, lis
     for _ in range(n):
         idx = rng.integers(0, len(preds), len(preds))
         m = MotionMetrics(metrics.preset)
-        m.features["gt"] = metrics.features["gt"]
+        m.features["gt"] = [dataclasses.replace(rows["gt"][i], name=f"{j:06d}") for j, i in enumerate(idx)] if paired else rows["gt"]
         m.features["pred"] = [dataclasses.replace(preds[i], name=f"{j:06d}") for j, i in enumerate(idx)]
         for key, s in m.compute().items():
             if not key.endswith("_gt") and s.value is not None:

@@ -24,6 +24,8 @@ from macedance.ray_tasks import check_executor
 
 log = logging.getLogger(__name__)
 RESULT_SCHEMA_VERSION = 1
+_POOL_RULES = {"none": "every readable file of --gt forms the reference distribution; every readable prediction is scored",
+               "stem": "the stems found among --pred, --gt and --music alike; a pair is dropped whole when one file cannot be read"}
 
 
 def evaluate_motion_dirs(
@@ -44,6 +46,42 @@ def evaluate_motion_dirs(
     result, _ = evaluate_motion_files(files, preset, music, fps, up_axis, skeleton, progress, workers, executor, address)
     result["inputs"].update(pred=str(pred), gt=str(gt))
     return result
+
+
+def select_files(files: dict[str, list[Path]], preset: MotionPreset, music: str | Path | None
+                 ) -> tuple[dict[str, list[Path]], list[dict[str, str]]]:  # fmt: skip
+    """The files ``preset`` evaluates, and those it leaves out (``file``, ``set``, ``reason``): names starting
+    with one of ``preset.skip_prefixes``; under ``pairing="stem"`` every stem that is not among the predictions,
+    the ground truth and (when ``music`` is given) the music alike."""
+    left: list[dict[str, str]] = []
+    kept: dict[str, list[Path]] = {r: [] for r in ROLES}
+    for role in ROLES:
+        for f in files[role]:
+            if preset.skip_prefixes and f.name.startswith(preset.skip_prefixes):
+                left.append({"file": str(f), "set": role, "reason": f"name starts with {' or '.join(map(repr, preset.skip_prefixes))} "
+                             f"(the reference code of {preset.name} skips such files)"})  # fmt: skip
+            else:
+                kept[role].append(f)
+    if preset.pairing != "stem":
+        return kept, left
+    by_stem: dict[str, dict[str, Path]] = {r: {} for r in ROLES}
+    for role in ROLES:
+        for f in kept[role]:
+            if f.stem in by_stem[role]:
+                raise ValidationError(f"--{role}", f"one file per name: {preset.name} pairs predictions and ground truth by file name",
+                                      f"{by_stem[role][f.stem]} and {f}")  # fmt: skip
+            by_stem[role][f.stem] = f
+    pred, gt = set(by_stem["pred"]), set(by_stem["gt"])
+    no_music = {s for s in pred & gt if find_music(music, s) is None} if music is not None else set()
+    for role, other, what in (("pred", gt, "ground truth"), ("gt", pred, "prediction")):
+        for stem, f in sorted(by_stem[role].items()):
+            if stem not in other:
+                left.append({"file": str(f), "set": role, "reason": f"no {what} named {stem}.* ({preset.name} evaluates pairs matched by file name)"})
+            elif stem in no_music:
+                left.append({"file": str(f), "set": role, "reason": f"no music named {stem}.* in {music} ({preset.name} evaluates only the "
+                             "pairs with music)"})  # fmt: skip
+    use = (pred & gt) - no_music
+    return {r: [by_stem[r][s] for s in sorted(use)] for r in ROLES}, left
 
 
 def _sequence_features(job: tuple[str, Path], preset: MotionPreset, music: str | Path | None, fps: float | None,
@@ -124,7 +162,9 @@ def evaluate_motion_files(
     """Evaluate every sequence file in ``pred`` against the distribution of those in ``gt``.
 
     FID and diversity compare the two sets as distributions (names need not match, counts may
-    differ). BAS pairs each file with the music/beat file of the same stem in ``music``. Files that
+    differ), except under a preset with ``pairing="stem"`` (``mace-video2d``), which evaluates only
+    the stems present in both folders (and in ``music``), as its reference does; the files each rule
+    uses and leaves out are recorded in ``inputs.gt_pool``. BAS pairs each file with the music/beat file of the same stem in ``music``. Files that
     cannot be evaluated are recorded with a reason and skipped. ``workers`` threads read files and
     compute features (default: up to 4); ``executor="ray"`` fans the files out as Ray tasks instead
     (shards merged with :meth:`MotionMetrics.merge`). Results depend on neither.
@@ -133,6 +173,8 @@ def evaluate_motion_files(
     check_executor(executor)
     if music is not None and not Path(music).is_dir():
         raise InputNotFoundError(f"{music}: --music folder not found")
+    listed = files
+    files, left_out = select_files(files, preset, music)
     jobs = [(role, path) for role in ROLES for path in files[role]]
     if executor == "ray":
         metrics = _ray_shards(jobs, preset, music, fps, up_axis, skeleton, address, progress)
@@ -141,10 +183,13 @@ def evaluate_motion_files(
                                progress)  # fmt: skip
     if progress:
         progress(len(jobs), len(jobs), "")
+    pool, unpaired = metrics.pool()
     for role in ROLES:
-        if not metrics.features[role]:
-            first = next((s["reason"] for s in metrics.skipped if s["set"] == role), "no files")
-            raise MaceDanceError(f"no usable {role} sequence (all {len(files[role])} skipped; first reason: {first})")
+        if not pool[role]:
+            first = next((s["reason"] for s in left_out + metrics.skipped if s["set"] == role), "no files")
+            raise MaceDanceError(f"no usable {role} sequence (none of {len(listed[role])} files; first reason: {first})")
+    path_of = {(role, p.stem): str(p) for role in ROLES for p in files[role]}
+    left_out += [{"file": path_of.get((u["set"], u["name"]), u["name"]), "set": u["set"], "reason": u["reason"]} for u in unpaired]
     scores = metrics.compute()
     warnings = [s.details["warning"] for s in scores.values() if "warning" in s.details]
     return {
@@ -158,9 +203,11 @@ def evaluate_motion_files(
             "music": None if music is None else str(music),
             "fps_override": fps, "up_axis_override": up_axis,
             "skeleton": getattr(skeleton, "name", "builtin-smpl"),
-            "files": {r: len(files[r]) for r in ROLES},
-            "evaluated": {r: len(metrics.features[r]) for r in ROLES},
+            "files": {r: len(listed[r]) for r in ROLES},
+            "evaluated": {r: len(pool[r]) for r in ROLES},
             "skipped": metrics.skipped,
+            "gt_pool": {"pairing": preset.pairing, "rule": _POOL_RULES[preset.pairing], "published_pool": preset.reference_pool,
+                        "gt_used": sorted(path_of.get(("gt", f.name), f.name) for f in pool["gt"]), "left_out": left_out},  # fmt: skip
             "executor": executor,
         },  # fmt: skip
         "scores": {k: v.to_dict() for k, v in scores.items()},

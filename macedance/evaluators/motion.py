@@ -305,16 +305,29 @@ class MotionMetrics:
         self.skipped.extend(other.skipped)
         return self
 
-    def _stack(self, role: str, attr: str) -> np.ndarray:
-        rows = sorted(self.features[role], key=lambda f: f.name)  # order-independent results
-        if not rows:
-            return np.zeros((0, 0))
-        return np.stack([getattr(f, attr) for f in rows])
+    def pool(self) -> tuple[dict[str, list[SequenceFeatures]], list[dict[str, str]]]:
+        """The sequences the set metrics use, per role and sorted by name (results do not depend on the order of
+        updates), and those left out with the reason: under ``pairing="stem"`` a sequence whose partner in the
+        other set is missing (absent, or skipped as unreadable) drops out, as in MACE-Dance's script."""
+        rows = {r: sorted(self.features[r], key=lambda f: f.name) for r in ROLES}
+        if self.preset.pairing != "stem":
+            return rows, []
+        names = {r: {f.name for f in rows[r]} for r in ROLES}
+        left_out = [{"name": f.name, "set": r, "reason": f"its {'ground truth' if r == 'pred' else 'prediction'} "
+                     f"{f.name!r} is missing or could not be read (pairs are evaluated whole)"}
+                    for r, other in (("pred", "gt"), ("gt", "pred")) for f in rows[r] if f.name not in names[other]]  # fmt: skip
+        both = names["pred"] & names["gt"]
+        return {r: [f for f in rows[r] if f.name in both] for r in ROLES}, left_out
 
     def compute(self) -> dict[str, Score]:
         p, out = self.preset, {}
+        rows, _ = self.pool()
+
+        def stack(role: str, attr: str) -> np.ndarray:
+            return np.stack([getattr(f, attr) for f in rows[role]]) if rows[role] else np.zeros((0, 0))
+
         for kind, attr in (("k", "kinetic"), ("g", "geometric")):
-            pred, gt = self._stack("pred", attr), self._stack("gt", attr)
+            pred, gt = stack("pred", attr), stack("gt", attr)
             if f"fid_{kind}" in p.metrics:
                 out[f"fid_{kind}"] = fid_score(pred, gt, p, f"FID_{kind}")
             if f"div_{kind}" in p.metrics:
@@ -325,11 +338,10 @@ class MotionMetrics:
                 continue
             for role in ROLES:
                 key = metric if role == "pred" else f"{metric}_gt"
-                rows = sorted(self.features[role], key=lambda f: f.name)
-                vals = [getattr(f, metric) for f in rows]
+                vals = [getattr(f, metric) for f in rows[role]]
                 ok = [v for v in vals if v is not None]
                 undefined = {f.name: (f.bas_reason if metric == "bas" else "root never accelerates")
-                             for f, v in zip(rows, vals, strict=True) if v is None}  # fmt: skip
+                             for f, v in zip(rows[role], vals, strict=True) if v is None}  # fmt: skip
                 details = {"undefined": undefined} if undefined else {}
                 if not ok:
                     why = sorted(set(undefined.values()))
@@ -337,17 +349,16 @@ class MotionMetrics:
                     out[key] = Score(None, f"no sequence with a defined {metric.upper()}{hint}", 0, details)
                     continue
                 if metric == "pfc":  # mean over all clips (windows), as EDGE averages its clip files
-                    value = float(np.mean([w for f in rows for w in f.pfc_windows])) * p.pfc_scale
+                    value = float(np.mean([w for f in rows[role] for w in f.pfc_windows])) * p.pfc_scale
                 else:
                     value = float(np.mean(ok))
                 out[key] = Score(value, None, len(ok), details)
         if "fsr" in p.metrics:
             for role in ROLES:
-                out["fsr" if role == "pred" else "fsr_gt"] = self._fsr(role)
+                out["fsr" if role == "pred" else "fsr_gt"] = self._fsr(rows[role])
         return out
 
-    def _fsr(self, role: str) -> Score:
-        rows = sorted(self.features[role], key=lambda f: f.name)
+    def _fsr(self, rows: list[SequenceFeatures]) -> Score:
         sides: dict[str, list[float]] = {"left": [], "right": []}
         undefined: dict[str, str] = {}
         for f in rows:

@@ -7,8 +7,12 @@ records the preset's name and hash. See docs/metrics/motion.md for the full tabl
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
-from typing import Any
+from dataclasses import dataclass, field, replace
+from typing import Any, Literal
+
+#: How the prediction and ground-truth files form the two sets (see :class:`MotionPreset`).
+Pairing = Literal["none", "stem"]
+PAIRINGS: tuple[str, ...] = ("none", "stem")
 
 from macedance.errors import ValidationError
 from macedance.presets import PresetRecord
@@ -28,6 +32,11 @@ class MotionPreset(PresetRecord):
     crop_frames: int | None = None  # keep the first N frames (None: all)
     crop_sets: tuple[str, ...] = ("pred", "gt")  # which sets the crop applies to
     reference_pool: str = "the --gt folder as given"  # the GT pool the published protocol used
+    # "none": the two folders are independent distributions (every readable GT file is in the pool, every
+    # prediction is scored); "stem": only the stems found among the predictions, the GT and (with --music) the
+    # music are evaluated, and a pair is dropped whole when either file cannot be read (MACE-Dance's script).
+    pairing: Pairing = field(default="none", metadata={"hash": "omit-default"})
+    skip_prefixes: tuple[str, ...] = field(default=(), metadata={"hash": "omit-default"})  # file names left out of both sets
     min_frames: int = 3  # shorter sequences are skipped with a reason
     up_axis: str = "y"  # frame of the features
     joints: int = 24  # use joints[:N]
@@ -115,8 +124,9 @@ MACE_VIDEO2D = MotionPreset(
     reference="AMAP-ML/MACE-Dance@8f92d12 Evaluation-Motion/calculate_metric.py, features/*_2d.py",
     representation="keypoints2d", crop_frames=64, min_frames=64, frame_time=1.0 / 30, normalize="per_set",
     norm_eps=1e-4, norm_ddof=1, diversity_accumulate="float32-triu", bas_smoothing_frames=3.5,
-    bas_empty=0.0, beat_rounding="floor", beat_tracker="mace-video2d", beat_fps=16.0,
-    reference_pool="the ground-truth videos of the same test clips (paired by stem), first 64 frames at 16 fps",
+    bas_empty=0.0, beat_rounding="floor", beat_tracker="mace-video2d", beat_fps=16.0, pairing="stem",
+    reference_pool="the ground-truth videos of the same test clips: sorted(stems of GT ∩ predictions ∩ audio), a pair "
+    "dropped whole when one of its files cannot be read; first 64 frames at 16 fps",
 )  # fmt: skip
 
 CLEAN = MotionPreset(
@@ -161,8 +171,9 @@ LODGE = MotionPreset(
     reference="li-ronghui/LODGE@a898e59 metric/metrics_finedance.py, beat_align_score.py, foot_skating.py",
     metrics=("fid_k", "fid_g", "div_k", "div_g", "bas", "fsr"), fps=30.0, crop_frames=1024, joints=22,
     zero_start=True, root_relative=True, bas_uses_crop=False, bas_music_limit="none", beat_tracker="lodge",
-    reference_pool="every FineDance sequence (motion_fea319, train included; files starting with 'M' skipped), "
-    "first 1024 frames",
+    skip_prefixes=("M",),
+    reference_pool="every FineDance sequence (motion_fea319, train included; calc_and_save_feats skips files starting "
+    "with 'M' in both folders), first 1024 frames",
 )  # fmt: skip
 
 PRESETS: dict[str, MotionPreset] = {p.name: p for p in (BAILANDO, FACT, EDGE, LODGE, MACE_VIDEO2D, CLEAN)}
