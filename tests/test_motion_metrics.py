@@ -48,7 +48,7 @@ def test_clean_kinetic_is_translation_invariant_and_fps_consistent():
     j = _joints(1)
     a = extract_features(j, 30, clean).kinetic
     b = extract_features(j + [5.0, 0.0, -3.0], 30, clean).kinetic
-    np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-9)
+    np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-9)  # float64 differences of shifted positions: ~1e-15 × |shift| on any CPU
     j60 = _joints(1, fps=60)
     k60 = extract_features(j60, 60, clean).kinetic
     h30, h60 = a[0::3], k60[0::3]  # horizontal kinetic energy in (m/s)² at both rates
@@ -61,7 +61,7 @@ def test_clean_bas_sigma_in_seconds_is_fps_independent():
     beats = np.arange(0.25, 6, 0.5)
     b30 = extract_features(j30, 30, clean, beat_times=beats).bas
     b60 = extract_features(j60, 60, clean, beat_times=beats).bas
-    assert b30 == pytest.approx(b60, abs=0.08)
+    assert b30 == pytest.approx(b60, abs=0.08)  # not round-off: the envelope's minima move by up to a frame between 30 and 60 fps
 
 
 def test_bas_directions_and_undefined():
@@ -82,14 +82,14 @@ def test_frechet_eigh_equals_sqrtm_and_is_exact_when_rank_deficient():
     rng = np.random.default_rng(3)
     a, b = rng.normal(size=(400, 64)), rng.normal(size=(300, 64)) @ rng.normal(size=(64, 64)) * 0.3 + 0.2
     full = [frechet_distance(*gaussian_stats(a), *gaussian_stats(b), method=m) for m in ("sqrtm", "eigh")]
-    assert full[1].value == pytest.approx(full[0].value, rel=1e-10) and not full[1].singular
+    assert full[1].value == pytest.approx(full[0].value, rel=1e-10) and not full[1].singular  # float64 LAPACK, well conditioned: ~1e-13
     few = rng.normal(size=(12, 256))
     stats = gaussian_stats(few)
     exact = frechet_distance(*stats, *stats, method="eigh")
     assert exact.singular and abs(exact.value) < 1e-9 * np.trace(stats[1])
     other = gaussian_stats(rng.normal(size=(12, 256)) + 0.1)
     pair = [frechet_distance(*stats, *other, method=m).value for m in ("sqrtm", "eigh")]
-    assert pair[1] == pytest.approx(pair[0], rel=1e-4)
+    assert pair[1] == pytest.approx(pair[0], rel=1e-4)  # rank 11 of 256: sqrtm itself loses ~1e-6 here (the point of eigh)
     with pytest.raises(ValueError, match="sqrtm' or 'eigh"):
         frechet_distance(*stats, *other, method="svd")
 
@@ -154,6 +154,7 @@ def test_merge_equals_single_pass():
         (a if k < 5 else b).update(f, role)
     s1, s2 = one.compute(), a.merge(b).compute()
     for key in s1:
+        # the same float64 features, sorted by name before every set metric: identical up to BLAS threading (~1e-15)
         assert s1[key].value == pytest.approx(s2[key].value, rel=1e-12, abs=1e-12) if s1[key].value is not None else s2[key].value is None
     with pytest.raises(ValidationError):
         a.merge(MotionMetrics(get_preset("bailando-aistpp")))

@@ -109,6 +109,7 @@ def test_ray_motion_evaluation_equals_local(ray_cluster, tmp_path: Path) -> None
         if score["value"] is None:
             assert other["value"] is None
         else:
+            # float64 features in another process (thread count may differ), merged and sorted by name: BLAS in the covariances ~1e-15
             assert abs(other["value"] - score["value"]) <= 1e-9 * max(1.0, abs(score["value"])), key
     # merging the sufficient statistics of arbitrary shards gives the single-pass state
     jobs = [(r, p) for r in ("pred", "gt") for p in sorted((tmp_path / r).glob("*.np[yz]"))]
@@ -151,6 +152,7 @@ def test_ray_video_evaluation_equals_local(ray_cluster: Path, tmp_path: Path, mo
     assert remote["inputs"]["skipped"] == local["inputs"]["skipped"] != []
     for key, score in local["scores"].items():
         if key == "fvd":  # I3D features computed with another torch thread count: float32 round-off (~1e-6 in FVD)
+            # float32 networks in Ray workers with their own thread counts: conv/matmul kernels round differently (~1e-7), 100× margin
             assert remote["scores"][key]["value"] == pytest.approx(score["value"], rel=1e-5)
         else:
             assert remote["scores"][key] == score  # pixel metrics: the same numbers, bit for bit
@@ -194,11 +196,13 @@ def test_two_process_ddp_gives_the_single_process_loss_curve(dance: tuple[Path, 
            [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29517"])  # fmt: skip
     one, ddp = _loss_rows(tmp_path / "one"), _loss_rows(tmp_path / "ddp")
     assert one.shape == ddp.shape == (6, 5)
+    # float32: DDP all-reduces half-batch gradients (another summation order, ~1e-7 per step) and 6 Adam steps carry it into
+    # the loss; 1e-4 is ~100× the drift seen (AVX2 and AVX-512; OMP_NUM_THREADS=1 pins each process's kernels)
     np.testing.assert_allclose(ddp, one, rtol=1e-4, atol=1e-6)
     assert json.loads((tmp_path / "ddp" / "config.json").read_text())["processes"] == 2
     cfg.write_text(json.dumps({"expert": {"dropout": 0.0}, "train": {"batch": 4, "window": 60, "log_every": 1, "grad_accum": 2}}))
     _train([*common, "--out", str(tmp_path / "accum")], env, [sys.executable])
-    np.testing.assert_allclose(_loss_rows(tmp_path / "accum"), one, rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(_loss_rows(tmp_path / "accum"), one, rtol=1e-4, atol=1e-6)  # micro-step sums: as DDP above
     # the DDP run's checkpoint resumes in one process
     _train([*common[:-1], "8", "--out", str(tmp_path / "ddp"), "--resume"], env, [sys.executable])
     assert _loss_rows(tmp_path / "ddp").shape == (8, 5)
@@ -234,7 +238,7 @@ def test_two_process_ddp_appearance_training_equals_one_process(tmp_path: Path) 
         assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
     a, b = (load_file(str(tmp_path / r / "adapter.safetensors")) for r in ("one", "ddp"))
     for k in a:
-        np.testing.assert_allclose(b[k].numpy(), a[k].numpy(), rtol=1e-4, atol=1e-7)
+        np.testing.assert_allclose(b[k].numpy(), a[k].numpy(), rtol=1e-4, atol=1e-7)  # float32 all-reduce order, 2 Adam steps (as above)
     one, ddp = ([float(ln.split(",")[1]) for ln in (tmp_path / r / "loss.csv").read_text().splitlines()[1:]] for r in ("one", "ddp"))
     assert len(one) == len(ddp) >= 1
     np.testing.assert_allclose(ddp, one, rtol=1e-4)
