@@ -988,12 +988,54 @@ def board_validate_cmd(files: Annotated[list[Path], typer.Argument(help="Result 
         raise typer.Exit(2)
 
 
+DEMO_VERSION = "2"  # bump when the demo's job changes (a re-run then starts over)
+_DEMO_DATA = ("raw", "music", "data", "rendered", "raw-videos", "built", "runs", "results", "site")
+_DEMO_TRAINED = ("mace-dance", "edge", "ablation-mamba")
+
+
+def _reuse(out: Path, params: Any) -> dict[str, bool]:
+    """``resume`` a dataset folder built earlier with the same parameters, else ``overwrite`` it."""
+    state = out / ".build" / "params.json"
+    try:
+        same = state.is_file() and json.loads(state.read_text()).get("hash") == params.hash
+    except (OSError, json.JSONDecodeError):
+        same = False
+    return {"resume": True} if same else {"overwrite": True}
+
+
+def _demo_state(out: Path, sequences: int, steps: int, seed: int, fresh: bool) -> list[str]:
+    """Prepare ``out`` for a run: everything kept that the options allow; returns what was cleared (for the user)."""
+    import shutil
+
+    from macedance.fileio import write_json
+
+    options = {"version": DEMO_VERSION, "sequences": sequences, "seed": seed, "steps": steps}
+    path = out / "demo.json"
+    try:
+        old = json.loads(path.read_text()) if path.is_file() else None
+    except (OSError, json.JSONDecodeError):
+        old = {}
+    cleared: list[str] = []
+    if fresh or (old is not None and any(old.get(k) != options[k] for k in ("version", "sequences", "seed"))):
+        for name in _DEMO_DATA:
+            shutil.rmtree(out / name, ignore_errors=True)
+        cleared.append("everything (--fresh)" if fresh else "everything (--sequences/--seed changed)")
+    elif old is not None and old.get("steps") != steps:
+        for method in _DEMO_TRAINED:
+            shutil.rmtree(out / "runs" / method, ignore_errors=True)
+        cleared.append("the trained models (--steps changed)")
+    out.mkdir(parents=True, exist_ok=True)
+    write_json(path, options)
+    return cleared
+
+
 @app.command("demo")
 def demo_cmd(
     out: Annotated[Path, typer.Option(help="Working folder for the demo's files.")] = Path("demo-output"),
     sequences: Annotated[int, typer.Option(min=6, max=100, help="Generated dance sequences (a third form the test split).")] = 12,
     steps: Annotated[int, typer.Option(min=1, help="Training steps of each tiny diffusion method.")] = 150,
     seed: Annotated[int, typer.Option(help="Random seed of the generated data.")] = 0,
+    fresh: Annotated[bool, typer.Option(help="Start over: delete the demo's earlier files in --out first.")] = False,
 ) -> None:
     """The embedded end-to-end job: import → render → dataset build → training → benchmark → leaderboard.
 
@@ -1007,18 +1049,26 @@ def demo_cmd(
        seconds each and indexes the reference methods (retrieval, random clip, mean pose);
     5. runs the madata-motion task on the rendered subset for every method (FID_k/g, Div, BAS, PFC, FSR with
        bootstrap intervals) and builds the leaderboard: terminal table, Markdown, CSV and an HTML page.
+
+    Re-runnable: a second run reuses every finished stage (resumed renders and builds, trained models, cached
+    generations) and prints the same board; a run after an interrupted one finishes the job. Changing
+    --sequences or --seed starts over, changing --steps retrains; --fresh starts over.
     """
     import shutil
 
     import soundfile as sf
 
     from macedance.baselines import METHODS
+    from macedance.baselines.reference import build_reference
     from macedance.benchmark.methods import load_method
     from macedance.benchmark.runner import run_benchmark
     from macedance.benchmark.tasks import get_task
     from macedance.datasets import import_aistpp
     from macedance.datasets.aistpp import GENRES
+    from macedance.datasets.build import BuildParams, build_dataset
+    from macedance.datasets.rendered import RenderParams, render_dataset
     from macedance.datasets.synthetic import synthetic_motion, write_aistpp_pkl
+    from macedance.datasets.synthetic_video import ShotSpec, write_dance_video
     from macedance.leaderboard.build import build_boards
     from macedance.leaderboard.render import terminal_table, write_site
     from macedance.models.diffusion import DiffusionConfig
@@ -1026,23 +1076,25 @@ def demo_cmd(
     from macedance.motion.stats import motion_statistics
     from macedance.music.synth import beat_times, drum_track
     from macedance.schema import load_motion
-    from macedance.training.motion import TrainConfig, train_motion
-
-    from macedance.datasets.build import BuildParams, build_dataset
-    from macedance.datasets.rendered import RenderParams, render_dataset
-    from macedance.datasets.synthetic_video import ShotSpec, write_dance_video
+    from macedance.training.motion import CHECKPOINT, TrainConfig, train_motion
 
     t0 = time.perf_counter()
     with user_errors():
+        for note in _demo_state(out, sequences, steps, seed, fresh):
+            console.print(f"[yellow]demo: starting over for {note}[/yellow]")
         raw, music = out / "raw" / "motions", out / "music"
         (out / "raw" / "splits").mkdir(parents=True, exist_ok=True)
         music.mkdir(parents=True, exist_ok=True)
         genres, split = list(GENRES), {"train": [], "test": []}
-        for i in range(sequences):
+        for i in range(sequences):  # deterministic files, written only when missing (atomically)
             g, bpm = genres[i % len(genres)], 90 + 5 * (i % 12)
             stem = f"{g}_sBM_cAll_d{i + 1:02d}_m{g[1:]}{i % 6}_ch01"
-            write_aistpp_pkl(synthetic_motion(seconds=8.0, fps=60.0, bpm=bpm, seed=seed + i), raw / f"{stem}.pkl")
-            sf.write(music / f"{stem}.wav", drum_track(beat_times(bpm, 8.0, start=0.0), 8.0, 22050, seed=i), 22050)
+            if not (raw / f"{stem}.pkl").is_file():
+                write_aistpp_pkl(synthetic_motion(seconds=8.0, fps=60.0, bpm=bpm, seed=seed + i), raw / f"{stem}.pkl")
+            if not (music / f"{stem}.wav").is_file():
+                tmp = music / f".{stem}.tmp.wav"
+                sf.write(tmp, drum_track(beat_times(bpm, 8.0, start=0.0), 8.0, 22050, seed=i), 22050)
+                tmp.replace(music / f"{stem}.wav")
             split["test" if i % 3 == 0 else "train"].append(stem)
         for name, stems in split.items():
             (out / "raw" / "splits" / f"crossmodal_{name}.txt").write_text("\n".join(stems) + "\n")
@@ -1052,39 +1104,43 @@ def demo_cmd(
         # The embedded default dataset: the imported dances rendered with their music (MA-Data's 3D-rendered subset).
         data = out / "rendered"
         bar, rprogress = _dataset_progress("render", "frames/s")
+        rparams = RenderParams(size=(180, 320), seed=seed)
         try:
-            rendered = render_dataset(out / "data", data, RenderParams(size=(180, 320), seed=seed), music, overwrite=True,
-                                      progress=rprogress, command="macedance demo")  # fmt: skip
+            rendered = render_dataset(out / "data", data, rparams, music, progress=rprogress, command="macedance demo",
+                                      **_reuse(data, rparams))  # fmt: skip
         finally:
             if bar.live.is_started:
                 bar.stop()
         # data build on raw videos: two rendered clips (the render → build loop) and generated shots that show
-        # the filters (a static shot, two dancers, a silent video).
+        # the filters (a static shot, two dancers, a silent video); written when missing.
         videos = out / "raw-videos"
-        shutil.rmtree(videos, ignore_errors=True)
-        for k, clip in enumerate(sorted((data / "videos").glob("*.mp4"))[:2]):
-            (videos / "rendered").mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(clip, videos / "rendered" / clip.name)
-        write_dance_video(videos / "popping" / "dancer0.mp4", [ShotSpec(5.5, "static"), ShotSpec(5.5, "two", bpm=110)], fps=30.0,
-                          size=(480, 270), seed=seed)  # fmt: skip
-        write_dance_video(videos / "silent.mp4", [ShotSpec(6.0)], fps=30.0, size=(480, 270), seed=seed + 7, audio=False)
+        for clip in sorted((data / "videos").glob("*.mp4"))[:2]:
+            if not (videos / "rendered" / clip.name).is_file():
+                (videos / "rendered").mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(clip, videos / "rendered" / f".{clip.name}.tmp")
+                (videos / "rendered" / f".{clip.name}.tmp").replace(videos / "rendered" / clip.name)
+        if not (videos / "popping" / "dancer0.mp4").is_file():
+            write_dance_video(videos / "popping" / "dancer0.mp4", [ShotSpec(5.5, "static"), ShotSpec(5.5, "two", bpm=110)], fps=30.0,
+                              size=(480, 270), seed=seed)  # fmt: skip
+        if not (videos / "silent.mp4").is_file():
+            write_dance_video(videos / "silent.mp4", [ShotSpec(6.0)], fps=30.0, size=(480, 270), seed=seed + 7, audio=False)
+        bparams = BuildParams(seed=seed)
         with progress_bar("build") as progress:
-            built = build_dataset(videos, out / "built", BuildParams(seed=seed), overwrite=True, command="macedance demo",
+            built = build_dataset(videos, out / "built", bparams, command="macedance demo", **_reuse(out / "built", bparams),
                                   progress=lambda p: progress(p.frames_done, p.frames_total, p.current))  # fmt: skip
         runs = out / "runs"
         trained = []
-        for method in ("mace-dance", "edge", "ablation-mamba"):
+        for method in _DEMO_TRAINED:
             expert = ExpertConfig.from_dict({**ExpertConfig.tiny().to_dict(), **METHODS[method].expert})
-            train = TrainConfig(steps=steps, batch=8, window=120, checkpoint_every=steps, log_every=10, seed=seed)
+            train = TrainConfig(steps=steps, batch=8, window=120, checkpoint_every=min(steps, 25), log_every=10, seed=seed)
             run = runs / method
             with progress_bar(f"train {method}") as progress:
-                summary = train_motion(data, run, expert, DiffusionConfig(), train, None, resume=(run / "checkpoint.pt").is_file(),
+                summary = train_motion(data, run, expert, DiffusionConfig(), train, None, resume=(run / CHECKPOINT).is_file(),
                                        progress=lambda s, n, loss: progress(s, n, f"loss {loss:.3f}"), method=method)  # fmt: skip
             trained.append((method, summary))
-        from macedance.baselines.reference import build_reference
-
         for method in ("retrieval", "random-clip", "mean-pose"):
-            build_reference(method, data, runs / method)
+            if not (runs / method / CHECKPOINT).is_file():
+                build_reference(method, data, runs / method)
         task = get_task("madata-motion")
         records = []
         for method in ("mace-dance", "edge", "ablation-mamba", "retrieval", "random-clip", "mean-pose"):
@@ -1100,7 +1156,9 @@ def demo_cmd(
     console.print(build_summary_table(built))
     console.print(motion_stats_table(stats, f"First {len(stats)} imported dances (30 fps, built-in SMPL skeleton)"))
     for method, s in trained:
-        console.print(f"trained [bold]{method}[/bold]: {s['step']} steps in {s['seconds']:.1f} s, last loss {s['last_loss']['loss']:.3f}")
+        what = f"{s['steps_trained']} steps in {s['seconds']:.1f} s" if s["steps_trained"] else "already trained"
+        console.print(f"trained [bold]{method}[/bold]: {s['step']} steps ({what}; {s['train_seconds']:.1f} s in all), "
+                      f"last loss {s['last_loss']['loss']:.3f}")  # fmt: skip
     for b in boards:
         console.print(terminal_table(b))
     console.print(f"Leaderboard page → {files['html']}  (Markdown: {files['markdown']}); total {time.perf_counter() - t0:.0f} s")

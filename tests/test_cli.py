@@ -118,17 +118,6 @@ def test_info_with_user_smpl_model(tmp_path, smpl_model_dir):
     assert "no SMPL neutral model file found" in line
 
 
-def test_demo_runs_the_full_job(tmp_path, monkeypatch):
-    monkeypatch.setenv("MACEDANCE_CACHE_DIR", str(tmp_path / "cache"))
-    result = runner.invoke(app, ["demo", "--out", str(tmp_path / "demo"), "--sequences", "6", "--steps", "5"])
-    assert result.exit_code == 0, result.output
-    assert "6 converted" in result.output and "1 rejected" in result.output
-    for method in ("mace-dance", "edge", "ablation-mamba", "retrieval", "random-clip", "mean-pose"):
-        assert method in result.output
-    assert (tmp_path / "demo" / "site" / "index.html").is_file()
-    assert len(list((tmp_path / "demo" / "results").glob("*.json"))) == 6
-
-
 def test_console_script_entry_point(tmp_path):
     out = subprocess.run([sys.executable, "-m", "macedance", "data", "info", str(tmp_path / "x.npz")],
                          capture_output=True, text=True)  # fmt: skip

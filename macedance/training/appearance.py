@@ -51,7 +51,7 @@ from macedance import __version__
 from macedance.errors import MaceDanceError, ValidationError
 from macedance.fileio import atomic_write, sha256_file, write_json
 from macedance.presets import ConfigRecord
-from macedance.training.logs import plot_losses, save_checkpoint, start_loss_csv
+from macedance.training.logs import last_logged, plot_losses, save_checkpoint, start_loss_csv
 
 log = logging.getLogger(__name__)
 CHECKPOINT = "checkpoint.pt"
@@ -310,6 +310,7 @@ def train_appearance(data: str | Path, model: str | Path, run: str | Path, cfg: 
             save_checkpoint(run / CHECKPOINT, {
                 "trainable": trainable, "adapter": adapter, "optimizer": opt.state_dict(), "step": step, "generator": gen.get_state(),
                 "torch_rng": torch.get_rng_state(), "config": cfg.to_dict(), **provenance,
+                "last_loss": loss_value, "train_seconds": seconds_before + time.perf_counter() - t0,
             })  # fmt: skip
             _write_safetensors(run / "adapter.safetensors", adapter)
             if cfg.stage == "aesthetic":
@@ -318,7 +319,10 @@ def train_appearance(data: str | Path, model: str | Path, run: str | Path, cfg: 
         rt.barrier()
 
     t0 = time.perf_counter()
-    loss_value = float("nan")
+    start_step = step
+    seconds_before = float(state.get("train_seconds", 0.0)) if state else 0.0
+    # the loss of the last step trained (restored on resume, so a run with nothing left to do reports it too)
+    loss_value = float(state.get("last_loss", last_logged(csv_path, step).get("loss", float("nan")))) if state else float("nan")
     wrapped.train()
     end = cfg.steps if stop_after is None else min(cfg.steps, stop_after)
     while step < end:
@@ -348,5 +352,7 @@ def train_appearance(data: str | Path, model: str | Path, run: str | Path, cfg: 
             checkpoint()
         if progress and rt.is_main:
             progress(step, cfg.steps, loss_value)
-    return {"run": str(run), "step": step, "clips": len(clips), "skipped": skipped, "last_loss": loss_value, "processes": rt.world,
-            "trainable_parameters": sum(p.numel() for p in params.values()), "seconds": time.perf_counter() - t0}  # fmt: skip
+    seconds = time.perf_counter() - t0
+    return {"run": str(run), "step": step, "steps_trained": step - start_step, "clips": len(clips), "skipped": skipped,
+            "last_loss": loss_value, "processes": rt.world, "trainable_parameters": sum(p.numel() for p in params.values()),
+            "seconds": seconds, "train_seconds": seconds_before + (seconds if step > start_step else 0.0)}  # fmt: skip

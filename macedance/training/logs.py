@@ -31,6 +31,14 @@ def start_loss_csv(path: Path, columns: Sequence[str], step: int) -> None:
     path.write_text(header + "".join(ln + "\n" for ln in kept))
 
 
+def last_logged(path: Path, step: int) -> dict[str, float]:
+    """The last row of ``path`` at or before ``step`` (column → value; no ``step`` key), or {} when none."""
+    if not path.is_file():
+        return {}
+    rows = [r for r in csv.DictReader(path.open()) if r.get("step") and int(r["step"]) <= step]
+    return {k: float(v) for k, v in rows[-1].items() if k != "step"} if rows else {}
+
+
 def plot_losses(csv_path: Path, png_path: Path, keys: Sequence[str], title: str) -> None:
     """``loss.png``: the ``keys`` columns of ``csv_path`` against the step, log scale."""
     import matplotlib

@@ -32,10 +32,11 @@ from macedance.models.motion_expert import NUM_GENRES, ExpertConfig, MotionExper
 from macedance.models.representation import Normalizer
 from macedance.presets import ConfigRecord
 from macedance.training.data import DEFAULT_GENRES, Sequence, load_training_set
-from macedance.training.logs import plot_losses, save_checkpoint, start_loss_csv
+from macedance.training.logs import last_logged, plot_losses, save_checkpoint, start_loss_csv
 
 log = logging.getLogger(__name__)
 CHECKPOINT = "checkpoint.pt"
+LOSS_KEYS = ("loss", "rec", "joint", "vel", "foot")  # the terms of a step's loss (loss.csv columns, summary["last_loss"])
 
 
 @dataclass(frozen=True)
@@ -171,7 +172,7 @@ def train_motion(
         write_json(run / "config.json", {"expert": expert.to_dict(), "diffusion": diffusion_cfg.to_dict(), "train": asdict(train),
                                          "processes": rt.world, "macedance_version": __version__})  # fmt: skip
         write_json(run / "skipped.json", skipped)
-        start_loss_csv(csv_path, ("step", "loss", "rec", "joint", "vel", "foot", "seconds"), step)
+        start_loss_csv(csv_path, ("step", *LOSS_KEYS, "seconds"), step)
 
     def checkpoint() -> None:
         rngs = rt.gather_objects(torch.get_rng_state())
@@ -181,12 +182,18 @@ def train_motion(
                 "generator": gen.get_state(), "torch_rng": rngs[0], "torch_rng_ranks": rngs, "normalizer": norm.state_dict(),
                 "genres": vocab, "expert_config": expert.to_dict(), "diffusion_config": diffusion_cfg.to_dict(),
                 "train_config": asdict(train), "macedance_version": __version__, "method": method,
+                "last_loss": last, "train_seconds": seconds_before + time.perf_counter() - t0,
             })  # fmt: skip
-            plot_losses(csv_path, run / "loss.png", ("loss", "rec", "joint", "vel", "foot"), "Motion Expert training loss")
+            plot_losses(csv_path, run / "loss.png", LOSS_KEYS, "Motion Expert training loss")
         rt.barrier()
 
     t0 = time.perf_counter()
-    last: dict[str, float] = {}
+    start_step = step
+    seconds_before = float(state.get("train_seconds", 0.0)) if state else 0.0
+    # the losses of the last step trained (restored on resume, so a run with nothing left to do reports them too)
+    last: dict[str, float] = {k: float("nan") for k in LOSS_KEYS}
+    if state:
+        last.update(state.get("last_loss") or {k: v for k, v in last_logged(csv_path, step).items() if k in LOSS_KEYS})
     model.train()
     gft = expert.guidance == "gft"
     end = train.steps if stop_after is None else min(train.steps, stop_after)
@@ -218,5 +225,7 @@ def train_motion(
             checkpoint()
         if progress and rt.is_main:
             progress(step, train.steps, last["loss"])
-    return {"run": str(run), "step": step, "sequences": len(seqs), "windows": len(windows.index), "processes": rt.world,
-            "skipped": skipped, "last_loss": last, "seconds": time.perf_counter() - t0}  # fmt: skip
+    seconds = time.perf_counter() - t0
+    return {"run": str(run), "step": step, "steps_trained": step - start_step, "sequences": len(seqs), "windows": len(windows.index),
+            "processes": rt.world, "skipped": skipped, "last_loss": last, "seconds": seconds,
+            "train_seconds": seconds_before + (seconds if step > start_step else 0.0)}  # fmt: skip

@@ -1,0 +1,106 @@
+"""`macedance demo` as a user runs it: the whole job, again (reusing every finished stage: the same board, nothing
+retrained), after a kill in the training stage (finishes with the same board), and --fresh."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from macedance.cli import app
+
+ROOT = Path(__file__).resolve().parents[1]
+ARGS = ["--sequences", "6", "--steps", "30"]
+METHODS = ("mace-dance", "edge", "ablation-mamba", "retrieval", "random-clip", "mean-pose")
+runner = CliRunner()
+
+
+def _board(out: Path) -> dict[str, dict]:
+    """Every method's scores (values and bootstrap intervals) from the result records."""
+    return {json.loads(p.read_text())["method"]["name"]: json.loads(p.read_text())["scores"] for p in sorted((out / "results").glob("*.json"))}
+
+
+def _mtimes(out: Path) -> dict[str, int]:
+    """Modification times of the trained models, the reference indexes and every generated clip."""
+    files = [*(out / "runs").glob("*/checkpoint.pt"), *(out / "results").rglob("outputs/*.npz")]
+    return {str(p.relative_to(out)): p.stat().st_mtime_ns for p in files}
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, dict[str, dict], str]:
+    """(cache, output folder, board, printed output) of one complete run."""
+    root = tmp_path_factory.mktemp("demo")
+    mp = pytest.MonkeyPatch()
+    mp.setenv("MACEDANCE_CACHE_DIR", str(root / "cache"))
+    try:
+        result = runner.invoke(app, ["demo", "--out", str(root / "demo"), *ARGS])
+    finally:
+        mp.undo()
+    assert result.exit_code == 0, result.output
+    return root / "cache", root / "demo", _board(root / "demo"), result.output
+
+
+def test_demo_runs_the_full_job(demo: tuple[Path, Path, dict, str]) -> None:
+    _, out, board, output = demo
+    assert "6 converted" in output and "1 rejected" in output
+    for method in METHODS:
+        assert method in output
+    assert (out / "site" / "index.html").is_file()
+    assert sorted(board) == sorted(METHODS) and board["edge"]["fid_k"]["value"] > 0
+
+
+def test_demo_runs_again_reusing_what_is_done(demo: tuple[Path, Path, dict, str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """1093ac1 crashed here (KeyError: 'loss' in the summary of a training run with nothing left to do)."""
+    cache, out, board, _ = demo
+    monkeypatch.setenv("MACEDANCE_CACHE_DIR", str(cache))
+    before = _mtimes(out)
+    result = runner.invoke(app, ["demo", "--out", str(out), *ARGS])
+    assert result.exit_code == 0, result.output
+    assert _board(out) == board  # the same leaderboard numbers
+    assert _mtimes(out) == before  # nothing retrained, re-indexed or regenerated
+    assert result.output.count("already trained") == 3
+    assert "6 (0 processed, 6 already done)" in result.output  # the rendered motions were not rendered again
+
+
+def test_demo_finishes_after_a_kill_in_training(demo: tuple[Path, Path, dict, str], tmp_path: Path) -> None:
+    """SIGKILL once the first model has logged training steps; the next run resumes and ends with the same board
+    (training resumes bit for bit from its checkpoint, generations are seeded per clip)."""
+    cache, _, board, _ = demo
+    out = tmp_path / "demo"
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "MACEDANCE_CACHE_DIR": str(cache)}
+    proc = subprocess.Popen([sys.executable, "-m", "macedance", "demo", "--out", str(out), *ARGS], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    log = out / "runs" / "mace-dance" / "loss.csv"
+    deadline = time.time() + 600
+    try:
+        while time.time() < deadline and proc.poll() is None:
+            if log.is_file() and len(log.read_text().splitlines()) >= 3:  # header + steps 10 and 20
+                break
+            time.sleep(0.05)
+        assert proc.poll() is None, "the demo ended before it was killed"
+        os.kill(proc.pid, signal.SIGKILL)
+    finally:
+        proc.wait()
+    assert not (out / "results").is_dir() or not list((out / "results").glob("*.json"))  # killed before the benchmark
+    result = runner.invoke(app, ["demo", "--out", str(out), *ARGS], env={"MACEDANCE_CACHE_DIR": str(cache)})
+    assert result.exit_code == 0, result.output
+    assert _board(out) == board
+
+
+def test_demo_fresh_starts_over(demo: tuple[Path, Path, dict, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    cache, out, _, _ = demo
+    monkeypatch.setenv("MACEDANCE_CACHE_DIR", str(cache))
+    marker = out / "runs" / "edge" / "stale.txt"
+    marker.write_text("from an earlier run")
+    from macedance.cli import _demo_state
+
+    assert _demo_state(out, 6, 30, 0, fresh=False) == [] and marker.is_file()
+    assert _demo_state(out, 6, 31, 0, fresh=False) == ["the trained models (--steps changed)"] and not marker.parent.exists()
+    assert _demo_state(out, 6, 31, 0, fresh=True) == ["everything (--fresh)"] and not (out / "rendered").exists()
