@@ -104,3 +104,21 @@ def test_demo_fresh_starts_over(demo: tuple[Path, Path, dict, str], tmp_path: Pa
     assert _demo_state(out, 6, 30, 0, fresh=False) == [] and marker.is_file()
     assert _demo_state(out, 6, 31, 0, fresh=False) == ["the trained models (--steps changed)"] and not marker.parent.exists()
     assert _demo_state(out, 6, 31, 0, fresh=True) == ["everything (--fresh)"] and not (out / "rendered").exists()
+
+
+def test_a_training_run_with_nothing_left_to_do_reports_the_same_fields(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue: the demo indexed summary["last_loss"]["loss"] of a finished run, which was {}. Every summary now has
+    the same keys; a resumed run with nothing to do reports the last trained step's losses from the checkpoint."""
+    from conftest import make_dance_dataset
+    from macedance.models.diffusion import DiffusionConfig
+    from macedance.models.motion_expert import ExpertConfig
+    from macedance.training.motion import LOSS_KEYS, TrainConfig, train_motion
+
+    monkeypatch.setenv("MACEDANCE_CACHE_DIR", str(tmp_path / "cache"))
+    motions, music = make_dance_dataset(tmp_path / "dance", 2, 4.0)
+    args = (motions, tmp_path / "run", ExpertConfig.tiny(), DiffusionConfig())
+    first = train_motion(*args, TrainConfig(steps=3, batch=2, window=60, log_every=1, checkpoint_every=3), music)
+    again = train_motion(*args, TrainConfig(steps=3, batch=2, window=60, log_every=1, checkpoint_every=3), music, resume=True)
+    assert set(first) == set(again) and set(first["last_loss"]) == set(again["last_loss"]) == set(LOSS_KEYS)
+    assert (first["steps_trained"], again["steps_trained"], again["step"]) == (3, 0, 3)
+    assert again["last_loss"] == first["last_loss"] and 0 < again["train_seconds"] <= first["train_seconds"]  # saved at the checkpoint
