@@ -78,7 +78,7 @@ def download_package(requirement: str, find_links: str | Path | None = None) -> 
         if find_links is not None:
             cmd += ["--no-index", "--find-links", str(find_links)]
         try:
-            run = subprocess.run(cmd, capture_output=True, text=True, timeout=1800)
+            run = subprocess.run(cmd, capture_output=True, text=True, timeout=1800, check=False)
         except FileNotFoundError:
             raise MissingDependencyError(f"fetching {requirement} needs pip ({sys.executable} -m pip)") from None
         got = sorted((Path(tmp) / "out").glob("*")) if (Path(tmp) / "out").is_dir() else []

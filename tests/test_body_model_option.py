@@ -9,9 +9,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import make_smpl_model_file
 from typer.testing import CliRunner
 
-from conftest import make_smpl_model_file
 from macedance.cli import app
 from macedance.datasets.synthetic import synthetic_motion, write_aistpp_pkl
 

@@ -2,6 +2,7 @@ import json
 import pickle
 import subprocess
 import sys
+from typing import Any
 
 import numpy as np
 import pytest
@@ -19,7 +20,7 @@ def _command_paths() -> list[list[str]]:
 
     paths: list[list[str]] = []
 
-    def walk(cmd, path: list[str]) -> None:  # noqa: ANN001
+    def walk(cmd: Any, path: list[str]) -> None:
         paths.append(path)
         for name, sub in sorted(getattr(cmd, "commands", {}).items()):
             walk(sub, [*path, name])

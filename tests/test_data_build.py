@@ -8,9 +8,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import dataset_files
 from PIL import Image
 
-from conftest import dataset_files
 from macedance.datasets.build import BuildParams, build_dataset
 from macedance.datasets.build.manifest import read_manifest
 from macedance.datasets.build.segment import sample_span, segment_shot

@@ -110,6 +110,7 @@ def test_a_training_run_with_nothing_left_to_do_reports_the_same_fields(tmp_path
     """Issue: the demo indexed summary["last_loss"]["loss"] of a finished run, which was {}. Every summary now has
     the same keys; a resumed run with nothing to do reports the last trained step's losses from the checkpoint."""
     from conftest import make_dance_dataset
+
     from macedance.models.diffusion import DiffusionConfig
     from macedance.models.motion_expert import ExpertConfig
     from macedance.training.motion import LOSS_KEYS, TrainConfig, train_motion

@@ -18,8 +18,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from conftest import SHARED_DATA
+
 from macedance.evaluators.motion import MotionMetrics, extract_features
 from macedance.evaluators.presets import get_preset
 
@@ -139,7 +139,7 @@ def test_3d_presets_pool_every_file_of_each_folder(name: str, tmp_path: Path) ->
     pred, gt, music = _folders(tmp_path, name)
     if name == "lodge-finedance":
         for role in (pred, gt):
-            (role / "M_mirrored.csv").write_bytes((JOINTS / "gt" / sorted(p.name for p in (JOINTS / "gt").glob("*.csv"))[0]).read_bytes())
+            (role / "M_mirrored.csv").write_bytes((JOINTS / "gt" / min(p.name for p in (JOINTS / "gt").glob("*.csv"))).read_bytes())
     res = evaluate_motion_dirs(pred, gt, preset, music, fps=preset.fps or 30.0, up_axis="z")
     for key, value in _expected(name)["metrics"].items():
         _close(res["scores"][key]["value"], value, f"{name} {key}")

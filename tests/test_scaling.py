@@ -5,7 +5,6 @@ process with the same global batch)."""
 from __future__ import annotations
 
 import csv
-import hashlib
 import json
 import os
 import subprocess

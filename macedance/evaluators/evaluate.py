@@ -191,6 +191,8 @@ def evaluate_motion_files(
     path_of = {(role, p.stem): str(p) for role in ROLES for p in files[role]}
     left_out += [{"file": path_of.get((u["set"], u["name"]), u["name"]), "set": u["set"], "reason": u["reason"]} for u in unpaired]
     scores = metrics.compute()
+    gt_pool = {"pairing": preset.pairing, "rule": _POOL_RULES[preset.pairing], "published_pool": preset.reference_pool,
+               "gt_used": sorted(path_of.get(("gt", f.name), f.name) for f in pool["gt"]), "left_out": left_out}
     warnings = [s.details["warning"] for s in scores.values() if "warning" in s.details]
     return {
         "schema_version": RESULT_SCHEMA_VERSION,
@@ -206,8 +208,7 @@ def evaluate_motion_files(
             "files": {r: len(listed[r]) for r in ROLES},
             "evaluated": {r: len(pool[r]) for r in ROLES},
             "skipped": metrics.skipped,
-            "gt_pool": {"pairing": preset.pairing, "rule": _POOL_RULES[preset.pairing], "published_pool": preset.reference_pool,
-                        "gt_used": sorted(path_of.get(("gt", f.name), f.name) for f in pool["gt"]), "left_out": left_out},  # fmt: skip
+            "gt_pool": gt_pool,
             "executor": executor,
         },  # fmt: skip
         "scores": {k: v.to_dict() for k, v in scores.items()},
