@@ -7,10 +7,21 @@ reach its true count the assertion is the honest lower bound, not a per-image th
 
 The ``tiles=True`` tests check the tiled pass (full frame + overlapping crops, merged): single people must
 still count exactly 1 (one person seen by several crops is one), multi-person scenes at least 2.
+
+Round-off: the model's outputs are float32 from TFLite's XNNPACK kernels, whose accumulation order differs
+between AVX2 and AVX-512 CPUs (the interpreter runs one thread, so thread counts change nothing: 1 and 2
+threads give identical outputs). Every count is a discrete function of them (the 0.5 score threshold, the
+NMS and tile-merge IoU thresholds), and on these images some of those decisions are close: a score logit
+0.0013 from the threshold, a tile-merge IoU 0.0008 from 0.3. For scale, TFLite's two CPU kernel sets
+(XNNPACK and builtin) differ by up to 0.0075 in a logit and 0.011 px in a 224-px regressor here. So every
+test that takes ``detector`` also runs with every logit lowered or raised by ``LOGIT_SLACK`` and the
+regressors jittered by up to ``REG_SLACK`` (ids ``roundoff-``/``roundoff+``, on cached model outputs): its
+assertions hold for any CPU whose kernels stay within that slack of this one.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 
 import numpy as np
@@ -44,6 +55,37 @@ MULTI = {
 }
 
 
+LOGIT_SLACK = 0.02  # score logit; ~3× the XNNPACK-vs-builtin difference (a score of 0.5 moves by 0.005)
+REG_SLACK = 0.03  # regressors (box, keypoints), 224-px input units; ~3× the XNNPACK-vs-builtin difference
+
+
+class _RoundoffOutputs:
+    """Stands in for the detector's TFLite interpreter: runs the model once per distinct input (cached) and
+    returns its outputs with the logits shifted by ``logit`` and the regressors jittered by ``reg`` times a
+    fixed uniform draw in [−1, 1] (seeded by the input, so a repeated input gets the same outputs)."""
+
+    def __init__(self, interp, score_index: int, reg_index: int) -> None:  # noqa: ANN001
+        self._interp, self._score_index, self._reg_index = interp, score_index, reg_index
+        self._cache: dict[bytes, tuple[np.ndarray, np.ndarray]] = {}
+        self.logit = self.reg = 0.0
+
+    def set_tensor(self, index: int, x: np.ndarray) -> None:
+        self._input, self._key = (index, x), hashlib.sha256(x.tobytes()).digest()
+
+    def invoke(self) -> None:
+        if self._key not in self._cache:
+            self._interp.set_tensor(*self._input)
+            self._interp.invoke()
+            self._cache[self._key] = (self._interp.get_tensor(self._score_index).copy(), self._interp.get_tensor(self._reg_index).copy())
+
+    def get_tensor(self, index: int) -> np.ndarray:
+        logits, reg = self._cache[self._key]
+        if index == self._score_index:
+            return logits + np.float32(self.logit)
+        jitter = np.random.default_rng(int.from_bytes(self._key[:8], "little")).uniform(-1, 1, reg.shape)
+        return reg + (self.reg * jitter).astype(np.float32)
+
+
 def load_photo(photo_id: str) -> np.ndarray:
     """(H, W, 3) uint8 RGB of COCO_val2014_000000<photo_id>.jpg."""
     path = PHOTOS / f"COCO_val2014_000000{photo_id}.jpg"
@@ -53,8 +95,18 @@ def load_photo(photo_id: str) -> np.ndarray:
 
 
 @pytest.fixture(scope="module")
-def detector() -> pd.PersonDetector:
-    return pd.PersonDetector()
+def _cached_detector() -> pd.PersonDetector:
+    det = pd.PersonDetector()
+    det._interp = _RoundoffOutputs(det._interp, det._score_index, det._reg_index)
+    return det
+
+
+@pytest.fixture(params=[0, -1, 1], ids=["as-run", "roundoff-", "roundoff+"])
+def detector(request: pytest.FixtureRequest, _cached_detector: pd.PersonDetector) -> pd.PersonDetector:
+    """The detector as run on this CPU, and with its model outputs moved by the round-off slack (module docstring)."""
+    _cached_detector._interp.logit = request.param * LOGIT_SLACK
+    _cached_detector._interp.reg = -request.param * REG_SLACK
+    return _cached_detector
 
 
 def assert_valid(det: np.ndarray, image: np.ndarray) -> None:
@@ -76,7 +128,8 @@ def test_model_file_and_anchors():
     anchors = pd.ssd_anchors()
     assert anchors.shape == (pd.NUM_ANCHORS, 2) and not anchors.flags.writeable
     assert np.all((anchors > 0) & (anchors < 1))
-    # 28x28 cells x 2, then 14x14 x 2, then 7x7 x 6
+    # 28x28 cells x 2, then 14x14 x 2, then 7x7 x 6. Each float32 centre is one correctly rounded division
+    # ((i + 0.5) / n, IEEE on every CPU): ≤ 2^-24 = 6e-8 relative from the float64 value, inside rtol 1e-7.
     np.testing.assert_allclose(anchors[:2], [[0.5 / 28, 0.5 / 28]] * 2)
     np.testing.assert_allclose(anchors[1568], [0.5 / 14, 0.5 / 14])
     np.testing.assert_allclose(anchors[1568 + 392:1568 + 392 + 6], [[0.5 / 7, 0.5 / 7]] * 6)
@@ -106,7 +159,8 @@ def test_weighted_nms_merges_overlaps_and_keeps_separate_boxes():
     boxes = np.array([[0, 0, 10, 10], [1, 0, 11, 10], [50, 50, 60, 60]], float)
     scores = np.array([0.9, 0.6, 0.7])
     kps = boxes[:, None, :2].repeat(4, axis=1)
-    b, s, k = pd.weighted_nms(boxes, scores, kps, 0.3)
+    b, s, k = pd.weighted_nms(boxes, scores, kps, 0.3)  # IoUs 0.82 and 0: far from 0.3
+    # float64 weighted means of 2 boxes: ≤ a few ulp (measured 1.8e-15 at 10 px) against rtol 1e-7
     np.testing.assert_allclose(s, [0.9, 0.7])
     np.testing.assert_allclose(b[0], [0.4, 0, 10.4, 10])  # (0.9 * 0 + 0.6 * 1) / 1.5
     np.testing.assert_allclose(b[1], boxes[2])
@@ -256,7 +310,7 @@ def test_merge_tiled_rules():
     level = np.array([0, 2, 2, 0, 2, 2])
     kept, merged = pd.merge_tiled(boxes, scores, crop, level)
     assert kept.tolist() == [3, 0, 5]  # level 0 first (by score), then tiles by score
-    np.testing.assert_allclose(merged, [0.7, 0.9, 0.65])
+    np.testing.assert_allclose(merged, [0.7, 0.9, 0.65])  # merged scores are copies of input scores: exact
     # without levels, the halves (higher scores) would come first and not absorb each other
     kept_flat, _ = pd.merge_tiled(boxes, scores, crop, np.zeros(6, int))
     assert len(kept_flat) > len(kept)
@@ -292,6 +346,7 @@ def test_single_person_photos_with_tiles(detector, photo_id):
     assert len(det) == 1
     assert detector.count(image, tiles=True) == 1 and detector.count(image, min_height=0.15, tiles=True) == 1
     assert contains(det[0], SINGLE[photo_id])
+    # level 0 is the same model pass on the same input as tiles=False, with a zero offset: equal (measured exact)
     np.testing.assert_allclose(det[0, :4], detector.detect(image)[0, :4])  # the full-frame box is kept
 
 
@@ -299,11 +354,17 @@ def test_single_person_photos_with_tiles(detector, photo_id):
 @pytest.mark.parametrize("photo_id", sorted(MULTI) + ["000328"])
 def test_multi_person_photos_with_tiles(detector, photo_id):
     """Measured with tiles: 000241 3 (0.96, 0.94, 0.93), 000536 3 (0.94, 0.89, 0.85), 000328 2 (0.86,
-    0.74: the middle cadet, 0.50 without tiles, is confirmed by the crops; the right one is missed)."""
+    0.74: the middle cadet, 0.5005 without tiles, is confirmed by the crops; the right one is missed).
+
+    000328's second person rests on that full-frame score: its logit is 0.002 above the threshold, less than
+    kernels can move it, and without the full-frame box the crops' view of the middle cadet is merged into
+    the left cadet's. So for 000328 the count is asserted not below the untiled count (level 0 is kept whole)
+    rather than ≥ 2, which a CPU with slightly different float32 kernels may not reach."""
     image = load_photo(photo_id)
     det = detector.detect(image, tiles=True)
     assert_valid(det, image)
-    assert 2 <= detector.count(image, tiles=True) <= MULTI.get(photo_id, 3)
+    lower = 2 if photo_id in MULTI else max(1, detector.count(image))
+    assert lower <= detector.count(image, tiles=True) <= MULTI.get(photo_id, 3)
 
 
 @needs_street

@@ -58,7 +58,7 @@ def test_rtmlib_backend_maps_simcc_peaks_back_to_image_pixels(tmp_path: Path) ->
     backend.start_shot()
     kp, world = backend(img)
     assert world is None and kp.shape == (K, 3)
-    np.testing.assert_allclose(kp[:, 2], 0.9, atol=1e-6)
+    np.testing.assert_allclose(kp[:, 2], 0.9, atol=1e-6)  # the float32 constant 0.9 (2.4e-8 from 0.9), passed through
     # expected: the detector's largest box, padded 1.25×, widened to the 3:4 input aspect, mapped linearly
     boxes = PersonDetector().detect(img)
     x0, y0, x1, y1 = boxes[np.argmax((boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])), :4]
@@ -66,10 +66,13 @@ def test_rtmlib_backend_maps_simcc_peaks_back_to_image_pixels(tmp_path: Path) ->
     bw, bh = (x1 - x0) * 1.25, (y1 - y0) * 1.25
     bw, bh = (bw, bw / 0.75) if bw > bh * 0.75 else (bh * 0.75, bh)
     x_in, y_in = _peaks()
+    # Both sides start from the same detector box (its float32 round-off cancels) and the peaks sit exactly on
+    # SimCC bins: measured 6e-14 px. 1 px is below one bin (0.5 input px = 1.7 image px here), so it still checks
+    # the decoding bin for bin, while float64 round-off is ~1e-13 px.
     np.testing.assert_allclose(kp[:, 0], c[0] + (x_in / W_IN - 0.5) * bw, atol=1.0)
     np.testing.assert_allclose(kp[:, 1], c[1] + (y_in / H_IN - 0.5) * bh, atol=1.0)
     blank, _ = backend(np.full((240, 320, 3), 128, np.uint8))
-    assert blank[:, 2].max() == 0.0  # nobody detected → no keypoints
+    assert blank[:, 2].max() == 0.0  # nobody detected → no keypoints (blank logits ≥ 3.7 below the threshold)
 
 
 def test_rtmlib_backend_errors_name_the_file(tmp_path: Path) -> None:
