@@ -4,9 +4,12 @@ OpenBLAS (numpy's and scipy's BLAS) splits a matrix product differently with a d
 threads, which changes float32 results in the last bit: librosa's mel spectrogram and CQT (music
 features written into a dataset and cached by content hash) differed between 1 and 2 threads.
 :func:`single_threaded_blas` runs a block with one BLAS thread. It is re-entrant and safe to use from
-several threads at once: the first block to enter lowers the limit, the last one to leave restores it
-(other BLAS users of the process run single-threaded meanwhile, which changes their speed, not their
-results' meaning).
+several threads at once: the first block to enter lowers the limit, the last one to leave restores it.
+The limit is per process: numpy/scipy BLAS calls of other threads that overlap the block run with one
+thread too, so their last bits depend on timing. Nothing a dataset build stores is computed that way
+(the fit runs in torch, whose BLAS the limit does not touch; the other stages use no BLAS products), so
+the built files stay byte-identical; code that stores BLAS results from concurrent threads must take
+this block as well.
 """
 
 from __future__ import annotations
