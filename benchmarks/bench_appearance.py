@@ -38,10 +38,10 @@ def main() -> None:
 
     cuda = a.device.startswith("cuda")
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, "
-          f"threads {torch.get_num_threads()}" + (f", {torch.cuda.get_device_name()}" if cuda else ""))  # fmt: skip
+          f"threads {torch.get_num_threads()}" + (f", {torch.cuda.get_device_name()}" if cuda else ""))
     rows = []
 
-    def timed(name: str, fn):  # noqa: ANN001, ANN202
+    def timed(name: str, fn):
         if cuda:
             torch.cuda.synchronize()
             torch.cuda.reset_peak_memory_stats()
@@ -64,7 +64,7 @@ def main() -> None:
         ref = rng.integers(0, 255, (h, w, 3), dtype=np.uint8)
         for seg in (a.frames, 9):  # one segment, then relay segments of 9 frames
             cfg = AnimateConfig(width=w, height=h, steps=a.steps, segment_frames=seg)
-            v = timed(f"animate {a.frames} frames {w}×{h}, {a.steps} steps, segments of {seg}", lambda: animate(pipe, ref, pose, face, cfg))
+            v = timed(f"animate {a.frames} frames {w}×{h}, {a.steps} steps, segments of {seg}", lambda cfg=cfg: animate(pipe, ref, pose, face, cfg))
             assert v.shape == (a.frames, h, w, 3)
         common = dict(width=w, height=h, frames=9, fps=8.0, checkpoint_every=1000, device=a.device)
         for stage, init in (("kinematic", None), ("aesthetic", tmp / "k")):
@@ -73,7 +73,7 @@ def main() -> None:
                              pipe=load_pipeline(model, a.device))  # first step (warm-up) and the run's files
             p = load_pipeline(model, a.device)
             s = timed(f"train {stage}: resume + 1 step (9 frames {w}×{h}, grad. ckpt, checkpoint write)",
-                      lambda: train_appearance(data, model, run, AppearanceTrainConfig(stage=stage, steps=2, **common), resume=True, pipe=p))  # fmt: skip
+                      lambda run=run, stage=stage, p=p: train_appearance(data, model, run, AppearanceTrainConfig(stage=stage, steps=2, **common), resume=True, pipe=p))
             rows[-1] = (rows[-1][0] + f", {s['trainable_parameters']:,} trainable", *rows[-1][1:])
     print(f"\n| {'step':<70} | seconds | peak memory MiB ({'CUDA allocated' if cuda else 'process RSS'}) |")
     for name, sec, mem in rows:

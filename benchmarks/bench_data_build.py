@@ -43,7 +43,7 @@ def main() -> None:
         n_shots = max(1, round(a.seconds / 12))
         for v in range(a.videos):
             write_dance_video(raw / f"dance{v}.mp4", [ShotSpec(a.seconds / n_shots, bpm=96 + 8 * k) for k in range(n_shots)],
-                              fps=a.fps, size=(w, h), seed=v)  # fmt: skip
+                              fps=a.fps, size=(w, h), seed=v)
         print(f"generated {a.videos} × {a.seconds:g} s {w}×{h} @ {a.fps:g} fps in {time.perf_counter() - t0:.1f} s")
         print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")
         runs = [(1, True)] + ([(a.workers, True)] if a.workers > 1 else []) + ([(1, False)] if a.compare_clip_videos else [])
@@ -57,7 +57,7 @@ def main() -> None:
             exports[clip_videos] = rep.stage_seconds.get("export", 0.0)
             video_s = a.videos * a.seconds
             print(f"\nworkers={workers}, clip videos {'on' if clip_videos else 'off'}: {rep.clips} clips kept of {rep.candidates} candidates; wall {wall:.1f} s; "
-                  f"real-time factor {video_s / wall:.2f}× ({rep.frames_processed / wall:.1f} source frames/s)")  # fmt: skip
+                  f"real-time factor {video_s / wall:.2f}× ({rep.frames_processed / wall:.1f} source frames/s)")
             print(f"{'stage':<8} {'seconds':>8} {'frames/s':>9}")
             for stage, sec in sorted(rep.stage_seconds.items(), key=lambda kv: -kv[1]):
                 print(f"{stage:<8} {sec:8.1f} {rep.frames_processed / max(sec, 1e-9):9.0f}")

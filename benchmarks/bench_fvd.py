@@ -24,7 +24,8 @@ from torch.utils.flop_counter import FlopCounterMode
 from macedance.video.fvd import i3d_features
 from macedance.video.i3d import InceptionI3d
 from macedance.video.io import read_video
-from _timing import best_time, sync  # noqa: E402 (benchmarks/ is on sys.path when run as a script)
+
+from _timing import best_time, sync
 
 CLIPS = Path(__file__).resolve().parents[2] / "shared" / "data" / "real-media" / "fvd-clips"
 

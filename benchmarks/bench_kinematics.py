@@ -19,11 +19,11 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-from conftest import make_smpl_model_file  # noqa: E402
+from macedance.motion.kinematics import forward_kinematics
+from macedance.motion.rotations import axis_angle_to_matrix
+from macedance.motion.skeleton import skeleton_from_smplx
 
-from macedance.motion.kinematics import forward_kinematics  # noqa: E402
-from macedance.motion.rotations import axis_angle_to_matrix  # noqa: E402
-from macedance.motion.skeleton import skeleton_from_smplx  # noqa: E402
+from conftest import make_smpl_model_file
 
 
 def _best(fn, repeat: int = 3) -> tuple[float, object]:

@@ -18,7 +18,8 @@ import torch
 from macedance.models.diffusion import Diffusion, DiffusionConfig
 from macedance.models.motion_expert import ExpertConfig, MotionExpert
 from macedance.models.representation import Normalizer
-from _timing import best_time  # noqa: E402 (benchmarks/ is on sys.path when run as a script)
+
+from _timing import best_time
 
 
 def main() -> None:

@@ -84,7 +84,7 @@ def run_reference(src, pred, gt, beats):
     gg, pg = normalize(g["gt"], g["pred"])
     metrics = {"fid_k": np.real(calc_fid(pk, gk)), "fid_g": np.real(calc_fid(pg, gg)), "div_k": calculate_avg_distance(pk),
                "div_g": calculate_avg_distance(pg), "div_k_gt": calculate_avg_distance(gk), "div_g_gt": calculate_avg_distance(gg),
-               "bas": np.mean(bas["pred"]), "bas_gt": np.mean(bas["gt"])}  # fmt: skip
+               "bas": np.mean(bas["pred"]), "bas_gt": np.mean(bas["gt"])}
     return time.perf_counter() - t0, metrics, k, g
 
 
@@ -99,11 +99,11 @@ def main() -> None:
     pred, gt = make_sequences(args.n, args.frames, 1), make_sequences(args.n, args.frames, 2)
     beats = np.arange(0.25, args.frames / 60.0, 0.5)
     print(f"input: {args.n} pred + {args.n} GT sequences × {args.frames} frames × 24 joints; {os.cpu_count()} CPUs; "
-          f"{args.workers} worker threads")  # fmt: skip
+          f"{args.workers} worker threads")
     for name in ("bailando-aistpp", "clean"):
         t_feat, t_all, scores, _ = run_ours(pred, gt, beats, name, args.workers)
         print(f"macedance {name:16s} features {t_feat:6.2f} s, all metrics {t_all:6.2f} s "
-              f"({2 * args.n / t_all:,.0f} sequences/s)")  # fmt: skip
+              f"({2 * args.n / t_all:,.0f} sequences/s)")
     if not args.bailando_src:
         print("reference: skipped (pass --bailando-src)")
         return

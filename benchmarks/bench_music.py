@@ -80,7 +80,7 @@ def main() -> None:
         code = ("import time; t=time.perf_counter(); from macedance.music.analysis import analyze_file; "
                 "from macedance.music.presets import get_music_preset; "
                 f"r,_=analyze_file({str(wav)!r}, get_music_preset('clean'), use_cache=False); "
-                "print(time.perf_counter()-t)")  # fmt: skip
+                "print(time.perf_counter()-t)")
         cold = float(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()[-1])
         sf.write(Path(d) / "short.wav", y[: SR * 10], SR)
         analyze_file(Path(d) / "short.wav", get_music_preset("clean"), use_cache=False)  # warm-up (JIT)
@@ -89,7 +89,7 @@ def main() -> None:
         warm = time.perf_counter() - t0
     print(f"\n{args.minutes} min of audio ({os.cpu_count()} CPUs): cold {cold:.1f} s (incl. imports and JIT), "
           f"warm {warm:.1f} s; {result.features.shape[0]} feature frames, {len(result.beat_times)} beats, "
-          f"F-measure {f_measure(result.beat_times, ref):.3f} against the known beats")  # fmt: skip
+          f"F-measure {f_measure(result.beat_times, ref):.3f} against the known beats")
 
 
 if __name__ == "__main__":

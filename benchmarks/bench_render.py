@@ -46,7 +46,7 @@ def main() -> None:
     batch = a.batch or (8 if a.device.startswith("cuda") else 1)
     motion = synthetic_motion(seconds=a.seconds, fps=a.fps, seed=0)
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, load {os.getloadavg()[0]:.1f}, "
-          f"torch {torch.__version__}, device {a.device}" + (f" ({torch.cuda.get_device_name(0)})" if a.device.startswith("cuda") else ""))  # fmt: skip
+          f"torch {torch.__version__}, device {a.device}" + (f" ({torch.cuda.get_device_name(0)})" if a.device.startswith("cuda") else ""))
     characters = [("capsule", capsule_character())]
     if a.smpl_model:
         characters.append(("smpl", smpl_character(a.smpl_model)))

@@ -52,13 +52,13 @@ def main() -> None:
         for v in range(a.videos):
             write_dance_video(raw / f"dance{v}.mp4", [ShotSpec(a.seconds / 2, bpm=96 + 8 * k) for k in range(2)], fps=a.fps, size=(w, h), seed=v)
         print(f"{a.videos} videos × {a.seconds:g} s {w}×{h} @ {a.fps:g} fps; machine: {platform.processor() or platform.machine()}, "
-              f"{cores} cores, Python {platform.python_version()}, Ray {ray.__version__}")  # fmt: skip
+              f"{cores} cores, Python {platform.python_version()}, Ray {ray.__version__}")
         walls, digests = {}, {}
         for workers in (1, 2):
             cache = tmp / f"cache-{workers}"
             os.environ["MACEDANCE_CACHE_DIR"] = str(cache)
             ray.init(num_cpus=cores, include_dashboard=False, log_to_driver=False, configure_logging=False,
-                     runtime_env={"env_vars": {"MACEDANCE_CACHE_DIR": str(cache)}})  # fmt: skip
+                     runtime_env={"env_vars": {"MACEDANCE_CACHE_DIR": str(cache)}})
             try:
                 ray.get(ray.remote(lambda: None).remote())  # workers up before the clock starts
                 t0 = time.perf_counter()
@@ -68,7 +68,7 @@ def main() -> None:
                 ray.shutdown()
             digests[workers] = _digest(tmp / f"out-{workers}")
             print(f"{workers} Ray worker(s) × {max(1, cores // workers)} CPUs: {rep.clips} clips, wall {walls[workers]:.1f} s, "
-                  f"real-time factor {a.videos * a.seconds / walls[workers]:.2f}×, dataset digest {digests[workers]}")  # fmt: skip
+                  f"real-time factor {a.videos * a.seconds / walls[workers]:.2f}×, dataset digest {digests[workers]}")
         print(f"Ray: speed-up 2 workers vs 1: {walls[1] / walls[2]:.2f}×; same clips: {digests[1] == digests[2]}")
         if a.local:
             local = {}
@@ -79,9 +79,9 @@ def main() -> None:
                 local[workers] = time.perf_counter() - t0
                 same = _digest(tmp / f"local-{workers}") == digests[1]
                 print(f"local --workers {workers}: {rep.clips} clips, wall {local[workers]:.1f} s, real-time factor "
-                      f"{a.videos * a.seconds / local[workers]:.2f}×, same clips as Ray: {same}")  # fmt: skip
+                      f"{a.videos * a.seconds / local[workers]:.2f}×, same clips as Ray: {same}")
             print(f"local: speed-up 2 workers vs 1: {local[1] / local[2]:.2f}×; Ray vs local, 1 worker: {local[1] / walls[1]:.2f}×, "
-                  f"2 workers: {local[2] / walls[2]:.2f}×")  # fmt: skip
+                  f"2 workers: {local[2] / walls[2]:.2f}×")
 
 
 if __name__ == "__main__":

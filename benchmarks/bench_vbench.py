@@ -21,7 +21,8 @@ from torch.utils.flop_counter import FlopCounterMode
 from macedance.video.amt import AMTS
 from macedance.video.videomae import VideoMAEv2, sinusoid_table
 from macedance.video.vit import ClipVisual, DinoViT
-from _timing import best_time  # noqa: E402 (benchmarks/ is on sys.path when run as a script)
+
+from _timing import best_time
 
 
 def _random(model: torch.nn.Module, dev: torch.device) -> torch.nn.Module:
@@ -49,10 +50,10 @@ def main() -> None:
     nf, nv = a.frames or (64 if gpu else 8), a.videos or (16 if gpu else 1)
     ctx = torch.autocast("cuda", torch.bfloat16) if a.half and gpu else torch.autocast("cpu", enabled=False)
     print(f"device {dev} ({torch.cuda.get_device_name() if gpu else f'{torch.get_num_threads()} threads'}), torch {torch.__version__}"
-          f"{', bf16 autocast' if a.half and gpu else ''}")  # fmt: skip
+          f"{', bf16 autocast' if a.half and gpu else ''}")
     print(f"{'network':<28}{'input':<22}{'batch':>6}{'GFLOP/item':>12}{'s/batch':>9}{'items/s':>9}{'TFLOP/s':>9}")
     cases = [("DINO ViT-B/16", DinoViT(), (nf, 3, 224, 398), "frames"), ("CLIP ViT-B/32", ClipVisual(), (nf, 3, 224, 224), "frames"),
-             ("AMT-S", AMTS(), (nf, 3, 256, 448), "frames")]  # fmt: skip
+             ("AMT-S", AMTS(), (nf, 3, 256, 448), "frames")]
     if a.videomae:
         with torch.device("meta"):
             cases.append(("VideoMAE-v2 ViT-g/14", VideoMAEv2(), (nv, 3, 16, 224, 224), "videos"))
@@ -66,7 +67,7 @@ def main() -> None:
             t = best_time(run, dev, a.repeat)
         flops = fc.get_total_flops()
         print(f"{name:<28}{'×'.join(map(str, shape[1:])):<22}{shape[0]:>6}{flops / 1e9:>12.1f}{t:>9.3f}{shape[0] / t:>9.1f}"
-              f"{flops * shape[0] / t / 1e12:>9.2f}  {unit}")  # fmt: skip
+              f"{flops * shape[0] / t / 1e12:>9.2f}  {unit}")
         del model
         if gpu:
             torch.cuda.empty_cache()

@@ -61,7 +61,7 @@ def _linked_set(folder: Path, sources: list[Path], n: int) -> Path:
 
 def _run(pred: Path, gt: Path, metrics: str, env: dict[str, str]) -> dict[str, float]:
     out = subprocess.run([sys.executable, "-c", CHILD, str(pred), str(gt), metrics], env=env, capture_output=True, text=True,
-                         check=True)  # fmt: skip
+                         check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -89,11 +89,11 @@ def main() -> None:
     base = rows[1][2]["peak_rss_mib"]
     print(f"metrics {a.metrics}; {a.distinct} distinct 16×64×64 videos per set; python {sys.version.split()[0]}")
     print(f"{'run':<26}{'videos':>8}{'peak RSS MiB':>14}{'Δ vs first size':>17}{'FVD rows MiB':>14}{'wall s':>9}{'s/pair':>9}"
-          f"{'FVD':>10}")  # fmt: skip
+          f"{'FVD':>10}")
     for label, n, r in rows:
         rows_mib = 2 * n * 400 * 8 / 2**20
         print(f"{label:<26}{n:>8}{r['peak_rss_mib']:>14.1f}{r['peak_rss_mib'] - base:>17.1f}{rows_mib:>14.2f}{r['seconds']:>9.1f}"
-              f"{r['seconds'] / max(r['pairs'], 1):>9.4f}{r['fvd']:>10.3f}")  # fmt: skip
+              f"{r['seconds'] / max(r['pairs'], 1):>9.4f}{r['fvd']:>10.3f}")
 
 
 if __name__ == "__main__":

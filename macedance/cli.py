@@ -83,7 +83,7 @@ def root(
     logging.basicConfig(
         level=logging.DEBUG if verbose else logging.WARNING, format="%(message)s", force=True,
         handlers=[RichHandler(console=err_console, show_time=False, show_path=verbose)],
-    )  # fmt: skip
+    )
 
 
 @contextlib.contextmanager
@@ -91,7 +91,7 @@ def progress_bar(description: str) -> Iterator[Any]:
     """A rich progress bar, shown from the first update on; yields ``progress(done, total, name)``."""
     bar = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
                    TextColumn("{task.fields[name]}"), TimeElapsedColumn(), console=err_console,
-                   transient=True, disable=not err_console.is_terminal)  # fmt: skip
+                   transient=True, disable=not err_console.is_terminal)
     task = bar.add_task(description, total=None, name="")
 
     def update(done: int, total: int, name: str) -> None:
@@ -166,7 +166,7 @@ def _dataset_progress(label: str, unit: str, passes: int = 1) -> tuple[Progress,
 
     bar = Progress(TextColumn(f"[bold]{label}"), BarColumn(), TaskProgressColumn(), TextColumn("{task.fields[videos]} sources"),
                    TextColumn("{task.fields[rate]} " + unit), TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
-                   TextColumn("{task.fields[name]}"), console=err_console, transient=True, disable=not err_console.is_terminal)  # fmt: skip
+                   TextColumn("{task.fields[name]}"), console=err_console, transient=True, disable=not err_console.is_terminal)
     task = bar.add_task(label, total=None, videos="", rate="–", name="")
     t0 = time.perf_counter()
 
@@ -175,7 +175,7 @@ def _dataset_progress(label: str, unit: str, passes: int = 1) -> tuple[Progress,
             bar.start()
         rate = p.frames_done / passes / max(time.perf_counter() - t0, 1e-9)
         bar.update(task, completed=p.frames_done, total=max(p.frames_total, p.frames_done) or None,
-                   videos=f"{p.videos_done}/{p.videos_total}", rate=f"{rate:.1f}", name=p.current)  # fmt: skip
+                   videos=f"{p.videos_done}/{p.videos_total}", rate=f"{rate:.1f}", name=p.current)
 
     return bar, progress
 
@@ -225,12 +225,12 @@ def build_cmd(
         params = BuildParams(min_clip=min_clip, max_clip=max_clip, seed=seed, fps=fps, pose_backend=pose_backend,
                              pose_weights=str(pose_weights) if pose_weights else None,
                              smpl_model=str(model) if model else None, allow_silent=allow_silent, preview=preview,
-                             videos=videos)  # fmt: skip
+                             videos=videos)
         bar, progress = _dataset_progress("build", "source frames/s", passes=2)  # two passes per source frame
         command = _command_line("build", raw_dir, out)
         try:
             report = build_dataset(raw_dir, out, params, workers=workers, resume=resume, overwrite=overwrite, progress=progress, command=command,
-                                   executor=executor, address=address, task_cpus=task_cpus, task_gpus=task_gpus)  # fmt: skip
+                                   executor=executor, address=address, task_cpus=task_cpus, task_gpus=task_gpus)
         finally:
             if bar.live.is_started:
                 bar.stop()
@@ -285,12 +285,12 @@ def render_cmd(
         model = _smpl_model(smpl_model)
         params = RenderParams(size=_size(size), fps=fps, character=character, smpl_model=str(model) if model else None, seed=seed,
                               min_clip=min_clip, max_clip=max_clip, background=background, allow_silent=allow_silent, device=device,
-                              batch=8 if device.startswith("cuda") else 1)  # fmt: skip
+                              batch=8 if device.startswith("cuda") else 1)
         bar, progress = _dataset_progress("render", "frames/s")
         command = _command_line("render", motion_dir, out)
         try:
             report = render_dataset(motion_dir, out, params, music_dir, workers=workers, resume=resume, overwrite=overwrite, progress=progress,
-                                    command=command, executor=executor, address=address, task_cpus=task_cpus, task_gpus=task_gpus)  # fmt: skip
+                                    command=command, executor=executor, address=address, task_cpus=task_cpus, task_gpus=task_gpus)
         finally:
             if bar.live.is_started:
                 bar.stop()
@@ -325,7 +325,7 @@ def selfcheck_cmd(
         params = SelfCheckParams(sequences=sequences, seconds=seconds, seed=seed,
                                  render=RenderParams(size=_size(size), character=character, smpl_model=sm, seed=seed, min_clip=min_clip,
                                                      max_clip=max_clip, background=background),
-                                 build=BuildParams(min_clip=min_clip, max_clip=max_clip, seed=seed, smpl_model=sm))  # fmt: skip
+                                 build=BuildParams(min_clip=min_clip, max_clip=max_clip, seed=seed, smpl_model=sm))
         bars: dict[str, Any] = {}
 
         def progress(stage: str, p: Any) -> None:
@@ -402,7 +402,7 @@ def music_cmd(
                     bad.append((str(f), str(exc).replace(f"{f}: ", "")))
             progress(len(files), len(files), "")
     table = Table(title=f"Music analysis: {p.name} ({p.fps:g} fps, preset hash {p.hash})", title_justify="left",
-                  box=box.SIMPLE_HEAD)  # fmt: skip
+                  box=box.SIMPLE_HEAD)
     for col, just in (("track", "left"), ("seconds", "right"), ("BPM", "right"), ("beats", "right"), ("frames", "right")):
         table.add_column(col, justify=just)  # type: ignore[arg-type]
     for stem, r in rows:
@@ -444,15 +444,15 @@ def _skeleton(smpl_model: Optional[Path], gender: str) -> Any:
 
 STAT_COLUMNS = (("fps", "fps", "{:g}"), ("seconds", "sec", "{:.2f}"), ("root_travel_m", "travel", "{:.2f}"),
                 ("mean_joint_speed_mps", "speed", "{:.2f}"), ("p95_wrist_speed_mps", "wrist95", "{:.2f}"),
-                ("foot_contact_ratio", "contact", "{:.0%}"), ("height_m", "height", "{:.2f}"))  # fmt: skip
+                ("foot_contact_ratio", "contact", "{:.0%}"), ("height_m", "height", "{:.2f}"))
 STAT_CAPTION = ("travel: pelvis path length (m); speed: mean joint speed (m/s); wrist95: 95th percentile "
-                "wrist speed (m/s); contact: foot-contact frames; height: body extent (m)")  # fmt: skip
+                "wrist speed (m/s); contact: foot-contact frames; height: body extent (m)")
 
 
 def motion_stats_table(rows: list[tuple[str, dict[str, Any]]], title: str) -> Table:
     """A rich table of per-motion statistics with a mean row."""
     table = Table(title=title, title_justify="left", caption=STAT_CAPTION, caption_justify="left",
-                  box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)  # fmt: skip
+                  box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
     table.add_column("motion", no_wrap=True, overflow="ellipsis", max_width=27)
     for _, header, _ in STAT_COLUMNS:
         table.add_column(header, justify="right", no_wrap=True, min_width=max(4, len(header)))
@@ -494,11 +494,11 @@ def info_cmd(
         err_console.print(f"[yellow]skipped[/yellow] {reason}", highlight=False)
     if json_out:
         write_json(json_out, {"skeleton": skel.name, "motions": dict(rows), "skipped": dict(bad),
-                              "macedance_version": __version__})  # fmt: skip
+                              "macedance_version": __version__})
 
 
 METRIC_LABELS = {"fid_k": "FID_k ↓", "fid_g": "FID_g ↓", "div_k": "Div_k", "div_g": "Div_g", "bas": "BAS ↑",
-                 "pfc": "PFC ↓", "fsr": "FSR ↓"}  # fmt: skip
+                 "pfc": "PFC ↓", "fsr": "FSR ↓"}
 
 
 def _fmt(score: dict[str, Any] | None) -> str:
@@ -516,7 +516,7 @@ def motion_result_table(result: dict[str, Any]) -> Table:
     n = result["inputs"]["evaluated"]
     table = Table(title=f"Motion metrics: {p['name']}", title_justify="left", box=box.SIMPLE_HEAD,
                   caption=f"{n['pred']} generated vs {n['gt']} ground-truth sequences; preset hash {p['hash']}",
-                  caption_justify="left", min_width=44)  # fmt: skip
+                  caption_justify="left", min_width=44)
     table.add_column("metric", min_width=10)
     table.add_column("generated", justify="right", min_width=12)
     table.add_column("ground truth", justify="right", min_width=12)
@@ -622,7 +622,7 @@ def eval_video_cmd(
         with progress_bar("eval video") as progress:
             result = evaluate_videos(pred, gt, tuple(m.strip() for m in metrics.split(",") if m.strip()), preset,
                                      fvd_preset, device, progress, ref, music, pose_backend, pose_weights, executor, address,
-                                     task_gpus)  # fmt: skip
+                                     task_gpus)
         if json_out:
             write_json(json_out, result)
     table = Table(title=f"Video metrics ({preset})", title_justify="left", box=box.SIMPLE_HEAD)
@@ -632,7 +632,7 @@ def eval_video_cmd(
     for k, s in result["scores"].items():
         gt_value = s.get("details", {}).get("gt_value")
         table.add_row(labels.get(k, k), "undefined" if s["value"] is None else f"{s['value']:.4g}", str(s.get("n", "")),
-                      "" if gt_value is None else f"{gt_value:.4g}")  # fmt: skip
+                      "" if gt_value is None else f"{gt_value:.4g}")
     console.print(table)
     for w in result["warnings"]:
         err_console.print(f"[yellow]warning:[/yellow] {w}", highlight=False)
@@ -642,7 +642,7 @@ def eval_video_cmd(
 
 
 weights_app = typer.Typer(help="List, fetch, verify and import the weights of feature networks (downloaded only by `weights fetch`).",
-                          no_args_is_help=True)  # fmt: skip
+                          no_args_is_help=True)
 app.add_typer(weights_app, name="weights")
 
 
@@ -712,7 +712,7 @@ def weights_fetch_cmd(
         with progress_bar("weights fetch") as progress:
             steps = {n: i for i, n in enumerate(dict.fromkeys(wanted))}
             done = fetch_weights(wanted, find_links=find_links, force=force,
-                                 progress=lambda name, step: progress(steps[name], len(steps), f"{name}: {step}"))  # fmt: skip
+                                 progress=lambda name, step: progress(steps[name], len(steps), f"{name}: {step}"))
     for f in done:
         colour = "green" if f.outcome == "installed" else "dim"
         console.print(f"[{colour}]{f.name}[/{colour}]: {f.outcome} → {f.path}" + (f" (from {f.source.name})" if f.source else ""))
@@ -767,15 +767,15 @@ def train_motion_cmd(
         diffusion = DiffusionConfig.from_dict(cfg.get("diffusion", {}))
         train = TrainConfig.from_dict({**({"batch": 8, "window": 120} if tiny else {}), **cfg.get("train", {}),
                                        **({"steps": steps} if steps else {}), **({"grad_accum": grad_accum} if grad_accum else {}),
-                                       "device": device})  # fmt: skip
+                                       "device": device})
         with progress_bar(f"train {method}") as progress:
             summary = train_motion(data, out, expert, diffusion, train, music, resume,
-                                   lambda s, n, loss: progress(s, n, f"loss {loss:.4f}"), method=method)  # fmt: skip
+                                   lambda s, n, loss: progress(s, n, f"loss {loss:.4f}"), method=method)
     if summary.get("processes", 1) > 1 and not _main_process():
         return
     console.print(f"[green]{method}[/green]: {summary['step']} steps on {summary['sequences']} sequences "
                   f"({summary['windows']} windows) in {summary['seconds']:.1f} s; last loss "
-                  f"{summary['last_loss'].get('loss', float('nan')):.4f} → {out}")  # fmt: skip
+                  f"{summary['last_loss'].get('loss', float('nan')):.4f} → {out}")
     for s in summary["skipped"]:
         err_console.print(f"[yellow]skipped[/yellow] {s['file']}: {s['reason']}", highlight=False)
 
@@ -809,15 +809,15 @@ def train_appearance_cmd(
     with user_errors():
         cfg = AppearanceTrainConfig(stage=stage, steps=steps, lr=lr, batch=batch, width=width, height=height, frames=frames, fps=fps,
                                     rank=rank, checkpoint_every=checkpoint_every, gradient_checkpointing=gradient_checkpointing,
-                                    seed=seed, device=device, grad_accum=grad_accum)  # fmt: skip
+                                    seed=seed, device=device, grad_accum=grad_accum)
         cfg.check()
         with progress_bar(f"train appearance ({stage})") as progress:
             summary = train_appearance(data, model, out, cfg, init, resume, lambda s, n, loss: progress(s, n, f"loss {loss:.4f}"),
-                                       offload=offload)  # fmt: skip
+                                       offload=offload)
     if summary.get("processes", 1) > 1 and not _main_process():
         return
     console.print(f"[green]{stage}[/green]: {summary['step']} steps on {summary['clips']} clips, {summary['trainable_parameters']:,} "
-                  f"trainable parameters, {summary['seconds']:.1f} s; last loss {summary['last_loss']:.4f} → {out}")  # fmt: skip
+                  f"trainable parameters, {summary['seconds']:.1f} s; last loss {summary['last_loss']:.4f} → {out}")
     for s in summary["skipped"]:
         err_console.print(f"[yellow]skipped[/yellow] {s['clip']}: {s['reason']}", highlight=False)
 
@@ -847,7 +847,7 @@ def generate_motion_cmd(
             audio = music if music.suffix.lower() != ".npz" else None
             write_video(render, skeleton_frames(motion), motion.fps, audio=audio, audio_seconds=motion.duration)
     console.print(f"[green]{motion.num_frames} frames[/green] ({motion.duration:.2f} s at {motion.fps:g} fps) → {out}"
-                  + (f", video → {render}" if render else ""))  # fmt: skip
+                  + (f", video → {render}" if render else ""))
 
 
 @generate_app.command("video")
@@ -884,11 +884,11 @@ def generate_video_cmd(
 
     with user_errors():
         cfg = AnimateConfig(width=width, height=height, steps=steps, segment_frames=segment_frames, prev_frames=prev_frames,
-                            guidance=guidance, prompt=prompt)  # fmt: skip
+                            guidance=guidance, prompt=prompt)
         with progress_bar("generate") as progress:
             summary = generate_video(music, ref, motion_ckpt, model, out, cfg, seconds, seed, genre, fps, device, offload, adapter,
                                      lora, lora_alpha, pose_video, face_video, motion_out,
-                                     lambda stage, i, n: progress(i, n, stage))  # fmt: skip
+                                     lambda stage, i, n: progress(i, n, stage))
     console.print(f"[green]{summary['frames']} frames[/green] ({summary['seconds']:.2f} s at {fps:g} fps, {width}×{height}) → {out}")
 
 
@@ -1107,7 +1107,7 @@ def demo_cmd(
         rparams = RenderParams(size=(180, 320), seed=seed)
         try:
             rendered = render_dataset(out / "data", data, rparams, music, progress=rprogress, command="macedance demo",
-                                      **_reuse(data, rparams))  # fmt: skip
+                                      **_reuse(data, rparams))
         finally:
             if bar.live.is_started:
                 bar.stop()
@@ -1121,13 +1121,13 @@ def demo_cmd(
                 (videos / "rendered" / f".{clip.name}.tmp").replace(videos / "rendered" / clip.name)
         if not (videos / "popping" / "dancer0.mp4").is_file():
             write_dance_video(videos / "popping" / "dancer0.mp4", [ShotSpec(5.5, "static"), ShotSpec(5.5, "two", bpm=110)], fps=30.0,
-                              size=(480, 270), seed=seed)  # fmt: skip
+                              size=(480, 270), seed=seed)
         if not (videos / "silent.mp4").is_file():
             write_dance_video(videos / "silent.mp4", [ShotSpec(6.0)], fps=30.0, size=(480, 270), seed=seed + 7, audio=False)
         bparams = BuildParams(seed=seed)
         with progress_bar("build") as progress:
             built = build_dataset(videos, out / "built", bparams, command="macedance demo", **_reuse(out / "built", bparams),
-                                  progress=lambda p: progress(p.frames_done, p.frames_total, p.current))  # fmt: skip
+                                  progress=lambda p: progress(p.frames_done, p.frames_total, p.current))
         runs = out / "runs"
         trained = []
         for method in _DEMO_TRAINED:
@@ -1136,7 +1136,7 @@ def demo_cmd(
             run = runs / method
             with progress_bar(f"train {method}") as progress:
                 summary = train_motion(data, run, expert, DiffusionConfig(), train, None, resume=(run / CHECKPOINT).is_file(),
-                                       progress=lambda s, n, loss: progress(s, n, f"loss {loss:.3f}"), method=method)  # fmt: skip
+                                       progress=lambda s, n, loss: progress(s, n, f"loss {loss:.3f}"), method=method)
             trained.append((method, summary))
         for method in ("retrieval", "random-clip", "mean-pose"):
             if not (runs / method / CHECKPOINT).is_file():
@@ -1158,7 +1158,7 @@ def demo_cmd(
     for method, s in trained:
         what = f"{s['steps_trained']} steps in {s['seconds']:.1f} s" if s["steps_trained"] else "already trained"
         console.print(f"trained [bold]{method}[/bold]: {s['step']} steps ({what}; {s['train_seconds']:.1f} s in all), "
-                      f"last loss {s['last_loss']['loss']:.3f}")  # fmt: skip
+                      f"last loss {s['last_loss']['loss']:.3f}")
     for b in boards:
         console.print(terminal_table(b))
     console.print(f"Leaderboard page → {files['html']}  (Markdown: {files['markdown']}); total {time.perf_counter() - t0:.0f} s")

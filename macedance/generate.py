@@ -16,7 +16,7 @@ from macedance.training.motion import build_model, genre_id, load_checkpoint
 
 
 def generate_motion(ckpt: str | Path, music: str | Path, seconds: float | None = None, genre: str | None = None,
-                    seed: int = 0, device: str = "cpu", progress: Any = None) -> Motion:  # fmt: skip
+                    seed: int = 0, device: str = "cpu", progress: Any = None) -> Motion:
     """Sample one motion for ``music`` (a music ``.npz`` or an audio/video file), 30 fps, z-up.
 
     ``seconds`` defaults to the music's length; the whole sequence is generated in one pass.
@@ -44,7 +44,7 @@ def generate_motion(ckpt: str | Path, music: str | Path, seconds: float | None =
     x = diffusion.sample(model, m, g, gen, progress=progress)
     rep = diffusion.norm.unnormalize(x)[0].cpu().numpy().astype(np.float64)
     meta = {"generator": str(state.get("method", "mace-dance")), "checkpoint_step": str(int(state["step"])), "music": str(music),
-            "seed": str(seed), "genre": genre or "unknown", "mixer": model.cfg.mixer, "guidance": model.cfg.guidance}  # fmt: skip
+            "seed": str(seed), "genre": genre or "unknown", "mixer": model.cfg.mixer, "guidance": model.cfg.guidance}
     return rep_to_motion(rep, meta)
 
 
@@ -53,7 +53,7 @@ def generate_video(music: str | Path, ref: str | Path, motion_ckpt: str | Path, 
                    fps: float = 16.0, device: str = "cpu", offload: str = "none", adapter: str | Path | None = None,
                    lora: str | Path | None = None, lora_alpha: float = 0.5, pose_out: str | Path | None = None,
                    face_out: str | Path | None = None, motion_out: str | Path | None = None,
-                   progress: Any = None) -> dict[str, Any]:  # fmt: skip
+                   progress: Any = None) -> dict[str, Any]:
     """The full MACE-Dance cascade: music → Motion Expert (SMPL motion) → pose and face videos aligned to
     the person in ``ref`` → Appearance Expert (Wan-Animate) → ``out`` (H.264 at ``fps``, the music
     muxed in as AAC). Returns a summary (frames, seconds, alignment, files)."""
@@ -85,7 +85,7 @@ def generate_video(music: str | Path, ref: str | Path, motion_ckpt: str | Path, 
     if lora:
         apply_lora(pipe, lora, lora_alpha)
     cond = motion_conditions(motion, reference, (cfg.width, cfg.height), fps, int(pipe.transformer.config.motion_encoder_size),
-                             source=f"--ref {ref}")  # fmt: skip
+                             source=f"--ref {ref}")
     if pose_out:
         write_video(pose_out, cond.pose, fps)
     if face_out:
@@ -94,4 +94,4 @@ def generate_video(music: str | Path, ref: str | Path, motion_ckpt: str | Path, 
     write_video(out, frames, fps, audio=music, audio_seconds=len(frames) / fps)
     return {"out": str(out), "frames": len(frames), "fps": fps, "seconds": len(frames) / fps, "size": (cfg.width, cfg.height),
             "alignment": {"scale_px_per_m": cond.alignment.scale, "offset_px": cond.alignment.offset} if cond.alignment else None,
-            "motion_frames": motion.num_frames}  # fmt: skip
+            "motion_frames": motion.num_frames}

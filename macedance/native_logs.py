@@ -72,8 +72,8 @@ def filter_native_logs() -> Iterator[None]:
     os.dup2(write_fd, 2)
     os.close(write_fd)
     old_stderr = sys.stderr
-    sys.stderr = open(os.dup(real), "w", buffering=1, encoding=getattr(old_stderr, "encoding", None) or "utf-8",  # noqa: SIM115
-                      errors="backslashreplace")  # fmt: skip
+    sys.stderr = open(os.dup(real), "w", buffering=1, encoding=getattr(old_stderr, "encoding", None) or "utf-8",
+                      errors="backslashreplace")
     pump = threading.Thread(target=_pump, args=(read_fd, real), name="native-log-filter", daemon=True)
     pump.start()
     try:

@@ -32,7 +32,7 @@ class PresetRecord:
     def hash(self) -> str:
         fields = {f.name: f for f in dataclasses.fields(self)}  # type: ignore[arg-type]
         d = {k: v for k, v in self.to_dict().items() if k not in _DESCRIPTIVE
-             and not (fields[k].metadata.get("hash") == "omit-default" and getattr(self, k) == fields[k].default)}  # fmt: skip
+             and not (fields[k].metadata.get("hash") == "omit-default" and getattr(self, k) == fields[k].default)}
         return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
 
 

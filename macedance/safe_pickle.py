@@ -23,7 +23,7 @@ from macedance.errors import DataFormatError, UnsafePickleError
 _ALLOWED: dict[tuple[str, str], Any] = {
     ("builtins", name): getattr(__import__("builtins"), name)
     for name in ("dict", "list", "tuple", "set", "frozenset", "bytearray", "complex", "int", "float",
-                 "bool", "str", "bytes", "slice", "range")  # fmt: skip
+                 "bool", "str", "bytes", "slice", "range")
 }
 _ALLOWED[("_codecs", "encode")] = __import__("codecs").encode  # protocol-2 bytes: str → bytes only
 _ALLOWED[("numpy", "ndarray")] = np.ndarray
@@ -42,7 +42,7 @@ _frombuffer = np.ndarray.__reduce_ex__(np.zeros(1), 5)[0]
 for _mod in ("numpy.core.numeric", "numpy._core.numeric"):
     _ALLOWED[(_mod, "_frombuffer")] = _frombuffer
 for _name in ("float16", "float32", "float64", "int8", "int16", "int32", "int64", "uint8", "uint16",
-              "uint32", "uint64", "bool_", "complex64", "complex128"):  # fmt: skip
+              "uint32", "uint64", "bool_", "complex64", "complex128"):
     _ALLOWED[("numpy", _name)] = getattr(np, _name)
 
 
@@ -146,11 +146,11 @@ def safe_load_pickle(path: str | Path, inert_modules: tuple[str, ...] = ()) -> A
 
 _STORAGE_DTYPES = {"FloatStorage": "float32", "HalfStorage": "float16", "BFloat16Storage": "bfloat16", "DoubleStorage": "float64",
                    "LongStorage": "int64", "IntStorage": "int32", "ShortStorage": "int16", "CharStorage": "int8",
-                   "ByteStorage": "uint8", "BoolStorage": "bool"}  # fmt: skip
+                   "ByteStorage": "uint8", "BoolStorage": "bool"}
 
 
 _JIT_BUILDERS = {**dict.fromkeys(("build_intlist", "build_doublelist", "build_boollist", "build_tensorlist"), list),
-                 "restore_type_tag": lambda value, *_: value}  # fmt: skip
+                 "restore_type_tag": lambda value, *_: value}
 
 
 class _StorageType:
@@ -230,7 +230,7 @@ def load_torch_archive(raw: bytes, source: str, inert_modules: tuple[str, ...] =
         obj = _TorchArchiveUnpickler(io.BytesIO(archive.read(pkl)), source, archive, prefix, inert_modules).load()
     except (UnsafePickleError, DataFormatError):
         raise
-    except Exception as exc:  # noqa: BLE001 - malformed pickle or storage
+    except Exception as exc:
         raise DataFormatError(f"{source}: not a readable torch archive ({type(exc).__name__}: {exc})") from None
     if isinstance(obj, InertObject) and obj.pickle_module.startswith("__torch__"):
         out: dict[str, Any] = {}

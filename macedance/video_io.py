@@ -16,7 +16,7 @@ ENCODER_THREADS = 4
 
 
 def write_video(path: str | Path, frames: Iterable[np.ndarray | Any], fps: float, audio: str | Path | None = None,
-                audio_seconds: float | None = None) -> Path:  # fmt: skip
+                audio_seconds: float | None = None) -> Path:
     """Encode frames to an mp4 (H.264, yuv420p), atomically.
 
     Args:
@@ -81,7 +81,7 @@ def write_video(path: str | Path, frames: Iterable[np.ndarray | Any], fps: float
 
 
 def write_clip(src: str | Path, out: str | Path, start: int, end: int, fps: float, audio: str | Path | None = None,
-               draw: Callable[[int, np.ndarray], np.ndarray] | None = None) -> Path:  # fmt: skip
+               draw: Callable[[int, np.ndarray], np.ndarray] | None = None) -> Path:
     """Re-encode frames [start, end) of the video ``src`` (display rotation applied, cropped to even
     sizes) as an mp4 at ``fps``, each frame passed through ``draw(i, frame)`` when given, with
     ``audio`` (the clip's own audio file) muxed in, trimmed to the clip's length.

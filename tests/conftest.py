@@ -75,7 +75,7 @@ def dataset_files(out: Path) -> dict[str, str]:
     import hashlib
 
     return {p.relative_to(out).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(out.rglob("*"))
-            if p.is_file() and ".build" not in p.parts and p.name not in ("build_report.json", "render_report.json")}  # fmt: skip
+            if p.is_file() and ".build" not in p.parts and p.name not in ("build_report.json", "render_report.json")}
 
 
 def make_dance_dataset(root: Path, n: int, seconds: float) -> tuple[Path, Path]:

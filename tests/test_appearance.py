@@ -11,12 +11,18 @@ import pytest
 
 pytest.importorskip("diffusers")
 
-from macedance.appearance.conditions import (  # noqa: E402
-    face_box, fit_alignment, keypoints_to_wan20, letterbox, motion_conditions, project_front, smpl_to_wan20,
-)  # fmt: skip
-from macedance.datasets.synthetic import synthetic_motion  # noqa: E402
-from macedance.datasets.synthetic_video import draw_dancer  # noqa: E402
-from macedance.render.wan_pose import WAN_BODY20, WAN_COLORS, draw_wan_pose, stick_width  # noqa: E402
+from macedance.appearance.conditions import (
+    face_box,
+    fit_alignment,
+    keypoints_to_wan20,
+    letterbox,
+    motion_conditions,
+    project_front,
+    smpl_to_wan20,
+)
+from macedance.datasets.synthetic import synthetic_motion
+from macedance.datasets.synthetic_video import draw_dancer
+from macedance.render.wan_pose import WAN_BODY20, WAN_COLORS, draw_wan_pose, stick_width
 
 W, H = 32, 48  # tiny output size (multiples of 16)
 I = {n: i for i, n in enumerate(WAN_BODY20)}
@@ -30,7 +36,7 @@ def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def pipe(tiny_model: Path):  # noqa: ANN201
+def pipe(tiny_model: Path):
     from macedance.appearance.pipeline import load_pipeline
 
     return load_pipeline(tiny_model)
@@ -153,7 +159,7 @@ def test_loader_refuses_a_folder_that_is_not_wan_animate(tmp_path: Path) -> None
         check_model_dir(tmp_path)
 
 
-def test_relay_segments_give_exactly_the_pose_video_length_and_are_seeded(pipe) -> None:  # noqa: ANN001
+def test_relay_segments_give_exactly_the_pose_video_length_and_are_seeded(pipe) -> None:
     from macedance.appearance.pipeline import AnimateConfig, _segments, animate
 
     rng = np.random.default_rng(0)
@@ -195,7 +201,7 @@ def motion_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
 
 
 def test_cascade_cli_music_and_reference_to_dance_video(tiny_model: Path, motion_run: tuple[Path, Path], tmp_path: Path,
-                                                        monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
     from PIL import Image
     from typer.testing import CliRunner
 
@@ -211,7 +217,7 @@ def test_cascade_cli_music_and_reference_to_dance_video(tiny_model: Path, motion
     assert r.exit_code == 0, r.output
     args = ["generate", "video", "--music", str(song), "--ref", str(tmp_path / "ref.png"), "--motion-ckpt", str(run), "--model", str(model),
             "--out", str(tmp_path / "dance.mp4"), "--seconds", "1.0", "--fps", "8", "--width", str(W), "--height", str(H), "--steps", "1",
-            "--segment-frames", "5", "--pose-video", str(tmp_path / "pose.mp4"), "--face-video", str(tmp_path / "face.mp4")]  # fmt: skip
+            "--segment-frames", "5", "--pose-video", str(tmp_path / "pose.mp4"), "--face-video", str(tmp_path / "face.mp4")]
     r = CliRunner().invoke(app, args)
     assert r.exit_code == 0, r.output
     info = probe_video(tmp_path / "dance.mp4")
@@ -232,15 +238,15 @@ def clips(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return write_appearance_dataset(tmp_path_factory.mktemp("clips"))
 
 
-def _cfg(stage: str, steps: int, **kw):  # noqa: ANN202
+def _cfg(stage: str, steps: int, **kw):
     from macedance.training.appearance import AppearanceTrainConfig
 
     return AppearanceTrainConfig(stage=stage, steps=steps, width=W, height=H, frames=5, fps=8.0, checkpoint_every=1, log_every=1, **kw)
 
 
-def _params(p) -> dict[str, np.ndarray]:  # noqa: ANN001
+def _params(p) -> dict[str, np.ndarray]:
     return {f"{c}.{n}": t.detach().clone() for c in ("transformer", "vae", "text_encoder", "image_encoder")
-            for n, t in getattr(p, c).named_parameters()}  # fmt: skip
+            for n, t in getattr(p, c).named_parameters()}
 
 
 def test_kinematic_step_changes_only_the_body_adapter_and_resumes_exactly(tiny_model: Path, clips: Path, tmp_path: Path) -> None:
@@ -293,7 +299,7 @@ def test_aesthetic_stage_trains_only_rank_32_lora_and_merges_at_alpha(tiny_model
     sd = load_file(str(tmp_path / "a" / "pytorch_lora_weights.safetensors"))
     assert sum(v.numel() for v in sd.values()) == s["trainable_parameters"]
     assert torch.equal(load_file(str(tmp_path / "a" / "adapter.safetensors"))["pose_patch_embedding.weight"],
-                       load_file(str(tmp_path / "k" / "adapter.safetensors"))["pose_patch_embedding.weight"])  # fmt: skip
+                       load_file(str(tmp_path / "k" / "adapter.safetensors"))["pose_patch_embedding.weight"])
     # merge at alpha: W' = W + alpha · B·A (lora_alpha = rank → scale 1). float32, rank 32: another summation
     # order moves an entry by ≤ 32·2^-24·(|B|·|A|) plus one rounding of W' (≤ 2^-24·0.2): ~1e-8 here, far inside
     # atol 1e-6 + rtol 1e-5 (measured bit-identical)
@@ -307,7 +313,7 @@ def test_aesthetic_stage_trains_only_rank_32_lora_and_merges_at_alpha(tiny_model
         torch.testing.assert_close(q.transformer.blocks[0].attn1.to_q.weight.detach(), w0 + alpha * B @ A, rtol=1e-5, atol=1e-6)
     # the same LoRA under the original Wan / DiffSynth names merges to the same weights
     names = {"attn1.": "self_attn.", "attn2.": "cross_attn.", "to_q.": "q.", "to_k.": "k.", "to_v.": "v.", "to_out.0.": "o.",
-             "ffn.net.0.proj.": "ffn.0.", "ffn.net.2.": "ffn.2."}  # fmt: skip
+             "ffn.net.0.proj.": "ffn.0.", "ffn.net.2.": "ffn.2."}
     wan = {}
     for k, v in sd.items():
         k = k.removeprefix("transformer.")
@@ -333,7 +339,7 @@ def test_tiny_pipeline_bf16_on_cuda_animates_and_trains_both_stages(tiny_model: 
     assert p.transformer.dtype == torch.bfloat16 and p.vae.dtype == torch.float32
     rng = np.random.default_rng(0)
     v = animate(p, rng.integers(0, 255, (H, W, 3), dtype=np.uint8), [rng.integers(0, 255, (H, W, 3), dtype=np.uint8)] * 9,
-                [rng.integers(0, 255, (16, 16, 3), dtype=np.uint8)] * 9, AnimateConfig(width=W, height=H, steps=2, segment_frames=5))  # fmt: skip
+                [rng.integers(0, 255, (16, 16, 3), dtype=np.uint8)] * 9, AnimateConfig(width=W, height=H, steps=2, segment_frames=5))
     assert v.shape == (9, H, W, 3)
     k = train_appearance(clips, tiny_model, tmp_path / "k", _cfg("kinematic", 1, device="cuda"))
     a = train_appearance(clips, tiny_model, tmp_path / "a", _cfg("aesthetic", 1, device="cuda"), init=tmp_path / "k")

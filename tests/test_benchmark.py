@@ -56,7 +56,7 @@ def dataset(tmp_path_factory) -> tuple[Path, Path]:
 def _reference_run(dataset, tmp_path, method):
     data, music = dataset
     r = runner.invoke(app, ["train", "motion", "--data", str(data), "--music", str(music), "--out", str(tmp_path / method),
-                            "--method", method])  # fmt: skip
+                            "--method", method])
     assert r.exit_code == 0, r.output
     return tmp_path / method
 
@@ -95,7 +95,7 @@ def test_folder_method_and_cli(dataset, tmp_path):
         if clip["split"] == "test":
             shutil.copy(data / clip["motion_path"], outputs / f"{clip['id']}.npz")  # "generated" = ground truth
     r = runner.invoke(app, ["bench", "run", "--task", "madata-motion", "--method", "folder", "--outputs", str(outputs),
-                            "--data", str(data), "--music", str(music), "--out", str(tmp_path / "res"), "--bootstrap", "20"])  # fmt: skip
+                            "--data", str(data), "--music", str(music), "--out", str(tmp_path / "res"), "--bootstrap", "20"])
     assert r.exit_code == 0, r.output
     rec = load_record(next((tmp_path / "res").glob("*.json")))
     assert rec["method"]["name"] == "folder"
@@ -144,7 +144,7 @@ def _good_record() -> dict:
                      "preset_hash": PRESETS[t.preset].hash, "main_score": "fid_k"},
             "method": {"name": "m"}, "scores": {"fid_k": {"value": 3.0, "ci95": [2.0, 4.0], "n": 5},
                                                 "bas": {"value": None, "undefined_reason": "no music"}},
-            "provenance": {"created": "2026-01-01"}}  # fmt: skip
+            "provenance": {"created": "2026-01-01"}}
 
 
 @pytest.mark.parametrize("mutate, message", [
@@ -157,7 +157,7 @@ def _good_record() -> dict:
     (lambda r: r["task"].update(name="other"), "task.name"),
     (lambda r: r.pop("method"), "record.method"),
     (lambda r: r["scores"].update(pfc_x={"value": 1.0}), "only the task's metrics"),
-])  # fmt: skip
+])
 def test_validation_rejects_broken_records(mutate, message):
     r = _good_record()
     validate(r)

@@ -9,11 +9,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import make_smpl_model_file
 from typer.testing import CliRunner
 
 from macedance.cli import app
 from macedance.datasets.synthetic import synthetic_motion, write_aistpp_pkl
+
+from conftest import make_smpl_model_file
 
 runner = CliRunner()
 
@@ -29,7 +30,7 @@ def models(tmp_path: Path) -> tuple[Path, Path]:
 
 @pytest.mark.parametrize("command", ["build", "render", "selfcheck"])
 def test_dataset_commands_read_the_environment_variable(command: str, models: tuple[Path, Path], tmp_path: Path,
-                                                        monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
     """The parameters handed to the library carry the model file the variable points to (1093ac1: `data build`
     ignored it); an explicit --smpl-model wins over the variable."""
     import macedance.datasets.build as build_mod
@@ -43,10 +44,10 @@ def test_dataset_commands_read_the_environment_variable(command: str, models: tu
         raise SystemExit(0)  # stop before any work
 
     target = {"build": (build_mod, "build_dataset"), "render": (render_mod, "render_dataset"),
-              "selfcheck": (selfcheck_mod, "run_selfcheck")}[command]  # fmt: skip
+              "selfcheck": (selfcheck_mod, "run_selfcheck")}[command]
     monkeypatch.setattr(*target, capture)
     args = {"build": ["data", "build", str(tmp_path), str(tmp_path / "out")], "render": ["data", "render", str(tmp_path), str(tmp_path / "out")],
-            "selfcheck": ["data", "selfcheck", str(tmp_path / "out")]}[command]  # fmt: skip
+            "selfcheck": ["data", "selfcheck", str(tmp_path / "out")]}[command]
     a, b = models
 
     def model_of(params: Any) -> str | None:
@@ -69,7 +70,7 @@ def test_info_and_eval_motion_read_the_environment_variable(models: tuple[Path, 
     res = runner.invoke(app, ["data", "info", str(tmp_path / "m")], env={"MACEDANCE_SMPL_DIR": str(a)})
     assert res.exit_code == 0 and "smplx:SMPL_NEUTRAL.pkl" in res.output
     res = runner.invoke(app, ["eval", "motion", "--pred", str(tmp_path / "m"), "--gt", str(tmp_path / "m"), "--json", str(tmp_path / "r.json")],
-                        env={"MACEDANCE_SMPL_DIR": str(a)})  # fmt: skip
+                        env={"MACEDANCE_SMPL_DIR": str(a)})
     assert res.exit_code == 0, res.output
     assert json.loads((tmp_path / "r.json").read_text())["inputs"]["skeleton"].startswith("smplx:SMPL_NEUTRAL.pkl")
 

@@ -64,10 +64,10 @@ def test_missing_source_is_one_line_exit_2(tmp_path):
 def test_bad_option_value_is_one_line_exit_2(tmp_path):
     write_aistpp_pkl(synthetic_motion(seconds=0.5), tmp_path / "src" / "a.pkl")
     line = _one_red_line(runner.invoke(app, ["data", "import", "aistpp", str(tmp_path / "src"), str(tmp_path / "o"),
-                                             "--up-axis", "x"]))  # fmt: skip
+                                             "--up-axis", "x"]))
     assert "up_axis: expected one of 'y', 'z', found 'x'" in line
     line = _one_red_line(runner.invoke(app, ["data", "import", "finedance", str(tmp_path / "src"), str(tmp_path / "o"),
-                                             "--split", "random"]))  # fmt: skip
+                                             "--split", "random"]))
     assert "--split" in line
 
 
@@ -121,7 +121,7 @@ def test_info_with_user_smpl_model(tmp_path, smpl_model_dir):
 
 def test_console_script_entry_point(tmp_path):
     out = subprocess.run([sys.executable, "-m", "macedance", "data", "info", str(tmp_path / "x.npz")],
-                         capture_output=True, text=True)  # fmt: skip
+                         capture_output=True, text=True)
     assert out.returncode == 2 and out.stderr.startswith("error:") and "Traceback" not in out.stderr
 
 
@@ -130,7 +130,7 @@ def test_console_script_entry_point(tmp_path):
     (["data", "import", "aistpp"], "Missing argument"),
     (["nosuch"], "No such command 'nosuch'"),
     (["demo", "--sequences", "0"], "--sequences"),
-])  # fmt: skip
+])
 def test_console_script_usage_errors_are_one_line(args, message):
     out = subprocess.run([sys.executable, "-m", "macedance", *args], capture_output=True, text=True)
     assert out.returncode == 2
@@ -162,7 +162,7 @@ def test_eval_motion_on_imported_aistpp_directories(tmp_path):
         np.save(music / f"gBR_sBM_cAll_d{s:02d}_mBR0_ch01.npy", np.arange(0.1, 2.0, 0.5))
     out = tmp_path / "r.json"
     result = runner.invoke(app, ["eval", "motion", "--pred", str(tmp_path / "pred" / "motions"), "--gt", str(tmp_path / "gt" / "motions"),
-                                 "--music", str(music), "--preset", "bailando-aistpp", "--json", str(out)])  # fmt: skip
+                                 "--music", str(music), "--preset", "bailando-aistpp", "--json", str(out)])
     assert result.exit_code == 0, result.output
     assert "FID_k" in result.output and "bailando-aistpp" in result.output
     rec = json.loads(out.read_text())
@@ -179,7 +179,7 @@ def test_eval_motion_errors_are_one_line(tmp_path):
     line = _one_red_line(runner.invoke(app, ["eval", "motion", "--pred", str(tmp_path / "a"), "--gt", str(tmp_path / "a")]))
     assert "--fps/--up-axis" in line
     line = _one_red_line(runner.invoke(app, ["eval", "motion", "--pred", str(tmp_path / "a"), "--gt", str(tmp_path / "a"),
-                                             "--preset", "nope"]))  # fmt: skip
+                                             "--preset", "nope"]))
     assert "--preset: expected one of" in line
 
 
@@ -193,6 +193,6 @@ def test_eval_motion_mace_json_keypoints(tmp_path):
             kp[..., 2] = 1.0
             (tmp_path / role / f"clip{i}.json").write_text(json.dumps({"keypoints": kp.tolist(), "fps": 16.0}))
     result = runner.invoke(app, ["eval", "motion", "--pred", str(tmp_path / "pred"), "--gt", str(tmp_path / "gt"),
-                                 "--preset", "mace-video2d"])  # fmt: skip
+                                 "--preset", "mace-video2d"])
     assert result.exit_code == 0, result.output
     assert "mace-video2d" in result.output and "undefined" in result.output  # BAS without music

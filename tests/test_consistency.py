@@ -24,8 +24,18 @@ from typer.testing import CliRunner
 from macedance.cli import app
 from macedance.errors import DataFormatError, UnsafePickleError
 from macedance.weights import load_weights, manifest
-from vbench_fixtures import (TINY_CLIP, TINY_DINO, TINY_VIDEOMAE, amt_videos, consistency_videos, moving_frames, openai_clip_shapes,
-                             random_weights, torchscript_archive)
+
+from vbench_fixtures import (
+    TINY_CLIP,
+    TINY_DINO,
+    TINY_VIDEOMAE,
+    amt_videos,
+    consistency_videos,
+    moving_frames,
+    openai_clip_shapes,
+    random_weights,
+    torchscript_archive,
+)
 
 PARITY = Path(__file__).parent / "parity"
 REF = json.loads((PARITY / "vbench_random.json").read_text())
@@ -89,7 +99,7 @@ def test_consistency_equals_vbench_on_random_weights(tmp_path, metric):
     from macedance.video.evaluate import _network
 
     name, key, feats_file = (("dino-vitb16", "subject_consistency", "dino") if metric == "subject-consistency"
-                             else ("clip-vit-b32", "background_consistency", "clip"))  # fmt: skip
+                             else ("clip-vit-b32", "background_consistency", "clip"))
     _import(name, _dino(tmp_path) if name == "dino-vitb16" else _clip(tmp_path))
     model, _, info = _network(name, "cpu")
     assert info["architecture_published"] is False and info["weights_verification"].startswith("structure")

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import dataset_files
 from PIL import Image
 
 from macedance.datasets.build import BuildParams, build_dataset
@@ -18,6 +17,8 @@ from macedance.datasets.build.shots import detect_cuts, is_static, scan_video, s
 from macedance.datasets.synthetic_video import ShotSpec, write_dance_video
 from macedance.errors import DataFormatError, ValidationError
 from macedance.video.io import iter_frames, probe_video
+
+from conftest import dataset_files
 
 # Short clips keep the whole-build tests fast: 2–3 s clips at 15 fps on 320×240 videos.
 FAST = dict(min_clip=2.0, max_clip=3.0)
@@ -147,7 +148,7 @@ def _raw_folder(root: Path) -> Path:
     (raw / "popping").mkdir(parents=True)
     (raw / "jazz").mkdir()
     write_dance_video(raw / "popping" / "a.mp4", [ShotSpec(2.6), ShotSpec(2.4, "static"), ShotSpec(2.5, "two"), ShotSpec(5.2, bpm=100)],
-                      fps=FPS, size=SIZE, seed=1)  # fmt: skip
+                      fps=FPS, size=SIZE, seed=1)
     write_dance_video(raw / "jazz" / "b.mp4", [ShotSpec(4.4, bpm=110)], fps=FPS, size=SIZE, seed=2)
     write_dance_video(raw / "jazz" / "c.mp4", [ShotSpec(2.8, bpm=90)], fps=FPS, size=SIZE, seed=3)
     write_dance_video(raw / "silent.mp4", [ShotSpec(2.5)], fps=FPS, size=SIZE, seed=4, audio=False)
@@ -228,7 +229,7 @@ def test_build_writes_clips_manifest_splits_and_card(built: tuple[Path, Path, Pa
 
 
 def test_same_input_and_seed_give_the_same_dataset_with_two_workers(built: tuple[Path, Path, Path], tmp_path: Path,
-                                                                    monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     """Byte for byte (motions, keypoints, music features, clip videos, manifest, card), from an empty cache, with two
     worker processes of one torch thread each instead of one worker with cpu_count threads. What makes this hold on
     any machine and thread count: the encoder runs a fixed number of frame threads in x264's cpu-independent mode,
@@ -241,7 +242,7 @@ def test_same_input_and_seed_give_the_same_dataset_with_two_workers(built: tuple
 
 
 def test_killed_build_resumes_without_redoing_finished_videos(built: tuple[Path, Path, Path], tmp_path: Path,
-                                                              monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
     import macedance.datasets.build.runner as runner
 
     cache, raw, out = built
@@ -250,7 +251,7 @@ def test_killed_build_resumes_without_redoing_finished_videos(built: tuple[Path,
     calls: list[str] = []
     real = runner.process_video
 
-    def counting(path, rel, *a, **kw):  # noqa: ANN001, ANN202
+    def counting(path, rel, *a, **kw):
         calls.append(rel)
         return real(path, rel, *a, **kw)
 
@@ -279,7 +280,7 @@ def test_killed_build_resumes_without_redoing_finished_videos(built: tuple[Path,
 
 
 def test_cli_build_prints_a_summary_and_reports_bad_folders(built: tuple[Path, Path, Path], tmp_path: Path,
-                                                           monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
     from typer.testing import CliRunner
 
     from macedance.cli import app
@@ -292,7 +293,7 @@ def test_cli_build_prints_a_summary_and_reports_bad_folders(built: tuple[Path, P
     assert "clips kept" in res.output and "multi-person" in res.output
     # --allow-silent keeps the silent video's clips as motion-only; --preview writes overlay videos
     res = runner.invoke(app, ["data", "build", str(raw), str(tmp_path / "silent"), "--min-clip", "2", "--max-clip", "3",
-                              "--allow-silent", "--preview"])  # fmt: skip
+                              "--allow-silent", "--preview"])
     assert res.exit_code == 0, res.output
     rows = read_manifest(tmp_path / "silent" / "manifest.parquet")
     silent = [r for r in rows if r["source_video"] == "silent.mp4"]

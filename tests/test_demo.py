@@ -76,7 +76,7 @@ def test_demo_finishes_after_a_kill_in_training(demo: tuple[Path, Path, dict, st
     out = tmp_path / "demo"
     env = {**os.environ, "PYTHONPATH": str(ROOT), "MACEDANCE_CACHE_DIR": str(cache)}
     proc = subprocess.Popen([sys.executable, "-m", "macedance", "demo", "--out", str(out), *ARGS], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     log = out / "runs" / "mace-dance" / "loss.csv"
     deadline = time.time() + 600
     try:
@@ -109,11 +109,11 @@ def test_demo_fresh_starts_over(demo: tuple[Path, Path, dict, str], tmp_path: Pa
 def test_a_training_run_with_nothing_left_to_do_reports_the_same_fields(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Issue: the demo indexed summary["last_loss"]["loss"] of a finished run, which was {}. Every summary now has
     the same keys; a resumed run with nothing to do reports the last trained step's losses from the checkpoint."""
-    from conftest import make_dance_dataset
-
     from macedance.models.diffusion import DiffusionConfig
     from macedance.models.motion_expert import ExpertConfig
     from macedance.training.motion import LOSS_KEYS, TrainConfig, train_motion
+
+    from conftest import make_dance_dataset
 
     monkeypatch.setenv("MACEDANCE_CACHE_DIR", str(tmp_path / "cache"))
     motions, music = make_dance_dataset(tmp_path / "dance", 2, 4.0)

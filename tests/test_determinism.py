@@ -19,7 +19,7 @@ def _blas_threads() -> list[int]:
     return sorted(i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas")
 
 
-def _in_thread(fn) -> list:  # noqa: ANN001
+def _in_thread(fn) -> list:
     out: list = []
     t = threading.Thread(target=lambda: out.append(fn()))
     t.start()

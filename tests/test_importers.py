@@ -5,7 +5,6 @@ import pickle
 import numpy as np
 import pytest
 
-from conftest import random_axis_angle
 from macedance.datasets import import_aistpp, import_finedance, read_aistpp_motion, read_clips, read_finedance_motion
 from macedance.datasets.aistpp import parse_sequence_name
 from macedance.datasets.finedance import finedance_split
@@ -13,6 +12,8 @@ from macedance.datasets.synthetic import synthetic_motion, write_aistpp_pkl, wri
 from macedance.errors import DataFormatError, InputNotFoundError, UnsafePickleError, ValidationError
 from macedance.motion.rotations import axis_angle_to_matrix
 from macedance.schema import Motion, load_motion
+
+from conftest import random_axis_angle
 
 
 class _Evil:
@@ -24,7 +25,7 @@ def _aist_pickle(path, poses, trans, scaling):
     """An AIST++ motion file exactly as distributed: dict of float arrays, pickled."""
     with open(path, "wb") as f:
         pickle.dump({"smpl_loss": 0.0021, "smpl_poses": poses, "smpl_scaling": np.array([scaling]),
-                     "smpl_trans": trans}, f)  # fmt: skip
+                     "smpl_trans": trans}, f)
 
 
 def test_read_aistpp_divides_translation_by_scaling(tmp_path, rng):

@@ -4,7 +4,6 @@ import smplx
 import torch
 from smplx.utils import Struct
 
-from conftest import SHARED_DATA, make_smpl_model_file, random_axis_angle
 from macedance.errors import BodyModelError
 from macedance.motion import kinematics as kin
 from macedance.motion.rotations import axis_angle_to_matrix
@@ -16,6 +15,8 @@ from macedance.motion.skeleton import (
     skeleton_from_smplx,
 )
 from macedance.schema import Motion
+
+from conftest import SHARED_DATA, make_smpl_model_file, random_axis_angle
 
 
 def _smplx_joints(model_file, aa, trans, betas):

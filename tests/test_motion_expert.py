@@ -11,7 +11,6 @@ import soundfile as sf
 import torch
 from typer.testing import CliRunner
 
-from conftest import make_dance_dataset
 from macedance.cli import app
 from macedance.datasets.synthetic import synthetic_motion
 from macedance.models.diffusion import Diffusion, DiffusionConfig, cosine_alphas_cumprod
@@ -20,6 +19,8 @@ from macedance.models.motion_expert import ExpertConfig, MotionExpert
 from macedance.models.representation import Normalizer, motion_to_rep, rep_to_motion
 from macedance.music.synth import beat_times, drum_track
 from macedance.training.motion import TrainConfig, build_model, load_checkpoint, train_motion
+
+from conftest import make_dance_dataset
 
 
 @pytest.fixture(scope="module")
@@ -52,7 +53,7 @@ def test_mamba_parameters_match_mamba_ssm_layout():
     shapes = {k: tuple(v.shape) for k, v in m.state_dict().items()}
     assert shapes == {"A_log": (128, 16), "D": (128,), "in_proj.weight": (256, 64), "conv1d.weight": (128, 1, 4),
                       "conv1d.bias": (128,), "x_proj.weight": (36, 128), "dt_proj.weight": (128, 4),
-                      "dt_proj.bias": (128,), "out_proj.weight": (64, 128)}  # fmt: skip
+                      "dt_proj.bias": (128,), "out_proj.weight": (64, 128)}
     torch.manual_seed(0)  # the margin below depends on the initialisation
     bi = BiMamba(16, 4)
     x = torch.randn(1, 10, 16)
@@ -71,7 +72,7 @@ def test_mamba_parameters_match_mamba_ssm_layout():
 def test_shapes(mixer, guidance):
     m = MotionExpert(ExpertConfig.tiny(mixer=mixer, guidance=guidance))
     out = m(torch.randn(2, 40, 151), torch.tensor([1, 999]), torch.randn(2, 40, 35), torch.tensor([0, 16]),
-            torch.rand(2), torch.tensor([True, False]))  # fmt: skip
+            torch.rand(2), torch.tensor([True, False]))
     assert out.shape == (2, 40, 151)
 
 
@@ -169,10 +170,10 @@ def test_cli_train_and_generate(dataset, tmp_path, method):
     data, music = dataset
     runner = CliRunner()
     r = runner.invoke(app, ["train", "motion", "--data", str(data), "--music", str(music), "--out", str(tmp_path / "run"),
-                            "--method", method, "--tiny", "--steps", "3"])  # fmt: skip
+                            "--method", method, "--tiny", "--steps", "3"])
     assert r.exit_code == 0, r.output
     r = runner.invoke(app, ["generate", "motion", "--ckpt", str(tmp_path / "run"), "--music", str(music / "s1.wav"),
-                            "--out", str(tmp_path / "g.npz"), "--seconds", "6", "--render", str(tmp_path / "g.mp4")])  # fmt: skip
+                            "--out", str(tmp_path / "g.npz"), "--seconds", "6", "--render", str(tmp_path / "g.mp4")])
     assert r.exit_code == 0, r.output
     from macedance.music.audio import load_audio
     from macedance.schema import load_motion
@@ -186,7 +187,7 @@ def test_cli_errors(dataset, tmp_path):
     data, music = dataset
     runner = CliRunner()
     r = runner.invoke(app, ["generate", "motion", "--ckpt", str(tmp_path / "none"), "--music", str(music / "s1.wav"),
-                            "--out", str(tmp_path / "g.npz")])  # fmt: skip
+                            "--out", str(tmp_path / "g.npz")])
     assert r.exit_code == 2 and "no checkpoint" in r.stderr
     r = runner.invoke(app, ["train", "motion", "--data", str(data), "--out", str(tmp_path / "r"), "--method", "nope"])
     assert r.exit_code == 2 and "--method" in r.stderr
@@ -201,7 +202,7 @@ def test_generate_1024_frames_from_a_music_file_and_render(dataset, tmp_path):
     sf.write(song, drum_track(beat_times(120, 35.0, start=0.0), 35.0, 22050), 22050)
     r = CliRunner().invoke(app, ["generate", "motion", "--ckpt", str(tmp_path / "run"), "--music", str(song),
                                  "--seconds", "34.13", "--out", str(tmp_path / "long.npz"),
-                                 "--render", str(tmp_path / "long.mp4")])  # fmt: skip
+                                 "--render", str(tmp_path / "long.mp4")])
     assert r.exit_code == 0, r.output
     from macedance.schema import load_motion
 

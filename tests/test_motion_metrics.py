@@ -139,7 +139,7 @@ def test_pfc_static_root_is_undefined():
     (np.full((20, 24, 3), np.nan), "NaN/Inf"),
     (np.zeros((20, 17, 3)), "at least 24 SMPL joints, found 17"),
     (np.zeros((20, 24)), "expected (T, J, 3)"),
-])  # fmt: skip
+])
 def test_bad_sequences_are_skipped_with_reason(data, reason):
     with pytest.raises(SkipSequence, match=reason.replace("(", r"\(").replace(")", r"\)")):
         extract_features(data, 30, get_preset("clean"))
@@ -223,7 +223,7 @@ def test_fact_drops_seed_frames_of_predictions_only():
     p = get_preset("fact-aistpp")
     j = _joints(4, seconds=4, fps=60)
     np.testing.assert_array_equal(extract_features(j, 60, p, role="pred").kinetic,
-                                  extract_features(j[120:], 60, p, role="gt").kinetic)  # fmt: skip
+                                  extract_features(j[120:], 60, p, role="gt").kinetic)
 
 
 def test_edge_pfc_is_the_mean_over_5s_clips():

@@ -11,7 +11,6 @@ import pytest
 import soundfile as sf
 from typer.testing import CliRunner
 
-from conftest import SHARED_DATA
 from macedance.cli import app
 from macedance.errors import DataFormatError, InputNotFoundError
 from macedance.music.analysis import analyze_file, load_music
@@ -19,6 +18,8 @@ from macedance.music.audio import load_audio
 from macedance.music.features import aist_start_bpm, analyze
 from macedance.music.presets import MUSIC_PRESETS, get_music_preset
 from macedance.music.synth import beat_times, click_track, drum_track, f_measure
+
+from conftest import SHARED_DATA
 
 PARITY = Path(__file__).parent / "parity"
 CLICK_WAV = SHARED_DATA / "aistpp-keypoints2d" / "music" / "gBR_sBM_cAll_d04_mBR0_ch02_slice0.wav"
@@ -66,7 +67,7 @@ def _dominant_hz(a) -> float:
     ("x.mp3", "mp3", "libmp3lame", None, SR), ("x.m4a", "ipod", "aac", None, SR), ("x.aac", "adts", "aac", None, SR),
     ("x.mp4", "mp4", "aac", "libx264", SR), ("x.mkv", "matroska", "aac", "libx264", SR),
     ("x.webm", "webm", "libopus", "libvpx-vp9", 48000),
-])  # fmt: skip
+])
 def test_load_compressed_and_video_containers(tmp_path, name, fmt, codec, video, rate):
     y = _tone(2.0, sr=rate)
     a = load_audio(_encode(tmp_path / name, fmt, codec, y, rate, video))

@@ -18,7 +18,7 @@ NATIVE = (("W0000 00:00:1796543308.882783    2998 inference_feedback_manager.cc:
            "with a single signature inference. Disabling support for feedback tensors."),
           "INFO: Created TensorFlow Lite XNNPACK delegate for CPU.",
           "WARNING: All log messages before absl::InitializeLog() is called are written to STDERR",
-          "I1206 08:01:02.123456  123 gl_context.cc:357] GL version: 3.2")  # fmt: skip
+          "I1206 08:01:02.123456  123 gl_context.cc:357] GL version: 3.2")
 
 
 def _run(code: str) -> subprocess.CompletedProcess[str]:

@@ -18,10 +18,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import SHARED_DATA
 
 from macedance.evaluators.motion import MotionMetrics, extract_features
 from macedance.evaluators.presets import get_preset
+
+from conftest import SHARED_DATA
 
 PARITY = Path(__file__).parent / "parity"
 JOINTS = SHARED_DATA / "aistpp-joints"
@@ -183,7 +184,7 @@ def test_mace_video2d_pools_only_pairs_matched_by_name(tmp_path: Path) -> None:
         _close(res["scores"][key]["value"], value, f"mace-video2d {key} (extra files)")
     left = {(Path(x["file"]).stem, x["set"]): x["reason"] for x in res["inputs"]["gt_pool"]["left_out"]}
     assert set(left) == {("gJS_sBM_cAll_d01_mJS3_ch02_slice4", "gt"), ("pred_only", "pred"), ("no_music", "pred"), ("no_music", "gt"),
-                         ("too_short", "gt")}  # fmt: skip
+                         ("too_short", "gt")}
     assert "no ground truth named pred_only" in left[("pred_only", "pred")] and "no music named no_music" in left[("no_music", "gt")]
     assert "prediction 'too_short' is missing or could not be read" in left[("too_short", "gt")]
     assert [s["file"] for s in res["inputs"]["skipped"]] == [str(pred / "too_short.npy")]

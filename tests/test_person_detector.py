@@ -32,8 +32,8 @@ from conftest import SHARED_DATA
 pytest.importorskip("ai_edge_litert")
 cv2 = pytest.importorskip("cv2")
 
-from macedance.errors import MissingDependencyError, ValidationError  # noqa: E402
-from macedance.pose import person_detector as pd  # noqa: E402
+from macedance.errors import MissingDependencyError, ValidationError
+from macedance.pose import person_detector as pd
 
 REAL_MEDIA = SHARED_DATA / "real-media"
 PHOTOS = REAL_MEDIA / "photos"
@@ -64,7 +64,7 @@ class _RoundoffOutputs:
     returns its outputs with the logits shifted by ``logit`` and the regressors jittered by ``reg`` times a
     fixed uniform draw in [−1, 1] (seeded by the input, so a repeated input gets the same outputs)."""
 
-    def __init__(self, interp, score_index: int, reg_index: int) -> None:  # noqa: ANN001
+    def __init__(self, interp, score_index: int, reg_index: int) -> None:
         self._interp, self._score_index, self._reg_index = interp, score_index, reg_index
         self._cache: dict[bytes, tuple[np.ndarray, np.ndarray]] = {}
         self.logit = self.reg = 0.0

@@ -40,7 +40,7 @@ def _tiny_rtmpose(path: Path, peak: float = 0.9) -> Path:
     inits = [numpy_helper.from_array(sx, "cx"), numpy_helper.from_array(sy, "cy"), numpy_helper.from_array(np.float32(0), "zero")]
     graph = helper.make_graph(nodes, "tiny_rtmpose", [helper.make_tensor_value_info("input", TensorProto.FLOAT, [1, 3, H_IN, W_IN])],
                               [helper.make_tensor_value_info("simcc_x", TensorProto.FLOAT, [1, K, 2 * W_IN]),
-                               helper.make_tensor_value_info("simcc_y", TensorProto.FLOAT, [1, K, 2 * H_IN])], inits)  # fmt: skip
+                               helper.make_tensor_value_info("simcc_y", TensorProto.FLOAT, [1, K, 2 * H_IN])], inits)
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
     model.ir_version = 8
     onnx.save(model, str(path))

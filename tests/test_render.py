@@ -42,7 +42,7 @@ def test_rasterizer_equals_a_brute_force_z_buffer() -> None:
     depth = rng.uniform(1.0, 5.0, size=F * 3)
     faces = np.arange(F * 3).reshape(F, 3)
     frags = rasterize(torch.tensor(uv[None], dtype=torch.float32), torch.tensor(depth[None], dtype=torch.float32),
-                      torch.tensor(faces), (W, H), max_pairs=300)  # several chunks  # fmt: skip
+                      torch.tensor(faces), (W, H), max_pairs=300)  # several chunks
     face_map = frags.face_map()[0].numpy()
     zmap = np.full((H, W), np.inf)
     zmap.reshape(-1)[frags.pixel.numpy()] = frags.depth.numpy()
@@ -56,7 +56,7 @@ def test_rasterizer_equals_a_brute_force_z_buffer() -> None:
                     continue
                 w = np.array([(b[0] - p[0]) * (c[1] - p[1]) - (c[0] - p[0]) * (b[1] - p[1]),
                               (c[0] - p[0]) * (a[1] - p[1]) - (a[0] - p[0]) * (c[1] - p[1]),
-                              (a[0] - p[0]) * (b[1] - p[1]) - (b[0] - p[0]) * (a[1] - p[1])]) / area  # fmt: skip
+                              (a[0] - p[0]) * (b[1] - p[1]) - (b[0] - p[0]) * (a[1] - p[1])]) / area
                 if (w >= -1e-4).all():
                     z = 1.0 / (w / depth[faces[f]]).sum()
                     if z < ref_z[i, j]:
@@ -92,7 +92,7 @@ def _marker_character() -> tuple[Character, np.ndarray]:
         vs, fs, ws, part, n = vs + [v], fs + [f + n], ws + [w], part + [np.full(len(f), j)], n + len(v)
     head = HeadStyle((0.0, 0.0, 0.0), ((9.0, 9.0), (9.0, 9.0)), (9.0, 9.0))
     return Character("markers", rest, np.concatenate(vs), np.concatenate(fs), np.concatenate(ws),
-                     np.zeros(sum(len(f) for f in fs), dtype=np.int64), head), np.concatenate(part)  # fmt: skip
+                     np.zeros(sum(len(f) for f in fs), dtype=np.int64), head), np.concatenate(part)
 
 
 def test_rendered_t_pose_projects_its_joints_where_the_camera_model_says() -> None:
@@ -302,7 +302,7 @@ def test_killed_render_resumes_and_gives_the_same_dataset(rendered: tuple[Path, 
     class Killed(Exception):
         pass
 
-    def kill(p) -> None:  # noqa: ANN001
+    def kill(p) -> None:
         if p.videos_done >= 1:
             raise Killed
 
@@ -367,13 +367,13 @@ def test_cli_render_and_selfcheck_on_a_tiny_case(rendered: tuple[Path, Path], tm
     monkeypatch.setenv("MACEDANCE_CACHE_DIR", str(tmp_path / "cache"))
     runner = CliRunner()
     res = runner.invoke(app, ["data", "render", str(src), str(tmp_path / "cli"), "--music-dir", str(src / "music"), "--size", "96x160",
-                              "--min-clip", "1.5", "--max-clip", "2"])  # fmt: skip
+                              "--min-clip", "1.5", "--max-clip", "2"])
     assert res.exit_code == 0, res.output
     assert "clips kept" in res.output and "no-music" in res.output
     res = runner.invoke(app, ["data", "render", str(src), str(tmp_path / "cli"), "--size", "95x160"])
     assert res.exit_code == 2 and "--size" in res.output
     res = runner.invoke(app, ["data", "selfcheck", str(tmp_path / "sc"), "--sequences", "1", "--seconds", "3.2", "--size", "240x432",
-                              "--min-clip", "2.5", "--max-clip", "3"])  # fmt: skip
+                              "--min-clip", "2.5", "--max-clip", "3"])
     assert res.exit_code == 0, res.output
     report = json.loads((tmp_path / "sc" / "selfcheck.json").read_text())
     print(json.dumps({k: report[k] for k in ("detection_rate", "keypoints_2d_px", "mpjpe_mm", "pa_mpjpe_mm", "world_mpjpe_mm", "beats")}))

@@ -6,10 +6,11 @@ import types
 import numpy as np
 import pytest
 
-from conftest import make_smpl_model_file
 from macedance.errors import DataFormatError, UnsafePickleError
 from macedance.motion.skeleton import load_smpl_model_arrays, skeleton_from_smplx
 from macedance.safe_pickle import safe_load_pickle
+
+from conftest import make_smpl_model_file
 
 
 class _Evil:

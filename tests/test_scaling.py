@@ -16,23 +16,24 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import dataset_files, make_dance_dataset
 from macedance.datasets.build import BuildParams, build_dataset
 from macedance.datasets.build.manifest import read_manifest
 from macedance.datasets.synthetic_video import ShotSpec, write_dance_video
+
+from conftest import dataset_files, make_dance_dataset
 
 ROOT = Path(__file__).resolve().parents[1]
 FAST = dict(min_clip=2.0, max_clip=3.0)
 
 
 @pytest.fixture(scope="module")
-def ray_cluster(tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201
+def ray_cluster(tmp_path_factory: pytest.TempPathFactory):
     """A local 2-CPU Ray cluster; its workers use their own (empty) macedance cache."""
     ray = pytest.importorskip("ray")
     cache = tmp_path_factory.mktemp("ray-cache")
     env = {"MACEDANCE_CACHE_DIR": str(cache), "PYTHONPATH": str(ROOT)}
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False,
-             object_store_memory=200 * 1024**2, runtime_env={"env_vars": env})  # fmt: skip
+             object_store_memory=200 * 1024**2, runtime_env={"env_vars": env})
     yield cache
     ray.shutdown()
 
@@ -49,7 +50,7 @@ def _ray_worker_pids(task: str) -> list[int]:
 
 
 def test_ray_build_equals_local_build_and_survives_a_killed_worker(ray_cluster, tmp_path: Path,
-                                                                     monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     raw = tmp_path / "raw"
     (raw / "jazz").mkdir(parents=True)
     write_dance_video(raw / "jazz" / "a.mp4", [ShotSpec(2.6, bpm=100)], fps=15, size=(320, 240), seed=1)
@@ -192,7 +193,7 @@ def test_two_process_ddp_gives_the_single_process_loss_curve(dance: tuple[Path, 
     common = ["--data", str(motions), "--music", str(music), "--tiny", "--config", str(cfg), "--steps", "6"]
     _train([*common, "--out", str(tmp_path / "one")], env, [sys.executable])
     _train([*common, "--out", str(tmp_path / "ddp")], env,
-           [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29517"])  # fmt: skip
+           [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29517"])
     one, ddp = _loss_rows(tmp_path / "one"), _loss_rows(tmp_path / "ddp")
     assert one.shape == ddp.shape == (6, 5)
     # float32: DDP all-reduces half-batch gradients (another summation order, ~1e-7 per step) and 6 Adam steps carry it into
@@ -229,11 +230,11 @@ def test_two_process_ddp_appearance_training_equals_one_process(tmp_path: Path) 
     data = write_appearance_dataset(tmp_path / "clips")
     env = {**os.environ, "MACEDANCE_CACHE_DIR": str(tmp_path / "cache"), "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
     args = ["--stage", "kinematic", "--data", str(data), "--model", str(model), "--steps", "2", "--batch", "2", "--width", "32",
-            "--height", "48", "--frames", "5", "--fps", "8", "--checkpoint-every", "1", "--lr", "1e-3"]  # fmt: skip
+            "--height", "48", "--frames", "5", "--fps", "8", "--checkpoint-every", "1", "--lr", "1e-3"]
     for name, launcher in (("one", [sys.executable]),
-                           ("ddp", [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29518"])):  # fmt: skip
+                           ("ddp", [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29518"])):
         res = subprocess.run([*launcher, "-m", "macedance", "train", "appearance", *args, "--out", str(tmp_path / name)], env=env,
-                             capture_output=True, text=True, timeout=600)  # fmt: skip
+                             capture_output=True, text=True, timeout=600)
         assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
     a, b = (load_file(str(tmp_path / r / "adapter.safetensors")) for r in ("one", "ddp"))
     for k in a:

@@ -3,11 +3,12 @@ import zipfile
 import numpy as np
 import pytest
 
-from conftest import random_axis_angle
 from macedance.errors import DataFormatError, InputNotFoundError, SchemaVersionError, ValidationError
 from macedance.motion.rotations import axis_angle_to_matrix
 from macedance.schema import Clip, Keypoints2D, Motion, Music
 from macedance.schema.npz import SCHEMA_VERSION
+
+from conftest import random_axis_angle
 
 
 def _motion(rng, T=8, **kw):

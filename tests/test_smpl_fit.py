@@ -22,7 +22,6 @@ from macedance.motion.kinematics import forward_kinematics
 from macedance.motion.rotations import axis_angle_to_matrix
 from macedance.motion.skeleton import builtin_skeleton
 from macedance.pose.fit import FitConfig, fit_smpl, project
-from macedance.pose.metrics import mpjpe, pa_mpjpe
 from macedance.pose.mapping import (
     SMPL_MAPPINGS,
     derived_rows,
@@ -30,6 +29,7 @@ from macedance.pose.mapping import (
     smpl_joints_to_keypoints,
     to_coco17,
 )
+from macedance.pose.metrics import mpjpe, pa_mpjpe
 from macedance.schema.keypoints import COCO17, KEYPOINT_SKELETONS, MEDIAPIPE33, VITPOSE25, Keypoints2D
 
 FOCAL, WIDTH, HEIGHT, FPS = 1000.0, 1280, 720, 30.0
@@ -174,7 +174,7 @@ def test_fit_with_landmarks_recovers_the_motion(scene) -> None:
     pred = fitted_camera_joints(res)
     err = mpjpe_mm(pred, gt)
     print(f"with landmarks: MPJPE {err:.1f} mm, PA-MPJPE {pa_mpjpe_mm(pred, gt):.1f} mm, "
-          f"reprojection {res.reproj_px:.2f} px, landmarks {res.landmark_mm:.1f} mm, {res.seconds:.1f} s")  # fmt: skip
+          f"reprojection {res.reproj_px:.2f} px, landmarks {res.landmark_mm:.1f} mm, {res.seconds:.1f} s")
     assert res.ok and res.reason == ""
     assert err <= 30.0  # measured 10.2 mm (1 and 2 threads; AVX-512 and forced-AVX2 kernels)
     # 2 px isotropic noise: the mean error norm of a perfect fit is 2.5 px.
@@ -207,7 +207,7 @@ def test_fit_from_2d_only(scene) -> None:
     pred = fitted_camera_joints(res)
     pa = pa_mpjpe_mm(pred, gt)
     print(f"2D only: PA-MPJPE {pa:.1f} mm, MPJPE {mpjpe_mm(pred, gt):.1f} mm, "
-          f"reprojection {res.reproj_px:.2f} px, {res.seconds:.1f} s")  # fmt: skip
+          f"reprojection {res.reproj_px:.2f} px, {res.seconds:.1f} s")
     assert res.ok and np.isnan(res.landmark_mm)
     assert pa <= 60.0  # measured 31 mm (seeds 0-4: 24-45 mm)
     assert res.reproj_px < 4.0  # measured 1.63 px

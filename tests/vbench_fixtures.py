@@ -42,14 +42,14 @@ def openai_clip_shapes(cfg: Mapping[str, int] = TINY_CLIP, text_width: int = 64,
                                           "visual.ln_pre.bias": (w,), "visual.ln_post.weight": (w,), "visual.ln_post.bias": (w,),
                                           "visual.proj": (w, o), "positional_embedding": (context, text_width),
                                           "text_projection": (text_width, o), "logit_scale": (), "token_embedding.weight": (vocab, text_width),
-                                          "ln_final.weight": (text_width,), "ln_final.bias": (text_width,)}  # fmt: skip
+                                          "ln_final.weight": (text_width,), "ln_final.bias": (text_width,)}
 
     def block(prefix: str, d: int) -> None:
         shapes.update({f"{prefix}.attn.in_proj_weight": (3 * d, d), f"{prefix}.attn.in_proj_bias": (3 * d,),
                        f"{prefix}.attn.out_proj.weight": (d, d), f"{prefix}.attn.out_proj.bias": (d,), f"{prefix}.ln_1.weight": (d,),
                        f"{prefix}.ln_1.bias": (d,), f"{prefix}.mlp.c_fc.weight": (4 * d, d), f"{prefix}.mlp.c_fc.bias": (4 * d,),
                        f"{prefix}.mlp.c_proj.weight": (d, 4 * d), f"{prefix}.mlp.c_proj.bias": (d,), f"{prefix}.ln_2.weight": (d,),
-                       f"{prefix}.ln_2.bias": (d,)})  # fmt: skip
+                       f"{prefix}.ln_2.bias": (d,)})
 
     for i in range(cfg["layers"]):
         block(f"visual.transformer.resblocks.{i}", w)

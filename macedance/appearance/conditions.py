@@ -42,13 +42,13 @@ _SMPL_BODY = {
     "right_shoulder": 17, "right_elbow": 19, "right_wrist": 21, "left_shoulder": 16, "left_elbow": 18, "left_wrist": 20,
     "right_hip": 2, "right_knee": 5, "right_ankle": 8, "left_hip": 1, "left_knee": 4, "left_ankle": 7,
     "left_toe": 10, "right_toe": 11,
-}  # fmt: skip
+}
 _HEAD = 15
 # Face points in the head joint's frame (metres; rest pose: y up, the face looks along +z, left = +x).
 _FACE_OFFSETS = {
     "nose": (0.0, 0.02, 0.10), "right_eye": (-0.032, 0.06, 0.085), "left_eye": (0.032, 0.06, 0.085),
     "right_ear": (-0.075, 0.03, -0.005), "left_ear": (0.075, 0.03, -0.005),
-}  # fmt: skip
+}
 # Keypoint name(s) of each Wan-20 point in the detector skeletons (a tuple is averaged).
 _DETECTOR = {
     "nose": "nose", "neck": ("left_shoulder", "right_shoulder"), "right_shoulder": "right_shoulder", "right_elbow": "right_elbow",
@@ -57,7 +57,7 @@ _DETECTOR = {
     "left_knee": "left_knee", "left_ankle": "left_ankle", "right_eye": "right_eye", "left_eye": "left_eye",
     "right_ear": "right_ear", "left_ear": "left_ear",
     "left_toe": ("left_foot_index", "left_big_toe", "left_small_toe"), "right_toe": ("right_foot_index", "right_big_toe", "right_small_toe"),
-}  # fmt: skip
+}
 
 
 @dataclass(frozen=True)
@@ -141,7 +141,7 @@ def fit_alignment(uv: np.ndarray, ref: np.ndarray, source: str = "the reference 
     need = [_IDX[n] for n in ("left_shoulder", "right_shoulder", "left_hip", "right_hip")]
     if (ref[need, 2] < MIN_CONF).any():
         raise MaceDanceError(f"{source}: no person with visible shoulders and hips found (pose confidence "
-                             f"{ref[need, 2].min():.2f} < {MIN_CONF}); use a full-body photo of one person")  # fmt: skip
+                             f"{ref[need, 2].min():.2f} < {MIN_CONF}); use a full-body photo of one person")
 
     def torso(p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         return p[need[:2], :2].mean(axis=0), p[need[2:], :2].mean(axis=0)
@@ -217,7 +217,7 @@ class PoseConditions:
 
 def motion_conditions(motion: Motion, reference: np.ndarray, size: tuple[int, int], fps: float, face_size: int,
                       backend: object | None = None, ref_keypoints: np.ndarray | None = None,
-                      source: str = "the reference image") -> PoseConditions:  # fmt: skip
+                      source: str = "the reference image") -> PoseConditions:
     """Pose and face videos at ``fps`` for ``motion`` aligned to the person in ``reference``.
 
     Args:
@@ -243,7 +243,7 @@ def motion_conditions(motion: Motion, reference: np.ndarray, size: tuple[int, in
 
 
 def keypoint_conditions(frames: Sequence[np.ndarray], keypoints: np.ndarray, skeleton: str, size: tuple[int, int],
-                        face_size: int) -> tuple[list[np.ndarray], list[np.ndarray], list[np.ndarray]]:  # fmt: skip
+                        face_size: int) -> tuple[list[np.ndarray], list[np.ndarray], list[np.ndarray]]:
     """Training conditions from a clip's frames and their detected keypoints ((T, K, 3) source px):
     (letterboxed frames, pose images, face crops of each frame)."""
     outs, poses, faces = [], [], []

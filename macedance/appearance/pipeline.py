@@ -59,7 +59,7 @@ def check_model_dir(model: str | Path) -> Path:
     index = model / "model_index.json"
     if not index.is_file():
         raise InputNotFoundError(f"--model {model}: no model_index.json (expected a local diffusers WanAnimatePipeline folder, e.g. "
-                                 "Wan2.2-Animate-14B-Diffusers; `macedance weights tiny-wan-animate DIR` writes a tiny one for tests)")  # fmt: skip
+                                 "Wan2.2-Animate-14B-Diffusers; `macedance weights tiny-wan-animate DIR` writes a tiny one for tests)")
     try:
         cls = json.loads(index.read_text()).get("_class_name")
     except (json.JSONDecodeError, OSError) as exc:
@@ -194,7 +194,7 @@ class AnimateConfig(ConfigRecord):
 
 
 def animate(pipe: Any, reference: np.ndarray, pose: Sequence[np.ndarray], face: Sequence[np.ndarray], cfg: AnimateConfig,
-            seed: int = 0, progress: Callable[[int, int], None] | None = None) -> np.ndarray:  # fmt: skip
+            seed: int = 0, progress: Callable[[int, int], None] | None = None) -> np.ndarray:
     """(T, H, W, 3) uint8 RGB video of the person in ``reference`` following ``pose``/``face`` frames.
 
     ``reference`` is (H, W, 3) at the output size (see ``conditions.letterbox``); the output has
@@ -224,7 +224,7 @@ def animate(pipe: Any, reference: np.ndarray, pose: Sequence[np.ndarray], face: 
         prompt=cfg.prompt, negative_prompt=cfg.negative_prompt, height=cfg.height, width=cfg.width,
         segment_frame_length=cfg.segment_frames, num_inference_steps=cfg.steps, prev_segment_conditioning_frames=cfg.prev_frames,
         guidance_scale=cfg.guidance, generator=gen, output_type="np", callback_on_step_end=on_step,
-    ).frames[0]  # fmt: skip
+    ).frames[0]
     log.debug("animated %d frames in %d segments on %s", len(out), n_seg, device)
     return (np.clip(out, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
 

@@ -18,7 +18,7 @@ from macedance.errors import MaceDanceError
 TINY_FACE_SIZE = 16
 
 
-def _tokenizer():  # noqa: ANN202 - transformers.T5Tokenizer
+def _tokenizer():
     """A umT5-style sentencepiece-free tokenizer built from a vocabulary list (no files needed)."""
     from transformers import T5Tokenizer
 
@@ -27,7 +27,7 @@ def _tokenizer():  # noqa: ANN202 - transformers.T5Tokenizer
     return T5Tokenizer(vocab=[(p, -float(i)) for i, p in enumerate(pieces)], extra_ids=0)
 
 
-def build_tiny_pipeline(z_dim: int = 4, seed: int = 0):  # noqa: ANN201 - diffusers.WanAnimatePipeline
+def build_tiny_pipeline(z_dim: int = 4, seed: int = 0):
     """The tiny pipeline in memory (float32, CPU), weights drawn with ``torch.manual_seed(seed)``."""
     import torch
     from diffusers import AutoencoderKLWan, UniPCMultistepScheduler, WanAnimatePipeline, WanAnimateTransformer3DModel
@@ -40,20 +40,20 @@ def build_tiny_pipeline(z_dim: int = 4, seed: int = 0):  # noqa: ANN201 - diffus
         qk_norm="rms_norm_across_heads", image_dim=8, added_kv_proj_dim=24, rope_max_seq_len=32,
         motion_encoder_channel_sizes={"4": 16, "8": 16, "16": 16}, motion_encoder_size=TINY_FACE_SIZE, motion_style_dim=8,
         motion_dim=4, motion_encoder_dim=16, face_encoder_hidden_dim=16, face_encoder_num_heads=2, inject_face_latents_blocks=2,
-    )  # fmt: skip
+    )
     vae = AutoencoderKLWan(base_dim=3, z_dim=z_dim, dim_mult=[1, 1, 1, 1], num_res_blocks=1, temperal_downsample=[False, True, True],
-                           latents_mean=[0.0] * z_dim, latents_std=[1.0] * z_dim)  # fmt: skip
+                           latents_mean=[0.0] * z_dim, latents_std=[1.0] * z_dim)
     tokenizer = _tokenizer()
     text_encoder = UMT5EncoderModel(UMT5Config(vocab_size=len(tokenizer), d_model=32, d_kv=8, d_ff=64, num_layers=2, num_heads=4,
                                                relative_attention_num_buckets=8, relative_attention_max_distance=32, pad_token_id=0,
-                                               eos_token_id=1, decoder_start_token_id=0))  # fmt: skip
+                                               eos_token_id=1, decoder_start_token_id=0))
     image_encoder = CLIPVisionModel(CLIPVisionConfig(hidden_size=8, intermediate_size=16, num_hidden_layers=2, num_attention_heads=2,
-                                                     image_size=4, patch_size=1))  # fmt: skip
+                                                     image_size=4, patch_size=1))
     image_processor = CLIPImageProcessor(size={"shortest_edge": 4}, crop_size={"height": 4, "width": 4},
-                                         image_mean=[0.48145466, 0.4578275, 0.40821073], image_std=[0.26862954, 0.26130258, 0.27577711])  # fmt: skip
+                                         image_mean=[0.48145466, 0.4578275, 0.40821073], image_std=[0.26862954, 0.26130258, 0.27577711])
     scheduler = UniPCMultistepScheduler(prediction_type="flow_prediction", use_flow_sigmas=True, num_train_timesteps=1000, flow_shift=5.0)
     return WanAnimatePipeline(tokenizer=tokenizer, text_encoder=text_encoder, vae=vae, scheduler=scheduler, image_processor=image_processor,
-                              image_encoder=image_encoder, transformer=transformer)  # fmt: skip
+                              image_encoder=image_encoder, transformer=transformer)
 
 
 def write_tiny_pipeline(out: str | Path, z_dim: int = 4, seed: int = 0, overwrite: bool = False) -> Path:

@@ -32,7 +32,7 @@ METHODS: dict[str, MethodInfo] = {m.name: m for m in (
     MethodInfo("retrieval", "Nearest training clip by music-feature distance, beat-aligned", "reference", "reference"),
     MethodInfo("random-clip", "Random training clips (ignores the music)", "reference", "reference"),
     MethodInfo("mean-pose", "The training set's mean pose, standing still", "reference", "reference"),
-)}  # fmt: skip
+)}
 
 
 def get_method(name: str) -> MethodInfo:

@@ -31,7 +31,7 @@ def build_reference(method: str, data: str | Path, run: str | Path, music_dir: s
     musics = [torch.as_tensor(s.music) for s in seqs]
     feats = torch.cat(musics)
     state = {"method": method, "reps": reps, "musics": musics, "music_mean": feats.mean(0), "music_std": feats.std(0) + 1e-6,
-             "mean_rep": torch.cat(reps).mean(0), "names": [s.name for s in seqs], "macedance_version": __version__, "step": 0}  # fmt: skip
+             "mean_rep": torch.cat(reps).mean(0), "names": [s.name for s in seqs], "macedance_version": __version__, "step": 0}
     Path(run).mkdir(parents=True, exist_ok=True)
     save_checkpoint(Path(run) / CHECKPOINT, state)
     return {"run": str(run), "sequences": len(seqs), "skipped": skipped}

@@ -68,7 +68,7 @@ class CheckpointMethod:
         cfg = {k: state[k] for k in ("expert_config", "diffusion_config", "train_config") if k in state}
         self.meta = MethodMeta(name, f"macedance {__version__} step {int(state.get('step', 0))}", info.description,
                                info.paper, "Apache-2.0 (code); weights: trained by the user",
-                               weights={path.name: sha256_file(path)}, config=cfg)  # fmt: skip
+                               weights={path.name: sha256_file(path)}, config=cfg)
         self.ckpt, self.device = path, device
 
     def generate(self, music: Path, seconds: float | None, seed: int, genre: str | None, clip_id: str) -> Motion:

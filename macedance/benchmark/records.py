@@ -39,7 +39,7 @@ def migrate(record: dict[str, Any]) -> dict[str, Any]:
             k: {"value": v.get("value"), "ci95": None, "n": v.get("n", 0), "undefined_reason": v.get("undefined_reason")}
             for k, v in record.get("scores", {}).items()
             if not k.endswith("_gt")
-        }  # fmt: skip
+        }
         inputs = record.get("inputs", {})
         return {
             "schema_version": SCHEMA_VERSION, "kind": "macedance-result", "migrated_from": 1,
@@ -55,7 +55,7 @@ def migrate(record: dict[str, Any]) -> dict[str, Any]:
                            "seeds": [], "hardware": record.get("environment", {}).get("platform", ""),
                            "python": record.get("environment", {}).get("python", ""),
                            "numpy": record.get("environment", {}).get("numpy", ""), "torch": "", "bootstrap": 0},
-        }  # fmt: skip
+        }
     raise DataFormatError(f"unknown result record (schema_version {version!r}, kind {record.get('kind')!r})")
 
 
@@ -127,7 +127,7 @@ def validate(record: dict[str, Any], check_task: bool = True) -> None:
         ci = s.get("ci95")
         if ci is not None:
             if (not isinstance(ci, list) or len(ci) != 2 or not all(isinstance(c, (int, float)) and math.isfinite(c) for c in ci)
-                    or not ci[0] <= ci[1]):  # fmt: skip
+                    or not ci[0] <= ci[1]):
                 raise ValidationError(f"{where}.ci95", "[low, high] finite numbers with low ≤ high", repr(ci)[:80])
     if check_task and record.get("kind") == "macedance-result" and not task["name"].startswith("custom:"):
         from macedance.benchmark.tasks import TASKS
@@ -138,12 +138,12 @@ def validate(record: dict[str, Any], check_task: bool = True) -> None:
             raise ValidationError("task.name", "a known task (" + ", ".join(TASKS) + ")", repr(task["name"]))
         if task["version"] > known.version:
             raise ValidationError("task.version", f"at most {known.version} (upgrade macedance to read newer tasks)",
-                                  str(task["version"]))  # fmt: skip
+                                  str(task["version"]))
         if task["version"] < known.version:
             return  # an older version of the task: shown in its own table, its preset cannot be checked here
         if task["preset"] != known.preset or task["preset_hash"] != PRESETS[known.preset].hash:
             raise ValidationError("task.preset", f"{known.preset} with hash {PRESETS[known.preset].hash}",
-                                  f"{task['preset']} with hash {task['preset_hash']}")  # fmt: skip
+                                  f"{task['preset']} with hash {task['preset_hash']}")
         extra = sorted(set(scores) - set(known.metrics))
         if extra:
             raise ValidationError("scores", f"only the task's metrics {list(known.metrics)}", f"also {extra}")

@@ -36,7 +36,7 @@ log = logging.getLogger(__name__)
 def _git_commit() -> str:
     try:
         out = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5,
-                             cwd=Path(__file__).resolve().parent)  # fmt: skip
+                             cwd=Path(__file__).resolve().parent)
         return out.stdout.strip() if out.returncode == 0 else ""
     except (OSError, subprocess.TimeoutExpired):
         return ""
@@ -128,7 +128,7 @@ def run_benchmark(
                     gt_files.append(gt)
                 target = outputs / f"{name}.npz"
                 key = cache_key(task.hash, method.meta.name, method.meta.version, weights, str(seed), clip.id,
-                                sha256_file(mfile))  # fmt: skip
+                                sha256_file(mfile))
                 if target.is_file() and load_motion(target).meta.get("bench_key") == key:
                     pred_files.append(target)  # resume: already generated with the same inputs
                     continue
@@ -169,7 +169,7 @@ def run_benchmark(
                        "seed_per_clip": "int(sha256(f\"{seed}:{clip_id}\")[:8], 16)",
                        "hardware": _hardware(device), "python": platform.python_version(), "numpy": np.__version__,
                        "torch": torch.__version__, "bootstrap": bootstrap},
-    }  # fmt: skip
+    }
     validate(record)
     path = out / f"{task.name}@v{task.version}__{method.meta.name}.json"
     write_json(path, record)

@@ -16,7 +16,7 @@ from macedance.presets import PresetRecord
 # Better direction of each metric (None: closer to the ground truth is better; shown without arrow).
 HIGHER_IS_BETTER: dict[str, bool | None] = {
     "fid_k": False, "fid_g": False, "div_k": True, "div_g": True, "bas": True, "pfc": False, "fsr": False,
-}  # fmt: skip
+}
 
 
 @dataclass(frozen=True)
@@ -49,7 +49,7 @@ TASKS: dict[str, TaskMeta] = {t.name: t for t in (
     TaskMeta("madata-motion", "MA-Data music-to-motion on its test clips (5–10 s each), clean metrics.",
              "MACE-Dance (arXiv 2512.18181) Table 2 setting", 1, "an MA-Data-format dataset (clips.jsonl with splits)",
              "test", None, (0,), "clean", ("fid_k", "fid_g", "div_k", "div_g", "bas", "pfc", "fsr"), "fid_k"),
-)}  # fmt: skip
+)}
 
 
 def get_task(name: str) -> TaskMeta:

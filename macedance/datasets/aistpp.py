@@ -18,8 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
-from macedance.errors import DataFormatError, ValidationError
 from macedance.datasets.importer import ImportReport, ProgressFn, SourceItem, find_sources, run_import
+from macedance.errors import DataFormatError, ValidationError
 from macedance.safe_pickle import safe_load_pickle
 from macedance.schema import Motion
 
@@ -28,9 +28,9 @@ IMPORTER_VERSION = "1"
 GENRES = {
     "gBR": "Break", "gPO": "Pop", "gLO": "Lock", "gMH": "Middle Hip-hop", "gLH": "LA-style Hip-hop",
     "gHO": "House", "gWA": "Waack", "gKR": "Krump", "gJS": "Street Jazz", "gJB": "Ballet Jazz",
-}  # fmt: skip
+}
 _NAME = re.compile(r"^(?P<genre>g[A-Z]{2})_s(?P<situation>[A-Z]{2})_c(?P<camera>[A-Za-z0-9]+)_d(?P<dancer>\d+)_"
-                   r"(?P<music>m[A-Z]{2}\d)_ch(?P<choreo>\d+)$")  # fmt: skip
+                   r"(?P<music>m[A-Z]{2}\d)_ch(?P<choreo>\d+)$")
 
 
 def parse_sequence_name(name: str) -> dict[str, str]:
@@ -40,7 +40,7 @@ def parse_sequence_name(name: str) -> dict[str, str]:
         return {}
     d = m.groupdict()
     return {"genre": GENRES.get(d["genre"], d["genre"]), "music_id": d["music"], "dancer": "d" + d["dancer"],
-            "situation": {"BM": "basic", "FM": "advanced"}.get(d["situation"], d["situation"])}  # fmt: skip
+            "situation": {"BM": "basic", "FM": "advanced"}.get(d["situation"], d["situation"])}
 
 
 def read_aistpp_motion(path: str | Path) -> Motion:
@@ -63,7 +63,7 @@ def read_aistpp_motion(path: str | Path) -> Motion:
     trans = np.asarray(data["smpl_trans"])
     try:
         return Motion(poses, trans / scaling[0], AISTPP_FPS, "y",
-                      meta={"smpl_scaling": repr(float(scaling[0]))})  # fmt: skip
+                      meta={"smpl_scaling": repr(float(scaling[0]))})
     except ValidationError as exc:
         raise exc.with_source(path) from None
     except TypeError as exc:
@@ -106,7 +106,7 @@ def import_aistpp(
         info = parse_sequence_name(path.stem)
         extra = {k: v for k, v in info.items() if k != "genre"}
         return SourceItem(path.stem, read_aistpp_motion(path), source_video=path.stem,
-                          genre=info.get("genre"), split=splits.get(path.stem), extra=extra)  # fmt: skip
+                          genre=info.get("genre"), split=splits.get(path.stem), extra=extra)
 
     return run_import(files, src, out, read, dataset="aistpp", importer_version=IMPORTER_VERSION,
-                      fps=fps, up_axis=up_axis, overwrite=overwrite, progress=progress)  # fmt: skip
+                      fps=fps, up_axis=up_axis, overwrite=overwrite, progress=progress)

@@ -78,7 +78,7 @@ def read_finedance_motion(path: str | Path) -> Motion:
     body6d[:, 22:] = [1, 0, 0, 0, 1, 0]  # identity for SMPL's hand joints
     try:
         return Motion.from_rot6d(body6d, arr[:, :3], FINEDANCE_FPS, up_axis="y",
-                                 meta={"body_model": "smplx-neutral (FineDance retarget); SMPL joints 22-23 identity"})  # fmt: skip
+                                 meta={"body_model": "smplx-neutral (FineDance retarget); SMPL joints 22-23 identity"})
     except ValidationError as exc:
         raise exc.with_source(path) from None
 
@@ -103,7 +103,7 @@ def import_finedance(
         if seq_split == "ignore":
             raise DataFormatError(f"excluded by the FineDance {split} split (on its ignore list)")
         return SourceItem(path.stem, read_finedance_motion(path), source_video=path.stem, split=seq_split,
-                          extra={"split_scheme": split})  # fmt: skip
+                          extra={"split_scheme": split})
 
     return run_import(files, src, out, read, dataset="finedance", importer_version=IMPORTER_VERSION,
-                      fps=fps, up_axis=up_axis, overwrite=overwrite, progress=progress)  # fmt: skip
+                      fps=fps, up_axis=up_axis, overwrite=overwrite, progress=progress)

@@ -67,7 +67,7 @@ class ImportReport:
                        "rejected": len(self.rejected)},
             "converted": self.converted, "up_to_date": self.up_to_date, "rejected": self.rejected,
             "seconds": round(self.seconds, 3),
-        }  # fmt: skip
+        }
 
 
 def find_sources(src: str | Path, suffix: str, label: str) -> list[Path]:
@@ -88,7 +88,7 @@ def _clip_for(item_id: str, motion: Motion, rel_path: str) -> Clip:
         genre=m.get("genre") or None, split=m.get("split") or None,
         provenance={k: m[k] for k in ("dataset", "source_file", "source_sha256", "importer") if k in m}
         | {"options": json.loads(m.get("options", "{}"))},
-    )  # fmt: skip
+    )
 
 
 def run_import(
@@ -145,7 +145,7 @@ def run_import(
                 try:
                     old = load_motion(target)
                     if (old.meta.get("source_sha256") == digest and old.meta.get("importer") == importer
-                            and old.meta.get("options") == options_json):  # fmt: skip
+                            and old.meta.get("options") == options_json):
                         report.up_to_date.append(item_id)
                         report.clips.append(_clip_for(item_id, old, rel_out))
                         continue
@@ -161,7 +161,7 @@ def run_import(
                 "dataset": dataset, "source_file": rel_src, "source_sha256": digest, "importer": importer,
                 "options": options_json, "source_video": item.source_video, "genre": item.genre or "",
                 "split": item.split or "",
-            }  # fmt: skip
+            }
             motion = motion.replace(meta=meta)
             motion.save(target)
             report.converted.append(item_id)

@@ -46,8 +46,8 @@ from typing import Any
 import numpy as np
 
 from macedance import __version__
-from macedance.datasets.build.runner import BuildProgress, BuildReport
 from macedance.datasets.build.params import check_split_fractions
+from macedance.datasets.build.runner import BuildProgress, BuildReport
 from macedance.errors import InputNotFoundError, MaceDanceError, ValidationError
 
 log = logging.getLogger(__name__)
@@ -242,13 +242,13 @@ def _character(params: RenderParams) -> Any:
 
 def _row(outcome: dict[str, Any], genre: str | None, **kw: Any) -> dict[str, Any]:
     row = {"candidate_id": kw.pop("candidate_id", outcome["video_id"]), "video_id": outcome["video_id"], "source_video": outcome["source"],
-           "source_sha256": outcome["sha256"], "genre": genre, "status": "rejected", "shot": -1}  # fmt: skip
+           "source_sha256": outcome["sha256"], "genre": genre, "status": "rejected", "shot": -1}
     row.update(kw)
     return row
 
 
 def render_source(path: Path, rel: str, out: Path, params: RenderParams, genre: str | None, music_index: dict[str, list[str]],
-                  report: Callable[[int], None] | None = None) -> dict[str, Any]:  # fmt: skip
+                  report: Callable[[int], None] | None = None) -> dict[str, Any]:
     """Render one source motion into its clips under ``out``; never raises for bad data (a motion
     that cannot be used becomes a rejected manifest row). Returns the outcome (rows, clips, timings)."""
     from macedance.datasets.build.pipeline import video_id_for
@@ -263,7 +263,7 @@ def render_source(path: Path, rel: str, out: Path, params: RenderParams, genre: 
         o["rows"].append(_row(o, genre, stage="ingest", code="unreadable", reason=f"unreadable file: {exc}"))
         return o
     outcome: dict[str, Any] = {"video_id": video_id_for(rel, sha), "source": rel, "sha256": sha, "rows": [], "clips": [], "frames": 0,
-                               "seconds": 0.0, "stage_seconds": {}, "split": None}  # fmt: skip
+                               "seconds": 0.0, "stage_seconds": {}, "split": None}
     try:
         motion = load_motion(path)
     except MaceDanceError as exc:
@@ -278,7 +278,7 @@ def render_source(path: Path, rel: str, out: Path, params: RenderParams, genre: 
 
 
 def _render_clips(path: Path, rel: str, out: Path, params: RenderParams, genre: str | None, music_index: dict[str, list[str]],
-                  motion: Any, outcome: dict[str, Any], report: Callable[[int], None] | None) -> None:  # fmt: skip
+                  motion: Any, outcome: dict[str, Any], report: Callable[[int], None] | None) -> None:
     from macedance.datasets.build.pipeline import _clip_music, _music
     from macedance.datasets.build.segment import segment_shot
     from macedance.music.audio import load_audio
@@ -309,7 +309,7 @@ def _render_clips(path: Path, rel: str, out: Path, params: RenderParams, genre: 
         n = min(n, int(math.floor(audio.duration * fps + 1e-9)))
     if n / fps < params.min_clip:
         rows.append(_row(outcome, genre, stage="ingest", code="too-short",
-                         reason=f"motion{' with music' if music else ''} shorter than --min-clip ({n / fps:.2f} s < {params.min_clip:g} s)", **base))  # fmt: skip
+                         reason=f"motion{' with music' if music else ''} shorter than --min-clip ({n / fps:.2f} s < {params.min_clip:g} s)", **base))
         return
     sha_int = int(outcome["sha256"][:15], 16)
     windows = segment_shot(0, n, fps, params.min_clip, params.max_clip, np.random.default_rng([int(params.seed), sha_int]))
@@ -323,7 +323,7 @@ def _render_clips(path: Path, rel: str, out: Path, params: RenderParams, genre: 
             row.update(n_beats=int(len(clip_music.beat_times)), tempo=float(clip_music.tempo))
             if row["n_beats"] < params.min_beats and not params.allow_silent:
                 rows.append(_row(outcome, genre, stage="music", code="no-beats",
-                                 reason=f"{row['n_beats']} beats (< {params.min_beats}; use --allow-silent to keep)", **row))  # fmt: skip
+                                 reason=f"{row['n_beats']} beats (< {params.min_beats}; use --allow-silent to keep)", **row))
                 continue
         t = time.perf_counter()
         files = _render_clip(out, cid, params, renderer, motion.slice(a, b), (a, b), outcome, w, audio, report)
@@ -339,7 +339,7 @@ def _render_clips(path: Path, rel: str, out: Path, params: RenderParams, genre: 
 
 
 def _render_clip(out: Path, cid: str, params: RenderParams, renderer: Any, clip: Any, window: tuple[int, int], outcome: dict[str, Any],
-                 w: int, audio: Any, report: Callable[[int], None] | None) -> dict[str, Any]:  # fmt: skip
+                 w: int, audio: Any, report: Callable[[int], None] | None) -> dict[str, Any]:
     """Render one window: video (with its audio), ground-truth motion and keypoints, reference frame."""
     import soundfile as sf
 
@@ -360,7 +360,7 @@ def _render_clip(out: Path, cid: str, params: RenderParams, renderer: Any, clip:
     rng = np.random.default_rng([int(params.seed), int(outcome["sha256"][:15], 16), w])
     look = random_look(rng) if params.background == "random" else Look()
     files = {"motion_path": f"motions/{cid}.npz", "keypoints_path": f"keypoints/{cid}.npz", "music_path": None,
-             "audio_path": None, "reference_path": f"reference/{cid}.jpg", "video_path": f"videos/{cid}.mp4"}  # fmt: skip
+             "audio_path": None, "reference_path": f"reference/{cid}.jpg", "video_path": f"videos/{cid}.mp4"}
     wav = None
     if audio is not None:
         s0, s1 = sample_span(a, b, fps, audio.sample_rate)
@@ -389,10 +389,10 @@ def _render_clip(out: Path, cid: str, params: RenderParams, renderer: Any, clip:
     inside = ((uv >= 0) & (uv < np.array([W, H]))).all(-1)
     meta = {"source_motion": outcome["source"], "source_sha256": outcome["sha256"], "clip": cid, "start_frame": str(a), "end_frame": str(b),
             "character": character.name, "skeleton": character.rest.name, "camera": json.dumps(camera),
-            "look": json.dumps(look.to_dict()), "renderer": f"macedance-render v{RENDER_VERSION}"}  # fmt: skip
+            "look": json.dumps(look.to_dict()), "renderer": f"macedance-render v{RENDER_VERSION}"}
     Keypoints2D(np.concatenate([uv, inside[..., None].astype(np.float64)], -1), "smpl24", (W, H), fps, meta).save(out / files["keypoints_path"])
     motion_meta = {**clip.meta, **meta, "world": "data build convention: level camera looking along -z, pelvis of frame 0 at x=z=0, lowest foot joint at y=0",
-                   "yaw_rad": repr(yaw), "offset_m": json.dumps(offset.tolist())}  # fmt: skip
+                   "yaw_rad": repr(yaw), "offset_m": json.dumps(offset.tolist())}
     clip.replace(poses=poses, trans=trans, meta=motion_meta).save(out / files["motion_path"])
     return files
 
@@ -435,22 +435,22 @@ def _in_thread(frames: Iterator[np.ndarray], depth: int = 4) -> Iterator[np.ndar
 
 
 def _add_clip(outcome: dict[str, Any], cid: str, rel: str, a: int, b: int, fps: float, genre: str | None, files: dict[str, Any],
-              params: RenderParams, music: Path | None) -> None:  # fmt: skip
+              params: RenderParams, music: Path | None) -> None:
     from macedance.schema import Clip
 
     provenance = {"macedance": __version__, "source_sha256": outcome["sha256"], "render_params_hash": params.hash,
                   "renderer": f"macedance-render v{RENDER_VERSION}", "character": params.character, "video": files["video_path"],
-                  "music_file": music.name if music else None}  # fmt: skip
+                  "music_file": music.name if music else None}
     clip = Clip(cid, rel, a / fps, b / fps, files["motion_path"], files["keypoints_path"], files["music_path"], genre, None, provenance)
     outcome["clips"].append({**clip.to_dict(), "audio_path": files["audio_path"], "reference_path": files["reference_path"],
-                             "video_path": files["video_path"]})  # fmt: skip
+                             "video_path": files["video_path"]})
 
 
 # ----- the whole folder ----------------------------------------------------------------------------
 
 
 def _work(path: str, rel: str, out: str, params: RenderParams, genre: str | None, music_index: dict[str, list[str]],
-          frames_q: Any) -> dict[str, Any]:  # fmt: skip
+          frames_q: Any) -> dict[str, Any]:
     """One source in a worker process (the character is built once per process)."""
     report = (lambda n: frames_q.put(n)) if frames_q is not None else None
     return render_source(Path(path), rel, Path(out), params, genre, music_index, report)
@@ -469,7 +469,7 @@ def _frames_hint(path: Path, fps: float) -> int:
 def render_dataset(motion_dir: str | Path, out: str | Path, params: RenderParams | None = None, music_dir: str | Path | None = None,
                    workers: int = 1, resume: bool = False, overwrite: bool = False,
                    progress: Callable[[BuildProgress], None] | None = None, command: str | None = None,
-                   executor: str = "local", address: str | None = None, task_cpus: int = 1, task_gpus: float = 0.0) -> BuildReport:  # fmt: skip
+                   executor: str = "local", address: str | None = None, task_cpus: int = 1, task_gpus: float = 0.0) -> BuildReport:
     """Render every motion below ``motion_dir`` into a dataset in ``out`` (see the module docstring).
 
     Args:
@@ -498,7 +498,7 @@ def render_dataset(motion_dir: str | Path, out: str | Path, params: RenderParams
     run_sources(out, todo, done, report, {rel: _frames_hint(p, params.fps) for p, rel, _ in todo}, progress,
                 lambda p, rel, g, frames: render_source(p, rel, out, params, g, music_index, frames), _work,
                 lambda p, rel, g: (str(p), rel, str(out), params, g, music_index), workers,
-                worker_threads(workers, ray), ray=ray)  # fmt: skip
+                worker_threads(workers, ray), ray=ray)
     outcomes = [done[rel] for _, rel, _ in sources if rel in done]
     with_clips = [o for o in outcomes if o["clips"]]
     official = {o["sha256"]: o["split"] for o in with_clips if o.get("split")}
@@ -509,5 +509,5 @@ def render_dataset(motion_dir: str | Path, out: str | Path, params: RenderParams
     from macedance.fileio import write_json
 
     write_json(out / "render_report.json", {**report.to_dict(), "macedance": __version__, "params": params.to_dict(), "command": command,
-                                            "music_dir": str(music_dir) if music_dir else None, "splits_from": "imported official splits" if fixed else "seeded assignment by source motion"})  # fmt: skip
+                                            "music_dir": str(music_dir) if music_dir else None, "splits_from": "imported official splits" if fixed else "seeded assignment by source motion"})
     return report

@@ -75,7 +75,7 @@ class SelfCheckParams:
 
     def to_dict(self) -> dict[str, Any]:
         return {"sequences": self.sequences, "seconds": self.seconds, "bpms": list(self.bpms), "seed": self.seed,
-                "render": self.render.to_dict(), "build": self.build.to_dict()}  # fmt: skip
+                "render": self.render.to_dict(), "build": self.build.to_dict()}
 
 
 def generate_sources(folder: Path, params: SelfCheckParams) -> dict[str, list[float]]:
@@ -111,7 +111,7 @@ def _true_beats(music_file: Path, cache: dict[str, np.ndarray]) -> np.ndarray:
 
 def run_selfcheck(out: str | Path, params: SelfCheckParams | None = None, motions: str | Path | None = None,
                   music: str | Path | None = None, workers: int = 1,
-                  progress: Callable[[str, Any], None] | None = None) -> dict[str, Any]:  # fmt: skip
+                  progress: Callable[[str, Any], None] | None = None) -> dict[str, Any]:
     """Render → build → compare (see the module docstring); writes ``selfcheck.json`` and ``selfcheck.md``.
 
     Args:
@@ -137,13 +137,13 @@ def run_selfcheck(out: str | Path, params: SelfCheckParams | None = None, motion
     timing = {}
     t = time.perf_counter()
     r_rep = render_dataset(motions, rendered, params.render, music, workers=workers, overwrite=True, command="macedance data selfcheck (render)",
-                           progress=(lambda p: progress("render", p)) if progress else None)  # fmt: skip
+                           progress=(lambda p: progress("render", p)) if progress else None)
     timing["render_s"] = time.perf_counter() - t
     if r_rep.clips == 0:
         raise MaceDanceError(f"{rendered}: the render kept no clip ({r_rep.rejected}); nothing to check")
     t = time.perf_counter()
     b_rep = build_dataset(rendered / "videos", built, params.build, workers=workers, overwrite=True, command="macedance data selfcheck (build)",
-                          progress=(lambda p: progress("build", p)) if progress else None)  # fmt: skip
+                          progress=(lambda p: progress("build", p)) if progress else None)
     timing["build_s"] = time.perf_counter() - t
     report = compare(rendered, built, params, known)
     timing["total_s"] = time.perf_counter() - t0
@@ -182,7 +182,7 @@ def compare(rendered: Path, built: Path, params: SelfCheckParams, known_beats: d
         frames_total += n
         frames_detected += int(round((1.0 - row["missing_frac"]) * n))
         rec: dict[str, Any] = {"built_clip": row["candidate_id"], "rendered_clip": cid, "frames": n, "status": row["code"],
-                               "detected": 1.0 - row["missing_frac"]}  # fmt: skip
+                               "detected": 1.0 - row["missing_frac"]}
         per_clip.append(rec)
         if row["status"] != "kept" or cid not in r_rows:
             continue
@@ -259,7 +259,7 @@ def compare(rendered: Path, built: Path, params: SelfCheckParams, known_beats: d
                   "mean_signed_ms": float(np.mean(beat_s) * 1000) if beat_s else None,
                   "f_measure": float(np.mean(f_scores)) if f_scores else None},
         "clips": per_clip,
-    }  # fmt: skip
+    }
     return report
 
 
@@ -311,14 +311,14 @@ def markdown_report(report: dict[str, Any]) -> str:
              f"| beat error, median / mean absolute | {_fmt(beats['median_abs_ms'])} / {_fmt(beats['mean_abs_ms'])} ms ({beats['true_beats']} true beats) |",
              f"| beat offset, mean signed (found − true, matched beats) | {_fmt(beats['mean_signed_ms'])} ms |",
              f"| beat F-measure (±{BEAT_TOLERANCE * 1000:.0f} ms) | {_fmt(beats['f_measure'], '.3f')} |", "",
-             "## 2D error per SMPL joint (px)", "", "| joint | error |", "|---|---|"]  # fmt: skip
+             "## 2D error per SMPL joint (px)", "", "| joint | error |", "|---|---|"]
     lines += [f"| {k} | {v:.1f} |" for k, v in kp["per_joint"].items()]
     lines += ["", "## Clips", "", "| built clip | status | detected | 2D px | MPJPE | PA-MPJPE | world MPJPE | beat ms | beat F |",
-              "|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
+              "|---|---|---|---|---|---|---|---|---|"]
     for rec in report["clips"]:
         lines.append(f"| {rec['built_clip']} | {rec['status']} | {100 * rec['detected']:.0f} % | {_fmt(rec.get('kp2d_px'))} | "
                      f"{_fmt(rec.get('mpjpe_mm'))} | {_fmt(rec.get('pa_mpjpe_mm'))} | {_fmt(rec.get('world_mpjpe_mm'))} | "
-                     f"{_fmt(rec.get('beat_median_ms'))} | {_fmt(rec.get('beat_f'), '.2f')} |")  # fmt: skip
+                     f"{_fmt(rec.get('beat_median_ms'))} | {_fmt(rec.get('beat_f'), '.2f')} |")
     t = report.get("timing", {})
     if t:
         lines += ["", f"Render {t.get('render_s', 0):.1f} s, build {t.get('build_s', 0):.1f} s, total {t.get('total_s', 0):.1f} s.", ""]

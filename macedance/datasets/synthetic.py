@@ -24,7 +24,7 @@ _PATTERN = (
     (18, 1, 0.7, -0.7, 1.0), (19, 1, 0.7, 0.7, 1.0), (1, 0, 0.35, -0.1, 0.5), (2, 0, 0.35, -0.1, 0.5),
     (4, 0, 0.45, 0.5, 1.0), (5, 0, 0.45, 0.5, 1.0), (3, 2, 0.12, 0.0, 0.5), (6, 1, 0.15, 0.0, 0.25),
     (9, 2, 0.1, 0.0, 0.5), (15, 0, 0.15, 0.05, 1.0), (12, 1, 0.1, 0.0, 0.5),
-)  # fmt: skip
+)
 
 
 def synthetic_motion(seconds: float = 4.0, fps: float = 60.0, bpm: float = 120.0, seed: int = 0) -> Motion:
@@ -58,7 +58,7 @@ def synthetic_motion(seconds: float = 4.0, fps: float = 60.0, bpm: float = 120.0
         radius * np.cos(heading + 0.2 * t) - radius * np.cos(heading),
         0.02 * np.abs(np.sin(np.pi * beat_hz * t)),
         radius * np.sin(heading + 0.2 * t) - radius * np.sin(heading),
-    ], axis=-1)  # fmt: skip
+    ], axis=-1)
     return Motion(poses, trans, fps, "y", meta={"generator": f"synthetic bpm={bpm} seed={seed}"})
 
 

@@ -26,7 +26,7 @@ _LIMBS = (
     (1, 4, 0.040, _TROUSERS), (2, 5, 0.040, _TROUSERS), (4, 7, 0.034, _TROUSERS), (5, 8, 0.034, _TROUSERS),
     (7, 10, 0.024, _SHOES), (8, 11, 0.024, _SHOES), (16, 18, 0.028, _SHIRT), (17, 19, 0.028, _SHIRT),
     (18, 20, 0.022, _SKIN), (19, 21, 0.022, _SKIN), (12, 15, 0.025, _SKIN),
-)  # fmt: skip
+)
 
 
 @dataclass(frozen=True)
@@ -75,7 +75,7 @@ def draw_dancer(img: np.ndarray, uv: np.ndarray) -> None:
     for dx in (-0.3, 0.3):
         cv2.circle(img, tuple(int(v) for v in np.round(hc + [dx * r, -0.05 * r])), max(1, int(r / 8)), (30, 30, 30), -1)
     cv2.line(img, tuple(int(v) for v in np.round(hc + [-0.25 * r, 0.45 * r])), tuple(int(v) for v in np.round(hc + [0.25 * r, 0.45 * r])),
-             (120, 40, 40), max(1, int(r / 10)))  # fmt: skip
+             (120, 40, 40), max(1, int(r / 10)))
 
 
 def shot_frames(spec: ShotSpec, fps: float, size: tuple[int, int], seed: int, index: int) -> Iterator[np.ndarray]:
@@ -108,7 +108,7 @@ def shot_frames(spec: ShotSpec, fps: float, size: tuple[int, int], seed: int, in
 
 
 def write_dance_video(path: str | Path, shots: Sequence[ShotSpec], fps: float = 30.0, size: tuple[int, int] = (640, 360),
-                      seed: int = 0, audio: bool = True) -> dict[str, object]:  # fmt: skip
+                      seed: int = 0, audio: bool = True) -> dict[str, object]:
     """Write a generated raw dance video (H.264 mp4, AAC drum track unless ``audio=False``).
 
     Returns:
@@ -139,7 +139,7 @@ def write_dance_video(path: str | Path, shots: Sequence[ShotSpec], fps: float = 
 
 
 def write_appearance_dataset(root: str | Path, seconds: float = 2.0, fps: float = 10.0, size: tuple[int, int] = (128, 192),
-                             seed: int = 4) -> Path:  # fmt: skip
+                             seed: int = 4) -> Path:
     """A dataset folder in ``macedance data build``'s layout for Appearance-Expert training tests and
     benchmarks: one clip ``c0`` (``videos/``, ``keypoints/``, ``reference/``) of a cartoon dancer seen
     from the front (orthographic) whose MediaPipe-33 keypoints are exact, plus a train clip ``c1``
@@ -170,6 +170,6 @@ def write_appearance_dataset(root: str | Path, seconds: float = 2.0, fps: float 
     Image.fromarray(frames[0]).save(root / "reference" / "c0.jpg")
     rows = [{"id": "c0", "video_path": "videos/c0.mp4", "keypoints_path": "keypoints/c0.npz", "reference_path": "reference/c0.jpg",
              "split": "train"}, {"id": "c1", "keypoints_path": "keypoints/c0.npz", "reference_path": "reference/c0.jpg", "split": "train"},
-            {"id": "t0", "split": "test"}]  # fmt: skip
+            {"id": "t0", "split": "test"}]
     (root / "clips.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     return root

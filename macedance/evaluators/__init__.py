@@ -17,4 +17,4 @@ __all__ = [
     "beat_align_score", "evaluate_motion_dirs", "extract_features", "foot_skating", "frechet_distance",
     "geometric_features_2d", "geometric_features_3d", "get_preset", "kinetic_features_2d", "kinetic_features_3d",
     "motion_beats", "motion_envelope", "pfc_per_sequence", "register_preset",
-]  # fmt: skip
+]

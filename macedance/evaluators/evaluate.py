@@ -8,8 +8,8 @@ import logging
 import os
 import platform
 import time
-from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -49,7 +49,7 @@ def evaluate_motion_dirs(
 
 
 def select_files(files: dict[str, list[Path]], preset: MotionPreset, music: str | Path | None
-                 ) -> tuple[dict[str, list[Path]], list[dict[str, str]]]:  # fmt: skip
+                 ) -> tuple[dict[str, list[Path]], list[dict[str, str]]]:
     """The files ``preset`` evaluates, and those it leaves out (``file``, ``set``, ``reason``): names starting
     with one of ``preset.skip_prefixes``; under ``pairing="stem"`` every stem that is not among the predictions,
     the ground truth and (when ``music`` is given) the music alike."""
@@ -59,7 +59,7 @@ def select_files(files: dict[str, list[Path]], preset: MotionPreset, music: str 
         for f in files[role]:
             if preset.skip_prefixes and f.name.startswith(preset.skip_prefixes):
                 left.append({"file": str(f), "set": role, "reason": f"name starts with {' or '.join(map(repr, preset.skip_prefixes))} "
-                             f"(the reference code of {preset.name} skips such files)"})  # fmt: skip
+                             f"(the reference code of {preset.name} skips such files)"})
             else:
                 kept[role].append(f)
     if preset.pairing != "stem":
@@ -69,7 +69,7 @@ def select_files(files: dict[str, list[Path]], preset: MotionPreset, music: str 
         for f in kept[role]:
             if f.stem in by_stem[role]:
                 raise ValidationError(f"--{role}", f"one file per name: {preset.name} pairs predictions and ground truth by file name",
-                                      f"{by_stem[role][f.stem]} and {f}")  # fmt: skip
+                                      f"{by_stem[role][f.stem]} and {f}")
             by_stem[role][f.stem] = f
     pred, gt = set(by_stem["pred"]), set(by_stem["gt"])
     no_music = {s for s in pred & gt if find_music(music, s) is None} if music is not None else set()
@@ -79,13 +79,13 @@ def select_files(files: dict[str, list[Path]], preset: MotionPreset, music: str 
                 left.append({"file": str(f), "set": role, "reason": f"no {what} named {stem}.* ({preset.name} evaluates pairs matched by file name)"})
             elif stem in no_music:
                 left.append({"file": str(f), "set": role, "reason": f"no music named {stem}.* in {music} ({preset.name} evaluates only the "
-                             "pairs with music)"})  # fmt: skip
+                             "pairs with music)"})
     use = (pred & gt) - no_music
     return {r: [by_stem[r][s] for s in sorted(use)] for r in ROLES}, left
 
 
 def _sequence_features(job: tuple[str, Path], preset: MotionPreset, music: str | Path | None, fps: float | None,
-                       up_axis: str | None, skeleton: Any) -> tuple[str, Path, Any]:  # fmt: skip
+                       up_axis: str | None, skeleton: Any) -> tuple[str, Path, Any]:
     """(role, path, features) of one file, or (role, path, reason) when it cannot be evaluated."""
     role, path = job
     try:
@@ -97,7 +97,7 @@ def _sequence_features(job: tuple[str, Path], preset: MotionPreset, music: str |
         feats = extract_features(seq.data, seq.fps, preset, seq.up_axis or "y", beats, path.stem, role)
         if beats is None and "bas" in preset.metrics:
             feats.bas_reason = ("no --music folder given" if music is None
-                                else f"no music or beat file named {path.stem}.* in {music}")  # fmt: skip
+                                else f"no music or beat file named {path.stem}.* in {music}")
         return role, path, feats
     except (SkipSequence, MaceDanceError) as exc:
         if isinstance(exc, ValidationError) and exc.field.startswith("--"):
@@ -106,7 +106,7 @@ def _sequence_features(job: tuple[str, Path], preset: MotionPreset, music: str |
 
 
 def motion_shard(jobs: list[tuple[str, Path]], preset: MotionPreset, music: str | Path | None, fps: float | None, up_axis: str | None,
-                 skeleton: Any, threads: int = 1, progress: Callable[[int, int, str], None] | None = None) -> MotionMetrics:  # fmt: skip
+                 skeleton: Any, threads: int = 1, progress: Callable[[int, int, str], None] | None = None) -> MotionMetrics:
     """Metric state (per-sequence features and skips) of a shard of files, in job order; shards
     combine with :meth:`MotionMetrics.merge` (a Ray task runs one shard)."""
     metrics = MotionMetrics(preset)
@@ -125,7 +125,7 @@ def motion_shard(jobs: list[tuple[str, Path]], preset: MotionPreset, music: str 
 
 
 def _ray_shards(jobs: list[tuple[str, Path]], preset: MotionPreset, music: str | Path | None, fps: float | None, up_axis: str | None,
-                skeleton: Any, address: str | None, progress: Callable[[int, int, str], None] | None) -> MotionMetrics:  # fmt: skip
+                skeleton: Any, address: str | None, progress: Callable[[int, int, str], None] | None) -> MotionMetrics:
     """The files split into contiguous shards, one Ray task each; shard states merged in job order."""
     from macedance.ray_tasks import cluster_cpus, ray_session, run_tasks
 
@@ -180,7 +180,7 @@ def evaluate_motion_files(
         metrics = _ray_shards(jobs, preset, music, fps, up_axis, skeleton, address, progress)
     else:
         metrics = motion_shard(jobs, preset, music, fps, up_axis, skeleton, workers if workers is not None else min(4, os.cpu_count() or 1),
-                               progress)  # fmt: skip
+                               progress)
     if progress:
         progress(len(jobs), len(jobs), "")
     pool, unpaired = metrics.pool()
@@ -200,7 +200,7 @@ def evaluate_motion_files(
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         "macedance_version": __version__,
         "preset": {"name": preset.name, "hash": preset.hash, "reference": preset.reference,
-                   "choices": preset.to_dict()},  # fmt: skip
+                   "choices": preset.to_dict()},
         "inputs": {
             "music": None if music is None else str(music),
             "fps_override": fps, "up_axis_override": up_axis,
@@ -210,11 +210,11 @@ def evaluate_motion_files(
             "skipped": metrics.skipped,
             "gt_pool": gt_pool,
             "executor": executor,
-        },  # fmt: skip
+        },
         "scores": {k: v.to_dict() for k, v in scores.items()},
         "warnings": warnings,
         "environment": {"python": platform.python_version(), "numpy": np.__version__,
-                        "scipy": _version("scipy"), "platform": platform.platform()},  # fmt: skip
+                        "scipy": _version("scipy"), "platform": platform.platform()},
         "seconds": round(time.perf_counter() - t0, 3),
     }, metrics
 

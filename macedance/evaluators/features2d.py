@@ -32,11 +32,11 @@ from macedance.errors import ValidationError
 # Indices the official code assumes (COCO-17 + head_top + neck_viz + feet).
 _LEGACY = {"nose": 0, "left_shoulder": 5, "right_shoulder": 6, "left_elbow": 7, "right_elbow": 8, "left_wrist": 9,
            "right_wrist": 10, "left_hip": 11, "right_hip": 12, "left_knee": 13, "right_knee": 14, "left_ankle": 15,
-           "right_ankle": 16, "left_big_toe": 19, "right_big_toe": 22}  # fmt: skip
+           "right_ankle": 16, "left_big_toe": 19, "right_big_toe": 22}
 # The real easy_ViTPose coco_25 indices (macedance's ``vitpose25`` skeleton).
 _COCO25 = {"nose": 0, "left_shoulder": 6, "right_shoulder": 7, "left_elbow": 8, "right_elbow": 9, "left_wrist": 10,
            "right_wrist": 11, "left_hip": 12, "right_hip": 13, "left_knee": 15, "right_knee": 16, "left_ankle": 17,
-           "right_ankle": 18, "left_big_toe": 19, "right_big_toe": 22}  # fmt: skip
+           "right_ankle": 18, "left_big_toe": 19, "right_big_toe": 22}
 LAYOUTS = {"legacy": _LEGACY, "coco25": _COCO25}
 
 
@@ -96,7 +96,7 @@ def geometric_features_2d(keypoints: np.ndarray, layout: str = "legacy", stubs: 
     sk = {"root": root, "belly": root, "spine": root, "chest": chest, "neck": chest, "lhip": j["left_hip"],
           "rhip": j["right_hip"], "lknee": j["left_knee"], "rknee": j["right_knee"], "lankle": j["left_ankle"],
           "rankle": j["right_ankle"], "lshoulder": j["left_shoulder"], "rshoulder": j["right_shoulder"],
-          "lelbow": j["left_elbow"], "relbow": j["right_elbow"], "lwrist": j["left_wrist"], "rwrist": j["right_wrist"]}  # fmt: skip
+          "lelbow": j["left_elbow"], "relbow": j["right_elbow"], "lwrist": j["left_wrist"], "rwrist": j["right_wrist"]}
     d0 = sk["lshoulder"][:, 0] - sk["rshoulder"][:, 0]
     sw = np.sqrt((d0 * d0).sum(-1)) + np.float32(1e-6)  # (B,) float32, frame 0
     hl = sw[:, None]
@@ -131,7 +131,7 @@ def geometric_features_2d(keypoints: np.ndarray, layout: str = "legacy", stubs: 
         angle("neck", "root", "rshoulder", "relbow", 25, 180), angle("neck", "root", "lshoulder", "lelbow", 25, 180),
         angle("neck", "root", "rhip", "rknee", 50, 180), angle("neck", "root", "lhip", "lknee", 50, 180),
         zero, angle_up(70, 110), zero, zero, moved("root", 2.3),
-    ]  # fmt: skip
+    ]
     flags = np.stack(feats, -1)  # (B, T−1, 32)
     out = np.stack([f.astype(np.float32).mean(axis=0) for f in flags])
     if not stubs:

@@ -21,7 +21,7 @@ from macedance.motion.kinematics import convert_up_axis
 
 _NAMES = ("root", "lhip", "rhip", "belly", "lknee", "rknee", "spine", "lankle", "rankle", "chest", "ltoes",
           "rtoes", "neck", "linshoulder", "rinshoulder", "head", "lshoulder", "rshoulder", "lelbow", "relbow",
-          "lwrist", "rwrist", "lhand", "rhand")  # fmt: skip
+          "lwrist", "rwrist", "lhand", "rhand")
 J = {n: i for i, n in enumerate(_NAMES)}
 
 # Template points of the reference (metres): lshoulder, lelbow, rshoulder, lhip, rhip.
@@ -139,7 +139,7 @@ def geometric_features_3d(
             nplane("zero", "minus_y_unit", "y_min", "rwrist", -1.2 * HL),
             nplane("zero", "minus_y_unit", "y_min", "lwrist", -1.2 * HL),
             fast("root", 2.3 * HL),
-        ]  # fmt: skip
+        ]
     flags = np.stack(feats, -1)  # (B, T−1, 32) bool
     # The reference averages a float32 (T−1, 32) array per sequence; do the same per sequence.
     out = np.stack([f.astype(dtype).mean(axis=0) for f in flags])

@@ -130,7 +130,7 @@ def load_sequence(
         read_npz(path, "motion")  # raises the right error for other macedance kinds
     if fps is None or up_axis is None:
         raise ValidationError("--fps/--up-axis", "both given for plain joint arrays (they carry neither)",
-                              f"fps={fps}, up_axis={up_axis}", source=path)  # fmt: skip
+                              f"fps={fps}, up_axis={up_axis}", source=path)
     return Sequence(path.stem, _as_tj3(_plain_array(path), path), float(fps), up_axis)
 
 

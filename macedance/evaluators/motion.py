@@ -27,8 +27,8 @@ from macedance.errors import MaceDanceError, ValidationError
 from macedance.evaluators.beat_align import beat_align_score, motion_beats, motion_envelope
 from macedance.evaluators.diversity import average_pairwise_distance
 from macedance.evaluators.features2d import geometric_features_2d, kinetic_features_2d
-from macedance.evaluators.fsr import foot_skating
 from macedance.evaluators.frechet import frechet_distance, gaussian_stats
+from macedance.evaluators.fsr import foot_skating
 from macedance.evaluators.geometric import geometric_features_3d
 from macedance.evaluators.kinetic import kinetic_features_3d
 from macedance.evaluators.pfc import pfc_per_sequence
@@ -80,7 +80,7 @@ def beat_indices(beat_times: np.ndarray, fps: float, rounding: str) -> np.ndarra
 
 
 def _sequence_bas(positions: np.ndarray, beat_times: np.ndarray | None, fps: float, preset: MotionPreset,
-                  beat_fps: float, skip: int = 0) -> tuple[float | None, str | None, np.ndarray]:  # fmt: skip
+                  beat_fps: float, skip: int = 0) -> tuple[float | None, str | None, np.ndarray]:
     """BAS of one sequence; ``skip`` seed frames are dropped from both beat lists after detection."""
     env = motion_envelope(positions, preset.bas_envelope)
     smoothing = preset.bas_smoothing_frames
@@ -167,7 +167,7 @@ def extract_features(
     bas_src = arr if preset.bas_uses_crop else uncropped
     bas_skip = skip if bas_src is uncropped else 0
     bas, reason, mb = _sequence_bas(bas_src[:, : preset.bas_joints], beat_times, fps, preset, fps,
-                                    bas_skip)  # fmt: skip
+                                    bas_skip)
     fsr = None
     if "fsr" in preset.metrics:
         src = convert_up_axis(arr if preset.fsr_uses_crop else uncropped, preset.up_axis, "y")
@@ -192,7 +192,7 @@ def _pad24(j: np.ndarray) -> np.ndarray:
 
 
 def _extract_2d(arr: np.ndarray, fps: float, preset: MotionPreset, beat_times: np.ndarray | None,
-                name: str, role: str) -> SequenceFeatures:  # fmt: skip
+                name: str, role: str) -> SequenceFeatures:
     if arr.shape[1] != 25:
         raise SkipSequence(f"preset {preset.name} needs 25 vitpose25 keypoints per frame, found {arr.shape[1]}")
     if arr.shape[0] < preset.min_frames:
@@ -245,14 +245,14 @@ def fid_score(pred: np.ndarray, gt: np.ndarray, preset: MotionPreset, what: str)
     except MaceDanceError as exc:
         return Score(None, str(exc), len(pred))
     details: dict[str, Any] = {"eps_retry": res.eps_retry, "max_imag": res.max_imag, "n_gt": len(gt),
-                               "singular_covariance": res.singular}  # fmt: skip
+                               "singular_covariance": res.singular}
     if zero:
         details["zero_spread_gt_dims"] = zero
         details["warning"] = (
             f"{what}: GT pool has zero spread in dimension(s) {zero}; "
             + ("legacy normalisation divides them by ε, so the value is dominated by them"
                if preset.zero_spread == "legacy" else "they were left unscaled")
-        )  # fmt: skip
+        )
     return Score(res.value, None, len(pred), details)
 
 
@@ -299,7 +299,7 @@ class MotionMetrics:
     def merge(self, other: "MotionMetrics") -> "MotionMetrics":
         if other.preset.hash != self.preset.hash:
             raise ValidationError("merge", f"preset {self.preset.name} ({self.preset.hash})",
-                                  f"{other.preset.name} ({other.preset.hash})")  # fmt: skip
+                                  f"{other.preset.name} ({other.preset.hash})")
         for r in ROLES:
             self.features[r].extend(other.features[r])
         self.skipped.extend(other.skipped)
@@ -315,7 +315,7 @@ class MotionMetrics:
         names = {r: {f.name for f in rows[r]} for r in ROLES}
         left_out = [{"name": f.name, "set": r, "reason": f"its {'ground truth' if r == 'pred' else 'prediction'} "
                      f"{f.name!r} is missing or could not be read (pairs are evaluated whole)"}
-                    for r, other in (("pred", "gt"), ("gt", "pred")) for f in rows[r] if f.name not in names[other]]  # fmt: skip
+                    for r, other in (("pred", "gt"), ("gt", "pred")) for f in rows[r] if f.name not in names[other]]
         both = names["pred"] & names["gt"]
         return {r: [f for f in rows[r] if f.name in both] for r in ROLES}, left_out
 
@@ -341,7 +341,7 @@ class MotionMetrics:
                 vals = [getattr(f, metric) for f in rows[role]]
                 ok = [v for v in vals if v is not None]
                 undefined = {f.name: (f.bas_reason if metric == "bas" else "root never accelerates")
-                             for f, v in zip(rows[role], vals, strict=True) if v is None}  # fmt: skip
+                             for f, v in zip(rows[role], vals, strict=True) if v is None}
                 details = {"undefined": undefined} if undefined else {}
                 if not ok:
                     why = sorted(set(undefined.values()))

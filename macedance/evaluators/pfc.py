@@ -21,7 +21,7 @@ FOOT_ORDER = (7, 10, 8, 11)
 
 
 def pfc_per_sequence(joints: np.ndarray, dt: float = 1.0 / 30, up_axis: str = "z",
-                     foot_speed: str = "per_frame") -> np.ndarray:  # fmt: skip
+                     foot_speed: str = "per_frame") -> np.ndarray:
     """(B,) PFC of each sequence (NaN where undefined: the root never accelerates).
 
     Args:

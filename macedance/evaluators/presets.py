@@ -102,7 +102,7 @@ BAILANDO = MotionPreset(
     fps=60.0, crop_frames=1200, crop_sets=("pred",), zero_start=True, bas_uses_crop=False, beat_tracker="bailando",
     reference_pool="every AIST++ sequence (train+val+test) minus the 45-entry ignore_list, full length (GT is not "
     "cropped), joints by smplx SMPL male, betas 0; predictions: 40 test+val dances, first 1200 frames",
-)  # fmt: skip
+)
 
 EDGE = MotionPreset(
     name="edge-aistpp",
@@ -113,7 +113,7 @@ EDGE = MotionPreset(
     metrics=("pfc",), fps=30.0, up_axis="z", feature_dtype="float64", pfc_clip_frames=150, pfc_clip_stride=75,
     beat_tracker=None,
     reference_pool="no GT pool for PFC; EDGE scores 5-s clips of the AIST++ test split",
-)  # fmt: skip
+)
 
 MACE_VIDEO2D = MotionPreset(
     name="mace-video2d",
@@ -127,7 +127,7 @@ MACE_VIDEO2D = MotionPreset(
     bas_empty=0.0, beat_rounding="floor", beat_tracker="mace-video2d", beat_fps=16.0, pairing="stem",
     reference_pool="the ground-truth videos of the same test clips: sorted(stems of GT ∩ predictions ∩ audio), a pair "
     "dropped whole when one of its files cannot be read; first 64 frames at 16 fps",
-)  # fmt: skip
+)
 
 CLEAN = MotionPreset(
     name="clean",
@@ -143,7 +143,7 @@ CLEAN = MotionPreset(
     diversity_accumulate="float64", bas_smoothing_frames=None, bas_smoothing_seconds=5.0 / 60,
     bas_sigma_seconds=0.05, pfc_dt=None, pfc_foot_speed="per_second", pfc_scale=1.0,
     fsr_speed="norm", fsr_threshold=0.3, fsr_uses_crop=True,
-)  # fmt: skip
+)
 
 FACT = MotionPreset(
     name="fact-aistpp",
@@ -159,7 +159,7 @@ FACT = MotionPreset(
     bas_empty=0.0, bas_uses_crop=False, bas_music_limit="frames",
     reference_pool="every AIST++ sequence minus the ignore_list, full length, absolute positions; predictions: "
     "120 seed frames + 1200 generated frames per test+val sequence",
-)  # fmt: skip
+)
 
 LODGE = MotionPreset(
     name="lodge-finedance",
@@ -174,7 +174,7 @@ LODGE = MotionPreset(
     skip_prefixes=("M",),
     reference_pool="every FineDance sequence (motion_fea319, train included; calc_and_save_feats skips files starting "
     "with 'M' in both folders), first 1024 frames",
-)  # fmt: skip
+)
 
 PRESETS: dict[str, MotionPreset] = {p.name: p for p in (BAILANDO, FACT, EDGE, LODGE, MACE_VIDEO2D, CLEAN)}
 

@@ -74,7 +74,7 @@ def build_boards(records: list[dict[str, Any]], merge_presets: bool = False) -> 
                 board.metrics.append(m)
         board.rows.append({"method": r["method"]["name"], "version": r["method"].get("version", ""),
                            "scores": r["scores"], "source": r.get("_source", ""),
-                           "created": r.get("provenance", {}).get("created", "")})  # fmt: skip
+                           "created": r.get("provenance", {}).get("created", "")})
     order = list(HIGHER_IS_BETTER)
     for b in boards.values():
         b.metrics.sort(key=lambda m: order.index(m) if m in order else len(order))

@@ -79,7 +79,7 @@ def _ci_bar(s: dict[str, Any] | None, lo: float, hi: float) -> str:
     a, b = s["ci95"]
     return (f'<svg class="ci" width="{w:.0f}" height="8" aria-label="95% interval">'
             f'<rect x="{x(a):.1f}" y="2" width="{max(1.0, x(b) - x(a)):.1f}" height="4" rx="2"/>'
-            f'<line x1="{x(s["value"]):.1f}" x2="{x(s["value"]):.1f}" y1="0" y2="8"/></svg>')  # fmt: skip
+            f'<line x1="{x(s["value"]):.1f}" x2="{x(s["value"]):.1f}" y1="0" y2="8"/></svg>')
 
 
 def _plot(board: Board) -> str:
@@ -133,7 +133,7 @@ def html_page(boards: list[Board], title: str = "macedance leaderboard") -> str:
            f"<style>{_STYLE}</style></head><body><h1>{html.escape(title)}</h1>",
            f"<p class='note'>Built by macedance {__version__} from {sum(len(b.rows) for b in boards)} result records. "
            "Click a column to sort. Bars: bootstrap 95 % intervals over clips (shared scale per column); "
-           "— = missing or undefined (never 0).</p>"]  # fmt: skip
+           "— = missing or undefined (never 0).</p>"]
     for bi, b in enumerate(boards):
         rows = b.sorted_rows()
         out.append(f"<h2 id='board-{bi}'>{html.escape(b.title)}</h2>")
@@ -176,5 +176,5 @@ def write_site(boards: list[Board], out: Path) -> dict[str, Path]:
         files[f"csv:{b.title}"] = p
     with atomic_write(files["json"], "w") as f:
         json.dump([{"task": b.task, "version": b.version, "preset": b.preset, "preset_hash": b.preset_hash,
-                    "main_score": b.main_score, "metrics": b.metrics, "rows": b.sorted_rows()} for b in boards], f, indent=1)  # fmt: skip
+                    "main_score": b.main_score, "metrics": b.metrics, "rows": b.sorted_rows()} for b in boards], f, indent=1)
     return files

@@ -82,7 +82,7 @@ class Diffusion:
         return TrainingDraws(t, noise, keep, torch.rand(B, generator=gen) if gft else None)
 
     def losses(self, model: torch.nn.Module, x0: torch.Tensor, music: torch.Tensor, genre: torch.Tensor,
-               gen: torch.Generator | None = None, draws: TrainingDraws | None = None) -> dict[str, torch.Tensor]:  # fmt: skip
+               gen: torch.Generator | None = None, draws: TrainingDraws | None = None) -> dict[str, torch.Tensor]:
         """All loss terms for a batch of normalised representations x0 (B, T, 151); the random draws
         come from ``draws`` (a share of a larger batch's) or are made here from ``gen``."""
         dev = x0.device
@@ -113,7 +113,7 @@ class Diffusion:
         return {"loss": total, "rec": rec, "joint": joint, "vel": vel, "foot": foot}
 
     def predict_x0(self, model: torch.nn.Module, xt: torch.Tensor, t: torch.Tensor, music: torch.Tensor,
-                   genre: torch.Tensor) -> torch.Tensor:  # fmt: skip
+                   genre: torch.Tensor) -> torch.Tensor:
         """One network evaluation (GFT) or two (CFG) at inference."""
         B = xt.shape[0]
         yes = torch.ones(B, dtype=torch.bool, device=xt.device)
@@ -127,7 +127,7 @@ class Diffusion:
     @torch.no_grad()
     def sample(self, model: torch.nn.Module, music: torch.Tensor, genre: torch.Tensor, gen: torch.Generator,
                known: torch.Tensor | None = None, mask: torch.Tensor | None = None,
-               progress: Any = None) -> torch.Tensor:  # fmt: skip
+               progress: Any = None) -> torch.Tensor:
         """DDIM (``sample_steps`` steps, η = ``eta``) from noise; x0 clipped to [−1, 1].
 
         Args:

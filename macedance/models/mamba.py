@@ -48,7 +48,7 @@ def parallel_scan(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
 
 
 def selective_scan(x: torch.Tensor, delta: torch.Tensor, A: torch.Tensor, B: torch.Tensor, C: torch.Tensor,
-                   D: torch.Tensor, chunk: int = 256) -> torch.Tensor:  # fmt: skip
+                   D: torch.Tensor, chunk: int = 256) -> torch.Tensor:
     """Selective scan (Mamba S6) in PyTorch.
 
     Args:
@@ -75,7 +75,7 @@ def selective_scan(x: torch.Tensor, delta: torch.Tensor, A: torch.Tensor, B: tor
     return torch.cat(outs, dim=1) + x * D
 
 
-def selective_scan_reference(x, delta, A, B, C, D):  # noqa: ANN001, ANN201 - test oracle
+def selective_scan_reference(x, delta, A, B, C, D):
     """Naive sequential scan (one step per time step); the oracle for tests."""
     h = x.new_zeros(x.shape[0], x.shape[2], A.shape[1])
     ys = []
@@ -89,7 +89,7 @@ class Mamba(nn.Module):
     """One Mamba block (``mamba_ssm.Mamba`` layout and initialisation), (B, L, d_model) → same."""
 
     def __init__(self, d_model: int, d_state: int = 16, d_conv: int = 4, expand: int = 2,
-                 dt_min: float = 0.001, dt_max: float = 0.1, use_fast_path: bool = True):  # fmt: skip
+                 dt_min: float = 0.001, dt_max: float = 0.1, use_fast_path: bool = True):
         super().__init__()
         self.d_model, self.d_state, self.d_conv = d_model, d_state, d_conv
         self.d_inner = expand * d_model
@@ -120,7 +120,7 @@ class Mamba(nn.Module):
         fast = _fast_scan() if (self.use_fast_path and u.is_cuda) else None
         if fast is not None:  # pragma: no cover - CUDA only
             y = fast(x.transpose(1, 2).contiguous(), delta.transpose(1, 2).contiguous(), A,
-                     B.transpose(1, 2).contiguous(), C.transpose(1, 2).contiguous(), self.D.float()).transpose(1, 2)  # fmt: skip
+                     B.transpose(1, 2).contiguous(), C.transpose(1, 2).contiguous(), self.D.float()).transpose(1, 2)
         else:
             y = selective_scan(x, delta, A, B, C, self.D)
         return self.out_proj(y * F.silu(z))

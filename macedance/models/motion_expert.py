@@ -21,8 +21,8 @@ import torch
 from torch import nn
 
 from macedance.models.mamba import BiMamba
-from macedance.presets import ConfigRecord
 from macedance.models.representation import REP_DIM
+from macedance.presets import ConfigRecord
 
 NUM_GENRES = 16  # + 1 "unknown"
 
@@ -152,7 +152,7 @@ class MotionExpert(nn.Module):
         self.out = nn.Linear(d, REP_DIM)
 
     def forward(self, x: torch.Tensor, t: torch.Tensor, music: torch.Tensor, genre: torch.Tensor,
-                beta: torch.Tensor | None = None, keep: torch.Tensor | None = None) -> torch.Tensor:  # fmt: skip
+                beta: torch.Tensor | None = None, keep: torch.Tensor | None = None) -> torch.Tensor:
         """``keep`` (B,) bool: use the music (True) or the null condition (False)."""
         cond = self.t_mlp(sinusoidal(t, self.cfg.latent))
         if self.cfg.guidance == "gft":

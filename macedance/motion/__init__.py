@@ -12,4 +12,4 @@ from macedance.motion.skeleton import (
 __all__ = [
     "SMPL_JOINT_NAMES", "SMPL_PARENTS", "RestSkeleton", "builtin_skeleton", "foot_contacts",
     "forward_kinematics", "joint_speeds", "skeleton_from_smplx", "up_axis_rotation",
-]  # fmt: skip
+]

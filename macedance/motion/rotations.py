@@ -56,7 +56,7 @@ def quaternion_to_matrix(q: Any) -> Any:
         1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y),
         2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x),
         2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y),
-    ]  # fmt: skip
+    ]
     return m.stack(rows, -1).reshape(tuple(q.shape[:-1]) + (3, 3))
 
 
@@ -112,7 +112,7 @@ def axis_angle_to_matrix(aa: Any) -> Any:
     sx, sy, sz = s * x, s * y, s * z
     rows = [c + Cx * x, Cx * y - sz, Cx * z + sy,
             Cx * y + sz, c + Cy * y, Cy * z - sx,
-            Cx * z - sy, Cy * z + sx, c + Cz * z]  # fmt: skip
+            Cx * z - sy, Cy * z + sx, c + Cz * z]
     if m is np:  # filling a preallocated array avoids one full copy
         R = np.empty(aa.shape[:-1] + (3, 3), dtype=np.result_type(aa.dtype, np.float32))
         for k, row in enumerate(rows):

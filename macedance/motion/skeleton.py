@@ -29,17 +29,17 @@ SMPL_JOINT_NAMES: tuple[str, ...] = (
     "left_ankle", "right_ankle", "spine3", "left_foot", "right_foot", "neck", "left_collar",
     "right_collar", "head", "left_shoulder", "right_shoulder", "left_elbow", "right_elbow",
     "left_wrist", "right_wrist", "left_hand", "right_hand",
-)  # fmt: skip
+)
 SMPL_PARENTS: tuple[int, ...] = (
     -1, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 9, 9, 12, 13, 14, 16, 17, 18, 19, 20, 21,
-)  # fmt: skip
+)
 NUM_SMPL_JOINTS = 24
 
 # SMPL-H (52 joints): the 22 body joints of SMPL, then 15 per hand (left first).
 SMPLH_PARENTS: tuple[int, ...] = SMPL_PARENTS[:22] + (
     20, 22, 23, 20, 25, 26, 20, 28, 29, 20, 31, 32, 20, 34, 35,
     21, 37, 38, 21, 40, 41, 21, 43, 44, 21, 46, 47, 21, 49, 50,
-)  # fmt: skip
+)
 
 # Foot joints used for contact labels, in EDGE/FineDance order: L ankle, R ankle, L foot, R foot.
 FOOT_JOINTS: tuple[int, ...] = (7, 8, 10, 11)
@@ -138,7 +138,7 @@ _MODEL_FILE_PATTERNS = (
     "SMPL_{G}.npz", "SMPL_{G}.pkl", "smpl/SMPL_{G}.npz", "smpl/SMPL_{G}.pkl",
     "basicModel_{g}_lbs_10_207_0_v1.0.0.pkl", "basicmodel_{g}_lbs_10_207_0_v1.0.0.pkl",
     "basicModel_{g}_lbs_10_207_0_v1.1.0.pkl", "basicmodel_{g}_lbs_10_207_0_v1.1.0.pkl",
-)  # fmt: skip
+)
 _GENDER_SHORT = {"neutral": "neutral", "male": "m", "female": "f"}
 
 
@@ -283,7 +283,7 @@ def skeleton_from_smplx(
     nb = 10 if betas is None else int(np.asarray(betas).reshape(-1).shape[0])
     try:
         body = smplx.SMPL(model_path=str(path), data_struct=Struct(**arrays), gender=gender, num_betas=nb,
-                          dtype=torch.float64)  # fmt: skip
+                          dtype=torch.float64)
     except Exception as exc:  # smplx raises assorted errors on malformed arrays
         raise BodyModelError(f"{path}: cannot build the SMPL model: {exc}") from exc
     b = torch.zeros(nb, dtype=torch.float64) if betas is None else torch.as_tensor(np.asarray(betas, np.float64).reshape(-1))

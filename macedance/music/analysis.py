@@ -44,12 +44,12 @@ def analyze_file(path: str | Path, preset: MusicPreset, use_cache: bool = True) 
 def _to_arrays(r: MusicAnalysis) -> dict[str, np.ndarray]:
     return {"features": r.features, "beats": r.beat_times, "beat_frames": r.beat_frames, "tempo": np.float64(r.tempo),
             "fps": np.float64(r.fps), "duration": np.float64(r.duration), "start_bpm": np.float64(r.start_bpm),
-            "details_json": np.str_(json.dumps(r.details))}  # fmt: skip
+            "details_json": np.str_(json.dumps(r.details))}
 
 
 def _from_arrays(a: dict[str, np.ndarray]) -> MusicAnalysis:
     return MusicAnalysis(a["features"], a["beats"], a["beat_frames"], float(a["tempo"]), float(a["fps"]),
-                         float(a["duration"]), float(a["start_bpm"]), json.loads(str(a["details_json"])))  # fmt: skip
+                         float(a["duration"]), float(a["start_bpm"]), json.loads(str(a["details_json"])))
 
 
 def save_music(result: MusicAnalysis, preset: MusicPreset, out: str | Path, source: str, digest: str) -> Path:
@@ -58,7 +58,7 @@ def save_music(result: MusicAnalysis, preset: MusicPreset, out: str | Path, sour
     arrays.pop("details_json")
     arrays.update(sample_rate=np.int64(preset.sample_rate), hop=np.int64(preset.hop))
     meta = {"preset": preset.name, "preset_hash": preset.hash, "layout": preset.layout, "source_file": source,
-            "source_sha256": digest, "macedance": __version__, "analysis_version": ANALYSIS_VERSION}  # fmt: skip
+            "source_sha256": digest, "macedance": __version__, "analysis_version": ANALYSIS_VERSION}
     return write_npz(out, "music", arrays, meta)
 
 

@@ -129,7 +129,7 @@ def _analyze(audio: Audio, preset: MusicPreset, name: str, native: Audio | None)
     details: dict[str, Any] = {"beat_source": preset.beat_source}
     if tracked is None:
         tempo, beat_idx = lr.beat.beat_track(onset_envelope=envelope, sr=sr, hop_length=hop, start_bpm=start_bpm,
-                                             tightness=preset.tightness, trim=preset.trim)  # fmt: skip
+                                             tightness=preset.tightness, trim=preset.trim)
         beat_times = lr.frames_to_time(beat_idx, sr=sr, hop_length=hop)
     else:
         tempo, beat_times = tracked
@@ -142,7 +142,7 @@ def _analyze(audio: Audio, preset: MusicPreset, name: str, native: Audio | None)
         features = features[: preset.crop_frames]
     return MusicAnalysis(features.astype(np.float32), np.asarray(beat_times, dtype=np.float64),
                          np.asarray(beat_idx, dtype=np.int64), float(np.atleast_1d(tempo)[0]), preset.fps,
-                         audio.duration, start_bpm, details)  # fmt: skip
+                         audio.duration, start_bpm, details)
 
 
 def _bailando(audio: Audio, preset: MusicPreset) -> MusicAnalysis:
@@ -162,7 +162,7 @@ def _bailando(audio: Audio, preset: MusicPreset) -> MusicAnalysis:
     features = np.concatenate([mfcc, mfcc_delta, chroma, onset_env[None], beats[None], tempogram], axis=0).T
     return MusicAnalysis(features, lr.frames_to_time(beat_idx, sr=sr, hop_length=preset.hop).astype(np.float64),
                          np.asarray(beat_idx, dtype=np.int64), float(np.atleast_1d(tempo)[0]), preset.fps,
-                         audio.duration, 120.0, {"beat_source": preset.beat_source, "layout": "bailando"})  # fmt: skip
+                         audio.duration, 120.0, {"beat_source": preset.beat_source, "layout": "bailando"})
 
 
 def track_beats(audio: Audio, preset: MusicPreset, start_bpm: float = 120.0) -> tuple[float, np.ndarray]:
@@ -185,7 +185,7 @@ def track_beats(audio: Audio, preset: MusicPreset, start_bpm: float = 120.0) -> 
     kw = {"fmax": preset.beat_fmax} if preset.beat_fmax else {}
     env = lr.onset.onset_strength(y=y, sr=sr, hop_length=preset.beat_hop, **kw)
     tempo, frames = lr.beat.beat_track(onset_envelope=env, sr=sr, hop_length=preset.beat_hop, start_bpm=start_bpm,
-                                       tightness=preset.tightness, trim=preset.trim)  # fmt: skip
+                                       tightness=preset.tightness, trim=preset.trim)
     times = lr.frames_to_time(frames, sr=sr, hop_length=preset.beat_hop)
     if preset.beat_source == "refined" and len(times):
         fine_hop = 64

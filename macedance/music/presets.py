@@ -43,19 +43,19 @@ FACT = MusicPreset(
     "from beat_track on the onset envelope with start_bpm from the AIST++ music id (80 + 10·d; House 110 + 5·d) "
     "and tightness 100.",
     reference="liruilong940607/mint@d40065a tools/preprocessing.py (cache_audio_features)",
-)  # fmt: skip
+)
 EDGE = MusicPreset(
     name="edge", fps=30.0, crop_frames=150, start_bpm="aist-rule-or-estimate",
     description="EDGE data/audio_extraction/baseline_features.py: the same 35-d set at 30 fps (sr 15360), "
     "cut to 150 rows (5-s clips); start_bpm from the music id, else librosa.beat.tempo at 22050 Hz.",
     reference="Stanford-TML/EDGE@17c3428 data/audio_extraction/baseline_features.py",
-)  # fmt: skip
+)
 LODGE = MusicPreset(
     name="lodge", fps=30.0, start_bpm="aist-rule-or-estimate",
     description="LODGE data/code/extract_musicfea35.py (FineDance): the 35-d set at 30 fps (sr 15360), full length; "
     "start_bpm from the music id, else librosa.beat.tempo at 22050 Hz.",
     reference="li-ronghui/LODGE@a898e59 data/code/extract_musicfea35.py",
-)  # fmt: skip
+)
 BAILANDO = MusicPreset(
     name="bailando", fps=60.0, layout="bailando", beat_source="percussive-median", start_bpm="120",
     description="Bailando _prepro_aistpp_music.py + extractor.py at 60 fps (sr 30720): 438 columns = 20 MFCC of "
@@ -64,14 +64,14 @@ BAILANDO = MusicPreset(
     "librosa's defaults on that envelope), and a 384-row tempogram. Bailando loads audio with Essentia's "
     "MonoLoader, whose resampling differs slightly from ours (parity is tested on identical samples).",
     reference="lisiyao21/Bailando@cc90b98 _prepro_aistpp_music.py, extractor.py",
-)  # fmt: skip
+)
 MACE = MusicPreset(
     name="mace-video2d", fps=30.0, beat_source="librosa-default", beat_sr=8320, start_bpm="120",
     description="Official MACE-Dance motion evaluation beats: librosa.load(sr=8320), beat_track with defaults "
     "(start_bpm 120, tightness 100, trim), beat times (the evaluation turns them into 16-fps frames by "
     "truncation); features: the 35-d set at 30 fps.",
     reference="AMAP-ML/MACE-Dance@8f92d12 Evaluation-Motion/calculate_metric.py (load_valid_beats)",
-)  # fmt: skip
+)
 CLEAN = MusicPreset(
     name="clean", fps=30.0, start_bpm="120", beat_source="refined", beat_sr=22050, beat_hop=256, beat_fmax=1500.0,
     description="macedance default: the 35-d set at the motion rate (sr = fps × 512); beats tracked separately at "
@@ -79,7 +79,7 @@ CLEAN = MusicPreset(
     "then each beat snapped to the strongest onset of a hop-64 envelope within ±70 ms (removes the ~20 ms "
     "frame latency); no dataset-specific tempo rule.",
     reference="",
-)  # fmt: skip
+)
 
 MUSIC_PRESETS: dict[str, MusicPreset] = {p.name: p for p in (CLEAN, FACT, EDGE, LODGE, BAILANDO, MACE)}
 

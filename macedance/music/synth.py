@@ -7,7 +7,7 @@ import numpy as np
 
 
 def beat_times(bpm: float, seconds: float, start: float = 0.5, bpm_after: float | None = None,
-               change_at: float | None = None) -> np.ndarray:  # fmt: skip
+               change_at: float | None = None) -> np.ndarray:
     """Beat times (s) at ``bpm`` from ``start``; after ``change_at`` seconds the tempo is ``bpm_after``."""
     times, t = [], start
     while t < seconds - 1e-9:

@@ -70,7 +70,7 @@ class MediaPipeBackend:
     def start_shot(self) -> None:
         self.close()
         self._pose = self._pose_cls(static_image_mode=False, model_complexity=1, smooth_landmarks=True,
-                                    min_detection_confidence=self._conf[0], min_tracking_confidence=self._conf[1])  # fmt: skip
+                                    min_detection_confidence=self._conf[0], min_tracking_confidence=self._conf[1])
 
     def __call__(self, frame: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
         if self._pose is None:
@@ -94,7 +94,7 @@ class MediaPipeBackend:
 
     def info(self) -> dict[str, str]:
         return {"backend": self.name, "backend_version": self.version, "model": "pose_landmark_full (model_complexity=1)",
-                "mediapipe": self._mp_version}  # fmt: skip
+                "mediapipe": self._mp_version}
 
 
 class RTMLibBackend:
@@ -112,15 +112,15 @@ class RTMLibBackend:
         except ImportError:
             raise MissingDependencyError("the rtmlib pose backend needs onnxruntime and rtmlib: pip install 'macedance[rtmlib]' && "
                                          "pip install --no-deps rtmlib==0.0.16") from None
+        import onnxruntime as ort
+
         from macedance.fileio import sha256_file
         from macedance.pose.person_detector import PersonDetector
-
-        import onnxruntime as ort
 
         try:
             shape = ort.InferenceSession(str(weights), providers=["CPUExecutionProvider"]).get_inputs()[0].shape
             input_size = (int(shape[3]), int(shape[2]))  # (1, 3, H, W) → (W, H)
-        except Exception as exc:  # noqa: BLE001 - any onnxruntime failure means an unusable file
+        except Exception as exc:
             raise ValidationError(f"--pose-weights {weights}", "an ONNX pose model with a (1, 3, H, W) input", f"{type(exc).__name__}: {exc}") from None
         self._model = RTMPose(onnx_model=str(weights), model_input_size=input_size, backend="onnxruntime", device="cpu")
         self._detector = PersonDetector()
@@ -149,7 +149,7 @@ class RTMLibBackend:
 
     def info(self) -> dict[str, str]:
         return {"backend": self.name, "backend_version": self.version, "weights": self._weights, "weights_sha256": self._sha,
-                "rtmlib": self._rtmlib}  # fmt: skip
+                "rtmlib": self._rtmlib}
 
 
 def get_backend(name: str, weights: str | Path | None = None) -> PoseBackend:

@@ -220,10 +220,10 @@ def project(points: Any, camera: dict[str, float]) -> Any:
         points = np.asarray(points, dtype=np.float64)
     m = xp(points)
     p = points - m.asarray([camera["cam_x"], camera["cam_y"], camera["cam_z"]], dtype=points.dtype,
-                           **({"device": points.device} if m is not np else {}))  # fmt: skip
+                           **({"device": points.device} if m is not np else {}))
     depth = m.clip(-p[..., 2], _MIN_DEPTH, None)
     return m.stack([camera["cx"] + camera["focal"] * p[..., 0] / depth,
-                    camera["cy"] - camera["focal"] * p[..., 1] / depth], -1)  # fmt: skip
+                    camera["cy"] - camera["focal"] * p[..., 1] / depth], -1)
 
 
 def world_offset(joints: np.ndarray) -> np.ndarray:
@@ -344,7 +344,7 @@ def fit_smpl(
     focal = float(cfg.focal) if cfg.focal is not None else float(max(W_img, H_img))
     cx, cy = W_img / 2.0, H_img / 2.0
     camera = {"focal": focal, "cx": cx, "cy": cy, "width": float(W_img), "height": float(H_img),
-              "cam_x": 0.0, "cam_y": 0.0, "cam_z": 0.0, "focal_estimated": float(cfg.focal is None)}  # fmt: skip
+              "cam_x": 0.0, "cam_y": 0.0, "cam_z": 0.0, "focal_estimated": float(cfg.focal is None)}
 
     def failure(reason: str, height: float) -> FitResult:
         motion = Motion(np.zeros((T, NUM_SMPL_JOINTS, 3)), np.zeros((T, 3)), fps, "y", meta={"fit": "failed"})
@@ -365,7 +365,7 @@ def fit_smpl(
     valid = (c2d[:, torso] > 0).all(-1)
     if not np.isfinite(height_px) or height_px <= 1.0 or valid.mean() < cfg.min_frame_fraction:
         return failure(f"too few confident keypoints: {int(valid.sum())}/{T} frames have both hips and both "
-                       f"shoulders (need {cfg.min_frame_fraction:.0%})", height_px)  # fmt: skip
+                       f"shoulders (need {cfg.min_frame_fraction:.0%})", height_px)
     have3d = lm is not None
     if have3d:
         v_raw = np.nan_to_num(lm[..., 3])
@@ -393,7 +393,7 @@ def fit_smpl(
         fz, zero = np.full_like(du, focal), np.zeros_like(du)
         A = np.stack([np.stack([fz, zero, du], -1), np.stack([zero, fz, -dv], -1)], -2).reshape(T, -1, 3)
         b = np.stack([-focal * obs3d[..., 0] - du * obs3d[..., 2], dv * obs3d[..., 2] - focal * obs3d[..., 1]],
-                     -1).reshape(T, -1)  # fmt: skip
+                     -1).reshape(T, -1)
         AtA = np.einsum("tn,tni,tnj->tij", w, A, A) + 1e-9 * np.eye(3)
         hip_c = np.linalg.solve(AtA, np.einsum("tn,tni,tn->ti", w, A, b)[..., None])[..., 0]
         init_valid = valid & (c3d[:, torso] > 0).all(-1) & ((w > 0).sum(-1) >= 6) & (hip_c[:, 2] < -_MIN_DEPTH)
@@ -484,7 +484,7 @@ def fit_smpl(
             if cfg.optimizer == "lbfgs":
                 opt: torch.optim.Optimizer = torch.optim.LBFGS(
                     params, lr=1.0, max_iter=steps, history_size=cfg.lbfgs_history, tolerance_grad=1e-9,
-                    tolerance_change=1e-12, line_search_fn="strong_wolfe")  # fmt: skip
+                    tolerance_change=1e-12, line_search_fn="strong_wolfe")
 
                 def closure() -> torch.Tensor:
                     opt.zero_grad(set_to_none=True)
@@ -532,14 +532,14 @@ def fit_smpl(
     camera.update(cam_x=float(offset[0]), cam_y=float(offset[1]), cam_z=float(offset[2]))
     meta = {"fit": "fit_smpl", "skeleton": skeleton, "rest": rest.name, "focal_px": f"{focal:.6g}",
             "focal_estimated": str(cfg.focal is None).lower(),
-            "world": "level camera frame (y up, camera looks along -z), translated"}  # fmt: skip
+            "world": "level camera frame (y up, camera looks along -z), translated"}
     motion = Motion(poses, tr + offset, fps, "y", meta=meta)
 
     reasons = []
     if not np.isfinite(reproj_rel) or reproj_rel > cfg.max_reproj:
         reasons.append(f"mean reprojection error {reproj_px:.1f} px = {reproj_rel:.3f} × person height "
-                       f"{height_px:.0f} px > {cfg.max_reproj}")  # fmt: skip
+                       f"{height_px:.0f} px > {cfg.max_reproj}")
     if have3d and not landmark_mm <= cfg.max_landmark_mm:
         reasons.append(f"mean 3D landmark error {landmark_mm:.1f} mm > {cfg.max_landmark_mm} mm")
     return FitResult(motion, camera, reproj_px, reproj_rel, landmark_mm, not reasons, "; ".join(reasons),
-                     time.perf_counter() - t0, height_px)  # fmt: skip
+                     time.perf_counter() - t0, height_px)

@@ -29,7 +29,7 @@ _LIMBS: tuple[Row, ...] = (
     (1, "left_hip"), (2, "right_hip"), (4, "left_knee"), (5, "right_knee"),
     (7, "left_ankle"), (8, "right_ankle"), (16, "left_shoulder"), (17, "right_shoulder"),
     (18, "left_elbow"), (19, "right_elbow"), (20, "left_wrist"), (21, "right_wrist"),
-)  # fmt: skip
+)
 _PELVIS: Row = (0, ("left_hip", "right_hip"))
 _HEAD: Row = (15, ("left_ear", "right_ear"))
 _NECK_FROM_SHOULDERS: Row = (12, ("left_shoulder", "right_shoulder"))
@@ -45,7 +45,7 @@ SMPL_MAPPINGS: dict[str, tuple[Row, ...]] = {
     "vitpose25": (_PELVIS,) + _LIMBS + (
         (10, "left_big_toe"), (11, "right_big_toe"), _HEAD, (12, "neck"),
     ),
-}  # fmt: skip
+}
 
 
 def _check_skeleton(skeleton: str) -> tuple[str, ...]:
@@ -152,7 +152,7 @@ _VITPOSE_EXTRA: dict[str, tuple[str, ...]] = {
     "neck": ("left_shoulder", "right_shoulder"), "hip": ("left_hip", "right_hip"),
     "left_big_toe": ("left_foot_index",), "left_small_toe": ("left_foot_index",), "left_heel": ("left_heel",),
     "right_big_toe": ("right_foot_index",), "right_small_toe": ("right_foot_index",), "right_heel": ("right_heel",),
-}  # fmt: skip
+}
 
 
 def to_vitpose25(kp: Keypoints2D) -> Keypoints2D:

@@ -160,7 +160,7 @@ def capsule_character(rest: RestSkeleton | None = None, segments: int = 16, ring
         (15, ear + 0.082 * x, ear + 0.082 * x, 0.022, 0.022, 0.6, SKIN),  # left ear
         (15, ear - 0.082 * x, ear - 0.082 * x, 0.022, 0.022, 0.6, SKIN),  # right ear
         (15, head_c - 0.02 * y + 0.085 * z, head_c - 0.03 * y + 0.1 * z, 0.014, 0.012, 1.0, SKIN),  # nose
-    ]  # fmt: skip
+    ]
     for side, (sh, el, wr, ha, hip, kn, an, ft) in enumerate(((16, 18, 20, 22, 1, 4, 7, 10), (17, 19, 21, 23, 2, 5, 8, 11))):
         del side
         parts += [
@@ -170,7 +170,7 @@ def capsule_character(rest: RestSkeleton | None = None, segments: int = 16, ring
             (hip, J[hip], J[kn], 0.085, 0.062, 1.0, TROUSERS),  # thigh
             (kn, J[kn], J[an], 0.06, 0.046, 1.0, TROUSERS),  # shin
             (an, J[an] - 0.035 * y - 0.03 * z, J[ft] - 0.01 * y + 0.05 * z, 0.045, 0.04, 0.7, SHOES),  # foot
-        ]  # fmt: skip
+        ]
     verts, faces, weights, material = [], [], [], []
     n = 0
     for joint, a, b, ra, rb, scale, mat in parts:
@@ -184,11 +184,11 @@ def capsule_character(rest: RestSkeleton | None = None, segments: int = 16, ring
         n += len(v)
     head = HeadStyle(tuple(head_c), ((0.031, 0.008), (-0.031, 0.008)), (0.0, -0.05), hair_top=0.05)
     return Character("capsule", rest, np.concatenate(verts), np.concatenate(faces).astype(np.int64), np.concatenate(weights),
-                     np.concatenate(material).astype(np.int64), head)  # fmt: skip
+                     np.concatenate(material).astype(np.int64), head)
 
 
 def capsule_mesh(a: np.ndarray, b: np.ndarray, ra: float, rb: float, scale: float, segments: int,
-                  rings: int) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+                  rings: int) -> tuple[np.ndarray, np.ndarray]:
     """A closed capsule (two hemispherical caps joined by a cone) from a to b, faces wound outwards.
 
     The cross-section is an ellipse: radius r along the first axis (the rest x axis made
@@ -241,7 +241,7 @@ def capsule_mesh(a: np.ndarray, b: np.ndarray, ra: float, rb: float, scale: floa
 
 
 _JOINT_MATERIAL = {15: HEAD, 12: SKIN, 0: TROUSERS, 1: TROUSERS, 2: TROUSERS, 4: TROUSERS, 5: TROUSERS, 3: SHIRT, 6: SHIRT,
-                   9: SHIRT, 13: SHIRT, 14: SHIRT, 16: SHIRT, 17: SHIRT, 7: SHOES, 8: SHOES, 10: SHOES, 11: SHOES}  # fmt: skip
+                   9: SHIRT, 13: SHIRT, 14: SHIRT, 16: SHIRT, 17: SHIRT, 7: SHOES, 8: SHOES, 10: SHOES, 11: SHOES}
 # SMPL vertex ids of facial landmarks (smplx's vertex_ids["smplh"], the same 6,890-vertex topology).
 _SMPL_FACE_VERTS = {"nose": 332, "reye": 6260, "leye": 2800, "rear": 4071, "lear": 583}
 
@@ -272,7 +272,7 @@ def smpl_character(model: str | Path | None = None, gender: str = "neutral") -> 
         centre = 0.5 * (fv["lear"] + fv["rear"])
         rel = {k: p - centre for k, p in fv.items()}
         head = HeadStyle(tuple(centre), ((rel["leye"][0], rel["leye"][1]), (rel["reye"][0], rel["reye"][1])),
-                         (rel["nose"][0], rel["nose"][1] - 0.04), eye_radius=0.009, hair_top=rel["leye"][1] + 0.05)  # fmt: skip
+                         (rel["nose"][0], rel["nose"][1] - 0.04), eye_radius=0.009, hair_top=rel["leye"][1] + 0.05)
     else:  # not the SMPL topology: no facial landmarks known, plain head
         head = HeadStyle(tuple(rest.joints[15]), ((9.0, 9.0), (9.0, 9.0)), (9.0, 9.0), hair_top=9.0, hair_nape=9.0)
     return Character("smpl", rest, v, faces, weights, material.astype(np.int64), head, posedirs, source=str(path))

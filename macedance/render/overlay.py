@@ -15,7 +15,7 @@ _EDGES_BY_NAME = (
     ("left_ankle", "left_heel"), ("left_heel", "left_foot_index"), ("right_ankle", "right_heel"), ("right_heel", "right_foot_index"),
     ("left_ankle", "left_big_toe"), ("right_ankle", "right_big_toe"), ("nose", "left_eye"), ("nose", "right_eye"),
     ("left_eye", "left_ear"), ("right_eye", "right_ear"),
-)  # fmt: skip
+)
 
 
 def skeleton_edges(skeleton: str) -> list[tuple[int, int]]:
@@ -44,7 +44,7 @@ def draw_keypoints(frame: np.ndarray, kp: np.ndarray, skeleton: str, min_conf: f
 
 
 def write_overlay_preview(video: str | Path, out: str | Path, start: int, end: int, fps: float, keypoints: np.ndarray,
-                          skeleton: str, audio: str | Path | None = None) -> Path:  # fmt: skip
+                          skeleton: str, audio: str | Path | None = None) -> Path:
     """Write frames [start, end) of ``video`` with ``keypoints`` ((end − start, K, 3)) drawn, as an mp4."""
     from macedance.video_io import write_clip
 

@@ -48,7 +48,7 @@ class Fragments:
 
 
 def rasterize(uv: torch.Tensor, depth: torch.Tensor, faces: torch.Tensor, size: tuple[int, int],
-              max_pairs: int = 4_000_000) -> Fragments:  # fmt: skip
+              max_pairs: int = 4_000_000) -> Fragments:
     """Rasterise triangle meshes for a batch of frames.
 
     Args:
@@ -121,7 +121,7 @@ def rasterize(uv: torch.Tensor, depth: torch.Tensor, faces: torch.Tensor, size: 
 
 
 def _pairs(bw: torch.Tensor, counts: torch.Tensor, j0: torch.Tensor, i0: torch.Tensor, coef: torch.Tensor, inv_z: torch.Tensor,
-           b_idx: torch.Tensor, W: int, H: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:  # fmt: skip
+           b_idx: torch.Tensor, W: int, H: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
     """Covered pixels of a chunk of triangles: (pixel index, triangle in chunk, perspective-correct
     barycentrics, depth) per (triangle, pixel) pair inside its triangle."""
     dev = counts.device

@@ -58,11 +58,11 @@ def random_look(rng: np.random.Generator) -> Look:
     hairs = ((40, 28, 22), (20, 18, 18), (110, 74, 40), (180, 140, 80))
     return Look(wall=colour(40, 236), floor=colour(40, 220), wall_pattern=str(rng.choice(PATTERNS)),
                 floor_pattern=str(rng.choice(PATTERNS)), skin=skins[int(rng.integers(len(skins)))], shirt=colour(20, 236),
-                trousers=colour(20, 200), shoes=colour(10, 90), hair=hairs[int(rng.integers(len(hairs)))])  # fmt: skip
+                trousers=colour(20, 200), shoes=colour(10, 90), hair=hairs[int(rng.integers(len(hairs)))])
 
 
 def frame_camera(points: np.ndarray, size: tuple[int, int], focal: float | None = None, margin: float = 0.08,
-                 min_distance: float = 2.0) -> dict[str, float]:  # fmt: skip
+                 min_distance: float = 2.0) -> dict[str, float]:
     """A level camera looking along −z that keeps every point inside the frame.
 
     Args:
@@ -85,7 +85,7 @@ def frame_camera(points: np.ndarray, size: tuple[int, int], focal: float | None 
     need_y = p[:, 2] + f * np.abs(p[:, 1] - cy) / (0.5 * h * (1 - margin))
     cz = max(float(need_x.max()), float(need_y.max()), float(hi[2]) + min_distance)
     return {"focal": f, "cx": w / 2.0, "cy": h / 2.0, "width": float(w), "height": float(h), "cam_x": float(cx), "cam_y": float(cy),
-            "cam_z": cz, "focal_estimated": 0.0}  # fmt: skip
+            "cam_z": cz, "focal_estimated": 0.0}
 
 
 def _pattern(name: str, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
@@ -159,7 +159,7 @@ class Renderer:
         return img.clamp(0, 1), xz
 
     def render(self, verts: torch.Tensor, normals: torch.Tensor, joints: torch.Tensor, camera: dict[str, float], look: Look,
-               floor_y: float | None = None) -> Iterator[np.ndarray]:  # fmt: skip
+               floor_y: float | None = None) -> Iterator[np.ndarray]:
         """(H, W, 3) uint8 RGB frames of posed vertices (T, V, 3) with their normals and joints (as
         returned by :meth:`pose`).
 
@@ -219,7 +219,7 @@ class Renderer:
         region.copy_((region.float() * (1.0 - dark)[..., None] + 0.5).to(torch.uint8))
 
     def _shade(self, img: torch.Tensor, frags: Fragments, verts: torch.Tensor, normals: torch.Tensor, camera: dict[str, float],
-               colours: torch.Tensor, look: Look) -> None:  # fmt: skip
+               colours: torch.Tensor, look: Look) -> None:
         """Write the lit, textured figure into ``img`` ((B·H·W, 3) uint8) at the covered pixels."""
         N = len(frags.pixel)
         if N == 0:

@@ -26,18 +26,18 @@ WAN_BODY20: tuple[str, ...] = (
     "nose", "neck", "right_shoulder", "right_elbow", "right_wrist", "left_shoulder", "left_elbow", "left_wrist",
     "right_hip", "right_knee", "right_ankle", "left_hip", "left_knee", "left_ankle", "right_eye", "left_eye",
     "right_ear", "left_ear", "left_toe", "right_toe",
-)  # fmt: skip
+)
 # Limbs as index pairs into WAN_BODY20, in drawing order (Wan's limbSeq, 0-based).
 WAN_LIMBS: tuple[tuple[int, int], ...] = (
     (1, 2), (1, 5), (2, 3), (3, 4), (5, 6), (6, 7), (1, 8), (8, 9), (9, 10), (1, 11), (11, 12), (12, 13),
     (1, 0), (0, 14), (14, 16), (0, 15), (15, 17), (13, 18), (10, 19),
-)  # fmt: skip
+)
 # RGB colour of limb i and of keypoint i (the first 19 serve both; index 19 is the right toe's).
 WAN_COLORS: tuple[tuple[int, int, int], ...] = (
     (255, 0, 0), (255, 85, 0), (255, 170, 0), (255, 255, 0), (170, 255, 0), (85, 255, 0), (0, 255, 0), (0, 255, 85),
     (0, 255, 170), (0, 255, 255), (0, 170, 255), (0, 85, 255), (0, 0, 255), (85, 0, 255), (170, 0, 255), (255, 0, 255),
     (255, 0, 170), (255, 0, 85), (200, 200, 0), (100, 100, 0),
-)  # fmt: skip
+)
 FACE_POINTS = (0, 14, 15, 16, 17)  # nose, eyes, ears in WAN_BODY20
 MIN_CONF = 0.5
 

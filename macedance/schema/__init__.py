@@ -8,4 +8,4 @@ from macedance.schema.npz import SCHEMA_VERSION, load_keypoints, load_motion, sa
 __all__ = [
     "SCHEMA_VERSION", "SPLITS", "KEYPOINT_SKELETONS", "Clip", "Keypoints2D", "Motion", "Music",
     "load_keypoints", "load_motion", "save_keypoints", "save_motion",
-]  # fmt: skip
+]

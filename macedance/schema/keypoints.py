@@ -16,7 +16,7 @@ COCO17 = (
     "nose", "left_eye", "right_eye", "left_ear", "right_ear", "left_shoulder", "right_shoulder",
     "left_elbow", "right_elbow", "left_wrist", "right_wrist", "left_hip", "right_hip", "left_knee",
     "right_knee", "left_ankle", "right_ankle",
-)  # fmt: skip
+)
 # easy_ViTPose's "coco_25" output order, used by the official MACE-Dance 2D evaluation
 # (neck at 5 and mid-hip at 14; see docs and ../shared/reference/mace-video2d-protocol.md §1).
 VITPOSE25 = (
@@ -24,7 +24,7 @@ VITPOSE25 = (
     "right_shoulder", "left_elbow", "right_elbow", "left_wrist", "right_wrist", "left_hip",
     "right_hip", "hip", "left_knee", "right_knee", "left_ankle", "right_ankle", "left_big_toe",
     "left_small_toe", "left_heel", "right_big_toe", "right_small_toe", "right_heel",
-)  # fmt: skip
+)
 MEDIAPIPE33 = (
     "nose", "left_eye_inner", "left_eye", "left_eye_outer", "right_eye_inner", "right_eye",
     "right_eye_outer", "left_ear", "right_ear", "mouth_left", "mouth_right", "left_shoulder",
@@ -32,7 +32,7 @@ MEDIAPIPE33 = (
     "right_pinky", "left_index", "right_index", "left_thumb", "right_thumb", "left_hip", "right_hip",
     "left_knee", "right_knee", "left_ankle", "right_ankle", "left_heel", "right_heel",
     "left_foot_index", "right_foot_index",
-)  # fmt: skip
+)
 
 # The 24 SMPL joints themselves (``macedance.motion.skeleton.SMPL_JOINT_NAMES``): the exact projected
 # ground-truth joints that ``macedance data render`` stores (internal joint centres, not skin landmarks).

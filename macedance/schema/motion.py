@@ -125,7 +125,7 @@ class Motion:
     def replace(self, **changes: Any) -> "Motion":
         """A copy with some fields replaced (validated again)."""
         fields = dict(poses=self.poses, trans=self.trans, fps=self.fps, up_axis=self.up_axis,
-                      betas=self.betas, meta=self.meta)  # fmt: skip
+                      betas=self.betas, meta=self.meta)
         fields.update(changes)
         return Motion(**fields)
 
@@ -140,7 +140,7 @@ class Motion:
             return self
         R = kin.up_axis_rotation(self.up_axis, up_axis)
         root, trans = kin.rotate_root(axis_angle_to_matrix(self.poses[:, 0]), self.trans, R,
-                                      (skeleton or builtin_skeleton()).joints[0])  # fmt: skip
+                                      (skeleton or builtin_skeleton()).joints[0])
         poses = self.poses.copy()
         poses[:, 0] = matrix_to_axis_angle(root)
         return self.replace(poses=poses, trans=trans, up_axis=up_axis)

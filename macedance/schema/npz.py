@@ -33,7 +33,7 @@ def write_npz(path: str | Path, kind: str, arrays: dict[str, Any], meta: dict[st
     if path.suffix != ".npz":
         raise ValidationError("output path", "a file name ending in .npz", str(path))
     payload = {"schema_version": np.int64(SCHEMA_VERSION), "kind": np.str_(kind), **arrays,
-               "meta_json": np.str_(json.dumps(meta, sort_keys=True))}  # fmt: skip
+               "meta_json": np.str_(json.dumps(meta, sort_keys=True))}
     with atomic_write(path) as f:
         np.savez(f, **payload)
     return path
@@ -83,7 +83,7 @@ def _need(path: Path, data: dict[str, np.ndarray], *keys: str) -> None:
 
 def save_motion(motion: Motion, path: str | Path) -> Path:
     arrays: dict[str, Any] = {"poses": motion.poses, "trans": motion.trans, "fps": np.float64(motion.fps),
-                              "up_axis": np.str_(motion.up_axis)}  # fmt: skip
+                              "up_axis": np.str_(motion.up_axis)}
     if motion.betas is not None:
         arrays["betas"] = motion.betas
     return write_npz(path, "motion", arrays, motion.meta)
@@ -95,14 +95,14 @@ def load_motion(path: str | Path) -> Motion:
     _need(path, data, "poses", "trans", "fps", "up_axis")
     try:
         return Motion(data["poses"], data["trans"], float(data["fps"]), str(data["up_axis"]),
-                      data.get("betas"), _meta(path, data))  # fmt: skip
+                      data.get("betas"), _meta(path, data))
     except ValidationError as exc:
         raise exc.with_source(path) from None
 
 
 def save_keypoints(kp: Keypoints2D, path: str | Path) -> Path:
     arrays = {"data": kp.data, "skeleton": np.str_(kp.skeleton), "image_size": np.asarray(kp.image_size, np.int64),
-              "fps": np.float64(kp.fps)}  # fmt: skip
+              "fps": np.float64(kp.fps)}
     return write_npz(path, "keypoints2d", arrays, kp.meta)
 
 

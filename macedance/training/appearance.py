@@ -151,7 +151,7 @@ class Conditioner:
         self.dev = torch.device(device)
         with torch.no_grad():
             self.prompt = pipe.encode_prompt(prompt=cfg.prompt, do_classifier_free_guidance=False, max_sequence_length=512,
-                                             device=self.dev)[0].to(pipe.transformer.dtype)  # fmt: skip
+                                             device=self.dev)[0].to(pipe.transformer.dtype)
 
     def _pixels(self, frames: list[np.ndarray]) -> Any:
         import torch
@@ -182,14 +182,14 @@ class Conditioner:
                 prev.append(p.prepare_prev_segment_cond_latents(cond, batch_size=1, segment_frame_length=cfg.frames,
                                                                 start_frame=1 if use_prev[b] else 0, height=cfg.height,
                                                                 width=cfg.width, prev_segment_cond_frames=cfg.prev_frames,
-                                                                device=dev).float())  # fmt: skip
+                                                                device=dev).float())
             reference = torch.cat([ref_lat, torch.cat(prev)], dim=2)
             pose_lat = p.prepare_pose_latents(pose, B, device=dev)
             image = p.encode_image([Image.fromarray(s.reference) for s in samples], dev)
         z = x0.shape[1]
         clean = torch.cat([ref_lat[:, -z:], x0], dim=2)  # the reference frame's slot, then the video latents
         return {"clean": clean, "reference": reference, "pose": pose_lat, "face": face, "image": image,
-                "prompt": self.prompt.expand(B, -1, -1)}  # fmt: skip
+                "prompt": self.prompt.expand(B, -1, -1)}
 
 
 def sample_generators(seed: int, step: int, rows: range) -> list[Any]:
@@ -197,7 +197,7 @@ def sample_generators(seed: int, step: int, rows: range) -> list[Any]:
     import torch
 
     return [torch.Generator().manual_seed(int.from_bytes(hashlib.sha256(f"{seed}:{step}:{i}".encode()).digest()[:8], "little"))
-            for i in rows]  # fmt: skip
+            for i in rows]
 
 
 def flow_matching_loss(transformer: Any, inputs: dict[str, Any], gens: list[Any], shift: float) -> Any:
@@ -217,7 +217,7 @@ def flow_matching_loss(transformer: Any, inputs: dict[str, Any], gens: list[Any]
     with torch.autocast(clean.device.type, dtype=dt, enabled=dt != torch.float32):
         pred = transformer(hidden_states=hidden, timestep=(sigma * 1000).to(clean.device), encoder_hidden_states=inputs["prompt"],
                            encoder_hidden_states_image=inputs["image"].to(dt), pose_hidden_states=inputs["pose"].to(dt),
-                           face_pixel_values=inputs["face"], return_dict=False)[0]  # fmt: skip
+                           face_pixel_values=inputs["face"], return_dict=False)[0]
     target = noise - clean
     return torch.nn.functional.mse_loss(pred[:, :, 1:].float(), target[:, :, 1:])
 
@@ -230,13 +230,13 @@ def _load_state(run: Path) -> dict[str, Any] | None:
         return None
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # noqa: BLE001 - any unreadable checkpoint is reported the same way
+    except Exception as exc:
         raise MaceDanceError(f"{path}: not a readable macedance checkpoint ({exc})") from None
 
 
 def train_appearance(data: str | Path, model: str | Path, run: str | Path, cfg: AppearanceTrainConfig, init: str | Path | None = None,
                      resume: bool = False, progress: Callable[[int, int, float], None] | None = None,
-                     stop_after: int | None = None, offload: str = "none", pipe: Any = None) -> dict[str, Any]:  # fmt: skip
+                     stop_after: int | None = None, offload: str = "none", pipe: Any = None) -> dict[str, Any]:
     """Train (or resume) one stage into ``run``; ``init`` is the Body Adapter (a kinematic run folder or
     a safetensors file) the aesthetic stage starts from (default: the model's own). ``pipe``: the
     pipeline already loaded from ``model`` (it is modified in place), else it is loaded."""
@@ -291,12 +291,12 @@ def train_appearance(data: str | Path, model: str | Path, run: str | Path, cfg: 
     cond = Conditioner(pipe, cfg, rt.device)
     wrapped, opt = rt.accelerator.prepare(tr, opt)
     provenance = {"model": str(model), "model_index_sha256": sha256_file(model / "model_index.json"),
-                  "init": str(init) if init else None, "macedance_version": __version__}  # fmt: skip
+                  "init": str(init) if init else None, "macedance_version": __version__}
     csv_path = run / "loss.csv"
     if rt.is_main:
         run.mkdir(parents=True, exist_ok=True)
         write_json(run / "config.json", {"train": cfg.to_dict(), **provenance, "trainable_parameters": sum(p.numel() for p in params.values()),
-                                         "processes": rt.world, "objective": f"flow matching, velocity target, shift {shift:g}"})  # fmt: skip
+                                         "processes": rt.world, "objective": f"flow matching, velocity target, shift {shift:g}"})
         write_json(run / "skipped.json", skipped)
         start_loss_csv(csv_path, ("step", "loss", "seconds"), step)
     frozen_adapter = adapter_state(pipe)
@@ -306,12 +306,12 @@ def train_appearance(data: str | Path, model: str | Path, run: str | Path, cfg: 
         trainable = {n: (full[n] if full is not None else p).detach().cpu() for n, p in params.items()}
         if rt.is_main:
             adapter = {f"pose_patch_embedding.{k}": trainable[f"pose_patch_embedding.{k}"].float().contiguous()
-                       for k in ("weight", "bias")} if cfg.stage == "kinematic" else frozen_adapter  # fmt: skip
+                       for k in ("weight", "bias")} if cfg.stage == "kinematic" else frozen_adapter
             save_checkpoint(run / CHECKPOINT, {
                 "trainable": trainable, "adapter": adapter, "optimizer": opt.state_dict(), "step": step, "generator": gen.get_state(),
                 "torch_rng": torch.get_rng_state(), "config": cfg.to_dict(), **provenance,
                 "last_loss": loss_value, "train_seconds": seconds_before + time.perf_counter() - t0,
-            })  # fmt: skip
+            })
             _write_safetensors(run / "adapter.safetensors", adapter)
             if cfg.stage == "aesthetic":
                 _write_safetensors(run / "pytorch_lora_weights.safetensors", lora_state(pipe, full))
@@ -355,4 +355,4 @@ def train_appearance(data: str | Path, model: str | Path, run: str | Path, cfg: 
     seconds = time.perf_counter() - t0
     return {"run": str(run), "step": step, "steps_trained": step - start_step, "clips": len(clips), "skipped": skipped,
             "last_loss": loss_value, "processes": rt.world, "trainable_parameters": sum(p.numel() for p in params.values()),
-            "seconds": seconds, "train_seconds": seconds_before + (seconds if step > start_step else 0.0)}  # fmt: skip
+            "seconds": seconds, "train_seconds": seconds_before + (seconds if step > start_step else 0.0)}

@@ -41,7 +41,7 @@ def music_features(path: Path) -> np.ndarray:
         m = load_music(path)
         if abs(float(m["fps"]) - FPS) > 1e-6 or m["features"].shape[1] != 35:
             raise MaceDanceError(f"{path}: expected 35-d music features at {FPS:g} fps, found "
-                                 f"{m['features'].shape[1]}-d at {float(m['fps']):g} fps")  # fmt: skip
+                                 f"{m['features'].shape[1]}-d at {float(m['fps']):g} fps")
         return m["features"]
     return analyze_file(path, get_music_preset("clean"))[0].features
 
@@ -62,7 +62,7 @@ def _music_for(stem: str, clip_music: str | None, base: Path, music_dir: Path | 
 
 
 def load_training_set(data: str | Path, music_dir: str | Path | None = None,
-                      split: str = "train") -> tuple[list[Sequence], list[dict[str, str]]]:  # fmt: skip
+                      split: str = "train") -> tuple[list[Sequence], list[dict[str, str]]]:
     """Sequences with their music, and the skipped files with reasons.
 
     With a ``clips.jsonl`` that assigns splits, only clips of ``split`` are used (the test split never

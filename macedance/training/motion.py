@@ -170,7 +170,7 @@ def train_motion(
     if rt.is_main:
         run.mkdir(parents=True, exist_ok=True)
         write_json(run / "config.json", {"expert": expert.to_dict(), "diffusion": diffusion_cfg.to_dict(), "train": asdict(train),
-                                         "processes": rt.world, "macedance_version": __version__})  # fmt: skip
+                                         "processes": rt.world, "macedance_version": __version__})
         write_json(run / "skipped.json", skipped)
         start_loss_csv(csv_path, ("step", *LOSS_KEYS, "seconds"), step)
 
@@ -183,7 +183,7 @@ def train_motion(
                 "genres": vocab, "expert_config": expert.to_dict(), "diffusion_config": diffusion_cfg.to_dict(),
                 "train_config": asdict(train), "macedance_version": __version__, "method": method,
                 "last_loss": last, "train_seconds": seconds_before + time.perf_counter() - t0,
-            })  # fmt: skip
+            })
             plot_losses(csv_path, run / "loss.png", LOSS_KEYS, "Motion Expert training loss")
         rt.barrier()
 
@@ -220,7 +220,7 @@ def train_motion(
         if rt.is_main and (step % train.log_every == 0 or step == end):
             with csv_path.open("a") as f:
                 f.write(f"{step},{last['loss']:.6g},{last['rec']:.6g},{last['joint']:.6g},{last['vel']:.6g},"
-                        f"{last['foot']:.6g},{time.perf_counter() - t0:.3f}\n")  # fmt: skip
+                        f"{last['foot']:.6g},{time.perf_counter() - t0:.3f}\n")
         if step % train.checkpoint_every == 0 or step == end:
             checkpoint()
         if progress and rt.is_main:
@@ -228,4 +228,4 @@ def train_motion(
     seconds = time.perf_counter() - t0
     return {"run": str(run), "step": step, "steps_trained": step - start_step, "sequences": len(seqs), "windows": len(windows.index),
             "processes": rt.world, "skipped": skipped, "last_loss": last, "seconds": seconds,
-            "train_seconds": seconds_before + (seconds if step > start_step else 0.0)}  # fmt: skip
+            "train_seconds": seconds_before + (seconds if step > start_step else 0.0)}

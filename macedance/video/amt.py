@@ -128,7 +128,7 @@ class _IntermediateDecoder(nn.Module):
         self.convblock = _decoder_block(3 * cin + 4, 3 * cin, cout + 4, skip)
 
     def forward(self, ft: torch.Tensor, f0: torch.Tensor, f1: torch.Tensor, flow0: torch.Tensor,
-                flow1: torch.Tensor) -> tuple[torch.Tensor, ...]:  # fmt: skip
+                flow1: torch.Tensor) -> tuple[torch.Tensor, ...]:
         out = self.convblock(torch.cat([ft, warp(f0, flow0), warp(f1, flow1), flow0, flow1], 1))
         return out[:, 0:2] + 2.0 * _resize(flow0, 2.0), out[:, 2:4] + 2.0 * _resize(flow1, 2.0), out[:, 4:]
 
@@ -140,19 +140,19 @@ class _MultiFlowDecoder(nn.Module):
         self.convblock = _decoder_block(3 * cin + 4, 3 * cin, 8 * flows, skip)
 
     def forward(self, ft: torch.Tensor, f0: torch.Tensor, f1: torch.Tensor, flow0: torch.Tensor,
-                flow1: torch.Tensor) -> tuple[torch.Tensor, ...]:  # fmt: skip
+                flow1: torch.Tensor) -> tuple[torch.Tensor, ...]:
         n = self.flows
         out = self.convblock(torch.cat([ft, warp(f0, flow0), warp(f1, flow1), flow0, flow1], 1))
         d0, d1, mask, res = torch.split(out, [2 * n, 2 * n, n, 3 * n], 1)
         return (d0 + 2.0 * _resize(flow0, 2.0).repeat(1, n, 1, 1), d1 + 2.0 * _resize(flow1, 2.0).repeat(1, n, 1, 1),
-                torch.sigmoid(mask), res)  # fmt: skip
+                torch.sigmoid(mask), res)
 
 
 class _UpdateBlock(nn.Module):
     """RAFT's small update block (no GRU state: two convolutions) predicting feature and flow residuals."""
 
     def __init__(self, cdim: int, scale: int | None, hidden: int = 76, flow_dim: int = 20, corr_dim: int = 64,
-                 fc_dim: int = 68, levels: int = 4, radius: int = 3):  # fmt: skip
+                 fc_dim: int = 68, levels: int = 4, radius: int = 3):
         super().__init__()
         self.scale = scale
         planes = levels * (2 * radius + 1) ** 2
@@ -163,10 +163,10 @@ class _UpdateBlock(nn.Module):
         for name, cout in (("gru", hidden), ("feat_head", cdim), ("flow_head", 4)):
             cin = fc_dim + 4 + cdim if name == "gru" else hidden
             self.register_module(name, nn.Sequential(nn.Conv2d(cin, hidden, 3, padding=1), nn.LeakyReLU(0.1),
-                                                     nn.Conv2d(hidden, cout, 3, padding=1)))  # fmt: skip
+                                                     nn.Conv2d(hidden, cout, 3, padding=1)))
 
     def forward(self, net: torch.Tensor, flow: torch.Tensor, corr: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        lrelu = lambda x: F.leaky_relu(x, 0.1)  # noqa: E731
+        lrelu = lambda x: F.leaky_relu(x, 0.1)
         if self.scale is not None:
             net = _resize(net, 1 / self.scale)
         flo = lrelu(self.convf2(lrelu(self.convf1(flow))))
@@ -234,14 +234,14 @@ class AMTS(nn.Module):
 
     @staticmethod
     def _lookup(corr: _BidirCorr, coord: torch.Tensor, flow0: torch.Tensor, flow1: torch.Tensor, embt: torch.Tensor,
-                down: int) -> tuple[torch.Tensor, torch.Tensor]:  # fmt: skip
+                down: int) -> tuple[torch.Tensor, torch.Tensor]:
         if down != 1:
             flow0, flow1 = (1 / down) * _resize(flow0, 1 / down), (1 / down) * _resize(flow1, 1 / down)
         c0, c1 = corr(coord + flow1 * (1.0 / embt), coord + flow0 * (1.0 / (1.0 - embt)))
         return torch.cat([c0, c1], 1), torch.cat([flow0, flow1], 1)
 
     def _refine(self, update: _UpdateBlock, corr: _BidirCorr, coord: torch.Tensor, flow0: torch.Tensor, flow1: torch.Tensor,
-                ft: torch.Tensor, embt: torch.Tensor, down: int) -> tuple[torch.Tensor, ...]:  # fmt: skip
+                ft: torch.Tensor, embt: torch.Tensor, down: int) -> tuple[torch.Tensor, ...]:
         c, flow = self._lookup(corr, coord, flow0, flow1, embt, down)
         d_ft, d_flow = update(ft, flow, c)
         d0, d1 = torch.chunk(d_flow, 2, 1)
@@ -266,11 +266,11 @@ class AMTS(nn.Module):
         return torch.clamp(self._combine(img0, img1, flow0, flow1, mask, res, mean), 0, 1)
 
     def _combine(self, img0: torch.Tensor, img1: torch.Tensor, flow0: torch.Tensor, flow1: torch.Tensor, mask: torch.Tensor,
-                 res: torch.Tensor, mean: torch.Tensor) -> torch.Tensor:  # fmt: skip
+                 res: torch.Tensor, mean: torch.Tensor) -> torch.Tensor:
         b, c, h, w = flow0.shape
         n = c // 2
-        rep = lambda x: torch.stack([x] * n, 1).reshape(-1, *x.shape[1:])  # noqa: E731
+        rep = lambda x: torch.stack([x] * n, 1).reshape(-1, *x.shape[1:])
         warps = (mask.reshape(-1, 1, h, w) * warp(rep(img0), flow0.reshape(-1, 2, h, w))
                  + (1 - mask.reshape(-1, 1, h, w)) * warp(rep(img1), flow1.reshape(-1, 2, h, w))
-                 + rep(mean) + res.reshape(-1, 3, h, w)).reshape(b, n, 3, h, w)  # fmt: skip
+                 + rep(mean) + res.reshape(-1, 3, h, w)).reshape(b, n, 3, h, w)
         return warps.mean(1) + self.comb_block(warps.view(b, -1, h, w))

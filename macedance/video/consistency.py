@@ -117,7 +117,7 @@ def _triplets(frames: Iterable[np.ndarray]) -> Iterator[tuple[np.ndarray, np.nda
 
 
 def interpolated_frames(model: torch.nn.Module, frames: Iterable[np.ndarray], device: str = "cpu", batch: int = 8,
-                        dtype: torch.dtype = torch.float32) -> Iterator[tuple[np.ndarray, np.ndarray]]:  # fmt: skip
+                        dtype: torch.dtype = torch.float32) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """AMT's interpolation of every odd frame from its even neighbours, as VBench runs it: yields
     ``(predicted, real)`` with the prediction as (H, W, 3) values in [0, 255] of ``dtype`` (before
     VBench's uint8 truncation) and the real odd frame (uint8)."""
@@ -125,7 +125,7 @@ def interpolated_frames(model: torch.nn.Module, frames: Iterable[np.ndarray], de
 
     def run() -> Iterator[tuple[np.ndarray, np.ndarray]]:
         # contiguous NCHW as AMT's img2tensor (a channels-last view would pick other conv kernels: other round-off)
-        to = lambda xs: torch.as_tensor(np.stack(xs)).permute(0, 3, 1, 2).contiguous().to(dtype).to(device) / 255.0  # noqa: E731
+        to = lambda xs: torch.as_tensor(np.stack(xs)).permute(0, 3, 1, 2).contiguous().to(dtype).to(device) / 255.0
         x0, x1 = to([t[0] for t in buf]), to([t[2] for t in buf])
         (x0, pad), (x1, _) = _pad16(x0), _pad16(x1)
         embt = torch.full((len(buf), 1, 1, 1), 0.5, dtype=dtype, device=device)
@@ -140,7 +140,7 @@ def interpolated_frames(model: torch.nn.Module, frames: Iterable[np.ndarray], de
     for trip in _triplets(frames):
         if first and min(trip[0].shape[:2]) <= 112:
             raise DataFormatError(f"motion smoothness needs frames larger than 112×112 (AMT-S's 4-level correlation pyramid; "
-                                  f"VBench's own code returns NaN), found {trip[0].shape[0]}×{trip[0].shape[1]}")  # fmt: skip
+                                  f"VBench's own code returns NaN), found {trip[0].shape[0]}×{trip[0].shape[1]}")
         first = False
         buf.append(trip)
         if len(buf) == batch:
@@ -150,7 +150,7 @@ def interpolated_frames(model: torch.nn.Module, frames: Iterable[np.ndarray], de
 
 
 def motion_smoothness(model: torch.nn.Module, frames: Iterable[np.ndarray], device: str = "cpu", batch: int = 8,
-                      dtype: torch.dtype = torch.float32) -> float | None:  # fmt: skip
+                      dtype: torch.dtype = torch.float32) -> float | None:
     """VBench motion smoothness of one video given as a stream of (H, W, 3) uint8 frames (``None`` with < 3 frames):
     1 − mean |uint8(AMT's interpolated odd frame) − real odd frame| / 255.
 
@@ -159,7 +159,7 @@ def motion_smoothness(model: torch.nn.Module, frames: Iterable[np.ndarray], devi
     which differs between CPU kernels (AVX2, AVX-512), thread counts and batch sizes, can move a pixel across a
     grey level: each such flip moves the score by 1 / (255 · 3HW · pairs)."""
     diffs = [float(np.mean(np.abs(p.clip(0, 255).astype(np.uint8).astype(np.int16) - real.astype(np.int16))))
-             for p, real in interpolated_frames(model, frames, device, batch, dtype)]  # fmt: skip
+             for p, real in interpolated_frames(model, frames, device, batch, dtype)]
     if not diffs:
         return None
     return (255.0 - float(np.mean(np.array(diffs)))) / 255.0

@@ -35,7 +35,7 @@ from macedance.video.io import VIDEO_SUFFIXES, iter_frames, read_video, sample_f
 
 VBENCH = ("subject-consistency", "background-consistency", "motion-smoothness", "temporal-flickering")  # no-reference
 METRICS = ("fvd", "cd-fvd", "fid", "fid-vid", *VBENCH, "identity", "identity-arcface", "motion-2d", "ssim", "psnr", "l1", "lpips",
-           "lpips-alex", "lpips-vgg")  # fmt: skip
+           "lpips-alex", "lpips-vgg")
 SET_METRICS = ("fvd", "cd-fvd", "fid", "fid-vid", *VBENCH, "identity", "identity-arcface", "motion-2d")  # not paired by stem
 DEFAULT_METRICS = ("fvd", "ssim", "psnr", "l1", "lpips")
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp")
@@ -91,7 +91,7 @@ def _cached_result(namespace: str, key_parts: tuple[str, ...], compute: Callable
 
 
 def _pair_scores(pred: Path, gt: Path, keys: list[str], preset: str, nets: dict[str, str], models: dict[str, Any],
-                 device: str, chunk: int = 32) -> tuple[dict[str, float | None], bool, bool]:  # fmt: skip
+                 device: str, chunk: int = 32) -> tuple[dict[str, float | None], bool, bool]:
     """Paired frame metrics of one video pair, streamed in chunks: (values, truncated, resized).
 
     Per-frame means are accumulated frame-weighted; clean PSNR from the MSE of the whole video."""
@@ -134,7 +134,7 @@ def _pair_scores(pred: Path, gt: Path, keys: list[str], preset: str, nets: dict[
 def _set_features(P: dict[str, Path], G: dict[str, Path], label: str, key_parts: tuple[str, ...],
                   extract: Callable[[Path], Any], skipped: list[dict[str, str]],
                   progress: Callable[[int, int, str], None] | None, forward: Callable[[torch.Tensor], np.ndarray] | None = None,
-                  batch: int = 1, sink: Callable[[str, np.ndarray], None] | None = None) -> dict[str, dict[str, np.ndarray]]:  # fmt: skip
+                  batch: int = 1, sink: Callable[[str, np.ndarray], None] | None = None) -> dict[str, dict[str, np.ndarray]]:
     """Per-video features of the generated and the ground-truth set by role and stem, cached by the
     video's content hash + ``key_parts`` (extractor, weights sha256, preset); unreadable videos are
     recorded and skipped. ``extract(path)`` gives the feature row, or, with ``forward``, one model input:
@@ -189,7 +189,7 @@ def _stack(rows: dict[str, np.ndarray], dim: int, dtype: type = np.float64) -> n
 
 
 def _frechet_score(pred: Any, gt: Any, unit: str, info: dict[str, Any], ddof: int = 1, eps: float = 1e-6,
-                   method: str = "sqrtm") -> dict[str, Any]:  # fmt: skip
+                   method: str = "sqrtm") -> dict[str, Any]:
     """Fréchet distance of two feature sets — (n, d) rows or running
     :class:`~macedance.evaluators.frechet.Moments` — with the ε retry (``eps`` 0: none), undefined with
     fewer than 2 rows per set. ``ddof`` 1: ``np.cov``; 0: the biased covariance of StyleGAN-V / cd-fvd.
@@ -202,7 +202,7 @@ def _frechet_score(pred: Any, gt: Any, unit: str, info: dict[str, Any], ddof: in
     stats = [x.stats(ddof) if isinstance(x, Moments) else gaussian_stats(x) for x in (pred, gt)]
     res = frechet_distance(*stats[0], *stats[1], eps=eps, method=method)
     return {"value": res.value, "n": n_pred, "undefined_reason": None,
-            "details": info | {"eps_retry": res.eps_retry, "singular": res.singular, "frechet_sqrt": method}}  # fmt: skip
+            "details": info | {"eps_retry": res.eps_retry, "singular": res.singular, "frechet_sqrt": method}}
 
 
 def _weights(name: str) -> tuple[dict[str, Any], str, dict[str, Any]]:
@@ -216,7 +216,7 @@ def _weights(name: str) -> tuple[dict[str, Any], str, dict[str, Any]]:
 
 @torch.no_grad()
 def _frame_fid(P: dict[str, Path], G: dict[str, Path], device: str, skipped: list[dict[str, str]],
-               progress: Callable[[int, int, str], None] | None, batch: int = 32, frechet: str = "sqrtm") -> dict[str, Any]:  # fmt: skip
+               progress: Callable[[int, int, str], None] | None, batch: int = 32, frechet: str = "sqrtm") -> dict[str, Any]:
     """FID over all frames of the generated vs the ground-truth videos (pytorch-fid's network and
     preprocessing: [0, 1] frames, bilinear resize to 299, pool3 features; float64 statistics)."""
     from macedance.video.inception import FIDInception
@@ -236,13 +236,13 @@ def _frame_fid(P: dict[str, Path], G: dict[str, Path], device: str, skipped: lis
 
     moments = {"pred": Moments(), "gt": Moments()}  # all frames of all videos: running moments, not rows
     _set_features(P, G, "Inception", ("inception-fid", sha, "all-frames"), extract, skipped, progress,
-                  sink=lambda role, rows: moments[role].add(rows))  # fmt: skip
+                  sink=lambda role, rows: moments[role].add(rows))
     return _frechet_score(moments["pred"], moments["gt"], "frames", info | {"frames_pred": moments["pred"].n,
                                                                              "frames_gt": moments["gt"].n}, method=frechet)
 
 
 def _fid_vid(P: dict[str, Path], G: dict[str, Path], device: str, skipped: list[dict[str, str]],
-             progress: Callable[[int, int, str], None] | None, frechet: str = "sqrtm") -> dict[str, Any]:  # fmt: skip
+             progress: Callable[[int, int, str], None] | None, frechet: str = "sqrtm") -> dict[str, Any]:
     """DisCo's FID-VID ("FVD-3DRN50"): Fréchet distance of per-video 3D-ResNet-50 features."""
     from macedance.video.resnet3d import ResNet3D50, video_features
 
@@ -261,7 +261,7 @@ def _fid_vid(P: dict[str, Path], G: dict[str, Path], device: str, skipped: list[
     # float32 rows: the means in float32, as DisCo
     pred, gt = (_stack(feats[r], 2048, np.float32) for r in ("pred", "gt"))
     return _frechet_score(pred, gt, "videos", info | {"segments": "16 frames, last padded with the final frame; mean per video"},
-                          method=frechet)  # fmt: skip
+                          method=frechet)
 
 
 def _read_image(path: Path) -> np.ndarray:
@@ -275,7 +275,7 @@ def _read_image(path: Path) -> np.ndarray:
 
 
 def _identity(P: dict[str, Path], ref_dir: Path, skipped: list[dict[str, str]],
-              progress: Callable[[int, int, str], None] | None, arcface: bool = False) -> dict[str, Any]:  # fmt: skip
+              progress: Callable[[int, int, str], None] | None, arcface: bool = False) -> dict[str, Any]:
     """Face identity similarity of each generated video to its reference image (same stem)."""
     from macedance.video.identity import ArcFaceEmbedder, FaceEmbedder, identity_similarity
 
@@ -306,7 +306,7 @@ def _identity(P: dict[str, Path], ref_dir: Path, skipped: list[dict[str, str]],
             "undefined_reason": None if vals else "no video with a face in both the reference and its frames",
             "details": {"embedding": label,
                         "detector": "dlib HOG frontal face, upsample 1, largest face", "frames": "≤ 16 evenly spaced",
-                        "per_video": per}}  # fmt: skip
+                        "per_video": per}}
 
 
 def _arcface_label() -> str:
@@ -314,11 +314,11 @@ def _arcface_label() -> str:
 
     m = manifest("arcface-onnx")
     return (f"ArcFace ONNX {Path(m['source']).name} (sha256 {m['source_sha256'][:16]}…; cosine), aligned on dlib's eyes and nose "
-            "to the ArcFace 112×112 template")  # fmt: skip
+            "to the ArcFace 112×112 template")
 
 
 def _flickering(P: dict[str, Path], skipped: list[dict[str, str]],
-                progress: Callable[[int, int, str], None] | None) -> dict[str, Any]:  # fmt: skip
+                progress: Callable[[int, int, str], None] | None) -> dict[str, Any]:
     """VBench temporal flickering of every generated video (no reference needed), averaged."""
     per: dict[str, float] = {}
     for i, (stem, path) in enumerate(P.items()):
@@ -332,7 +332,7 @@ def _flickering(P: dict[str, Path], skipped: list[dict[str, str]],
         if v is not None:
             per[stem] = v
     return {"value": float(np.mean(list(per.values()))) if per else None, "n": len(per),
-            "undefined_reason": None if per else "no generated video with ≥ 2 frames", "details": {"per_video": per}}  # fmt: skip
+            "undefined_reason": None if per else "no generated video with ≥ 2 frames", "details": {"per_video": per}}
 
 
 def _clip_batch(device: str) -> int:
@@ -352,7 +352,7 @@ def _network(name: str, device: str) -> tuple[torch.nn.Module, str, dict[str, An
     from macedance.video.vit import ClipVisual, DinoViT, clip_config, dino_config
 
     build, config = {"dino-vitb16": (DinoViT, dino_config), "clip-vit-b32": (ClipVisual, clip_config),
-                     "videomae-v2-g-ssv2": (VideoMAEv2, videomae_config), "amt-s": (AMTS, lambda _: {})}[name]  # fmt: skip
+                     "videomae-v2-g-ssv2": (VideoMAEv2, videomae_config), "amt-s": (AMTS, lambda _: {})}[name]
     state, sha, info = _weights(name)
     cfg = config(state)
     with torch.device("meta"):
@@ -368,7 +368,7 @@ VBENCH_REF = "Vchitect/VBench@45e79ec"
 
 
 def _vbench(metric: str, P: dict[str, Path], G: dict[str, Path], device: str, skipped: list[dict[str, str]],
-            progress: Callable[[int, int, str], None] | None) -> dict[str, Any]:  # fmt: skip
+            progress: Callable[[int, int, str], None] | None) -> dict[str, Any]:
     """VBench subject / background consistency or motion smoothness of every generated and ground-truth
     video (no reference needed); the value is the generated set's, the ground truth's is reported next to it."""
     from macedance.video.consistency import motion_smoothness, pooled, video_consistency
@@ -407,11 +407,11 @@ def _vbench(metric: str, P: dict[str, Path], G: dict[str, Path], device: str, sk
     return {"value": v, "n": len(pred), "undefined_reason": None if v is not None else "no generated video with ≥ 2 frames",
             "details": info | {"gt_value": value(gt), "n_gt": len(gt), "definition": VBENCH_REF, "aggregate": aggregate,
                                "per_video": {k: per_video(r) for k, r in pred.items()},
-                               "gt_per_video": {k: per_video(r) for k, r in gt.items()}}}  # fmt: skip
+                               "gt_per_video": {k: per_video(r) for k, r in gt.items()}}}
 
 
 def _cd_fvd(P: dict[str, Path], G: dict[str, Path], device: str, skipped: list[dict[str, str]],
-            progress: Callable[[int, int, str], None] | None, frechet: str = "sqrtm") -> dict[str, Any]:  # fmt: skip
+            progress: Callable[[int, int, str], None] | None, frechet: str = "sqrtm") -> dict[str, Any]:
     """Content-debiased FVD: Fréchet distance of VideoMAE-v2 features (cd-fvd's preprocessing, biased covariance)."""
     from macedance.evaluators.frechet import Moments
     from macedance.video.fvd import first_frames
@@ -420,7 +420,7 @@ def _cd_fvd(P: dict[str, Path], G: dict[str, Path], device: str, skipped: list[d
     model, sha, info = _network("videomae-v2-g-ssv2", device)
     feats = _set_features(P, G, "VideoMAE", ("videomae-v2", sha, "cd-fvd-0.1.1"),
                           lambda path: preprocess(first_frames(read_video(path, FRAMES)[0], FRAMES)), skipped, progress,
-                          forward=lambda x: _no_grad(model)(x.to(device)).float().cpu().numpy(), batch=_clip_batch(device))  # fmt: skip
+                          forward=lambda x: _no_grad(model)(x.to(device)).float().cpu().numpy(), batch=_clip_batch(device))
     moments = {r: Moments() for r in ("pred", "gt")}
     for r in moments:
         for row in feats[r].values():
@@ -429,7 +429,7 @@ def _cd_fvd(P: dict[str, Path], G: dict[str, Path], device: str, skipped: list[d
         "features": "VideoMAE-v2 fc_norm(mean token), 16 frames resized to 224×224 in [0, 1] (cd-fvd 0.1.1)",
         "covariance": "biased (Σxxᵀ/n − μμᵀ, cd-fvd's FeatureStats)", "n_gt": moments["gt"].n,
         "resampling": "none: each video once (cd-fvd's folder loader repeats random clips until n_fake = 2048)"},
-        ddof=0, eps=0.0, method=frechet)  # fmt: skip
+        ddof=0, eps=0.0, method=frechet)
 
 
 def evaluate_videos(pred: str | Path, gt: str | Path, metrics: tuple[str, ...] = DEFAULT_METRICS, preset: str = "clean",
@@ -437,7 +437,7 @@ def evaluate_videos(pred: str | Path, gt: str | Path, metrics: tuple[str, ...] =
                     progress: Callable[[int, int, str], None] | None = None,
                     ref: str | Path | None = None, music: str | Path | None = None, pose_backend: str = "mediapipe",
                     pose_weights: str | Path | None = None, executor: str = "local", address: str | None = None,
-                    task_gpus: float = 0.0) -> dict[str, Any]:  # fmt: skip
+                    task_gpus: float = 0.0) -> dict[str, Any]:
     """Evaluate a folder of generated videos against a folder of ground-truth videos (and, for
     ``identity``, a folder of reference images matched by stem). ``motion-2d`` estimates 2D keypoints
     with ``pose_backend`` and scores FID_k, FID_g, Div_k, Div_g and BAS (``mace-video2d`` preset) with the
@@ -457,7 +457,7 @@ def evaluate_videos(pred: str | Path, gt: str | Path, metrics: tuple[str, ...] =
         raise ValidationError("--music", "a folder of music files (matched by stem)", f"{music} (not a folder)")
     P, G = _videos(Path(pred), "pred"), _videos(Path(gt), "gt")
     opts = dict(metrics=metrics, preset=preset, fvd_preset=fvd_preset, device=device, ref=ref, music=music, pose_backend=pose_backend,
-                pose_weights=pose_weights)  # fmt: skip
+                pose_weights=pose_weights)
     shards = _ray_warm(P, G, opts, address, task_gpus, progress) if executor == "ray" else 0
     record = _evaluate(P, G, progress=progress, **opts)
     record["inputs"].update(pred=str(pred), gt=str(gt), executor=executor, **({"ray_shards": shards} if shards else {}))
@@ -474,13 +474,13 @@ def warm_shard(P: dict[str, Path], G: dict[str, Path], opts: dict[str, Any], tok
 
     if token is not None and not (cache_root() / token).is_file():
         raise InputNotFoundError(f"{cache_root()}: the driver's macedance cache is not visible on Ray node {_platform.node()} "
-                                 "(set MACEDANCE_CACHE_DIR to a folder every node shares)")  # fmt: skip
+                                 "(set MACEDANCE_CACHE_DIR to a folder every node shares)")
     _evaluate(P, G, warm=True, **opts)
     return len(P) + len(G)
 
 
 def _ray_warm(P: dict[str, Path], G: dict[str, Path], opts: dict[str, Any], address: str | None, task_gpus: float,
-              progress: Callable[[int, int, str], None] | None) -> int:  # fmt: skip
+              progress: Callable[[int, int, str], None] | None) -> int:
     """Per-video results of every shard (stems cut into contiguous groups, a pair in one shard) computed
     by Ray tasks into the shared cache; returns the number of shards."""
     import uuid
@@ -513,7 +513,7 @@ def _ray_warm(P: dict[str, Path], G: dict[str, Path], opts: dict[str, Any], addr
 
 def _evaluate(P: dict[str, Path], G: dict[str, Path], metrics: tuple[str, ...], preset: str, fvd_preset: str, device: str,
               ref: str | Path | None, music: str | Path | None, pose_backend: str, pose_weights: str | Path | None,
-              progress: Callable[[int, int, str], None] | None = None, warm: bool = False) -> dict[str, Any]:  # fmt: skip
+              progress: Callable[[int, int, str], None] | None = None, warm: bool = False) -> dict[str, Any]:
     """Score the videos ``P`` against ``G`` (see :func:`evaluate_videos`). ``warm``: only the per-video
     results matter (a shard of a Ray run), so a set too small to score is not an error."""
     t0 = time.perf_counter()
@@ -521,26 +521,25 @@ def _evaluate(P: dict[str, Path], G: dict[str, Path], metrics: tuple[str, ...], 
     scores: dict[str, Any] = {}
     skipped: list[dict[str, str]] = []
     policy = {"frames": "first min(T_pred, T_gt)", "resolution": "generated resized to ground truth (bilinear)",
-              "truncated": 0, "resized": 0, "unpaired_pred": sorted(set(P) - set(G)), "unpaired_gt": sorted(set(G) - set(P))}  # fmt: skip
+              "truncated": 0, "resized": 0, "unpaired_pred": sorted(set(P) - set(G)), "unpaired_gt": sorted(set(G) - set(P))}
     frame_keys = [m for m in metrics if m not in SET_METRICS]
     if frame_keys:
         per: dict[str, list[float]] = {m: [] for m in frame_keys}
         undefined: dict[str, dict[str, str]] = {m: {} for m in frame_keys}
         nets = {m: LPIPS_NET[preset] if m == "lpips" else m.split("-")[1] for m in frame_keys if m.startswith("lpips")}
         from macedance.video.lpips import load_lpips
-
         from macedance.weights import weights_file
 
         lpips_models = {net: load_lpips(net, device) for net in set(nets.values())}
         model_key = json.dumps({"keys": frame_keys, "preset": preset, "nets": nets,
-                                "lpips": {n: sha256_file(weights_file(f"lpips-{n}")) for n in sorted(lpips_models)}}, sort_keys=True)  # fmt: skip
+                                "lpips": {n: sha256_file(weights_file(f"lpips-{n}")) for n in sorted(lpips_models)}}, sort_keys=True)
         for i, stem in enumerate(pairs):
             if progress:
                 progress(i, len(pairs), stem)
             try:
                 vals, truncated, resized = _cached_result(
                     "video-pairs", (model_key, sha256_file(P[stem]), sha256_file(G[stem])),
-                    lambda stem=stem: _pair_scores(P[stem], G[stem], frame_keys, preset, nets, lpips_models, device))  # fmt: skip
+                    lambda stem=stem: _pair_scores(P[stem], G[stem], frame_keys, preset, nets, lpips_models, device))
             except MaceDanceError as exc:
                 skipped.append({"video": stem, "reason": str(exc)})
                 continue
@@ -557,7 +556,7 @@ def _evaluate(P: dict[str, Path], G: dict[str, Path], metrics: tuple[str, ...], 
             scores[m] = {"value": float(np.mean(vals)) if vals else None, "n": len(vals), "undefined_reason": reason,
                          "details": ({"undefined": undefined[m]} if undefined[m] else {})
                          | ({"net": nets[m], "input_range": "[0, 1] (DisCo)" if preset == "disco-legacy" else "[-1, 1]"}
-                            if m in nets else {})}  # fmt: skip
+                            if m in nets else {})}
     if "fvd" in metrics:
         from macedance.video.fvd import FVD_PRESETS, clip_tensor, fvd_from_features, load_i3d
         from macedance.weights import weights_file
@@ -568,7 +567,7 @@ def _evaluate(P: dict[str, Path], G: dict[str, Path], metrics: tuple[str, ...], 
         feats = _set_features(P, G, "I3D", ("i3d", sha, fvd_preset),
                               lambda path: clip_tensor(read_video(path, cfg["frames"])[0], cfg["frames"], cfg["resize"]),
                               skipped, progress, forward=lambda x: _no_grad(model)(x.to(device)).double().cpu().numpy(),
-                              batch=_clip_batch(device))  # fmt: skip
+                              batch=_clip_batch(device))
         pred, gt = (_stack(feats[r], 400) for r in ("pred", "gt"))
         scores["fvd"] = {**fvd_from_features(pred, gt, FRECHET_METHOD[preset]), "n": len(pred)}
     if "cd-fvd" in metrics:
@@ -606,4 +605,4 @@ def _evaluate(P: dict[str, Path], G: dict[str, Path], metrics: tuple[str, ...], 
         if preset == "disco-legacy" and "psnr" in metrics else [],
         "environment": {"python": platform.python_version(), "torch": torch.__version__, "device": device},
         "seconds": round(time.perf_counter() - t0, 3),
-    }  # fmt: skip
+    }

@@ -20,10 +20,10 @@ def _ssim_map(a: np.ndarray, b: np.ndarray, window: str, data_range: float = 255
     """SSIM map of two float64 images (H, W) with a Gaussian or a 7×7 uniform window."""
     c1, c2 = (0.01 * data_range) ** 2, (0.03 * data_range) ** 2
     if window == "gaussian":
-        f = lambda x: gaussian_filter(x, 1.5, truncate=3.5, mode="reflect")  # noqa: E731 - 11×11 window
+        f = lambda x: gaussian_filter(x, 1.5, truncate=3.5, mode="reflect")
         cov_norm = 1.0
     else:
-        f = lambda x: uniform_filter(x, size=7, mode="reflect")  # noqa: E731
+        f = lambda x: uniform_filter(x, size=7, mode="reflect")
         cov_norm = 49 / 48  # skimage's sample covariance
     ma, mb = f(a), f(b)
     va = cov_norm * (f(a * a) - ma * ma)
@@ -47,7 +47,7 @@ def ssim(pred: np.ndarray, gt: np.ndarray, preset: str = "clean") -> float:
             vals.append(m[3:-3, 3:-3].mean())  # skimage crops the window border
         else:
             vals.append(np.mean([_ssim_map(p[..., c].astype(np.float64), g[..., c].astype(np.float64), "gaussian").mean()
-                                 for c in range(3)]))  # fmt: skip
+                                 for c in range(3)]))
     return float(np.mean(vals))
 
 

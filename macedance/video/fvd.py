@@ -51,7 +51,7 @@ def clip_tensor(frames: np.ndarray, n: int = 16, resize: str = "bilinear") -> to
 
 @torch.no_grad()
 def i3d_features(model: torch.nn.Module, clips: Iterable[np.ndarray], preset: str = "stylegan-v", batch: int = 8,
-                 device: str = "cpu", progress: Callable[[int], None] | None = None) -> np.ndarray:  # fmt: skip
+                 device: str = "cpu", progress: Callable[[int], None] | None = None) -> np.ndarray:
     """(N, 400) float64 logits of a stream of (T, H, W, 3) uint8 videos, batched."""
     cfg = FVD_PRESETS[preset]
     feats, buf = [], []
@@ -76,4 +76,4 @@ def fvd_from_features(pred: np.ndarray, gt: np.ndarray, method: str = "sqrtm") -
     mu2, s2 = gaussian_stats(gt)
     res = frechet_distance(mu1, s1, mu2, s2, eps=1e-6, method=method)
     return {"value": res.value, "undefined_reason": None,
-            "details": {"eps_retry": res.eps_retry, "singular": res.singular, "frechet_sqrt": method}}  # fmt: skip
+            "details": {"eps_retry": res.eps_retry, "singular": res.singular, "frechet_sqrt": method}}

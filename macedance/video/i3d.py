@@ -21,7 +21,7 @@ MIXED = {  # name: (b0, b1a, b1b, b2a, b2b, b3)
     "Mixed_4d": (128, 128, 256, 24, 64, 64), "Mixed_4e": (112, 144, 288, 32, 64, 64),
     "Mixed_4f": (256, 160, 320, 32, 128, 128), "Mixed_5b": (256, 160, 320, 32, 128, 128),
     "Mixed_5c": (384, 192, 384, 48, 128, 128),
-}  # fmt: skip
+}
 
 
 def _same_pad(x: torch.Tensor, kernel: tuple[int, ...], stride: tuple[int, ...], value: float = 0.0) -> torch.Tensor:
@@ -35,7 +35,7 @@ def _same_pad(x: torch.Tensor, kernel: tuple[int, ...], stride: tuple[int, ...],
 
 class Unit3D(nn.Module):
     def __init__(self, cin: int, cout: int, kernel: tuple[int, int, int] = (1, 1, 1), stride: tuple[int, int, int] = (1, 1, 1),
-                 batch_norm: bool = True, bias: bool = False, relu: bool = True):  # fmt: skip
+                 batch_norm: bool = True, bias: bool = False, relu: bool = True):
         super().__init__()
         self.kernel, self.stride, self.relu = kernel, stride, relu
         self.conv = nn.Conv3d(cin, cout, kernel, stride, bias=bias)
@@ -68,7 +68,7 @@ class Inception(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return torch.cat([self.b0(x), self.b1b(self.b1a(x)), self.b2b(self.b2a(x)),
-                          self.b3(_max_pool(x, (3, 3, 3), (1, 1, 1)))], dim=1)  # fmt: skip
+                          self.b3(_max_pool(x, (3, 3, 3), (1, 1, 1)))], dim=1)
 
 
 class InceptionI3d(nn.Module):
@@ -121,7 +121,7 @@ def state_dict_from_jax(variables: dict) -> dict[str, torch.Tensor]:
     for ours, theirs in (("conv1", "Conv3d_1a_7x7"), ("conv2", "Conv3d_2b_1x1"), ("conv3", "Conv3d_2c_3x3")):
         unit(ours, params[theirs], stats[theirs])
     branches = {"b0": "Branch_0/Conv3d_0a_1x1", "b1a": "Branch_1/Conv3d_0a_1x1", "b1b": "Branch_1/Conv3d_0b_3x3",
-                "b2a": "Branch_2/Conv3d_0a_1x1", "b2b": "Branch_2/Conv3d_0b_3x3", "b3": "Branch_3/Conv3d_0b_1x1"}  # fmt: skip
+                "b2a": "Branch_2/Conv3d_0a_1x1", "b2b": "Branch_2/Conv3d_0b_3x3", "b3": "Branch_3/Conv3d_0b_1x1"}
     for name in MIXED:
         for ours, theirs in branches.items():
             unit(f"mixed.{name}.{ours}", params[name][theirs], stats[name][theirs])

@@ -128,4 +128,4 @@ def identity_similarity(embedder: FaceEmbedder, reference: np.ndarray, frames: n
         return {"value": None, "frames": len(idx), "faces": 0, "reason": "no face found in the reference image"}
     sims = [float(ref @ e) for e in (embedder.embed(frames[i]) for i in idx) if e is not None]
     return {"value": float(np.mean(sims)) if sims else None, "frames": len(idx), "faces": len(sims),
-            "reason": None if sims else "no face found in the sampled frames"}  # fmt: skip
+            "reason": None if sims else "no face found in the sampled frames"}

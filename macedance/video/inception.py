@@ -27,7 +27,7 @@ def _mixed(block: nn.Module, x: torch.Tensor, pool: str) -> torch.Tensor:
     b = block
     if isinstance(b, tv.InceptionA):
         outs = [b.branch1x1(x), b.branch5x5_2(b.branch5x5_1(x)),
-                b.branch3x3dbl_3(b.branch3x3dbl_2(b.branch3x3dbl_1(x)))]  # fmt: skip
+                b.branch3x3dbl_3(b.branch3x3dbl_2(b.branch3x3dbl_1(x)))]
     elif isinstance(b, tv.InceptionC):
         s = b.branch7x7_3(b.branch7x7_2(b.branch7x7_1(x)))
         d = x
@@ -38,7 +38,7 @@ def _mixed(block: nn.Module, x: torch.Tensor, pool: str) -> torch.Tensor:
         s = b.branch3x3_1(x)
         d = b.branch3x3dbl_2(b.branch3x3dbl_1(x))
         outs = [b.branch1x1(x), torch.cat([b.branch3x3_2a(s), b.branch3x3_2b(s)], 1),
-                torch.cat([b.branch3x3dbl_3a(d), b.branch3x3dbl_3b(d)], 1)]  # fmt: skip
+                torch.cat([b.branch3x3dbl_3a(d), b.branch3x3dbl_3b(d)], 1)]
     return torch.cat([*outs, b.branch_pool(_pool(x, pool))], 1)
 
 

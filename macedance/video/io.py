@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -34,7 +34,7 @@ class VideoInfo:
         return dict(self.__dict__)
 
 
-def _open(path: Path):  # noqa: ANN202 - av.container.InputContainer
+def _open(path: Path):
     import av
 
     if not path.is_file():
@@ -43,7 +43,7 @@ def _open(path: Path):  # noqa: ANN202 - av.container.InputContainer
         raise DataFormatError(f"{path}: zero-length file")
     try:
         return av.open(str(path))
-    except Exception as exc:  # noqa: BLE001 - any FFmpeg open error is a format problem of this file
+    except Exception as exc:
         raise DataFormatError(f"{path}: cannot open as a video ({type(exc).__name__}: {exc})") from None
 
 
@@ -78,7 +78,7 @@ def probe_video(path: str | Path) -> VideoInfo:
         aud = c.streams.audio[0] if c.streams.audio else None
         w, h = size if rotation in (0, 180) else size[::-1]
         return VideoInfo(str(path), float(rate), int(w), int(h), n, n / float(rate), rotation, vs.codec_context.name,
-                         aud is not None, int(aud.rate or 0) if aud else 0, int(aud.channels or 0) if aud else 0)  # fmt: skip
+                         aud is not None, int(aud.rate or 0) if aud else 0, int(aud.channels or 0) if aud else 0)
 
 
 def scaled_size(width: int, height: int, max_side: int | None) -> tuple[int, int]:
@@ -165,7 +165,7 @@ def to_rgb(frame: Any, max_side: int | None = None, rotate: bool = False) -> np.
 
 
 def iter_frames(path: str | Path, max_frames: int | None = None, start: int = 0, max_side: int | None = None,
-                rotate: bool = False) -> Iterator[np.ndarray]:  # fmt: skip
+                rotate: bool = False) -> Iterator[np.ndarray]:
     """Yield (H, W, 3) uint8 RGB frames [start, start + max_frames), streaming (one frame in memory at
     a time); see :func:`iter_av_frames` for the frame index and :func:`to_rgb` for the options."""
     for frame in iter_av_frames(path, start, max_frames):
@@ -197,7 +197,7 @@ def sample_frames(path: str | Path, k: int) -> np.ndarray:
     try:
         with av.open(str(path)) as c:
             n = int(c.streams.video[0].frames) if c.streams.video else 0
-    except Exception:  # noqa: BLE001 - iter_frames below reports unreadable files properly
+    except Exception:
         n = 0
     if n > 0:
         want = set(sample_indices(n, k).tolist())

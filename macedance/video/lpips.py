@@ -21,7 +21,7 @@ SHIFT = (-0.030, -0.088, -0.188)
 SCALE = (0.458, 0.448, 0.450)
 # (out channels, kernel, stride, padding, max-pool before this conv, feature tap after this conv)
 ALEX = ((64, 11, 4, 2, False, True), (192, 5, 1, 2, True, True), (384, 3, 1, 1, True, True),
-        (256, 3, 1, 1, False, True), (256, 3, 1, 1, False, True))  # fmt: skip
+        (256, 3, 1, 1, False, True), (256, 3, 1, 1, False, True))
 _VGG_BLOCKS = ((64, 2), (128, 2), (256, 3), (512, 3), (512, 3))
 VGG = tuple((c, 3, 1, 1, b > 0 and i == 0, i == n - 1) for b, (c, n) in enumerate(_VGG_BLOCKS) for i in range(n))
 NETS = {"alex": ("AlexNet_0", ALEX, 3), "vgg": ("VGG16_0", VGG, 2)}  # jax module, layers, max-pool size
@@ -92,7 +92,7 @@ def load_lpips(net: str = "alex", device: str = "cpu") -> LPIPS:
 
 @torch.no_grad()
 def lpips_video(model: LPIPS, pred: np.ndarray, gt: np.ndarray, preset: str = "clean", batch: int = 16,
-                device: str = "cpu") -> float:  # fmt: skip
+                device: str = "cpu") -> float:
     """Mean LPIPS over frames of two (T, H, W, 3) uint8 videos.
 
     ``clean``: frames mapped to [−1, 1] (x/127.5 − 1), as LPIPS expects. ``disco-legacy``: frames in

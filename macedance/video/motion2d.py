@@ -38,7 +38,7 @@ def video_keypoints(path: str | Path, backend: Any, max_side: int = POSE_SIDE) -
     path = Path(path)
     info = probe_video(path)
     key = cache_key("video-keypoints", KEYPOINTS_VERSION, backend.version, json.dumps(backend.info(), sort_keys=True),
-                    sha256_file(path), str(max_side))  # fmt: skip
+                    sha256_file(path), str(max_side))
     cache = NpzCache("video-keypoints")
     if (hit := cache.get(key)) is not None:
         return Keypoints2D(hit["data"], backend.skeleton, (info.width, info.height), info.fps, {"source": path.name, **backend.info()})
@@ -60,7 +60,7 @@ def video_keypoints(path: str | Path, backend: Any, max_side: int = POSE_SIDE) -
 
 def evaluate_motion2d(P: dict[str, Path], G: dict[str, Path], music: Path | None, skipped: list[dict[str, str]],
                       backend_name: str = "mediapipe", pose_weights: str | Path | None = None,
-                      progress: Callable[[int, int, str], None] | None = None) -> dict[str, dict[str, Any]]:  # fmt: skip
+                      progress: Callable[[int, int, str], None] | None = None) -> dict[str, dict[str, Any]]:
     """Scores ``fid_k``, ``fid_g``, ``div_k``, ``div_g``, ``bas`` (as ``<name>-2d``) of the generated videos ``P``
     against the ground-truth videos ``G`` (dicts stem → path). BAS pairs each generated video with the music
     of the same stem in ``music`` (default: the ground-truth video itself, whose audio track is the music)."""
@@ -92,10 +92,10 @@ def evaluate_motion2d(P: dict[str, Path], G: dict[str, Path], music: Path | None
         result, _ = evaluate_motion_files(files, get_preset("mace-video2d"), music_dir)
     for s in result["inputs"]["skipped"] + result["inputs"]["gt_pool"]["left_out"]:
         skipped.append({"video": Path(s["file"]).stem if "file" in s else "", "set": s.get("set", ""), "metric": "motion-2d",
-                        "reason": s.get("reason", "")})  # fmt: skip
+                        "reason": s.get("reason", "")})
     info = {"pose_backend": backend.info(), "keypoints": "converted to easy_ViTPose coco_25 (macedance.pose.mapping.to_vitpose25)",
             "preset": result["preset"]["name"], "preset_hash": result["preset"]["hash"],
-            "music": str(music) if music is not None else "the ground-truth videos' audio tracks"}  # fmt: skip
+            "music": str(music) if music is not None else "the ground-truth videos' audio tracks"}
     scores = {}
     for name in MOTION2D_SCORES:
         s = result["scores"].get(name)

@@ -30,7 +30,7 @@ class Bottleneck(nn.Module):
         self.conv3 = nn.Conv3d(planes, planes * 4, 1, bias=False)
         self.bn3 = nn.BatchNorm3d(planes * 4)
         self.downsample = nn.Sequential(nn.Conv3d(cin, planes * 4, 1, stride, bias=False), nn.BatchNorm3d(planes * 4)) \
-            if project else None  # fmt: skip
+            if project else None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         y = F.relu(self.bn1(self.conv1(x)))
@@ -68,7 +68,7 @@ def resize_bicubic_pil_float(frame: np.ndarray, size: int = 112) -> np.ndarray:
     from PIL import Image
 
     chans = [np.asarray(Image.fromarray(frame[:, :, c].astype(np.float32), mode="F").resize((size, size), Image.BICUBIC))
-             for c in range(3)]  # fmt: skip
+             for c in range(3)]
     return np.stack(chans, axis=2).astype(np.float32)
 
 

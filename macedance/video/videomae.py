@@ -33,7 +33,7 @@ def sinusoid_table(n: int, dim: int) -> torch.Tensor:
 def videomae_config(state: dict[str, Any]) -> dict[str, int]:
     dim, _, tubelet, patch, _ = state["patch_embed.proj.weight"].shape
     return {"dim": dim, "depth": _depth(state, "blocks."), "heads": max(1, dim // 88), "patch": patch, "tubelet": tubelet,
-            "hidden": state["blocks.0.mlp.fc1.weight"].shape[0]}  # fmt: skip
+            "hidden": state["blocks.0.mlp.fc1.weight"].shape[0]}
 
 
 class VideoMAEv2(nn.Module):
@@ -41,7 +41,7 @@ class VideoMAEv2(nn.Module):
     of the finetuned checkpoint is kept so it loads, but unused."""
 
     def __init__(self, dim: int = 1408, depth: int = 40, heads: int = 16, patch: int = 14, tubelet: int = 2,
-                 hidden: int = 6144, size: int = 224, num_classes: int = 174):  # fmt: skip
+                 hidden: int = 6144, size: int = 224, num_classes: int = 174):
         super().__init__()
         self.patch_embed = nn.Module()
         self.patch_embed.proj = nn.Conv3d(3, dim, (tubelet, patch, patch), (tubelet, patch, patch))

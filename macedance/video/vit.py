@@ -80,7 +80,7 @@ def dino_config(state: dict[str, Any]) -> dict[str, int]:
     """Sizes of a DINO ViT checkpoint (heads = width / 64, as every DINO ViT)."""
     dim, _, patch, _ = state["patch_embed.proj.weight"].shape
     return {"dim": dim, "depth": _depth(state, "blocks."), "heads": max(1, dim // 64), "patch": patch,
-            "hidden": state["blocks.0.mlp.fc1.weight"].shape[0], "grid": math.isqrt(state["pos_embed"].shape[1] - 1)}  # fmt: skip
+            "hidden": state["blocks.0.mlp.fc1.weight"].shape[0], "grid": math.isqrt(state["pos_embed"].shape[1] - 1)}
 
 
 class DinoViT(nn.Module):
@@ -119,10 +119,10 @@ class DinoViT(nn.Module):
 
 _CLIP_RENAME = (("ln_1.", "norm1."), ("ln_2.", "norm2."), ("attn.in_proj_weight", "attn.qkv.weight"),
                 ("attn.in_proj_bias", "attn.qkv.bias"), ("attn.out_proj.", "attn.proj."), ("mlp.c_fc.", "mlp.fc1."),
-                ("mlp.c_proj.", "mlp.fc2."))  # fmt: skip
+                ("mlp.c_proj.", "mlp.fc2."))
 # Tensors CLIP's loader (clip.model.convert_weights) stores in float16 before VBench runs it on the CPU in float32.
 CLIP_FP16 = ("conv1.weight", "attn.qkv.weight", "attn.qkv.bias", "attn.proj.weight", "attn.proj.bias", "mlp.fc1.weight",
-             "mlp.fc1.bias", "mlp.fc2.weight", "mlp.fc2.bias", "proj")  # fmt: skip
+             "mlp.fc1.bias", "mlp.fc2.weight", "mlp.fc2.bias", "proj")
 
 
 def clip_state_from_openai(state: dict[str, Any]) -> dict[str, Any]:
@@ -142,7 +142,7 @@ def clip_config(state: dict[str, Any]) -> dict[str, int]:
     """Sizes of a CLIP ViT image encoder (renamed layout), read as ``clip.model.build_model`` does."""
     width, _, patch, _ = state["conv1.weight"].shape
     return {"width": width, "layers": _depth(state, "blocks."), "heads": max(1, width // 64), "patch": patch,
-            "grid": round((state["positional_embedding"].shape[0] - 1) ** 0.5), "out": state["proj"].shape[1]}  # fmt: skip
+            "grid": round((state["positional_embedding"].shape[0] - 1) ** 0.5), "out": state["proj"].shape[1]}
 
 
 class ClipVisual(nn.Module):

@@ -56,11 +56,11 @@ _TEXT = {
                   "each motion's `meta` holds the camera (`camera`, as `macedance.pose.fit.project` reads it), the yaw and offset "
                   "applied to the source motion, the character and the skeleton. See docs/data-render.md in macedance.",
     },
-}  # fmt: skip
+}
 
 
 def write_card(path: Path, rows: list[dict[str, Any]], clips: list[dict[str, Any]], params: Any, command: str,
-               name: str, kind: str = "build", version: str = BUILD_VERSION) -> Path:  # fmt: skip
+               name: str, kind: str = "build", version: str = BUILD_VERSION) -> Path:
     """Write the card to ``path`` atomically (``kind``: ``build`` or ``render``; ``params`` has ``hash``
     and ``to_dict()``)."""
     text = _TEXT[kind]
@@ -75,7 +75,7 @@ def write_card(path: Path, rows: list[dict[str, Any]], clips: list[dict[str, Any
              f"| total duration | {_hours(sum(dur))} |",
              f"| clip length | {min(dur, default=0):.2f}–{max(dur, default=0):.2f} s (mean {sum(dur) / max(len(dur), 1):.2f} s) |",
              "", f"## Splits (by {text['by']}: none contributes to two splits)", "",
-             f"| split | {text['source']} | clips | duration |", "|---|---|---|---|"]  # fmt: skip
+             f"| split | {text['source']} | clips | duration |", "|---|---|---|---|"]
     for split in ("train", "val", "test"):
         sc = [c for c in clips if c["split"] == split]
         lines.append(f"| {split} | {len({c['source_video'] for c in sc})} | {len(sc)} | {_hours(sum(c['end'] - c['start'] for c in sc))} |")
@@ -87,13 +87,13 @@ def write_card(path: Path, rows: list[dict[str, Any]], clips: list[dict[str, Any
     rejected = Counter((r["stage"], r["code"]) for r in rows if r["status"] != "kept")
     example = {(r["stage"], r["code"]): r["reason"] for r in rows if r["status"] != "kept"}
     lines += ["", "## Rejections (`manifest.parquet` has every one with its numbers)", "", "| stage | code | candidates | example |",
-              "|---|---|---|---|"]  # fmt: skip
+              "|---|---|---|---|"]
     lines += [f"| {s} | {k} | {n} | {example[(s, k)].replace('|', '/')} |" for (s, k), n in sorted(rejected.items())] or ["| – | none | 0 | |"]
     lines += ["", "## Tools", "", "| package | version |", "|---|---|"]
     lines += [f"| {k} | {v} |" for k, v in tool_versions().items()]
     lines += ["", "## How it was built", "", "```", command, "```", "",
               f"{text['program']} version {version}; parameters (hash `{params.hash[:16]}`):", "", "```json",
-              json.dumps(params.to_dict(), indent=2), "```", "", text["motion"], ""]  # fmt: skip
+              json.dumps(params.to_dict(), indent=2), "```", "", text["motion"], ""]
     with atomic_write(path, "w") as f:
         f.write("\n".join(lines))
     return path

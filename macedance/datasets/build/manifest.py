@@ -30,7 +30,7 @@ _SCHEMA = (
     ("landmark_mm", "float64"), ("split", "string"), ("motion_path", "string"), ("keypoints_path", "string"),
     ("music_path", "string"), ("audio_path", "string"), ("reference_path", "string"), ("video_path", "string"),
     ("preview_path", "string"),
-)  # fmt: skip
+)
 COLUMNS = tuple(name for name, _ in _SCHEMA)
 
 

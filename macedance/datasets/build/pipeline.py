@@ -100,7 +100,7 @@ def _row(outcome: VideoOutcome, info: VideoInfo | None, genre: str | None, **kw:
         "src_fps": info.fps if info else None, "width": info.width if info else None, "height": info.height if info else None,
         "moving": None, "multi_person_frac": None, "missing_frac": None, "n_beats": None, "tempo": None,
         "reproj_px": None, "reproj_rel": None, "landmark_mm": None,
-    }  # fmt: skip
+    }
     row.update(kw)
     return row
 
@@ -117,7 +117,7 @@ def _scan(path: Path, sha: str, info: VideoInfo, params: BuildParams, progress: 
     step = _people_step(info, params)
     cache = NpzCache("build-scan")
     key = cache_key("scan", SCAN_VERSION, PersonDetector.VERSION, sha, str(step), str(params.pose_max_side), str(params.person_score),
-                    str(params.person_min_height))  # fmt: skip
+                    str(params.person_min_height))
     if (hit := cache.get(key)) is not None:
         if progress is not None:
             progress(info.frames)
@@ -141,7 +141,7 @@ def _pose_key(sha: str, window: tuple[int, int], info: dict[str, str], version: 
 
 
 def _pose_windows(path: Path, sha: str, info: VideoInfo, windows: list[tuple[int, int]], backends: list[Any], params: BuildParams,
-                  progress: ProgressFn | None, on_window: Callable[[int, dict[str, np.ndarray]], None]) -> None:  # fmt: skip
+                  progress: ProgressFn | None, on_window: Callable[[int, dict[str, np.ndarray]], None]) -> None:
     """2D pose of every clip window: ``kp`` (n, K, 3) in source pixels and ``world`` (n, K, 4) or empty.
 
     Each window gets a fresh tracker and its own seeking decoder, so windows run in parallel, one
@@ -205,7 +205,7 @@ def _fit(kp: np.ndarray, world: np.ndarray | None, skeleton: str, info: VideoInf
     if world is not None:
         h.update(np.ascontiguousarray(world).tobytes())
     key = cache_key("fit", FIT_CACHE_VERSION, h.hexdigest(), skeleton, f"{info.width}x{info.height}@{info.fps}",
-                    json.dumps(config.to_dict(), sort_keys=True), rest.name, hashlib.sha256(rest.joints.tobytes()).hexdigest())  # fmt: skip
+                    json.dumps(config.to_dict(), sort_keys=True), rest.name, hashlib.sha256(rest.joints.tobytes()).hexdigest())
     cache = NpzCache("build-fit")
     if (hit := cache.get(key)) is not None:
         scalars = json.loads(str(hit["scalars_json"]))
@@ -214,9 +214,9 @@ def _fit(kp: np.ndarray, world: np.ndarray | None, skeleton: str, info: VideoInf
     res = fit_smpl(kp, skeleton, (info.width, info.height), info.fps, landmarks3d=world, rest=rest, config=config)
     scalars = {"reproj_px": float(res.reproj_px), "reproj_rel": float(res.reproj_rel), "landmark_mm": float(res.landmark_mm),
                "ok": bool(res.ok), "reason": res.reason, "camera": {k: float(v) for k, v in res.camera.items() if np.ndim(v) == 0},
-               "fit_seconds": float(res.seconds)}  # fmt: skip
+               "fit_seconds": float(res.seconds)}
     cache.put(key, {"poses": res.motion.poses, "trans": res.motion.trans, "fps": np.float64(res.motion.fps),
-                    "scalars_json": np.str_(json.dumps(scalars))})  # fmt: skip
+                    "scalars_json": np.str_(json.dumps(scalars))})
     return {"motion": res.motion, **scalars}
 
 
@@ -243,11 +243,11 @@ def _clip_music(analysis: Any, t0: float, t1: float, frames: int) -> Any:
     sel = (analysis.beat_times >= t0) & (analysis.beat_times < t1)
     beats = analysis.beat_times[sel] - t0
     return MusicAnalysis(feats.astype(np.float32), beats, np.rint(beats * analysis.fps).astype(np.int64), analysis.tempo,
-                         analysis.fps, t1 - t0, analysis.start_bpm, dict(analysis.details))  # fmt: skip
+                         analysis.fps, t1 - t0, analysis.start_bpm, dict(analysis.details))
 
 
 def process_video(path: Path, rel: str, out: Path, params: BuildParams, genre: str | None = None,
-                  progress: ProgressFn | None = None, backend: Any = None) -> VideoOutcome:  # fmt: skip
+                  progress: ProgressFn | None = None, backend: Any = None) -> VideoOutcome:
     """Run every stage on one video; write the kept clips under ``out``; never raises for bad data
     (a file that cannot be used becomes one rejected row)."""
     from macedance.fileio import sha256_file
@@ -282,7 +282,7 @@ def process_video(path: Path, rel: str, out: Path, params: BuildParams, genre: s
 
 
 def _process(path: Path, info: VideoInfo, outcome: VideoOutcome, out: Path, params: BuildParams, genre: str | None,
-             progress: ProgressFn | None, backend: Any, timer: Callable[[str], Any]) -> None:  # fmt: skip
+             progress: ProgressFn | None, backend: Any, timer: Callable[[str], Any]) -> None:
     fps = info.fps
     rows = outcome.rows
 
@@ -302,7 +302,7 @@ def _process(path: Path, info: VideoInfo, outcome: VideoOutcome, out: Path, para
 
 
 def _process_shots(path: Path, info: VideoInfo, outcome: VideoOutcome, out: Path, params: BuildParams, genre: str | None,
-                   progress: ProgressFn | None, backend: Any, timer: Callable[[str], Any], music_job: Future[Any] | None) -> None:  # fmt: skip
+                   progress: ProgressFn | None, backend: Any, timer: Callable[[str], Any], music_job: Future[Any] | None) -> None:
     fps = info.fps
     rows = outcome.rows
     with timer("scan"):
@@ -315,17 +315,17 @@ def _process_shots(path: Path, info: VideoInfo, outcome: VideoOutcome, out: Path
     window_info: list[tuple[int, int, float]] = []  # (shot, window index in shot, multi-person fraction)
     for k, (a, b) in enumerate(shots):
         common = dict(candidate_id=f"{outcome.video_id}_s{k:03d}", shot=k, start_frame=a, end_frame=b, start_s=a / fps,
-                      end_s=b / fps, duration_s=(b - a) / fps, moving=shot_mean(sig["moving"], a, b))  # fmt: skip
+                      end_s=b / fps, duration_s=(b - a) / fps, moving=shot_mean(sig["moving"], a, b))
         in_shot = (sig["people_frames"] >= a) & (sig["people_frames"] < b)
         multi = float((sig["people"][in_shot] >= 2).mean()) if in_shot.any() else 0.0
         if b - a < min_f:
             rows.append(_row(outcome, info, genre, stage="shots", code="short-shot", reason=f"shot shorter than --min-clip ({(b - a) / fps:.2f} s)", **common))
         elif is_static(sig["moving"], a, b, params.shots):
             rows.append(_row(outcome, info, genre, stage="static", code="static",
-                             reason=f"near-static shot (moving pixels {common['moving']:.2%} < {params.shots.static_threshold:.2%})", **common))  # fmt: skip
+                             reason=f"near-static shot (moving pixels {common['moving']:.2%} < {params.shots.static_threshold:.2%})", **common))
         elif multi > params.max_multi_frac:
             rows.append(_row(outcome, info, genre, stage="people", code="multi-person", multi_person_frac=multi,
-                             reason=f"more than one person in {multi:.0%} of sampled frames (> {params.max_multi_frac:.0%})", **common))  # fmt: skip
+                             reason=f"more than one person in {multi:.0%} of sampled frames (> {params.max_multi_frac:.0%})", **common))
         else:
             for j, win in enumerate(segment_shot(a, b, fps, params.min_clip, params.max_clip, np.random.default_rng([*rng_seed, k]))):
                 windows.append(win)
@@ -354,7 +354,7 @@ def _process_shots(path: Path, info: VideoInfo, outcome: VideoOutcome, out: Path
         """Clip-level checks of a finished window; its SMPL fit starts at once."""
         (a, b), (k, w, multi) = windows[j], window_info[j]
         base = dict(candidate_id=f"{outcome.video_id}_s{k:03d}_c{w:02d}", shot=k, start_frame=a, end_frame=b, start_s=a / fps,
-                    end_s=b / fps, duration_s=(b - a) / fps, moving=shot_mean(sig["moving"], a, b), multi_person_frac=multi)  # fmt: skip
+                    end_s=b / fps, duration_s=(b - a) / fps, moving=shot_mean(sig["moving"], a, b), multi_person_frac=multi)
         base["missing_frac"] = float((data["kp"][..., 2].max(axis=1) < 0.5).mean())
         if music is not None:
             clip_music = _clip_music(music[1][0], a / fps, b / fps, _motion_frames(b - a, fps, params.fps))
@@ -379,11 +379,11 @@ def _process_shots(path: Path, info: VideoInfo, outcome: VideoOutcome, out: Path
             clip_music = base.pop("clip_music", None)
             if base["missing_frac"] > params.max_missing:
                 rows.append(_row(outcome, info, genre, stage="person", code="no-person",
-                                 reason=f"no person in {base['missing_frac']:.0%} of frames (> {params.max_missing:.0%})", **base))  # fmt: skip
+                                 reason=f"no person in {base['missing_frac']:.0%} of frames (> {params.max_missing:.0%})", **base))
                 continue
             if j not in jobs:
                 rows.append(_row(outcome, info, genre, stage="music", code="no-beats",
-                                 reason=f"{base['n_beats']} beats (< {params.min_beats}; use --allow-silent to keep)", **base))  # fmt: skip
+                                 reason=f"{base['n_beats']} beats (< {params.min_beats}; use --allow-silent to keep)", **base))
                 continue
             fit = jobs[j].result()
             base.update(reproj_px=fit["reproj_px"], reproj_rel=fit["reproj_rel"], landmark_mm=fit["landmark_mm"])
@@ -422,7 +422,7 @@ def _rest(params: BuildParams) -> Any:
 
 
 def _export(path: Path, info: VideoInfo, outcome: VideoOutcome, out: Path, params: BuildParams, genre: str | None, backend: Any,
-            kept: list[tuple[str, dict[str, Any], np.ndarray, dict[str, Any], Any]], music: Any) -> None:  # fmt: skip
+            kept: list[tuple[str, dict[str, Any], np.ndarray, dict[str, Any], Any]], music: Any) -> None:
     """Write every kept clip's files (atomically) and its manifest row."""
     import soundfile as sf
 
@@ -443,9 +443,9 @@ def _export(path: Path, info: VideoInfo, outcome: VideoOutcome, out: Path, param
             "audio_path": f"audio/{cid}.wav" if audio is not None else None, "reference_path": f"reference/{cid}.jpg",
             "video_path": f"videos/{cid}.mp4" if params.videos else None,
             "preview_path": f"previews/{cid}.mp4" if params.preview else None,
-        }  # fmt: skip
+        }
         meta = {"source_video": outcome.source, "source_sha256": outcome.sha256, "clip": cid, "start_frame": str(a),
-                "end_frame": str(b), "src_fps": repr(info.fps), "camera": json.dumps(fit["camera"])}  # fmt: skip
+                "end_frame": str(b), "src_fps": repr(info.fps), "camera": json.dumps(fit["camera"])}
         motion = fit["motion"]
         motion = motion.resample(params.fps) if abs(motion.fps - params.fps) > 1e-9 else motion
         motion = motion.replace(meta={**motion.meta, **meta, "fit_reproj_px": f"{fit['reproj_px']:.3f}"})
@@ -472,9 +472,9 @@ def _export(path: Path, info: VideoInfo, outcome: VideoOutcome, out: Path, param
         row = _row(outcome, info, genre, status="kept", stage="kept", code="kept", **base, **rel)
         outcome.rows.append(row)
         clip = Clip(cid, outcome.source, a / info.fps, b / info.fps, rel["motion_path"], rel["keypoints_path"], rel["music_path"], genre,
-                    None, {**provenance, "fit": {k: fit[k] for k in ("reproj_px", "reproj_rel", "landmark_mm", "camera")}})  # fmt: skip
+                    None, {**provenance, "fit": {k: fit[k] for k in ("reproj_px", "reproj_rel", "landmark_mm", "camera")}})
         outcome.clips.append({**clip.to_dict(), "audio_path": rel["audio_path"], "reference_path": rel["reference_path"],
-                              "video_path": rel["video_path"]})  # fmt: skip
+                              "video_path": rel["video_path"]})
 
 
 def _reference_frames(path: Path, starts: list[int]) -> dict[int, np.ndarray]:

@@ -172,13 +172,13 @@ def _ray_task(threads: int, source: str, out: str, fn: Callable[..., dict[str, A
     for p, what in ((Path(source), "source"), (Path(out), "output folder")):
         if not p.exists():
             raise InputNotFoundError(f"{p}: {what} not visible on Ray node {platform.node()} (input and output folders must be on a "
-                                     "filesystem shared by every node)")  # fmt: skip
+                                     "filesystem shared by every node)")
     _init_worker(threads)
     return fn(*args, frames_q)
 
 
 def run_in_ray(fn: Callable[..., dict[str, Any]], jobs: dict[str, tuple[Any, ...]], sources: dict[str, str], out: Path, ray: RayOptions,
-               finished: Callable[[str, dict[str, Any]], None], frames: Callable[[int], None]) -> None:  # fmt: skip
+               finished: Callable[[str, dict[str, Any]], None], frames: Callable[[int], None]) -> None:
     """Run ``fn(*args, queue)`` for every job as a Ray task (``ray.task_cpus`` threads each, retried when
     its worker dies); ``finished(key, result)`` is called by this driver process as each job completes."""
     from macedance.ray_tasks import progress_counter, ray_session, run_tasks
@@ -196,12 +196,12 @@ def run_in_ray(fn: Callable[..., dict[str, Any]], jobs: dict[str, tuple[Any, ...
 
         calls = [(threads, str(Path(sources[k]).resolve()), str(out.resolve()), fn, jobs[k], counter) for k in keys]
         run_tasks(session, _ray_task, calls, lambda i, outcome: finished(keys[i], outcome), num_cpus=ray.task_cpus,
-                  num_gpus=ray.task_gpus, poll=poll)  # fmt: skip
+                  num_gpus=ray.task_gpus, poll=poll)
         poll()
 
 
 def check_state(out: Path, params: Any, resume: bool, overwrite: bool, version: str = BUILD_VERSION,
-                dirs: tuple[str, ...] = OUTPUT_DIRS, files: tuple[str, ...] = OUTPUT_FILES) -> None:  # fmt: skip
+                dirs: tuple[str, ...] = OUTPUT_DIRS, files: tuple[str, ...] = OUTPUT_FILES) -> None:
     """Resume rules of an output folder (shared by ``data build`` and ``data render``): ``overwrite``
     deletes ``dirs`` and ``files``; an existing run is refused unless ``resume``, and resumed only with
     the same ``params.hash``; then the parameters are recorded in ``.build/params.json``."""
@@ -243,7 +243,7 @@ def record_finished(out: Path, rel: str, outcome: dict[str, Any]) -> None:
 
 
 def run_in_processes(fn: Callable[..., dict[str, Any]], jobs: dict[str, tuple[Any, ...]], workers: int, threads: int,
-                     finished: Callable[[str, dict[str, Any]], None], frames: Callable[[int], None]) -> None:  # fmt: skip
+                     finished: Callable[[str, dict[str, Any]], None], frames: Callable[[int], None]) -> None:
     """Run ``fn(*args, queue)`` for every job in ``workers`` spawned processes, each with ``threads``
     torch threads; ``finished(key, result)`` is called as each job completes, ``frames(n)`` with the
     frame counts the jobs put on the queue."""
@@ -264,7 +264,7 @@ def run_sources(out: Path, todo: list[tuple[Path, str, Any]], done: dict[str, di
                 hints: dict[str, int], progress: Callable[[BuildProgress], None] | None,
                 run_local: Callable[[Path, str, Any, Callable[[int], None]], dict[str, Any]], worker: Callable[..., dict[str, Any]],
                 worker_args: Callable[[Path, str, Any], tuple[Any, ...]], workers: int, threads: int, passes: int = 1,
-                ray: RayOptions | None = None) -> None:  # fmt: skip
+                ray: RayOptions | None = None) -> None:
     """Process every pending source (``data build`` and ``data render``): in this process with
     ``run_local(path, rel, extra, frames)`` when ``workers`` ≤ 1, else ``worker(*worker_args(path, rel,
     extra), queue)`` in spawned processes, or as Ray tasks with ``ray``. Each finished source's outcome is recorded (state file),
@@ -294,7 +294,7 @@ def run_sources(out: Path, todo: list[tuple[Path, str, Any]], done: dict[str, di
 
     if ray is not None:
         run_in_ray(worker, {rel: worker_args(p, rel, extra) for p, rel, extra in todo}, {rel: str(p) for p, rel, _ in todo}, out, ray,
-                   finished, frames)  # fmt: skip
+                   finished, frames)
     elif workers <= 1 or len(todo) <= 1:
         for path, rel, extra in todo:
             state.current = rel
@@ -306,7 +306,7 @@ def run_sources(out: Path, todo: list[tuple[Path, str, Any]], done: dict[str, di
 def build_dataset(raw_dir: str | Path, out: str | Path, params: BuildParams | None = None, workers: int = 1, resume: bool = False,
                   overwrite: bool = False, progress: Callable[[BuildProgress], None] | None = None,
                   command: str | None = None, executor: str = "local", address: str | None = None, task_cpus: int = 2,
-                  task_gpus: float = 0.0) -> BuildReport:  # fmt: skip
+                  task_gpus: float = 0.0) -> BuildReport:
     """Build a dataset from every file in ``raw_dir`` (see the module docstring).
 
     Args:
@@ -332,7 +332,7 @@ def build_dataset(raw_dir: str | Path, out: str | Path, params: BuildParams | No
     wparams = dataclasses.replace(params, pose_threads=min(params.pose_threads, threads))
     run_sources(out, todo, done, report, {rel: _frames_hint(p) for p, rel, _ in todo}, progress,
                 lambda p, rel, g, frames: _local(p, rel, out, params, g, frames), _work,
-                lambda p, rel, g: (str(p), rel, str(out), wparams, g), workers, threads, passes=2, ray=ray)  # fmt: skip
+                lambda p, rel, g: (str(p), rel, str(out), wparams, g), workers, threads, passes=2, ray=ray)
     finalize(out, raw_dir.name, sources, done, params, report, command)
     report.seconds = time.perf_counter() - t0
     write_json(out / "build_report.json", {**report.to_dict(), "macedance": __version__, "params": params.to_dict(), "command": command})
@@ -374,7 +374,7 @@ def _frames_hint(path: Path) -> int:
 
         with av.open(str(path)) as c:
             return int(c.streams.video[0].frames or 0) if c.streams.video else 0
-    except Exception:  # noqa: BLE001 - a bad file is reported by the pipeline itself
+    except Exception:
         return 0
 
 
@@ -399,7 +399,7 @@ def assign_splits(video_shas: list[str], seed: int, fractions: tuple[float, floa
 
 def finalize(out: Path, name: str, sources: list[tuple[Path, str, Any]], done: dict[str, dict[str, Any]], params: Any,
              report: BuildReport, command: str | None, kind: str = "build", version: str = BUILD_VERSION,
-             fixed_splits: dict[str, str] | None = None) -> None:  # fmt: skip
+             fixed_splits: dict[str, str] | None = None) -> None:
     """Write the manifest, ``clips.jsonl``, the splits and the card from every finished source's outcome.
 
     ``fixed_splits`` (source sha256 → split) replaces the seeded assignment (``data render`` keeps the
@@ -424,7 +424,7 @@ def finalize(out: Path, name: str, sources: list[tuple[Path, str, Any]], done: d
     with atomic_write(out / "clips.jsonl", "w") as f:
         for c in clips:
             f.write(json.dumps({k: c[k] for k in ("id", "source_video", "start", "end", "motion_path", "keypoints_path", "music_path",
-                                                  "genre", "split", "provenance")}) + "\n")  # fmt: skip
+                                                  "genre", "split", "provenance")}) + "\n")
     for split in ("train", "val", "test"):
         with atomic_write(out / "splits" / f"{split}.txt", "w") as f:
             f.write("".join(c["id"] + "\n" for c in clips if c["split"] == split))

@@ -8,7 +8,7 @@ import numpy as np
 
 
 def segment_shot(start: int, end: int, fps: float, min_seconds: float, max_seconds: float,
-                 rng: np.random.Generator) -> list[tuple[int, int]]:  # fmt: skip
+                 rng: np.random.Generator) -> list[tuple[int, int]]:
     """Consecutive, non-overlapping [start, end) frame windows of ``min_seconds``–``max_seconds``.
 
     The first window begins at a random offset of up to one second (never so late that no window

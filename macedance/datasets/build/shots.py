@@ -27,7 +27,6 @@ from pathlib import Path
 
 import numpy as np
 
-
 SCAN_VERSION = "2"  # bump when the signals of scan_video change
 SCAN_SIDE = 128
 MOVING_LEVEL = 12.0
@@ -62,7 +61,7 @@ def _hsv_histogram(frame: np.ndarray) -> np.ndarray:
 
 
 def scan_video(path: str | Path, progress: Callable[[int], None] | None = None, people_step: int = 0,
-               count_people: Callable[[np.ndarray], int] | None = None, people_side: int = 640) -> dict[str, np.ndarray]:  # fmt: skip
+               count_people: Callable[[np.ndarray], int] | None = None, people_side: int = 640) -> dict[str, np.ndarray]:
     """Per-transition ``hist``, ``diff`` and ``moving`` signals (each (N−1,) float64) of N frames.
 
     With ``count_people`` and ``people_step`` > 0, also ``people_frames`` (every ``people_step``-th
