@@ -20,6 +20,7 @@ from rich.table import Table
 
 from macedance import __version__
 from macedance.errors import MaceDanceError
+from macedance.metrics.spec import known_metric, metric_spec
 
 console = Console()
 err_console = Console(stderr=True)
@@ -497,8 +498,7 @@ def info_cmd(
                               "macedance_version": __version__})
 
 
-METRIC_LABELS = {"fid_k": "FID_k ↓", "fid_g": "FID_g ↓", "div_k": "Div_k", "div_g": "Div_g", "bas": "BAS ↑",
-                 "pfc": "PFC ↓", "fsr": "FSR ↓"}
+MOTION_METRICS = ("fid_k", "fid_g", "div_k", "div_g", "bas", "pfc", "fsr")  # rows of the eval motion table, in order
 
 
 def _fmt(score: dict[str, Any] | None) -> str:
@@ -521,10 +521,10 @@ def motion_result_table(result: dict[str, Any]) -> Table:
     table.add_column("generated", justify="right", min_width=12)
     table.add_column("ground truth", justify="right", min_width=12)
     scores = result["scores"]
-    for key, label in METRIC_LABELS.items():
+    for key in MOTION_METRICS:
         if key in scores:
             gt = scores.get(f"{key}_gt") if not key.startswith("fid") else None
-            table.add_row(label, _fmt(scores[key]), _fmt(gt))
+            table.add_row(metric_spec(key).heading(), _fmt(scores[key]), _fmt(gt))
     return table
 
 
@@ -628,10 +628,9 @@ def eval_video_cmd(
     table = Table(title=f"Video metrics ({preset})", title_justify="left", box=box.SIMPLE_HEAD)
     for col in ("metric", "value", "n", "ground truth"):
         table.add_column(col, justify="left" if col == "metric" else "right")
-    labels = {"fvd": "FVD ↓", "cd-fvd": "cd-FVD ↓", "subject-consistency": "subject consistency ↑", "background-consistency": "background consistency ↑", "motion-smoothness": "motion smoothness ↑", "fid": "FID (frames) ↓", "fid-vid": "FID-VID ↓", "identity": "face identity ↑", "identity-arcface": "face identity (ArcFace) ↑", "temporal-flickering": "temporal flickering ↑", "fid_k-2d": "FID_k (2D) ↓", "fid_g-2d": "FID_g (2D) ↓", "div_k-2d": "Div_k (2D) →", "div_g-2d": "Div_g (2D) →", "bas-2d": "BAS (2D) ↑", "ssim": "SSIM ↑", "psnr": "PSNR dB ↑", "l1": "L1 ↓", "lpips": "LPIPS ↓", "lpips-alex": "LPIPS-Alex ↓", "lpips-vgg": "LPIPS-VGG ↓"}
     for k, s in result["scores"].items():
         gt_value = s.get("details", {}).get("gt_value")
-        table.add_row(labels.get(k, k), "undefined" if s["value"] is None else f"{s['value']:.4g}", str(s.get("n", "")),
+        table.add_row(metric_spec(k).heading(unit=True) if known_metric(k) else k, "undefined" if s["value"] is None else f"{s['value']:.4g}", str(s.get("n", "")),
                       "" if gt_value is None else f"{gt_value:.4g}")
     console.print(table)
     for w in result["warnings"]:

@@ -23,9 +23,9 @@ from pathlib import Path
 from typing import Any
 
 from macedance.errors import DataFormatError, ValidationError
+from macedance.metrics.spec import known_metric, metric_spec
 
 SCHEMA_VERSION = 2
-_BOUNDED = {"bas": (0.0, 1.0), "fsr": (0.0, 1.0)}  # metrics with a known range; all others ≥ 0
 
 
 def migrate(record: dict[str, Any]) -> dict[str, Any]:
@@ -121,7 +121,7 @@ def validate(record: dict[str, Any], check_task: bool = True) -> None:
             continue
         if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
             raise ValidationError(where, "a finite number", repr(v))
-        lo, hi = _BOUNDED.get(metric, (-1e-3, math.inf))  # FIDs of identical sets can be −1e-5 (sqrtm round-off)
+        lo, hi = metric_spec(metric).bounds if known_metric(metric) else (-1e-3, math.inf)  # other metrics: ≥ 0 (round-off)
         if not lo <= v <= hi:
             raise ValidationError(where, f"a value in [{lo}, {hi}]", repr(v))
         ci = s.get("ci95")

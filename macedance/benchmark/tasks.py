@@ -13,12 +13,8 @@ from dataclasses import dataclass
 from macedance.errors import ValidationError
 from macedance.presets import PresetRecord
 
+
 # Better direction of each metric (None: closer to the ground truth is better; shown without arrow).
-HIGHER_IS_BETTER: dict[str, bool | None] = {
-    "fid_k": False, "fid_g": False, "div_k": True, "div_g": True, "bas": True, "pfc": False, "fsr": False,
-}
-
-
 @dataclass(frozen=True)
 class TaskMeta(PresetRecord):
     name: str

@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from macedance.benchmark.records import load_record
-from macedance.benchmark.tasks import HIGHER_IS_BETTER
 from macedance.errors import MaceDanceError
+from macedance.metrics.spec import METRICS, known_metric, metric_spec
 
 
 @dataclass
@@ -33,7 +33,7 @@ class Board:
         return f"{self.task} v{self.version} ({self.preset} {self.preset_hash[:8]})"
 
     def sorted_rows(self) -> list[dict[str, Any]]:
-        better = HIGHER_IS_BETTER.get(self.main_score)
+        better = metric_spec(self.main_score).higher_is_better if known_metric(self.main_score) else False
 
         def key(r: dict[str, Any]) -> tuple[int, float]:
             v = r["scores"].get(self.main_score, {}).get("value")
@@ -75,7 +75,7 @@ def build_boards(records: list[dict[str, Any]], merge_presets: bool = False) -> 
         board.rows.append({"method": r["method"]["name"], "version": r["method"].get("version", ""),
                            "scores": r["scores"], "source": r.get("_source", ""),
                            "created": r.get("provenance", {}).get("created", "")})
-    order = list(HIGHER_IS_BETTER)
+    order = list(METRICS)
     for b in boards.values():
         b.metrics.sort(key=lambda m: order.index(m) if m in order else len(order))
     return sorted(boards.values(), key=lambda b: (b.task, b.version, b.preset))

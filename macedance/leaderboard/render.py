@@ -11,15 +11,17 @@ from pathlib import Path
 from typing import Any
 
 from macedance import __version__
-from macedance.benchmark.tasks import HIGHER_IS_BETTER
 from macedance.fileio import atomic_write
 from macedance.leaderboard.build import Board, fmt_value
+from macedance.metrics.spec import known_metric, metric_spec
 
-LABELS = {"fid_k": "FID_k", "fid_g": "FID_g", "div_k": "Div_k", "div_g": "Div_g", "bas": "BAS", "pfc": "PFC", "fsr": "FSR"}
+
+def _label(metric: str) -> str:
+    return metric_spec(metric).label if known_metric(metric) else metric
 
 
 def _arrow(metric: str) -> str:
-    return {True: " ↑", False: " ↓"}.get(HIGHER_IS_BETTER.get(metric), "")  # type: ignore[arg-type]
+    return " " + metric_spec(metric).arrow if known_metric(metric) else ""
 
 
 def _cell(s: dict[str, Any] | None) -> str:
@@ -37,19 +39,19 @@ def terminal_table(board: Board) -> Any:
     t.add_column("#", justify="right", no_wrap=True)
     t.add_column("method", no_wrap=True)
     for m in board.metrics:
-        t.add_column(LABELS.get(m, m) + _arrow(m), justify="right", no_wrap=True)
+        t.add_column(_label(m) + _arrow(m), justify="right", no_wrap=True)
     for i, r in enumerate(board.sorted_rows(), 1):
         t.add_row(str(i), r["method"], *(fmt_value(r["scores"].get(m, {}).get("value"), 3) for m in board.metrics))
     return t
 
 
 def markdown(board: Board) -> str:
-    head = ["#", "method"] + [LABELS.get(m, m) + _arrow(m) for m in board.metrics]
+    head = ["#", "method"] + [_label(m) + _arrow(m) for m in board.metrics]
     lines = [f"### {board.title}", "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for i, r in enumerate(board.sorted_rows(), 1):
         lines.append("| " + " | ".join([str(i), r["method"]] + [_cell(r["scores"].get(m)) for m in board.metrics]) + " |")
     lines.append("")
-    lines.append(f"Sorted by {LABELS.get(board.main_score, board.main_score)}; brackets: bootstrap 95 % interval over clips; — = missing or undefined.")
+    lines.append(f"Sorted by {_label(board.main_score)}; brackets: bootstrap 95 % interval over clips; — = missing or undefined.")
     return "\n".join(lines) + "\n"
 
 
@@ -93,7 +95,7 @@ def _plot(board: Board) -> str:
     top = max(max(highs), max(vals)) or 1.0
     bar_h, gap, left, width = 18, 8, 150, 420
     h = len(rows) * (bar_h + gap) + 24
-    parts = [f'<svg class="plot" width="{left + width + 80}" height="{h}" role="img" aria-label="{LABELS.get(m, m)} per method">']
+    parts = [f'<svg class="plot" width="{left + width + 80}" height="{h}" role="img" aria-label="{_label(m)} per method">']
     for i, (r, v) in enumerate(zip(rows, vals, strict=True)):
         y = 10 + i * (bar_h + gap)
         bw = v / top * width
@@ -138,7 +140,7 @@ def html_page(boards: list[Board], title: str = "macedance leaderboard") -> str:
         rows = b.sorted_rows()
         out.append(f"<h2 id='board-{bi}'>{html.escape(b.title)}</h2>")
         out.append(f"<table class='board' id='table-{bi}'><thead><tr><th>#</th><th class='m'>method</th>")
-        out += [f"<th>{html.escape(LABELS.get(m, m) + _arrow(m))}</th>" for m in b.metrics]
+        out += [f"<th>{html.escape(_label(m) + _arrow(m))}</th>" for m in b.metrics]
         out.append("</tr></thead><tbody>")
         scale = {}
         for m in b.metrics:
@@ -155,7 +157,7 @@ def html_page(boards: list[Board], title: str = "macedance leaderboard") -> str:
                     cells.append(f"<td data-v='{v!r}'>{fmt_value(v)}<br>{_ci_bar(s, *scale[m])}</td>")
             out.append("<tr>" + "".join(cells) + "</tr>")
         out.append("</tbody></table>")
-        out.append(f"<p class='note'>Main score: {html.escape(LABELS.get(b.main_score, b.main_score))}.</p>")
+        out.append(f"<p class='note'>Main score: {html.escape(_label(b.main_score))}.</p>")
         out.append(_plot(b))
     out.append(f"<script>{_SCRIPT}</script></body></html>")
     return "\n".join(out)
