@@ -34,7 +34,7 @@ def test_lookups_and_errors() -> None:
         metric_spec("fidk")
 
 
-def test_every_table_shows_diversity_the_same_way(tmp_path) -> None:  # noqa: ANN001
+def test_every_table_shows_diversity_the_same_way(tmp_path) -> None:
     from macedance.cli import MOTION_METRICS
 
     assert metric_spec("div_k").heading() == "Div_k ↑" and metric_spec("div_k-2d").heading() == "Div_k (2D) ↑"
