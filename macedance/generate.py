@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from macedance.errors import MaceDanceError
+from macedance.errors import InputNotFoundError, MaceDanceError, ValidationError
 from macedance.models.representation import FPS, rep_to_motion
 from macedance.schema import Motion
 from macedance.training.data import music_features
@@ -25,7 +25,7 @@ def generate_motion(ckpt: str | Path, music: str | Path, seconds: float | None =
     feats = music_features(Path(music))
     T = len(feats) if seconds is None else int(round(seconds * FPS))
     if T < 2:
-        raise MaceDanceError(f"--seconds {seconds}: too short")
+        raise ValidationError("seconds", "at least two frames", repr(seconds))
     if len(feats) < T:
         raise MaceDanceError(f"{music}: music has {len(feats) / FPS:.2f} s, asked for {T / FPS:.2f} s")
     if state.get("method") in ("retrieval", "random-clip", "mean-pose"):
@@ -35,7 +35,7 @@ def generate_motion(ckpt: str | Path, music: str | Path, seconds: float | None =
         return motion.replace(meta={**motion.meta, "music": str(music), "seed": str(seed)})
     model, diffusion, vocab = build_model(state)
     if genre is not None and genre not in vocab:
-        raise MaceDanceError(f"--genre: expected one of {', '.join(vocab)}, found {genre!r}")
+        raise ValidationError("genre", "one of " + ", ".join(vocab), repr(genre))
     dev = torch.device(device)
     model = model.to(dev)
     m = torch.as_tensor(feats[:T], dtype=torch.float32)[None].to(dev)
@@ -61,20 +61,19 @@ def generate_video(music: str | Path, ref: str | Path, motion_ckpt: str | Path, 
 
     from macedance.appearance.conditions import motion_conditions
     from macedance.appearance.pipeline import AnimateConfig, animate, apply_lora, load_adapter, load_pipeline
-    from macedance.errors import InputNotFoundError
     from macedance.video_io import write_video
 
     cfg = animate_cfg or AnimateConfig()
     cfg.check()
     music, ref = Path(music), Path(ref)
     if music.suffix.lower() == ".npz":
-        raise MaceDanceError(f"--music {music}: a video needs the audio itself (an audio or video file), not a music .npz")
+        raise MaceDanceError(f"{music}: a video needs the audio itself (an audio or video file), not a music .npz")
     if not ref.is_file():
-        raise InputNotFoundError(f"--ref {ref}: image not found")
+        raise InputNotFoundError(f"{ref}: `ref` image not found")
     try:
         reference = np.asarray(Image.open(ref).convert("RGB"))
     except (UnidentifiedImageError, OSError) as exc:
-        raise MaceDanceError(f"--ref {ref}: not a readable image ({exc})") from None
+        raise MaceDanceError(f"{ref}: not a readable image ({exc})") from None
     step = progress or (lambda stage, done, total: None)
     motion = generate_motion(motion_ckpt, music, seconds, genre, seed, device, lambda i, n: step("motion", i, n))
     if motion_out:
@@ -85,7 +84,7 @@ def generate_video(music: str | Path, ref: str | Path, motion_ckpt: str | Path, 
     if lora:
         apply_lora(pipe, lora, lora_alpha)
     cond = motion_conditions(motion, reference, (cfg.width, cfg.height), fps, int(pipe.transformer.config.motion_encoder_size),
-                             source=f"--ref {ref}")
+                             source=ref)
     if pose_out:
         write_video(pose_out, cond.pose, fps)
     if face_out:

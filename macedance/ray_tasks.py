@@ -25,7 +25,7 @@ EXECUTORS = ("local", "ray")
 def check_executor(executor: str) -> None:
     """A one-line error unless ``executor`` is one of :data:`EXECUTORS`."""
     if executor not in EXECUTORS:
-        raise ValidationError("--executor", " or ".join(EXECUTORS), repr(executor))
+        raise ValidationError("executor", " or ".join(EXECUTORS), repr(executor))
 
 
 def require_ray() -> ModuleType:
@@ -33,7 +33,7 @@ def require_ray() -> ModuleType:
     try:
         import ray
     except ImportError:
-        raise MissingDependencyError(f"--executor ray needs Ray: {RAY_INSTALL}") from None
+        raise MissingDependencyError(f"`executor=ray` needs Ray: {RAY_INSTALL}") from None
     return ray
 
 
@@ -52,7 +52,7 @@ def ray_session(address: str | None = None, num_cpus: int | None = None) -> Iter
             else:
                 ray.init(num_cpus=num_cpus, **kw)
         except ConnectionError as exc:
-            raise MaceDanceError(f"--address {address}: cannot join a Ray cluster there ({exc})") from None
+            raise MaceDanceError(f"`address={address}`: cannot join a Ray cluster there ({exc})") from None
         started = True
         log.info("Ray session: %s", ray.cluster_resources())
     try:

@@ -106,7 +106,7 @@ def test_folder_method_and_cli(dataset, tmp_path):
     assert r.exit_code == 2 and "--task" in r.stderr
     r = runner.invoke(app, ["bench", "run", "--task", "madata-motion", "--method", "mace-dance", "--data", str(data)])
     assert r.exit_code == 2 and "--ckpt" in r.stderr
-    with pytest.raises(MaceDanceError, match="--outputs folder not found"):
+    with pytest.raises(MaceDanceError, match="`outputs` folder not found"):
         FolderMethod(tmp_path / "missing")
 
 

@@ -65,7 +65,7 @@ def test_bad_option_value_is_one_line_exit_2(tmp_path):
     write_aistpp_pkl(synthetic_motion(seconds=0.5), tmp_path / "src" / "a.pkl")
     line = _one_red_line(runner.invoke(app, ["data", "import", "aistpp", str(tmp_path / "src"), str(tmp_path / "o"),
                                              "--up-axis", "x"]))
-    assert "up_axis: expected one of 'y', 'z', found 'x'" in line
+    assert "--up-axis: expected one of 'y', 'z', found 'x'" in line  # the library's up_axis, as the option typed
     line = _one_red_line(runner.invoke(app, ["data", "import", "finedance", str(tmp_path / "src"), str(tmp_path / "o"),
                                              "--split", "random"]))
     assert "--split" in line

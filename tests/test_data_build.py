@@ -265,7 +265,7 @@ def test_killed_build_resumes_without_redoing_finished_videos(built: tuple[Path,
         build_dataset(raw, target, BuildParams(**FAST), progress=kill_after_two)
     assert not (target / "manifest.parquet").exists()
     first = list(calls)
-    with pytest.raises(ValidationError, match="--resume"):
+    with pytest.raises(ValidationError, match="`resume`"):
         build_dataset(raw, target, BuildParams(**FAST))
     with pytest.raises(ValidationError, match="min_clip"):
         build_dataset(raw, target, BuildParams(min_clip=2.5, max_clip=3.0), resume=True)

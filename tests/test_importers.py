@@ -176,7 +176,7 @@ def test_finedance_directory_import(tmp_path, rng):
     assert splits == {"001": "train", "063": "test", "120": "test"}  # test list wins over ignore list
     none = import_finedance(src, tmp_path / "out2", split="none")
     assert {c.split for c in none.clips} == {None} and "116" in none.converted
-    with pytest.raises(ValidationError, match="--split"):
+    with pytest.raises(ValidationError, match="split: expected"):
         import_finedance(src, tmp_path / "out3", split="random")
 
 

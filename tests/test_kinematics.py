@@ -107,7 +107,7 @@ def test_builtin_skeleton_constants():
 
 def test_smpl_model_errors(tmp_path, monkeypatch):
     monkeypatch.delenv("MACEDANCE_SMPL_DIR", raising=False)
-    with pytest.raises(BodyModelError, match="--smpl-model DIR or set MACEDANCE_SMPL_DIR"):
+    with pytest.raises(BodyModelError, match="`smpl_model` .a folder. or set MACEDANCE_SMPL_DIR"):
         skeleton_from_smplx(None)
     with pytest.raises(BodyModelError, match="no SMPL neutral model file found"):
         skeleton_from_smplx(tmp_path)

@@ -130,7 +130,7 @@ def test_resume_matches_uninterrupted(dataset, tmp_path):
         torch.testing.assert_close(a["model"][k], b["model"][k], rtol=1e-5, atol=1e-6)
     steps = [int(r["step"]) for r in csv.DictReader((tmp_path / "cut" / "loss.csv").open())]
     assert steps == list(range(1, 13))
-    with pytest.raises(Exception, match="--resume"):
+    with pytest.raises(Exception, match="`resume`"):
         _train(data, music, tmp_path / "full", 12)
 
 

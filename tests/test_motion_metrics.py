@@ -31,7 +31,7 @@ def test_presets_are_frozen_hashable_and_distinct():
     with pytest.raises(dataclasses.FrozenInstanceError):
         clean.fps = 10  # type: ignore[misc]
     assert clean.with_changes(fid_eps=1e-5).hash != clean.hash
-    with pytest.raises(ValidationError, match="--preset: expected one of"):
+    with pytest.raises(ValidationError, match="preset: expected one of"):
         get_preset("nope")
 
 
@@ -197,7 +197,7 @@ def test_directory_evaluation_with_mixed_formats_music_and_skips(tmp_path):
 def test_directory_evaluation_errors(tmp_path):
     _write_set(tmp_path / "pred", range(3), "npy")
     _write_set(tmp_path / "gt", range(3), "csv")
-    with pytest.raises(ValidationError, match="--fps/--up-axis"):
+    with pytest.raises(ValidationError, match="fps/up_axis"):
         evaluate_motion_dirs(tmp_path / "pred", tmp_path / "gt", get_preset("clean"))
     (tmp_path / "empty").mkdir()
     with pytest.raises(MaceDanceError, match="no motion files"):

@@ -78,12 +78,12 @@ def test_rtmlib_backend_maps_simcc_peaks_back_to_image_pixels(tmp_path: Path) ->
 def test_rtmlib_backend_errors_name_the_file(tmp_path: Path) -> None:
     from macedance.pose.backends import get_backend
 
-    with pytest.raises(ValidationError, match="--pose-weights"):
+    with pytest.raises(ValidationError, match="pose_weights"):
         get_backend("rtmlib")
     with pytest.raises(InputNotFoundError, match="nope.onnx"):
         get_backend("rtmlib", tmp_path / "nope.onnx")
     (tmp_path / "bad.onnx").write_bytes(b"not a model")
     with pytest.raises(ValidationError, match="bad.onnx"):
         get_backend("rtmlib", tmp_path / "bad.onnx")
-    with pytest.raises(ValidationError, match="--pose-backend"):
+    with pytest.raises(ValidationError, match="pose_backend"):
         get_backend("openpose")

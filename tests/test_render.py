@@ -308,7 +308,7 @@ def test_killed_render_resumes_and_gives_the_same_dataset(rendered: tuple[Path, 
 
     with pytest.raises(Killed):
         render_dataset(src, tmp_path / "again", params, src / "music", progress=kill)
-    with pytest.raises(Exception, match="--resume"):
+    with pytest.raises(Exception, match="`resume`"):
         render_dataset(src, tmp_path / "again", params, src / "music")
     with pytest.raises(Exception, match="different options"):
         render_dataset(src, tmp_path / "again", RenderParams(size=TINY, min_clip=1.5, max_clip=2.0, seed=1), src / "music", resume=True)

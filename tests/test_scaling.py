@@ -161,7 +161,7 @@ def test_ray_video_evaluation_equals_local(ray_cluster: Path, tmp_path: Path, mo
 def test_ray_executor_errors_are_one_line(tmp_path: Path) -> None:
     from macedance.errors import ValidationError
 
-    with pytest.raises(ValidationError, match="--executor"):
+    with pytest.raises(ValidationError, match="executor: expected"):
         build_dataset(tmp_path, tmp_path / "out", BuildParams(**FAST), executor="spark")
 
 

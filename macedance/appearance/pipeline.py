@@ -58,7 +58,7 @@ def check_model_dir(model: str | Path) -> Path:
     model = Path(model)
     index = model / "model_index.json"
     if not index.is_file():
-        raise InputNotFoundError(f"--model {model}: no model_index.json (expected a local diffusers WanAnimatePipeline folder, e.g. "
+        raise InputNotFoundError(f"{model}: no model_index.json (expected a local diffusers WanAnimatePipeline folder, e.g. "
                                  "Wan2.2-Animate-14B-Diffusers; `macedance weights tiny-wan-animate DIR` writes a tiny one for tests)")
     try:
         cls = json.loads(index.read_text()).get("_class_name")
@@ -90,7 +90,7 @@ def load_pipeline(model: str | Path, device: str = "cpu", dtype: Any = None, off
     import torch
 
     if offload not in OFFLOAD_MODES:
-        raise ValidationError("--offload", " or ".join(OFFLOAD_MODES), repr(offload))
+        raise ValidationError("offload", " or ".join(OFFLOAD_MODES), repr(offload))
     set_offline()
     model = check_model_dir(model)
     try:
@@ -103,7 +103,7 @@ def load_pipeline(model: str | Path, device: str = "cpu", dtype: Any = None, off
         vae = AutoencoderKLWan.from_pretrained(model, subfolder="vae", dtype=torch.float32, local_files_only=True)
         pipe = WanAnimatePipeline.from_pretrained(model, vae=vae, dtype=dtype, local_files_only=True)
     except (OSError, ValueError, KeyError) as exc:
-        raise MaceDanceError(f"--model {model}: cannot load the pipeline ({type(exc).__name__}: {exc})") from None
+        raise MaceDanceError(f"{model}: cannot load the pipeline ({type(exc).__name__}: {exc})") from None
     pipe.set_progress_bar_config(disable=True)
     if offload == "model":
         pipe.enable_model_cpu_offload(device=device)
@@ -137,7 +137,7 @@ def load_adapter(pipe: Any, path: str | Path) -> Path:
         raise ValidationError("Body-Adapter keys", f"pose_patch_embedding.{{{', '.join(sorted(own))}}}", str(sorted(sd)[:6]), source=f)
     for k, v in found.items():
         if tuple(v.shape) != tuple(own[k].shape):
-            raise ValidationError(f"pose_patch_embedding.{k}", f"shape {tuple(own[k].shape)} (this --model)", str(tuple(v.shape)), source=f)
+            raise ValidationError(f"pose_patch_embedding.{k}", f"shape {tuple(own[k].shape)} (this `model`)", str(tuple(v.shape)), source=f)
     with torch.no_grad():
         for k, p in target.named_parameters():
             p.copy_(found[k].to(p.dtype))
@@ -163,7 +163,7 @@ def apply_lora(pipe: Any, path: str | Path, alpha: float = 0.5) -> Path:
     try:
         pipe.load_lora_weights(sd, adapter_name="macedance")
     except (ValueError, KeyError, RuntimeError) as exc:
-        raise MaceDanceError(f"{f}: not a LoRA for this --model ({type(exc).__name__}: {exc})") from None
+        raise MaceDanceError(f"{f}: not a LoRA for this `model` ({type(exc).__name__}: {exc})") from None
     pipe.fuse_lora(components=["transformer"], lora_scale=float(alpha), adapter_names=["macedance"])
     pipe.unload_lora_weights()
     return f
@@ -184,13 +184,13 @@ class AnimateConfig(ConfigRecord):
 
     def check(self) -> None:
         if self.width % 16 or self.height % 16 or self.width <= 0 or self.height <= 0:
-            raise ValidationError("--width/--height", "positive multiples of 16", f"{self.width}×{self.height}")
+            raise ValidationError("width/height", "positive multiples of 16", f"{self.width}×{self.height}")
         if self.prev_frames not in (1, 5):
-            raise ValidationError("--prev-frames", "1 or 5", str(self.prev_frames))
+            raise ValidationError("prev_frames", "1 or 5", str(self.prev_frames))
         if self.segment_frames % 4 != 1 or self.segment_frames <= self.prev_frames:
-            raise ValidationError("--segment-frames", f"4n + 1 and > --prev-frames ({self.prev_frames})", str(self.segment_frames))
+            raise ValidationError("segment_frames", f"4n + 1 and > `prev_frames` ({self.prev_frames})", str(self.segment_frames))
         if self.steps < 1:
-            raise ValidationError("--steps", "≥ 1", str(self.steps))
+            raise ValidationError("steps", "≥ 1", str(self.steps))
 
 
 def animate(pipe: Any, reference: np.ndarray, pose: Sequence[np.ndarray], face: Sequence[np.ndarray], cfg: AnimateConfig,
@@ -207,7 +207,7 @@ def animate(pipe: Any, reference: np.ndarray, pose: Sequence[np.ndarray], face: 
     if len(pose) != len(face):
         raise ValidationError("face video", f"{len(pose)} frames (as the pose video)", f"{len(face)} frames")
     if len(pose) <= cfg.prev_frames:
-        raise ValidationError("pose video", f"more than --prev-frames ({cfg.prev_frames}) frames", f"{len(pose)} frames")
+        raise ValidationError("pose video", f"more than `prev_frames` ({cfg.prev_frames}) frames", f"{len(pose)} frames")
     n_seg = _segments(len(pose), cfg.segment_frames, cfg.prev_frames)
     done = [0]
 

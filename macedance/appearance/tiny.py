@@ -66,7 +66,7 @@ def write_tiny_pipeline(out: str | Path, z_dim: int = 4, seed: int = 0, overwrit
     quiet_hf()
     out = Path(out)
     if (out / "model_index.json").is_file() and not overwrite:
-        raise MaceDanceError(f"{out}: already holds a pipeline (pass --overwrite to replace it)")
+        raise MaceDanceError(f"{out}: already holds a pipeline (replace it with `overwrite`)")
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:

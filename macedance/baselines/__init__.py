@@ -41,4 +41,4 @@ def get_method(name: str) -> MethodInfo:
     try:
         return METHODS[name]
     except KeyError:
-        raise ValidationError("--method", "one of " + ", ".join(METHODS), repr(name)) from None
+        raise ValidationError("method", "one of " + ", ".join(METHODS), repr(name)) from None

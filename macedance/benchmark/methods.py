@@ -82,7 +82,7 @@ class FolderMethod:
 
     def __init__(self, outputs: Path, name: str = "folder"):
         if not outputs.is_dir():
-            raise MaceDanceError(f"{outputs}: --outputs folder not found")
+            raise MaceDanceError(f"{outputs}: `outputs` folder not found")
         self.outputs = outputs
         self.meta = MethodMeta(name, "external", f"outputs read from {outputs}", "n/a", "n/a")
 
@@ -112,11 +112,11 @@ def load_method(name: str, ckpt: Path | None = None, outputs: Path | None = None
 
     if name == "folder":
         if outputs is None:
-            raise ValidationError("--outputs", "a folder of generated motions for --method folder", "nothing")
+            raise ValidationError("outputs", "a folder of generated motions for `method=folder`", "nothing")
         return FolderMethod(outputs)
     if name in METHODS:
         if ckpt is None:
-            raise ValidationError("--ckpt", f"a run folder trained with `macedance train motion --method {name}`", "nothing")
+            raise ValidationError("ckpt", f"a run folder trained with `macedance train motion --method {name}`", "nothing")
         return CheckpointMethod(name, ckpt, device)
     plugins = plugin_methods()
     if name in plugins:
@@ -124,4 +124,4 @@ def load_method(name: str, ckpt: Path | None = None, outputs: Path | None = None
         if not isinstance(method, MotionMethod):
             raise MaceDanceError(f"entry point {name!r} did not return a MotionMethod")
         return method
-    raise ValidationError("--method", "one of " + ", ".join(list_methods()), repr(name))
+    raise ValidationError("method", "one of " + ", ".join(list_methods()), repr(name))

@@ -63,7 +63,7 @@ def _music_file(clip: Any, data: Path, music: Path | None) -> Path:
             for suffix in (".npz",) + MEDIA_SUFFIXES:
                 if (music / f"{stem}{suffix}").is_file():
                     return music / f"{stem}{suffix}"
-    raise MaceDanceError(f"clip {clip.id}: no music (clip music_path, or {clip.id}.* in --music)")
+    raise MaceDanceError(f"clip {clip.id}: no music (clip music_path, or {clip.id}.* in `music`)")
 
 
 def bootstrap_ci(metrics: MotionMetrics, n: int, seed: int = 0) -> dict[str, list[float]]:
@@ -102,7 +102,7 @@ def run_benchmark(
     music = Path(music) if music else None
     manifest = data / "clips.jsonl"
     if not manifest.is_file():
-        raise InputNotFoundError(f"{data}: no clips.jsonl — --data must be a dataset made by `macedance data import/build`")
+        raise InputNotFoundError(f"{data}: no clips.jsonl — `data` must be a dataset made by macedance data import/build")
     clips = [c for c in read_clips(manifest) if c.split == task.split]
     if not clips:
         raise MaceDanceError(f"{manifest}: no clip in split {task.split!r}")

@@ -52,4 +52,4 @@ def get_task(name: str) -> TaskMeta:
     try:
         return TASKS[name]
     except KeyError:
-        raise ValidationError("--task", "one of " + ", ".join(TASKS), repr(name)) from None
+        raise ValidationError("task", "one of " + ", ".join(TASKS), repr(name)) from None

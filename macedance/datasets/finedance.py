@@ -94,7 +94,7 @@ def import_finedance(
     progress: ProgressFn | None = None,
 ) -> ImportReport:
     """Import a folder of FineDance motion ``.npy`` files (searched recursively) into ``out``."""
-    choice("--split", split, SPLIT_SCHEMES)
+    choice("split", split, SPLIT_SCHEMES)
     src, out = Path(src), Path(out)
     files = find_sources(src, ".npy", "FineDance")
 

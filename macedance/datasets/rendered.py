@@ -103,17 +103,17 @@ class RenderParams:
 
         w, h = (int(v) for v in self.size)
         if w < 16 or h < 16 or w % 2 or h % 2:
-            raise ValidationError("--size", "WIDTHxHEIGHT, even numbers ≥ 16 (H.264 yuv420p)", f"{self.size[0]}x{self.size[1]}")
+            raise ValidationError("size", "WIDTHxHEIGHT, even numbers ≥ 16 (H.264 yuv420p)", f"{self.size[0]}x{self.size[1]}")
         object.__setattr__(self, "size", (w, h))
         if not 0 < self.min_clip <= self.max_clip:
-            raise ValidationError("--min-clip/--max-clip", "0 < min ≤ max (seconds)", f"{self.min_clip}, {self.max_clip}")
+            raise ValidationError("min_clip/max_clip", "0 < min ≤ max (seconds)", f"{self.min_clip}, {self.max_clip}")
         if self.fps <= 0:
-            raise ValidationError("--fps", "a frame rate > 0", str(self.fps))
-        choice("--character", self.character, CHARACTERS)
-        choice("--background", self.background, BACKGROUNDS)
+            raise ValidationError("fps", "a frame rate > 0", str(self.fps))
+        choice("character", self.character, CHARACTERS)
+        choice("background", self.background, BACKGROUNDS)
         if self.character == "smpl" and self.smpl_model is None:
             if not os.environ.get("MACEDANCE_SMPL_DIR"):
-                raise ValidationError("--smpl-model", "your SMPL model folder for --character smpl (or MACEDANCE_SMPL_DIR)", "nothing")
+                raise ValidationError("smpl_model", "your SMPL model folder for `character=smpl` (or MACEDANCE_SMPL_DIR)", "nothing")
             from macedance.motion.skeleton import resolve_smpl_model
 
             object.__setattr__(self, "smpl_model", str(resolve_smpl_model(None)))  # resolved once, hashed by content
@@ -165,7 +165,7 @@ def index_music(music_dir: str | Path | None) -> dict[str, list[str]]:
         return {}
     music_dir = Path(music_dir)
     if not music_dir.is_dir():
-        raise InputNotFoundError(f"{music_dir}: --music-dir not found")
+        raise InputNotFoundError(f"{music_dir}: `music_dir` not found")
     index: dict[str, list[str]] = {}
     for p in sorted(music_dir.rglob("*")):
         if p.is_file() and p.suffix.lower() in MEDIA_SUFFIXES and not p.name.startswith("."):

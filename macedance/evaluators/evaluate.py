@@ -17,7 +17,7 @@ import numpy as np
 
 from macedance import __version__
 from macedance.errors import InputNotFoundError, MaceDanceError, ValidationError
-from macedance.evaluators.inputs import find_music, list_sequences, load_beat_times, load_sequence
+from macedance.evaluators.inputs import OPTION_FIELDS, find_music, list_sequences, load_beat_times, load_sequence
 from macedance.evaluators.motion import ROLES, MotionMetrics, SkipSequence, extract_features
 from macedance.evaluators.presets import MotionPreset
 from macedance.ray_tasks import check_executor
@@ -68,7 +68,7 @@ def select_files(files: dict[str, list[Path]], preset: MotionPreset, music: str 
     for role in ROLES:
         for f in kept[role]:
             if f.stem in by_stem[role]:
-                raise ValidationError(f"--{role}", f"one file per name: {preset.name} pairs predictions and ground truth by file name",
+                raise ValidationError(role, f"one file per name: {preset.name} pairs predictions and ground truth by file name",
                                       f"{by_stem[role][f.stem]} and {f}")
             by_stem[role][f.stem] = f
     pred, gt = set(by_stem["pred"]), set(by_stem["gt"])
@@ -96,12 +96,12 @@ def _sequence_features(job: tuple[str, Path], preset: MotionPreset, music: str |
             beats = load_beat_times(mpath, preset.beat_tracker)
         feats = extract_features(seq.data, seq.fps, preset, seq.up_axis or "y", beats, path.stem, role)
         if beats is None and "bas" in preset.metrics:
-            feats.bas_reason = ("no --music folder given" if music is None
+            feats.bas_reason = ("no `music` folder given" if music is None
                                 else f"no music or beat file named {path.stem}.* in {music}")
         return role, path, feats
     except (SkipSequence, MaceDanceError) as exc:
-        if isinstance(exc, ValidationError) and exc.field.startswith("--"):
-            raise  # a missing/invalid option, not a bad file
+        if isinstance(exc, ValidationError) and exc.field in OPTION_FIELDS:
+            raise  # a missing/invalid argument, not a bad file
         return role, path, str(exc).replace(f"{path}: ", "")
 
 
@@ -172,7 +172,7 @@ def evaluate_motion_files(
     t0 = time.perf_counter()
     check_executor(executor)
     if music is not None and not Path(music).is_dir():
-        raise InputNotFoundError(f"{music}: --music folder not found")
+        raise InputNotFoundError(f"{music}: `music` folder not found")
     listed = files
     files, left_out = select_files(files, preset, music)
     jobs = [(role, path) for role in ROLES for path in files[role]]

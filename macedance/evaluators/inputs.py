@@ -28,6 +28,7 @@ from macedance.music.audio import MEDIA_SUFFIXES as AUDIO_SUFFIXES
 
 MOTION_SUFFIXES = (".npz", ".npy", ".csv", ".json")
 BEAT_SUFFIXES = (".npy", ".npz", ".txt")
+OPTION_FIELDS = ("fps", "fps/up_axis")  # ValidationError fields that name a missing argument, not a bad file
 _ARRAY_KEYS = ("joints", "positions", "pred_position", "full_pose", "keypoints")
 
 
@@ -117,7 +118,7 @@ def load_sequence(
                 raise ValidationError("skeleton", "vitpose25 keypoints for the 2D motion metrics", k.skeleton, source=path)
             return Sequence(path.stem, k.data, k.fps, None)
         if fps is None:
-            raise ValidationError("--fps", "a frame rate for plain keypoint arrays", "none", source=path)
+            raise ValidationError("fps", "a frame rate for plain keypoint arrays", "none", source=path)
         return Sequence(path.stem, _as_tj3(_plain_array(path), path), float(fps), None)
     if suffix == ".json":
         raise DataFormatError(f"{path}: a JSON keypoint file cannot be evaluated with a 3D preset")
@@ -129,7 +130,7 @@ def load_sequence(
     if suffix == ".npz" and _is_macedance(path, None):
         read_npz(path, "motion")  # raises the right error for other macedance kinds
     if fps is None or up_axis is None:
-        raise ValidationError("--fps/--up-axis", "both given for plain joint arrays (they carry neither)",
+        raise ValidationError("fps/up_axis", "both given for plain joint arrays (they carry neither)",
                               f"fps={fps}, up_axis={up_axis}", source=path)
     return Sequence(path.stem, _as_tj3(_plain_array(path), path), float(fps), up_axis)
 

@@ -8,11 +8,28 @@ records the preset's name and hash. See docs/metrics/motion.md for the full tabl
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 #: How the prediction and ground-truth files form the two sets (see :class:`MotionPreset`).
 Pairing = Literal["none", "stem"]
-PAIRINGS: tuple[str, ...] = ("none", "stem")
+Representation = Literal["joints3d", "keypoints2d"]
+Normalize = Literal["gt", "per_set", "none"]
+ZeroSpread = Literal["legacy", "unscaled"]
+ImagPolicy = Literal["real", "raise"]
+DiversityAccumulate = Literal["sequential", "float64", "float32-triu"]
+BasDirection = Literal["music_to_motion", "motion_to_music"]
+BasEnvelope = Literal["mean_next", "sum_prev"]
+BasMusicLimit = Literal["envelope", "frames", "none"]
+BeatRounding = Literal["round", "floor"]
+FootSpeed = Literal["per_frame", "per_second"]
+FsrSpeed = Literal["signed-mean", "norm"]
+KeypointLayout = Literal["legacy", "coco25"]
+KeypointChannels = Literal["yx", "xy"]
+FeatureDtype = Literal["float32", "float64"]
+UpAxis = Literal["y", "z"]
+Role = Literal["pred", "gt"]
+MotionMetricName = Literal["fid_k", "fid_g", "div_k", "div_g", "bas", "pfc", "fsr"]
+PAIRINGS: tuple[str, ...] = get_args(Pairing)
 
 from macedance.errors import ValidationError
 from macedance.presets import PresetRecord
@@ -25,12 +42,12 @@ class MotionPreset(PresetRecord):
     name: str
     description: str
     reference: str  # "owner/repo@commit file(s)", or "" for clean
-    representation: str = "joints3d"  # "joints3d" or "keypoints2d"
-    metrics: tuple[str, ...] = ("fid_k", "fid_g", "div_k", "div_g", "bas")
+    representation: Representation = "joints3d"
+    metrics: tuple[MotionMetricName, ...] = ("fid_k", "fid_g", "div_k", "div_g", "bas")
     # --- input preparation -----------------------------------------------------------------------
     fps: float | None = None  # resample inputs to this rate (None: keep)
     crop_frames: int | None = None  # keep the first N frames (None: all)
-    crop_sets: tuple[str, ...] = ("pred", "gt")  # which sets the crop applies to
+    crop_sets: tuple[Role, ...] = ("pred", "gt")  # which sets the crop applies to
     reference_pool: str = "the --gt folder as given"  # the GT pool the published protocol used
     # "none": the two folders are independent distributions (every readable GT file is in the pool, every
     # prediction is scored); "stem": only the stems found among the predictions, the GT and (with --music) the
@@ -38,7 +55,7 @@ class MotionPreset(PresetRecord):
     pairing: Pairing = field(default="none", metadata={"hash": "omit-default"})
     skip_prefixes: tuple[str, ...] = field(default=(), metadata={"hash": "omit-default"})  # file names left out of both sets
     min_frames: int = 3  # shorter sequences are skipped with a reason
-    up_axis: str = "y"  # frame of the features
+    up_axis: UpAxis = "y"  # frame of the features
     joints: int = 24  # use joints[:N]
     zero_start: bool = False  # subtract the first-frame root position from all joints
     root_relative: bool = False  # make joints 1.. relative to the root in every frame
@@ -46,47 +63,56 @@ class MotionPreset(PresetRecord):
     frame_time: float | None = 1.0 / 60  # None: 1 / fps of the (resampled) input
     kinetic_window: int = 2
     accel_bug: bool = True  # energy-expenditure operator-precedence bug
-    feature_dtype: str = "float32"
+    feature_dtype: FeatureDtype = "float32"
     # --- geometric features -----------------------------------------------------------------------
     tau: float | None = 1.0 / 120  # None: 1 / fps
-    keypoint_layout: str = "legacy"  # 2D only: "legacy" (official indexing) or "coco25"
-    keypoint_channels: str = "yx"  # 2D only: channel order fed to the features ("yx" = official JSON)
+    keypoint_layout: KeypointLayout = "legacy"  # 2D only: "legacy" (official indexing) or "coco25"
+    keypoint_channels: KeypointChannels = "yx"  # 2D only: channel order fed to the features ("yx" = official JSON)
     geometric_stubs: bool = True  # 2D only: keep the always-zero dimensions
     # --- FID / diversity -----------------------------------------------------------------------------
-    normalize: str = "gt"  # "gt" (GT pool stats), "per_set" (each set its own), "none"
+    normalize: Normalize = "gt"  # "gt" (GT pool stats), "per_set" (each set its own), "none"
     norm_eps: float = 1e-10
     norm_ddof: int = 0
-    zero_spread: str = "legacy"  # "legacy" (divide by eps) or "unscaled" (leave those dims unscaled)
+    zero_spread: ZeroSpread = "legacy"  # "legacy" (divide by eps) or "unscaled" (leave those dims unscaled)
     fid_eps: float = 1e-5
-    imag_policy: str = "real"
-    diversity_accumulate: str = "sequential"  # or "float64"
+    imag_policy: ImagPolicy = "real"
+    diversity_accumulate: DiversityAccumulate = "sequential"
     # --- BAS ------------------------------------------------------------------------------------------
-    bas_direction: str = "music_to_motion"
-    bas_envelope: str = "mean_next"
+    bas_direction: BasDirection = "music_to_motion"
+    bas_envelope: BasEnvelope = "mean_next"
     bas_smoothing_frames: float | None = 5.0  # Gaussian σ on the envelope, frames (None: none)
     bas_smoothing_seconds: float | None = None  # if set, overrides frames (× fps)
     bas_order: int = 1
     bas_sigma_frames: float = 3.0
     bas_sigma_seconds: float | None = None  # if set, overrides frames (× fps)
     seed_frames: int = 0  # predictions only: drop the first N (seed) frames (FACT: 120)
-    diversity_sets: tuple[str, ...] = ("pred", "gt")
+    diversity_sets: tuple[Role, ...] = ("pred", "gt")
     bas_uses_crop: bool = True  # False: BAS on the uncropped sequence (Bailando)
-    bas_music_limit: str = "envelope"  # keep music beats < len(envelope) ("envelope"), < T ("frames"), or all ("none")
+    bas_music_limit: BasMusicLimit = "envelope"  # keep music beats < len(envelope) ("envelope"), < T ("frames"), or all ("none")
     bas_joints: int = 24  # joints of the BAS envelope
     beat_fps: float | None = None  # frame rate for beat indices (None: the motion's; MACE: 16)
     bas_truncate_music: bool = True  # keep music beats < len(envelope)
     bas_empty: float | None = None  # value for a clip without beats (None: undefined)
-    beat_rounding: str = "round"  # seconds → frame index: "round" or "floor"
+    beat_rounding: BeatRounding = "round"  # seconds → frame index: "round" or "floor"
     beat_tracker: str | None = "clean"  # music preset that turns audio into beats (None: beat files only)
     # --- PFC / FSR --------------------------------------------------------------------------------------
     pfc_dt: float | None = 1.0 / 30  # None: 1 / fps
-    pfc_foot_speed: str = "per_frame"
+    pfc_foot_speed: FootSpeed = "per_frame"
     pfc_scale: float = 1e4
     pfc_clip_frames: int | None = None  # score PFC on windows of this length (EDGE: 5-s clips)
     pfc_clip_stride: int | None = None
-    fsr_speed: str = "signed-mean"
+    fsr_speed: FsrSpeed = "signed-mean"
     fsr_threshold: float = 0.01
     fsr_uses_crop: bool = False
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.beat_tracker is not None:
+            from macedance.music.presets import MUSIC_PRESETS
+
+            if self.beat_tracker not in MUSIC_PRESETS:
+                raise ValidationError(f"motion preset {self.name!r} field 'beat_tracker'", "a music preset: " + ", ".join(MUSIC_PRESETS),
+                                      repr(self.beat_tracker))
 
     def with_changes(self, **changes: Any) -> "MotionPreset":
         return replace(self, **changes)
@@ -191,4 +217,4 @@ def get_preset(name: str) -> MotionPreset:
     try:
         return PRESETS[name]
     except KeyError:
-        raise ValidationError("--preset", "one of " + ", ".join(sorted(PRESETS)), repr(name)) from None
+        raise ValidationError("preset", "one of " + ", ".join(sorted(PRESETS)), repr(name)) from None

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import torch
 import torch.nn.functional as F
@@ -25,7 +25,7 @@ class DiffusionConfig(ConfigRecord):
     w_vel: float = 2.964
     w_foot: float = 10.942
     cond_drop: float = 0.1  # probability of training with the null condition
-    gft_uncond_beta: str = "one"  # β of the stop-gradient unconditional pass: "one" (paper) or "same" (code)
+    gft_uncond_beta: Literal["one", "same"] = "one"  # β of the stop-gradient unconditional pass: "one" (paper) or "same" (code)
     sample_steps: int = 50
     eta: float = 1.0
     beta: float = 0.75  # GFT inference temperature

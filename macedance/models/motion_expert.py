@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import torch
 from torch import nn
@@ -40,9 +40,9 @@ class ExpertConfig(ConfigRecord):
     d_state: int = 16
     d_conv: int = 4
     expand: int = 2
-    mixer: str = "bimamba"  # "bimamba" | "mamba" | "transformer"
+    mixer: Literal["bimamba", "mamba", "transformer"] = "bimamba"
     music_dim: int = 35
-    guidance: str = "gft"  # "gft" (one pass, β input) | "cfg" (two passes)
+    guidance: Literal["gft", "cfg"] = "gft"  # "gft" (one pass, β input) | "cfg" (two passes)
     max_len: int = 4096  # positions for the transformer mixer
 
 

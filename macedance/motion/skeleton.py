@@ -160,7 +160,7 @@ def find_smpl_model_file(model: str | Path | None, gender: str = "neutral") -> P
         env = os.environ.get(SMPL_DIR_ENV)
         if not env:
             raise BodyModelError(
-                "no SMPL model given: pass --smpl-model DIR or set MACEDANCE_SMPL_DIR to the folder "
+                "no SMPL model given: pass `smpl_model` (a folder) or set MACEDANCE_SMPL_DIR to the folder "
                 "with your licensed SMPL files (SMPL_NEUTRAL.npz/.pkl); macedance never bundles them"
             )
         model = env

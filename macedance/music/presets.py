@@ -7,6 +7,7 @@ default for new data. Every output records the preset name and hash.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 from macedance.errors import ValidationError
 from macedance.presets import PresetRecord
@@ -21,11 +22,11 @@ class MusicPreset(PresetRecord):
     reference: str
     fps: float = 30.0  # feature frame rate; the analysis sample rate is fps × hop
     hop: int = 512
-    layout: str = "35"  # "35" = [onset env, 20 MFCC, 12 chroma_cens, onset peaks, beats]; "bailando" (438-d)
+    layout: Literal["35", "bailando"] = "35"  # "35" = [onset env, 20 MFCC, 12 chroma_cens, onset peaks, beats]; "bailando" (438-d)
     start_bpm: str = "aist-rule"  # "aist-rule" (from the AIST++ music id), "estimate", or a number as text
     tightness: float = 100.0
     trim: bool = True  # librosa.beat.beat_track(trim=…)
-    beat_source: str = "feature-envelope"  # "feature-envelope", "percussive-median", "refined", "librosa-default"
+    beat_source: Literal["feature-envelope", "percussive-median", "refined", "librosa-default"] = "feature-envelope"  # "feature-envelope", "percussive-median", "refined", "librosa-default"
     beat_sr: int | None = None  # sample rate of a separate beat analysis (None: the feature rate)
     beat_hop: int = 512
     beat_fmax: float | None = None  # highest mel frequency of the beat onset envelope
@@ -88,4 +89,4 @@ def get_music_preset(name: str) -> MusicPreset:
     try:
         return MUSIC_PRESETS[name]
     except KeyError:
-        raise ValidationError("--preset", "one of " + ", ".join(sorted(MUSIC_PRESETS)), repr(name)) from None
+        raise ValidationError("preset", "one of " + ", ".join(sorted(MUSIC_PRESETS)), repr(name)) from None

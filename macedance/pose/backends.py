@@ -105,7 +105,7 @@ class RTMLibBackend:
     def __init__(self, weights: str | Path):
         weights = Path(weights)
         if not weights.is_file():
-            raise InputNotFoundError(f"--pose-weights {weights}: file not found (an RTMPose/ViTPose .onnx model)")
+            raise InputNotFoundError(f"{weights}: `pose_weights` file not found (an RTMPose/ViTPose .onnx model)")
         try:
             import rtmlib
             from rtmlib import RTMPose
@@ -121,7 +121,7 @@ class RTMLibBackend:
             shape = ort.InferenceSession(str(weights), providers=["CPUExecutionProvider"]).get_inputs()[0].shape
             input_size = (int(shape[3]), int(shape[2]))  # (1, 3, H, W) → (W, H)
         except Exception as exc:
-            raise ValidationError(f"--pose-weights {weights}", "an ONNX pose model with a (1, 3, H, W) input", f"{type(exc).__name__}: {exc}") from None
+            raise ValidationError("pose_weights", "an ONNX pose model with a (1, 3, H, W) input", f"{type(exc).__name__}: {exc}", source=weights) from None
         self._model = RTMPose(onnx_model=str(weights), model_input_size=input_size, backend="onnxruntime", device="cpu")
         self._detector = PersonDetector()
         self._weights, self._sha = str(weights), sha256_file(weights)
@@ -130,7 +130,7 @@ class RTMLibBackend:
         k = int(out[1]) if len(out) > 1 and isinstance(out[1], int) else 17
         self.skeleton = {17: "coco17", 25: "vitpose25"}.get(k)
         if self.skeleton is None:
-            raise ValidationError(f"--pose-weights {weights}", "a model with 17 (COCO) or 25 keypoints", f"{k} keypoints")
+            raise ValidationError("pose_weights", "a model with 17 (COCO) or 25 keypoints", f"{k} keypoints", source=weights)
 
     def start_shot(self) -> None:
         pass
@@ -158,6 +158,6 @@ def get_backend(name: str, weights: str | Path | None = None) -> PoseBackend:
         return MediaPipeBackend()
     if name == "rtmlib":
         if weights is None:
-            raise ValidationError("--pose-weights", "an .onnx model file for --pose-backend rtmlib", "nothing")
+            raise ValidationError("pose_weights", "an .onnx model file for `pose_backend=rtmlib`", "nothing")
         return RTMLibBackend(weights)
-    raise ValidationError("--pose-backend", " or ".join(POSE_BACKENDS), repr(name))
+    raise ValidationError("pose_backend", " or ".join(POSE_BACKENDS), repr(name))

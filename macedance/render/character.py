@@ -282,7 +282,7 @@ def get_character(name: str, smpl_model: str | Path | None = None) -> Character:
     """``capsule`` (built from the ``--smpl-model`` skeleton when given, else the built-in one) or ``smpl``."""
     from macedance.schema._check import choice
 
-    choice("--character", name, CHARACTERS)
+    choice("character", name, CHARACTERS)
     if name == "smpl":
         return smpl_character(smpl_model)
     if smpl_model is not None:

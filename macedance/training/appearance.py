@@ -43,7 +43,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -62,7 +62,7 @@ LORA_TARGETS = r"blocks\.\d+\.(attn1|attn2)\.(to_q|to_k|to_v|to_out\.0)|blocks\.
 
 @dataclass(frozen=True)
 class AppearanceTrainConfig(ConfigRecord):
-    stage: str = "kinematic"
+    stage: Literal["kinematic", "aesthetic"] = "kinematic"
     steps: int = 50_000
     lr: float = 0.0  # 0 → the stage's paper value (STAGE_LR)
     batch: int = 1
@@ -84,11 +84,11 @@ class AppearanceTrainConfig(ConfigRecord):
 
     def check(self) -> None:
         if self.stage not in STAGES:
-            raise ValidationError("--stage", " or ".join(STAGES), repr(self.stage))
+            raise ValidationError("stage", " or ".join(STAGES), repr(self.stage))
         if self.frames % 4 != 1 or self.frames <= self.prev_frames:
-            raise ValidationError("--frames", f"4n + 1 and > {self.prev_frames}", str(self.frames))
+            raise ValidationError("frames", f"4n + 1 and > {self.prev_frames}", str(self.frames))
         if self.width % 16 or self.height % 16:
-            raise ValidationError("--width/--height", "multiples of 16", f"{self.width}×{self.height}")
+            raise ValidationError("width/height", "multiples of 16", f"{self.width}×{self.height}")
         if self.prev_frames not in (1, 5):
             raise ValidationError("prev_frames", "1 or 5", str(self.prev_frames))
 
@@ -249,7 +249,7 @@ def train_appearance(data: str | Path, model: str | Path, run: str | Path, cfg: 
     run = Path(run)
     state = _load_state(run) if resume else None
     if (run / CHECKPOINT).is_file() and not resume:
-        raise MaceDanceError(f"{run}: already holds a run; pass --resume to continue it or choose another --out")
+        raise MaceDanceError(f"{run}: already holds a run; continue it with `resume` or choose another `out`")
     if state is not None:
         cfg = AppearanceTrainConfig.from_dict({**state["config"], "steps": cfg.steps, "device": cfg.device})
     cfg.check()

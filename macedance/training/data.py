@@ -71,7 +71,7 @@ def load_training_set(data: str | Path, music_dir: str | Path | None = None,
     data = Path(data)
     music = Path(music_dir) if music_dir else None
     if not data.is_dir():
-        raise InputNotFoundError(f"{data}: --data folder not found")
+        raise InputNotFoundError(f"{data}: `data` folder not found")
     entries: list[tuple[Path, str | None, str | None]] = []
     clips = data / "clips.jsonl"
     if clips.is_file():
@@ -88,7 +88,7 @@ def load_training_set(data: str | Path, music_dir: str | Path | None = None,
         try:
             mpath = _music_for(path.stem, clip_music, data, music)
             if mpath is None:
-                raise MaceDanceError("no music (clip music_path, or <stem>.npz/audio in --music)")
+                raise MaceDanceError("no music (clip music_path, or <stem>.npz/audio in `music`)")
             motion = load_motion(path)
             rep, feats = motion_to_rep(motion), music_features(mpath)
             T = min(len(rep), len(feats))

@@ -75,9 +75,9 @@ def runtime(device: str, find_unused_parameters: bool = False) -> Runtime:
     from accelerate.utils import DistributedDataParallelKwargs
 
     if device not in ("cpu", "cuda") and not device.startswith("cuda:"):
-        raise ValidationError("--device", "cpu or cuda", repr(device))
+        raise ValidationError("device", "cpu or cuda", repr(device))
     if device.startswith("cuda") and not torch.cuda.is_available():
-        raise ValidationError("--device", "cpu (no CUDA device is available)", repr(device))
+        raise ValidationError("device", "cpu (no CUDA device is available)", repr(device))
     acc = Accelerator(cpu=device == "cpu", kwargs_handlers=[DistributedDataParallelKwargs(find_unused_parameters=find_unused_parameters)])
     rt = Runtime(acc)
     if rt.world > 1:

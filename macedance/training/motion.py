@@ -128,7 +128,7 @@ def train_motion(
     ckpt_path = run / CHECKPOINT
     state = load_checkpoint(ckpt_path) if (resume and ckpt_path.is_file()) else None
     if ckpt_path.is_file() and not resume:
-        raise MaceDanceError(f"{run}: already holds a run; pass --resume to continue it or choose another --out")
+        raise MaceDanceError(f"{run}: already holds a run; continue it with `resume` or choose another `out`")
     if state is not None:
         method = str(state.get("method", method))
         expert = ExpertConfig.from_dict(state["expert_config"])

@@ -280,7 +280,7 @@ def _identity(P: dict[str, Path], ref_dir: Path, skipped: list[dict[str, str]],
     from macedance.video.identity import ArcFaceEmbedder, FaceEmbedder, identity_similarity
 
     if not ref_dir.is_dir():
-        raise InputNotFoundError(f"{ref_dir}: --ref folder not found")
+        raise InputNotFoundError(f"{ref_dir}: `ref` folder not found")
     refs = {p.stem: p for p in sorted(ref_dir.rglob("*")) if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES + VIDEO_SUFFIXES}
     embedder = ArcFaceEmbedder() if arcface else FaceEmbedder()
     label = _arcface_label() if arcface else "dlib ResNet face descriptor v1 (cosine; not ArcFace CSIM)"
@@ -446,15 +446,15 @@ def evaluate_videos(pred: str | Path, gt: str | Path, metrics: tuple[str, ...] =
     t0 = time.perf_counter()
     bad = [m for m in metrics if m not in METRICS]
     if bad:
-        raise ValidationError("--metrics", "a comma list of " + ", ".join(METRICS), ", ".join(bad))
+        raise ValidationError("metrics", "a comma list of " + ", ".join(METRICS), ", ".join(bad))
     if preset not in PRESETS:
-        raise ValidationError("--preset", "clean or disco-legacy", repr(preset))
+        raise ValidationError("preset", "clean or disco-legacy", repr(preset))
     check_executor(executor)
     for m in ("identity", "identity-arcface"):
         if m in metrics and ref is None:
-            raise ValidationError("--ref", f"a folder of reference images (matched by stem) for {m}", "none given")
+            raise ValidationError("ref", f"a folder of reference images (matched by stem) for {m}", "none given")
     if "motion-2d" in metrics and music is not None and not Path(music).is_dir():
-        raise ValidationError("--music", "a folder of music files (matched by stem)", f"{music} (not a folder)")
+        raise ValidationError("music", "a folder of music files (matched by stem)", f"{music} (not a folder)")
     P, G = _videos(Path(pred), "pred"), _videos(Path(gt), "gt")
     opts = dict(metrics=metrics, preset=preset, fvd_preset=fvd_preset, device=device, ref=ref, music=music, pose_backend=pose_backend,
                 pose_weights=pose_weights)

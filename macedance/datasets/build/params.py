@@ -79,9 +79,9 @@ class BuildParams:
 
     def __post_init__(self) -> None:
         if not 0 < self.min_clip <= self.max_clip:
-            raise ValidationError("--min-clip/--max-clip", "0 < min ≤ max (seconds)", f"{self.min_clip}, {self.max_clip}")
+            raise ValidationError("min_clip/max_clip", "0 < min ≤ max (seconds)", f"{self.min_clip}, {self.max_clip}")
         if self.fps <= 0:
-            raise ValidationError("--fps", "a frame rate > 0", str(self.fps))
+            raise ValidationError("fps", "a frame rate > 0", str(self.fps))
         object.__setattr__(self, "split_fractions", check_split_fractions(self.split_fractions))
 
     def to_dict(self) -> dict[str, Any]:

@@ -213,11 +213,11 @@ def check_state(out: Path, params: Any, resume: bool, overwrite: bool, version: 
             (out / f).unlink(missing_ok=True)
     elif state.is_file():
         if not resume:
-            raise ValidationError(f"{out}", "an empty or new output folder", "an existing build (use --resume to finish it, --overwrite to start again)")
+            raise ValidationError(f"{out}", "an empty or new output folder", "an existing build (finish it with `resume`, start again with `overwrite`)")
         old = json.loads(state.read_text())
         if old.get("hash") != params.hash:
             changed = sorted(k for k, v in params.to_dict().items() if old.get("params", {}).get(k) != v)
-            raise ValidationError(f"{out}", "the options of the build being resumed", f"different options {changed} (use them again, or --overwrite)")
+            raise ValidationError(f"{out}", "the options of the build being resumed", f"different options {changed} (use them again, or `overwrite`)")
     write_json(state, {"hash": params.hash, "build_version": version, "params": params.to_dict()})
 
 
