@@ -34,7 +34,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         os.environ["MACEDANCE_CACHE_DIR"] = str(tmp / "cache")
-        from macedance.datasets.build import BuildParams, build_dataset
+        from macedance.datasets.from_video import BuildParams, build_dataset
         from macedance.datasets.synthetic_video import ShotSpec, write_dance_video
 
         raw = tmp / "raw"

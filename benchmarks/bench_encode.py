@@ -1,5 +1,5 @@
 """Clip-video encoding: libx264's default slice threads (macedance ≤ 1093ac1) against the pinned settings of
-``macedance.video_io.write_video`` (4 frame threads, x264 cpu-independent), side by side in one run: time per
+``macedance.io.video.write_video`` (4 frame threads, x264 cpu-independent), side by side in one run: time per
 frame and whether repeated encodes of the same frames give the same bytes.
 
     python benchmarks/bench_encode.py [--seconds 10] [--size 1280x720] [--repeat 5]
@@ -22,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 def main() -> None:
     import av
 
-    import macedance.video_io as vio
+    import macedance.io.video as vio
     from macedance.datasets.synthetic_video import ShotSpec, write_dance_video
 
     ap = argparse.ArgumentParser()
@@ -63,7 +63,7 @@ def _legacy_clip(src: Path, out: Path, frames: int) -> Path:
 
     import av
 
-    from macedance.video.io import iter_av_frames
+    from macedance.io.video import iter_av_frames
 
     with av.open(str(out), "w", format="mp4") as container:
         stream = None

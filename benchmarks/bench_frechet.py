@@ -14,7 +14,7 @@ import time
 
 import numpy as np
 
-from macedance.evaluators.frechet import frechet_distance, gaussian_stats
+from macedance.metrics.motion.frechet import frechet_distance, gaussian_stats
 
 
 def main() -> None:

@@ -21,9 +21,9 @@ import torch
 import torch.nn.functional as F
 from torch.utils.flop_counter import FlopCounterMode
 
-from macedance.video.fvd import i3d_features
-from macedance.video.i3d import InceptionI3d
-from macedance.video.io import read_video
+from macedance.io.video import read_video
+from macedance.metrics.video.fvd import i3d_features
+from macedance.metrics.video.i3d import InceptionI3d
 
 from _timing import best_time, sync
 

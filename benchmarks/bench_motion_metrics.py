@@ -23,8 +23,8 @@ import time
 
 import numpy as np
 
-from macedance.evaluators.motion import MotionMetrics, extract_features
-from macedance.evaluators.presets import get_preset
+from macedance.metrics.motion.motion_metrics import MotionMetrics, extract_features
+from macedance.metrics.motion.presets import get_preset
 
 
 def make_sequences(n: int, T: int, seed: int) -> list[np.ndarray]:

@@ -23,8 +23,8 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
+from macedance.io.audio import Audio
 from macedance.music.analysis import analyze_file
-from macedance.music.audio import Audio
 from macedance.music.features import track_beats
 from macedance.music.presets import get_music_preset
 from macedance.music.synth import beat_times, click_track, drum_track, f_measure

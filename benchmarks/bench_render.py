@@ -36,11 +36,11 @@ def main() -> None:
     a = ap.parse_args()
     import torch
 
-    from macedance.datasets.rendered import _in_thread, face_camera
+    from macedance.datasets.from_motion import _in_thread, face_camera
     from macedance.datasets.synthetic import synthetic_motion
+    from macedance.io.video import write_video
     from macedance.render.character import capsule_character, smpl_character
     from macedance.render.scene import Look, Renderer, frame_camera
-    from macedance.video_io import write_video
 
     w, h = (int(v) for v in a.size.split("x"))
     batch = a.batch or (8 if a.device.startswith("cuda") else 1)

@@ -18,9 +18,9 @@ import argparse
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from macedance.video.amt import AMTS
-from macedance.video.videomae import VideoMAEv2, sinusoid_table
-from macedance.video.vit import ClipVisual, DinoViT
+from macedance.metrics.video.amt import AMTS
+from macedance.metrics.video.videomae import VideoMAEv2, sinusoid_table
+from macedance.metrics.video.vit import ClipVisual, DinoViT
 
 from _timing import best_time
 

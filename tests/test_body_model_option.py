@@ -33,8 +33,8 @@ def test_dataset_commands_read_the_environment_variable(command: str, models: tu
                                                         monkeypatch: pytest.MonkeyPatch) -> None:
     """The parameters handed to the library carry the model file the variable points to (1093ac1: `data build`
     ignored it); an explicit --smpl-model wins over the variable."""
-    import macedance.datasets.build as build_mod
-    import macedance.datasets.rendered as render_mod
+    import macedance.datasets.from_motion as render_mod
+    import macedance.datasets.from_video as build_mod
     import macedance.datasets.selfcheck as selfcheck_mod
 
     seen: list[Any] = []

@@ -59,7 +59,7 @@ def _import(name: str, path: Path) -> None:
 
 
 def _dino(tmp_path: Path) -> Path:
-    from macedance.video.vit import DinoViT
+    from macedance.metrics.video.vit import DinoViT
 
     src = tmp_path / "dino_vit_tiny.pth"
     torch.save(random_weights(_shapes(DinoViT, **TINY_DINO), seed=11), src)
@@ -72,7 +72,7 @@ def _clip(tmp_path: Path) -> Path:
 
 
 def _amt(tmp_path: Path) -> Path:
-    from macedance.video.amt import AMTS
+    from macedance.metrics.video.amt import AMTS
 
     src = tmp_path / "amt-s.pth"
     torch.save({"state_dict": random_weights(_shapes(AMTS), seed=13)}, src)
@@ -80,7 +80,7 @@ def _amt(tmp_path: Path) -> Path:
 
 
 def _videomae(tmp_path: Path) -> Path:
-    from macedance.video.videomae import VideoMAEv2
+    from macedance.metrics.video.videomae import VideoMAEv2
 
     src = tmp_path / "vit_g_tiny.pth"
     torch.save({"module": random_weights(_shapes(VideoMAEv2, **TINY_VIDEOMAE), seed=14)}, src)
@@ -95,8 +95,8 @@ def _rel(a: float, b: float) -> float:
 def test_consistency_equals_vbench_on_random_weights(tmp_path, metric):
     """Features within 1e-5 (DINO: attention kernels and batching differ in float32 round-off; CLIP: bitwise),
     per-video and pooled scores within 1e-6 relative."""
-    from macedance.video.consistency import clip_transform, dino_transform, pooled, video_consistency
-    from macedance.video.evaluate import _network
+    from macedance.metrics.video.consistency import clip_transform, dino_transform, pooled, video_consistency
+    from macedance.metrics.video.evaluate import _network
 
     name, key, feats_file = (("dino-vitb16", "subject_consistency", "dino") if metric == "subject-consistency"
                              else ("clip-vit-b32", "background_consistency", "clip"))
@@ -142,8 +142,8 @@ def test_motion_smoothness_equals_vbench_on_random_weights(tmp_path):
     VBench's up to the pixels within FLIP_MARGIN = 0.03 grey levels (3× the largest measured round-off) of a
     grey level, each worth 1 / (255 · 3HW · pairs); that bound is itself below 1.5e-4 relative. Small frames are
     refused."""
-    from macedance.video.consistency import interpolated_frames, motion_smoothness
-    from macedance.video.evaluate import _network
+    from macedance.metrics.video.consistency import interpolated_frames, motion_smoothness
+    from macedance.metrics.video.evaluate import _network
 
     _import("amt-s", _amt(tmp_path))
     model, _, info = _network("amt-s", "cpu")
@@ -175,9 +175,9 @@ def test_motion_smoothness_equals_vbench_on_random_weights(tmp_path):
 def test_cd_fvd_equals_cd_fvd_package_on_random_weights(tmp_path):
     """VideoMAE-v2 features (reduced ViT, cd-fvd's preprocessing) within 1e-5; the Fréchet distance from
     cd-fvd's FeatureStats (biased covariance, no ε) within 1e-9 on 300 vs 260 feature rows."""
-    from macedance.evaluators.frechet import Moments, frechet_distance
-    from macedance.video.evaluate import _network
-    from macedance.video.videomae import preprocess
+    from macedance.metrics.motion.frechet import Moments, frechet_distance
+    from macedance.metrics.video.evaluate import _network
+    from macedance.metrics.video.videomae import preprocess
 
     _import("videomae-v2-g-ssv2", _videomae(tmp_path))
     model, _, _ = _network("videomae-v2-g-ssv2", "cpu")
@@ -200,9 +200,9 @@ def test_cd_fvd_equals_cd_fvd_package_on_random_weights(tmp_path):
 def test_full_size_key_layouts_equal_the_reference_networks():
     """DINO ViT-B/16, CLIP ViT-B/32 (image tower, renamed), AMT-S and VideoMAE-v2 ViT-g/14 at full size (meta
     device): every key and shape equals the reference model's state dict."""
-    from macedance.video.amt import AMTS
-    from macedance.video.videomae import VideoMAEv2
-    from macedance.video.vit import ClipVisual, DinoViT, clip_state_from_openai
+    from macedance.metrics.video.amt import AMTS
+    from macedance.metrics.video.videomae import VideoMAEv2
+    from macedance.metrics.video.vit import ClipVisual, DinoViT, clip_state_from_openai
 
     ref = json.loads((PARITY / "vit_layouts.json").read_text())
     ref_clip = clip_state_from_openai({k: tuple(v) for k, v in ref["clip_vit_b32"].items()})
@@ -239,7 +239,7 @@ def test_clip_archive_is_read_without_running_it(tmp_path):
 
 
 def _write(folder: Path, seeds: range, t: int = 3) -> None:
-    from macedance.video_io import write_video
+    from macedance.io.video import write_video
 
     folder.mkdir(parents=True, exist_ok=True)
     for s in seeds:
@@ -284,8 +284,8 @@ def test_eval_video_vbench_and_cd_fvd_cli(tmp_path):
 def test_vbench_networks_batched_on_cuda_match_the_cpu(tmp_path):
     """DINO, CLIP (frame batches) and AMT-S (32 pairs per pass) on CUDA give the CPU's scores up to float32
     round-off; the evaluation runs there end to end."""
-    from macedance.video.consistency import motion_smoothness, video_consistency
-    from macedance.video.evaluate import _network
+    from macedance.metrics.video.consistency import motion_smoothness, video_consistency
+    from macedance.metrics.video.evaluate import _network
 
     for name, make in (("dino-vitb16", _dino), ("clip-vit-b32", _clip), ("amt-s", _amt)):
         _import(name, make(tmp_path))

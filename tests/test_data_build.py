@@ -10,13 +10,13 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from macedance.datasets.build import BuildParams, build_dataset
-from macedance.datasets.build.manifest import read_manifest
-from macedance.datasets.build.segment import sample_span, segment_shot
-from macedance.datasets.build.shots import detect_cuts, is_static, scan_video, split_shots
+from macedance.datasets.from_video import BuildParams, build_dataset
+from macedance.datasets.from_video.manifest import read_manifest
+from macedance.datasets.from_video.segment import sample_span, segment_shot
+from macedance.datasets.from_video.shots import detect_cuts, is_static, scan_video, split_shots
 from macedance.datasets.synthetic_video import ShotSpec, write_dance_video
 from macedance.errors import DataFormatError, ValidationError
-from macedance.video.io import iter_frames, probe_video
+from macedance.io.video import iter_frames, probe_video
 
 from conftest import dataset_files
 
@@ -46,7 +46,7 @@ def test_probe_reports_fps_size_frames_and_audio(cut_video: tuple[Path, dict], t
 
 
 def test_seeking_decoder_returns_the_same_frames_as_decoding_from_the_start(cut_video: tuple[Path, dict]) -> None:
-    from macedance.video.io import iter_frames
+    from macedance.io.video import iter_frames
 
     path, truth = cut_video
     every = list(iter_frames(path, max_side=96))
@@ -62,7 +62,7 @@ def test_display_rotation_is_applied(tmp_path: Path) -> None:
     """A phone video stored landscape with a 90° display rotation is probed and decoded upright."""
     import av
 
-    from macedance.video.io import iter_frames
+    from macedance.io.video import iter_frames
 
     path = tmp_path / "rot.mp4"
     with av.open(str(path), "w") as out:
@@ -243,7 +243,7 @@ def test_same_input_and_seed_give_the_same_dataset_with_two_workers(built: tuple
 
 def test_killed_build_resumes_without_redoing_finished_videos(built: tuple[Path, Path, Path], tmp_path: Path,
                                                               monkeypatch: pytest.MonkeyPatch) -> None:
-    import macedance.datasets.build.runner as runner
+    import macedance.datasets.from_video.runner as runner
 
     cache, raw, out = built
     monkeypatch.setenv("MACEDANCE_CACHE_DIR", str(cache))
@@ -298,7 +298,7 @@ def test_cli_build_prints_a_summary_and_reports_bad_folders(built: tuple[Path, P
     rows = read_manifest(tmp_path / "silent" / "manifest.parquet")
     silent = [r for r in rows if r["source_video"] == "silent.mp4"]
     assert silent and all(r["status"] == "kept" and r["music_path"] is None and r["audio_path"] is None for r in silent)
-    from macedance.video.io import probe_video as probe
+    from macedance.io.video import probe_video as probe
 
     for r in rows:
         if r["status"] == "kept":
@@ -328,7 +328,7 @@ def test_real_multi_person_street_video_is_rejected(tmp_path: Path, monkeypatch:
 
 
 def test_user_smpl_model_gives_the_bone_lengths(smpl_model_dir: Path) -> None:
-    from macedance.datasets.build.pipeline import _rest
+    from macedance.datasets.from_video.pipeline import _rest
     from macedance.motion.skeleton import builtin_skeleton
 
     rest = _rest(BuildParams(smpl_model=str(smpl_model_dir)))

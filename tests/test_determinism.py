@@ -43,7 +43,7 @@ def test_the_limit_holds_in_any_thread_after_others_used_threadpoolctl() -> None
 
 
 def test_music_features_are_the_same_bytes_in_a_thread_and_in_the_main_thread() -> None:
-    from macedance.music.audio import Audio
+    from macedance.io.audio import Audio
     from macedance.music.features import analyze
     from macedance.music.presets import get_music_preset
     from macedance.music.synth import beat_times, drum_track

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from macedance.datasets import import_aistpp, import_finedance, read_aistpp_motion, read_clips, read_finedance_motion
-from macedance.datasets.aistpp import parse_sequence_name
-from macedance.datasets.finedance import finedance_split
+from macedance.datasets.importers.aistpp import parse_sequence_name
+from macedance.datasets.importers.finedance import finedance_split
 from macedance.datasets.synthetic import synthetic_motion, write_aistpp_pkl, write_finedance_npy
 from macedance.errors import DataFormatError, InputNotFoundError, UnsafePickleError, ValidationError
 from macedance.motion.rotations import axis_angle_to_matrix

@@ -9,12 +9,12 @@ import pytest
 
 from macedance.benchmark.tasks import TASKS
 from macedance.errors import ValidationError
-from macedance.evaluators.presets import PRESETS
 from macedance.leaderboard.build import Board
 from macedance.leaderboard.render import markdown
+from macedance.metrics.motion.presets import PRESETS
 from macedance.metrics.spec import METRICS, metric_spec
-from macedance.video.evaluate import METRICS as VIDEO_METRICS
-from macedance.video.motion2d import MOTION2D_SCORES
+from macedance.metrics.video.evaluate import METRICS as VIDEO_METRICS
+from macedance.metrics.video.motion2d import MOTION2D_SCORES
 
 
 def test_every_reported_score_has_a_spec() -> None:

@@ -175,7 +175,7 @@ def test_cli_train_and_generate(dataset, tmp_path, method):
     r = runner.invoke(app, ["generate", "motion", "--ckpt", str(tmp_path / "run"), "--music", str(music / "s1.wav"),
                             "--out", str(tmp_path / "g.npz"), "--seconds", "6", "--render", str(tmp_path / "g.mp4")])
     assert r.exit_code == 0, r.output
-    from macedance.music.audio import load_audio
+    from macedance.io.audio import load_audio
     from macedance.schema import load_motion
 
     motion = load_motion(tmp_path / "g.npz")

@@ -10,14 +10,14 @@ import pytest
 
 from macedance.datasets.synthetic import synthetic_motion
 from macedance.errors import MaceDanceError, ValidationError
-from macedance.evaluators.beat_align import beat_align_score
-from macedance.evaluators.diversity import average_pairwise_distance
-from macedance.evaluators.evaluate import evaluate_motion_dirs
-from macedance.evaluators.frechet import frechet_distance
-from macedance.evaluators.kinetic import kinetic_features_3d
-from macedance.evaluators.motion import MotionMetrics, SkipSequence, extract_features
-from macedance.evaluators.pfc import pfc_per_sequence
-from macedance.evaluators.presets import PRESETS, get_preset
+from macedance.metrics.motion.beat_align import beat_align_score
+from macedance.metrics.motion.diversity import average_pairwise_distance
+from macedance.metrics.motion.evaluate import evaluate_motion_dirs
+from macedance.metrics.motion.frechet import frechet_distance
+from macedance.metrics.motion.kinetic import kinetic_features_3d
+from macedance.metrics.motion.motion_metrics import MotionMetrics, SkipSequence, extract_features
+from macedance.metrics.motion.pfc import pfc_per_sequence
+from macedance.metrics.motion.presets import PRESETS, get_preset
 
 
 def _joints(seed: int, seconds: float = 3.0, fps: float = 30.0) -> np.ndarray:
@@ -77,7 +77,7 @@ def test_bas_directions_and_undefined():
 def test_frechet_eigh_equals_sqrtm_and_is_exact_when_rank_deficient():
     """The eigendecomposition form equals scipy's sqrtm with full-rank covariances; with fewer samples
     than dimensions it stays real and gives 0 for a set against itself, where sqrtm loses digits."""
-    from macedance.evaluators.frechet import gaussian_stats
+    from macedance.metrics.motion.frechet import gaussian_stats
 
     rng = np.random.default_rng(3)
     a, b = rng.normal(size=(400, 64)), rng.normal(size=(300, 64)) @ rng.normal(size=(64, 64)) * 0.3 + 0.2

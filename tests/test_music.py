@@ -13,8 +13,8 @@ from typer.testing import CliRunner
 
 from macedance.cli import app
 from macedance.errors import DataFormatError, InputNotFoundError
+from macedance.io.audio import load_audio
 from macedance.music.analysis import analyze_file, load_music
-from macedance.music.audio import load_audio
 from macedance.music.features import aist_start_bpm, analyze
 from macedance.music.presets import MUSIC_PRESETS, get_music_preset
 from macedance.music.synth import beat_times, click_track, drum_track, f_measure
@@ -142,7 +142,7 @@ def _clean_f(kind: str, bpm: float, seconds: float = 20.0, **kw) -> tuple[float,
     sr = 22050
     ref = beat_times(bpm, seconds, **kw)
     y = click_track(ref, seconds, sr) if kind == "click" else drum_track(ref, seconds, sr)
-    from macedance.music.audio import Audio
+    from macedance.io.audio import Audio
     from macedance.music.features import track_beats
 
     tempo, est = track_beats(Audio(y, sr, "synthetic"), get_music_preset("clean"))
@@ -157,7 +157,7 @@ def test_beat_f_measure_on_steady_tempi_80_to_160(kind):
 
 
 def test_beat_latency_is_compensated():
-    from macedance.music.audio import Audio
+    from macedance.io.audio import Audio
     from macedance.music.features import track_beats
 
     ref = beat_times(128, 20.0)
@@ -168,7 +168,7 @@ def test_beat_latency_is_compensated():
 
 def test_beat_report_octaves_swing_and_tempo_change():
     """Not targets: recorded for the documentation (slow/fast tempi may lock to another octave)."""
-    from macedance.music.audio import Audio
+    from macedance.io.audio import Audio
     from macedance.music.features import track_beats
 
     sr, rows = 22050, []
@@ -221,7 +221,7 @@ def test_35d_presets_equal_the_reference_scripts(preset, key):
 
 def test_bailando_preset_equals_reference_on_identical_samples():
     """Expected: Bailando@cc90b98 extract_acoustic_feature on Essentia-loaded samples (sr 30720)."""
-    from macedance.music.audio import Audio
+    from macedance.io.audio import Audio
 
     ref = np.load(PARITY / "bailando_music_sr30720.npz")
     r = analyze(Audio(ref["audio"], 30720, "fixture"), get_music_preset("bailando"))

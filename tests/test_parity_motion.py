@@ -19,8 +19,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from macedance.evaluators.motion import MotionMetrics, extract_features
-from macedance.evaluators.presets import get_preset
+from macedance.metrics.motion.motion_metrics import MotionMetrics, extract_features
+from macedance.metrics.motion.presets import get_preset
 
 from conftest import SHARED_DATA
 
@@ -134,7 +134,7 @@ def test_3d_presets_pool_every_file_of_each_folder(name: str, tmp_path: Path) ->
     feature file of each folder, paired by nothing; EDGE scores every prediction. So from whole folders with no name
     in common, the directory evaluation gives the reference numbers, with all 7 GT files in the pool. LODGE's
     calc_and_save_feats also skips files whose name starts with 'M' (in both folders): such files are left out."""
-    from macedance.evaluators.evaluate import evaluate_motion_dirs
+    from macedance.metrics.motion.evaluate import evaluate_motion_dirs
 
     preset = get_preset(name)
     pred, gt, music = _folders(tmp_path, name)
@@ -156,7 +156,7 @@ def test_mace_video2d_pools_only_pairs_matched_by_name(tmp_path: Path) -> None:
     evaluation must ignore it (1093ac1 put it into the GT pool: other FID_k, FID_g, Div_gt and BAS_gt). Added here:
     a prediction without GT, a pair without music, and a pair whose prediction is too short to read — all left
     out, with the official numbers unchanged."""
-    from macedance.evaluators.evaluate import evaluate_motion_dirs
+    from macedance.metrics.motion.evaluate import evaluate_motion_dirs
 
     preset = get_preset("mace-video2d")
     res = evaluate_motion_dirs(KEYPOINTS / "pred", KEYPOINTS / "gt", preset, KEYPOINTS / "music", fps=16.0)

@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 import torch
 
-from macedance.datasets.build.manifest import read_manifest
-from macedance.datasets.rendered import RenderParams, face_camera, match_music, render_dataset
+from macedance.datasets.from_motion import RenderParams, face_camera, match_music, render_dataset
+from macedance.datasets.from_video.manifest import read_manifest
 from macedance.datasets.synthetic import synthetic_motion
 from macedance.motion.skeleton import builtin_skeleton
 from macedance.pose.fit import project
@@ -215,9 +215,9 @@ def rendered(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
 
 
 def test_render_writes_the_build_layout_with_videos_and_exact_ground_truth(rendered: tuple[Path, Path]) -> None:
+    from macedance.io.video import probe_video
     from macedance.music.analysis import load_music
     from macedance.schema import Keypoints2D, load_motion
-    from macedance.video.io import probe_video
 
     src, out = rendered
     rows = read_manifest(out / "manifest.parquet")
@@ -279,7 +279,7 @@ def test_audio_and_video_durations_agree_within_one_frame(rendered: tuple[Path, 
 
 
 def test_music_is_matched_by_aist_id_sequence_name_or_stem(tmp_path: Path) -> None:
-    from macedance.datasets.rendered import index_music
+    from macedance.datasets.from_motion import index_music
 
     for name in ("mBR0.wav", "001.mp3", "solo.flac", "dup.wav", "sub/dup.mp3"):
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
@@ -332,7 +332,7 @@ def test_allow_silent_renders_motions_without_music(tmp_path: Path) -> None:
     assert rep.clips >= 1 and rep.splits == {"train": rep.clips}
     row = next(r for r in read_manifest(tmp_path / "out" / "manifest.parquet") if r["status"] == "kept")
     assert row["music_path"] is None and row["audio_path"] is None
-    from macedance.video.io import probe_video
+    from macedance.io.video import probe_video
 
     assert not probe_video(tmp_path / "out" / "videos" / f"{row['candidate_id']}.mp4").has_audio
 

@@ -16,8 +16,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from macedance.datasets.build import BuildParams, build_dataset
-from macedance.datasets.build.manifest import read_manifest
+from macedance.datasets.from_video import BuildParams, build_dataset
+from macedance.datasets.from_video.manifest import read_manifest
 from macedance.datasets.synthetic_video import ShotSpec, write_dance_video
 
 from conftest import dataset_files, make_dance_dataset
@@ -84,9 +84,9 @@ def test_ray_build_equals_local_build_and_survives_a_killed_worker(ray_cluster, 
 
 def test_ray_motion_evaluation_equals_local(ray_cluster, tmp_path: Path) -> None:
     from macedance.datasets.synthetic import synthetic_motion
-    from macedance.evaluators.evaluate import evaluate_motion_dirs, motion_shard
-    from macedance.evaluators.motion import MotionMetrics
-    from macedance.evaluators.presets import get_preset
+    from macedance.metrics.motion.evaluate import evaluate_motion_dirs, motion_shard
+    from macedance.metrics.motion.motion_metrics import MotionMetrics
+    from macedance.metrics.motion.presets import get_preset
 
     for role, n in (("pred", 7), ("gt", 6)):
         (tmp_path / role).mkdir()
@@ -124,8 +124,8 @@ def test_ray_motion_evaluation_equals_local(ray_cluster, tmp_path: Path) -> None
 
 def test_ray_video_evaluation_equals_local(ray_cluster: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from macedance.errors import InputNotFoundError
-    from macedance.video.evaluate import evaluate_videos
-    from macedance.video_io import write_video
+    from macedance.io.video import write_video
+    from macedance.metrics.video.evaluate import evaluate_videos
 
     rng = np.random.default_rng(0)
     for role in ("pred", "gt"):

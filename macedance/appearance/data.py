@@ -76,7 +76,7 @@ def load_sample(clip: AppearanceClip, start_s: float, frames: int, fps: float, s
     from PIL import Image
 
     from macedance.appearance.conditions import keypoint_conditions, letterbox
-    from macedance.video.io import iter_frames
+    from macedance.io.video import iter_frames
 
     idx = window_indices(len(clip.keypoints), clip.src_fps, frames, fps, start_s)
     a, b = int(idx.min()), int(idx.max())

@@ -131,7 +131,7 @@ def validate(record: dict[str, Any], check_task: bool = True) -> None:
                 raise ValidationError(f"{where}.ci95", "[low, high] finite numbers with low ≤ high", repr(ci)[:80])
     if check_task and record.get("kind") == "macedance-result" and not task["name"].startswith("custom:"):
         from macedance.benchmark.tasks import TASKS
-        from macedance.evaluators.presets import PRESETS
+        from macedance.metrics.motion.presets import PRESETS
 
         known = TASKS.get(task["name"])
         if known is None:

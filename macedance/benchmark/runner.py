@@ -17,17 +17,17 @@ from typing import Any
 import numpy as np
 
 from macedance import __version__
-from macedance.benchmark.methods import MotionMethod
 from macedance.benchmark.records import SCHEMA_VERSION, validate
 from macedance.benchmark.tasks import TaskMeta
 from macedance.cache import cache_key
-from macedance.datasets.importer import read_clips
+from macedance.datasets.importers.base import read_clips
 from macedance.errors import InputNotFoundError, MaceDanceError
-from macedance.evaluators.evaluate import evaluate_motion_files
-from macedance.evaluators.motion import MotionMetrics
-from macedance.evaluators.presets import get_preset
 from macedance.fileio import sha256_file, write_json
-from macedance.music.audio import MEDIA_SUFFIXES
+from macedance.io.audio import MEDIA_SUFFIXES
+from macedance.methods.registry import MotionMethod
+from macedance.metrics.motion.evaluate import evaluate_motion_files
+from macedance.metrics.motion.motion_metrics import MotionMetrics
+from macedance.metrics.motion.presets import get_preset
 from macedance.schema import load_motion
 
 log = logging.getLogger(__name__)

@@ -3,7 +3,7 @@
 1. **Source**: the given motions and music, or generated ones — procedural dances
    (:func:`~macedance.datasets.synthetic.synthetic_motion`) with drum tracks whose beat times are
    known exactly (:mod:`macedance.music.synth`).
-2. **Render** them with ``data render`` (:mod:`macedance.datasets.rendered`) into clips whose ground
+2. **Render** them with ``data render`` (:mod:`macedance.datasets.from_motion`) into clips whose ground
    truth is exact: the motion, its projected SMPL joints, the music.
 3. **Build** a dataset from the rendered ``videos/`` with ``data build``, as if they were raw videos.
 4. **Compare** each built clip with the rendered clip it came from (the builder's windows lie inside
@@ -44,8 +44,8 @@ from typing import Any
 import numpy as np
 
 from macedance import __version__
-from macedance.datasets.build.params import BuildParams
-from macedance.datasets.rendered import RenderParams
+from macedance.datasets.from_motion import RenderParams
+from macedance.datasets.from_video.params import BuildParams
 from macedance.errors import MaceDanceError
 
 log = logging.getLogger(__name__)
@@ -121,8 +121,8 @@ def run_selfcheck(out: str | Path, params: SelfCheckParams | None = None, motion
         workers: processes for rendering and building.
         progress: called as ``progress(stage, BuildProgress)`` by both runs.
     """
-    from macedance.datasets.build import build_dataset
-    from macedance.datasets.rendered import render_dataset
+    from macedance.datasets.from_motion import render_dataset
+    from macedance.datasets.from_video import build_dataset
     from macedance.fileio import write_json
 
     params = params or SelfCheckParams()
@@ -155,7 +155,7 @@ def run_selfcheck(out: str | Path, params: SelfCheckParams | None = None, motion
 
 def compare(rendered: Path, built: Path, params: SelfCheckParams, known_beats: dict[str, list[float]] | None = None) -> dict[str, Any]:
     """The self-check's numbers for a rendered dataset and the dataset built from its videos."""
-    from macedance.datasets.build.manifest import read_manifest
+    from macedance.datasets.from_video.manifest import read_manifest
     from macedance.music.analysis import load_music
     from macedance.music.synth import f_measure
     from macedance.pose.mapping import derived_rows, mapped_confidence, smpl_correspondences

@@ -116,8 +116,8 @@ def write_dance_video(path: str | Path, shots: Sequence[ShotSpec], fps: float = 
     """
     import soundfile as sf
 
+    from macedance.io.video import write_video
     from macedance.music.synth import beat_times, drum_track
-    from macedance.video_io import write_video
 
     counts = [max(1, int(round(s.seconds * fps))) for s in shots]
     total = int(sum(counts))
@@ -149,9 +149,9 @@ def write_appearance_dataset(root: str | Path, seconds: float = 2.0, fps: float 
     from PIL import Image
 
     from macedance.appearance.conditions import project_front
+    from macedance.io.video import write_video
     from macedance.pose.mapping import smpl_joints_to_keypoints
     from macedance.schema import Keypoints2D
-    from macedance.video_io import write_video
 
     root = Path(root)
     w, h = size

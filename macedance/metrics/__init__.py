@@ -1,4 +1,5 @@
-"""Metrics: the registry of what every score means (:mod:`macedance.metrics.spec`)."""
+"""Metrics: the registry of what every score means (:mod:`~macedance.metrics.spec`), motion metrics with
+reference-exact presets (:mod:`~macedance.metrics.motion`) and video metrics (:mod:`~macedance.metrics.video`)."""
 
 from macedance.metrics.spec import METRICS, MetricSpec, metric_spec
 

@@ -16,7 +16,7 @@ import numpy as np
 from macedance import __version__
 from macedance.cache import NpzCache, cache_key
 from macedance.fileio import sha256_file
-from macedance.music.audio import load_audio, resample
+from macedance.io.audio import load_audio, resample
 from macedance.music.features import MusicAnalysis, aist_start_bpm, analyze
 from macedance.music.presets import MusicPreset
 from macedance.schema.npz import read_npz, write_npz

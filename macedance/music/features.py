@@ -17,7 +17,7 @@ import numpy as np
 
 from macedance.determinism import single_threaded_blas
 from macedance.errors import DataFormatError
-from macedance.music.audio import Audio
+from macedance.io.audio import Audio
 from macedance.music.presets import MusicPreset
 
 _AIST_MUSIC = re.compile(r"^m(BR|PO|LO|MH|LH|WA|KR|JS|JB|HO)(\d)$")
@@ -77,7 +77,7 @@ def _start_bpm(preset: MusicPreset, name: str, audio: Audio) -> float:
     if rule == "estimate":  # EDGE/LODGE fallback: librosa.beat.tempo on the file loaded at 22050 Hz
         from librosa.feature.rhythm import tempo
 
-        from macedance.music.audio import load_audio
+        from macedance.io.audio import load_audio
 
         y22 = load_audio(audio.source, 22050).samples
         return float(tempo(y=y22, sr=22050)[0])
@@ -174,7 +174,7 @@ def track_beats(audio: Audio, preset: MusicPreset, start_bpm: float = 120.0) -> 
     a hop-64, 1024-point onset envelope within ±``refine_window`` s — removing the frame latency of the tracker
     (≈ 20 ms at hop 512, ≈ 60 ms at 8 kHz) without changing which beats are chosen.
     """
-    from macedance.music.audio import resample
+    from macedance.io.audio import resample
 
     lr = _librosa()
     sr = preset.beat_sr or preset.sample_rate

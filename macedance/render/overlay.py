@@ -46,6 +46,6 @@ def draw_keypoints(frame: np.ndarray, kp: np.ndarray, skeleton: str, min_conf: f
 def write_overlay_preview(video: str | Path, out: str | Path, start: int, end: int, fps: float, keypoints: np.ndarray,
                           skeleton: str, audio: str | Path | None = None) -> Path:
     """Write frames [start, end) of ``video`` with ``keypoints`` ((end − start, K, 3)) drawn, as an mp4."""
-    from macedance.video_io import write_clip
+    from macedance.io.video import write_clip
 
     return write_clip(video, out, start, end, fps, audio, lambda i, frame: draw_keypoints(frame, keypoints[i], skeleton))

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from macedance.datasets.aistpp import GENRES
+from macedance.datasets.importers.aistpp import GENRES
 from macedance.errors import InputNotFoundError, MaceDanceError
 from macedance.models.representation import FPS, motion_to_rep
 from macedance.schema import load_motion
@@ -47,7 +47,7 @@ def music_features(path: Path) -> np.ndarray:
 
 
 def _music_for(stem: str, clip_music: str | None, base: Path, music_dir: Path | None) -> Path | None:
-    from macedance.music.audio import MEDIA_SUFFIXES
+    from macedance.io.audio import MEDIA_SUFFIXES
 
     if clip_music:
         p = Path(clip_music)

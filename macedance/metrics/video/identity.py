@@ -120,7 +120,7 @@ def load_arcface_session() -> Any:
 def identity_similarity(embedder: FaceEmbedder, reference: np.ndarray, frames: np.ndarray, max_frames: int = 16) -> dict[str, Any]:
     """Mean cosine similarity between the reference face and the faces of up to ``max_frames``
     evenly spaced frames; ``value`` None when either has no detectable face."""
-    from macedance.video.io import sample_indices
+    from macedance.io.video import sample_indices
 
     ref = embedder.embed(reference)
     idx = sample_indices(len(frames), max_frames)

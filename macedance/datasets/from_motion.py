@@ -25,7 +25,7 @@ stem. A motion without music is rejected (``no-music``) unless ``allow_silent``;
 to start with the motion's first frame, and a motion longer than its music is used up to the
 music's end.
 
-Resume, atomic writes and workers follow ``data build`` (:mod:`macedance.datasets.build.runner`):
+Resume, atomic writes and workers follow ``data build`` (:mod:`macedance.datasets.from_video.runner`):
 a source is finished when its state file is written after all its clip files; ``resume`` skips
 finished sources; different options are refused; ``workers`` spawned processes share the cores.
 """
@@ -46,8 +46,8 @@ from typing import Any
 import numpy as np
 
 from macedance import __version__
-from macedance.datasets.build.params import check_split_fractions
-from macedance.datasets.build.runner import BuildProgress, BuildReport
+from macedance.datasets.from_video.params import check_split_fractions
+from macedance.datasets.from_video.runner import BuildProgress, BuildReport
 from macedance.errors import InputNotFoundError, MaceDanceError, ValidationError
 
 log = logging.getLogger(__name__)
@@ -159,7 +159,7 @@ def find_motions(motion_dir: str | Path) -> tuple[Path, list[tuple[Path, str, st
 
 def index_music(music_dir: str | Path | None) -> dict[str, list[str]]:
     """Audio/video files below ``music_dir`` by stem (several files may share a stem)."""
-    from macedance.music.audio import MEDIA_SUFFIXES
+    from macedance.io.audio import MEDIA_SUFFIXES
 
     if music_dir is None:
         return {}
@@ -251,7 +251,7 @@ def render_source(path: Path, rel: str, out: Path, params: RenderParams, genre: 
                   report: Callable[[int], None] | None = None) -> dict[str, Any]:
     """Render one source motion into its clips under ``out``; never raises for bad data (a motion
     that cannot be used becomes a rejected manifest row). Returns the outcome (rows, clips, timings)."""
-    from macedance.datasets.build.pipeline import video_id_for
+    from macedance.datasets.from_video.pipeline import video_id_for
     from macedance.fileio import sha256_file
     from macedance.schema import load_motion
 
@@ -279,9 +279,9 @@ def render_source(path: Path, rel: str, out: Path, params: RenderParams, genre: 
 
 def _render_clips(path: Path, rel: str, out: Path, params: RenderParams, genre: str | None, music_index: dict[str, list[str]],
                   motion: Any, outcome: dict[str, Any], report: Callable[[int], None] | None) -> None:
-    from macedance.datasets.build.pipeline import _clip_music, _music
-    from macedance.datasets.build.segment import segment_shot
-    from macedance.music.audio import load_audio
+    from macedance.datasets.from_video.pipeline import _clip_music, _music
+    from macedance.datasets.from_video.segment import segment_shot
+    from macedance.io.audio import load_audio
     from macedance.render.scene import Renderer
 
     fps = params.fps
@@ -343,13 +343,13 @@ def _render_clip(out: Path, cid: str, params: RenderParams, renderer: Any, clip:
     """Render one window: video (with its audio), ground-truth motion and keypoints, reference frame."""
     import soundfile as sf
 
-    from macedance.datasets.build.pipeline import _write_jpeg
-    from macedance.datasets.build.segment import sample_span
+    from macedance.datasets.from_video.pipeline import _write_jpeg
+    from macedance.datasets.from_video.segment import sample_span
     from macedance.fileio import atomic_write
+    from macedance.io.video import write_video
     from macedance.pose.fit import project
     from macedance.render.scene import Look, frame_camera, random_look
     from macedance.schema import Keypoints2D
-    from macedance.video_io import write_video
 
     fps, (W, H), (a, b) = params.fps, params.size, window
     character = renderer.character
@@ -480,10 +480,10 @@ def render_dataset(motion_dir: str | Path, out: str | Path, params: RenderParams
         progress: called after every 16 rendered frames and every finished source.
         command: the command line, recorded in the card.
         executor, address, task_cpus, task_gpus: ``ray`` runs every source as a Ray task on the cluster at
-            ``address`` with these resources (as :func:`~macedance.datasets.build.build_dataset`;
+            ``address`` with these resources (as :func:`~macedance.datasets.from_video.build_dataset`;
             docs/scaling.md).
     """
-    from macedance.datasets.build.runner import RayOptions, check_state, finalize, pending_sources, run_sources, worker_threads
+    from macedance.datasets.from_video.runner import RayOptions, check_state, finalize, pending_sources, run_sources, worker_threads
 
     ray = RayOptions.of(executor, address, task_cpus, task_gpus)
     t0 = time.perf_counter()

@@ -20,7 +20,7 @@ partial files and nothing is duplicated. Determinism: clip windows come from a g
 
 Executors: ``local`` (this process, or ``workers`` spawned processes) and ``ray`` (one Ray task per
 video with ``task_cpus``/``task_gpus`` resource requests, on a local or an existing cluster; see
-:mod:`macedance.ray_tasks`). Both write the same files: only the driver writes resume state, the
+:mod:`macedance.executors`). Both write the same files: only the driver writes resume state, the
 manifest, splits and card, so resume and determinism do not depend on the executor.
 """
 
@@ -44,11 +44,11 @@ from pathlib import Path
 from typing import Any
 
 from macedance import __version__
-from macedance.datasets.build.params import BUILD_VERSION, BuildParams
-from macedance.datasets.build.pipeline import VideoOutcome, process_video
+from macedance.datasets.from_video.params import BUILD_VERSION, BuildParams
+from macedance.datasets.from_video.pipeline import VideoOutcome, process_video
 from macedance.errors import InputNotFoundError, ValidationError
 from macedance.fileio import atomic_write, remove_stale_temps, write_json
-from macedance.video.io import VIDEO_SUFFIXES
+from macedance.io.video import VIDEO_SUFFIXES
 
 log = logging.getLogger(__name__)
 
@@ -110,7 +110,7 @@ def _state_path(out: Path, rel: str) -> Path:
 
 
 def _unsupported(path: Path, rel: str, genre: str | None) -> VideoOutcome:
-    from macedance.datasets.build.pipeline import _row, video_id_for
+    from macedance.datasets.from_video.pipeline import _row, video_id_for
     from macedance.fileio import sha256_file
 
     sha = sha256_file(path)
@@ -153,7 +153,7 @@ class RayOptions:
     @staticmethod
     def of(executor: str, address: str | None, task_cpus: int, task_gpus: float) -> RayOptions | None:
         """The options for ``executor="ray"``, ``None`` for ``local``; a one-line error for anything else."""
-        from macedance.ray_tasks import check_executor
+        from macedance.executors import check_executor
 
         check_executor(executor)
         return RayOptions(address, task_cpus, task_gpus) if executor == "ray" else None
@@ -181,7 +181,7 @@ def run_in_ray(fn: Callable[..., dict[str, Any]], jobs: dict[str, tuple[Any, ...
                finished: Callable[[str, dict[str, Any]], None], frames: Callable[[int], None]) -> None:
     """Run ``fn(*args, queue)`` for every job as a Ray task (``ray.task_cpus`` threads each, retried when
     its worker dies); ``finished(key, result)`` is called by this driver process as each job completes."""
-    from macedance.ray_tasks import progress_counter, ray_session, run_tasks
+    from macedance.executors import progress_counter, ray_session, run_tasks
 
     if not jobs:
         return
@@ -405,8 +405,8 @@ def finalize(out: Path, name: str, sources: list[tuple[Path, str, Any]], done: d
     ``fixed_splits`` (source sha256 → split) replaces the seeded assignment (``data render`` keeps the
     official splits of imported datasets); ``kind`` and ``version`` select the card's text.
     """
-    from macedance.datasets.build.card import write_card
-    from macedance.datasets.build.manifest import write_manifest
+    from macedance.datasets.from_video.card import write_card
+    from macedance.datasets.from_video.manifest import write_manifest
 
     stale = sum(remove_stale_temps(out / d) for d in OUTPUT_DIRS if (out / d).is_dir())
     if stale:

@@ -3,9 +3,9 @@
 Stages, in order (each cached by input hash + stage version + parameters in the macedance cache,
 so a re-run or a resumed build reuses them):
 
-1. ingest — :func:`~macedance.video.io.probe_video` (fps, size, frames, rotation, audio stream);
+1. ingest — :func:`~macedance.io.video.probe_video` (fps, size, frames, rotation, audio stream);
    the music analysis of the audio track starts in a thread;
-2. scan — one decode: :func:`~macedance.datasets.build.shots.scan_video` → hard cuts → shots, and
+2. scan — one decode: :func:`~macedance.datasets.from_video.shots.scan_video` → hard cuts → shots, and
    the person count at ``people_fps`` (tiled BlazePose detector, helper thread); shots shorter than
    ``min_clip``, near-static shots and multi-person shots are rejected;
 3. segment — seeded 5–10 s windows inside each remaining shot;
@@ -38,12 +38,12 @@ import numpy as np
 
 from macedance import __version__
 from macedance.cache import NpzCache, cache_key
-from macedance.datasets.build.params import BuildParams
-from macedance.datasets.build.segment import sample_span, segment_shot
-from macedance.datasets.build.shots import SCAN_VERSION, detect_cuts, is_static, scan_video, shot_mean, split_shots
+from macedance.datasets.from_video.params import BuildParams
+from macedance.datasets.from_video.segment import sample_span, segment_shot
+from macedance.datasets.from_video.shots import SCAN_VERSION, detect_cuts, is_static, scan_video, shot_mean, split_shots
 from macedance.errors import MaceDanceError
 from macedance.fileio import atomic_write
-from macedance.video.io import VideoInfo, iter_frames, probe_video, scaled_size
+from macedance.io.video import VideoInfo, iter_frames, probe_video, scaled_size
 
 log = logging.getLogger(__name__)
 
@@ -426,10 +426,10 @@ def _export(path: Path, info: VideoInfo, outcome: VideoOutcome, out: Path, param
     """Write every kept clip's files (atomically) and its manifest row."""
     import soundfile as sf
 
+    from macedance.io.audio import load_audio
+    from macedance.io.video import write_clip
     from macedance.music.analysis import save_music
-    from macedance.music.audio import load_audio
     from macedance.schema import Clip, Keypoints2D
-    from macedance.video_io import write_clip
 
     provenance = {"macedance": __version__, "source_sha256": outcome.sha256, "pose": backend.info(), "build_params_hash": params.hash}
     audio = load_audio(path) if music is not None else None

@@ -7,7 +7,7 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from macedance.datasets.build.shots import ShotParams
+from macedance.datasets.from_video.shots import ShotParams
 from macedance.errors import ValidationError
 
 BUILD_VERSION = "4"  # bump when a change of the pipeline changes its outputs

@@ -17,10 +17,10 @@ import numpy as np
 
 from macedance import __version__
 from macedance.errors import InputNotFoundError, MaceDanceError, ValidationError
-from macedance.evaluators.inputs import OPTION_FIELDS, find_music, list_sequences, load_beat_times, load_sequence
-from macedance.evaluators.motion import ROLES, MotionMetrics, SkipSequence, extract_features
-from macedance.evaluators.presets import MotionPreset
-from macedance.ray_tasks import check_executor
+from macedance.executors import check_executor
+from macedance.metrics.motion.inputs import OPTION_FIELDS, find_music, list_sequences, load_beat_times, load_sequence
+from macedance.metrics.motion.motion_metrics import ROLES, MotionMetrics, SkipSequence, extract_features
+from macedance.metrics.motion.presets import MotionPreset
 
 log = logging.getLogger(__name__)
 RESULT_SCHEMA_VERSION = 1
@@ -127,7 +127,7 @@ def motion_shard(jobs: list[tuple[str, Path]], preset: MotionPreset, music: str 
 def _ray_shards(jobs: list[tuple[str, Path]], preset: MotionPreset, music: str | Path | None, fps: float | None, up_axis: str | None,
                 skeleton: Any, address: str | None, progress: Callable[[int, int, str], None] | None) -> MotionMetrics:
     """The files split into contiguous shards, one Ray task each; shard states merged in job order."""
-    from macedance.ray_tasks import cluster_cpus, ray_session, run_tasks
+    from macedance.executors import cluster_cpus, ray_session, run_tasks
 
     with ray_session(address) as ray:
         n = max(1, min(len(jobs), 4 * cluster_cpus(ray)))

@@ -28,10 +28,10 @@ import torch.nn.functional as F
 from macedance import __version__
 from macedance.cache import NpzCache, cache_key
 from macedance.errors import DataFormatError, InputNotFoundError, MaceDanceError, ValidationError
+from macedance.executors import check_executor
 from macedance.fileio import sha256_file
-from macedance.ray_tasks import check_executor
-from macedance.video import frame_metrics
-from macedance.video.io import VIDEO_SUFFIXES, iter_frames, read_video, sample_frames
+from macedance.io.video import VIDEO_SUFFIXES, iter_frames, read_video, sample_frames
+from macedance.metrics.video import frame_metrics
 
 VBENCH = ("subject-consistency", "background-consistency", "motion-smoothness", "temporal-flickering")  # no-reference
 METRICS = ("fvd", "cd-fvd", "fid", "fid-vid", *VBENCH, "identity", "identity-arcface", "motion-2d", "ssim", "psnr", "l1", "lpips",
@@ -95,7 +95,7 @@ def _pair_scores(pred: Path, gt: Path, keys: list[str], preset: str, nets: dict[
     """Paired frame metrics of one video pair, streamed in chunks: (values, truncated, resized).
 
     Per-frame means are accumulated frame-weighted; clean PSNR from the MSE of the whole video."""
-    from macedance.video.lpips import lpips_video
+    from macedance.metrics.video.lpips import lpips_video
 
     sums = dict.fromkeys(keys, 0.0)
     n, resized = 0, False
@@ -191,10 +191,10 @@ def _stack(rows: dict[str, np.ndarray], dim: int, dtype: type = np.float64) -> n
 def _frechet_score(pred: Any, gt: Any, unit: str, info: dict[str, Any], ddof: int = 1, eps: float = 1e-6,
                    method: str = "sqrtm") -> dict[str, Any]:
     """Fréchet distance of two feature sets — (n, d) rows or running
-    :class:`~macedance.evaluators.frechet.Moments` — with the ε retry (``eps`` 0: none), undefined with
+    :class:`~macedance.metrics.motion.frechet.Moments` — with the ε retry (``eps`` 0: none), undefined with
     fewer than 2 rows per set. ``ddof`` 1: ``np.cov``; 0: the biased covariance of StyleGAN-V / cd-fvd.
     ``method``: ``FRECHET_METHOD`` of the preset (recorded as ``details.frechet_sqrt``)."""
-    from macedance.evaluators.frechet import Moments, frechet_distance, gaussian_stats
+    from macedance.metrics.motion.frechet import Moments, frechet_distance, gaussian_stats
 
     n_pred, n_gt = (x.n if isinstance(x, Moments) else len(x) for x in (pred, gt))
     if n_pred < 2 or n_gt < 2:
@@ -219,7 +219,7 @@ def _frame_fid(P: dict[str, Path], G: dict[str, Path], device: str, skipped: lis
                progress: Callable[[int, int, str], None] | None, batch: int = 32, frechet: str = "sqrtm") -> dict[str, Any]:
     """FID over all frames of the generated vs the ground-truth videos (pytorch-fid's network and
     preprocessing: [0, 1] frames, bilinear resize to 299, pool3 features; float64 statistics)."""
-    from macedance.video.inception import FIDInception
+    from macedance.metrics.video.inception import FIDInception
 
     state, sha, info = _weights("inception-fid")
     model = FIDInception()
@@ -232,7 +232,7 @@ def _frame_fid(P: dict[str, Path], G: dict[str, Path], device: str, skipped: lis
             raise MaceDanceError(f"{path}: the video has no frames")
         return torch.cat(out).numpy().astype(np.float32)
 
-    from macedance.evaluators.frechet import Moments
+    from macedance.metrics.motion.frechet import Moments
 
     moments = {"pred": Moments(), "gt": Moments()}  # all frames of all videos: running moments, not rows
     _set_features(P, G, "Inception", ("inception-fid", sha, "all-frames"), extract, skipped, progress,
@@ -244,7 +244,7 @@ def _frame_fid(P: dict[str, Path], G: dict[str, Path], device: str, skipped: lis
 def _fid_vid(P: dict[str, Path], G: dict[str, Path], device: str, skipped: list[dict[str, str]],
              progress: Callable[[int, int, str], None] | None, frechet: str = "sqrtm") -> dict[str, Any]:
     """DisCo's FID-VID ("FVD-3DRN50"): Fréchet distance of per-video 3D-ResNet-50 features."""
-    from macedance.video.resnet3d import ResNet3D50, video_features
+    from macedance.metrics.video.resnet3d import ResNet3D50, video_features
 
     state, sha, info = _weights("resnet3d-50-kinetics")
     model = ResNet3D50()
@@ -277,7 +277,7 @@ def _read_image(path: Path) -> np.ndarray:
 def _identity(P: dict[str, Path], ref_dir: Path, skipped: list[dict[str, str]],
               progress: Callable[[int, int, str], None] | None, arcface: bool = False) -> dict[str, Any]:
     """Face identity similarity of each generated video to its reference image (same stem)."""
-    from macedance.video.identity import ArcFaceEmbedder, FaceEmbedder, identity_similarity
+    from macedance.metrics.video.identity import ArcFaceEmbedder, FaceEmbedder, identity_similarity
 
     if not ref_dir.is_dir():
         raise InputNotFoundError(f"{ref_dir}: `ref` folder not found")
@@ -347,9 +347,9 @@ def _no_grad(model: torch.nn.Module) -> Callable[[torch.Tensor], torch.Tensor]:
 def _network(name: str, device: str) -> tuple[torch.nn.Module, str, dict[str, Any]]:
     """An imported feature network (sizes read from its state dict), its weights' sha256 and record fields;
     ``architecture`` says whether the sizes are the published network's."""
-    from macedance.video.amt import AMTS
-    from macedance.video.videomae import VideoMAEv2, videomae_config
-    from macedance.video.vit import ClipVisual, DinoViT, clip_config, dino_config
+    from macedance.metrics.video.amt import AMTS
+    from macedance.metrics.video.videomae import VideoMAEv2, videomae_config
+    from macedance.metrics.video.vit import ClipVisual, DinoViT, clip_config, dino_config
 
     build, config = {"dino-vitb16": (DinoViT, dino_config), "clip-vit-b32": (ClipVisual, clip_config),
                      "videomae-v2-g-ssv2": (VideoMAEv2, videomae_config), "amt-s": (AMTS, lambda _: {})}[name]
@@ -371,7 +371,7 @@ def _vbench(metric: str, P: dict[str, Path], G: dict[str, Path], device: str, sk
             progress: Callable[[int, int, str], None] | None) -> dict[str, Any]:
     """VBench subject / background consistency or motion smoothness of every generated and ground-truth
     video (no reference needed); the value is the generated set's, the ground truth's is reported next to it."""
-    from macedance.video.consistency import motion_smoothness, pooled, video_consistency
+    from macedance.metrics.video.consistency import motion_smoothness, pooled, video_consistency
 
     name = {"subject-consistency": "dino-vitb16", "background-consistency": "clip-vit-b32", "motion-smoothness": "amt-s"}[metric]
     model, sha, info = _network(name, device)
@@ -413,9 +413,9 @@ def _vbench(metric: str, P: dict[str, Path], G: dict[str, Path], device: str, sk
 def _cd_fvd(P: dict[str, Path], G: dict[str, Path], device: str, skipped: list[dict[str, str]],
             progress: Callable[[int, int, str], None] | None, frechet: str = "sqrtm") -> dict[str, Any]:
     """Content-debiased FVD: Fréchet distance of VideoMAE-v2 features (cd-fvd's preprocessing, biased covariance)."""
-    from macedance.evaluators.frechet import Moments
-    from macedance.video.fvd import first_frames
-    from macedance.video.videomae import FRAMES, preprocess
+    from macedance.metrics.motion.frechet import Moments
+    from macedance.metrics.video.fvd import first_frames
+    from macedance.metrics.video.videomae import FRAMES, preprocess
 
     model, sha, info = _network("videomae-v2-g-ssv2", device)
     feats = _set_features(P, G, "VideoMAE", ("videomae-v2", sha, "cd-fvd-0.1.1"),
@@ -486,8 +486,8 @@ def _ray_warm(P: dict[str, Path], G: dict[str, Path], opts: dict[str, Any], addr
     import uuid
 
     from macedance.cache import cache_root
+    from macedance.executors import cluster_cpus, ray_session, run_tasks
     from macedance.fileio import write_json
-    from macedance.ray_tasks import cluster_cpus, ray_session, run_tasks
 
     stems = sorted(set(P) | set(G))
     token = f"ray-check/{uuid.uuid4().hex}.json"
@@ -527,7 +527,7 @@ def _evaluate(P: dict[str, Path], G: dict[str, Path], metrics: tuple[str, ...], 
         per: dict[str, list[float]] = {m: [] for m in frame_keys}
         undefined: dict[str, dict[str, str]] = {m: {} for m in frame_keys}
         nets = {m: LPIPS_NET[preset] if m == "lpips" else m.split("-")[1] for m in frame_keys if m.startswith("lpips")}
-        from macedance.video.lpips import load_lpips
+        from macedance.metrics.video.lpips import load_lpips
         from macedance.weights import weights_file
 
         lpips_models = {net: load_lpips(net, device) for net in set(nets.values())}
@@ -558,7 +558,7 @@ def _evaluate(P: dict[str, Path], G: dict[str, Path], metrics: tuple[str, ...], 
                          | ({"net": nets[m], "input_range": "[0, 1] (DisCo)" if preset == "disco-legacy" else "[-1, 1]"}
                             if m in nets else {})}
     if "fvd" in metrics:
-        from macedance.video.fvd import FVD_PRESETS, clip_tensor, fvd_from_features, load_i3d
+        from macedance.metrics.video.fvd import FVD_PRESETS, clip_tensor, fvd_from_features, load_i3d
         from macedance.weights import weights_file
 
         model = load_i3d(device)
@@ -588,7 +588,7 @@ def _evaluate(P: dict[str, Path], G: dict[str, Path], metrics: tuple[str, ...], 
     if "temporal-flickering" in metrics:
         scores["temporal-flickering"] = _flickering(P, skipped, progress)
     if "motion-2d" in metrics:
-        from macedance.video.motion2d import evaluate_motion2d
+        from macedance.metrics.video.motion2d import evaluate_motion2d
 
         try:
             scores.update(evaluate_motion2d(P, G, Path(music) if music else None, skipped, pose_backend, pose_weights, progress))

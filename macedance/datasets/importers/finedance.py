@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from macedance.datasets.importer import ImportReport, ProgressFn, SourceItem, find_sources, run_import
+from macedance.datasets.importers.base import ImportReport, ProgressFn, SourceItem, find_sources, run_import
 from macedance.errors import DataFormatError, ValidationError
 from macedance.schema import Motion
 from macedance.schema._check import choice

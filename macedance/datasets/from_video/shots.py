@@ -70,7 +70,7 @@ def scan_video(path: str | Path, progress: Callable[[int], None] | None = None, 
     """
     import cv2
 
-    from macedance.video.io import iter_av_frames, to_rgb
+    from macedance.io.video import iter_av_frames, to_rgb
 
     hist, diff, moving = [], [], []
     jobs: list[tuple[int, Future[int]]] = []

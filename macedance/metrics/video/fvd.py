@@ -17,13 +17,13 @@ import torch
 import torch.nn.functional as F
 
 from macedance.errors import MaceDanceError
-from macedance.evaluators.frechet import frechet_distance, gaussian_stats
+from macedance.metrics.motion.frechet import frechet_distance, gaussian_stats
 
 FVD_PRESETS = {"stylegan-v": {"frames": 16, "resize": "bilinear"}, "disco": {"frames": 16, "resize": "bicubic"}}
 
 
 def load_i3d(device: str = "cpu") -> torch.nn.Module:
-    from macedance.video.i3d import InceptionI3d
+    from macedance.metrics.video.i3d import InceptionI3d
     from macedance.weights import load_weights
 
     model = InceptionI3d()
@@ -69,7 +69,7 @@ def i3d_features(model: torch.nn.Module, clips: Iterable[np.ndarray], preset: st
 
 def fvd_from_features(pred: np.ndarray, gt: np.ndarray, method: str = "sqrtm") -> dict[str, Any]:
     """FVD (Fréchet distance of the logits, √(Σ1Σ2) by ``method``: see
-    :func:`~macedance.evaluators.frechet.frechet_distance`); undefined with fewer than 2 videos per set."""
+    :func:`~macedance.metrics.motion.frechet.frechet_distance`); undefined with fewer than 2 videos per set."""
     if len(pred) < 2 or len(gt) < 2:
         return {"value": None, "undefined_reason": f"needs ≥ 2 videos per set ({len(pred)} generated, {len(gt)} real)"}
     mu1, s1 = gaussian_stats(pred)

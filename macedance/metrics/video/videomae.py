@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from macedance.video.vit import Block, _depth
+from macedance.metrics.video.vit import Block, _depth
 
 FRAMES = 16
 

@@ -29,7 +29,7 @@ def generate_motion(ckpt: str | Path, music: str | Path, seconds: float | None =
     if len(feats) < T:
         raise MaceDanceError(f"{music}: music has {len(feats) / FPS:.2f} s, asked for {T / FPS:.2f} s")
     if state.get("method") in ("retrieval", "random-clip", "mean-pose"):
-        from macedance.baselines.reference import generate_reference
+        from macedance.methods.reference import generate_reference
 
         motion = generate_reference(state, feats[:T], seed)
         return motion.replace(meta={**motion.meta, "music": str(music), "seed": str(seed)})
@@ -61,7 +61,7 @@ def generate_video(music: str | Path, ref: str | Path, motion_ckpt: str | Path, 
 
     from macedance.appearance.conditions import motion_conditions
     from macedance.appearance.pipeline import AnimateConfig, animate, apply_lora, load_adapter, load_pipeline
-    from macedance.video_io import write_video
+    from macedance.io.video import write_video
 
     cfg = animate_cfg or AnimateConfig()
     cfg.check()

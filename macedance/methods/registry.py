@@ -1,6 +1,6 @@
 """Methods as seen by the benchmark: metadata plus ``generate(music, seconds, seed, genre) → Motion``.
 
-Built-ins: every method of :mod:`macedance.baselines` (given its checkpoint) and ``folder`` (outputs
+Built-ins: every method of :mod:`macedance.methods.catalog` (given its checkpoint) and ``folder`` (outputs
 produced elsewhere: one motion file per test clip, named by clip id). Other packages add methods
 through the entry-point group ``macedance.methods``: each entry point names a factory
 ``make(ckpt: Path | None, **options) -> MotionMethod``.
@@ -56,7 +56,7 @@ class CheckpointMethod:
     """A built-in method (diffusion or reference) restored from a run folder."""
 
     def __init__(self, name: str, ckpt: Path, device: str = "cpu"):
-        from macedance.baselines import get_method
+        from macedance.methods.catalog import get_method
         from macedance.training.motion import CHECKPOINT, load_checkpoint
 
         info = get_method(name)
@@ -72,7 +72,7 @@ class CheckpointMethod:
         self.ckpt, self.device = path, device
 
     def generate(self, music: Path, seconds: float | None, seed: int, genre: str | None, clip_id: str) -> Motion:
-        from macedance.generate import generate_motion
+        from macedance.methods.generate import generate_motion
 
         return generate_motion(self.ckpt, music, seconds, genre, clip_seed(seed, clip_id), self.device)
 
@@ -101,14 +101,14 @@ def plugin_methods() -> dict[str, Any]:
 
 
 def list_methods() -> list[str]:
-    from macedance.baselines import METHODS
+    from macedance.methods.catalog import METHODS
 
     return [*METHODS, "folder", *sorted(plugin_methods())]
 
 
 def load_method(name: str, ckpt: Path | None = None, outputs: Path | None = None, device: str = "cpu") -> MotionMethod:
     """Instantiate method ``name`` (checkpoint for built-ins, outputs folder for ``folder``)."""
-    from macedance.baselines import METHODS
+    from macedance.methods.catalog import METHODS
 
     if name == "folder":
         if outputs is None:

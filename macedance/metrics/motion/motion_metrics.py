@@ -24,15 +24,15 @@ from typing import Any
 import numpy as np
 
 from macedance.errors import MaceDanceError, ValidationError
-from macedance.evaluators.beat_align import beat_align_score, motion_beats, motion_envelope
-from macedance.evaluators.diversity import average_pairwise_distance
-from macedance.evaluators.features2d import geometric_features_2d, kinetic_features_2d
-from macedance.evaluators.frechet import frechet_distance, gaussian_stats
-from macedance.evaluators.fsr import foot_skating
-from macedance.evaluators.geometric import geometric_features_3d
-from macedance.evaluators.kinetic import kinetic_features_3d
-from macedance.evaluators.pfc import pfc_per_sequence
-from macedance.evaluators.presets import MotionPreset
+from macedance.metrics.motion.beat_align import beat_align_score, motion_beats, motion_envelope
+from macedance.metrics.motion.diversity import average_pairwise_distance
+from macedance.metrics.motion.features2d import geometric_features_2d, kinetic_features_2d
+from macedance.metrics.motion.frechet import frechet_distance, gaussian_stats
+from macedance.metrics.motion.fsr import foot_skating
+from macedance.metrics.motion.geometric import geometric_features_3d
+from macedance.metrics.motion.kinetic import kinetic_features_3d
+from macedance.metrics.motion.pfc import pfc_per_sequence
+from macedance.metrics.motion.presets import MotionPreset
 from macedance.motion.kinematics import convert_up_axis, resample_linear, resample_times
 
 log = logging.getLogger(__name__)

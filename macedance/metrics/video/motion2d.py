@@ -25,8 +25,8 @@ import numpy as np
 from macedance.cache import NpzCache, cache_key
 from macedance.errors import MaceDanceError
 from macedance.fileio import sha256_file
+from macedance.io.video import iter_frames, probe_video, scaled_size
 from macedance.schema import Keypoints2D
-from macedance.video.io import iter_frames, probe_video, scaled_size
 
 KEYPOINTS_VERSION = "1"
 POSE_SIDE = 640
@@ -64,8 +64,8 @@ def evaluate_motion2d(P: dict[str, Path], G: dict[str, Path], music: Path | None
     """Scores ``fid_k``, ``fid_g``, ``div_k``, ``div_g``, ``bas`` (as ``<name>-2d``) of the generated videos ``P``
     against the ground-truth videos ``G`` (dicts stem → path). BAS pairs each generated video with the music
     of the same stem in ``music`` (default: the ground-truth video itself, whose audio track is the music)."""
-    from macedance.evaluators.evaluate import evaluate_motion_files
-    from macedance.evaluators.presets import get_preset
+    from macedance.metrics.motion.evaluate import evaluate_motion_files
+    from macedance.metrics.motion.presets import get_preset
     from macedance.pose.backends import get_backend
     from macedance.pose.mapping import to_vitpose25
 

@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from macedance.errors import DataFormatError, InputNotFoundError, ValidationError
-from macedance.music.audio import MEDIA_SUFFIXES as AUDIO_SUFFIXES
+from macedance.io.audio import MEDIA_SUFFIXES as AUDIO_SUFFIXES
 
 MOTION_SUFFIXES = (".npz", ".npy", ".csv", ".json")
 BEAT_SUFFIXES = (".npy", ".npz", ".txt")

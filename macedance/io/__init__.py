@@ -1,0 +1,1 @@
+"""Reading and writing media files: video (probe, decode, encode with a music track) and audio (decode, resample)."""

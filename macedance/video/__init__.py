@@ -1,1 +1,0 @@
-"""Video evaluation: feature networks (I3D, LPIPS) and frame metrics."""
