@@ -26,12 +26,13 @@ def main() -> None:
     ap.add_argument("--weights", default="10,3,1,0.3,0.1")
     ap.add_argument("--iterations", default="", help="also fit with the default w_3d and these iteration counts (iterations_landmarks)")
     a = ap.parse_args()
-    from macedance.datasets.from_video.manifest import read_manifest
+    from macedance.datasets.curation.manifest import read_manifest
     from macedance.io.video import iter_frames
+    from macedance.motion.camera import world_offset
     from macedance.motion.rotations import axis_angle_to_matrix, matrix_to_axis_angle
     from macedance.motion.skeleton import builtin_skeleton
     from macedance.pose.backends import get_backend
-    from macedance.pose.fit import FitConfig, fit_smpl, world_offset
+    from macedance.pose.fit import FitConfig, fit_smpl
     from macedance.pose.metrics import mpjpe, pa_mpjpe
     from macedance.schema import load_motion
 

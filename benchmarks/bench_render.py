@@ -36,7 +36,7 @@ def main() -> None:
     a = ap.parse_args()
     import torch
 
-    from macedance.datasets.from_motion import _in_thread, face_camera
+    from macedance.datasets.from_motion.clips import face_camera, in_thread
     from macedance.datasets.synthetic import synthetic_motion
     from macedance.io.video import write_video
     from macedance.render.character import capsule_character, smpl_character
@@ -63,14 +63,13 @@ def main() -> None:
         t, c = time.perf_counter(), time.process_time()
         n = sum(1 for _ in r.render(verts, normals, joints, camera, Look()))  # frames are not kept
         wall, cpu = time.perf_counter() - t, time.process_time() - c
-        from macedance.pose.fit import project
         from macedance.render.raster import rasterize
 
-        covered = len(rasterize(project(verts[:1], camera), camera["cam_z"] - verts[:1, :, 2], r.faces, (w, h)).pixel) / (w * h)
+        covered = len(rasterize(camera.project(verts[:1]), camera.cam_z - verts[:1, :, 2], r.faces, (w, h)).pixel) / (w * h)
         print(f"{name:<10} {len(body.faces):>6} {covered:>8.1%} {'render':<14} {wall:>7.2f} {cpu:>7.2f} {n / wall:>9.1f} {1000 * cpu / n:>13.1f}")
         with tempfile.TemporaryDirectory() as tmp:
             t, c = time.perf_counter(), time.process_time()
-            write_video(Path(tmp) / "clip.mp4", _in_thread(r.render(verts, normals, joints, camera, Look())), a.fps)
+            write_video(Path(tmp) / "clip.mp4", in_thread(r.render(verts, normals, joints, camera, Look())), a.fps)
             wall, cpu = time.perf_counter() - t, time.process_time() - c
         print(f"{name:<10} {len(body.faces):>6} {covered:>8.1%} {'render+encode':<14} {wall:>7.2f} {cpu:>7.2f} {n / wall:>9.1f} {1000 * cpu / n:>13.1f}")
         del verts, normals, joints

@@ -24,7 +24,7 @@ from pathlib import Path
 def _digest(out: Path) -> str:
     """Digest of the manifest's decisions (candidate, status, code, split): the same clips were made.
     (Clip files can differ in the last float bits: the SMPL fit's torch thread count differs.)"""
-    from macedance.datasets.from_video.manifest import read_manifest
+    from macedance.datasets.curation.manifest import read_manifest
 
     rows = [(r["candidate_id"], r["status"], r["code"], r["split"]) for r in read_manifest(out / "manifest.parquet")]
     return hashlib.sha256(repr(rows).encode()).hexdigest()[:16]

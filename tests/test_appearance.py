@@ -17,11 +17,11 @@ from macedance.appearance.conditions import (
     keypoints_to_wan20,
     letterbox,
     motion_conditions,
-    project_front,
     smpl_to_wan20,
 )
 from macedance.datasets.synthetic import synthetic_motion
 from macedance.datasets.synthetic_video import draw_dancer
+from macedance.motion.camera import project_front
 from macedance.render.wan_pose import WAN_BODY20, WAN_COLORS, draw_wan_pose, stick_width
 
 W, H = 32, 48  # tiny output size (multiples of 16)

@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from macedance.datasets.curation.manifest import read_manifest
+from macedance.datasets.curation.segment import sample_span, segment_shot
 from macedance.datasets.from_video import BuildParams, build_dataset
-from macedance.datasets.from_video.manifest import read_manifest
-from macedance.datasets.from_video.segment import sample_span, segment_shot
 from macedance.datasets.from_video.shots import detect_cuts, is_static, scan_video, split_shots
 from macedance.datasets.synthetic_video import ShotSpec, write_dance_video
 from macedance.errors import DataFormatError, ValidationError
@@ -243,7 +243,7 @@ def test_same_input_and_seed_give_the_same_dataset_with_two_workers(built: tuple
 
 def test_killed_build_resumes_without_redoing_finished_videos(built: tuple[Path, Path, Path], tmp_path: Path,
                                                               monkeypatch: pytest.MonkeyPatch) -> None:
-    import macedance.datasets.from_video.runner as runner
+    import macedance.datasets.from_video.build as runner
 
     cache, raw, out = built
     monkeypatch.setenv("MACEDANCE_CACHE_DIR", str(cache))
@@ -328,9 +328,9 @@ def test_real_multi_person_street_video_is_rejected(tmp_path: Path, monkeypatch:
 
 
 def test_user_smpl_model_gives_the_bone_lengths(smpl_model_dir: Path) -> None:
-    from macedance.datasets.from_video.pipeline import _rest
+    from macedance.datasets.from_video.stages import rest_skeleton
     from macedance.motion.skeleton import builtin_skeleton
 
-    rest = _rest(BuildParams(smpl_model=str(smpl_model_dir)))
+    rest = rest_skeleton(BuildParams(smpl_model=str(smpl_model_dir)))
     assert rest.name != builtin_skeleton().name and not np.allclose(rest.joints, builtin_skeleton().joints)
-    assert _rest(BuildParams()).name == builtin_skeleton().name
+    assert rest_skeleton(BuildParams()).name == builtin_skeleton().name

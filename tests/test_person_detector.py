@@ -33,6 +33,7 @@ pytest.importorskip("ai_edge_litert")
 cv2 = pytest.importorskip("cv2")
 
 from macedance.errors import MissingDependencyError, ValidationError
+from macedance.pose import detection_boxes as boxes_mod
 from macedance.pose import person_detector as pd
 
 REAL_MEDIA = SHARED_DATA / "real-media"
@@ -159,7 +160,7 @@ def test_weighted_nms_merges_overlaps_and_keeps_separate_boxes():
     boxes = np.array([[0, 0, 10, 10], [1, 0, 11, 10], [50, 50, 60, 60]], float)
     scores = np.array([0.9, 0.6, 0.7])
     kps = boxes[:, None, :2].repeat(4, axis=1)
-    b, s, k = pd.weighted_nms(boxes, scores, kps, 0.3)  # IoUs 0.82 and 0: far from 0.3
+    b, s, k = boxes_mod.weighted_nms(boxes, scores, kps, 0.3)  # IoUs 0.82 and 0: far from 0.3
     # float64 weighted means of 2 boxes: ≤ a few ulp (measured 1.8e-15 at 10 px) against rtol 1e-7
     np.testing.assert_allclose(s, [0.9, 0.7])
     np.testing.assert_allclose(b[0], [0.4, 0, 10.4, 10])  # (0.9 * 0 + 0.6 * 1) / 1.5
@@ -272,16 +273,16 @@ def test_street_video_frames(detector, street_frames):
 
 def test_tile_crops_layout():
     # 16:9: full frame, 3 squares of 720 stepped by 280 (overlap 440 = 61 %), 2x2 grid of 768x432
-    crops = pd.tile_crops(720, 1280)
+    crops = boxes_mod.tile_crops(720, 1280)
     assert crops[0] == (0, (0, 0, 1280, 720))
     assert [c for lv, c in crops if lv == 1] == [(0, 0, 720, 720), (280, 0, 1000, 720), (560, 0, 1280, 720)]
     assert [c for lv, c in crops if lv == 2] == [(0, 0, 768, 432), (512, 0, 1280, 432),
                                                  (0, 288, 768, 720), (512, 288, 1280, 720)]
     assert [lv for lv, _ in crops] == sorted(lv for lv, _ in crops)  # coarse to fine
     # square image: no level-1 squares
-    assert [lv for lv, _ in pd.tile_crops(512, 512)] == [0, 2, 2, 2, 2]
+    assert [lv for lv, _ in boxes_mod.tile_crops(512, 512)] == [0, 2, 2, 2, 2]
     for h, w in [(640, 359), (480, 640), (336, 448), (40, 300), (1, 1), (720, 4000)]:
-        crops = pd.tile_crops(h, w)
+        crops = boxes_mod.tile_crops(h, w)
         for _, (x0, y0, x1, y1) in crops:
             assert 0 <= x0 < x1 <= w and 0 <= y0 < y1 <= h
         squares = [c for lv, c in crops if lv == 1]
@@ -308,13 +309,13 @@ def test_merge_tiled_rules():
     scores = np.array([0.6, 0.9, 0.8, 0.7, 0.55, 0.65])
     crop = np.array([0, 1, 2, 0, 1, 2])
     level = np.array([0, 2, 2, 0, 2, 2])
-    kept, merged = pd.merge_tiled(boxes, scores, crop, level)
+    kept, merged = boxes_mod.merge_tiled(boxes, scores, crop, level)
     assert kept.tolist() == [3, 0, 5]  # level 0 first (by score), then tiles by score
     np.testing.assert_allclose(merged, [0.7, 0.9, 0.65])  # merged scores are copies of input scores: exact
     # without levels, the halves (higher scores) would come first and not absorb each other
-    kept_flat, _ = pd.merge_tiled(boxes, scores, crop, np.zeros(6, int))
+    kept_flat, _ = boxes_mod.merge_tiled(boxes, scores, crop, np.zeros(6, int))
     assert len(kept_flat) > len(kept)
-    assert pd.merge_tiled(np.zeros((0, 4)), np.zeros(0), np.zeros(0, int), np.zeros(0, int))[0].size == 0
+    assert boxes_mod.merge_tiled(np.zeros((0, 4)), np.zeros(0), np.zeros(0, int), np.zeros(0, int))[0].size == 0
 
 
 @pytest.mark.parametrize("shape", [(480, 640, 3), (40, 300, 3), (224, 224, 3)])

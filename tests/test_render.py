@@ -12,11 +12,11 @@ import numpy as np
 import pytest
 import torch
 
+from macedance.datasets.curation.manifest import read_manifest
 from macedance.datasets.from_motion import RenderParams, face_camera, match_music, render_dataset
-from macedance.datasets.from_video.manifest import read_manifest
 from macedance.datasets.synthetic import synthetic_motion
+from macedance.motion.camera import PinholeCamera
 from macedance.motion.skeleton import builtin_skeleton
-from macedance.pose.fit import project
 from macedance.render.character import Character, HeadStyle, capsule_character, capsule_mesh
 from macedance.render.raster import rasterize
 from macedance.render.scene import Look, Renderer, frame_camera
@@ -96,18 +96,18 @@ def _marker_character() -> tuple[Character, np.ndarray]:
 
 
 def test_rendered_t_pose_projects_its_joints_where_the_camera_model_says() -> None:
-    """Spheres on the joints of a T-pose are drawn centred on project(joint, camera) (≤ 2 px; measured
+    """Spheres on the joints of a T-pose are drawn centred on camera.project(joint) (≤ 2 px; measured
     ≤ 0.25 px), and every joint of the capsule body lies inside its drawn silhouette. Round-off can only move
     edge pixels (float32 vertices, ~1e-5 px), which shifts a > 10-pixel centroid by far less than 2 px."""
     size = (360, 640)
     poses, trans = np.zeros((1, 24, 3)), np.zeros((1, 3))
     markers, part = _marker_character()
     r, verts, _, joints, camera = _render(markers, poses, trans, size)
-    frags = rasterize(project(verts, camera), camera["cam_z"] - verts[..., 2], r.faces, size)
+    frags = rasterize(camera.project(verts), camera.cam_z - verts[..., 2], r.faces, size)
     fm = frags.face_map()[0].numpy()
     ys, xs = np.nonzero(fm >= 0)
     owner = part[fm[ys, xs]]
-    gt = project(joints[0].double().numpy(), camera)
+    gt = camera.project(joints[0].double().numpy())
     for j in range(24):
         sel = owner == j
         assert sel.sum() > 10, f"joint {j} not visible"
@@ -115,8 +115,8 @@ def test_rendered_t_pose_projects_its_joints_where_the_camera_model_says() -> No
         assert np.linalg.norm(centre - gt[j]) <= 2.0, (j, centre, gt[j])
     body = capsule_character()
     r, verts, _, joints, camera = _render(body, poses, trans, size)
-    fm = rasterize(project(verts, camera), camera["cam_z"] - verts[..., 2], r.faces, size).face_map()[0].numpy()
-    uv = np.floor(project(joints[0].double().numpy(), camera)).astype(int)
+    fm = rasterize(camera.project(verts), camera.cam_z - verts[..., 2], r.faces, size).face_map()[0].numpy()
+    uv = np.floor(camera.project(joints[0].double().numpy())).astype(int)
     assert (fm[uv[:, 1], uv[:, 0]] >= 0).all()
 
 
@@ -129,10 +129,10 @@ def test_frames_have_the_requested_size_and_the_figure_inside() -> None:
         look = Look()
         frames = list(r.render(verts, normals, joints, camera, look))
         assert len(frames) == 10 and all(f.shape == (size[1], size[0], 3) and f.dtype == np.uint8 for f in frames)
-        uv = project(verts.double().numpy(), camera)
+        uv = camera.project(verts.double().numpy())
         margin = 0.5 * 0.08 * np.array(size) - 0.5  # frame_camera keeps 8 % of the half frame free; 0.5 px ≫ float32 vertex rounding
         assert (uv >= margin).all() and (uv <= np.array(size) - margin).all()
-        drawn = rasterize(project(verts, camera), camera["cam_z"] - verts[..., 2], r.faces, size).face_map().numpy() >= 0
+        drawn = rasterize(camera.project(verts), camera.cam_z - verts[..., 2], r.faces, size).face_map().numpy() >= 0
         for k in (0, 9):
             ys, xs = np.nonzero(drawn[k])
             assert drawn[k].sum() > 0.02 * size[0] * size[1]  # the figure is drawn …
@@ -236,12 +236,12 @@ def test_render_writes_the_build_layout_with_videos_and_exact_ground_truth(rende
         motion = load_motion(out / r["motion_path"])
         kp = Keypoints2D.load(out / r["keypoints_path"])
         assert motion.num_frames == n and kp.skeleton == "smpl24" and kp.image_size == TINY and kp.num_frames == n
-        camera = json.loads(motion.meta["camera"])
+        camera = PinholeCamera.from_dict(json.loads(motion.meta["camera"]))
         # The keypoints are projected from the renderer's float32 joints (float64 FK cast to float32: ≤ 2^-24
         # relative per coordinate, whatever the CPU), the expected ones from float64 joints. Through the projection
         # (focal 160 px, |joint| ≤ 1.6 m, depth ≥ 2.8 m) that is ≤ 5e-6 px; measured 3.4e-6. atol 1e-5 px (it was
         # 1e-6 + 1e-7·|uv|, 1.2× the worst element here: a 1-ulp change of a float32 joint could exceed it).
-        np.testing.assert_allclose(kp.data[..., :2], project(motion.joints(builtin_skeleton()), camera), rtol=0, atol=1e-5)
+        np.testing.assert_allclose(kp.data[..., :2], camera.project(motion.joints(builtin_skeleton())), rtol=0, atol=1e-5)
         assert (kp.data[..., 2] == 1).all()  # every joint inside the frame (≥ 3.8 px inside, vs ~1e-5 px round-off)
         assert load_music(out / r["music_path"])["features"].shape == (n, 35)
         assert (out / r["reference_path"]).stat().st_size > 500

@@ -16,8 +16,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from macedance.datasets.curation.manifest import read_manifest
 from macedance.datasets.from_video import BuildParams, build_dataset
-from macedance.datasets.from_video.manifest import read_manifest
 from macedance.datasets.synthetic_video import ShotSpec, write_dance_video
 
 from conftest import dataset_files, make_dance_dataset

@@ -21,7 +21,7 @@ from macedance.errors import ValidationError
 from macedance.motion.kinematics import forward_kinematics
 from macedance.motion.rotations import axis_angle_to_matrix
 from macedance.motion.skeleton import builtin_skeleton
-from macedance.pose.fit import FitConfig, fit_smpl, project
+from macedance.pose.fit import FitConfig, fit_smpl
 from macedance.pose.mapping import (
     SMPL_MAPPINGS,
     derived_rows,
@@ -66,7 +66,7 @@ def camera_scene(seed: int, seconds: float = 4.0, yaw: float = 0.35, skeleton: s
 
 def fitted_camera_joints(result) -> np.ndarray:
     """The fitted joints brought back into the camera frame (the world is the translated camera frame)."""
-    cam = np.array([result.camera["cam_x"], result.camera["cam_y"], result.camera["cam_z"]])
+    cam = np.array([result.camera.cam_x, result.camera.cam_y, result.camera.cam_z])
     return result.motion.joints(builtin_skeleton()) - cam
 
 
@@ -191,11 +191,11 @@ def test_fit_with_landmarks_recovers_the_motion(scene) -> None:
     # fit's round-off cancels, leaving float64 rounding of metre-scale values (~1e-16, measured 1.4e-16).
     np.testing.assert_allclose(world[0, 0, [0, 2]], 0.0, atol=1e-9)
     assert world[:, [7, 8, 10, 11], 1].min() == pytest.approx(0.0, abs=1e-9)
-    assert res.camera["focal"] == FOCAL and res.camera["focal_estimated"] == 0.0  # copied config values: exact
-    # project() reproduces the reported reprojection error from the world motion.
+    assert res.camera.focal == FOCAL and res.camera.focal_estimated == 0.0  # copied config values: exact
+    # camera.project() reproduces the reported reprojection error from the world motion.
     idx, weights = smpl_correspondences("mediapipe33")
     keep = ~derived_rows("mediapipe33")
-    px = project(world[:, idx[keep]], res.camera)
+    px = res.camera.project(world[:, idx[keep]])
     obs = (weights @ keypoints[..., :2])[:, keep]
     # the same float64 projection of the same fitted motion (only the world offset added and removed): ~1e-15 relative
     assert np.linalg.norm(px - obs, axis=-1).mean() == pytest.approx(res.reproj_px, rel=1e-6)
@@ -223,7 +223,7 @@ def test_garbage_keypoints_are_rejected() -> None:
     assert not res.ok
     assert "reprojection" in res.reason
     assert res.reproj_rel > FitConfig().max_reproj  # measured 0.62 vs 0.08
-    assert res.camera["focal"] == WIDTH and res.camera["focal_estimated"] == 1.0  # max(W, H), an integer: exact
+    assert res.camera.focal == WIDTH and res.camera.focal_estimated == 1.0  # max(W, H), an integer: exact
 
     kp[..., 2] = 0.1  # below min_confidence: nothing to fit
     res = fit_smpl(kp, "mediapipe33", (WIDTH, HEIGHT), FPS)

@@ -10,9 +10,9 @@ Geometry (see docs/appearance-expert.md):
   shoulder joints, as Wan's neck is the mean of the shoulder keypoints; toes = SMPL foot joints);
   nose, eyes and ears are synthetic points at fixed offsets in the head joint's frame, hidden when
   the head turns away from the camera.
-* **Projection** (:func:`project_front`): orthographic front view of the y-up world (x → image right,
-  since an SMPL body faces +z its left side appears on the right; y → image up), as the MACE-Dance
-  release tool projects its joints.
+* **Projection** (:func:`macedance.motion.camera.project_front`): orthographic front view of the
+  y-up world (x → image right, since an SMPL body faces +z its left side appears on the right;
+  y → image up), as the MACE-Dance release tool projects its joints.
 * **Alignment** (:func:`fit_alignment`): one scale and one offset for the whole sequence, from the
   person in the reference image (keypoints from the project's pose backend, MediaPipe by default): the
   scale makes the first frame's torso (mid-shoulders to mid-hips) as long as the reference's, the
@@ -32,6 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from macedance.errors import MaceDanceError, ValidationError
+from macedance.motion.camera import project_front
 from macedance.render.wan_pose import FACE_POINTS, MIN_CONF, WAN_BODY20, draw_wan_pose
 from macedance.schema import Motion
 from macedance.schema.keypoints import KEYPOINT_SKELETONS
@@ -110,11 +111,6 @@ def smpl_to_wan20(motion: Motion) -> np.ndarray:
             visible = facing > -0.1
         out[:, _IDX[name], 3] = visible.astype(float)
     return out
-
-
-def project_front(points: np.ndarray) -> np.ndarray:
-    """(..., 3) y-up world metres → (..., 2) orthographic front-view image coordinates (metres, y down)."""
-    return np.stack([points[..., 0], -points[..., 1]], axis=-1)
 
 
 def keypoints_to_wan20(kp: np.ndarray, skeleton: str) -> np.ndarray:

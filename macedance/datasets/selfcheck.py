@@ -19,7 +19,7 @@
      writes its motions in a world whose pelvis of the clip's first frame is at x = z = 0 and whose
      lowest foot joint is at y = 0, with the level camera looking along −z; the rendered ground truth is
      stored in the same convention relative to the rendered clip's first frame, so it is translated
-     again for the built window (:func:`macedance.pose.fit.world_offset`) and then compared without
+     again for the built window (:func:`macedance.motion.camera.world_offset`) and then compared without
      any further alignment: the world MPJPE includes the depth and trajectory errors of the fit;
    * beat-time error (ms) — every true beat inside a built clip against the nearest beat of the
      clip's ``music/*.npz`` (after AAC encoding, decoding and cutting): median and mean absolute,
@@ -155,7 +155,7 @@ def run_selfcheck(out: str | Path, params: SelfCheckParams | None = None, motion
 
 def compare(rendered: Path, built: Path, params: SelfCheckParams, known_beats: dict[str, list[float]] | None = None) -> dict[str, Any]:
     """The self-check's numbers for a rendered dataset and the dataset built from its videos."""
-    from macedance.datasets.from_video.manifest import read_manifest
+    from macedance.datasets.curation.manifest import read_manifest
     from macedance.music.analysis import load_music
     from macedance.music.synth import f_measure
     from macedance.pose.mapping import derived_rows, mapped_confidence, smpl_correspondences
@@ -204,7 +204,7 @@ def compare(rendered: Path, built: Path, params: SelfCheckParams, known_beats: d
         fit = load_motion(built / row["motion_path"])
         gt = load_motion(rendered / r_rows[cid]["motion_path"]).slice(a, b)
         gt = gt.resample(fit.fps) if abs(gt.fps - fit.fps) > 1e-9 else gt
-        from macedance.pose.fit import world_offset
+        from macedance.motion.camera import world_offset
 
         J_gt = gt.joints(render_rest)
         J_gt = J_gt + world_offset(J_gt)

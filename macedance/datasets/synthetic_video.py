@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from macedance.datasets.synthetic import synthetic_motion
+from macedance.motion.camera import PinholeCamera, project_front
 
 SHOT_KINDS = ("dance", "static", "two", "empty")
 _SKIN, _SHIRT, _TROUSERS, _SHOES, _HAIR = (220, 180, 150), (200, 60, 40), (90, 50, 50), (20, 20, 20), (20, 30, 40)
@@ -39,22 +40,17 @@ class ShotSpec:
 
 
 def camera_joints(joints: np.ndarray, distance: float = 3.6, x_offset: float = 0.0) -> np.ndarray:
-    """(T, 24, 3) y-up world joints → camera frame (x right, y down, z away from the camera), the
-    dancer facing the camera at ``distance`` metres, centred on the clip's mean pelvis."""
+    """(T, 24, 3) y-up world joints → the frame of a level camera at the origin (x right, y up, z toward
+    the camera, as :class:`~macedance.motion.camera.PinholeCamera`): the clip's mean pelvis
+    ``distance`` metres in front of the camera, ``x_offset`` metres right and 0.15 m below its axis; the
+    dancer faces +z (towards the camera)."""
     cam = np.array(joints, dtype=np.float64)
     centre = cam[:, 0].mean(axis=0)
     cam = cam - centre
-    cam[..., 1] *= -1.0  # y down
-    cam[..., 2] = distance - cam[..., 2]  # the dancer faces +z (towards the camera)
+    cam[..., 2] -= distance
     cam[..., 0] += x_offset
-    cam[..., 1] += 0.15
+    cam[..., 1] -= 0.15
     return cam
-
-
-def project(cam: np.ndarray, focal: float, size: tuple[int, int]) -> np.ndarray:
-    """Pinhole projection of (..., 3) camera-frame points to (..., 2) pixels (principal point at the centre)."""
-    w, h = size
-    return focal * cam[..., :2] / cam[..., 2:3] + np.array([w / 2.0, h / 2.0])
 
 
 def draw_dancer(img: np.ndarray, uv: np.ndarray) -> None:
@@ -89,12 +85,12 @@ def shot_frames(spec: ShotSpec, fps: float, size: tuple[int, int], seed: int, in
     n = max(1, int(round(spec.seconds * fps)))
     bg = tuple(int(v) for v in rng.integers(40, 215, 3))
     floor = tuple(int(v * 0.6) for v in bg)
-    focal = 0.9 * max(w, h)
+    camera = PinholeCamera(focal=0.9 * max(w, h), cx=w / 2.0, cy=h / 2.0, width=w, height=h)
     dancers = []
     offsets = (-0.55, 0.55) if spec.kind == "two" else (float(rng.uniform(-0.3, 0.3)),)
     for k, x in enumerate(offsets if spec.kind != "empty" else ()):
         motion = synthetic_motion(seconds=n / fps, fps=fps, bpm=spec.bpm, seed=seed * 1000 + index * 10 + k)
-        uv = project(camera_joints(motion.joints(), x_offset=x), focal, size)
+        uv = camera.project(camera_joints(motion.joints(), x_offset=x))
         if spec.kind == "static":
             uv = np.repeat(uv[:1], len(uv), axis=0)
         dancers.append(uv)
@@ -148,7 +144,6 @@ def write_appearance_dataset(root: str | Path, seconds: float = 2.0, fps: float 
 
     from PIL import Image
 
-    from macedance.appearance.conditions import project_front
     from macedance.io.video import write_video
     from macedance.pose.mapping import smpl_joints_to_keypoints
     from macedance.schema import Keypoints2D

@@ -6,8 +6,9 @@ The fit runs in the **camera frame**, batched over all frames at once (torch, L-
   orientation), the 23 local joint rotations (axis-angle) and the root translation. Bone lengths come
   from a :class:`~macedance.motion.skeleton.RestSkeleton` (default: the built-in SMPL mean shape) and
   never change, so the body's size fixes the metric scale and the depth.
-* camera: a pinhole with focal length ``f`` px (given, or ``max(W, H)`` ≈ a 53° field of view on the
-  long side when unknown) and the principal point at the image centre; no distortion.
+* camera: a :class:`~macedance.motion.camera.PinholeCamera` with focal length ``f`` px (given, or
+  ``max(W, H)`` ≈ a 53° field of view on the long side when unknown) and the principal point at the
+  image centre; no distortion.
 * initialisation: root orientation from the hips and shoulders (3D landmarks when given, else the
   image directions, facing or back to the camera); hip-centre position by per-frame linear least
   squares of the projection equations when 3D landmarks are given, else from the torso's pixel
@@ -34,7 +35,8 @@ Coordinate conventions:
   the image's vertical is gravity. The translation puts the pelvis of frame 0 at x = z = 0 and the
   lowest foot joint (ankles and feet, SMPL joints 7, 8, 10, 11) over the clip at y = 0 — joint
   centres, so the real sole is a few centimetres lower. ``FitResult.camera`` holds the camera centre
-  in that world (``cam_x, cam_y, cam_z``); :func:`project` reprojects world points to pixels.
+  in that world (``cam_x, cam_y, cam_z``); its
+  :meth:`~macedance.motion.camera.PinholeCamera.project` reprojects world points to pixels.
 
 Acceptance: ``ok=False`` with a reason when too few frames have both hips and both shoulders, when
 the mean reprojection error exceeds ``max_reproj`` × the median person height, or when the mean
@@ -43,8 +45,10 @@ approximate (see :mod:`macedance.pose.mapping`), so real detections leave a few 
 person's height of reprojection error even for a good fit.
 """
 
+
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -52,22 +56,14 @@ from typing import Any
 import numpy as np
 
 from macedance.errors import ValidationError
+from macedance.motion.camera import PinholeCamera, world_offset
 from macedance.motion.kinematics import forward_kinematics
 from macedance.motion.rotations import axis_angle_to_matrix, matrix_to_axis_angle
-from macedance.motion.skeleton import NUM_SMPL_JOINTS, SMPL_PARENTS, RestSkeleton, builtin_skeleton
-from macedance.pose.mapping import derived_rows, mapped_confidence, smpl_correspondences
+from macedance.motion.skeleton import NUM_SMPL_JOINTS, RestSkeleton, builtin_skeleton
+from macedance.pose.fit_init import L_HIP, R_HIP, Observations, initial_state, observe
 from macedance.schema.keypoints import KEYPOINT_SKELETONS
 from macedance.schema.motion import Motion
 
-_L_HIP, _R_HIP, _L_SHO, _R_SHO = 1, 2, 16, 17
-_TORSO = (_L_HIP, _R_HIP, _L_SHO, _R_SHO)
-_FOOT_JOINTS = (7, 8, 10, 11)
-_LEAVES = (10, 11, 15, 22, 23)  # their rotations move no joint
-_UNOBSERVED = (3, 6, 9, 12, 13, 14)  # spine, neck, collars: no keypoint pins them individually
-# Hinge joints: (rotation axis in the parent frame, sign of flexion). SMPL knees flex by +x; the
-# left elbow (arm along +x) flexes by −y and the right elbow (arm along −x) by +y, forearm forward.
-_HINGES = {4: (0, 1.0), 5: (0, 1.0), 18: (1, -1.0), 19: (1, 1.0)}
-_MIN_DEPTH = 0.1  # metres in front of the camera, floor used by the projection
 _OPTIMIZERS = ("lbfgs", "adam")
 
 
@@ -129,7 +125,7 @@ class FitConfig:
         min_confidence: keypoints (and landmarks, by visibility) below it are ignored.
         min_frame_fraction: reject when fewer frames than this have both hips and both shoulders.
         focal: focal length in pixels; ``None`` → ``max(W, H)`` (≈ 53° field of view on the long
-            side), recorded as ``camera["focal_estimated"] = 1``. A wrong focal length mostly scales
+            side), recorded as ``camera.focal_estimated = 1.0``. A wrong focal length mostly scales
             the camera distance; the body pose is little affected.
         max_reproj: reject when the mean 2D reprojection error exceeds this × the median person
             height (px).
@@ -184,9 +180,10 @@ class FitResult:
         motion: the fitted SMPL-24 motion, y-up world in metres at the keypoints' fps: the level
             camera frame translated so that the pelvis of frame 0 is at x = z = 0 and the lowest
             foot joint of the clip at y = 0 (see the module docstring).
-        camera: ``focal, cx, cy, width, height`` (px); ``cam_x, cam_y, cam_z``: the camera centre in
-            world metres (the camera looks along −z, y up, x right: no rotation); ``focal_estimated``
-            (1.0 when the focal length was not given). :func:`project` uses it.
+        camera: the camera in the motion's world: ``focal, cx, cy, width, height`` (px); ``cam_x, cam_y,
+            cam_z``: its centre in world metres (it looks along −z, y up, x right: no rotation);
+            ``focal_estimated`` 1.0 when the focal length was not given. Serialised with
+            :meth:`~macedance.motion.camera.PinholeCamera.to_dict`.
         reproj_px: mean 2D reprojection error (px) over the confident mapped keypoints the fit uses
             (derived rows such as pelvis = mean of the hips are left out: they are biased).
         reproj_rel: ``reproj_px`` / ``person_height_px``.
@@ -199,7 +196,7 @@ class FitResult:
     """
 
     motion: Motion
-    camera: dict[str, float]
+    camera: PinholeCamera
     reproj_px: float
     reproj_rel: float
     landmark_mm: float
@@ -209,75 +206,8 @@ class FitResult:
     person_height_px: float = float("nan")
 
 
-def project(points: Any, camera: dict[str, float]) -> Any:
-    """(..., 3) world points of a :class:`FitResult` → (..., 2) pixels (x right, y down).
-
-    Also the camera model of the 3D renderer (:mod:`macedance.render.scene`); numpy or torch.
-    """
-    from macedance.motion._xp import is_torch, xp
-
-    if not is_torch(points):
-        points = np.asarray(points, dtype=np.float64)
-    m = xp(points)
-    p = points - m.asarray([camera["cam_x"], camera["cam_y"], camera["cam_z"]], dtype=points.dtype,
-                           **({"device": points.device} if m is not np else {}))
-    depth = m.clip(-p[..., 2], _MIN_DEPTH, None)
-    return m.stack([camera["cx"] + camera["focal"] * p[..., 0] / depth,
-                    camera["cy"] - camera["focal"] * p[..., 1] / depth], -1)
-
-
-def world_offset(joints: np.ndarray) -> np.ndarray:
-    """(3,) translation that puts (T, 24, 3) y-up joints in the builder's world: the pelvis of frame 0
-    at x = z = 0 and the lowest foot joint of the clip (SMPL 7, 8, 10, 11) at y = 0."""
-    J = np.asarray(joints)
-    return np.array([-J[0, 0, 0], -J[:, list(_FOOT_JOINTS), 1].min(), -J[0, 0, 2]])
-
-
-def _frame(across: np.ndarray, up: np.ndarray) -> np.ndarray:
-    """(..., 3, 3) rotation with columns x ∥ across, y ∥ the part of up ⟂ x, z = x × y."""
-    x = across / np.maximum(np.linalg.norm(across, axis=-1, keepdims=True), 1e-9)
-    y = up - (up * x).sum(-1, keepdims=True) * x
-    y = y / np.maximum(np.linalg.norm(y, axis=-1, keepdims=True), 1e-9)
-    return np.stack([x, y, np.cross(x, y)], -1)
-
-
-def _fill_missing(values: np.ndarray, valid: np.ndarray, linear: bool) -> np.ndarray:
-    """Invalid frames of (T, ...) values ← linear interpolation, or the nearest valid frame."""
-    if valid.all():
-        return values
-    t = np.arange(len(values))
-    good = np.flatnonzero(valid)
-    if linear:
-        flat = values.reshape(len(values), -1)
-        return np.stack([np.interp(t, good, flat[good, i]) for i in range(flat.shape[1])], -1).reshape(values.shape)
-    after = good[np.clip(np.searchsorted(good, t), 0, len(good) - 1)]
-    before = good[np.clip(np.searchsorted(good, t) - 1, 0, len(good) - 1)]
-    return values[np.where(np.abs(before - t) < np.abs(after - t), before, after)]
-
-
-def _person_height(xy: np.ndarray, conf: np.ndarray) -> float:
-    """Median over frames of the vertical extent (px) of the confident keypoints."""
-    enough = (conf > 0).sum(-1) >= 2
-    if not enough.any():
-        return float("nan")
-    y = np.where(conf[enough] > 0, xy[enough, :, 1], np.nan)
-    return float(np.median(np.nanmax(y, -1) - np.nanmin(y, -1)))
-
-
-def _prior_weights(observed: set[int], cfg: FitConfig) -> np.ndarray:
-    """(24,) prior weight of each local rotation (the root, index 0, is not penalised)."""
-    w = np.full(NUM_SMPL_JOINTS, cfg.w_prior)
-    for j in range(1, NUM_SMPL_JOINTS):
-        children = [c for c, p in enumerate(SMPL_PARENTS) if p == j]
-        if j in _UNOBSERVED:
-            w[j] *= cfg.prior_unobserved
-        elif j in _LEAVES or not any(c in observed for c in children):
-            w[j] *= cfg.prior_leaf
-    w[0] = 0.0
-    return w
-
-
 def _check_inputs(keypoints: Any, skeleton: str, image_size: Any, fps: Any, landmarks3d: Any) -> tuple:
+    """Checked inputs: (T, K, 3) float64 keypoints, (T, K, 4) float64 landmarks or None, (width, height) and fps."""
     if skeleton not in KEYPOINT_SKELETONS:
         raise ValidationError("skeleton", f"one of {tuple(KEYPOINT_SKELETONS)}", repr(skeleton))
     K = len(KEYPOINT_SKELETONS[skeleton])
@@ -304,6 +234,17 @@ def _check_inputs(keypoints: Any, skeleton: str, image_size: Any, fps: Any, land
     return kp, lm, (w, h), fps
 
 
+
+
+def _camera(size: tuple[int, int], focal: float | None) -> PinholeCamera:
+    """The fit's camera at the origin of its camera frame: principal point at the image centre, focal
+    length ``focal`` px or, when unknown, ``max(W, H)`` (recorded as ``focal_estimated = 1``)."""
+    W_img, H_img = size
+    f = float(focal) if focal is not None else float(max(W_img, H_img))
+    return PinholeCamera(focal=f, cx=W_img / 2.0, cy=H_img / 2.0, width=float(W_img), height=float(H_img),
+                         focal_estimated=float(focal is None))
+
+
 def fit_smpl(
     keypoints: np.ndarray,
     skeleton: str,
@@ -315,6 +256,12 @@ def fit_smpl(
     device: str = "cpu",
 ) -> FitResult:
     """Fit an SMPL-24 motion to one person's keypoints over a clip.
+
+    Stages: input checks, the camera (:func:`_camera`), observations mapped onto SMPL joints
+    (:func:`~macedance.pose.fit_init.observe`), the closed-form initial state
+    (:func:`~macedance.pose.fit_init.initial_state`), the optimisation
+    (:func:`~macedance.pose.fit_optimize.optimise`), then errors, world frame and acceptance
+    (:func:`_result`).
 
     Args:
         keypoints: (T, K, 3) pixels ``(x right, y down)`` + confidence, on ``skeleton``.
@@ -334,203 +281,52 @@ def fit_smpl(
     Raises:
         ValidationError: malformed inputs (shapes, skeleton, image size, fps).
     """
-    import torch
+    from macedance.pose.fit_optimize import optimise  # imports torch
 
     t0 = time.perf_counter()
     cfg = config
     rest = rest or builtin_skeleton()
-    kp, lm, (W_img, H_img), fps = _check_inputs(keypoints, skeleton, image_size, fps, landmarks3d)
-    T = kp.shape[0]
-    focal = float(cfg.focal) if cfg.focal is not None else float(max(W_img, H_img))
-    cx, cy = W_img / 2.0, H_img / 2.0
-    camera = {"focal": focal, "cx": cx, "cy": cy, "width": float(W_img), "height": float(H_img),
-              "cam_x": 0.0, "cam_y": 0.0, "cam_z": 0.0, "focal_estimated": float(cfg.focal is None)}
+    kp, lm, size, fps = _check_inputs(keypoints, skeleton, image_size, fps, landmarks3d)
+    camera = _camera(size, cfg.focal)
+    obs = observe(kp, lm, skeleton, cfg)
 
-    def failure(reason: str, height: float) -> FitResult:
+    def failure(reason: str) -> FitResult:
+        T = len(kp)
         motion = Motion(np.zeros((T, NUM_SMPL_JOINTS, 3)), np.zeros((T, 3)), fps, "y", meta={"fit": "failed"})
         nan = float("nan")
-        return FitResult(motion, camera, nan, nan, nan, False, reason, time.perf_counter() - t0, height)
+        return FitResult(motion, camera, nan, nan, nan, False, reason, time.perf_counter() - t0, obs.height_px)
 
-    # ----- observations mapped onto SMPL joints ------------------------------------------------
-    c_raw = np.nan_to_num(kp[..., 2])
-    conf = np.where(np.isfinite(kp).all(-1) & (c_raw >= cfg.min_confidence), c_raw, 0.0)
-    xy = np.nan_to_num(kp[..., :2])
-    smpl_idx, Wmap = smpl_correspondences(skeleton)
-    use = ~derived_rows(skeleton)  # rows in the losses
-    row = {int(j): m for m, j in enumerate(smpl_idx)}
-    obs2d = Wmap @ xy  # (T, M, 2)
-    c2d = mapped_confidence(conf, Wmap)  # (T, M)
-    height_px = _person_height(xy, conf)
-    torso = [row[j] for j in _TORSO]
-    valid = (c2d[:, torso] > 0).all(-1)
-    if not np.isfinite(height_px) or height_px <= 1.0 or valid.mean() < cfg.min_frame_fraction:
-        return failure(f"too few confident keypoints: {int(valid.sum())}/{T} frames have both hips and both "
-                       f"shoulders (need {cfg.min_frame_fraction:.0%})", height_px)
-    have3d = lm is not None
-    if have3d:
-        v_raw = np.nan_to_num(lm[..., 3])
-        vis = np.where(np.isfinite(lm).all(-1) & (v_raw >= cfg.min_confidence), v_raw, 0.0)
-        obs3d = Wmap @ (np.nan_to_num(lm[..., :3]) * np.array([1.0, -1.0, -1.0]))  # → y up, z toward camera
-        obs3d = obs3d - 0.5 * (obs3d[:, row[_L_HIP]] + obs3d[:, row[_R_HIP]])[:, None]
-        c3d = mapped_confidence(vis, Wmap)
-        c3d = c3d * (c3d[:, [row[_L_HIP], row[_R_HIP]]] > 0).all(-1)[:, None]
-
-    # ----- closed-form initialisation ----------------------------------------------------------
-    J_rest = rest.joints
-    mid_hip_rest = 0.5 * (J_rest[_L_HIP] + J_rest[_R_HIP])
-    mid_sho_rest = 0.5 * (J_rest[_L_SHO] + J_rest[_R_SHO])
-    F_rest = _frame(J_rest[_L_HIP] - J_rest[_R_HIP], mid_sho_rest - mid_hip_rest)
-    init_valid = np.zeros(T, dtype=bool)
-    if have3d:
-        across = obs3d[:, row[_L_HIP]] - obs3d[:, row[_R_HIP]]
-        up = 0.5 * (obs3d[:, row[_L_SHO]] + obs3d[:, row[_R_SHO]])
-        R_init = _frame(across, up) @ F_rest.T
-        # Per-frame weighted least squares for the hip centre t (camera frame, y up, z toward the
-        # camera) from x_cam = P + t and the pinhole equations, linear in t:
-        #   f t_x + (u − cx) t_z = −f P_x − (u − cx) P_z ;  f t_y − (v − cy) t_z = (v − cy) P_z − f P_y
-        w = np.repeat(c2d * c3d, 2, axis=1)
-        du, dv = obs2d[..., 0] - cx, obs2d[..., 1] - cy
-        fz, zero = np.full_like(du, focal), np.zeros_like(du)
-        A = np.stack([np.stack([fz, zero, du], -1), np.stack([zero, fz, -dv], -1)], -2).reshape(T, -1, 3)
-        b = np.stack([-focal * obs3d[..., 0] - du * obs3d[..., 2], dv * obs3d[..., 2] - focal * obs3d[..., 1]],
-                     -1).reshape(T, -1)
-        AtA = np.einsum("tn,tni,tnj->tij", w, A, A) + 1e-9 * np.eye(3)
-        hip_c = np.linalg.solve(AtA, np.einsum("tn,tni,tn->ti", w, A, b)[..., None])[..., 0]
-        init_valid = valid & (c3d[:, torso] > 0).all(-1) & ((w > 0).sum(-1) >= 6) & (hip_c[:, 2] < -_MIN_DEPTH)
-    if init_valid.mean() < cfg.min_frame_fraction:  # 2D only (or unusable landmarks)
-        init_valid = valid
-        hip_px = 0.5 * (obs2d[:, row[_L_HIP]] + obs2d[:, row[_R_HIP]])
-        d_img = 0.5 * (obs2d[:, row[_L_SHO]] + obs2d[:, row[_R_SHO]]) - hip_px
-        up = np.stack([d_img[:, 0], -d_img[:, 1], np.zeros(T)], -1)
-        up = up / np.maximum(np.linalg.norm(up, axis=-1, keepdims=True), 1e-9)
-        a_img = obs2d[:, row[_L_HIP]] - obs2d[:, row[_R_HIP]]
-        right = np.stack([up[:, 1], -up[:, 0], np.zeros(T)], -1)  # image-right of "up"
-        # Facing the camera when the left hip appears right of the right hip; yaw is left to the fit.
-        facing = np.where(a_img[:, 0] * right[:, 0] - a_img[:, 1] * right[:, 1] >= 0, 1.0, -1.0)
-        R_init = _frame(facing[:, None] * right, up) @ F_rest.T
-        depth = focal * float(np.linalg.norm(mid_sho_rest - mid_hip_rest)) / np.maximum(np.linalg.norm(d_img, axis=-1), 1e-6)
-        hip_c = np.stack([(hip_px[:, 0] - cx) * depth / focal, -(hip_px[:, 1] - cy) * depth / focal, -depth], -1)
-    R_init = _fill_missing(R_init, init_valid, linear=False)
-    hip_c = _fill_missing(hip_c, init_valid, linear=True)
-    # SMPL FK with the hips unrotated: hip centre = J0 + trans + R_root (mid_hip_rest − J0).
-    trans_init = hip_c - J_rest[0] - R_init @ (mid_hip_rest - J_rest[0])
-    body_init = np.zeros((T, NUM_SMPL_JOINTS - 1, 3))
-    for j, (axis, sign) in _HINGES.items():
-        body_init[:, j - 1, axis] = sign * (cfg.init_knee if j in (4, 5) else cfg.init_elbow)
-    body_init[:, _L_SHO - 1, 2] = -cfg.init_arms_down
-    body_init[:, _R_SHO - 1, 2] = cfg.init_arms_down
-
-    # ----- optimisation ------------------------------------------------------------------------
-    dev = torch.device(device)
-
-    def tt(a: Any) -> torch.Tensor:
-        return torch.as_tensor(np.asarray(a), dtype=torch.float32, device=dev)
-
-    prior_w = tt(_prior_weights({int(j) for j in smpl_idx[use]}, cfg)[1:])
-    idx_t = torch.as_tensor(smpl_idx[use], device=dev)
-    obs2d_t, c2d_t = tt(obs2d[:, use]), tt(c2d[:, use])
-    torso_w = tt(np.isin(smpl_idx[use], _TORSO))
-    n2d = max(float((c2d[:, use] > 0).any(-1).sum()), 1.0)
-    if have3d:
-        obs3d_t, c3d_t = tt(obs3d[:, use]), tt(c3d[:, use])
-        n3d = max(float((c3d[:, use] > 0).any(-1).sum()), 1.0)
-    R_init_t = tt(R_init)
-    acc_scale = (fps / 30.0) ** 2
-    hinge_rows = [j - 1 for j in _HINGES]
-    hinge_axis = torch.as_tensor([a for a, _ in _HINGES.values()], device=dev)
-    hinge_flex = tt([s for _, s in _HINGES.values()])
-    off_hinge = torch.ones(len(_HINGES), 3, device=dev)
-    off_hinge[torch.arange(len(_HINGES)), hinge_axis] = 0.0
-
-    cuda_ids = [dev.index if dev.index is not None else torch.cuda.current_device()] if dev.type == "cuda" else []
-    with torch.random.fork_rng(devices=cuda_ids):
-        torch.manual_seed(cfg.seed)
-        root_delta = torch.zeros(T, 3, device=dev, requires_grad=True)
-        body = tt(body_init).requires_grad_(True)
-        trans = tt(trans_init).requires_grad_(True)
-
-        def rotmats() -> torch.Tensor:
-            root = axis_angle_to_matrix(root_delta) @ R_init_t
-            return torch.cat([root[:, None], axis_angle_to_matrix(body)], 1)
-
-        def objective(full: bool, gnc: float) -> torch.Tensor:
-            J = forward_kinematics(rotmats(), trans, rest)  # (T, 24, 3)
-            Jm = J[:, idx_t]
-            depth = torch.clamp(-Jm[..., 2], min=_MIN_DEPTH)
-            proj = torch.stack([cx + focal * Jm[..., 0] / depth, cy - focal * Jm[..., 1] / depth], -1)
-            r2 = ((proj - obs2d_t) / height_px).pow(2).sum(-1)
-            s2 = (gnc * cfg.robust_2d) ** 2
-            w2 = c2d_t if full else c2d_t * torso_w
-            loss = cfg.w_2d * (w2 * s2 * r2 / (r2 + s2)).sum() / n2d  # Geman–McClure
-            if have3d:
-                e2 = (Jm - 0.5 * (J[:, _L_HIP] + J[:, _R_HIP])[:, None] - obs3d_t).pow(2).sum(-1)
-                s3 = (gnc * cfg.robust_3d) ** 2
-                w3 = c3d_t if full else c3d_t * torso_w
-                loss = loss + cfg.w_3d * (w3 * s3 * e2 / (e2 + s3)).sum() / n3d
-            if T >= 3:
-                acc = (J[2:] - 2 * J[1:-1] + J[:-2]) * acc_scale
-                loss = loss + cfg.w_smooth * (acc if full else acc[:, :1]).pow(2).sum((-1, -2)).mean()
-            if full:
-                loss = loss + (body.pow(2).sum(-1) * prior_w).sum(-1).mean()
-                h = body[:, hinge_rows]  # (T, 4, 3)
-                flex = h.gather(-1, hinge_axis[None, :, None].expand(T, -1, 1))[..., 0] * hinge_flex
-                limits = torch.relu(-flex - cfg.limit_margin).pow(2) + 0.1 * (h * off_hinge).pow(2).sum(-1)
-                loss = loss + cfg.w_limits * limits.sum(-1).mean()
-            return loss
-
-        def run(params: list[torch.Tensor], steps: int, full: bool, gnc: float) -> None:
-            if steps <= 0:
-                return
-            if cfg.optimizer == "lbfgs":
-                opt: torch.optim.Optimizer = torch.optim.LBFGS(
-                    params, lr=1.0, max_iter=steps, history_size=cfg.lbfgs_history, tolerance_grad=1e-9,
-                    tolerance_change=1e-12, line_search_fn="strong_wolfe")
-
-                def closure() -> torch.Tensor:
-                    opt.zero_grad(set_to_none=True)
-                    loss = objective(full, gnc)
-                    loss.backward()
-                    return loss
-
-                opt.step(closure)
-                return
-            opt = torch.optim.Adam(params, lr=cfg.lr)
-            sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, steps, eta_min=cfg.lr / 10)
-            for _ in range(steps):
-                opt.zero_grad(set_to_none=True)
-                objective(full, gnc).backward()
-                opt.step()
-                sched.step()
-
-        iterations = cfg.iterations_landmarks if have3d else cfg.iterations
-        n_wide = round(iterations * cfg.gnc_fraction)
-        run([root_delta, trans], cfg.root_iterations, False, cfg.gnc_scale)
-        run([root_delta, body, trans], n_wide, True, cfg.gnc_scale)
-        run([root_delta, body, trans], iterations - n_wide, True, 1.0)
-        with torch.no_grad():
-            R = rotmats().double().cpu().numpy()
-            tr = trans.double().cpu().numpy()
-
-    # ----- evaluation (float64) and the y-up world -----------------------------------------------
+    if not np.isfinite(obs.height_px) or obs.height_px <= 1.0 or obs.valid.mean() < cfg.min_frame_fraction:
+        return failure(f"too few confident keypoints: {int(obs.valid.sum())}/{len(kp)} frames have both hips and both "
+                       f"shoulders (need {cfg.min_frame_fraction:.0%})")
+    R_init, trans_init, body_init = initial_state(obs, camera, rest, cfg)
+    R, tr = optimise(obs, R_init, trans_init, body_init, camera, rest, fps, cfg, device)
     if not (np.isfinite(R).all() and np.isfinite(tr).all()):
-        return failure("the optimisation diverged (non-finite result)", height_px)
+        return failure("the optimisation diverged (non-finite result)")
+    return _result(R, tr, obs, camera, rest, fps, skeleton, cfg, t0)
+
+
+def _result(R: np.ndarray, tr: np.ndarray, obs: Observations, camera: PinholeCamera, rest: RestSkeleton, fps: float,
+            skeleton: str, cfg: FitConfig, t0: float) -> FitResult:
+    """The :class:`FitResult` of finite (T, 24, 3, 3) rotations and (T, 3) translations in the camera
+    frame: errors in float64, the motion and camera moved into the y-up world
+    (:func:`~macedance.motion.camera.world_offset`), and the acceptance thresholds applied."""
     poses = matrix_to_axis_angle(R)  # also re-orthonormalises the float32 products
     J = forward_kinematics(axis_angle_to_matrix(poses), tr, rest)
-    Jm = J[:, smpl_idx[use]]
-    depth = np.maximum(-Jm[..., 2], _MIN_DEPTH)
-    proj = np.stack([cx + focal * Jm[..., 0] / depth, cy - focal * Jm[..., 1] / depth], -1)
-    seen = c2d[:, use] > 0
-    reproj_px = float(np.linalg.norm(proj - obs2d[:, use], axis=-1)[seen].mean())
-    reproj_rel = reproj_px / height_px
+    use = obs.use
+    Jm = J[:, obs.smpl_idx[use]]
+    seen = obs.c2d[:, use] > 0
+    reproj_px = float(np.linalg.norm(camera.project(Jm) - obs.obs2d[:, use], axis=-1)[seen].mean())
+    reproj_rel = reproj_px / obs.height_px
     landmark_mm = float("nan")
-    if have3d:
-        e3 = np.linalg.norm(Jm - 0.5 * (J[:, _L_HIP] + J[:, _R_HIP])[:, None] - obs3d[:, use], axis=-1)
-        seen3 = c3d[:, use] > 0
+    if obs.obs3d is not None and obs.c3d is not None:
+        e3 = np.linalg.norm(Jm - 0.5 * (J[:, L_HIP] + J[:, R_HIP])[:, None] - obs.obs3d[:, use], axis=-1)
+        seen3 = obs.c3d[:, use] > 0
         landmark_mm = float(e3[seen3].mean() * 1000.0) if seen3.any() else float("nan")
 
     offset = world_offset(J)
-    camera.update(cam_x=float(offset[0]), cam_y=float(offset[1]), cam_z=float(offset[2]))
-    meta = {"fit": "fit_smpl", "skeleton": skeleton, "rest": rest.name, "focal_px": f"{focal:.6g}",
+    camera = dataclasses.replace(camera, cam_x=float(offset[0]), cam_y=float(offset[1]), cam_z=float(offset[2]))
+    meta = {"fit": "fit_smpl", "skeleton": skeleton, "rest": rest.name, "focal_px": f"{camera.focal:.6g}",
             "focal_estimated": str(cfg.focal is None).lower(),
             "world": "level camera frame (y up, camera looks along -z), translated"}
     motion = Motion(poses, tr + offset, fps, "y", meta=meta)
@@ -538,8 +334,8 @@ def fit_smpl(
     reasons = []
     if not np.isfinite(reproj_rel) or reproj_rel > cfg.max_reproj:
         reasons.append(f"mean reprojection error {reproj_px:.1f} px = {reproj_rel:.3f} × person height "
-                       f"{height_px:.0f} px > {cfg.max_reproj}")
-    if have3d and not landmark_mm <= cfg.max_landmark_mm:
+                       f"{obs.height_px:.0f} px > {cfg.max_reproj}")
+    if obs.obs3d is not None and not landmark_mm <= cfg.max_landmark_mm:
         reasons.append(f"mean 3D landmark error {landmark_mm:.1f} mm > {cfg.max_landmark_mm} mm")
     return FitResult(motion, camera, reproj_px, reproj_rel, landmark_mm, not reasons, "; ".join(reasons),
-                     time.perf_counter() - t0, height_px)
+                     time.perf_counter() - t0, obs.height_px)

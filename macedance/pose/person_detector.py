@@ -28,8 +28,8 @@ wide frame) and often gives one detection to people standing close together; cou
 lower bound, reliable for telling "nobody" from "someone" and for large, separated people.
 
 Tiles (``detect(image, tiles=True)``, ``count(..., tiles=True)``): the detector is also run on
-overlapping crops, coarse to fine (:func:`tile_crops`), each letterboxed to 224² on its own, so people
-are seen larger and without the prominent one in view:
+overlapping crops, coarse to fine (:func:`~macedance.pose.detection_boxes.tile_crops`), each
+letterboxed to 224² on its own, so people are seen larger and without the prominent one in view:
 
 * level 0, the full frame (exactly the ``tiles=False`` pass);
 * level 1, squares of side = the image's shorter side, stepped along the longer side with ≥ 25 %
@@ -39,8 +39,8 @@ are seen larger and without the prominent one in view:
 
 A crop's detections are mapped back to image pixels before the person box is built, so a person cut by
 a crop still gets a full-size box (the hip-centred square) in image coordinates. Merging
-(:func:`merge_tiled`) is greedy, coarse to fine and then by score: a detection is a duplicate of an
-already kept one *from another crop* if their person boxes overlap by IoU > ``iou_threshold`` or the
+(:func:`~macedance.pose.detection_boxes.merge_tiled`) is greedy, coarse to fine and then by score: a
+detection is a duplicate of an already kept one *from another crop* if their person boxes overlap by IoU > ``iou_threshold`` or the
 intersection covers > 60 % of the smaller box (a person cut by one crop, seen whole in another); the
 kept detection takes the best score of its duplicates. Detections of one crop are never merged with
 each other (the model's NMS already kept them apart, e.g. two people side by side). Coarse first
@@ -65,6 +65,7 @@ from typing import Any
 import numpy as np
 
 from macedance.errors import MissingDependencyError, ValidationError
+from macedance.pose.detection_boxes import merge_tiled, tile_crops, weighted_nms
 
 log = logging.getLogger(__name__)
 
@@ -77,11 +78,6 @@ NUM_ANCHORS = 2254
 NUM_COORDS = 12  # box (cx, cy, w, h) + 4 keypoints (x, y)
 NUM_KEYPOINTS = 4  # 0 mid-hip, 1 full-body size/rotation, 2 mid-shoulder, 3 upper-body size/rotation
 SCORE_CLIP = 100.0
-
-# tiles (see the module docstring)
-TILE_MIN_OVERLAP = 0.25  # level-1 squares overlap their neighbours by at least this fraction of a side
-TILE_GRID_FRACTION = 0.6  # level-2 crops are this fraction of the image's width and height
-TILE_CONTAINMENT = 0.6  # a box whose intersection with a kept one exceeds this fraction of the smaller box is a duplicate
 
 # SsdAnchorsCalculator options of MediaPipe's pose_detection graph. With fixed_anchor_size the anchor
 # width and height are 1, so only the number of anchors per cell matters: 2 per layer (aspect ratio 1.0
@@ -149,120 +145,6 @@ def ssd_anchors() -> np.ndarray:
     assert anchors.shape == (NUM_ANCHORS, 2), anchors.shape
     anchors.setflags(write=False)
     return anchors
-
-
-def _iou(box: np.ndarray, boxes: np.ndarray) -> np.ndarray:
-    """IoU of one box (4,) with boxes (N, 4), all [x0, y0, x1, y1]."""
-    w = np.clip(np.minimum(box[2], boxes[:, 2]) - np.maximum(box[0], boxes[:, 0]), 0, None)
-    h = np.clip(np.minimum(box[3], boxes[:, 3]) - np.maximum(box[1], boxes[:, 1]), 0, None)
-    inter = w * h
-    area = (box[2] - box[0]) * (box[3] - box[1])
-    areas = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
-    union = area + areas - inter
-    return np.where(union > 0, inter / np.where(union > 0, union, 1), 0.0)
-
-
-def weighted_nms(boxes: np.ndarray, scores: np.ndarray, keypoints: np.ndarray,
-                 iou_threshold: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """MediaPipe's weighted non-maximum suppression.
-
-    Repeatedly takes the best remaining detection and every remaining one overlapping it by
-    IoU > ``iou_threshold``; the cluster becomes one detection whose box and keypoints are the
-    score-weighted means of the cluster's and whose score is the best one.
-
-    Args:
-        boxes: (N, 4) [x0, y0, x1, y1]; scores: (N,); keypoints: (N, K, 2).
-    Returns:
-        boxes (M, 4), scores (M,) descending, keypoints (M, K, 2).
-    """
-    remaining = np.argsort(-scores, kind="stable")
-    out_b: list[np.ndarray] = []
-    out_k: list[np.ndarray] = []
-    out_s: list[float] = []
-    while remaining.size:
-        top = remaining[0]
-        member = _iou(boxes[top], boxes[remaining]) > iou_threshold
-        member[0] = True
-        idx = remaining[member]
-        w = scores[idx] / scores[idx].sum()
-        out_b.append(w @ boxes[idx])
-        out_k.append(np.tensordot(w, keypoints[idx], axes=1))
-        out_s.append(scores[top])
-        remaining = remaining[~member]
-    k = keypoints.shape[1:]
-    return (np.asarray(out_b, dtype=np.float64).reshape(-1, 4), np.asarray(out_s, dtype=np.float64),
-            np.asarray(out_k, dtype=np.float64).reshape(-1, *k))
-
-
-def tile_crops(height: int, width: int) -> list[tuple[int, tuple[int, int, int, int]]]:
-    """Crops of the tiled pass, coarse to fine, as (level, (x0, y0, x1, y1)) in pixels, x1/y1 exclusive.
-
-    Level 0 is the full frame; level 1 squares of side = the shorter side, evenly stepped along the
-    longer side so that neighbours overlap by ≥ ``TILE_MIN_OVERLAP`` (none if the image is square);
-    level 2 a 2×2 grid of crops of ``TILE_GRID_FRACTION`` of the width and height, at the four corners.
-    """
-    h, w = int(height), int(width)
-    out = [(0, (0, 0, w, h))]
-    side, long = min(h, w), max(h, w)
-    if long > side:
-        n = int(np.ceil((long - side) / ((1 - TILE_MIN_OVERLAP) * side))) + 1
-        for i in range(n):
-            p = round(i * (long - side) / (n - 1))
-            out.append((1, (p, 0, p + side, h) if w > h else (0, p, w, p + side)))
-    cw, ch = max(1, round(TILE_GRID_FRACTION * w)), max(1, round(TILE_GRID_FRACTION * h))
-    for y in (0, h - ch):
-        for x in (0, w - cw):
-            out.append((2, (x, y, x + cw, y + ch)))
-    return out
-
-
-def _overlaps(box: np.ndarray, boxes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """IoU and intersection / smaller area of one box (4,) with boxes (N, 4), all [x0, y0, x1, y1]."""
-    w = np.clip(np.minimum(box[2], boxes[:, 2]) - np.maximum(box[0], boxes[:, 0]), 0, None)
-    h = np.clip(np.minimum(box[3], boxes[:, 3]) - np.maximum(box[1], boxes[:, 1]), 0, None)
-    inter = w * h
-    area = (box[2] - box[0]) * (box[3] - box[1])
-    areas = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
-    union = area + areas - inter
-    smaller = np.minimum(area, areas)
-    iou = np.where(union > 0, inter / np.where(union > 0, union, 1), 0.0)
-    cont = np.where(smaller > 0, inter / np.where(smaller > 0, smaller, 1), 0.0)
-    return iou, cont
-
-
-def merge_tiled(boxes: np.ndarray, scores: np.ndarray, crop: np.ndarray, level: np.ndarray,
-                iou_threshold: float = 0.3, containment: float = TILE_CONTAINMENT) -> tuple[np.ndarray, np.ndarray]:
-    """Merge the detections of overlapping crops (see the module docstring).
-
-    Candidates are visited by ``level`` ascending (coarse first), then score descending. A candidate is
-    a duplicate if, among the kept detections of *other* crops, one overlaps it by IoU >
-    ``iou_threshold`` or intersection / smaller area > ``containment``; it is then dropped and the
-    best-overlapping such detection takes the maximum of the two scores. Otherwise it is kept.
-
-    Args:
-        boxes: (N, 4) person boxes [x0, y0, x1, y1] in image pixels; scores: (N,);
-        crop: (N,) int id of the crop each came from; level: (N,) int crop level.
-    Returns:
-        kept: (M,) int indices into the inputs, in visiting order; scores: (M,) float64, the merged scores.
-    """
-    boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
-    scores = np.asarray(scores, dtype=np.float64)
-    crop, level = np.asarray(crop), np.asarray(level)
-    order = np.lexsort((-scores, level))
-    kept: list[int] = []
-    kept_scores: list[float] = []
-    for i in order:
-        if kept:
-            k = np.asarray(kept)
-            iou, cont = _overlaps(boxes[i], boxes[k])
-            dup = ((iou > iou_threshold) | (cont > containment)) & (crop[k] != crop[i])
-            if dup.any():
-                j = int(np.flatnonzero(dup)[np.argmax(iou[dup])])
-                kept_scores[j] = max(kept_scores[j], float(scores[i]))
-                continue
-        kept.append(int(i))
-        kept_scores.append(float(scores[i]))
-    return np.asarray(kept, dtype=np.int64), np.asarray(kept_scores, dtype=np.float64)
 
 
 @dataclass(frozen=True)
@@ -385,8 +267,9 @@ class PersonDetector:
     def detect_full(self, image: np.ndarray, tiles: bool = False) -> PersonDetections:
         """Detect people in an (H, W, 3) uint8 RGB image; see :class:`PersonDetections`.
 
-        ``tiles=True`` also runs the detector on the overlapping crops of :func:`tile_crops` and merges
-        the detections with :func:`merge_tiled` (module docstring); about 5–8× slower."""
+        ``tiles=True`` also runs the detector on the overlapping crops of
+        :func:`~macedance.pose.detection_boxes.tile_crops` and merges the detections with
+        :func:`~macedance.pose.detection_boxes.merge_tiled` (module docstring); about 5–8× slower."""
         image = self._check_image(image)
         h, w = image.shape[:2]
         if not tiles:

@@ -9,7 +9,7 @@ the camera are culled (the meshes are closed and wound counter-clockwise seen fr
 
 Conventions: pixel coordinates are continuous, x right, y down, origin at the image's top-left
 corner, pixel (row i, column j) is sampled at its centre (j + 0.5, i + 0.5) — the convention of
-:func:`macedance.pose.fit.project` and of MediaPipe's normalised landmarks. ``depth`` is the distance
+:meth:`macedance.motion.camera.PinholeCamera.project` and of MediaPipe's normalised landmarks. ``depth`` is the distance
 along the optical axis (> 0 in front of the camera). Barycentrics are perspective-correct.
 """
 

