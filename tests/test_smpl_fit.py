@@ -251,3 +251,22 @@ def test_short_fit_is_deterministic_and_validates_inputs() -> None:
         fit_smpl(keypoints, "vitpose25", (0, HEIGHT), FPS)
     with pytest.raises(ValidationError):
         FitConfig(optimizer="sgd")
+
+
+def test_build_fit_cache_hit_returns_the_same_motion_and_meta(tmp_path, monkeypatch) -> None:
+    """A dataset build's SMPL fit served from the cache equals a fresh fit, meta included (before FIT_CACHE_VERSION
+    2 a hit lost the motion's meta, so a video redone from a warm cache wrote a different motion file)."""
+    from macedance.datasets.from_video.params import BuildParams
+    from macedance.datasets.from_video.stages import fit_clip
+    from macedance.io.video import VideoInfo
+
+    monkeypatch.setenv("MACEDANCE_CACHE_DIR", str(tmp_path))
+    _, keypoints, landmarks = camera_scene(seed=2, seconds=0.5, skeleton="mediapipe33")
+    info = VideoInfo("clip.mp4", FPS, WIDTH, HEIGHT, len(keypoints), len(keypoints) / FPS, 0, "h264", False, 0, 0)
+    params = BuildParams(fit={"focal": FOCAL, "iterations": 20, "iterations_landmarks": 20, "root_iterations": 5})
+    fresh = fit_clip(keypoints, landmarks, "mediapipe33", info, builtin_skeleton(), params)
+    hit = fit_clip(keypoints, landmarks, "mediapipe33", info, builtin_skeleton(), params)
+    assert fresh["motion"].meta and hit["motion"].meta == fresh["motion"].meta
+    np.testing.assert_array_equal(hit["motion"].poses, fresh["motion"].poses)
+    np.testing.assert_array_equal(hit["motion"].trans, fresh["motion"].trans)
+    assert {k: v for k, v in hit.items() if k != "motion"} == {k: v for k, v in fresh.items() if k != "motion"}

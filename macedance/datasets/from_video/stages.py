@@ -21,7 +21,7 @@ from macedance.datasets.from_video.shots import SCAN_VERSION, scan_video
 from macedance.errors import MaceDanceError
 from macedance.io.video import VideoInfo, iter_frames, scaled_size
 
-FIT_CACHE_VERSION = "1"
+FIT_CACHE_VERSION = "2"  # 2: the motion's meta is cached too (a hit used to return the motion without it)
 ProgressFn = Callable[[int], None]  # called with the number of newly processed frames (scan pass, then pose pass)
 
 
@@ -124,14 +124,14 @@ def fit_clip(kp: np.ndarray, world: np.ndarray | None, skeleton: str, info: Vide
     cache = NpzCache("build-fit")
     if (hit := cache.get(key)) is not None:
         scalars = json.loads(str(hit["scalars_json"]))
-        motion = Motion(hit["poses"], hit["trans"], float(hit["fps"]), "y")
+        motion = Motion(hit["poses"], hit["trans"], float(hit["fps"]), "y", meta=json.loads(str(hit["meta_json"])))
         return {"motion": motion, **scalars}
     res = fit_smpl(kp, skeleton, (info.width, info.height), info.fps, landmarks3d=world, rest=rest, config=config)
     scalars = {"reproj_px": float(res.reproj_px), "reproj_rel": float(res.reproj_rel), "landmark_mm": float(res.landmark_mm),
                "ok": bool(res.ok), "reason": res.reason, "camera": res.camera.to_dict(),
                "fit_seconds": float(res.seconds)}
     cache.put(key, {"poses": res.motion.poses, "trans": res.motion.trans, "fps": np.float64(res.motion.fps),
-                    "scalars_json": np.str_(json.dumps(scalars))})
+                    "scalars_json": np.str_(json.dumps(scalars)), "meta_json": np.str_(json.dumps(res.motion.meta))})
     return {"motion": res.motion, **scalars}
 
 
