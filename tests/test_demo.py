@@ -99,11 +99,12 @@ def test_demo_fresh_starts_over(demo: tuple[Path, Path, dict, str], tmp_path: Pa
     monkeypatch.setenv("MACEDANCE_CACHE_DIR", str(cache))
     marker = out / "runs" / "edge" / "stale.txt"
     marker.write_text("from an earlier run")
-    from macedance.cli import _demo_state
+    from macedance.demo import prepare_demo_folder
 
-    assert _demo_state(out, 6, 30, 0, fresh=False) == [] and marker.is_file()
-    assert _demo_state(out, 6, 31, 0, fresh=False) == ["the trained models (--steps changed)"] and not marker.parent.exists()
-    assert _demo_state(out, 6, 31, 0, fresh=True) == ["everything (--fresh)"] and not (out / "rendered").exists()
+    assert prepare_demo_folder(out, sequences=6, steps=30, seed=0, fresh=False) == [] and marker.is_file()
+    assert prepare_demo_folder(out, sequences=6, steps=31, seed=0, fresh=False) == ["the trained models (--steps changed)"]
+    assert not marker.parent.exists()
+    assert prepare_demo_folder(out, sequences=6, steps=31, seed=0, fresh=True) == ["everything (--fresh)"] and not (out / "rendered").exists()
 
 
 def test_a_training_run_with_nothing_left_to_do_reports_the_same_fields(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -1,0 +1,83 @@
+"""``macedance generate``: dance motion, and dance video, from music with trained methods."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from macedance.cli import user_errors
+from macedance.cli._ui import console, progress_bar
+
+app = typer.Typer(help="Generate dance with a trained method.", no_args_is_help=True)
+
+
+@app.command("motion")
+def generate_motion_cmd(
+    ckpt: Annotated[Path, typer.Option(help="A run folder or checkpoint.pt from `train motion`.")],
+    music: Annotated[Path, typer.Option(help="Music: audio/video file or a music .npz (30 fps).")],
+    out: Annotated[Path, typer.Option(help="Output motion .npz.")],
+    seconds: Annotated[Optional[float], typer.Option(help="Length (default: the music's).")] = None,
+    genre: Annotated[Optional[str], typer.Option(help="Dance genre (one of the run's genres; default unknown).")] = None,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+    render: Annotated[Optional[Path], typer.Option(help="Also write a skeleton video (.mp4) with the music.")] = None,
+    device: Annotated[str, typer.Option(help="cpu or cuda.")] = "cpu",
+) -> None:
+    """Generate a dance for a music file in one pass (any length) and optionally render it."""
+    from macedance.methods.generate import generate_motion
+
+    with user_errors():
+        with progress_bar("sample") as progress:
+            motion = generate_motion(ckpt, music, seconds, genre, seed, device, lambda i, n: progress(i, n, "DDIM"))
+        motion.save(out)
+        if render:
+            from macedance.io.video import write_video
+            from macedance.render.skeleton import skeleton_frames
+
+            audio = music if music.suffix.lower() != ".npz" else None
+            write_video(render, skeleton_frames(motion), motion.fps, audio=audio, audio_seconds=motion.duration)
+    console.print(f"[green]{motion.num_frames} frames[/green] ({motion.duration:.2f} s at {motion.fps:g} fps) → {out}"
+                  + (f", video → {render}" if render else ""))
+
+
+@app.command("video")
+def generate_video_cmd(
+    music: Annotated[Path, typer.Option(help="Music: an audio or video file (muxed into the output).")],
+    ref: Annotated[Path, typer.Option(help="Reference image: a full-body photo of one person.")],
+    motion_ckpt: Annotated[Path, typer.Option(help="Motion Expert run folder or checkpoint.pt from `train motion`.")],
+    model: Annotated[Path, typer.Option(help="Local diffusers Wan-Animate folder (e.g. Wan2.2-Animate-14B-Diffusers); never downloaded.")],
+    out: Annotated[Path, typer.Option(help="Output video (.mp4).")],
+    seconds: Annotated[Optional[float], typer.Option(help="Length (default: the music's).")] = None,
+    seed: Annotated[int, typer.Option(help="Random seed (motion and video).")] = 0,
+    genre: Annotated[Optional[str], typer.Option(help="Dance genre for the Motion Expert.")] = None,
+    fps: Annotated[float, typer.Option(help="Frame rate of the pose video and the output.")] = 16.0,
+    width: Annotated[int, typer.Option(help="Output width (multiple of 16).")] = 720,
+    height: Annotated[int, typer.Option(help="Output height (multiple of 16).")] = 1280,
+    steps: Annotated[int, typer.Option(min=1, help="Denoising steps per segment.")] = 20,
+    segment_frames: Annotated[int, typer.Option(help="Frames per relay segment (4n + 1; 77 = the 81-frame window with the reference).")] = 77,
+    prev_frames: Annotated[int, typer.Option(help="Frames of the previous segment each segment is anchored on (1 or 5).")] = 1,
+    guidance: Annotated[float, typer.Option(help="Classifier-free guidance scale (1 = off, as Wan-Animate and MACE-Dance).")] = 1.0,
+    prompt: Annotated[str, typer.Option(help="Text prompt.")] = "",
+    adapter: Annotated[Optional[Path], typer.Option(help="Body-Adapter weights: a `train appearance` run or a .safetensors file.")] = None,
+    lora: Annotated[Optional[Path], typer.Option(help="LoRA: an aesthetic-stage run or a .safetensors file (diffusers or Wan/DiffSynth names).")] = None,
+    lora_alpha: Annotated[float, typer.Option(help="Strength the LoRA is merged at (MACE-Dance: 0.5).")] = 0.5,
+    device: Annotated[str, typer.Option(help="cpu or cuda (bf16 on cuda).")] = "cpu",
+    offload: Annotated[str, typer.Option(help="none, model (components on the GPU only while they run) or sequential (layer by layer).")] = "none",
+    pose_video: Annotated[Optional[Path], typer.Option(help="Also write the pose video (.mp4).")] = None,
+    face_video: Annotated[Optional[Path], typer.Option(help="Also write the face video (.mp4).")] = None,
+    motion_out: Annotated[Optional[Path], typer.Option(help="Also write the generated motion (.npz).")] = None,
+) -> None:
+    """Music + reference image → dance video: Motion Expert → pose video → Appearance Expert (Wan-Animate)
+    ([italic]docs/appearance-expert.md[/italic])."""
+    from macedance.appearance.pipeline import AnimateConfig
+    from macedance.methods.generate import generate_video
+
+    with user_errors():
+        cfg = AnimateConfig(width=width, height=height, steps=steps, segment_frames=segment_frames, prev_frames=prev_frames,
+                            guidance=guidance, prompt=prompt)
+        with progress_bar("generate") as progress:
+            summary = generate_video(music, ref, motion_ckpt, model, out, cfg, seconds, seed, genre, fps, device, offload, adapter,
+                                     lora, lora_alpha, pose_video, face_video, motion_out,
+                                     lambda stage, i, n: progress(i, n, stage))
+    console.print(f"[green]{summary['frames']} frames[/green] ({summary['seconds']:.2f} s at {fps:g} fps, {width}×{height}) → {out}")
