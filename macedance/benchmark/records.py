@@ -19,13 +19,25 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from macedance.errors import DataFormatError, ValidationError
+from macedance.metrics.score import Score
 from macedance.metrics.spec import known_metric, metric_spec
 
 SCHEMA_VERSION = 2
+#: Keys of a score in a record, in order.
+RECORD_KEYS = ("value", "ci95", "n", "undefined_reason")
+
+
+def record_score(score: Mapping[str, Any], ci95: list[float] | None = None) -> dict[str, Any]:
+    """A score of an evaluation result (:meth:`~macedance.metrics.score.Score.to_dict`) as a record holds it,
+    with its bootstrap 95 % interval ``ci95`` (low, high) or ``None``."""
+    s = Score.from_dict(score)
+    s.ci95 = None if ci95 is None else (ci95[0], ci95[1])
+    return s.to_dict(RECORD_KEYS)
 
 
 def migrate(record: dict[str, Any]) -> dict[str, Any]:
@@ -35,11 +47,7 @@ def migrate(record: dict[str, Any]) -> dict[str, Any]:
         return record
     if version == 1 and record.get("kind") == "motion-evaluation":
         preset = record.get("preset", {})
-        scores = {
-            k: {"value": v.get("value"), "ci95": None, "n": v.get("n", 0), "undefined_reason": v.get("undefined_reason")}
-            for k, v in record.get("scores", {}).items()
-            if not k.endswith("_gt")
-        }
+        scores = {k: record_score(v) for k, v in record.get("scores", {}).items() if not k.endswith("_gt")}
         inputs = record.get("inputs", {})
         return {
             "schema_version": SCHEMA_VERSION, "kind": "macedance-result", "migrated_from": 1,

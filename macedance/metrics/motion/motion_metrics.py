@@ -33,6 +33,7 @@ from macedance.metrics.motion.geometric import geometric_features_3d
 from macedance.metrics.motion.kinetic import kinetic_features_3d
 from macedance.metrics.motion.pfc import pfc_per_sequence
 from macedance.metrics.motion.presets import MotionPreset
+from macedance.metrics.score import Score
 from macedance.motion.kinematics import convert_up_axis, resample_linear, resample_times
 
 log = logging.getLogger(__name__)
@@ -42,19 +43,6 @@ ROLES = ("pred", "gt")
 
 class SkipSequence(MaceDanceError):
     """A sequence cannot be evaluated under the preset (recorded as a skip with this reason)."""
-
-
-@dataclass
-class Score:
-    """A metric value, or ``None`` with the reason it is undefined."""
-
-    value: float | None
-    reason: str | None = None
-    n: int = 0
-    details: dict[str, Any] = field(default_factory=dict)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"value": self.value, "undefined_reason": self.reason, "n": self.n, "details": self.details}
 
 
 @dataclass

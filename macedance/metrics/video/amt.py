@@ -20,6 +20,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from macedance.weights import WeightSpec, checked_state, register_weights, user_state
+
 
 def _resize(x: torch.Tensor, scale: float) -> torch.Tensor:
     return F.interpolate(x, scale_factor=scale, mode="bilinear", align_corners=False)
@@ -274,3 +276,17 @@ class AMTS(nn.Module):
                  + (1 - mask.reshape(-1, 1, h, w)) * warp(rep(img1), flow1.reshape(-1, 2, h, w))
                  + rep(mean) + res.reshape(-1, 3, h, w)).reshape(b, n, 3, h, w)
         return warps.mean(1) + self.comb_block(warps.view(b, -1, h, w))
+
+
+def _convert(raw: bytes, source: str) -> dict[str, torch.Tensor]:
+    """VBench's motion-smoothness checkpoint ``amt-s.pth`` (``{"state_dict": …}``)."""
+    with torch.device("meta"):
+        expected = AMTS().state_dict()
+    return checked_state(user_state(raw, source), source, expected, "AMT-S")
+
+
+WEIGHTS = register_weights(
+    WeightSpec("amt-s", "AMT-S frame interpolation (Vimeo90K): VBench motion smoothness", "CC-BY-NC-4.0 (MCG-NKU/AMT, as vendored by VBench)",
+               "AMT-S checkpoint as VBench downloads it (user-supplied; VBench's pretrained/amt_model/amt-s.pth)", "", "",
+               "amt-s.pth", None, _convert),
+)

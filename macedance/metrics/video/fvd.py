@@ -10,7 +10,6 @@ the published protocol; here whatever the folders hold) and ``disco`` (16 frames
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from typing import Any
 
 import numpy as np
 import torch
@@ -18,14 +17,14 @@ import torch.nn.functional as F
 
 from macedance.errors import MaceDanceError
 from macedance.metrics.motion.frechet import frechet_distance, gaussian_stats
+from macedance.metrics.score import Score
+from macedance.metrics.video.i3d import InceptionI3d
+from macedance.weights import load_weights
 
 FVD_PRESETS = {"stylegan-v": {"frames": 16, "resize": "bilinear"}, "disco": {"frames": 16, "resize": "bicubic"}}
 
 
 def load_i3d(device: str = "cpu") -> torch.nn.Module:
-    from macedance.metrics.video.i3d import InceptionI3d
-    from macedance.weights import load_weights
-
     model = InceptionI3d()
     model.load_state_dict(load_weights("i3d-kinetics-400"))
     return model.eval().to(device)
@@ -67,13 +66,13 @@ def i3d_features(model: torch.nn.Module, clips: Iterable[np.ndarray], preset: st
     return np.concatenate(feats) if feats else np.zeros((0, 400))
 
 
-def fvd_from_features(pred: np.ndarray, gt: np.ndarray, method: str = "sqrtm") -> dict[str, Any]:
-    """FVD (Fréchet distance of the logits, √(Σ1Σ2) by ``method``: see
-    :func:`~macedance.metrics.motion.frechet.frechet_distance`); undefined with fewer than 2 videos per set."""
+def fvd_from_features(pred: np.ndarray, gt: np.ndarray, method: str = "sqrtm") -> Score:
+    """FVD of (n, 400) logits (Fréchet distance, √(Σ1Σ2) by ``method``: see
+    :func:`~macedance.metrics.motion.frechet.frechet_distance`), ``n`` the generated videos; undefined with fewer
+    than 2 videos per set (then without details)."""
     if len(pred) < 2 or len(gt) < 2:
-        return {"value": None, "undefined_reason": f"needs ≥ 2 videos per set ({len(pred)} generated, {len(gt)} real)"}
+        return Score(None, f"needs ≥ 2 videos per set ({len(pred)} generated, {len(gt)} real)", len(pred), None)
     mu1, s1 = gaussian_stats(pred)
     mu2, s2 = gaussian_stats(gt)
     res = frechet_distance(mu1, s1, mu2, s2, eps=1e-6, method=method)
-    return {"value": res.value, "undefined_reason": None,
-            "details": {"eps_retry": res.eps_retry, "singular": res.singular, "frechet_sqrt": method}}
+    return Score(res.value, None, len(pred), {"eps_retry": res.eps_retry, "singular": res.singular, "frechet_sqrt": method})

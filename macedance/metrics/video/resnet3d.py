@@ -17,6 +17,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from macedance.weights import WeightSpec, checked_state, register_weights, user_state
+
 MEAN = (114.7748, 107.7354, 99.4750)
 
 
@@ -83,3 +85,15 @@ def video_features(model: ResNet3D50, frames: np.ndarray, duration: int = 16, de
     v = (v.double() - torch.tensor(MEAN, dtype=torch.float64)).float()
     v = v.view(-1, duration, *v.shape[1:]).permute(0, 4, 1, 2, 3).contiguous()
     return model(v.to(device)).cpu().numpy().mean(0)
+
+
+def _convert(raw: bytes, source: str) -> dict[str, torch.Tensor]:
+    """Hara et al.'s ``resnet-50-kinetics.pth`` (the classifier ``fc`` is optional: features only)."""
+    return checked_state(user_state(raw, source), source, ResNet3D50().state_dict(), "3D-ResNet-50", optional=("fc.",))
+
+
+WEIGHTS = register_weights(
+    WeightSpec("resnet3d-50-kinetics", "3D-ResNet-50, Kinetics-400 (Hara et al.), 2048-d pooled features: DisCo's FID-VID",
+               "MIT (kenshohara/3D-ResNets-PyTorch)", "kenshohara/3D-ResNets-PyTorch release (user-supplied; DisCo's "
+               "eval_fvd/resnet-50-kinetics.pth)", "", "", "resnet-50-kinetics.pth", None, _convert),
+)

@@ -19,6 +19,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from macedance.metrics.video.vit import Block, _depth
+from macedance.weights import WeightSpec, register_weights, sized_state, user_state
 
 FRAMES = 16
 
@@ -63,3 +64,20 @@ def preprocess(frames: np.ndarray) -> torch.Tensor:
     x = torch.as_tensor(frames).permute(3, 0, 1, 2).to(torch.float32) / 255
     return F.interpolate(x, size=(224, 224), mode="bilinear", align_corners=False)
 
+
+
+def _convert(raw: bytes, source: str) -> dict[str, Any]:
+    """cd-FVD's VideoMAE-v2 ViT-g/14 ``vit_g_hybrid_pt_1200e_ssv2_ft.pth`` (``{"module": …}``; ``head`` optional)."""
+    state = user_state(raw, source)
+    n_cls = state["head.weight"].shape[0] if "head.weight" in state else 174
+    checked = sized_state(state, source, "VideoMAE-v2", videomae_config, lambda **c: VideoMAEv2(**c, num_classes=n_cls),
+                          optional=("head.",))
+    return {k: v.to(state[k].dtype) for k, v in checked.items()}  # the released file is float16: stored as such (2 GB)
+
+
+WEIGHTS = register_weights(
+    WeightSpec("videomae-v2-g-ssv2", "VideoMAE-v2 ViT-g/14, SSv2-finetuned (1408-d fc_norm features): cd-FVD",
+               "Apache-2.0 (OpenGVLab/VideoMAE2 model card; VideoMAEv2's own model zoo asks for a request form)", "OpenGVLab VideoMAEv2 release "
+               "vit_g_hybrid_pt_1200e_ssv2_ft.pth, the checkpoint of the cd-fvd package (user-supplied)", "", "",
+               "vit_g_hybrid_pt_1200e_ssv2_ft.pth", None, _convert),
+)

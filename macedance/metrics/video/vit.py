@@ -25,6 +25,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from macedance.weights import WeightSpec, register_weights, sized_state, user_state
+
 
 class QuickGELU(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -165,3 +167,31 @@ class ClipVisual(nn.Module):
         for blk in self.blocks:
             x = blk(x)
         return self.ln_post(x[:, 0]) @ self.proj
+
+
+def _convert_dino(raw: bytes, source: str) -> dict[str, Any]:
+    """facebookresearch/dino's ``dino_vitbase16_pretrain.pth`` (any DINO ViT of the same layout)."""
+    return sized_state(user_state(raw, source), source, "DINO ViT", dino_config, DinoViT)
+
+
+CLIP_VIT_B32_SHA256 = "40d365715913c9da98579312b702a82c18be219cc2a73407c4526f58eba950af"  # in OpenAI's download URL
+
+
+def _convert_clip(raw: bytes, source: str) -> dict[str, Any]:
+    """OpenAI's ``ViT-B-32.pt`` (a TorchScript archive, read by the restricted archive reader) or a plain
+    OpenAI-layout CLIP state dict: the image tower, renamed; the tensors CLIP's loader keeps in float16
+    are rounded to float16, as VBench's ``clip.load`` does before running in float32 on the CPU."""
+    visual = clip_state_from_openai(user_state(raw, source))
+    state = sized_state(visual, source, "CLIP ViT image encoder", clip_config, ClipVisual)
+    return {k: v.half().float() if k.endswith(CLIP_FP16) else v for k, v in state.items()}
+
+
+WEIGHTS = register_weights(
+    WeightSpec("dino-vitb16", "DINO ViT-B/16 (self-supervised, ImageNet), class token: VBench subject consistency",
+               "Apache-2.0 (facebookresearch/dino)", "facebookresearch/dino release dino_vitbase16_pretrain (user-supplied; "
+               "VBench loads it through torch.hub)", "", "", "dino_vitbase16_pretrain.pth", None, _convert_dino),
+    WeightSpec("clip-vit-b32", "OpenAI CLIP ViT-B/32 image encoder (512-d): VBench background consistency",
+               "MIT (openai/CLIP)", "OpenAI's CLIP release ViT-B-32.pt, a TorchScript archive read without running it "
+               "(user-supplied; the file VBench's clip.load uses)", "", "", "ViT-B-32.pt", None, _convert_clip,
+               CLIP_VIT_B32_SHA256),
+)
