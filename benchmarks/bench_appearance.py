@@ -57,23 +57,23 @@ def main() -> None:
         tmp = Path(tmp)
         model = write_tiny_pipeline(tmp / "wan")
         data = write_appearance_dataset(tmp / "data")
-        pipe = timed("load pipeline", lambda: load_pipeline(model, a.device))
+        pipe = timed("load pipeline", lambda: load_pipeline(model, device=a.device))
         rng = np.random.default_rng(0)
         pose = [rng.integers(0, 255, (h, w, 3), dtype=np.uint8) for _ in range(a.frames)]
         face = [rng.integers(0, 255, (16, 16, 3), dtype=np.uint8) for _ in range(a.frames)]
         ref = rng.integers(0, 255, (h, w, 3), dtype=np.uint8)
         for seg in (a.frames, 9):  # one segment, then relay segments of 9 frames
             cfg = AnimateConfig(width=w, height=h, steps=a.steps, segment_frames=seg)
-            v = timed(f"animate {a.frames} frames {w}×{h}, {a.steps} steps, segments of {seg}", lambda cfg=cfg: animate(pipe, ref, pose, face, cfg))
+            v = timed(f"animate {a.frames} frames {w}×{h}, {a.steps} steps, segments of {seg}", lambda cfg=cfg: animate(pipe, ref, pose, face, cfg=cfg))
             assert v.shape == (a.frames, h, w, 3)
         common = dict(width=w, height=h, frames=9, fps=8.0, checkpoint_every=1000, device=a.device)
         for stage, init in (("kinematic", None), ("aesthetic", tmp / "k")):
             run = tmp / stage[0]
-            train_appearance(data, model, run, AppearanceTrainConfig(stage=stage, steps=1, **common), init=init,
-                             pipe=load_pipeline(model, a.device))  # first step (warm-up) and the run's files
-            p = load_pipeline(model, a.device)
+            train_appearance(data, model, run, cfg=AppearanceTrainConfig(stage=stage, steps=1, **common), init=init,
+                             pipe=load_pipeline(model, device=a.device))  # first step (warm-up) and the run's files
+            p = load_pipeline(model, device=a.device)
             s = timed(f"train {stage}: resume + 1 step (9 frames {w}×{h}, grad. ckpt, checkpoint write)",
-                      lambda run=run, stage=stage, p=p: train_appearance(data, model, run, AppearanceTrainConfig(stage=stage, steps=2, **common), resume=True, pipe=p))
+                      lambda run=run, stage=stage, p=p: train_appearance(data, model, run, cfg=AppearanceTrainConfig(stage=stage, steps=2, **common), resume=True, pipe=p))
             rows[-1] = (rows[-1][0] + f", {s['trainable_parameters']:,} trainable", *rows[-1][1:])
     print(f"\n| {'step':<70} | seconds | peak memory MiB ({'CUDA allocated' if cuda else 'process RSS'}) |")
     for name, sec, mem in rows:

@@ -51,7 +51,7 @@ def main() -> None:
         for workers, clip_videos in runs:
             os.environ["MACEDANCE_CACHE_DIR"] = str(tmp / f"cache-{workers}-{clip_videos}")
             t0 = time.perf_counter()
-            rep = build_dataset(raw, tmp / f"out-{workers}-{clip_videos}", BuildParams(videos=clip_videos), workers=workers)
+            rep = build_dataset(raw, tmp / f"out-{workers}-{clip_videos}", params=BuildParams(videos=clip_videos), workers=workers)
             wall = time.perf_counter() - t0
             totals[workers, clip_videos] = wall
             exports[clip_videos] = rep.stage_seconds.get("export", 0.0)

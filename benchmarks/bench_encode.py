@@ -43,7 +43,7 @@ def main() -> None:
             if name.startswith("legacy"):
                 out = _legacy_clip(src, tmp / "out.mp4", frames)
             else:
-                out = vio.write_clip(src, tmp / "out.mp4", 0, frames, 30.0)
+                out = vio.write_clip(src, tmp / "out.mp4", start=0, end=frames, fps=30.0)
             times.append(time.perf_counter() - t0)
             c = av.open(str(out))
             hashes.add(hashlib.sha256(b"".join(bytes(p) for p in c.demux(c.streams.video[0]) if p.size)).hexdigest()[:12])

@@ -38,7 +38,7 @@ def long_track(minutes: int) -> tuple[np.ndarray, np.ndarray]:
     for m in range(minutes):
         bpm = float(rng.uniform(90, 150))
         ref = beat_times(bpm, 60.0, start=0.25)
-        ys.append(drum_track(ref, 60.0, SR, seed=m))
+        ys.append(drum_track(ref, 60.0, sr=SR, seed=m))
         refs.append(ref + 60.0 * m)
     return np.concatenate(ys), np.concatenate(refs)
 
@@ -58,7 +58,7 @@ def accuracy_table() -> None:
     cases += [("drums 110 swing 1/3", "drum", 110, {"swing": 1 / 3}), ("drums 110→130 BPM", "drum", 110, {"change": 130})]
     for name, kind, bpm, kw in cases:
         ref = beat_times(bpm, 30.0, bpm_after=kw.get("change"), change_at=15.0 if "change" in kw else None)
-        y = click_track(ref, 30.0, SR) if kind == "click" else drum_track(ref, 30.0, SR, swing=kw.get("swing", 0.0))
+        y = click_track(ref, 30.0, SR) if kind == "click" else drum_track(ref, 30.0, sr=SR, swing=kw.get("swing", 0.0))
         _, est = track_beats(Audio(y, SR, name), clean)
         plain = plain_librosa(y)
 

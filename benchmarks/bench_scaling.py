@@ -62,7 +62,7 @@ def main() -> None:
             try:
                 ray.get(ray.remote(lambda: None).remote())  # workers up before the clock starts
                 t0 = time.perf_counter()
-                rep = build_dataset(raw, tmp / f"out-{workers}", BuildParams(), executor="ray", task_cpus=max(1, cores // workers))
+                rep = build_dataset(raw, tmp / f"out-{workers}", params=BuildParams(), executor="ray", task_cpus=max(1, cores // workers))
                 walls[workers] = time.perf_counter() - t0
             finally:
                 ray.shutdown()
@@ -75,7 +75,7 @@ def main() -> None:
             for workers in (1, 2):
                 os.environ["MACEDANCE_CACHE_DIR"] = str(tmp / f"cache-local-{workers}")
                 t0 = time.perf_counter()
-                rep = build_dataset(raw, tmp / f"local-{workers}", BuildParams(), workers=workers)
+                rep = build_dataset(raw, tmp / f"local-{workers}", params=BuildParams(), workers=workers)
                 local[workers] = time.perf_counter() - t0
                 same = _digest(tmp / f"local-{workers}") == digests[1]
                 print(f"local --workers {workers}: {rep.clips} clips, wall {local[workers]:.1f} s, real-time factor "

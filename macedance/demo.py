@@ -32,15 +32,12 @@ from macedance.datasets.synthetic_video import ShotSpec, write_dance_video
 from macedance.fileio import write_json
 from macedance.leaderboard.build import Board, build_boards
 from macedance.leaderboard.render import write_site
-from macedance.methods.catalog import METHODS
 from macedance.methods.reference import build_reference
 from macedance.methods.registry import load_method
-from macedance.models.diffusion import DiffusionConfig
-from macedance.models.motion_expert import ExpertConfig
 from macedance.music.synth import beat_times, drum_track
 from macedance.schema import load_motion
 from macedance.schema.stats import motion_statistics
-from macedance.training.motion import CHECKPOINT, TrainConfig, train_motion
+from macedance.training.motion import CHECKPOINT, motion_configs, train_motion
 
 logger = logging.getLogger(__name__)
 
@@ -120,7 +117,7 @@ def _write_sources(out: Path, sequences: int, seed: int) -> tuple[Path, Path]:
             write_aistpp_pkl(synthetic_motion(seconds=8.0, fps=60.0, bpm=bpm, seed=seed + i), raw / f"{stem}.pkl")
         if not (music / f"{stem}.wav").is_file():
             tmp = music / f".{stem}.tmp.wav"
-            sf.write(tmp, drum_track(beat_times(bpm, 8.0, start=0.0), 8.0, 22050, seed=i), 22050)
+            sf.write(tmp, drum_track(beat_times(bpm, 8.0, start=0.0), 8.0, sr=22050, seed=i), 22050)
             tmp.replace(music / f"{stem}.wav")
         split["test" if i % 3 == 0 else "train"].append(stem)
     for name, stems in split.items():
@@ -148,11 +145,11 @@ def _train(data: Path, runs: Path, steps: int, seed: int, bar: Bar) -> list[tupl
     """Train the tiny diffusion methods (resumed from their checkpoints) and index the reference methods."""
     trained = []
     for method in TRAINED:
-        expert = ExpertConfig.from_dict({**ExpertConfig.tiny().to_dict(), **METHODS[method].expert})
-        train = TrainConfig(steps=steps, batch=8, window=120, checkpoint_every=min(steps, 25), log_every=10, seed=seed)
+        expert, diffusion, train = motion_configs(method, tiny=True, train={"steps": steps, "checkpoint_every": min(steps, 25),
+                                                                          "log_every": 10, "seed": seed})
         run = runs / method
         with bar(f"train {method}") as progress:
-            summary = train_motion(data, run, expert, DiffusionConfig(), train, None, resume=(run / CHECKPOINT).is_file(),
+            summary = train_motion(data, run, expert=expert, diffusion_cfg=diffusion, train=train, music_dir=None, resume=(run / CHECKPOINT).is_file(),
                                    progress=lambda s, n, loss: progress(s, n, f"loss {loss:.3f}"), method=method)
         trained.append((method, summary))
     for method in REFERENCE:
@@ -194,11 +191,11 @@ def run_demo(out: Path, *, sequences: int = 12, steps: int = 150, seed: int = 0,
     data = out / "rendered"
     rparams = RenderParams(size=(180, 320), seed=seed)
     with frames_bar("render") as frames:
-        rendered = render_dataset(out / "data", data, rparams, music, progress=frames, command="macedance demo", **_reuse(data, rparams))
+        rendered = render_dataset(out / "data", data, params=rparams, music_dir=music, progress=frames, command="macedance demo", **_reuse(data, rparams))
     _write_raw_videos(out / "raw-videos", data, seed)
     bparams = BuildParams(seed=seed)
     with bar("build") as progress:
-        built = build_dataset(out / "raw-videos", out / "built", bparams, command="macedance demo", **_reuse(out / "built", bparams),
+        built = build_dataset(out / "raw-videos", out / "built", params=bparams, command="macedance demo", **_reuse(out / "built", bparams),
                               progress=lambda p: progress(p.frames_done, p.frames_total, p.current))
     runs = out / "runs"
     trained = _train(data, runs, steps, seed, bar)
@@ -206,7 +203,7 @@ def run_demo(out: Path, *, sequences: int = 12, steps: int = 150, seed: int = 0,
     records = []
     for method in (*TRAINED, *REFERENCE):
         with bar(f"bench {method}") as progress:
-            rec, _ = run_benchmark(task, load_method(method, runs / method), data, out / "results", None, bootstrap=100, progress=progress)
+            rec, _ = run_benchmark(task, load_method(method, ckpt=runs / method), data=data, out=out / "results", music=None, bootstrap=100, progress=progress)
         records.append(rec)
     boards = build_boards(records)
     site = write_site(boards, out / "site")

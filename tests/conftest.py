@@ -91,5 +91,5 @@ def make_dance_dataset(root: Path, n: int, seconds: float) -> tuple[Path, Path]:
     for i in range(n):
         bpm = 100 + 10 * i
         synthetic_motion(seconds=seconds, fps=30, bpm=bpm, seed=i).save(root / "motions" / f"s{i}.npz")
-        sf.write(root / "music" / f"s{i}.wav", drum_track(beat_times(bpm, seconds, start=0.0), seconds, 22050), 22050)
+        sf.write(root / "music" / f"s{i}.wav", drum_track(beat_times(bpm, seconds, start=0.0), seconds, sr=22050), 22050)
     return root / "motions", root / "music"

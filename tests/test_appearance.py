@@ -72,7 +72,7 @@ def test_pose_image_draws_each_joint_where_the_keypoints_say() -> None:
 
 
 def test_smpl_keypoints_follow_fk_and_projection_and_face_points_hide_when_turned_away() -> None:
-    m = synthetic_motion(1.0, 30, seed=1)
+    m = synthetic_motion(seconds=1.0, fps=30, seed=1)
     pts = smpl_to_wan20(m)
     joints = m.to_up_axis("y").joints()
     # the same float64 FK on both sides, copied or averaged over 2 joints (exact halving): measured bit-identical
@@ -91,7 +91,7 @@ def test_smpl_keypoints_follow_fk_and_projection_and_face_points_hide_when_turne
 
 
 def test_alignment_is_exact_on_exact_keypoints_and_lands_the_joints() -> None:
-    m = synthetic_motion(1.0, 30, seed=2)
+    m = synthetic_motion(seconds=1.0, fps=30, seed=2)
     uv = project_front(smpl_to_wan20(m)[..., :3])
     ref = np.concatenate([140.0 * uv[0] + np.array([90.0, 210.0]), np.ones((20, 1))], axis=1)
     a = fit_alignment(uv[0], ref)
@@ -110,7 +110,7 @@ def test_pose_video_is_aligned_to_the_person_detected_in_the_reference_image() -
 
     MediaPipe's float32 kernels differ between CPUs; the bounds are far from the measured errors: scale
     1.4 %, mid-hip 1.3 px (bound 14.4 px), median keypoint 1.1 px (bound 19.2 px)."""
-    m = synthetic_motion(2.0, 30, seed=3)
+    m = synthetic_motion(seconds=2.0, fps=30, seed=3)
     size = (320, 480)
     img = _cartoon(m, 150.0, (170.0, 260.0), size)
     c = motion_conditions(m, img, size, fps=15, face_size=16)
@@ -132,7 +132,7 @@ def test_pose_video_is_aligned_to_the_person_detected_in_the_reference_image() -
 def test_detector_keypoints_map_to_wan20() -> None:
     from macedance.pose.mapping import smpl_joints_to_keypoints
 
-    joints2d = project_front(synthetic_motion(0.5, 30).to_up_axis("y").joints()[0])
+    joints2d = project_front(synthetic_motion(seconds=0.5, fps=30).to_up_axis("y").joints()[0])
     kp, filled = smpl_joints_to_keypoints(joints2d, "mediapipe33")
     mp = np.concatenate([kp, filled[:, None].astype(float)], axis=1)
     w = keypoints_to_wan20(mp, "mediapipe33")
@@ -169,11 +169,11 @@ def test_relay_segments_give_exactly_the_pose_video_length_and_are_seeded(pipe) 
     cfg = AnimateConfig(width=W, height=H, steps=1, segment_frames=5, prev_frames=1)
     assert _segments(7, 5, 1) == 2 and _segments(11, 5, 1) == 3  # 5 + 4 (+ 4) frames, the last segment padded by mirroring
     calls = []
-    v = animate(pipe, ref, pose, face, cfg, seed=3, progress=lambda i, n: calls.append((i, n)))
+    v = animate(pipe, ref, pose, face, cfg=cfg, seed=3, progress=lambda i, n: calls.append((i, n)))
     assert v.shape == (7, H, W, 3) and v.dtype == np.uint8 and calls[-1] == (2, 2)
     # Bit-identical repeat: same process, same thread count, so the same float32 kernels and reduction splits
     # (a claim about repeat runs; another CPU or thread count may change the last bits, and so a uint8 level).
-    assert np.array_equal(v, animate(pipe, ref, pose, face, cfg, seed=3))
+    assert np.array_equal(v, animate(pipe, ref, pose, face, cfg=cfg, seed=3))
 
 
 @pytest.fixture(scope="module")
@@ -189,12 +189,12 @@ def motion_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     root = tmp_path_factory.mktemp("motion")
     (root / "m").mkdir()
     (root / "music").mkdir()
-    synthetic_motion(3.0, 30, seed=0).save(root / "m" / "s0.npz")
-    sf.write(root / "music" / "s0.wav", drum_track(beat_times(120, 3.0, start=0.0), 3.0, 22050), 22050)
+    synthetic_motion(seconds=3.0, fps=30, seed=0).save(root / "m" / "s0.npz")
+    sf.write(root / "music" / "s0.wav", drum_track(beat_times(120, 3.0, start=0.0), 3.0, sr=22050), 22050)
     mp = pytest.MonkeyPatch()
     mp.setenv("MACEDANCE_CACHE_DIR", str(root / "cache"))
     try:
-        train_motion(root / "m", root / "run", ExpertConfig.tiny(), DiffusionConfig(), TrainConfig(steps=2, batch=2, window=60), root / "music")
+        train_motion(root / "m", root / "run", expert=ExpertConfig.tiny(), diffusion_cfg=DiffusionConfig(), train=TrainConfig(steps=2, batch=2, window=60), music_dir=root / "music")
     finally:
         mp.undo()
     return root / "run", root / "music" / "s0.wav"
@@ -211,7 +211,7 @@ def test_cascade_cli_music_and_reference_to_dance_video(tiny_model: Path, motion
 
     monkeypatch.setenv("MACEDANCE_CACHE_DIR", str(tmp_path / "cache"))
     run, song = motion_run
-    Image.fromarray(_cartoon(synthetic_motion(1.0, 30, seed=5), 150.0, (160.0, 250.0), (320, 480))).save(tmp_path / "ref.png")
+    Image.fromarray(_cartoon(synthetic_motion(seconds=1.0, fps=30, seed=5), 150.0, (160.0, 250.0), (320, 480))).save(tmp_path / "ref.png")
     model = tmp_path / "wan"
     r = CliRunner().invoke(app, ["weights", "tiny-wan-animate", str(model)])
     assert r.exit_code == 0, r.output
@@ -258,7 +258,7 @@ def test_kinematic_step_changes_only_the_body_adapter_and_resumes_exactly(tiny_m
 
     p = load_pipeline(tiny_model)
     before = _params(p)
-    s = train_appearance(clips, tiny_model, tmp_path / "k", _cfg("kinematic", 1), pipe=p)
+    s = train_appearance(clips, tiny_model, tmp_path / "k", cfg=_cfg("kinematic", 1), pipe=p)
     assert s["step"] == 1 and s["clips"] == 1 and [x["clip"] for x in s["skipped"]] == ["c1"]
     # exact: frozen parameters are never written; the trained ones move by Adam steps of ~lr, far above zero
     changed = {k for k, v in _params(p).items() if not torch.equal(v, before[k])}
@@ -269,13 +269,13 @@ def test_kinematic_step_changes_only_the_body_adapter_and_resumes_exactly(tiny_m
     # resume: 1 + 1 steps equal 2 uninterrupted steps, bit for bit — both runs in this process with the same
     # thread count run the same float32 kernels, the checkpoint restores exact bits (weights, Adam, RNG); measured
     # with 1 and 2 threads and with AVX-512 and forced-AVX2 kernels
-    train_appearance(clips, tiny_model, tmp_path / "k", _cfg("kinematic", 2), resume=True, pipe=load_pipeline(tiny_model))
-    train_appearance(clips, tiny_model, tmp_path / "k2", _cfg("kinematic", 2), pipe=load_pipeline(tiny_model))
+    train_appearance(clips, tiny_model, tmp_path / "k", cfg=_cfg("kinematic", 2), resume=True, pipe=load_pipeline(tiny_model))
+    train_appearance(clips, tiny_model, tmp_path / "k2", cfg=_cfg("kinematic", 2), pipe=load_pipeline(tiny_model))
     a, b = (load_file(str(tmp_path / r / "adapter.safetensors")) for r in ("k", "k2"))
     assert all(torch.equal(a[k], b[k]) for k in a) and not torch.equal(a["pose_patch_embedding.weight"], saved["pose_patch_embedding.weight"])
     assert [ln.split(",")[0] for ln in (tmp_path / "k" / "loss.csv").read_text().splitlines()] == ["step", "1", "2"]
     with pytest.raises(Exception, match="already holds a run"):
-        train_appearance(clips, tiny_model, tmp_path / "k2", _cfg("kinematic", 2))
+        train_appearance(clips, tiny_model, tmp_path / "k2", cfg=_cfg("kinematic", 2))
 
 
 def test_aesthetic_stage_trains_only_rank_32_lora_and_merges_at_alpha(tiny_model: Path, clips: Path, tmp_path: Path) -> None:
@@ -285,11 +285,11 @@ def test_aesthetic_stage_trains_only_rank_32_lora_and_merges_at_alpha(tiny_model
     from macedance.appearance.pipeline import apply_lora, load_adapter, load_pipeline
     from macedance.training.appearance import lora_parameter_count, train_appearance
 
-    train_appearance(clips, tiny_model, tmp_path / "k", _cfg("kinematic", 1), pipe=load_pipeline(tiny_model))
+    train_appearance(clips, tiny_model, tmp_path / "k", cfg=_cfg("kinematic", 1), pipe=load_pipeline(tiny_model))
     p = load_pipeline(tiny_model)
     load_adapter(p, tmp_path / "k")
     before = _params(p)
-    s = train_appearance(clips, tiny_model, tmp_path / "a", _cfg("aesthetic", 2), init=tmp_path / "k", pipe=p)
+    s = train_appearance(clips, tiny_model, tmp_path / "a", cfg=_cfg("aesthetic", 2), init=tmp_path / "k", pipe=p)
     assert s["trainable_parameters"] == lora_parameter_count(p.transformer, 32) == 2 * (16 * 32 * 24 + 2 * 32 * (24 + 32))
     after = {k.replace(".base_layer.", "."): v for k, v in _params(p).items()}  # peft wraps the targeted layers
     base = {k for k in after if "lora_" not in k}
@@ -335,12 +335,12 @@ def test_tiny_pipeline_bf16_on_cuda_animates_and_trains_both_stages(tiny_model: 
     from macedance.appearance.pipeline import AnimateConfig, animate, load_pipeline
     from macedance.training.appearance import train_appearance
 
-    p = load_pipeline(tiny_model, "cuda")
+    p = load_pipeline(tiny_model, device="cuda")
     assert p.transformer.dtype == torch.bfloat16 and p.vae.dtype == torch.float32
     rng = np.random.default_rng(0)
     v = animate(p, rng.integers(0, 255, (H, W, 3), dtype=np.uint8), [rng.integers(0, 255, (H, W, 3), dtype=np.uint8)] * 9,
-                [rng.integers(0, 255, (16, 16, 3), dtype=np.uint8)] * 9, AnimateConfig(width=W, height=H, steps=2, segment_frames=5))
+                [rng.integers(0, 255, (16, 16, 3), dtype=np.uint8)] * 9, cfg=AnimateConfig(width=W, height=H, steps=2, segment_frames=5))
     assert v.shape == (9, H, W, 3)
-    k = train_appearance(clips, tiny_model, tmp_path / "k", _cfg("kinematic", 1, device="cuda"))
-    a = train_appearance(clips, tiny_model, tmp_path / "a", _cfg("aesthetic", 1, device="cuda"), init=tmp_path / "k")
+    k = train_appearance(clips, tiny_model, tmp_path / "k", cfg=_cfg("kinematic", 1, device="cuda"))
+    a = train_appearance(clips, tiny_model, tmp_path / "a", cfg=_cfg("aesthetic", 1, device="cuda"), init=tmp_path / "k")
     assert np.isfinite(k["last_loss"]) and np.isfinite(a["last_loss"])

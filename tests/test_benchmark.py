@@ -45,7 +45,7 @@ def dataset(tmp_path_factory) -> tuple[Path, Path]:
         g = genres[i % len(genres)]
         stem, bpm = f"{g}_sBM_cAll_d{i + 1:02d}_m{g[1:]}{i % 6}_ch01", 90 + 5 * i
         write_aistpp_pkl(synthetic_motion(seconds=6, fps=60, bpm=bpm, seed=i), raw / f"{stem}.pkl")
-        sf.write(music / f"{stem}.wav", drum_track(beat_times(bpm, 6.0, start=0.0), 6.0, 22050), 22050)
+        sf.write(music / f"{stem}.wav", drum_track(beat_times(bpm, 6.0, start=0.0), 6.0, sr=22050), 22050)
         (test if i % 3 == 0 else train).append(stem)
     (root / "raw" / "splits" / "crossmodal_train.txt").write_text("\n".join(train) + "\n")
     (root / "raw" / "splits" / "crossmodal_test.txt").write_text("\n".join(test) + "\n")
@@ -64,8 +64,8 @@ def _reference_run(dataset, tmp_path, method):
 def test_bench_run_record_and_resume(dataset, tmp_path, monkeypatch):
     data, music = dataset
     task = get_task("madata-motion")
-    method = load_method("retrieval", _reference_run(dataset, tmp_path, "retrieval"))
-    record, path = run_benchmark(task, method, data, tmp_path / "results", music, bootstrap=30)
+    method = load_method("retrieval", ckpt=_reference_run(dataset, tmp_path, "retrieval"))
+    record, path = run_benchmark(task, method, data=data, out=tmp_path / "results", music=music, bootstrap=30)
     assert path.is_file() and load_record(path)["method"]["name"] == "retrieval"
     assert record["schema_version"] == SCHEMA_VERSION and record["task"]["preset_hash"]
     assert record["dataset"]["clips"] == 3 and len(record["dataset"]["manifest_sha256"]) == 64
@@ -79,7 +79,7 @@ def test_bench_run_record_and_resume(dataset, tmp_path, monkeypatch):
     assert 0 <= bas["value"] <= 1
     # resumable: a second run reuses every generated clip
     monkeypatch.setattr(type(method), "generate", lambda *a, **k: (_ for _ in ()).throw(AssertionError("regenerated")))
-    again, _ = run_benchmark(task, method, data, tmp_path / "results", music, bootstrap=30)
+    again, _ = run_benchmark(task, method, data=data, out=tmp_path / "results", music=music, bootstrap=30)
     # Exact: the same files, and in this process the same code and thread count. The motion features use no
     # thread-split BLAS (einsum without optimize, 3×3 products below OpenBLAS's threading threshold), the beats
     # come from the cache or a one-BLAS-thread analysis (the same bytes), and the Fréchet distance runs on the

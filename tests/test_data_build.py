@@ -167,7 +167,7 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Path]:
     mp.setenv("MACEDANCE_CACHE_DIR", str(cache))
     try:
         raw = _raw_folder(root)
-        build_dataset(raw, root / "out", BuildParams(**FAST), command="test build")
+        build_dataset(raw, root / "out", params=BuildParams(**FAST), command="test build")
     finally:
         mp.undo()
     return cache, raw, root / "out"
@@ -236,7 +236,7 @@ def test_same_input_and_seed_give_the_same_dataset_with_two_workers(built: tuple
     the music features use one BLAS thread, and the fit's torch operations are too small to be split over threads."""
     _, raw, out = built
     monkeypatch.setenv("MACEDANCE_CACHE_DIR", str(tmp_path / "fresh-cache"))  # recompute every stage
-    again = build_dataset(raw, tmp_path / "again", BuildParams(**FAST), workers=2, command="test build")
+    again = build_dataset(raw, tmp_path / "again", params=BuildParams(**FAST), workers=2, command="test build")
     assert again.videos_processed == 7
     assert dataset_files(out) == dataset_files(tmp_path / "again")
 
@@ -262,15 +262,15 @@ def test_killed_build_resumes_without_redoing_finished_videos(built: tuple[Path,
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        build_dataset(raw, target, BuildParams(**FAST), progress=kill_after_two)
+        build_dataset(raw, target, params=BuildParams(**FAST), progress=kill_after_two)
     assert not (target / "manifest.parquet").exists()
     first = list(calls)
     with pytest.raises(ValidationError, match="`resume`"):
-        build_dataset(raw, target, BuildParams(**FAST))
+        build_dataset(raw, target, params=BuildParams(**FAST))
     with pytest.raises(ValidationError, match="min_clip"):
-        build_dataset(raw, target, BuildParams(min_clip=2.5, max_clip=3.0), resume=True)
+        build_dataset(raw, target, params=BuildParams(min_clip=2.5, max_clip=3.0), resume=True)
     calls.clear()
-    report = build_dataset(raw, target, BuildParams(**FAST), resume=True)
+    report = build_dataset(raw, target, params=BuildParams(**FAST), resume=True)
     assert report.videos_resumed == 2 and not set(calls) & set(first[:2])
     a, b = read_manifest(out / "manifest.parquet"), read_manifest(target / "manifest.parquet")
     assert [(r["candidate_id"], r["code"], r["split"]) for r in a] == [(r["candidate_id"], r["code"], r["split"]) for r in b]
@@ -320,7 +320,7 @@ def test_real_multi_person_street_video_is_rejected(tmp_path: Path, monkeypatch:
     raw = tmp_path / "raw"
     raw.mkdir()
     (raw / street.name).symlink_to(street)
-    build_dataset(raw, tmp_path / "out", BuildParams(**FAST))
+    build_dataset(raw, tmp_path / "out", params=BuildParams(**FAST))
     rows = read_manifest(tmp_path / "out" / "manifest.parquet")
     assert [r["status"] for r in rows if r["status"] == "kept"] == []
     multi = [r for r in rows if r["code"] == "multi-person"]

@@ -118,9 +118,10 @@ def test_a_training_run_with_nothing_left_to_do_reports_the_same_fields(tmp_path
 
     monkeypatch.setenv("MACEDANCE_CACHE_DIR", str(tmp_path / "cache"))
     motions, music = make_dance_dataset(tmp_path / "dance", 2, 4.0)
-    args = (motions, tmp_path / "run", ExpertConfig.tiny(), DiffusionConfig())
-    first = train_motion(*args, TrainConfig(steps=3, batch=2, window=60, log_every=1, checkpoint_every=3), music)
-    again = train_motion(*args, TrainConfig(steps=3, batch=2, window=60, log_every=1, checkpoint_every=3), music, resume=True)
+    args = {"expert": ExpertConfig.tiny(), "diffusion_cfg": DiffusionConfig(),
+            "train": TrainConfig(steps=3, batch=2, window=60, log_every=1, checkpoint_every=3), "music_dir": music}
+    first = train_motion(motions, tmp_path / "run", **args)
+    again = train_motion(motions, tmp_path / "run", **args, resume=True)
     assert set(first) == set(again) and set(first["last_loss"]) == set(again["last_loss"]) == set(LOSS_KEYS)
     assert (first["steps_trained"], again["steps_trained"], again["step"]) == (3, 0, 3)
     assert again["last_loss"] == first["last_loss"] and 0 < again["train_seconds"] <= first["train_seconds"]  # saved at the checkpoint

@@ -49,9 +49,9 @@ def test_music_features_are_the_same_bytes_in_a_thread_and_in_the_main_thread() 
     from macedance.music.synth import beat_times, drum_track
 
     preset = get_music_preset("clean")
-    y = drum_track(beat_times(117, 6.0, start=0.1), 6.0, preset.sample_rate, seed=3).astype(np.float32)
+    y = drum_track(beat_times(117, 6.0, start=0.1), 6.0, sr=preset.sample_rate, seed=3).astype(np.float32)
     audio = Audio(y, preset.sample_rate, "drums")
-    main = analyze(audio, preset, "drums").features
+    main = analyze(audio, preset, name="drums").features
     with threadpool_limits(limits=2, user_api="blas"):
-        threaded = _in_thread(lambda: analyze(audio, preset, "drums").features)
+        threaded = _in_thread(lambda: analyze(audio, preset, name="drums").features)
     assert main.tobytes() == threaded.tobytes()

@@ -103,7 +103,7 @@ def test_representation_round_trip():
 
 def _train(data, music, run, steps, stop_after=None, resume=False, **kw):
     cfg = TrainConfig(steps=steps, batch=4, window=60, checkpoint_every=5, log_every=1, seed=0)
-    return train_motion(data, run, ExpertConfig.tiny(**kw), DiffusionConfig(), cfg, music, resume=resume, stop_after=stop_after)
+    return train_motion(data, run, expert=ExpertConfig.tiny(**kw), diffusion_cfg=DiffusionConfig(), train=cfg, music_dir=music, resume=resume, stop_after=stop_after)
 
 
 def test_loss_decreases(dataset, tmp_path):
@@ -199,7 +199,7 @@ def test_generate_1024_frames_from_a_music_file_and_render(dataset, tmp_path):
     data, music = dataset
     _train(data, music, tmp_path / "run", 3)
     song = tmp_path / "song.wav"
-    sf.write(song, drum_track(beat_times(120, 35.0, start=0.0), 35.0, 22050), 22050)
+    sf.write(song, drum_track(beat_times(120, 35.0, start=0.0), 35.0, sr=22050), 22050)
     r = CliRunner().invoke(app, ["generate", "motion", "--ckpt", str(tmp_path / "run"), "--music", str(song),
                                  "--seconds", "34.13", "--out", str(tmp_path / "long.npz"),
                                  "--render", str(tmp_path / "long.mp4")])

@@ -123,7 +123,7 @@ def test_audio_errors(tmp_path):
 def test_features_are_frame_aligned_with_motion(tmp_path, fps):
     preset = get_music_preset("clean").__class__(**{**get_music_preset("clean").to_dict(), "fps": fps})
     ref = beat_times(120, 8.0)
-    sf.write(tmp_path / "d.wav", drum_track(ref, 8.0, 22050), 22050)
+    sf.write(tmp_path / "d.wav", drum_track(ref, 8.0, sr=22050), 22050)
     r, _ = analyze_file(tmp_path / "d.wav", preset, use_cache=False)
     assert r.features.shape == (int(8.0 * fps) + 1, 35) and r.features.dtype == np.float32
     assert r.fps == fps
@@ -141,7 +141,7 @@ def test_features_are_frame_aligned_with_motion(tmp_path, fps):
 def _clean_f(kind: str, bpm: float, seconds: float = 20.0, **kw) -> tuple[float, float]:
     sr = 22050
     ref = beat_times(bpm, seconds, **kw)
-    y = click_track(ref, seconds, sr) if kind == "click" else drum_track(ref, seconds, sr)
+    y = click_track(ref, seconds, sr) if kind == "click" else drum_track(ref, seconds, sr=sr)
     from macedance.io.audio import Audio
     from macedance.music.features import track_beats
 
@@ -175,10 +175,10 @@ def test_beat_report_octaves_swing_and_tempo_change():
     for bpm in (60, 70, 170, 180, 200):
         rows.append((f"click {bpm}", _clean_f("click", bpm)))
     ref = beat_times(110, 20.0)
-    _, est = track_beats(Audio(drum_track(ref, 20.0, sr, swing=1 / 3), sr, "s"), get_music_preset("clean"))
+    _, est = track_beats(Audio(drum_track(ref, 20.0, sr=sr, swing=1 / 3), sr, "s"), get_music_preset("clean"))
     rows.append(("drums swing 110", (f_measure(est, ref), 0)))
     ref = beat_times(110, 20.0, bpm_after=130, change_at=10.0)
-    _, est = track_beats(Audio(drum_track(ref, 20.0, sr), sr, "t"), get_music_preset("clean"))
+    _, est = track_beats(Audio(drum_track(ref, 20.0, sr=sr), sr, "t"), get_music_preset("clean"))
     rows.append(("drums 110→130", (f_measure(est, ref), 0)))
     print("\n" + "\n".join(f"{name}: F={f:.3f}" for name, (f, _) in rows))
     assert all(0.0 <= f <= 1.0 for _, (f, _) in rows)
@@ -245,7 +245,7 @@ def test_fact_needs_an_aist_music_id(tmp_path):
 
 def test_cache_second_run_is_free(tmp_path, monkeypatch):
     monkeypatch.setenv("MACEDANCE_CACHE_DIR", str(tmp_path / "cache"))
-    sf.write(tmp_path / "d.wav", drum_track(beat_times(100, 6.0), 6.0, 22050), 22050)
+    sf.write(tmp_path / "d.wav", drum_track(beat_times(100, 6.0), 6.0, sr=22050), 22050)
     first, digest = analyze_file(tmp_path / "d.wav", get_music_preset("clean"))
     import macedance.music.analysis as analysis
 
@@ -273,7 +273,7 @@ def test_data_music_cli(tmp_path, monkeypatch):
     monkeypatch.setenv("MACEDANCE_CACHE_DIR", str(tmp_path / "cache"))
     src = tmp_path / "src"
     src.mkdir()
-    sf.write(src / "a.wav", drum_track(beat_times(120, 5.0), 5.0, 22050), 22050)
+    sf.write(src / "a.wav", drum_track(beat_times(120, 5.0), 5.0, sr=22050), 22050)
     _encode(src / "b.mp4", "mp4", "aac", _tone(3.0), SR, "libx264")
     (src / "broken.mp3").write_bytes(b"nope" * 10)
     result = CliRunner().invoke(app, ["data", "music", str(src), str(tmp_path / "out"), "--fps", "60"])
@@ -282,4 +282,4 @@ def test_data_music_cli(tmp_path, monkeypatch):
     m = load_music(tmp_path / "out" / "a.npz")
     assert m["features"].shape == (301, 35) and float(m["fps"]) == 60.0 and len(m["beats"]) >= 8  # fps: a stored constant
     bad = CliRunner().invoke(app, ["data", "music", str(src), str(tmp_path / "o2"), "--preset", "fact", "--fps", "30"])
-    assert bad.exit_code == 2 and "fixes its frame rate" in bad.stderr
+    assert bad.exit_code == 2 and "fixes its frame rate" in bad.stderr and "--fps" in bad.stderr and "--preset clean" in bad.stderr

@@ -197,7 +197,7 @@ def _sources(root: Path) -> Path:
     synthetic_motion(seconds=4.0, fps=30.0, seed=3).save(root / "motions" / "lonely.npz")
     (root / "motions" / "broken.npz").write_bytes(b"not a zip")
     for stem, seconds in (("mBR0", 6.0), ("solo", 3.5)):  # solo's music is shorter than its motion
-        sf.write(root / "music" / f"{stem}.wav", drum_track(beat_times(120, seconds, start=0.25), seconds, 22050), 22050)
+        sf.write(root / "music" / f"{stem}.wav", drum_track(beat_times(120, seconds, start=0.25), seconds, sr=22050), 22050)
     return root
 
 
@@ -208,7 +208,7 @@ def rendered(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     mp.setenv("MACEDANCE_CACHE_DIR", str(root / "cache"))
     try:
         src = _sources(root / "src")
-        render_dataset(src, root / "out", RenderParams(size=TINY, min_clip=1.5, max_clip=2.0), src / "music", command="test render")
+        render_dataset(src, root / "out", params=RenderParams(size=TINY, min_clip=1.5, max_clip=2.0), music_dir=src / "music", command="test render")
     finally:
         mp.undo()
     return src, root / "out"
@@ -307,12 +307,12 @@ def test_killed_render_resumes_and_gives_the_same_dataset(rendered: tuple[Path, 
             raise Killed
 
     with pytest.raises(Killed):
-        render_dataset(src, tmp_path / "again", params, src / "music", progress=kill)
+        render_dataset(src, tmp_path / "again", params=params, music_dir=src / "music", progress=kill)
     with pytest.raises(Exception, match="`resume`"):
-        render_dataset(src, tmp_path / "again", params, src / "music")
+        render_dataset(src, tmp_path / "again", params=params, music_dir=src / "music")
     with pytest.raises(Exception, match="different options"):
-        render_dataset(src, tmp_path / "again", RenderParams(size=TINY, min_clip=1.5, max_clip=2.0, seed=1), src / "music", resume=True)
-    rep = render_dataset(src, tmp_path / "again", params, src / "music", resume=True)
+        render_dataset(src, tmp_path / "again", params=RenderParams(size=TINY, min_clip=1.5, max_clip=2.0, seed=1), music_dir=src / "music", resume=True)
+    rep = render_dataset(src, tmp_path / "again", params=params, music_dir=src / "music", resume=True)
     assert rep.videos_resumed == 1 and rep.videos_processed == 3
     a, b = read_manifest(out / "manifest.parquet"), read_manifest(tmp_path / "again" / "manifest.parquet")
     assert [(r["candidate_id"], r["code"], r["split"]) for r in a] == [(r["candidate_id"], r["code"], r["split"]) for r in b]
@@ -328,7 +328,7 @@ def test_killed_render_resumes_and_gives_the_same_dataset(rendered: tuple[Path, 
 def test_allow_silent_renders_motions_without_music(tmp_path: Path) -> None:
     src = tmp_path / "m"
     synthetic_motion(seconds=2.2, fps=30.0, seed=5).save(src / "quiet.npz")
-    rep = render_dataset(src, tmp_path / "out", RenderParams(size=TINY, min_clip=1.0, max_clip=2.0, allow_silent=True, background="random"))
+    rep = render_dataset(src, tmp_path / "out", params=RenderParams(size=TINY, min_clip=1.0, max_clip=2.0, allow_silent=True, background="random"))
     assert rep.clips >= 1 and rep.splits == {"train": rep.clips}
     row = next(r for r in read_manifest(tmp_path / "out" / "manifest.parquet") if r["status"] == "kept")
     assert row["music_path"] is None and row["audio_path"] is None

@@ -57,7 +57,7 @@ def test_ray_build_equals_local_build_and_survives_a_killed_worker(ray_cluster, 
     write_dance_video(raw / "b.mp4", [ShotSpec(2.8, bpm=110)], fps=15, size=(320, 240), seed=2)
     (raw / "zero.mp4").write_bytes(b"")
     monkeypatch.setenv("MACEDANCE_CACHE_DIR", str(tmp_path / "local-cache"))
-    build_dataset(raw, tmp_path / "local", BuildParams(**FAST))
+    build_dataset(raw, tmp_path / "local", params=BuildParams(**FAST))
 
     killed: list[int] = []
 
@@ -73,7 +73,7 @@ def test_ray_build_equals_local_build_and_survives_a_killed_worker(ray_cluster, 
 
     killer = threading.Thread(target=kill_one_worker, daemon=True)
     killer.start()
-    report = build_dataset(raw, tmp_path / "ray", BuildParams(**FAST), executor="ray", task_cpus=2)
+    report = build_dataset(raw, tmp_path / "ray", params=BuildParams(**FAST), executor="ray", task_cpus=2)
     killer.join(timeout=1)
     assert killed, "no Ray worker was seen running a video"
     assert report.videos_processed == 3 and report.clips == 2
@@ -162,7 +162,7 @@ def test_ray_executor_errors_are_one_line(tmp_path: Path) -> None:
     from macedance.errors import ValidationError
 
     with pytest.raises(ValidationError, match="executor: expected"):
-        build_dataset(tmp_path, tmp_path / "out", BuildParams(**FAST), executor="spark")
+        build_dataset(tmp_path, tmp_path / "out", params=BuildParams(**FAST), executor="spark")
 
 
 # ----- DDP training ----------------------------------------------------------------------------------------

@@ -170,7 +170,7 @@ def test_to_coco17_selects_by_name(skeleton: str) -> None:
 
 def test_fit_with_landmarks_recovers_the_motion(scene) -> None:
     gt, keypoints, landmarks = scene
-    res = fit_smpl(keypoints, "mediapipe33", (WIDTH, HEIGHT), FPS, landmarks, config=FitConfig(focal=FOCAL))
+    res = fit_smpl(keypoints, "mediapipe33", (WIDTH, HEIGHT), FPS, landmarks3d=landmarks, config=FitConfig(focal=FOCAL))
     pred = fitted_camera_joints(res)
     err = mpjpe_mm(pred, gt)
     print(f"with landmarks: MPJPE {err:.1f} mm, PA-MPJPE {pa_mpjpe_mm(pred, gt):.1f} mm, "
@@ -234,8 +234,8 @@ def test_garbage_keypoints_are_rejected() -> None:
 def test_short_fit_is_deterministic_and_validates_inputs() -> None:
     _, keypoints, landmarks = camera_scene(seed=1, seconds=0.5, skeleton="vitpose25")
     cfg = FitConfig(focal=FOCAL, iterations=30, iterations_landmarks=30, root_iterations=10)
-    a = fit_smpl(keypoints, "vitpose25", (WIDTH, HEIGHT), FPS, landmarks, config=cfg)
-    b = fit_smpl(keypoints, "vitpose25", (WIDTH, HEIGHT), FPS, landmarks, config=cfg)
+    a = fit_smpl(keypoints, "vitpose25", (WIDTH, HEIGHT), FPS, landmarks3d=landmarks, config=cfg)
+    b = fit_smpl(keypoints, "vitpose25", (WIDTH, HEIGHT), FPS, landmarks3d=landmarks, config=cfg)
     # Bit-identical: the same process and thread count run the same float32 kernels with the same reduction
     # splits, and the fit seeds its own RNG (a claim about repeat runs, not about other CPUs or thread counts).
     np.testing.assert_array_equal(a.motion.poses, b.motion.poses)
@@ -246,7 +246,7 @@ def test_short_fit_is_deterministic_and_validates_inputs() -> None:
     with pytest.raises(ValidationError):
         fit_smpl(keypoints, "mediapipe33", (WIDTH, HEIGHT), FPS)
     with pytest.raises(ValidationError):
-        fit_smpl(keypoints, "vitpose25", (WIDTH, HEIGHT), FPS, landmarks[:, :5])
+        fit_smpl(keypoints, "vitpose25", (WIDTH, HEIGHT), FPS, landmarks3d=landmarks[:, :5])
     with pytest.raises(ValidationError):
         fit_smpl(keypoints, "vitpose25", (0, HEIGHT), FPS)
     with pytest.raises(ValidationError):

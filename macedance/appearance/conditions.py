@@ -211,7 +211,7 @@ class PoseConditions:
     reference_keypoints: np.ndarray | None = None  # (20, 3)
 
 
-def motion_conditions(motion: Motion, reference: np.ndarray, size: tuple[int, int], fps: float, face_size: int,
+def motion_conditions(motion: Motion, reference: np.ndarray, size: tuple[int, int], *, fps: float, face_size: int,
                       backend: object | None = None, ref_keypoints: np.ndarray | None = None,
                       source: str = "the reference image") -> PoseConditions:
     """Pose and face videos at ``fps`` for ``motion`` aligned to the person in ``reference``.
@@ -238,7 +238,7 @@ def motion_conditions(motion: Motion, reference: np.ndarray, size: tuple[int, in
     return PoseConditions(ref, [draw_wan_pose(size, k) for k in kp], [face] * len(kp), kp, align, ref_kp)
 
 
-def keypoint_conditions(frames: Sequence[np.ndarray], keypoints: np.ndarray, skeleton: str, size: tuple[int, int],
+def keypoint_conditions(frames: Sequence[np.ndarray], keypoints: np.ndarray, skeleton: str, *, size: tuple[int, int],
                         face_size: int) -> tuple[list[np.ndarray], list[np.ndarray], list[np.ndarray]]:
     """Training conditions from a clip's frames and their detected keypoints ((T, K, 3) source px):
     (letterboxed frames, pose images, face crops of each frame)."""

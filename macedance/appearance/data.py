@@ -71,7 +71,7 @@ def window_indices(n_src: int, src_fps: float, frames: int, fps: float, start_s:
     return np.clip(np.rint(t * src_fps).astype(np.int64), 0, n_src - 1)
 
 
-def load_sample(clip: AppearanceClip, start_s: float, frames: int, fps: float, size: tuple[int, int], face_size: int) -> Sample:
+def load_sample(clip: AppearanceClip, start_s: float, *, frames: int, fps: float, size: tuple[int, int], face_size: int) -> Sample:
     """The window of ``clip`` starting at ``start_s`` seconds, fitted to ``size`` (letterbox)."""
     from PIL import Image
 
@@ -84,7 +84,7 @@ def load_sample(clip: AppearanceClip, start_s: float, frames: int, fps: float, s
     if len(decoded) < b - a + 1:
         raise MaceDanceError(f"{clip.video}: {len(decoded)} frames from {a}, expected {b - a + 1} (video shorter than its keypoints)")
     frames_ = [decoded[i - a] for i in idx]
-    video, pose, face = keypoint_conditions(frames_, clip.keypoints[idx], clip.skeleton, size, face_size)
+    video, pose, face = keypoint_conditions(frames_, clip.keypoints[idx], clip.skeleton, size=size, face_size=face_size)
     ref, _, _ = letterbox(np.asarray(Image.open(clip.reference).convert("RGB")), size)
     return Sample(clip.id, video, pose, face, ref)
 

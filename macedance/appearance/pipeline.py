@@ -76,7 +76,7 @@ def default_dtype(device: str) -> Any:
     return torch.bfloat16 if str(device).startswith("cuda") else torch.float32
 
 
-def load_pipeline(model: str | Path, device: str = "cpu", dtype: Any = None, offload: str = "none") -> Any:
+def load_pipeline(model: str | Path, *, device: str = "cpu", dtype: Any = None, offload: str = "none") -> Any:
     """A ``WanAnimatePipeline`` from the local folder ``model``.
 
     Args:
@@ -193,7 +193,7 @@ class AnimateConfig(ConfigRecord):
             raise ValidationError("steps", "≥ 1", str(self.steps))
 
 
-def animate(pipe: Any, reference: np.ndarray, pose: Sequence[np.ndarray], face: Sequence[np.ndarray], cfg: AnimateConfig,
+def animate(pipe: Any, reference: np.ndarray, pose: Sequence[np.ndarray], face: Sequence[np.ndarray], *, cfg: AnimateConfig,
             seed: int = 0, progress: Callable[[int, int], None] | None = None) -> np.ndarray:
     """(T, H, W, 3) uint8 RGB video of the person in ``reference`` following ``pose``/``face`` frames.
 

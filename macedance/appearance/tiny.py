@@ -56,7 +56,7 @@ def build_tiny_pipeline(z_dim: int = 4, seed: int = 0):
                               image_encoder=image_encoder, transformer=transformer)
 
 
-def write_tiny_pipeline(out: str | Path, z_dim: int = 4, seed: int = 0, overwrite: bool = False) -> Path:
+def write_tiny_pipeline(out: str | Path, *, z_dim: int = 4, seed: int = 0, overwrite: bool = False) -> Path:
     """Save :func:`build_tiny_pipeline` to ``out`` (``save_pretrained`` layout, safetensors)."""
     import shutil
     import tempfile

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from macedance import __version__
-from macedance.benchmark.records import SCHEMA_VERSION, validate
+from macedance.benchmark.records import SCHEMA_VERSION, record_score, validate
 from macedance.benchmark.tasks import TaskMeta
 from macedance.cache import cache_key
 from macedance.datasets.importers.base import read_clips
@@ -89,7 +89,7 @@ def bootstrap_ci(metrics: MotionMetrics, n: int, seed: int = 0) -> dict[str, lis
 def run_benchmark(
     task: TaskMeta,
     method: MotionMethod,
-    data: str | Path,
+    *, data: str | Path,
     out: str | Path,
     music: str | Path | None = None,
     bootstrap: int = 200,
@@ -151,7 +151,7 @@ def run_benchmark(
         s = result["scores"].get(metric)
         if s is None:
             continue
-        scores[metric] = {"value": s["value"], "ci95": cis.get(metric), "n": s["n"], "undefined_reason": s["undefined_reason"]}
+        scores[metric] = record_score(s, cis.get(metric))
     import torch
 
     record = {

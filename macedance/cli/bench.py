@@ -62,9 +62,9 @@ def bench_run_cmd(
 
     with user_errors():
         t = get_task(task)
-        m = load_method(method, ckpt, outputs, device)
+        m = load_method(method, ckpt=ckpt, outputs=outputs, device=device)
         with progress_bar(f"{t.name} · {method}") as progress:
-            record, path = run_benchmark(t, m, data, out, music, bootstrap, device, progress)
+            record, path = run_benchmark(t, m, data=data, out=out, music=music, bootstrap=bootstrap, device=device, progress=progress)
     console.print(terminal_table(build_boards([record])[0]))
     console.print(f"record → {path}")
     for s in record["dataset"]["skipped"]:

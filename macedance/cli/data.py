@@ -118,7 +118,7 @@ def build_cmd(
                              videos=videos)
         command = _command_line("build", raw_dir, out)
         with progress_bar("build", "source frames/s", passes=2) as progress:  # two passes per source frame
-            report = build_dataset(raw_dir, out, params, workers=workers, resume=resume, overwrite=overwrite, progress=progress, command=command,
+            report = build_dataset(raw_dir, out, params=params, workers=workers, resume=resume, overwrite=overwrite, progress=progress, command=command,
                                    executor=executor, address=address, task_cpus=task_cpus, task_gpus=task_gpus)
     console.print(build_summary_table(report))
 
@@ -157,7 +157,7 @@ def render_cmd(
                               batch=8 if device.startswith("cuda") else 1)
         command = _command_line("render", motion_dir, out)
         with progress_bar("render", "frames/s") as progress:
-            report = render_dataset(motion_dir, out, params, music_dir, workers=workers, resume=resume, overwrite=overwrite, progress=progress,
+            report = render_dataset(motion_dir, out, params=params, music_dir=music_dir, workers=workers, resume=resume, overwrite=overwrite, progress=progress,
                                     command=command, executor=executor, address=address, task_cpus=task_cpus, task_gpus=task_gpus)
     console.print(build_summary_table(report, "motions, clips"))
 
@@ -192,7 +192,7 @@ def selfcheck_cmd(
                                                      max_clip=max_clip, background=background),
                                  build=BuildParams(min_clip=min_clip, max_clip=max_clip, seed=seed, smpl_model=sm))
         with stage_progress_bars("frames/s") as progress:
-            report = run_selfcheck(out, params, motion_dir, music_dir, workers, progress)
+            report = run_selfcheck(out, params=params, motions=motion_dir, music=music_dir, workers=workers, progress=progress)
     t = Table(title=f"Self-check → {out / 'selfcheck.md'}", title_justify="left", box=box.SIMPLE_HEAVY)
     t.add_column("measure")
     t.add_column("value", justify="right")
@@ -220,39 +220,14 @@ def music_cmd(
     cache: Annotated[bool, typer.Option(help="Reuse and store results in the content-hash cache.")] = True,
 ) -> None:
     """Extract music features, beats and tempo, frame-aligned with motion at the preset's fps."""
-    from macedance.io.audio import MEDIA_SUFFIXES
-    from macedance.music.analysis import analyze_file, save_music
+    from macedance.music.analysis import analyze_files, media_files, preset_at_fps
     from macedance.music.presets import get_music_preset
 
     with user_errors():
-        p = get_music_preset(preset)
-        if fps is not None:
-            if p.name != "clean":
-                raise MaceDanceError(f"--fps: preset {p.name} fixes its frame rate ({p.fps:g} fps); use --preset clean")
-            p = p.__class__(**{**p.to_dict(), "fps": fps})
-        if src.is_file():
-            files = [src]
-        elif src.is_dir():
-            files = sorted(f for f in src.rglob("*") if f.suffix.lower() in MEDIA_SUFFIXES and f.is_file())
-            if not files:
-                raise MaceDanceError(f"{src}: no audio or video files found")
-        else:
-            raise MaceDanceError(f"{src}: no such file or folder")
-        rows, bad, seen = [], [], {}
+        p = preset_at_fps(get_music_preset(preset), fps)
+        files = media_files(src)
         with progress_bar(f"music {p.name}") as progress:
-            for i, f in enumerate(files):
-                progress(i, len(files), f.name)
-                if f.stem in seen:
-                    bad.append((str(f), f"same name as {seen[f.stem]}: both would write {f.stem}.npz"))
-                    continue
-                seen[f.stem] = f.name
-                try:
-                    result, digest = analyze_file(f, p, use_cache=cache)
-                    save_music(result, p, out / f"{f.stem}.npz", str(f), digest)
-                    rows.append((f.stem, result))
-                except (MaceDanceError, OSError) as exc:
-                    bad.append((str(f), str(exc).replace(f"{f}: ", "")))
-            progress(len(files), len(files), "")
+            rows, bad = analyze_files(files, out, preset=p, use_cache=cache, progress=progress)
     table = Table(title=f"Music analysis: {p.name} ({p.fps:g} fps, preset hash {p.hash})", title_justify="left",
                   box=box.SIMPLE_HEAD)
     for col, just in (("track", "left"), ("seconds", "right"), ("BPM", "right"), ("beats", "right"), ("frames", "right")):

@@ -29,7 +29,7 @@ def generate_motion_cmd(
 
     with user_errors():
         with progress_bar("sample") as progress:
-            motion = generate_motion(ckpt, music, seconds, genre, seed, device, lambda i, n: progress(i, n, "DDIM"))
+            motion = generate_motion(ckpt, music, seconds=seconds, genre=genre, seed=seed, device=device, progress=lambda i, n: progress(i, n, "DDIM"))
         motion.save(out)
         if render:
             from macedance.io.video import write_video
@@ -77,7 +77,7 @@ def generate_video_cmd(
         cfg = AnimateConfig(width=width, height=height, steps=steps, segment_frames=segment_frames, prev_frames=prev_frames,
                             guidance=guidance, prompt=prompt)
         with progress_bar("generate") as progress:
-            summary = generate_video(music, ref, motion_ckpt, model, out, cfg, seconds, seed, genre, fps, device, offload, adapter,
-                                     lora, lora_alpha, pose_video, face_video, motion_out,
-                                     lambda stage, i, n: progress(i, n, stage))
+            summary = generate_video(music, ref, motion_ckpt=motion_ckpt, model=model, out=out, animate_cfg=cfg, seconds=seconds, seed=seed, genre=genre, fps=fps, device=device, offload=offload, adapter=adapter,
+                                     lora=lora, lora_alpha=lora_alpha, pose_out=pose_video, face_out=face_video, motion_out=motion_out,
+                                     progress=lambda stage, i, n: progress(i, n, stage))
     console.print(f"[green]{summary['frames']} frames[/green] ({summary['seconds']:.2f} s at {fps:g} fps, {width}×{height}) → {out}")

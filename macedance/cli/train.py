@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Optional
 
 import typer
 
 from macedance.cli import user_errors
 from macedance.cli._ui import console, err_console, progress_bar
-from macedance.errors import MaceDanceError
 
 app = typer.Typer(help="Train music-to-dance methods.", no_args_is_help=True)
 
@@ -19,19 +17,6 @@ app = typer.Typer(help="Train music-to-dance methods.", no_args_is_help=True)
 def _main_process() -> bool:
     """False in the non-zero ranks of an `accelerate launch` / `torchrun` job (they print nothing)."""
     return os.environ.get("RANK", "0") == "0"
-
-
-def _read_config(path: Optional[Path]) -> dict[str, Any]:
-    if path is None:
-        return {}
-    try:
-        cfg = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as exc:
-        raise MaceDanceError(f"{path}: not a readable JSON config ({exc})") from None
-    unknown = sorted(set(cfg) - {"expert", "diffusion", "train"})
-    if not isinstance(cfg, dict) or unknown:
-        raise MaceDanceError(f"{path}: expected an object with keys expert/diffusion/train, found {unknown}")
-    return cfg
 
 
 @app.command("motion")
@@ -50,28 +35,21 @@ def train_motion_cmd(
     """Train a music-to-motion method; resumable; loss curves as CSV and PNG. Under `accelerate launch`
     or `torchrun` it trains data-parallel (the batch is the global batch of one step)."""
     from macedance.methods.catalog import get_method
-    from macedance.models.diffusion import DiffusionConfig
-    from macedance.models.motion_expert import ExpertConfig
-    from macedance.training.motion import TrainConfig, train_motion
+    from macedance.training.motion import motion_configs, read_train_config, train_motion
 
     with user_errors():
         info = get_method(method)
         if info.kind == "reference":
             from macedance.methods.reference import build_reference
 
-            summary = build_reference(method, data, out, music)
+            summary = build_reference(method, data, out, music_dir=music)
             console.print(f"[green]{method}[/green]: indexed {summary['sequences']} sequences → {out}")
             return
-        cfg = _read_config(config)
-        base = ExpertConfig.tiny() if tiny else ExpertConfig()
-        expert = ExpertConfig.from_dict({**base.to_dict(), **cfg.get("expert", {}), **info.expert})
-        diffusion = DiffusionConfig.from_dict(cfg.get("diffusion", {}))
-        train = TrainConfig.from_dict({**({"batch": 8, "window": 120} if tiny else {}), **cfg.get("train", {}),
-                                       **({"steps": steps} if steps else {}), **({"grad_accum": grad_accum} if grad_accum else {}),
-                                       "device": device})
+        expert, diffusion, train = motion_configs(method, overrides=read_train_config(config), tiny=tiny, train={
+            **({"steps": steps} if steps else {}), **({"grad_accum": grad_accum} if grad_accum else {}), "device": device})
         with progress_bar(f"train {method}") as progress:
-            summary = train_motion(data, out, expert, diffusion, train, music, resume,
-                                   lambda s, n, loss: progress(s, n, f"loss {loss:.4f}"), method=method)
+            summary = train_motion(data, out, expert=expert, diffusion_cfg=diffusion, train=train, music_dir=music, resume=resume,
+                                   progress=lambda s, n, loss: progress(s, n, f"loss {loss:.4f}"), method=method)
     if summary.get("processes", 1) > 1 and not _main_process():
         return
     console.print(f"[green]{method}[/green]: {summary['step']} steps on {summary['sequences']} sequences "
@@ -113,7 +91,7 @@ def train_appearance_cmd(
                                     seed=seed, device=device, grad_accum=grad_accum)
         cfg.check()
         with progress_bar(f"train appearance ({stage})") as progress:
-            summary = train_appearance(data, model, out, cfg, init, resume, lambda s, n, loss: progress(s, n, f"loss {loss:.4f}"),
+            summary = train_appearance(data, model, out, cfg=cfg, init=init, resume=resume, progress=lambda s, n, loss: progress(s, n, f"loss {loss:.4f}"),
                                        offload=offload)
     if summary.get("processes", 1) > 1 and not _main_process():
         return

@@ -94,7 +94,7 @@ def generate_sources(folder: Path, params: SelfCheckParams) -> dict[str, list[fl
         synthetic_motion(seconds=params.seconds, fps=30.0, bpm=bpm, seed=params.seed + i).save(folder / "motions" / f"{stem}.npz")
         t = beat_times(bpm, params.seconds, start=0.25)
         with atomic_write(folder / "music" / f"{stem}.wav") as f:
-            sf.write(f, drum_track(t, params.seconds, 22050, seed=params.seed + i), 22050, format="WAV", subtype="PCM_16")
+            sf.write(f, drum_track(t, params.seconds, sr=22050, seed=params.seed + i), 22050, format="WAV", subtype="PCM_16")
         beats[stem] = t.tolist()
     return beats
 
@@ -109,7 +109,7 @@ def _true_beats(music_file: Path, cache: dict[str, np.ndarray]) -> np.ndarray:
     return cache[music_file.stem]
 
 
-def run_selfcheck(out: str | Path, params: SelfCheckParams | None = None, motions: str | Path | None = None,
+def run_selfcheck(out: str | Path, *, params: SelfCheckParams | None = None, motions: str | Path | None = None,
                   music: str | Path | None = None, workers: int = 1,
                   progress: Callable[[str, Any], None] | None = None) -> dict[str, Any]:
     """Render → build → compare (see the module docstring); writes ``selfcheck.json`` and ``selfcheck.md``.
@@ -136,13 +136,13 @@ def run_selfcheck(out: str | Path, params: SelfCheckParams | None = None, motion
     rendered, built = out / "rendered", out / "built"
     timing = {}
     t = time.perf_counter()
-    r_rep = render_dataset(motions, rendered, params.render, music, workers=workers, overwrite=True, command="macedance data selfcheck (render)",
+    r_rep = render_dataset(motions, rendered, params=params.render, music_dir=music, workers=workers, overwrite=True, command="macedance data selfcheck (render)",
                            progress=(lambda p: progress("render", p)) if progress else None)
     timing["render_s"] = time.perf_counter() - t
     if r_rep.clips == 0:
         raise MaceDanceError(f"{rendered}: the render kept no clip ({r_rep.rejected}); nothing to check")
     t = time.perf_counter()
-    b_rep = build_dataset(rendered / "videos", built, params.build, workers=workers, overwrite=True, command="macedance data selfcheck (build)",
+    b_rep = build_dataset(rendered / "videos", built, params=params.build, workers=workers, overwrite=True, command="macedance data selfcheck (build)",
                           progress=(lambda p: progress("build", p)) if progress else None)
     timing["build_s"] = time.perf_counter() - t
     report = compare(rendered, built, params, known)

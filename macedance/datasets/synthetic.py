@@ -27,7 +27,7 @@ _PATTERN = (
 )
 
 
-def synthetic_motion(seconds: float = 4.0, fps: float = 60.0, bpm: float = 120.0, seed: int = 0) -> Motion:
+def synthetic_motion(*, seconds: float = 4.0, fps: float = 60.0, bpm: float = 120.0, seed: int = 0) -> Motion:
     """A generated SMPL-24 dance motion (y-up, metres).
 
     Args:

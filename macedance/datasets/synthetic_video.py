@@ -103,7 +103,7 @@ def shot_frames(spec: ShotSpec, fps: float, size: tuple[int, int], seed: int, in
         yield img
 
 
-def write_dance_video(path: str | Path, shots: Sequence[ShotSpec], fps: float = 30.0, size: tuple[int, int] = (640, 360),
+def write_dance_video(path: str | Path, shots: Sequence[ShotSpec], *, fps: float = 30.0, size: tuple[int, int] = (640, 360),
                       seed: int = 0, audio: bool = True) -> dict[str, object]:
     """Write a generated raw dance video (H.264 mp4, AAC drum track unless ``audio=False``).
 
@@ -127,14 +127,14 @@ def write_dance_video(path: str | Path, shots: Sequence[ShotSpec], fps: float = 
     if audio:
         with tempfile.TemporaryDirectory() as tmp:
             wav = Path(tmp) / "music.wav"
-            sf.write(wav, drum_track(beats, seconds, 22050, seed=seed), 22050)
+            sf.write(wav, drum_track(beats, seconds, sr=22050, seed=seed), 22050)
             write_video(path, frames(), fps, audio=wav, audio_seconds=seconds)
     else:
         write_video(path, frames(), fps)
     return {"cuts": np.cumsum(counts)[:-1].tolist(), "frames": total, "beats": beats.tolist()}
 
 
-def write_appearance_dataset(root: str | Path, seconds: float = 2.0, fps: float = 10.0, size: tuple[int, int] = (128, 192),
+def write_appearance_dataset(root: str | Path, *, seconds: float = 2.0, fps: float = 10.0, size: tuple[int, int] = (128, 192),
                              seed: int = 4) -> Path:
     """A dataset folder in ``macedance data build``'s layout for Appearance-Expert training tests and
     benchmarks: one clip ``c0`` (``videos/``, ``keypoints/``, ``reference/``) of a cartoon dancer seen
@@ -150,7 +150,7 @@ def write_appearance_dataset(root: str | Path, seconds: float = 2.0, fps: float 
 
     root = Path(root)
     w, h = size
-    m = synthetic_motion(seconds, fps, seed=seed)
+    m = synthetic_motion(seconds=seconds, fps=fps, seed=seed)
     uv = 0.47 * h * project_front(m.to_up_axis("y").joints()) + np.array([w / 2, 0.52 * h])
     frames = []
     for p in uv:

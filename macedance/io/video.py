@@ -167,7 +167,7 @@ def to_rgb(frame: Any, max_side: int | None = None, rotate: bool = False) -> np.
     return np.ascontiguousarray(np.rot90(img, rot // 90)) if rot else img
 
 
-def iter_frames(path: str | Path, max_frames: int | None = None, start: int = 0, max_side: int | None = None,
+def iter_frames(path: str | Path, *, max_frames: int | None = None, start: int = 0, max_side: int | None = None,
                 rotate: bool = False) -> Iterator[np.ndarray]:
     """Yield (H, W, 3) uint8 RGB frames [start, start + max_frames), streaming (one frame in memory at
     a time); see :func:`iter_av_frames` for the frame index and :func:`to_rgb` for the options."""
@@ -179,7 +179,7 @@ def read_video(path: str | Path, max_frames: int | None = None) -> tuple[np.ndar
     """All (or the first ``max_frames``) frames as (T, H, W, 3) uint8, and the stream's frame rate."""
     import av
 
-    frames = list(iter_frames(path, max_frames))
+    frames = list(iter_frames(path, max_frames=max_frames))
     if not frames:
         raise DataFormatError(f"{path}: the video has no frames")
     with av.open(str(path)) as c:
@@ -204,7 +204,7 @@ def sample_frames(path: str | Path, k: int) -> np.ndarray:
         n = 0
     if n > 0:
         want = set(sample_indices(n, k).tolist())
-        kept = [f for i, f in enumerate(iter_frames(path, n)) if i in want]
+        kept = [f for i, f in enumerate(iter_frames(path, max_frames=n)) if i in want]
         if kept:
             return np.stack(kept)
     frames = list(iter_frames(path))
@@ -217,7 +217,7 @@ def sample_frames(path: str | Path, k: int) -> np.ndarray:
 ENCODER_THREADS = 4
 
 
-def write_video(path: str | Path, frames: Iterable[np.ndarray | Any], fps: float, audio: str | Path | None = None,
+def write_video(path: str | Path, frames: Iterable[np.ndarray | Any], fps: float, *, audio: str | Path | None = None,
                 audio_seconds: float | None = None) -> Path:
     """Encode frames to an mp4 (H.264, yuv420p), atomically.
 
@@ -282,7 +282,7 @@ def write_video(path: str | Path, frames: Iterable[np.ndarray | Any], fps: float
     return path
 
 
-def write_clip(src: str | Path, out: str | Path, start: int, end: int, fps: float, audio: str | Path | None = None,
+def write_clip(src: str | Path, out: str | Path, *, start: int, end: int, fps: float, audio: str | Path | None = None,
                draw: Callable[[int, np.ndarray], np.ndarray] | None = None) -> Path:
     """Re-encode frames [start, end) of the video ``src`` (display rotation applied, cropped to even
     sizes) as an mp4 at ``fps``, each frame passed through ``draw(i, frame)`` when given, with

@@ -15,7 +15,7 @@ from macedance.training.data import music_features
 from macedance.training.motion import build_model, genre_id, load_checkpoint
 
 
-def generate_motion(ckpt: str | Path, music: str | Path, seconds: float | None = None, genre: str | None = None,
+def generate_motion(ckpt: str | Path, music: str | Path, *, seconds: float | None = None, genre: str | None = None,
                     seed: int = 0, device: str = "cpu", progress: Any = None) -> Motion:
     """Sample one motion for ``music`` (a music ``.npz`` or an audio/video file), 30 fps, z-up.
 
@@ -48,7 +48,7 @@ def generate_motion(ckpt: str | Path, music: str | Path, seconds: float | None =
     return rep_to_motion(rep, meta)
 
 
-def generate_video(music: str | Path, ref: str | Path, motion_ckpt: str | Path, model: str | Path, out: str | Path,
+def generate_video(music: str | Path, ref: str | Path, *, motion_ckpt: str | Path, model: str | Path, out: str | Path,
                    animate_cfg: Any = None, seconds: float | None = None, seed: int = 0, genre: str | None = None,
                    fps: float = 16.0, device: str = "cpu", offload: str = "none", adapter: str | Path | None = None,
                    lora: str | Path | None = None, lora_alpha: float = 0.5, pose_out: str | Path | None = None,
@@ -75,21 +75,21 @@ def generate_video(music: str | Path, ref: str | Path, motion_ckpt: str | Path, 
     except (UnidentifiedImageError, OSError) as exc:
         raise MaceDanceError(f"{ref}: not a readable image ({exc})") from None
     step = progress or (lambda stage, done, total: None)
-    motion = generate_motion(motion_ckpt, music, seconds, genre, seed, device, lambda i, n: step("motion", i, n))
+    motion = generate_motion(motion_ckpt, music, seconds=seconds, genre=genre, seed=seed, device=device, progress=lambda i, n: step("motion", i, n))
     if motion_out:
         motion.save(motion_out)
-    pipe = load_pipeline(model, device, offload=offload)
+    pipe = load_pipeline(model, device=device, offload=offload)
     if adapter:
         load_adapter(pipe, adapter)
     if lora:
         apply_lora(pipe, lora, lora_alpha)
-    cond = motion_conditions(motion, reference, (cfg.width, cfg.height), fps, int(pipe.transformer.config.motion_encoder_size),
+    cond = motion_conditions(motion, reference, (cfg.width, cfg.height), fps=fps, face_size=int(pipe.transformer.config.motion_encoder_size),
                              source=ref)
     if pose_out:
         write_video(pose_out, cond.pose, fps)
     if face_out:
         write_video(face_out, cond.face, fps)
-    frames = animate(pipe, cond.reference, cond.pose, cond.face, cfg, seed, lambda i, n: step("video", i, n))
+    frames = animate(pipe, cond.reference, cond.pose, cond.face, cfg=cfg, seed=seed, progress=lambda i, n: step("video", i, n))
     write_video(out, frames, fps, audio=music, audio_seconds=len(frames) / fps)
     return {"out": str(out), "frames": len(frames), "fps": fps, "seconds": len(frames) / fps, "size": (cfg.width, cfg.height),
             "alignment": {"scale_px_per_m": cond.alignment.scale, "offset_px": cond.alignment.offset} if cond.alignment else None,

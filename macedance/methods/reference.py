@@ -22,7 +22,7 @@ WINDOW = 240  # retrieval granularity (8 s at 30 fps)
 BEAT = 34  # beat column of the 35-d music features
 
 
-def build_reference(method: str, data: str | Path, run: str | Path, music_dir: str | Path | None = None) -> dict[str, Any]:
+def build_reference(method: str, data: str | Path, run: str | Path, *, music_dir: str | Path | None = None) -> dict[str, Any]:
     """Index the training set for ``method`` into ``run/checkpoint.pt``."""
     seqs, skipped = load_training_set(data, music_dir)
     if not seqs:

@@ -74,7 +74,7 @@ class CheckpointMethod:
     def generate(self, music: Path, seconds: float | None, seed: int, genre: str | None, clip_id: str) -> Motion:
         from macedance.methods.generate import generate_motion
 
-        return generate_motion(self.ckpt, music, seconds, genre, clip_seed(seed, clip_id), self.device)
+        return generate_motion(self.ckpt, music, seconds=seconds, genre=genre, seed=clip_seed(seed, clip_id), device=self.device)
 
 
 class FolderMethod:
@@ -106,7 +106,7 @@ def list_methods() -> list[str]:
     return [*METHODS, "folder", *sorted(plugin_methods())]
 
 
-def load_method(name: str, ckpt: Path | None = None, outputs: Path | None = None, device: str = "cpu") -> MotionMethod:
+def load_method(name: str, *, ckpt: Path | None = None, outputs: Path | None = None, device: str = "cpu") -> MotionMethod:
     """Instantiate method ``name`` (checkpoint for built-ins, outputs folder for ``folder``)."""
     from macedance.methods.catalog import METHODS
 

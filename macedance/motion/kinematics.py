@@ -22,7 +22,7 @@ from macedance.motion.skeleton import FOOT_JOINTS, RestSkeleton
 UP_AXES = ("y", "z")
 
 
-def forward_kinematics(rotmats: Any, trans: Any, rest: RestSkeleton, global_rotations: bool = False) -> Any:
+def forward_kinematics(rotmats: Any, trans: Any, rest: RestSkeleton, *, global_rotations: bool = False) -> Any:
     """Joint positions from local joint rotations and root translation.
 
     Args:
@@ -142,7 +142,7 @@ def joint_speeds(joints: Any, fps: float) -> Any:
 
 
 def foot_contacts(
-    joints: Any, fps: float, speed_threshold: float = 0.3, feet: tuple[int, ...] = FOOT_JOINTS
+    joints: Any, fps: float, *, speed_threshold: float = 0.3, feet: tuple[int, ...] = FOOT_JOINTS
 ) -> Any:
     """Foot-contact labels from joint speeds.
 

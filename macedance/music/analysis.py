@@ -9,14 +9,16 @@ its sha256. The ``beats`` key is what the motion metrics read for BAS.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
 from macedance import __version__
 from macedance.cache import NpzCache, cache_key
+from macedance.errors import MaceDanceError
 from macedance.fileio import sha256_file
-from macedance.io.audio import load_audio, resample
+from macedance.io.audio import MEDIA_SUFFIXES, load_audio, resample
 from macedance.music.features import MusicAnalysis, aist_start_bpm, analyze
 from macedance.music.presets import MusicPreset
 from macedance.schema.npz import read_npz, write_npz
@@ -35,7 +37,7 @@ def analyze_file(path: str | Path, preset: MusicPreset, use_cache: bool = True) 
     if use_cache and (hit := cache.get(key)) is not None:
         return _from_arrays(hit), digest
     native = load_audio(path)  # decode once; resample for the features and, if needed, the beats
-    result = analyze(resample(native, preset.sample_rate), preset, path.stem, native)
+    result = analyze(resample(native, preset.sample_rate), preset, name=path.stem, native=native)
     if use_cache:
         cache.put(key, _to_arrays(result))
     return result, digest
@@ -52,14 +54,14 @@ def _from_arrays(a: dict[str, np.ndarray]) -> MusicAnalysis:
                          float(a["duration"]), float(a["start_bpm"]), json.loads(str(a["details_json"])))
 
 
-def save_music(result: MusicAnalysis, preset: MusicPreset, out: str | Path, source: str, digest: str) -> Path:
+def save_music(result: MusicAnalysis, preset: MusicPreset, out: str | Path, *, source: str, digest: str) -> Path:
     """Write a music ``.npz`` (atomically)."""
     arrays = _to_arrays(result)
     arrays.pop("details_json")
     arrays.update(sample_rate=np.int64(preset.sample_rate), hop=np.int64(preset.hop))
     meta = {"preset": preset.name, "preset_hash": preset.hash, "layout": preset.layout, "source_file": source,
             "source_sha256": digest, "macedance": __version__, "analysis_version": ANALYSIS_VERSION}
-    return write_npz(out, "music", arrays, meta)
+    return write_npz(out, "music", arrays, meta=meta)
 
 
 def load_music(path: str | Path) -> dict[str, np.ndarray]:
@@ -71,3 +73,52 @@ def load_music(path: str | Path) -> dict[str, np.ndarray]:
 
         raise DataFormatError(f"{path}: missing field(s) {missing}")
     return data
+
+
+def preset_at_fps(preset: MusicPreset, fps: float | None) -> MusicPreset:
+    """``preset`` with its feature frame rate changed to ``fps`` (only the ``clean`` preset allows it)."""
+    if fps is None:
+        return preset
+    if preset.name != "clean":
+        raise MaceDanceError(f"`fps`: preset {preset.name} fixes its frame rate ({preset.fps:g} fps); use `preset=clean`")
+    return preset.__class__(**{**preset.to_dict(), "fps": fps})
+
+
+def media_files(src: str | Path) -> list[Path]:
+    """``src`` itself, or the audio/video files under the folder ``src`` (recursive, sorted)."""
+    src = Path(src)
+    if src.is_file():
+        return [src]
+    if src.is_dir():
+        files = sorted(f for f in src.rglob("*") if f.suffix.lower() in MEDIA_SUFFIXES and f.is_file())
+        if not files:
+            raise MaceDanceError(f"{src}: no audio or video files found")
+        return files
+    raise MaceDanceError(f"{src}: no such file or folder")
+
+
+def analyze_files(files: list[Path], out: str | Path, *, preset: MusicPreset, use_cache: bool = True,
+                  progress: Callable[[int, int, str], None] | None = None
+                  ) -> tuple[list[tuple[str, MusicAnalysis]], list[tuple[str, str]]]:
+    """Analyse each file and write ``out/<stem>.npz``; a file that fails (or whose stem another file already
+    took) is recorded as ``(path, reason)`` and the batch goes on. Returns (written ``(stem, analysis)``, failed)."""
+    out = Path(out)
+    rows: list[tuple[str, MusicAnalysis]] = []
+    bad: list[tuple[str, str]] = []
+    seen: dict[str, str] = {}
+    for i, f in enumerate(files):
+        if progress:
+            progress(i, len(files), f.name)
+        if f.stem in seen:
+            bad.append((str(f), f"same name as {seen[f.stem]}: both would write {f.stem}.npz"))
+            continue
+        seen[f.stem] = f.name
+        try:
+            result, digest = analyze_file(f, preset, use_cache=use_cache)
+            save_music(result, preset, out / f"{f.stem}.npz", source=str(f), digest=digest)
+            rows.append((f.stem, result))
+        except (MaceDanceError, OSError) as exc:
+            bad.append((str(f), str(exc).replace(f"{f}: ", "")))
+    if progress:
+        progress(len(files), len(files), "")
+    return rows, bad

@@ -84,7 +84,7 @@ def _start_bpm(preset: MusicPreset, name: str, audio: Audio) -> float:
     return float(rule)
 
 
-def analyze(audio: Audio, preset: MusicPreset, name: str = "", native: Audio | None = None) -> MusicAnalysis:
+def analyze(audio: Audio, preset: MusicPreset, *, name: str = "", native: Audio | None = None) -> MusicAnalysis:
     """Features, beats and tempo of ``audio`` (already at ``preset.sample_rate``).
 
     ``native``: the same audio at its original rate, from which a separate beat analysis resamples

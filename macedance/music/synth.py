@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 
-def beat_times(bpm: float, seconds: float, start: float = 0.5, bpm_after: float | None = None,
+def beat_times(bpm: float, seconds: float, *, start: float = 0.5, bpm_after: float | None = None,
                change_at: float | None = None) -> np.ndarray:
     """Beat times (s) at ``bpm`` from ``start``; after ``change_at`` seconds the tempo is ``bpm_after``."""
     times, t = [], start
@@ -35,7 +35,7 @@ def click_track(beats: np.ndarray, seconds: float, sr: int = 22050) -> np.ndarra
     return y.astype(np.float32)
 
 
-def drum_track(beats: np.ndarray, seconds: float, sr: int = 22050, swing: float = 0.0, seed: int = 0) -> np.ndarray:
+def drum_track(beats: np.ndarray, seconds: float, *, sr: int = 22050, swing: float = 0.0, seed: int = 0) -> np.ndarray:
     """Kick on every beat, snare on beats 2 and 4, hi-hats on eighths (delayed by ``swing`` of an eighth).
 
     Args:

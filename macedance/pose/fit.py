@@ -250,7 +250,7 @@ def fit_smpl(
     skeleton: str,
     image_size: tuple[int, int],
     fps: float,
-    landmarks3d: np.ndarray | None = None,
+    *, landmarks3d: np.ndarray | None = None,
     rest: RestSkeleton | None = None,
     config: FitConfig = FitConfig(),
     device: str = "cpu",

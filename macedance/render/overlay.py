@@ -43,9 +43,9 @@ def draw_keypoints(frame: np.ndarray, kp: np.ndarray, skeleton: str, min_conf: f
     return img
 
 
-def write_overlay_preview(video: str | Path, out: str | Path, start: int, end: int, fps: float, keypoints: np.ndarray,
+def write_overlay_preview(video: str | Path, out: str | Path, *, start: int, end: int, fps: float, keypoints: np.ndarray,
                           skeleton: str, audio: str | Path | None = None) -> Path:
     """Write frames [start, end) of ``video`` with ``keypoints`` ((end − start, K, 3)) drawn, as an mp4."""
     from macedance.io.video import write_clip
 
-    return write_clip(video, out, start, end, fps, audio, lambda i, frame: draw_keypoints(frame, keypoints[i], skeleton))
+    return write_clip(video, out, start=start, end=end, fps=fps, audio=audio, draw=lambda i, frame: draw_keypoints(frame, keypoints[i], skeleton))

@@ -62,7 +62,7 @@ def random_look(rng: np.random.Generator) -> Look:
                 trousers=colour(20, 200), shoes=colour(10, 90), hair=hairs[int(rng.integers(len(hairs)))])
 
 
-def frame_camera(points: np.ndarray, size: tuple[int, int], focal: float | None = None, margin: float = 0.08,
+def frame_camera(points: np.ndarray, size: tuple[int, int], *, focal: float | None = None, margin: float = 0.08,
                  min_distance: float = 2.0) -> PinholeCamera:
     """A level camera looking along −z that keeps every point inside the frame.
 

@@ -166,7 +166,7 @@ class Motion:
 
     def foot_contacts(self, skeleton: RestSkeleton | None = None, speed_threshold: float = 0.3) -> np.ndarray:
         """(T, 4) bool contacts of L ankle, R ankle, L foot, R foot (speed < threshold m/s)."""
-        return kin.foot_contacts(self.joints(skeleton), self.fps, speed_threshold)
+        return kin.foot_contacts(self.joints(skeleton), self.fps, speed_threshold=speed_threshold)
 
     # ----- disk --------------------------------------------------------------------------------------
     def save(self, path: str | Path) -> Path:

@@ -28,7 +28,7 @@ from macedance.schema.motion import Motion
 SCHEMA_VERSION = 1
 
 
-def write_npz(path: str | Path, kind: str, arrays: dict[str, Any], meta: dict[str, str]) -> Path:
+def write_npz(path: str | Path, kind: str, arrays: dict[str, Any], *, meta: dict[str, str]) -> Path:
     path = Path(path)
     if path.suffix != ".npz":
         raise ValidationError("output path", "a file name ending in .npz", str(path))
@@ -86,7 +86,7 @@ def save_motion(motion: Motion, path: str | Path) -> Path:
                               "up_axis": np.str_(motion.up_axis)}
     if motion.betas is not None:
         arrays["betas"] = motion.betas
-    return write_npz(path, "motion", arrays, motion.meta)
+    return write_npz(path, "motion", arrays, meta=motion.meta)
 
 
 def load_motion(path: str | Path) -> Motion:
@@ -103,7 +103,7 @@ def load_motion(path: str | Path) -> Motion:
 def save_keypoints(kp: Keypoints2D, path: str | Path) -> Path:
     arrays = {"data": kp.data, "skeleton": np.str_(kp.skeleton), "image_size": np.asarray(kp.image_size, np.int64),
               "fps": np.float64(kp.fps)}
-    return write_npz(path, "keypoints2d", arrays, kp.meta)
+    return write_npz(path, "keypoints2d", arrays, meta=kp.meta)
 
 
 def load_keypoints(path: str | Path) -> Keypoints2D:

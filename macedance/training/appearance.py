@@ -234,7 +234,7 @@ def _load_state(run: Path) -> dict[str, Any] | None:
         raise MaceDanceError(f"{path}: not a readable macedance checkpoint ({exc})") from None
 
 
-def train_appearance(data: str | Path, model: str | Path, run: str | Path, cfg: AppearanceTrainConfig, init: str | Path | None = None,
+def train_appearance(data: str | Path, model: str | Path, run: str | Path, *, cfg: AppearanceTrainConfig, init: str | Path | None = None,
                      resume: bool = False, progress: Callable[[int, int, float], None] | None = None,
                      stop_after: int | None = None, offload: str = "none", pipe: Any = None) -> dict[str, Any]:
     """Train (or resume) one stage into ``run``; ``init`` is the Body Adapter (a kinematic run folder or
@@ -263,7 +263,7 @@ def train_appearance(data: str | Path, model: str | Path, run: str | Path, cfg: 
         clips.remove(c)
     if not clips:
         raise MaceDanceError(f"{data}: no usable training clip ({skipped[0]['reason'] if skipped else 'empty split'})")
-    pipe = pipe if pipe is not None else load_pipeline(model, str(rt.device), offload=offload)
+    pipe = pipe if pipe is not None else load_pipeline(model, device=str(rt.device), offload=offload)
     if state is None and cfg.stage == "aesthetic" and init is not None:
         load_adapter(pipe, init)
     if state is not None:  # the frozen adapter the run was trained on
@@ -315,7 +315,7 @@ def train_appearance(data: str | Path, model: str | Path, run: str | Path, cfg: 
             _write_safetensors(run / "adapter.safetensors", adapter)
             if cfg.stage == "aesthetic":
                 _write_safetensors(run / "pytorch_lora_weights.safetensors", lora_state(pipe, full))
-            plot_losses(csv_path, run / "loss.png", ("loss",), f"Appearance Expert, {cfg.stage} stage")
+            plot_losses(csv_path, run / "loss.png", keys=("loss",), title=f"Appearance Expert, {cfg.stage} stage")
         rt.barrier()
 
     t0 = time.perf_counter()
@@ -335,7 +335,7 @@ def train_appearance(data: str | Path, model: str | Path, run: str | Path, cfg: 
         total = torch.zeros((), device=rt.device)
         for k, rows in enumerate(micro):
             mine = draws[rows]
-            samples = [load_sample(c, st, cfg.frames, cfg.fps, (cfg.width, cfg.height), face_size) for c, st, _ in mine]
+            samples = [load_sample(c, st, frames=cfg.frames, fps=cfg.fps, size=(cfg.width, cfg.height), face_size=face_size) for c, st, _ in mine]
             gens = sample_generators(cfg.seed, step, range(rows.start, rows.stop))
             with contextlib.nullcontext() if k == len(micro) - 1 else rt.accelerator.no_sync(wrapped):
                 loss = flow_matching_loss(wrapped, cond(samples, [u for _, _, u in mine]), gens, shift) / len(micro)

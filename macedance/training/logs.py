@@ -39,7 +39,7 @@ def last_logged(path: Path, step: int) -> dict[str, float]:
     return {k: float(v) for k, v in rows[-1].items() if k != "step"} if rows else {}
 
 
-def plot_losses(csv_path: Path, png_path: Path, keys: Sequence[str], title: str) -> None:
+def plot_losses(csv_path: Path, png_path: Path, *, keys: Sequence[str], title: str) -> None:
     """``loss.png``: the ``keys`` columns of ``csv_path`` against the step, log scale."""
     import matplotlib
 

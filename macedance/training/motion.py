@@ -109,10 +109,45 @@ def build_model(state: dict[str, Any], ema: bool = True) -> tuple[MotionExpert, 
     return model.eval(), diffusion, list(state["genres"])
 
 
+TINY_TRAIN = {"batch": 8, "window": 120}  # the training sizes that go with ExpertConfig.tiny()
+
+
+def read_train_config(path: str | Path | None) -> dict[str, Any]:
+    """A JSON file of overrides ``{"expert": {...}, "diffusion": {...}, "train": {...}}`` ({} for None)."""
+    import json
+
+    if path is None:
+        return {}
+    path = Path(path)
+    try:
+        cfg = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise MaceDanceError(f"{path}: not a readable JSON config ({exc})") from None
+    unknown = sorted(set(cfg) - {"expert", "diffusion", "train"})
+    if not isinstance(cfg, dict) or unknown:
+        raise MaceDanceError(f"{path}: expected an object with keys expert/diffusion/train, found {unknown}")
+    return cfg
+
+
+def motion_configs(method: str, *, overrides: dict[str, Any] | None = None, tiny: bool = False,
+                   train: dict[str, Any] | None = None) -> tuple[ExpertConfig, DiffusionConfig, TrainConfig]:
+    """The configurations to train ``method`` (a diffusion method of the catalogue) with: the default (or tiny)
+    network, then ``overrides`` (as read by :func:`read_train_config`), then the method's own network choices; the
+    training options ``train`` win over the overrides' ``train``."""
+    from macedance.methods.catalog import get_method
+
+    cfg = overrides or {}
+    base = ExpertConfig.tiny() if tiny else ExpertConfig()
+    expert = ExpertConfig.from_dict({**base.to_dict(), **cfg.get("expert", {}), **get_method(method).expert})
+    diffusion = DiffusionConfig.from_dict(cfg.get("diffusion", {}))
+    train_cfg = TrainConfig.from_dict({**(TINY_TRAIN if tiny else {}), **cfg.get("train", {}), **(train or {})})
+    return expert, diffusion, train_cfg
+
+
 def train_motion(
     data: str | Path,
     run: str | Path,
-    expert: ExpertConfig,
+    *, expert: ExpertConfig,
     diffusion_cfg: DiffusionConfig,
     train: TrainConfig,
     music_dir: str | Path | None = None,
@@ -184,7 +219,7 @@ def train_motion(
                 "train_config": asdict(train), "macedance_version": __version__, "method": method,
                 "last_loss": last, "train_seconds": seconds_before + time.perf_counter() - t0,
             })
-            plot_losses(csv_path, run / "loss.png", LOSS_KEYS, "Motion Expert training loss")
+            plot_losses(csv_path, run / "loss.png", keys=LOSS_KEYS, title="Motion Expert training loss")
         rt.barrier()
 
     t0 = time.perf_counter()

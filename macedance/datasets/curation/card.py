@@ -33,7 +33,7 @@ def _hours(seconds: float) -> str:
     return f"{seconds / 3600:.3f} h ({seconds:.1f} s)"
 
 
-def write_card(path: Path, rows: list[ManifestRow], clips: list[dict[str, Any]], params: Any, command: str, name: str,
+def write_card(path: Path, rows: list[ManifestRow], clips: list[dict[str, Any]], *, params: Any, command: str, name: str,
                kind: DatasetKind) -> Path:
     """Write the card to ``path`` atomically (``kind`` gives the text and version; ``params`` has ``hash``
     and ``to_dict()``)."""

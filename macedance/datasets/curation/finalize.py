@@ -25,7 +25,7 @@ log = logging.getLogger(__name__)
 CLIP_KEYS = ("id", "source_video", "start", "end", "motion_path", "keypoints_path", "music_path", "genre", "split", "provenance")
 
 
-def finalize(out: Path, name: str, sources: list[Source], done: dict[str, SourceOutcome], params: Any, report: BuildReport,
+def finalize(out: Path, name: str, *, sources: list[Source], done: dict[str, SourceOutcome], params: Any, report: BuildReport,
              command: str | None, kind: DatasetKind, fixed_splits: dict[str, str] | None = None) -> None:
     """Write the manifest, ``clips.jsonl``, the splits and the card titled ``name``; fill ``report``'s counts.
 
@@ -56,4 +56,4 @@ def finalize(out: Path, name: str, sources: list[Source], done: dict[str, Source
     report.hours = sum(c["end"] - c["start"] for c in clips) / 3600.0
     report.rejected = dict(Counter(r.code for r in rows if not r.kept))
     report.splits = dict(Counter(c["split"] for c in clips))
-    write_card(out / "README.md", rows, clips, params, command or " ".join(sys.argv), name, kind)
+    write_card(out / "README.md", rows, clips, params=params, command=command or " ".join(sys.argv), name=name, kind=kind)

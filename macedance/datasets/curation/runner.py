@@ -137,7 +137,7 @@ def run_in_processes(fn: Callable[..., SourceOutcome], jobs: dict[str, tuple[Any
         _drain(q, frames)
 
 
-def run_sources(out: Path, todo: list[Source], done: dict[str, SourceOutcome], report: BuildReport, hints: dict[str, int],
+def run_sources(out: Path, todo: list[Source], *, done: dict[str, SourceOutcome], report: BuildReport, hints: dict[str, int],
                 progress: Callable[[BuildProgress], None] | None, run_local: Callable[[Path, str, Any, FramesFn], SourceOutcome],
                 worker: Callable[..., SourceOutcome], worker_args: Callable[[Path, str, Any], tuple[Any, ...]], workers: int, threads: int,
                 passes: int = 1, ray: RayOptions | None = None) -> None:

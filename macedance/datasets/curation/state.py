@@ -26,7 +26,7 @@ def state_path(out: Path, rel: str) -> Path:
     return out / ".build" / "videos" / (hashlib.sha256(rel.encode()).hexdigest()[:24] + ".json")
 
 
-def check_state(out: Path, params: Any, resume: bool, overwrite: bool, kind: DatasetKind) -> None:
+def check_state(out: Path, params: Any, *, resume: bool, overwrite: bool, kind: DatasetKind) -> None:
     """Resume rules of an output folder: ``overwrite`` deletes ``kind.dirs`` and ``kind.files``; an
     existing run is refused unless ``resume``, and resumed only with the same ``params.hash``; then the
     parameters are recorded in ``.build/params.json``."""

@@ -142,7 +142,7 @@ def _render_clips(path: Path, rel: str, out: Path, params: RenderParams, genre: 
         if cut is not None:
             from macedance.music.analysis import save_music
 
-            save_music(cut, preset, out / f"music/{cid}.npz", f"{music_path.name}#t={a / fps:.6f},{b / fps:.6f}", digest)
+            save_music(cut, preset, out / f"music/{cid}.npz", source=f"{music_path.name}#t={a / fps:.6f},{b / fps:.6f}", digest=digest)
             files["music_path"] = f"music/{cid}.npz"
         outcome.frames += b - a
         rows.append(outcome.row(genre, status="kept", stage="kept", code="kept", reason="", **row, **files))
@@ -161,7 +161,7 @@ def _render_clip(out: Path, cid: str, params: RenderParams, renderer: Any, clip:
     poses, trans, yaw, offset = face_camera(clip.poses, clip.trans, character.rest)
     verts, normals, joints = renderer.pose(poses, trans)
     flat = verts.reshape(-1, 3)
-    camera = frame_camera(flat[:: max(1, len(flat) // 400_000)].cpu().numpy(), (W, H), params.focal, params.margin)
+    camera = frame_camera(flat[:: max(1, len(flat) // 400_000)].cpu().numpy(), (W, H), focal=params.focal, margin=params.margin)
     rng = np.random.default_rng([int(params.seed), int(outcome.sha256[:15], 16), w])
     look = random_look(rng) if params.background == "random" else Look()
     files = {"motion_path": f"motions/{cid}.npz", "keypoints_path": f"keypoints/{cid}.npz", "music_path": None,

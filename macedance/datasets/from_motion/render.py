@@ -54,7 +54,7 @@ def _frames_hint(path: Path, fps: float) -> int:
         return 0
 
 
-def render_dataset(motion_dir: str | Path, out: str | Path, params: RenderParams | None = None, music_dir: str | Path | None = None,
+def render_dataset(motion_dir: str | Path, out: str | Path, *, params: RenderParams | None = None, music_dir: str | Path | None = None,
                    workers: int = 1, resume: bool = False, overwrite: bool = False,
                    progress: Callable[[BuildProgress], None] | None = None, command: str | None = None,
                    executor: str = "local", address: str | None = None, task_cpus: int = 1, task_gpus: float = 0.0) -> BuildReport:
@@ -78,19 +78,19 @@ def render_dataset(motion_dir: str | Path, out: str | Path, params: RenderParams
     _, sources = find_motions(motion_dir)
     music_index = index_music(music_dir)
     out.mkdir(parents=True, exist_ok=True)
-    check_state(out, params, resume, overwrite, RENDER)
+    check_state(out, params, resume=resume, overwrite=overwrite, kind=RENDER)
     done, todo = pending_sources(out, sources)
     report = BuildReport(str(out), videos=len(sources), videos_resumed=len(done))
-    run_sources(out, todo, done, report, {rel: _frames_hint(p, params.fps) for p, rel, _ in todo}, progress,
-                lambda p, rel, g, frames: render_source(p, rel, out, params, g, music_index, frames), _work,
-                lambda p, rel, g: (str(p), rel, str(out), params, g, music_index), workers,
-                worker_threads(workers, ray), ray=ray)
+    run_sources(out, todo, done=done, report=report, hints={rel: _frames_hint(p, params.fps) for p, rel, _ in todo}, progress=progress,
+                run_local=lambda p, rel, g, frames: render_source(p, rel, out, params, g, music_index, frames), worker=_work,
+                worker_args=lambda p, rel, g: (str(p), rel, str(out), params, g, music_index), workers=workers,
+                threads=worker_threads(workers, ray), ray=ray)
     outcomes = [done[rel] for _, rel, _ in sources if rel in done]
     with_clips = [o for o in outcomes if o.clips]
     official = {o.sha256: o.split for o in with_clips if o.split}
     fixed = official if with_clips and len(official) == len(with_clips) else None
     name = Path(motion_dir).name + " (rendered)"
-    finalize(out, name, sources, done, params, report, command, RENDER, fixed_splits=fixed)
+    finalize(out, name, sources=sources, done=done, params=params, report=report, command=command, kind=RENDER, fixed_splits=fixed)
     report.seconds = time.perf_counter() - t0
     write_json(out / "render_report.json", {**report.to_dict(), "macedance": __version__, "params": params.to_dict(), "command": command,
                                             "music_dir": str(music_dir) if music_dir else None, "splits_from": "imported official splits" if fixed else "seeded assignment by source motion"})

@@ -97,10 +97,10 @@ def _work(path: str, rel: str, out: str, params: BuildParams, genre: str | None,
 
         backend = _WORKER["backend"] = get_backend(params.pose_backend, params.pose_weights)
     report = (lambda n: frames_q.put(n)) if frames_q is not None else None
-    return process_video(Path(path), rel, Path(out), params, genre, report, backend)
+    return process_video(Path(path), rel, Path(out), params=params, genre=genre, progress=report, backend=backend)
 
 
-def build_dataset(raw_dir: str | Path, out: str | Path, params: BuildParams | None = None, workers: int = 1, resume: bool = False,
+def build_dataset(raw_dir: str | Path, out: str | Path, *, params: BuildParams | None = None, workers: int = 1, resume: bool = False,
                   overwrite: bool = False, progress: Callable[[BuildProgress], None] | None = None,
                   command: str | None = None, executor: str = "local", address: str | None = None, task_cpus: int = 2,
                   task_gpus: float = 0.0) -> BuildReport:
@@ -122,15 +122,15 @@ def build_dataset(raw_dir: str | Path, out: str | Path, params: BuildParams | No
     raw_dir, out = Path(raw_dir), Path(out)
     sources = find_sources(raw_dir)
     out.mkdir(parents=True, exist_ok=True)
-    check_state(out, params, resume, overwrite, BUILD)
+    check_state(out, params, resume=resume, overwrite=overwrite, kind=BUILD)
     done, todo = pending_sources(out, sources)
     report = BuildReport(str(out), videos=len(sources), videos_resumed=len(done))
     threads = worker_threads(workers, ray)
     wparams = dataclasses.replace(params, pose_threads=min(params.pose_threads, threads))
-    run_sources(out, todo, done, report, {rel: _frames_hint(p) for p, rel, _ in todo}, progress,
-                lambda p, rel, g, frames: _local(p, rel, out, params, g, frames), _work,
-                lambda p, rel, g: (str(p), rel, str(out), wparams, g), workers, threads, passes=2, ray=ray)
-    finalize(out, raw_dir.name, sources, done, params, report, command, BUILD)
+    run_sources(out, todo, done=done, report=report, hints={rel: _frames_hint(p) for p, rel, _ in todo}, progress=progress,
+                run_local=lambda p, rel, g, frames: _local(p, rel, out, params, g, frames), worker=_work,
+                worker_args=lambda p, rel, g: (str(p), rel, str(out), wparams, g), workers=workers, threads=threads, passes=2, ray=ray)
+    finalize(out, raw_dir.name, sources=sources, done=done, params=params, report=report, command=command, kind=BUILD)
     report.seconds = time.perf_counter() - t0
     write_json(out / "build_report.json", {**report.to_dict(), "macedance": __version__, "params": params.to_dict(), "command": command})
     return report
@@ -148,7 +148,7 @@ def _local(path: Path, rel: str, out: Path, params: BuildParams, genre: str | No
 
         _LOCAL_BACKEND.clear()
         _LOCAL_BACKEND[key] = get_backend(params.pose_backend, params.pose_weights)
-    return process_video(path, rel, out, params, genre, frames, _LOCAL_BACKEND[key])
+    return process_video(path, rel, out, params=params, genre=genre, progress=frames, backend=_LOCAL_BACKEND[key])
 
 
 def _frames_hint(path: Path) -> int:

@@ -19,7 +19,7 @@ from macedance.io.video import VideoInfo, iter_frames
 KeptClip = tuple[str, dict[str, Any], np.ndarray, dict[str, Any], Any]  # (clip id, row columns, keypoints, fit, clip music or None)
 
 
-def export_clips(path: Path, info: VideoInfo, outcome: SourceOutcome, out: Path, params: BuildParams, genre: str | None, backend: Any,
+def export_clips(path: Path, info: VideoInfo, outcome: SourceOutcome, *, out: Path, params: BuildParams, genre: str | None, backend: Any,
                  kept: list[KeptClip], music: Any) -> None:
     """Write every kept clip's files (atomically); append its manifest row and clip record to ``outcome``."""
     from macedance.io.audio import load_audio
@@ -49,17 +49,17 @@ def export_clips(path: Path, info: VideoInfo, outcome: SourceOutcome, out: Path,
         Keypoints2D(kp, backend.skeleton, (info.width, info.height), info.fps, {**meta, **backend.info()}).save(out / rel["keypoints_path"])
         if music_cut is not None:
             preset = music[0]
-            save_music(music_cut, preset, out / rel["music_path"], f"{outcome.source}#t={a / info.fps:.6f},{b / info.fps:.6f}", outcome.sha256)
+            save_music(music_cut, preset, out / rel["music_path"], source=f"{outcome.source}#t={a / info.fps:.6f},{b / info.fps:.6f}", digest=outcome.sha256)
         if audio is not None:
             write_clip_audio(out / rel["audio_path"], audio, a, b, info.fps)
         write_jpeg(out / rel["reference_path"], refs[a])
         clip_audio = out / rel["audio_path"] if rel["audio_path"] else None
         if params.videos:
-            write_clip(path, out / rel["video_path"], a, b, info.fps, clip_audio)
+            write_clip(path, out / rel["video_path"], start=a, end=b, fps=info.fps, audio=clip_audio)
         if params.preview:
             from macedance.render.overlay import write_overlay_preview
 
-            write_overlay_preview(path, out / rel["preview_path"], a, b, info.fps, kp, backend.skeleton, clip_audio)
+            write_overlay_preview(path, out / rel["preview_path"], start=a, end=b, fps=info.fps, keypoints=kp, skeleton=backend.skeleton, audio=clip_audio)
         outcome.rows.append(outcome.row(genre, status="kept", stage="kept", code="kept", src_fps=info.fps, width=info.width, height=info.height,
                                         **base, **rel))
         clip = Clip(cid, outcome.source, a / info.fps, b / info.fps, rel["motion_path"], rel["keypoints_path"], rel["music_path"], genre,

@@ -74,7 +74,7 @@ def _ingest_code(exc: Exception) -> str:
     return "zero-length" if "zero-length" in text else "no-video-stream" if "no video stream" in text else "unreadable"
 
 
-def process_video(path: Path, rel: str, out: Path, params: BuildParams, genre: str | None = None,
+def process_video(path: Path, rel: str, out: Path, *, params: BuildParams, genre: str | None = None,
                   progress: ProgressFn | None = None, backend: Any = None) -> SourceOutcome:
     """Run every stage on one video; write the kept clips under ``out``; never raises for bad data
     (a file that cannot be used becomes one rejected row)."""
@@ -221,4 +221,4 @@ def _process_shots(path: Path, info: VideoInfo, outcome: SourceOutcome, out: Pat
     if not kept:
         return
     with timer("export"):
-        export_clips(path, info, outcome, out, params, genre, backend, kept, music)
+        export_clips(path, info, outcome, out=out, params=params, genre=genre, backend=backend, kept=kept, music=music)

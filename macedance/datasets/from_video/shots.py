@@ -60,7 +60,7 @@ def _hsv_histogram(frame: np.ndarray) -> np.ndarray:
     return hist / hist.sum()
 
 
-def scan_video(path: str | Path, progress: Callable[[int], None] | None = None, people_step: int = 0,
+def scan_video(path: str | Path, *, progress: Callable[[int], None] | None = None, people_step: int = 0,
                count_people: Callable[[np.ndarray], int] | None = None, people_side: int = 640) -> dict[str, np.ndarray]:
     """Per-transition ``hist``, ``diff`` and ``moving`` signals (each (N−1,) float64) of N frames.
 

@@ -42,7 +42,7 @@ def scan_signals(path: Path, sha: str, info: VideoInfo, params: BuildParams, pro
     def count(frame: np.ndarray) -> int:
         return detector.count(frame, min_score=params.person_score, min_height=params.person_min_height, tiles=True)
 
-    sig = scan_video(path, progress, people_step=step, count_people=count, people_side=params.pose_max_side or max(info.width, info.height))
+    sig = scan_video(path, progress=progress, people_step=step, count_people=count, people_side=params.pose_max_side or max(info.width, info.height))
     cache.put(key, sig)
     return sig
 
