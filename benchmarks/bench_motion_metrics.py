@@ -50,7 +50,7 @@ def run_ours(pred, gt, beats, preset_name, workers):
     jobs = [(s, "pred", f"p{i:05d}") for i, s in enumerate(pred)] + [(s, "gt", f"g{i:05d}") for i, s in enumerate(gt)]
     t0 = time.perf_counter()
     with ThreadPoolExecutor(workers) as pool:
-        for (_, role, _), f in zip(jobs, pool.map(lambda j: extract_features(j[0], 60.0, preset, "y", beats, j[2], j[1]), jobs), strict=True):
+        for (_, role, _), f in zip(jobs, pool.map(lambda j: extract_features(j[0], 60.0, preset=preset, up_axis="y", beat_times=beats, name=j[2], role=j[1]), jobs), strict=True):
             m.update(f, role)
     t_feat = time.perf_counter() - t0
     scores = m.compute()

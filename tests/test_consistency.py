@@ -110,7 +110,7 @@ def test_consistency_equals_vbench_on_random_weights(tmp_path, metric):
         with torch.no_grad():
             f = model(prep(frames)).numpy()
         np.testing.assert_allclose(f, expected[stem], rtol=0, atol=1e-5 * np.abs(expected[stem]).max())
-        rows.append(video_consistency(model, [frames[:5], frames[5:]], feats_file))  # streamed in two chunks
+        rows.append(video_consistency(model, [frames[:5], frames[5:]], transform=feats_file))  # streamed in two chunks
         # cosine similarities of unit float32 features averaged over frames: continuous in the features, whose round-off
         # (kernels, threads; ≤ 1e-6 of the largest value) moves the score by ~1e-7
         assert _rel(rows[-1][0] / rows[-1][1], REF[key]["per_video"][i]) < 1e-6
@@ -292,8 +292,8 @@ def test_vbench_networks_batched_on_cuda_match_the_cpu(tmp_path):
     for name, transform in (("dino-vitb16", "dino"), ("clip-vit-b32", "clip")):
         cpu, gpu = (load_network(name, d)[0] for d in ("cpu", "cuda"))
         for frames in VIDEOS.values():
-            a, b = video_consistency(cpu, [frames], transform), video_consistency(gpu, [frames], transform, "cuda")
+            a, b = video_consistency(cpu, [frames], transform=transform), video_consistency(gpu, [frames], transform=transform, device="cuda")
             assert b[1] == a[1] and abs(b[0] - a[0]) < 1e-4 * a[1]
     cpu, gpu = (load_network("amt-s", d)[0] for d in ("cpu", "cuda"))
     for frames in amt_videos().values():
-        assert abs(motion_smoothness(gpu, iter(frames), "cuda", batch=32) - motion_smoothness(cpu, iter(frames))) < 1e-3
+        assert abs(motion_smoothness(gpu, iter(frames), device="cuda", batch=32) - motion_smoothness(cpu, iter(frames))) < 1e-3

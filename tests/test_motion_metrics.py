@@ -54,8 +54,8 @@ def test_presets_are_frozen_hashable_and_distinct():
 
 def test_accel_bug_makes_static_energy_depend_on_position():
     static = np.ones((20, 24, 3)) * 2.0
-    legacy = kinetic_features_3d(static, 1 / 60, accel_bug=True, dtype=np.float64)
-    fixed = kinetic_features_3d(static, 1 / 60, accel_bug=False, dtype=np.float64)
+    legacy = kinetic_features_3d(static, frame_time=1 / 60, accel_bug=True, dtype=np.float64)
+    fixed = kinetic_features_3d(static, frame_time=1 / 60, accel_bug=False, dtype=np.float64)
     assert legacy[2] == pytest.approx((60**2 - 60) * np.linalg.norm([2, 2, 2]))  # (1/dt² − 1/dt)·‖p‖
     assert np.allclose(fixed, 0)
 
@@ -63,11 +63,11 @@ def test_accel_bug_makes_static_energy_depend_on_position():
 def test_clean_kinetic_is_translation_invariant_and_fps_consistent():
     clean = get_preset("clean").with_changes(zero_start=False)
     j = _joints(1)
-    a = extract_features(j, 30, clean).kinetic
-    b = extract_features(j + [5.0, 0.0, -3.0], 30, clean).kinetic
+    a = extract_features(j, 30, preset=clean).kinetic
+    b = extract_features(j + [5.0, 0.0, -3.0], 30, preset=clean).kinetic
     np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-9)  # float64 differences of shifted positions: ~1e-15 × |shift| on any CPU
     j60 = _joints(1, fps=60)
-    k60 = extract_features(j60, 60, clean).kinetic
+    k60 = extract_features(j60, 60, preset=clean).kinetic
     h30, h60 = a[0::3], k60[0::3]  # horizontal kinetic energy in (m/s)² at both rates
     assert np.median(np.abs(h60 / h30 - 1)) < 0.1
 
@@ -76,19 +76,19 @@ def test_clean_bas_sigma_in_seconds_is_fps_independent():
     clean = get_preset("clean")
     j30, j60 = _joints(2, 6, 30), _joints(2, 6, 60)
     beats = np.arange(0.25, 6, 0.5)
-    b30 = extract_features(j30, 30, clean, beat_times=beats).bas
-    b60 = extract_features(j60, 60, clean, beat_times=beats).bas
+    b30 = extract_features(j30, 30, preset=clean, beat_times=beats).bas
+    b60 = extract_features(j60, 60, preset=clean, beat_times=beats).bas
     assert b30 == pytest.approx(b60, abs=0.08)  # not round-off: the envelope's minima move by up to a frame between 30 and 60 fps
 
 
 def test_bas_directions_and_undefined():
     music, motion = np.array([10, 20, 30]), np.array([10, 22])
-    m2m = beat_align_score(music, motion, 3.0, "music_to_motion")
+    m2m = beat_align_score(music, motion, sigma=3.0, direction="music_to_motion")
     assert m2m == pytest.approx((1 + np.exp(-4 / 18) + np.exp(-64 / 18)) / 3)
-    assert beat_align_score(music, motion, 3.0, "motion_to_music") == pytest.approx((1 + np.exp(-4 / 18)) / 2, rel=1e-6)
-    assert beat_align_score(music, np.array([]), 3.0) is None
-    assert beat_align_score(np.array([]), motion, 3.0) is None
-    assert beat_align_score(np.array([]), motion, 3.0, empty=0.0) == 0.0
+    assert beat_align_score(music, motion, sigma=3.0, direction="motion_to_music") == pytest.approx((1 + np.exp(-4 / 18)) / 2, rel=1e-6)
+    assert beat_align_score(music, np.array([]), sigma=3.0) is None
+    assert beat_align_score(np.array([]), motion, sigma=3.0) is None
+    assert beat_align_score(np.array([]), motion, sigma=3.0, empty=0.0) == 0.0
 
 
 def test_frechet_eigh_equals_sqrtm_and_is_exact_when_rank_deficient():
@@ -121,8 +121,8 @@ def test_frechet_known_values_and_undefined_fid():
     x = rng.normal(size=(50, 4))
     assert average_pairwise_distance(x) == pytest.approx(np.mean([np.linalg.norm(x[i] - x[j]) for i in range(50) for j in range(i + 1, 50)]))
     m = MotionMetrics(get_preset("clean"))
-    m.update(extract_features(_joints(0), 30, get_preset("clean")), "pred")
-    m.update(extract_features(_joints(1), 30, get_preset("clean")), "gt")
+    m.update(extract_features(_joints(0), 30, preset=get_preset("clean")), "pred")
+    m.update(extract_features(_joints(1), 30, preset=get_preset("clean")), "gt")
     scores = m.compute()
     assert scores["fid_k"].value is None and "at least 2 sequences" in scores["fid_k"].reason
     assert scores["div_k"].value is None
@@ -133,9 +133,9 @@ def test_clean_zero_spread_dimensions_are_left_unscaled():
     clean = get_preset("clean")
     m = MotionMetrics(clean)
     for i in range(4):
-        f = extract_features(_joints(i), 30, clean)
+        f = extract_features(_joints(i), 30, preset=clean)
         m.update(f, "pred")
-        g = extract_features(_joints(10 + i), 30, clean)
+        g = extract_features(_joints(10 + i), 30, preset=clean)
         g.geometric[:3] = 0.5  # constant in the GT pool
         m.update(g, "gt")
     fid_g = m.compute()["fid_g"]
@@ -147,7 +147,7 @@ def test_pfc_static_root_is_undefined():
     still = np.zeros((10, 24, 3))
     assert np.isnan(pfc_per_sequence(still)[0])
     clean = get_preset("clean")
-    f = extract_features(np.zeros((30, 24, 3)), 30, clean)
+    f = extract_features(np.zeros((30, 24, 3)), 30, preset=clean)
     assert f.pfc is None
 
 
@@ -159,12 +159,12 @@ def test_pfc_static_root_is_undefined():
 ])
 def test_bad_sequences_are_skipped_with_reason(data, reason):
     with pytest.raises(SkipSequence, match=reason.replace("(", r"\(").replace(")", r"\)")):
-        extract_features(data, 30, get_preset("clean"))
+        extract_features(data, 30, preset=get_preset("clean"))
 
 
 def test_merge_equals_single_pass():
     clean = get_preset("clean")
-    feats = [(extract_features(_joints(i), 30, clean, name=f"s{i}"), "pred" if i % 2 else "gt") for i in range(8)]
+    feats = [(extract_features(_joints(i), 30, preset=clean, name=f"s{i}"), "pred" if i % 2 else "gt") for i in range(8)]
     one, a, b = MotionMetrics(clean), MotionMetrics(clean), MotionMetrics(clean)
     for k, (f, role) in enumerate(feats):
         one.update(f, role)
@@ -200,7 +200,7 @@ def test_directory_evaluation_with_mixed_formats_music_and_skips(tmp_path):
         np.save(music / f"clip{s:02d}.npy", np.arange(0.25, 3, 0.5))
     np.savez(music / "clip10.npz", beats=np.arange(0.25, 3, 0.5))
     (music / "clip11.txt").write_text("0.5\n1.0\n1.5\n")
-    res = evaluate_motion_dirs(tmp_path / "pred", tmp_path / "gt", get_preset("clean"), music, fps=30, up_axis="y")
+    res = evaluate_motion_dirs(tmp_path / "pred", tmp_path / "gt", preset=get_preset("clean"), music=music, fps=30, up_axis="y")
     assert res["inputs"]["evaluated"] == {"pred": 4, "gt": 6}
     skipped = {s["file"].split("/")[-1]: s["reason"] for s in res["inputs"]["skipped"]}
     assert "unreadable" in skipped["broken.npy"] or "not a plain" in skipped["broken.npy"]
@@ -215,23 +215,23 @@ def test_directory_evaluation_errors(tmp_path):
     _write_set(tmp_path / "pred", range(3), "npy")
     _write_set(tmp_path / "gt", range(3), "csv")
     with pytest.raises(ValidationError, match="fps/up_axis"):
-        evaluate_motion_dirs(tmp_path / "pred", tmp_path / "gt", get_preset("clean"))
+        evaluate_motion_dirs(tmp_path / "pred", tmp_path / "gt", preset=get_preset("clean"))
     (tmp_path / "empty").mkdir()
     with pytest.raises(MaceDanceError, match="no motion files"):
-        evaluate_motion_dirs(tmp_path / "empty", tmp_path / "gt", get_preset("clean"), fps=30, up_axis="y")
+        evaluate_motion_dirs(tmp_path / "empty", tmp_path / "gt", preset=get_preset("clean"), fps=30, up_axis="y")
     with pytest.raises(MaceDanceError, match="no usable pred"):
         bad = tmp_path / "bad"
         bad.mkdir()
         np.save(bad / "x.npy", np.zeros((5, 51)))  # 17 joints
-        evaluate_motion_dirs(bad, tmp_path / "gt", get_preset("clean"), fps=30, up_axis="y")
+        evaluate_motion_dirs(bad, tmp_path / "gt", preset=get_preset("clean"), fps=30, up_axis="y")
 
 
 def test_bailando_crops_predictions_but_not_the_gt_pool():
     p = get_preset("bailando-aistpp")
     j = _joints(3, seconds=22, fps=60)  # 1320 frames
-    pred_full = extract_features(j, 60, p, role="pred").kinetic
-    pred_crop = extract_features(j[:1200], 60, p, role="pred").kinetic
-    gt_full = extract_features(j, 60, p, role="gt").kinetic
+    pred_full = extract_features(j, 60, preset=p, role="pred").kinetic
+    pred_crop = extract_features(j[:1200], 60, preset=p, role="pred").kinetic
+    gt_full = extract_features(j, 60, preset=p, role="gt").kinetic
     np.testing.assert_array_equal(pred_full, pred_crop)
     assert not np.allclose(gt_full, pred_crop)
 
@@ -239,14 +239,14 @@ def test_bailando_crops_predictions_but_not_the_gt_pool():
 def test_fact_drops_seed_frames_of_predictions_only():
     p = get_preset("fact-aistpp")
     j = _joints(4, seconds=4, fps=60)
-    np.testing.assert_array_equal(extract_features(j, 60, p, role="pred").kinetic,
-                                  extract_features(j[120:], 60, p, role="gt").kinetic)
+    np.testing.assert_array_equal(extract_features(j, 60, preset=p, role="pred").kinetic,
+                                  extract_features(j[120:], 60, preset=p, role="gt").kinetic)
 
 
 def test_edge_pfc_is_the_mean_over_5s_clips():
     p = get_preset("edge-aistpp")
     j = _joints(5, seconds=12, fps=30)  # 360 frames → 150-frame windows at 0, 75, 150
-    f = extract_features(j, 30, p, up_axis="y")
+    f = extract_features(j, 30, preset=p, up_axis="y")
     zup = np.stack([j[..., 0], -j[..., 2], j[..., 1]], -1)
     expected = [pfc_per_sequence(zup[s : s + 150])[0] for s in (0, 75, 150)]
     np.testing.assert_allclose(f.pfc_windows, expected, rtol=1e-12)

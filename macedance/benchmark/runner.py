@@ -89,7 +89,8 @@ def bootstrap_ci(metrics: MotionMetrics, n: int, seed: int = 0) -> dict[str, lis
 def run_benchmark(
     task: TaskMeta,
     method: MotionMethod,
-    *, data: str | Path,
+    *,
+    data: str | Path,
     out: str | Path,
     music: str | Path | None = None,
     bootstrap: int = 200,
@@ -144,7 +145,7 @@ def run_benchmark(
         if not pred_files:
             raise MaceDanceError(f"no clip could be generated (first reason: {skipped[0]['reason'] if skipped else '?'})")
         preset = get_preset(task.preset)
-        result, metrics = evaluate_motion_files({"pred": pred_files, "gt": gt_files}, preset, music_links)
+        result, metrics = evaluate_motion_files({"pred": pred_files, "gt": gt_files}, preset=preset, music=music_links)
     cis = bootstrap_ci(metrics, bootstrap)
     scores = {}
     for metric in task.metrics:

@@ -47,7 +47,7 @@ def eval_motion_cmd(
         model = body_model(smpl_model)
         skel = None if model is None else body_skeleton(model, "neutral")
         with progress_bar(f"eval {p.name}") as progress:
-            result = evaluate_motion_dirs(pred, gt, p, music, fps, up_axis, skel, progress, executor=executor, address=address)
+            result = evaluate_motion_dirs(pred, gt, preset=p, music=music, fps=fps, up_axis=up_axis, skeleton=skel, progress=progress, executor=executor, address=address)
         if json_out:
             write_json(json_out, result)
     console.print(motion_result_table(result))
@@ -88,9 +88,9 @@ def eval_video_cmd(
 
     with user_errors():
         with progress_bar("eval video") as progress:
-            result = evaluate_videos(pred, gt, tuple(m.strip() for m in metrics.split(",") if m.strip()), preset,
-                                     fvd_preset, device, progress, ref, music, pose_backend, pose_weights, executor, address,
-                                     task_gpus)
+            result = evaluate_videos(pred, gt, metrics=tuple(m.strip() for m in metrics.split(",") if m.strip()), preset=preset,
+                                     fvd_preset=fvd_preset, device=device, progress=progress, ref=ref, music=music, pose_backend=pose_backend, pose_weights=pose_weights, executor=executor, address=address,
+                                     task_gpus=task_gpus)
         if json_out:
             write_json(json_out, result)
     table = Table(title=f"Video metrics ({preset})", title_justify="left", box=box.SIMPLE_HEAD)

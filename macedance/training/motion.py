@@ -147,7 +147,8 @@ def motion_configs(method: str, *, overrides: dict[str, Any] | None = None, tiny
 def train_motion(
     data: str | Path,
     run: str | Path,
-    *, expert: ExpertConfig,
+    *,
+    expert: ExpertConfig,
     diffusion_cfg: DiffusionConfig,
     train: TrainConfig,
     music_dir: str | Path | None = None,

@@ -41,6 +41,7 @@ def motion_beats(envelope: np.ndarray, smoothing: float | None = None, order: in
 def beat_align_score(
     music_beats: np.ndarray,
     motion_beat_idx: np.ndarray,
+    *,
     sigma: float = 3.0,
     direction: str = "music_to_motion",
     empty: float | None = None,

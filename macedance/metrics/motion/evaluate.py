@@ -31,6 +31,7 @@ _POOL_RULES = {"none": "every readable file of --gt forms the reference distribu
 def evaluate_motion_dirs(
     pred: str | Path,
     gt: str | Path,
+    *,
     preset: MotionPreset,
     music: str | Path | None = None,
     fps: float | None = None,
@@ -43,7 +44,7 @@ def evaluate_motion_dirs(
 ) -> dict[str, Any]:
     """Directory form of :func:`evaluate_motion_files` (every sequence file below each folder)."""
     files = {"pred": list_sequences(pred, "pred"), "gt": list_sequences(gt, "gt")}
-    result, _ = evaluate_motion_files(files, preset, music, fps, up_axis, skeleton, progress, workers, executor, address)
+    result, _ = evaluate_motion_files(files, preset=preset, music=music, fps=fps, up_axis=up_axis, skeleton=skeleton, progress=progress, workers=workers, executor=executor, address=address)
     result["inputs"].update(pred=str(pred), gt=str(gt))
     return result
 
@@ -89,12 +90,12 @@ def _sequence_features(job: tuple[str, Path], preset: MotionPreset, music: str |
     """(role, path, features) of one file, or (role, path, reason) when it cannot be evaluated."""
     role, path = job
     try:
-        seq = load_sequence(path, preset.representation, fps, up_axis, skeleton)
+        seq = load_sequence(path, representation=preset.representation, fps=fps, up_axis=up_axis, skeleton=skeleton)
         mpath = find_music(music, path.stem)
         beats = None
         if mpath is not None:
             beats = load_beat_times(mpath, preset.beat_tracker)
-        feats = extract_features(seq.data, seq.fps, preset, seq.up_axis or "y", beats, path.stem, role)
+        feats = extract_features(seq.data, seq.fps, preset=preset, up_axis=seq.up_axis or "y", beat_times=beats, name=path.stem, role=role)
         if beats is None and "bas" in preset.metrics:
             feats.bas_reason = ("no `music` folder given" if music is None
                                 else f"no music or beat file named {path.stem}.* in {music}")
@@ -149,6 +150,7 @@ def _ray_shards(jobs: list[tuple[str, Path]], preset: MotionPreset, music: str |
 
 def evaluate_motion_files(
     files: dict[str, list[Path]],
+    *,
     preset: MotionPreset,
     music: str | Path | None = None,
     fps: float | None = None,

@@ -61,7 +61,7 @@ def _box5(x: np.ndarray) -> np.ndarray:
 
 
 def kinetic_features_2d(
-    keypoints: np.ndarray, frame_time: float = 1.0 / 30, layout: str = "legacy", dtype: type = np.float32
+    keypoints: np.ndarray, *, frame_time: float = 1.0 / 30, layout: str = "legacy", dtype: type = np.float32
 ) -> np.ndarray:
     """75-d kinetic features of (B, T, 25, ≥2) keypoints (channels as given: the official data are (y, x))."""
     k = _check(keypoints)

@@ -38,6 +38,7 @@ def frechet_distance(
     sigma1: np.ndarray,
     mu2: np.ndarray,
     sigma2: np.ndarray,
+    *,
     eps: float = 1e-5,
     imag_policy: str = "real",
     method: str = "sqrtm",

@@ -19,7 +19,7 @@ import numpy as np
 L_ANKLE, R_ANKLE, L_TOE, R_TOE = 7, 8, 10, 11
 
 
-def foot_skating(joints: np.ndarray, fps: float = 30.0, speed: str = "signed-mean",
+def foot_skating(joints: np.ndarray, fps: float = 30.0, *, speed: str = "signed-mean",
                  threshold: float = 0.01) -> tuple[float | None, float | None]:
     """(left, right) sliding ratios of one y-up sequence; ``None`` for a side with no contact frame.
 

@@ -50,7 +50,7 @@ def _cross(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def geometric_features_3d(
-    joints: np.ndarray, tau: float = 1.0 / 120, up_axis: str = "y", dtype: type = np.float32
+    joints: np.ndarray, *, tau: float = 1.0 / 120, up_axis: str = "y", dtype: type = np.float32
 ) -> np.ndarray:
     """The 32 geometric features of 3D SMPL-24 joint sequences.
 

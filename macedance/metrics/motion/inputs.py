@@ -84,6 +84,7 @@ def _as_tj3(arr: np.ndarray, path: Path) -> np.ndarray:
 
 def load_sequence(
     path: str | Path,
+    *,
     representation: str,
     fps: float | None = None,
     up_axis: str | None = None,

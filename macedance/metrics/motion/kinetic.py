@@ -30,6 +30,7 @@ def _window_bounds(T: int, window: int, last: int) -> tuple[np.ndarray, np.ndarr
 
 def kinetic_features_3d(
     joints: np.ndarray,
+    *,
     frame_time: float = 1.0 / 60,
     up_axis: str = "y",
     window: int = 2,

@@ -84,7 +84,7 @@ def _sequence_bas(positions: np.ndarray, beat_times: np.ndarray | None, fps: flo
     if skip:
         music, mb = music[music >= skip] - skip, mb[mb >= skip] - skip
     sigma = preset.bas_sigma_seconds * fps if preset.bas_sigma_seconds is not None else preset.bas_sigma_frames
-    score = beat_align_score(music, mb, sigma, preset.bas_direction, preset.bas_empty)
+    score = beat_align_score(music, mb, sigma=sigma, direction=preset.bas_direction, empty=preset.bas_empty)
     if score is None:
         what = "music beats" if len(music) == 0 else "motion beats"
         return None, f"no {what} inside the sequence", mb
@@ -94,6 +94,7 @@ def _sequence_bas(positions: np.ndarray, beat_times: np.ndarray | None, fps: flo
 def extract_features(
     data: np.ndarray,
     fps: float,
+    *,
     preset: MotionPreset,
     up_axis: str = "y",
     beat_times: np.ndarray | None = None,
@@ -145,8 +146,8 @@ def extract_features(
         j[:, 1:] = j[:, 1:] - j[:, :1]
     dtype = np.dtype(preset.feature_dtype).type
     frame_time = preset.frame_time or 1.0 / fps
-    kinetic = kinetic_features_3d(j, frame_time, preset.up_axis, preset.kinetic_window, preset.accel_bug, dtype)
-    geometric = geometric_features_3d(_pad24(j), preset.tau or 1.0 / fps, preset.up_axis, dtype)
+    kinetic = kinetic_features_3d(j, frame_time=frame_time, up_axis=preset.up_axis, window=preset.kinetic_window, accel_bug=preset.accel_bug, dtype=dtype)
+    geometric = geometric_features_3d(_pad24(j), tau=preset.tau or 1.0 / fps, up_axis=preset.up_axis, dtype=dtype)
     pfc, windows = None, []
     if "pfc" in preset.metrics:
         windows = _pfc_windows(arr, fps, preset)
@@ -159,7 +160,7 @@ def extract_features(
     fsr = None
     if "fsr" in preset.metrics:
         src = convert_up_axis(arr if preset.fsr_uses_crop else uncropped, preset.up_axis, "y")
-        fsr = foot_skating(src, fps, preset.fsr_speed, preset.fsr_threshold)
+        fsr = foot_skating(src, fps, speed=preset.fsr_speed, threshold=preset.fsr_threshold)
     return SequenceFeatures(name, kinetic, geometric, pfc, windows, bas, reason, mb, fsr)
 
 
@@ -168,7 +169,7 @@ def _pfc_windows(arr: np.ndarray, fps: float, preset: MotionPreset) -> list[floa
     T, n = arr.shape[0], preset.pfc_clip_frames
     starts = [0] if n is None or T <= n else list(range(0, T - n + 1, preset.pfc_clip_stride or n))
     clips = np.stack([arr[s : s + (n or T)] for s in starts])
-    vals = pfc_per_sequence(clips, preset.pfc_dt or 1.0 / fps, preset.up_axis, preset.pfc_foot_speed)
+    vals = pfc_per_sequence(clips, preset.pfc_dt or 1.0 / fps, up_axis=preset.up_axis, foot_speed=preset.pfc_foot_speed)
     return [float(v) for v in vals if not np.isnan(v)]
 
 
@@ -190,7 +191,7 @@ def _extract_2d(arr: np.ndarray, fps: float, preset: MotionPreset, beat_times: n
     if preset.keypoint_channels == "yx":
         arr = arr[..., [1, 0, 2]]
     frame_time = preset.frame_time or 1.0 / fps
-    kinetic = kinetic_features_2d(arr, frame_time, preset.keypoint_layout, np.dtype(preset.feature_dtype).type)
+    kinetic = kinetic_features_2d(arr, frame_time=frame_time, layout=preset.keypoint_layout, dtype=np.dtype(preset.feature_dtype).type)
     geometric = geometric_features_2d(arr, preset.keypoint_layout, preset.geometric_stubs)
     beat_fps = preset.beat_fps or fps
     bas, reason, mb = _sequence_bas(arr[..., :2], beat_times, fps, preset, beat_fps)
@@ -229,7 +230,7 @@ def fid_score(pred: np.ndarray, gt: np.ndarray, preset: MotionPreset, what: str)
     mu1, s1 = gaussian_stats(pred_n)
     mu2, s2 = gaussian_stats(gt_n)
     try:
-        res = frechet_distance(mu1, s1, mu2, s2, preset.fid_eps, preset.imag_policy)
+        res = frechet_distance(mu1, s1, mu2, s2, eps=preset.fid_eps, imag_policy=preset.imag_policy)
     except MaceDanceError as exc:
         return Score(None, str(exc), len(pred))
     details: dict[str, Any] = {"eps_retry": res.eps_retry, "max_imag": res.max_imag, "n_gt": len(gt),

@@ -20,7 +20,7 @@ from macedance.errors import ValidationError
 FOOT_ORDER = (7, 10, 8, 11)
 
 
-def pfc_per_sequence(joints: np.ndarray, dt: float = 1.0 / 30, up_axis: str = "z",
+def pfc_per_sequence(joints: np.ndarray, dt: float = 1.0 / 30, *, up_axis: str = "z",
                      foot_speed: str = "per_frame") -> np.ndarray:
     """(B,) PFC of each sequence (NaN where undefined: the root never accelerates).
 

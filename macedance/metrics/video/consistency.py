@@ -77,7 +77,7 @@ class PairSimilarity:
         return np.array([self.total, self.pairs], dtype=np.float64)
 
 
-def video_consistency(model: torch.nn.Module, chunks: Iterable[np.ndarray], transform: str, device: str = "cpu") -> np.ndarray:
+def video_consistency(model: torch.nn.Module, chunks: Iterable[np.ndarray], *, transform: str, device: str = "cpu") -> np.ndarray:
     """[Σ s_t, T − 1] of one video streamed as (n, H, W, 3) uint8 chunks (each chunk one batch)."""
     prep = dino_transform if transform == "dino" else clip_transform
     acc = PairSimilarity()
@@ -116,7 +116,7 @@ def _triplets(frames: Iterable[np.ndarray]) -> Iterator[tuple[np.ndarray, np.nda
         a = b
 
 
-def interpolated_frames(model: torch.nn.Module, frames: Iterable[np.ndarray], device: str = "cpu", batch: int = 8,
+def interpolated_frames(model: torch.nn.Module, frames: Iterable[np.ndarray], *, device: str = "cpu", batch: int = 8,
                         dtype: torch.dtype = torch.float32) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """AMT's interpolation of every odd frame from its even neighbours, as VBench runs it: yields
     ``(predicted, real)`` with the prediction as (H, W, 3) values in [0, 255] of ``dtype`` (before
@@ -149,7 +149,7 @@ def interpolated_frames(model: torch.nn.Module, frames: Iterable[np.ndarray], de
         yield from run()
 
 
-def motion_smoothness(model: torch.nn.Module, frames: Iterable[np.ndarray], device: str = "cpu", batch: int = 8,
+def motion_smoothness(model: torch.nn.Module, frames: Iterable[np.ndarray], *, device: str = "cpu", batch: int = 8,
                       dtype: torch.dtype = torch.float32) -> float | None:
     """VBench motion smoothness of one video given as a stream of (H, W, 3) uint8 frames (``None`` with < 3 frames):
     1 − mean |uint8(AMT's interpolated odd frame) − real odd frame| / 255.
@@ -159,7 +159,7 @@ def motion_smoothness(model: torch.nn.Module, frames: Iterable[np.ndarray], devi
     which differs between CPU kernels (AVX2, AVX-512), thread counts and batch sizes, can move a pixel across a
     grey level: each such flip moves the score by 1 / (255 · 3HW · pairs)."""
     diffs = [float(np.mean(np.abs(p.clip(0, 255).astype(np.uint8).astype(np.int16) - real.astype(np.int16))))
-             for p, real in interpolated_frames(model, frames, device, batch, dtype)]
+             for p, real in interpolated_frames(model, frames, device=device, batch=batch, dtype=dtype)]
     if not diffs:
         return None
     return (255.0 - float(np.mean(np.array(diffs)))) / 255.0

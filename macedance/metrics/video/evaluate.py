@@ -45,7 +45,7 @@ def _videos(d: Path, role: str) -> dict[str, Path]:
     return files
 
 
-def evaluate_videos(pred: str | Path, gt: str | Path, metrics: tuple[str, ...] = DEFAULT_METRICS, preset: str = "clean",
+def evaluate_videos(pred: str | Path, gt: str | Path, *, metrics: tuple[str, ...] = DEFAULT_METRICS, preset: str = "clean",
                     fvd_preset: str = "stylegan-v", device: str = "cpu",
                     progress: Progress | None = None,
                     ref: str | Path | None = None, music: str | Path | None = None, pose_backend: str = "mediapipe",

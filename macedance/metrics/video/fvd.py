@@ -49,7 +49,7 @@ def clip_tensor(frames: np.ndarray, n: int = 16, resize: str = "bilinear") -> to
 
 
 @torch.no_grad()
-def i3d_features(model: torch.nn.Module, clips: Iterable[np.ndarray], preset: str = "stylegan-v", batch: int = 8,
+def i3d_features(model: torch.nn.Module, clips: Iterable[np.ndarray], *, preset: str = "stylegan-v", batch: int = 8,
                  device: str = "cpu", progress: Callable[[int], None] | None = None) -> np.ndarray:
     """(N, 400) float64 logits of a stream of (T, H, W, 3) uint8 videos, batched."""
     cfg = FVD_PRESETS[preset]

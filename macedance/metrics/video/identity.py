@@ -126,7 +126,7 @@ def load_arcface_session() -> Any:
     return ort.InferenceSession(model, providers=["CPUExecutionProvider"])
 
 
-def identity_similarity(embedder: FaceEmbedder, reference: np.ndarray, frames: np.ndarray, max_frames: int = 16) -> dict[str, Any]:
+def identity_similarity(embedder: FaceEmbedder, reference: np.ndarray, frames: np.ndarray, *, max_frames: int = 16) -> dict[str, Any]:
     """Mean cosine similarity between the reference face and the faces of up to ``max_frames``
     evenly spaced frames; ``value`` None when either has no detectable face."""
     from macedance.io.video import sample_indices

@@ -92,7 +92,7 @@ def load_lpips(net: str = "alex", device: str = "cpu") -> LPIPS:
 
 
 @torch.no_grad()
-def lpips_video(model: LPIPS, pred: np.ndarray, gt: np.ndarray, preset: str = "clean", batch: int = 16,
+def lpips_video(model: LPIPS, pred: np.ndarray, gt: np.ndarray, *, preset: str = "clean", batch: int = 16,
                 device: str = "cpu") -> float:
     """Mean LPIPS over frames of two (T, H, W, 3) uint8 videos.
 

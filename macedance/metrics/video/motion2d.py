@@ -91,7 +91,7 @@ def evaluate_motion2d(P: dict[str, Path], G: dict[str, Path], music: Path | None
             music_dir.mkdir()
             for stem, path in G.items():
                 (music_dir / f"{stem}{path.suffix.lower()}").symlink_to(Path(path).resolve())
-        result, _ = evaluate_motion_files(files, get_preset("mace-video2d"), music_dir)
+        result, _ = evaluate_motion_files(files, preset=get_preset("mace-video2d"), music=music_dir)
     for s in result["inputs"]["skipped"] + result["inputs"]["gt_pool"]["left_out"]:
         skipped.append({"video": Path(s["file"]).stem if "file" in s else "", "set": s.get("set", ""), "metric": "motion-2d",
                         "reason": s.get("reason", "")})

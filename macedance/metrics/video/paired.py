@@ -60,7 +60,7 @@ def pair_scores(pred: Path, gt: Path, keys: list[str], preset: str, nets: dict[s
             elif m == "psnr":
                 v = frame_metrics.psnr(p, g, preset) if preset == "disco-legacy" else frame_metrics.mse(p, g)
             elif m in nets:
-                v = lpips_video(models[nets[m]], p, g, preset, device=device)
+                v = lpips_video(models[nets[m]], p, g, preset=preset, device=device)
             else:
                 v = frame_metrics.l1(p, g)
             sums[m] += k * v

@@ -75,7 +75,7 @@ def resize_bicubic_pil_float(frame: np.ndarray, size: int = 112) -> np.ndarray:
 
 
 @torch.no_grad()
-def video_features(model: ResNet3D50, frames: np.ndarray, duration: int = 16, device: str = "cpu") -> np.ndarray:
+def video_features(model: ResNet3D50, frames: np.ndarray, *, duration: int = 16, device: str = "cpu") -> np.ndarray:
     """DisCo's FID-VID feature of one (T, H, W, 3) uint8 video: resize to 112, subtract the mean,
     cut into ``duration``-frame segments (the last padded by repeating the final frame), 2,048-d
     feature per segment, averaged over segments. Returns float32 (2048,)."""

@@ -31,7 +31,7 @@ def score_vbench(metric: str, name: str, inputs: VideoInputs) -> dict[str, Score
     gpu = device.startswith("cuda")
     if metric == "motion-smoothness":
         def extract(path: Path) -> np.ndarray:
-            v = motion_smoothness(model, iter_frames(path), device, batch=32 if gpu else 1)  # VBench: one pair per pass
+            v = motion_smoothness(model, iter_frames(path), device=device, batch=32 if gpu else 1)  # VBench: one pair per pass
             if v is None:
                 raise MaceDanceError(f"{path}: motion smoothness needs ≥ 3 frames")
             return np.array([v])
@@ -45,7 +45,7 @@ def score_vbench(metric: str, name: str, inputs: VideoInputs) -> dict[str, Score
         transform = "dino" if name == "dino-vitb16" else "clip"
 
         def extract(path: Path) -> np.ndarray:
-            return video_consistency(model, chunks(path, 64 if gpu else 16), transform, device)
+            return video_consistency(model, chunks(path, 64 if gpu else 16), transform=transform, device=device)
 
         def value(rows: dict[str, np.ndarray]) -> float | None:
             return pooled(rows.values())
