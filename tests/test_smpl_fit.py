@@ -270,3 +270,12 @@ def test_build_fit_cache_hit_returns_the_same_motion_and_meta(tmp_path, monkeypa
     np.testing.assert_array_equal(hit["motion"].poses, fresh["motion"].poses)
     np.testing.assert_array_equal(hit["motion"].trans, fresh["motion"].trans)
     assert {k: v for k, v in hit.items() if k != "motion"} == {k: v for k, v in fresh.items() if k != "motion"}
+
+
+def test_fit_without_landmarks_and_no_minimum_frame_fraction_runs() -> None:
+    """min_frame_fraction=0 with no 3D landmarks used to crash (the root initialisation was never set): the fit now
+    starts from the 2D initialisation as any fit without landmarks does."""
+    _, keypoints, _ = camera_scene(seed=3, seconds=0.5, skeleton="vitpose25")
+    cfg = FitConfig(focal=FOCAL, iterations=10, iterations_landmarks=10, root_iterations=5, min_frame_fraction=0.0)
+    res = fit_smpl(keypoints, "vitpose25", (WIDTH, HEIGHT), FPS, config=cfg)
+    assert res.motion.num_frames == len(keypoints) and np.isfinite(res.motion.poses).all()
