@@ -50,14 +50,19 @@ class FaceEmbedder:
         self._shape = dlib.shape_predictor(str(weights_file("dlib-shape-predictor-5")))
         self._net = dlib.face_recognition_model_v1(str(weights_file("dlib-face-recognition-v1")))
 
-    def embed(self, image: np.ndarray) -> np.ndarray | None:
-        """(H, W, 3) uint8 RGB → unit (128,) descriptor of the largest face, or None without a face."""
+    def largest_face(self, image: np.ndarray) -> tuple[np.ndarray, Any] | None:
+        """The image as contiguous uint8 and dlib's 5 landmarks of its largest face, or None without a face."""
         img = np.ascontiguousarray(image, dtype=np.uint8)
         faces = self._detector(img, self.upsample)
         if not faces:
             return None
-        box = max(faces, key=lambda r: r.area())
-        d = np.asarray(self._net.compute_face_descriptor(img, self._shape(img, box)), dtype=np.float64)
+        return img, self._shape(img, max(faces, key=lambda r: r.area()))
+
+    def embed(self, image: np.ndarray) -> np.ndarray | None:
+        """(H, W, 3) uint8 RGB → unit (128,) descriptor of the largest face, or None without a face."""
+        if (face := self.largest_face(image)) is None:
+            return None
+        d = np.asarray(self._net.compute_face_descriptor(*face), dtype=np.float64)
         return d / np.linalg.norm(d)
 
 
@@ -103,12 +108,10 @@ class ArcFaceEmbedder(FaceEmbedder):
         self._input = self._session.get_inputs()[0].name
 
     def embed(self, image: np.ndarray) -> np.ndarray | None:
-        img = np.ascontiguousarray(image, dtype=np.uint8)
-        faces = self._detector(img, self.upsample)
-        if not faces:
+        """(H, W, 3) uint8 RGB → unit ArcFace embedding of the largest face, or None without a face."""
+        if (face := self.largest_face(image)) is None:
             return None
-        box = max(faces, key=lambda r: r.area())
-        shape = self._shape(img, box)
+        img, shape = face
         pts = np.array([[shape.part(i).x, shape.part(i).y] for i in range(5)], dtype=np.float64)
         crop = align_arcface(img, pts).astype(np.float32)
         x = ((crop - 127.5) / 127.5).transpose(2, 0, 1)[None]
