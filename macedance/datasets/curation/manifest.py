@@ -24,8 +24,6 @@ from typing import Any
 from macedance.datasets.curation.outcome import ManifestRow, manifest_schema
 from macedance.fileio import atomic_write
 
-COLUMNS = tuple(name for name, _ in manifest_schema())
-
 
 def write_manifest(path: str | Path, rows: list[ManifestRow]) -> Path:
     """Write the rows as Parquet with the :class:`ManifestRow` schema (None → null), atomically."""
