@@ -22,8 +22,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from macedance.metrics.motion.presets import MotionMetricName
-from macedance.metrics.spec import metric_spec
+from macedance.metrics.spec import MotionMetricName, metric_spec
 
 console = Console()
 err_console = Console(stderr=True)

@@ -15,6 +15,8 @@ from typing import Literal
 from macedance.errors import ValidationError
 
 Better = Literal["higher", "lower"]
+#: The motion metrics, in the order of the ``eval motion`` table (a preset chooses among them).
+MotionMetricName = Literal["fid_k", "fid_g", "div_k", "div_g", "bas", "pfc", "fsr"]
 _ARROWS = {"higher": "↑", "lower": "↓"}
 _FRECHET = (-1e-3, math.inf)  # Fréchet distances of identical sets can be −1e-5 (sqrtm round-off)
 

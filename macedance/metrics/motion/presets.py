@@ -28,10 +28,10 @@ KeypointChannels = Literal["yx", "xy"]
 FeatureDtype = Literal["float32", "float64"]
 UpAxis = Literal["y", "z"]
 Role = Literal["pred", "gt"]
-MotionMetricName = Literal["fid_k", "fid_g", "div_k", "div_g", "bas", "pfc", "fsr"]
 PAIRINGS: tuple[str, ...] = get_args(Pairing)
 
 from macedance.errors import ValidationError
+from macedance.metrics.spec import MotionMetricName
 from macedance.presets import PresetRecord
 
 
