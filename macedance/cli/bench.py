@@ -11,6 +11,7 @@ from rich.table import Table
 
 from macedance.cli import user_errors
 from macedance.cli._ui import console, err_console, progress_bar
+from macedance.errors import ValidationError
 
 app = typer.Typer(help="Run benchmark tasks and list tasks and methods.", no_args_is_help=True)
 
@@ -35,7 +36,8 @@ def bench_methods_cmd() -> None:
     table = Table("method", "kind", "description", box=box.SIMPLE_HEAD)
     for m in METHODS.values():
         table.add_row(m.name, m.kind, m.description)
-    table.add_row("folder", "outputs", "motions generated elsewhere: <clip id>.npz per test clip (--outputs DIR)")
+    table.add_row("folder", "outputs", "motions generated elsewhere, one file per test clip (--outputs DIR): <clip id>.npz|.pkl|.npy|.csv "
+                  "in any published layout (EDGE, MACE-Dance, POPDG, FineDance, LODGE, AIST++, FACT, SMPL-X), or EDGE's <label>_<clip id>.pkl")
     for name in plugin_methods():
         table.add_row(name, "plug-in", "entry point macedance.methods")
     console.print(table)
@@ -49,7 +51,11 @@ def bench_run_cmd(
     out: Annotated[Path, typer.Option(help="Results folder (records and cached generations).")] = Path("results"),
     music: Annotated[Optional[Path], typer.Option(help="Music per clip id (music .npz or audio), if clips have no music_path.")] = None,
     ckpt: Annotated[Optional[Path], typer.Option(help="Run folder of a built-in method.")] = None,
-    outputs: Annotated[Optional[Path], typer.Option(help="With --method folder: <clip id>.npz generated elsewhere.")] = None,
+    outputs: Annotated[Optional[Path], typer.Option(help="With --method folder: one file per test clip generated elsewhere, <clip id>.npz|.pkl|.npy|.csv "
+                                                    "or EDGE's <label>_<clip id>.pkl, in any layout that `--format` names.")] = None,
+    motion_format: Annotated[str, typer.Option("--format", help="Layout of the --outputs files: auto (detected per file), macedance, edge "
+                                               "(EDGE/MACE-Dance/POPDG .pkl), finedance (FineDance/LODGE .npy), finedance-pkl, aistpp, fact, "
+                                               "smplx.")] = "auto",
     bootstrap: Annotated[int, typer.Option(min=0, help="Bootstrap resamples for the 95 % intervals (0: none).")] = 200,
     device: Annotated[str, typer.Option(help="cpu or cuda.")] = "cpu",
 ) -> None:
@@ -62,7 +68,14 @@ def bench_run_cmd(
 
     with user_errors():
         t = get_task(task)
-        m = load_method(method, ckpt=ckpt, outputs=outputs, device=device)
+        if method == "folder" and outputs is not None:
+            from macedance.methods.registry import FolderMethod
+
+            m = FolderMethod(outputs, motion_format=motion_format)
+        else:
+            if motion_format != "auto":
+                raise ValidationError("motion_format", "auto unless --method folder (it names the layout of --outputs files)", motion_format)
+            m = load_method(method, ckpt=ckpt, outputs=outputs, device=device)
         with progress_bar(f"{t.name} · {method}") as progress:
             record, path = run_benchmark(t, m, data=data, out=out, music=music, bootstrap=bootstrap, device=device, progress=progress)
     console.print(terminal_table(build_boards([record])[0]))

@@ -18,12 +18,18 @@ app = typer.Typer(help="Evaluate generated dance against ground truth.", no_args
 
 @app.command("motion")
 def eval_motion_cmd(
-    pred: Annotated[Path, typer.Option(help="Folder of generated sequences.")],
-    gt: Annotated[Path, typer.Option(help="Folder of ground-truth sequences (the reference distribution).")],
+    pred: Annotated[Path, typer.Option(help="Folder of generated sequences, in any layout that --format names (a method's own output files).")],
+    gt: Annotated[Path, typer.Option(help="Folder of ground-truth sequences (the reference distribution), any layout as --pred.")],
     preset: Annotated[str, typer.Option(help="Metric preset: clean, bailando-aistpp, fact-aistpp, edge-aistpp, lodge-finedance, mace-video2d.")] = "clean",
     music: Annotated[Optional[Path], typer.Option(help="Folder of music beat files (.npy/.npz/.txt beat times in s; audio for mace-video2d), paired by stem.")] = None,
-    fps: Annotated[Optional[float], typer.Option(help="Frame rate of plain joint/keypoint arrays.")] = None,
-    up_axis: Annotated[Optional[str], typer.Option("--up-axis", help="Up axis of plain joint arrays: y or z.")] = None,
+    fps: Annotated[Optional[float], typer.Option(help="Frame rate of plain joint/keypoint arrays; for method outputs that store none, "
+                                                 "overrides the method's documented rate (EDGE/FineDance 30, AIST++/FACT 60).")] = None,
+    up_axis: Annotated[Optional[str], typer.Option("--up-axis", help="Up axis of plain joint arrays: y or z; for method outputs, "
+                                                   "overrides the documented one (EDGE z, others y).")] = None,
+    motion_format: Annotated[str, typer.Option("--format", help="Layout of 3D files: auto (detected per file from suffix, keys and shape), "
+                                               "macedance, edge (EDGE/MACE-Dance/POPDG .pkl), finedance (FineDance/LODGE .npy T×135|139|315|319), "
+                                               "finedance-pkl, aistpp (AIST++/Bailando++ .pkl), fact (FACT .npy T×225), smplx (AMASS/SMPL-X .npz), "
+                                               "joints (plain positions).")] = "auto",
     smpl_model: Annotated[Optional[Path], typer.Option(help="Your SMPL model for FK of motion .npz files (default: $MACEDANCE_SMPL_DIR, else the built-in skeleton).")] = None,
     json_out: Annotated[Optional[Path], typer.Option("--json", help="Write the result record (with provenance) as JSON.")] = None,
     executor: Annotated[str, typer.Option(help="local (threads) or ray (files fanned out as Ray tasks, states merged).")] = "local",
@@ -31,9 +37,10 @@ def eval_motion_cmd(
 ) -> None:
     """Compute FID_k, FID_g, Div_k, Div_g, BAS, PFC, FSR (as the preset defines) and print a table.
 
-    Reads macedance motion .npz files, plain joint arrays (T×J×3 or T×3J in .npy/.npz/.csv with
-    --fps and --up-axis) or, for mace-video2d, keypoint files (.json as written by easy_ViTPose,
-    keypoints2d .npz). Sequences that cannot be evaluated are listed with the reason.
+    Reads macedance motion .npz files, the native outputs of EDGE, MACE-Dance, POPDG, FineDance, LODGE,
+    Bailando++ and FACT, AIST++ and SMPL-X files (detected, or --format), plain joint arrays (T×J×3 or T×3J
+    in .npy/.npz/.csv with --fps and --up-axis) or, for mace-video2d, keypoint files (.json as written by
+    easy_ViTPose, keypoints2d .npz). Sequences that cannot be evaluated are listed with the reason.
     """
     from macedance.fileio import write_json
     from macedance.metrics.motion.evaluate import evaluate_motion_dirs
@@ -47,7 +54,8 @@ def eval_motion_cmd(
         model = body_model(smpl_model)
         skel = None if model is None else body_skeleton(model, "neutral")
         with progress_bar(f"eval {p.name}") as progress:
-            result = evaluate_motion_dirs(pred, gt, preset=p, music=music, fps=fps, up_axis=up_axis, skeleton=skel, progress=progress, executor=executor, address=address)
+            result = evaluate_motion_dirs(pred, gt, preset=p, music=music, fps=fps, up_axis=up_axis, skeleton=skel, progress=progress, executor=executor, address=address,
+                                          motion_format=motion_format)
         if json_out:
             write_json(json_out, result)
     console.print(motion_result_table(result))

@@ -78,21 +78,33 @@ class CheckpointMethod:
 
 
 class FolderMethod:
-    """Outputs generated elsewhere: ``<clip id>.npz`` (motion) in a folder."""
+    """Outputs generated elsewhere, one motion file per test clip in a folder, in any layout of
+    :mod:`macedance.io.motion_formats` with rotations (macedance ``.npz``; EDGE / MACE-Dance / POPDG, FineDance /
+    LODGE, AIST++ / Bailando++, FACT, SMPL-X files), detected per file or forced with ``motion_format``.
+    Clip ``C`` is ``C.npz``, ``C.pkl``, ``C.npy`` or ``C.csv``, else EDGE's long-mode ``<label>_C.pkl``."""
 
-    def __init__(self, outputs: Path, name: str = "folder"):
+    def __init__(self, outputs: Path, name: str = "folder", *, motion_format: str = "auto"):
+        import hashlib
+
+        from macedance.io.motion_formats import FORMAT_CHOICES, MOTION_FILE_SUFFIXES
+        from macedance.schema._check import choice
+
         if not outputs.is_dir():
             raise MaceDanceError(f"{outputs}: `outputs` folder not found")
         self.outputs = outputs
-        self.meta = MethodMeta(name, "external", f"outputs read from {outputs}", "n/a", "n/a")
+        self.motion_format = choice("motion_format", motion_format, FORMAT_CHOICES)
+        # The version names the folder's content and the format, so that the benchmark's cache of generated clips
+        # is not reused after the files or the format change.
+        digest = hashlib.sha256(motion_format.encode())
+        for f in sorted(p for p in outputs.iterdir() if p.suffix.lower() in MOTION_FILE_SUFFIXES and p.is_file()):
+            digest.update(f"{f.name}:{sha256_file(f)}".encode())
+        self.meta = MethodMeta(name, f"external {digest.hexdigest()[:12]}", f"outputs read from {outputs}", "n/a", "n/a",
+                               config={"format": motion_format})
 
     def generate(self, music: Path, seconds: float | None, seed: int, genre: str | None, clip_id: str) -> Motion:
-        from macedance.schema import load_motion
+        from macedance.io.motion_formats import find_clip_file, read_motion
 
-        path = self.outputs / f"{clip_id}.npz"
-        if not path.is_file():
-            raise MaceDanceError(f"{path}: no output for clip {clip_id}")
-        return load_motion(path)
+        return read_motion(find_clip_file(self.outputs, clip_id), motion_format=self.motion_format)
 
 
 def plugin_methods() -> dict[str, Any]:

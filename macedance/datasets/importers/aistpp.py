@@ -8,7 +8,8 @@ implementation we divide the translation by the scaling to get metre-scale SMPL 
 The pickle is read with :func:`macedance.safe_pickle.safe_load_pickle` (numpy + builtins only).
 If the official ``ignore_list.txt`` (sequences with bad annotations) or ``splits/crossmodal_*.txt``
 files sit in the source folder or its parent, ignored sequences are rejected with that reason and
-the others get their official split.
+the others get their official split. The conversion is :func:`macedance.io.motion_layouts.aistpp_motion`,
+shared with ``eval motion`` and ``bench run --outputs``, which read method outputs in this layout.
 """
 
 from __future__ import annotations
@@ -16,14 +17,12 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-import numpy as np
-
 from macedance.datasets.importers.base import ImportReport, ProgressFn, SourceItem, find_sources, run_import
-from macedance.errors import DataFormatError, ValidationError
+from macedance.errors import DataFormatError
+from macedance.io.motion_layouts import AISTPP_FPS, aistpp_motion
 from macedance.safe_pickle import safe_load_pickle
 from macedance.schema import Motion
 
-AISTPP_FPS = 60.0
 IMPORTER_VERSION = "1"
 GENRES = {
     "gBR": "Break", "gPO": "Pop", "gLO": "Lock", "gMH": "Middle Hip-hop", "gLH": "LA-style Hip-hop",
@@ -49,25 +48,7 @@ def read_aistpp_motion(path: str | Path) -> Motion:
     data = safe_load_pickle(path)
     if not isinstance(data, dict):
         raise DataFormatError(f"{path}: expected a dict with smpl_poses/smpl_trans/smpl_scaling, found {type(data).__name__}")
-    missing = [k for k in ("smpl_poses", "smpl_trans", "smpl_scaling") if k not in data]
-    if missing:
-        raise DataFormatError(f"{path}: missing key(s) {missing}; found {sorted(map(str, data))}")
-    poses = np.asarray(data["smpl_poses"])
-    if poses.ndim == 2 and poses.shape[1] == 72:
-        poses = poses.reshape(-1, 24, 3)
-    if poses.ndim != 3 or poses.shape[1:] != (24, 3):
-        raise ValidationError("smpl_poses", "shape (N, 72) or (N, 24, 3)", f"shape {poses.shape}", source=path)
-    scaling = np.asarray(data["smpl_scaling"], dtype=np.float64).reshape(-1)
-    if scaling.shape != (1,) or not np.isfinite(scaling[0]) or scaling[0] <= 0:
-        raise ValidationError("smpl_scaling", "one positive number", f"{scaling.tolist()}", source=path)
-    trans = np.asarray(data["smpl_trans"])
-    try:
-        return Motion(poses, trans / scaling[0], AISTPP_FPS, "y",
-                      meta={"smpl_scaling": repr(float(scaling[0]))})
-    except ValidationError as exc:
-        raise exc.with_source(path) from None
-    except TypeError as exc:
-        raise DataFormatError(f"{path}: non-numeric smpl_trans ({exc})") from None
+    return aistpp_motion(data, source=path, fps=AISTPP_FPS, up_axis="y", scaling_required=True)
 
 
 def _find_official_lists(src: Path) -> tuple[set[str], dict[str, str]]:

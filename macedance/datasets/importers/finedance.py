@@ -8,7 +8,9 @@ neutral body (li-ronghui/FineDance ``data/code/pre_motion.py``).
 Conversion to the SMPL-24 body: joints 0–21 are the shared body joints and are kept as they are;
 SMPL's hand joints 22/23 have no SMPL-H counterpart (SMPL-H continues with finger joints) and are
 set to the identity — they are leaves, so no joint position depends on them. The finger rotations
-are dropped. The contacts of the 319 layout are dropped (recomputable by FK).
+are dropped. The contacts of the 319 layout are dropped (recomputable by FK). The conversion is
+:func:`macedance.io.motion_layouts.finedance_motion`, shared with ``eval motion`` and ``bench run --outputs``
+(which also read LODGE's (T, 139) and (T, 135) body-only arrays).
 
 Official splits (li-ronghui/FineDance @bb13fe8, ``dataset/FineDance_dataset.py``, sequence ids
 001–211): ``cross_genre`` (default) and ``cross_dancer``; sequences on a split's ignore list are
@@ -23,10 +25,10 @@ import numpy as np
 
 from macedance.datasets.importers.base import ImportReport, ProgressFn, SourceItem, find_sources, run_import
 from macedance.errors import DataFormatError, ValidationError
+from macedance.io.motion_layouts import finedance_motion
 from macedance.schema import Motion
 from macedance.schema._check import choice
 
-FINEDANCE_FPS = 30.0
 IMPORTER_VERSION = "1"
 _CROSS_GENRE_TEST = ("063 132 143 036 098 198 130 012 211 193 179 065 137 161 092 120 037 109 204 144").split()
 _CROSS_GENRE_IGNORE = "116 117 118 119 120 121 122 123 202 130".split()
@@ -69,18 +71,7 @@ def read_finedance_motion(path: str | Path) -> Motion:
     if not isinstance(arr, np.ndarray) or arr.ndim != 2 or arr.shape[1] not in (315, 319):
         shape = getattr(arr, "shape", None)
         raise ValidationError("motion array", "shape (T, 315) or (T, 319)", f"shape {shape}", source=path)
-    if arr.shape[1] == 319:
-        arr = arr[:, 4:]
-    T = arr.shape[0]
-    rot6d = np.asarray(arr[:, 3:], dtype=np.float64).reshape(T, 52, 6)
-    body6d = np.empty((T, 24, 6))
-    body6d[:, :22] = rot6d[:, :22]
-    body6d[:, 22:] = [1, 0, 0, 0, 1, 0]  # identity for SMPL's hand joints
-    try:
-        return Motion.from_rot6d(body6d, arr[:, :3], FINEDANCE_FPS, up_axis="y",
-                                 meta={"body_model": "smplx-neutral (FineDance retarget); SMPL joints 22-23 identity"})
-    except ValidationError as exc:
-        raise exc.with_source(path) from None
+    return finedance_motion(arr, source=path)
 
 
 def import_finedance(

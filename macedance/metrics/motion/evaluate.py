@@ -18,9 +18,11 @@ import numpy as np
 from macedance import __version__
 from macedance.errors import InputNotFoundError, MaceDanceError, ValidationError
 from macedance.executors import check_executor
+from macedance.io.motion_formats import FORMAT_CHOICES
 from macedance.metrics.motion.inputs import OPTION_FIELDS, find_music, list_sequences, load_beat_times, load_sequence
 from macedance.metrics.motion.motion_metrics import ROLES, MotionMetrics, SkipSequence, extract_features
 from macedance.metrics.motion.presets import MotionPreset
+from macedance.schema._check import choice
 
 log = logging.getLogger(__name__)
 RESULT_SCHEMA_VERSION = 1
@@ -41,10 +43,12 @@ def evaluate_motion_dirs(
     workers: int | None = None,
     executor: str = "local",
     address: str | None = None,
+    motion_format: str = "auto",
 ) -> dict[str, Any]:
     """Directory form of :func:`evaluate_motion_files` (every sequence file below each folder)."""
     files = {"pred": list_sequences(pred, "pred"), "gt": list_sequences(gt, "gt")}
-    result, _ = evaluate_motion_files(files, preset=preset, music=music, fps=fps, up_axis=up_axis, skeleton=skeleton, progress=progress, workers=workers, executor=executor, address=address)
+    result, _ = evaluate_motion_files(files, preset=preset, music=music, fps=fps, up_axis=up_axis, skeleton=skeleton, progress=progress,
+                                      workers=workers, executor=executor, address=address, motion_format=motion_format)
     result["inputs"].update(pred=str(pred), gt=str(gt))
     return result
 
@@ -86,12 +90,15 @@ def select_files(files: dict[str, list[Path]], preset: MotionPreset, music: str 
 
 
 def _sequence_features(job: tuple[str, Path], preset: MotionPreset, music: str | Path | None, fps: float | None,
-                       up_axis: str | None, skeleton: Any) -> tuple[str, Path, Any]:
+                       up_axis: str | None, skeleton: Any, motion_format: str = "auto") -> tuple[str, Path, Any]:
     """(role, path, features) of one file, or (role, path, reason) when it cannot be evaluated."""
     role, path = job
     try:
-        seq = load_sequence(path, representation=preset.representation, fps=fps, up_axis=up_axis, skeleton=skeleton)
+        seq = load_sequence(path, representation=preset.representation, fps=fps, up_axis=up_axis, skeleton=skeleton,
+                            motion_format=motion_format)
         mpath = find_music(music, path.stem)
+        if mpath is None and seq.format == "edge" and "_" in path.stem:  # EDGE's long-mode name <label>_<song>.pkl
+            mpath = find_music(music, path.stem.split("_", 1)[1])
         beats = None
         if mpath is not None:
             beats = load_beat_times(mpath, preset.beat_tracker)
@@ -107,13 +114,14 @@ def _sequence_features(job: tuple[str, Path], preset: MotionPreset, music: str |
 
 
 def motion_shard(jobs: list[tuple[str, Path]], preset: MotionPreset, music: str | Path | None, fps: float | None, up_axis: str | None,
-                 skeleton: Any, threads: int = 1, progress: Callable[[int, int, str], None] | None = None) -> MotionMetrics:
+                 skeleton: Any, threads: int = 1, progress: Callable[[int, int, str], None] | None = None,
+                 motion_format: str = "auto") -> MotionMetrics:
     """Metric state (per-sequence features and skips) of a shard of files, in job order; shards
     combine with :meth:`MotionMetrics.merge` (a Ray task runs one shard)."""
     metrics = MotionMetrics(preset)
     # numpy releases the GIL in its kernels, so threads overlap file reading and feature maths.
     with ThreadPoolExecutor(max(1, threads)) as pool:
-        outs = pool.map(lambda job: _sequence_features(job, preset, music, fps, up_axis, skeleton), jobs)
+        outs = pool.map(lambda job: _sequence_features(job, preset, music, fps, up_axis, skeleton, motion_format), jobs)
         for done, (role, path, out) in enumerate(outs):
             if progress:
                 progress(done, len(jobs), path.name)
@@ -126,7 +134,7 @@ def motion_shard(jobs: list[tuple[str, Path]], preset: MotionPreset, music: str 
 
 
 def _ray_shards(jobs: list[tuple[str, Path]], preset: MotionPreset, music: str | Path | None, fps: float | None, up_axis: str | None,
-                skeleton: Any, address: str | None, progress: Callable[[int, int, str], None] | None) -> MotionMetrics:
+                skeleton: Any, address: str | None, progress: Callable[[int, int, str], None] | None, motion_format: str) -> MotionMetrics:
     """The files split into contiguous shards, one Ray task each; shard states merged in job order."""
     from macedance.executors import cluster_cpus, ray_session, run_tasks
 
@@ -141,7 +149,7 @@ def _ray_shards(jobs: list[tuple[str, Path]], preset: MotionPreset, music: str |
             if progress:
                 progress(sum(len(shards[k]) for k in results), len(jobs), f"shard {i + 1}/{len(shards)}")
 
-        run_tasks(ray, motion_shard, [(s, preset, music, fps, up_axis, skeleton) for s in shards], arrived)
+        run_tasks(ray, motion_shard, [(s, preset, music, fps, up_axis, skeleton, 1, None, motion_format) for s in shards], arrived)
     metrics = MotionMetrics(preset)
     for i in range(len(shards)):
         metrics.merge(results[i])
@@ -160,6 +168,7 @@ def evaluate_motion_files(
     workers: int | None = None,
     executor: str = "local",
     address: str | None = None,
+    motion_format: str = "auto",
 ) -> tuple[dict[str, Any], MotionMetrics]:
     """Evaluate every sequence file in ``pred`` against the distribution of those in ``gt``.
 
@@ -169,26 +178,28 @@ def evaluate_motion_files(
     uses and leaves out are recorded in ``inputs.gt_pool``. BAS pairs each file with the music/beat file of the same stem in ``music``. Files that
     cannot be evaluated are recorded with a reason and skipped. ``workers`` threads read files and
     compute features (default: up to 4); ``executor="ray"`` fans the files out as Ray tasks instead
-    (shards merged with :meth:`MotionMetrics.merge`). Results depend on neither.
+    (shards merged with :meth:`MotionMetrics.merge`). Results depend on neither. ``motion_format`` reads
+    every 3D file as one layout of :mod:`macedance.io.motion_formats` (default ``"auto"``: detected per file).
     """
     t0 = time.perf_counter()
     check_executor(executor)
+    choice("motion_format", motion_format, FORMAT_CHOICES if preset.representation != "keypoints2d" else ("auto",))
     if music is not None and not Path(music).is_dir():
         raise InputNotFoundError(f"{music}: `music` folder not found")
     listed = files
     files, left_out = select_files(files, preset, music)
     jobs = [(role, path) for role in ROLES for path in files[role]]
     if executor == "ray":
-        metrics = _ray_shards(jobs, preset, music, fps, up_axis, skeleton, address, progress)
+        metrics = _ray_shards(jobs, preset, music, fps, up_axis, skeleton, address, progress, motion_format)
     else:
         metrics = motion_shard(jobs, preset, music, fps, up_axis, skeleton, workers if workers is not None else min(4, os.cpu_count() or 1),
-                               progress)
+                               progress, motion_format)
     if progress:
         progress(len(jobs), len(jobs), "")
     pool, unpaired = metrics.pool()
     for role in ROLES:
         if not pool[role]:
-            first = next((s["reason"] for s in left_out + metrics.skipped if s["set"] == role), "no files")
+            first = next((f"{s['file']}: {s['reason']}" for s in left_out + metrics.skipped if s["set"] == role), "no files")
             raise MaceDanceError(f"no usable {role} sequence (none of {len(listed[role])} files; first reason: {first})")
     path_of = {(role, p.stem): str(p) for role in ROLES for p in files[role]}
     left_out += [{"file": path_of.get((u["set"], u["name"]), u["name"]), "set": u["set"], "reason": u["reason"]} for u in unpaired]
@@ -205,7 +216,7 @@ def evaluate_motion_files(
                    "choices": preset.to_dict()},
         "inputs": {
             "music": None if music is None else str(music),
-            "fps_override": fps, "up_axis_override": up_axis,
+            "fps_override": fps, "up_axis_override": up_axis, "format": motion_format,
             "skeleton": getattr(skeleton, "name", "builtin-smpl"),
             "files": {r: len(listed[r]) for r in ROLES},
             "evaluated": {r: len(pool[r]) for r in ROLES},

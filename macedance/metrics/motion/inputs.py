@@ -1,13 +1,15 @@
-"""Reading what people evaluate: motion ``.npz``, plain joint arrays, keypoint files, music beats.
+"""Reading what people evaluate: motion files of any published layout, keypoint files, music beats.
 
-Accepted sequence files:
+Accepted 3D sequence files (:mod:`macedance.io.motion_formats`, detected from the suffix and the keys or
+shape, or forced with ``motion_format``): macedance motion ``.npz``; the native outputs of EDGE /
+MACE-Dance / POPDG (``.pkl``), FineDance / LODGE (``.npy``, ``.pkl``), AIST++ / Bailando++ (``.pkl``),
+FACT (``.npy``) and SMPL-X parameter ``.npz`` files (rotations; joints by FK over the built-in or the
+user's skeleton); plain joint positions — ``.npy``, ``.npz`` (key ``joints``, ``positions``,
+``pred_position``, ``full_pose`` or a single array) or ``.csv`` (no header) — shaped T×J×3 or T×3J,
+in metres; they carry no frame rate or up axis, so ``fps`` and ``up_axis`` must be given.
 
-* macedance motion ``.npz`` (rotations; joints by FK over the built-in or the user's skeleton);
-* plain joint positions — ``.npy``, ``.npz`` (key ``joints``, ``positions``, ``pred_position``,
-  ``full_pose`` or a single array) or ``.csv`` (no header) — shaped T×J×3 or T×3J, in metres; they
-  carry no frame rate or up axis, so ``fps`` and ``up_axis`` must be given;
-* 2D keypoints — macedance ``keypoints2d`` ``.npz``; the official MACE-Dance / easy_ViTPose
-  ``.json`` (``{"keypoints": [T][25][3]}`` stored as (y, x, score)); or ``.npy`` T×25×3 (x, y, conf).
+2D keypoints — macedance ``keypoints2d`` ``.npz``; the official MACE-Dance / easy_ViTPose ``.json``
+(``{"keypoints": [T][25][3]}`` stored as (y, x, score)); or ``.npy`` T×25×3 (x, y, conf).
 
 Music beats (paired by file stem): ``.npy`` (1-D beat times, s), ``.npz`` (key ``beats``, s — also the
 music files written by ``macedance data music``), ``.txt`` (one time per line, s), or audio / a video's
@@ -25,11 +27,11 @@ import numpy as np
 
 from macedance.errors import DataFormatError, InputNotFoundError, ValidationError
 from macedance.io.audio import MEDIA_SUFFIXES as AUDIO_SUFFIXES
+from macedance.io.motion_formats import MOTION_FILE_SUFFIXES
 
-MOTION_SUFFIXES = (".npz", ".npy", ".csv", ".json")
+MOTION_SUFFIXES = (*MOTION_FILE_SUFFIXES, ".json")
 BEAT_SUFFIXES = (".npy", ".npz", ".txt")
-OPTION_FIELDS = ("fps", "fps/up_axis")  # ValidationError fields that name a missing argument, not a bad file
-_ARRAY_KEYS = ("joints", "positions", "pred_position", "full_pose", "keypoints")
+OPTION_FIELDS = ("fps", "fps/up_axis", "motion_format")  # ValidationError fields that name an argument, not a bad file
 
 
 @dataclass
@@ -40,6 +42,7 @@ class Sequence:
     data: np.ndarray
     fps: float
     up_axis: str | None
+    format: str = "keypoints2d"
 
 
 def list_sequences(directory: str | Path, role: str) -> list[Path]:
@@ -49,37 +52,8 @@ def list_sequences(directory: str | Path, role: str) -> list[Path]:
         raise InputNotFoundError(f"{d}: --{role} folder not found")
     files = sorted(f for f in d.rglob("*") if f.suffix.lower() in MOTION_SUFFIXES and f.is_file())
     if not files:
-        raise InputNotFoundError(f"{d}: no motion files (.npz, .npy, .csv, .json) in the --{role} folder")
+        raise InputNotFoundError(f"{d}: no motion files ({', '.join(MOTION_SUFFIXES)}) in the --{role} folder")
     return files
-
-
-def _plain_array(path: Path) -> np.ndarray:
-    suffix = path.suffix.lower()
-    try:
-        if suffix == ".csv":
-            return np.loadtxt(path, delimiter=",", ndmin=2)
-        if suffix == ".npy":
-            return np.load(path, allow_pickle=False)
-        with np.load(path, allow_pickle=False) as z:
-            keys = [k for k in _ARRAY_KEYS if k in z.files] or (z.files if len(z.files) == 1 else [])
-            if not keys:
-                raise DataFormatError(f"{path}: no joint array (looked for keys {list(_ARRAY_KEYS)}; found {z.files})")
-            return z[keys[0]]
-    except ValueError as exc:
-        raise DataFormatError(f"{path}: not a plain numeric array ({exc})") from None
-    except (OSError, zipfile.BadZipFile, EOFError) as exc:
-        raise DataFormatError(f"{path}: unreadable ({exc})") from None
-
-
-def _as_tj3(arr: np.ndarray, path: Path) -> np.ndarray:
-    a = np.asarray(arr)
-    if a.ndim == 2 and a.shape[1] % 3 == 0 and a.shape[1] > 0:
-        a = a.reshape(a.shape[0], -1, 3)
-    if a.ndim != 3 or a.shape[2] != 3 or a.shape[0] == 0:
-        raise ValidationError("joint array", "shape (T, J, 3) or (T, 3J) with T ≥ 1", f"shape {np.shape(arr)}", source=path)
-    if not np.issubdtype(a.dtype, np.number):
-        raise ValidationError("joint array", "numbers", f"dtype {a.dtype}", source=path)
-    return a.astype(np.float64)
 
 
 def load_sequence(
@@ -89,16 +63,20 @@ def load_sequence(
     fps: float | None = None,
     up_axis: str | None = None,
     skeleton: object | None = None,
+    motion_format: str = "auto",
 ) -> Sequence:
     """Load one sequence for evaluation.
 
     Args:
         path: the file.
         representation: ``"joints3d"`` or ``"keypoints2d"`` (from the preset).
-        fps, up_axis: required for plain joint arrays and plain keypoint arrays (fps only).
-        skeleton: rest skeleton for FK of motion ``.npz`` files (default: built-in).
+        fps, up_axis: required for plain joint arrays and plain keypoint arrays (fps only); for method
+            outputs that store none, they override the format's documented values.
+        skeleton: rest skeleton for FK of motion files (default: built-in).
+        motion_format: 3D file layout, ``"auto"`` (detected) or a name of :data:`macedance.io.motion_formats.MOTION_FORMATS`.
     """
-    from macedance.schema.npz import load_keypoints, load_motion, read_npz
+    from macedance.io.motion_formats import plain_joints, read_motion_file
+    from macedance.schema.npz import load_keypoints
 
     path = Path(path)
     suffix = path.suffix.lower()
@@ -120,20 +98,11 @@ def load_sequence(
             return Sequence(path.stem, k.data, k.fps, None)
         if fps is None:
             raise ValidationError("fps", "a frame rate for plain keypoint arrays", "none", source=path)
-        return Sequence(path.stem, _as_tj3(_plain_array(path), path), float(fps), None)
+        return Sequence(path.stem, plain_joints(path), float(fps), None)
     if suffix == ".json":
         raise DataFormatError(f"{path}: a JSON keypoint file cannot be evaluated with a 3D preset")
-    if suffix == ".npz" and _is_macedance(path, "motion"):
-        from macedance.motion.skeleton import builtin_skeleton
-
-        m = load_motion(path)
-        return Sequence(path.stem, m.joints(skeleton or builtin_skeleton()), m.fps, m.up_axis)  # type: ignore[arg-type]
-    if suffix == ".npz" and _is_macedance(path, None):
-        read_npz(path, "motion")  # raises the right error for other macedance kinds
-    if fps is None or up_axis is None:
-        raise ValidationError("fps/up_axis", "both given for plain joint arrays (they carry neither)",
-                              f"fps={fps}, up_axis={up_axis}", source=path)
-    return Sequence(path.stem, _as_tj3(_plain_array(path), path), float(fps), up_axis)
+    f = read_motion_file(path, motion_format=motion_format, fps=fps, up_axis=up_axis, skeleton=skeleton)  # type: ignore[arg-type]
+    return Sequence(path.stem, f.positions(skeleton), f.fps, f.up_axis, f.format)  # type: ignore[arg-type]
 
 
 def _is_macedance(path: Path, kind: str | None) -> bool:
