@@ -11,6 +11,7 @@ records of their tensors), for weight files that ``torch.load(weights_only=True)
 from __future__ import annotations
 
 import _compat_pickle
+import collections
 import io
 import pickle
 from pathlib import Path
@@ -178,8 +179,8 @@ class _TorchArchiveUnpickler(_RestrictedUnpickler):
             return _rebuild_tensor
         if (module, name) == ("torch._utils", "_rebuild_parameter"):  # nn.Parameter(data, requires_grad, hooks)
             return lambda data, *_: data
-        if (module, name) == ("collections", "OrderedDict"):
-            return dict
+        if (module, name) == ("collections", "OrderedDict"):  # state dicts; torch.save keeps their `_metadata` (BUILD)
+            return collections.OrderedDict
         if module == "torch.jit._pickle" and name in _JIT_BUILDERS:  # TorchScript's typed lists: plain lists
             return _JIT_BUILDERS[name]
         return super().find_class(module, name)

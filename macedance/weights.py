@@ -1,6 +1,6 @@
 """Weights manager: the registry of feature-network weights and their local cache. It knows no network: each
 network module declares its own entries (:func:`register_weights`, with the converter from the published file to
-its state dict; :func:`macedance.metrics.video.networks.all_weights` lists them all), and converters check the
+its state dict; :func:`all_weights` imports every declaring module and lists them all), and converters check the
 state dicts they read with :func:`user_state`, :func:`checked_state` and :func:`sized_state`.
 
 Nothing downloads at run time. Weights that ship inside registry packages are fetched by the one
@@ -15,6 +15,7 @@ the converted file's sha256 is recorded in a manifest and verified on every load
 from __future__ import annotations
 
 import hashlib
+import importlib
 import importlib.util
 import io
 import json
@@ -127,6 +128,17 @@ class WeightSpec:
 
 
 _REGISTRY: dict[str, WeightSpec] = {}
+# Modules with a WEIGHTS tuple, in `weights list` order; imported in this order by all_weights (in a fresh process
+# the registry, and so its error messages, lists the names in the same order). Named here, never imported statically.
+DECLARING_MODULES = tuple(f"macedance.metrics.video.{m}" for m in ("i3d", "lpips", "inception", "identity", "resnet3d", "vit", "amt",
+                                                                    "videomae")) + ("macedance.methods.official.weights",)
+
+
+def all_weights() -> dict[str, WeightSpec]:
+    """Every weight entry by name, in ``macedance weights list`` order (every declaring module is imported, so every
+    name is known to this registry afterwards)."""
+    modules = [importlib.import_module(m) for m in DECLARING_MODULES]
+    return {s.name: s for m in modules for s in m.WEIGHTS}
 
 
 def register_weights(*specs: WeightSpec) -> tuple[WeightSpec, ...]:
@@ -142,7 +154,7 @@ def register_weights(*specs: WeightSpec) -> tuple[WeightSpec, ...]:
 
 def weight_spec(name: str) -> WeightSpec:
     """The entry of the weights ``name``, once the module that declares it is imported
-    (:func:`macedance.metrics.video.networks.all_weights` imports them all)."""
+    (:func:`all_weights` imports them all)."""
     try:
         return _REGISTRY[name]
     except KeyError:

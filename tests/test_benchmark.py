@@ -258,3 +258,31 @@ def test_html_page_in_headless_chromium(tmp_path):
     finally:
         driver.quit()
     assert "—" in html_page(build_boards(_records()))
+
+
+def test_bench_run_released_methods(dataset, tmp_path):
+    """A released checkpoint (the original code's own file, tiny sizes) runs as a benchmark method: features from the
+    clips' audio, the official sampler, a record with the checkpoint's sha256 and the released metadata."""
+    import hashlib
+
+    data, music = dataset
+    ckpt = Path(__file__).parent / "parity" / "mace_official_tiny.pt"
+    r = runner.invoke(app, ["bench", "run", "--task", "madata-motion", "--method", "mace-dance-official", "--ckpt", str(ckpt),
+                            "--data", str(data), "--music", str(music), "--out", str(tmp_path / "res"), "--bootstrap", "0"])
+    assert r.exit_code == 0, r.output
+    rec = load_record(next((tmp_path / "res").glob("*.json")))
+    assert rec["method"]["weights"] == {ckpt.name: hashlib.sha256(ckpt.read_bytes()).hexdigest()}
+    assert rec["method"]["config"]["weights"] == "model" and "cc-by-4.0" in rec["method"]["licence"]
+    assert rec["scores"]["fid_k"]["value"] is not None
+
+
+def test_released_edge_on_audio_slices_windows_like_test_py(tmp_path):
+    """A 35-d EDGE checkpoint on audio: windows of seq_len frames (5 s when released) every half window, analysed one by one."""
+    from macedance.methods.official.edge import edge_windows
+
+    wav = tmp_path / "song.wav"
+    sf.write(wav, drum_track(beat_times(120, 1.5, start=0.0), 1.5, sr=22050), 22050)
+    w = edge_windows(wav, dim=35, window=20)  # 0.667-s windows every 0.333 s in 1.5 s: 3 windows
+    assert w.shape == (3, 20, 35) and w.dtype == "float32"
+    with pytest.raises(MaceDanceError, match="shorter than one 5-s window"):
+        edge_windows(wav, dim=35, window=150)

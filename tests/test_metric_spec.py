@@ -15,7 +15,7 @@ from macedance.metrics.motion.presets import PRESETS
 from macedance.metrics.spec import METRICS, metric_spec
 from macedance.metrics.video.evaluate import VIDEO_METRICS
 from macedance.metrics.video.motion2d import MOTION2D_SCORES
-from macedance.metrics.video.networks import all_weights
+from macedance.weights import all_weights
 
 
 def test_every_reported_score_has_a_spec() -> None:

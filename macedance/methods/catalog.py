@@ -14,7 +14,7 @@ class MethodInfo:
     name: str
     description: str
     paper: str
-    kind: str  # "diffusion" or "reference"
+    kind: str  # "diffusion", "reference" or "released" (run from a published checkpoint: methods.official)
     expert: dict[str, Any] = field(default_factory=dict)  # ExpertConfig overrides
 
 
@@ -29,6 +29,10 @@ METHODS: dict[str, MethodInfo] = {m.name: m for m in (
                "diffusion", {"mixer": "mamba", "guidance": "gft"}),
     MethodInfo("ablation-cfg", "MACE-Dance trained and sampled with classifier-free guidance instead of GFT",
                "arXiv 2512.18181 Table 2", "diffusion", {"mixer": "bimamba", "guidance": "cfg"}),
+    MethodInfo("mace-dance-official", "MACE-Dance Motion Expert from its released checkpoint (official architecture and sampler)",
+               "arXiv 2512.18181", "released"),
+    MethodInfo("edge-official", "EDGE from its released checkpoint (official architecture, long-form sampling and stitching)",
+               "Tseng et al., CVPR 2023", "released"),
     MethodInfo("retrieval", "Nearest training clip by music-feature distance, beat-aligned", "reference", "reference"),
     MethodInfo("random-clip", "Random training clips (ignores the music)", "reference", "reference"),
     MethodInfo("mean-pose", "The training set's mean pose, standing still", "reference", "reference"),

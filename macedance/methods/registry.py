@@ -126,6 +126,10 @@ def load_method(name: str, *, ckpt: Path | None = None, outputs: Path | None = N
         if outputs is None:
             raise ValidationError("outputs", "a folder of generated motions for `method=folder`", "nothing")
         return FolderMethod(outputs)
+    if name in METHODS and METHODS[name].kind == "released":
+        from macedance.methods.official.released import ReleasedMethod
+
+        return ReleasedMethod(name, ckpt, device=device)
     if name in METHODS:
         if ckpt is None:
             raise ValidationError("ckpt", f"a run folder trained with `macedance train motion --method {name}`", "nothing")

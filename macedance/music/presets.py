@@ -54,7 +54,9 @@ EDGE = MusicPreset(
 LODGE = MusicPreset(
     name="lodge", fps=30.0, start_bpm="aist-rule-or-estimate",
     description="LODGE data/code/extract_musicfea35.py (FineDance): the 35-d set at 30 fps (sr 15360), full length; "
-    "start_bpm from the music id, else librosa.beat.tempo at 22050 Hz.",
+    "start_bpm from the music id, else librosa.beat.tempo at 22050 Hz. The same computation as EDGE's "
+    "baseline_features.py without its 5-s crop: the features of the released MACE-Dance Motion Expert (its dataset "
+    "reads baseline_feats/*.npy of 40-s slices; its extraction script is not released).",
     reference="li-ronghui/LODGE@a898e59 data/code/extract_musicfea35.py",
 )
 BAILANDO = MusicPreset(

@@ -25,7 +25,7 @@ from typing import Any
 import torch
 
 from macedance import __version__
-from macedance.errors import MaceDanceError
+from macedance.errors import MaceDanceError, ValidationError
 from macedance.fileio import write_json
 from macedance.models.diffusion import Diffusion, DiffusionConfig
 from macedance.models.motion_expert import NUM_GENRES, ExpertConfig, MotionExpert
@@ -134,11 +134,15 @@ def motion_configs(method: str, *, overrides: dict[str, Any] | None = None, tiny
     """The configurations to train ``method`` (a diffusion method of the catalogue) with: the default (or tiny)
     network, then ``overrides`` (as read by :func:`read_train_config`), then the method's own network choices; the
     training options ``train`` win over the overrides' ``train``."""
-    from macedance.methods.catalog import get_method
+    from macedance.methods.catalog import METHODS, get_method
 
+    info = get_method(method)
+    if info.kind != "diffusion":
+        trainable = ", ".join(m.name for m in METHODS.values() if m.kind == "diffusion")
+        raise ValidationError("method", f"a trainable diffusion method ({trainable})", f"{method!r} ({info.kind})")
     cfg = overrides or {}
     base = ExpertConfig.tiny() if tiny else ExpertConfig()
-    expert = ExpertConfig.from_dict({**base.to_dict(), **cfg.get("expert", {}), **get_method(method).expert})
+    expert = ExpertConfig.from_dict({**base.to_dict(), **cfg.get("expert", {}), **info.expert})
     diffusion = DiffusionConfig.from_dict(cfg.get("diffusion", {}))
     train_cfg = TrainConfig.from_dict({**(TINY_TRAIN if tiny else {}), **cfg.get("train", {}), **(train or {})})
     return expert, diffusion, train_cfg

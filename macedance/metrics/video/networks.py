@@ -1,27 +1,15 @@
-"""The feature networks of the video metrics: every weight entry their modules declare (:func:`all_weights`),
-and installed weights loaded for a metric (:func:`installed_weights`, :func:`load_network`)."""
+"""The feature networks of the video metrics: installed weights loaded for a metric (:func:`installed_weights`,
+:func:`load_network`); their weight entries are declared by their modules (listed by :func:`macedance.weights.all_weights`)."""
 
 from __future__ import annotations
 
-import importlib
 from typing import Any
 
 import torch
 
 from macedance.errors import MaceDanceError
 from macedance.fileio import sha256_file
-from macedance.weights import WeightSpec, load_weights, manifest, weights_file
-
-# Modules with a WEIGHTS tuple, in list order; imported in this order (in a fresh process the registry of
-# macedance.weights, and so its error messages, lists the names in the same order).
-_DECLARING = ("i3d", "lpips", "inception", "identity", "resnet3d", "vit", "amt", "videomae")
-
-
-def all_weights() -> dict[str, WeightSpec]:
-    """Every weight entry by name, in ``macedance weights list`` order (every declaring module is imported,
-    so every name is known to :mod:`macedance.weights` afterwards)."""
-    modules = [importlib.import_module(f"macedance.metrics.video.{name}") for name in _DECLARING]
-    return {s.name: s for m in modules for s in m.WEIGHTS}
+from macedance.weights import load_weights, manifest, weights_file
 
 
 def installed_weights(name: str) -> tuple[dict[str, Any], str, dict[str, Any]]:

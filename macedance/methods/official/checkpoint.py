@@ -1,0 +1,127 @@
+"""Released EDGE-family checkpoints (EDGE, MACE-Dance, FineNet, POPDG, FlowerDance) read as released and safely.
+
+The official ``EDGE.py`` saves ``torch.save({"ema_state_dict", "model_state_dict", "optimizer_state_dict",
+"normalizer"})`` where ``normalizer`` is a pickled ``dataset.preprocess.Normalizer`` object. ``torch.load(
+weights_only=True)`` refuses that class; plain ``torch.load`` would import and run whatever the file names. Here the
+archive goes through :func:`macedance.safe_pickle.load_torch_archive` with the ``dataset`` package mapped to inert
+records: tensors and builtins only, nothing executes. MACE-Dance's release is a ``.7z`` archive: it is read directly
+when ``py7zr`` is installed (the one ``.pt`` member inside), otherwise the error says how to unpack it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import torch
+
+from macedance.errors import DataFormatError, InputNotFoundError, MissingDependencyError
+from macedance.models.official.normalizer import MinMaxNormalizer
+
+WeightsChoice = Literal["model", "ema"]
+WEIGHTS_CHOICES: tuple[WeightsChoice, ...] = ("model", "ema")
+_KEYS = {"model": "model_state_dict", "ema": "ema_state_dict"}
+_MAX_MEMBER = 16 << 30  # bytes a checkpoint inside a .7z may have (read into memory)
+
+
+@dataclass(frozen=True)
+class ReleasedCheckpoint:
+    """One released checkpoint: the chosen weights, the normaliser and where they came from."""
+
+    source: str
+    sha256: str  # of the file as given (the .7z archive or the .pt)
+    state_dict: dict[str, torch.Tensor]
+    weights: WeightsChoice
+    normalizer: MinMaxNormalizer | None
+    entries: tuple[str, ...]  # top-level keys of the saved dict
+
+
+def _member_of_7z(raw: bytes, source: str) -> tuple[bytes, str]:
+    try:
+        import py7zr
+        import py7zr.io
+    except ImportError:
+        raise MissingDependencyError(f"{source}: a .7z archive; install py7zr (`pip install py7zr`) to read it directly, "
+                                     "or unpack it (`7z x FILE`) and pass the .pt file inside") from None
+    try:
+        with py7zr.SevenZipFile(io.BytesIO(raw), mode="r") as archive:
+            names = [n for n in archive.getnames() if n.endswith((".pt", ".pth", ".ckpt"))]
+            if len(names) != 1:
+                raise DataFormatError(f"{source}: expected one .pt checkpoint in the archive, found {names or 'none'}")
+            factory = py7zr.io.BytesIOFactory(_MAX_MEMBER)
+            archive.extract(targets=names, factory=factory)
+            member = factory.get(names[0])
+            member.seek(0)
+            data = member.read()
+    except DataFormatError:
+        raise
+    except Exception as exc:  # py7zr's Bad7zFile, CRC errors, truncation …
+        raise DataFormatError(f"{source}: not a readable 7z archive ({type(exc).__name__}: {exc})") from None
+    return data, f"{source}:{names[0]}"
+
+
+def released_dict(raw: bytes, source: str) -> tuple[dict[str, Any], str]:
+    """The saved dict of a released file's bytes (``.pt``, or a ``.7z`` holding one) and the name used in errors."""
+    from macedance.safe_pickle import load_torch_archive
+
+    if raw[:6] == b"7z\xbc\xaf\x27\x1c":
+        raw, source = _member_of_7z(raw, source)
+    obj = load_torch_archive(raw, source, inert_modules=("dataset",))
+    if not isinstance(obj, dict):
+        raise DataFormatError(f"{source}: expected the dict EDGE.py saves, found {type(obj).__name__}")
+    return obj, source
+
+
+def checkpoint_from_dict(obj: dict[str, Any], source: str, sha256: str, *, weights: WeightsChoice) -> ReleasedCheckpoint:
+    """The chosen weights and the normaliser of a saved dict (as released, or as converted by ``weights import``)."""
+    key = _KEYS[weights]
+    state = obj.get(key)
+    if not isinstance(state, dict) or not state:
+        raise DataFormatError(f"{source}: `{key}`: expected a state dict (weights={weights!r}), found "
+                              f"{type(state).__name__ if key in obj else 'no such entry'}; entries: {sorted(map(str, obj))}")
+    tensors = {k.removeprefix("module."): v for k, v in state.items() if isinstance(v, torch.Tensor)}
+    if len(tensors) != len(state):
+        odd = next(k for k, v in state.items() if not isinstance(v, torch.Tensor))
+        raise DataFormatError(f"{source}: `{key}.{odd}`: expected a tensor, found {type(state[odd]).__name__}")
+    raw_norm: Any = obj.get("normalizer")
+    normalizer = None if raw_norm is None else MinMaxNormalizer.from_pickled(raw_norm, source=source)
+    return ReleasedCheckpoint(source, sha256, tensors, weights, normalizer, tuple(map(str, obj)))
+
+
+def read_released_checkpoint(path: str | Path, *, weights: WeightsChoice) -> ReleasedCheckpoint:
+    """Read an EDGE-family ``torch.save`` dict (or a ``.7z`` holding one) through the restricted unpickler.
+
+    Args:
+        path: the ``.pt`` file, or the ``.7z`` archive that holds one.
+        weights: ``"model"`` (``model_state_dict``; what MACE-Dance's ``test.py`` loads) or ``"ema"``
+            (``ema_state_dict``; what EDGE's ``test.py`` loads).
+    Raises:
+        InputNotFoundError, DataFormatError (truncated, not a torch archive, entry missing), UnsafePickleError.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise InputNotFoundError(f"{path}: checkpoint not found")
+    raw = path.read_bytes()
+    obj, source = released_dict(raw, str(path))
+    return checkpoint_from_dict(obj, source, hashlib.sha256(raw).hexdigest(), weights=weights)
+
+
+def converted_checkpoint(raw: bytes, source: str, *, check: Any) -> dict[str, Any]:
+    """What ``weights import`` stores for a released file: its model and EMA state dicts and the normaliser's
+    tensors (no pickled classes: it loads with ``torch.load(weights_only=True)``); ``check(state_dict, source)``
+    verifies the architecture (raises a one-line :class:`DataFormatError`)."""
+    obj, source = released_dict(raw, source)
+    out: dict[str, Any] = {}
+    for choice in WEIGHTS_CHOICES:
+        if isinstance(obj.get(_KEYS[choice]), dict):
+            ckpt = checkpoint_from_dict(obj, source, "", weights=choice)
+            check(ckpt.state_dict, source)
+            out[_KEYS[choice]] = ckpt.state_dict
+            if ckpt.normalizer is not None:
+                out["normalizer"] = ckpt.normalizer.state_dict()
+    if not out:
+        raise DataFormatError(f"{source}: expected model_state_dict or ema_state_dict, found entries {sorted(map(str, obj))}")
+    return out

@@ -1,0 +1,36 @@
+"""Motion in the official EDGE-family output layout (EDGE, MACE-Dance, POPDG ``render_sample``): a pickle of
+``{"smpl_poses": (T, 72) axis-angle, "smpl_trans": (T, 3), "full_pose": (T, 24, 3) joints}``, float32, z-up, 30 fps,
+with ``full_pose`` from EDGE's forward kinematics (pelvis at ``smpl_trans``). Files written here are read back by
+the evaluation tools of those repositories (and by ``macedance eval motion``)."""
+
+from __future__ import annotations
+
+import pickle
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from macedance.errors import ValidationError
+from macedance.fileio import atomic_write
+from macedance.models.official.skeleton import edge_fk
+from macedance.schema import Motion
+
+
+def official_pkl_dict(motion: Motion) -> dict[str, np.ndarray]:
+    """The three arrays of the official layout for ``motion`` (turned z-up; it must be at 30 fps)."""
+    if abs(motion.fps - 30.0) > 1e-6:
+        raise ValidationError("Motion.fps", "30 fps for the official .pkl layout (resample first)", f"{motion.fps:g}")
+    m = motion.to_up_axis("z")
+    poses = torch.from_numpy(m.poses.astype(np.float32))
+    trans = torch.from_numpy(m.trans.astype(np.float32))
+    joints = edge_fk(poses, trans)
+    return {"smpl_poses": poses.reshape(-1, 72).numpy(), "smpl_trans": trans.numpy(), "full_pose": joints.numpy()}
+
+
+def write_official_pkl(path: str | Path, motion: Motion) -> Path:
+    """Write ``motion`` as an official-layout ``.pkl`` (atomically; numpy arrays only, protocol 4)."""
+    path = Path(path)
+    with atomic_write(path) as f:
+        pickle.dump(official_pkl_dict(motion), f, protocol=4)
+    return path

@@ -1,0 +1,140 @@
+"""Published methods run from their released checkpoints: metadata (paper, code and weight licences, where the
+weights are, features, sampling settings) and the adapter that makes each one a benchmark
+:class:`~macedance.methods.registry.MotionMethod`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from macedance.errors import MaceDanceError, ValidationError
+from macedance.methods.official.checkpoint import WEIGHTS_CHOICES, ReleasedCheckpoint, WeightsChoice
+from macedance.models.official.ddim import RNG_MODES
+from macedance.schema import Motion
+
+FPS = 30.0
+
+
+class Released(Protocol):
+    """What a released-method runner provides (``ReleasedMace``, ``ReleasedEdge``)."""
+
+    name: str
+    checkpoint: ReleasedCheckpoint
+
+    def generate(self, music: Path, *, seconds: float | None, seed: int, genre: str | None,
+                 progress: Callable[[int, int], None] | None = None) -> Motion:
+        """One 30-fps z-up motion for ``music`` (the music's length unless ``seconds``)."""
+        ...
+
+
+@dataclass(frozen=True)
+class ReleasedSpec:
+    name: str
+    description: str
+    paper: str
+    code: str  # repository @ commit the port follows
+    code_licence: str
+    weights_licence: str
+    weights_origin: str  # where the released file is published
+    weights_file: str  # its name there
+    default_weights: WeightsChoice  # what the official test script loads
+    features: str  # music features the checkpoint was trained on
+    sampling: dict[str, Any] = field(default_factory=dict)
+
+
+def _specs() -> dict[str, ReleasedSpec]:
+    return {s.name: s for s in (
+        ReleasedSpec(
+            "mace-dance-official", "MACE-Dance Motion Expert from its released checkpoint (official BiMamba-Transformer, GFT)",
+            "MACE-Dance, arXiv 2512.18181", "AMAP-ML/MACE-Dance@8f92d12 Expert-Motion", "none stated (no LICENSE file)",
+            "cc-by-4.0 (Hugging Face card)", "Hugging Face GD-ML/MACE-Dance: weight/Expert-Motion/Expert-Motion.7z",
+            "Expert-Motion.7z (train-3750.pt inside)", "model",
+            "35-d EDGE baseline librosa features at 30 fps over the whole file (music preset lodge: the same computation) or a (T, 35) .npy",
+            {"sampler": "DDIM, 50 steps t=999…19 (x0 at t=19)", "eta": 1.0, "gft_beta": 0.75, "x0_clip": [-1, 1],
+             "windowing": "none (the whole sequence in one pass)", "genres": "16 FineDance style2 labels"}),
+        ReleasedSpec(
+            "edge-official", "EDGE from its released checkpoint (official Transformer decoder, classifier-free guidance, long-form stitching)",
+            "EDGE, Tseng et al., CVPR 2023", "Stanford-TML/EDGE@17c3428", "MIT", "not stated separately (repository: MIT)",
+            "Google Drive id 1BAR712cVEqB8GR37fcEihRV_xOC-fZrZ (the repository's download_model.sh)", "checkpoint.pt", "ema",
+            "Jukebox layer 66 (4800-d) per 5-s window, precomputed (.npy); 35-d baseline checkpoints also take audio (music preset edge)",
+            {"sampler": "long_ddim_sample, 50 steps t=999…19", "eta": 1.0, "guidance": "clip(linspace(0, 4, 50), max=2)",
+             "x0_clip": [-1, 1], "windowing": "5-s windows every 2.5 s from the start, overlap copied every step",
+             "stitching": "linear fades (root), slerp (rotations)"}),
+    )}
+
+
+def released_specs() -> dict[str, ReleasedSpec]:
+    return _specs()
+
+
+def resolve_checkpoint(name: str, ckpt: str | Path | None) -> Path:
+    """``ckpt``, or the weights installed by ``macedance weights import`` (a one-line error naming that command)."""
+    if ckpt is not None:
+        return Path(ckpt)
+    from macedance.methods.official.weights import METHOD_WEIGHTS
+    from macedance.weights import weights_file
+
+    return weights_file(METHOD_WEIGHTS[name])
+
+
+def build_released(name: str, ckpt: str | Path | None, *, device: str = "cpu", weights: WeightsChoice | None = None, **options: Any) -> Released:
+    """The runner of released method ``name`` for checkpoint ``ckpt`` (``weights``: default what its test script loads)."""
+    specs = _specs()
+    if name not in specs:
+        raise ValidationError("method", "a released method: " + ", ".join(specs), repr(name))
+    if weights is not None and weights not in WEIGHTS_CHOICES:
+        raise ValidationError("weights", "one of " + ", ".join(WEIGHTS_CHOICES), repr(weights))
+    if options.get("rng", "macedance") not in RNG_MODES:
+        raise ValidationError("rng", "one of " + ", ".join(RNG_MODES), repr(options["rng"]))
+    choice = weights or specs[name].default_weights
+    path = resolve_checkpoint(name, ckpt)
+    if name == "mace-dance-official":
+        from macedance.methods.official.mace import ReleasedMace
+
+        return ReleasedMace(path, weights=choice, device=device, **options)
+    if name == "edge-official":
+        from macedance.methods.official.edge import ReleasedEdge
+
+        return ReleasedEdge(path, weights=choice, device=device, **options)
+    raise ValidationError("method", "a released method with a runner", repr(name))
+
+
+class ReleasedMethod:
+    """A released method as the benchmark sees it (``generate(music, seconds, seed, genre, clip_id)``)."""
+
+    def __init__(self, name: str, ckpt: Path | None, *, device: str = "cpu", weights: WeightsChoice | None = None, **options: Any):
+        from macedance.methods.registry import MethodMeta
+
+        spec = _specs()[name]
+        self.runner = build_released(name, ckpt, device=device, weights=weights, **options)
+        if hasattr(self.runner, "strict_genre"):
+            self.runner.strict_genre = False  # a clip genre the model does not know: its default genre, logged
+        cp = self.runner.checkpoint
+        self.meta = MethodMeta(
+            name, f"released weights sha256 {cp.sha256[:12]}", spec.description, spec.paper,
+            f"code: {spec.code_licence} ({spec.code}); weights: {spec.weights_licence}", weights={Path(cp.source).name: cp.sha256},
+            config={"weights": cp.weights, "features": spec.features, "sampling": spec.sampling, "weights_origin": spec.weights_origin,
+                    "options": {k: v for k, v in options.items() if isinstance(v, (str, int, float, bool))}})
+
+    def generate(self, music: Path, seconds: float | None, seed: int, genre: str | None, clip_id: str) -> Motion:
+        from macedance.methods.registry import clip_seed
+
+        return generate_released(self.runner, Path(music), seconds=seconds, seed=clip_seed(seed, clip_id), genre=genre)
+
+
+def generate_released(runner: Released, music: Path, *, seconds: float | None, seed: int, genre: str | None,
+                      progress: Callable[[int, int], None] | None = None) -> Motion:
+    """One motion for ``music`` (audio/video, our music .npz or a feature .npy), the music's length unless ``seconds``."""
+    if seconds is not None and int(round(seconds * FPS)) < 2:
+        raise ValidationError("seconds", "at least two frames", repr(seconds))
+    return runner.generate(Path(music), seconds=seconds, seed=seed, genre=genre, progress=progress)
+
+
+def frames_for(music: Path, available: int, seconds: float | None) -> int:
+    """Frames to generate: the music's (``available``) unless ``seconds``; an error when the music is shorter."""
+    T = available if seconds is None else int(round(seconds * FPS))
+    if available < T:
+        raise MaceDanceError(f"{music}: music has {available / FPS:.2f} s, asked for {T / FPS:.2f} s")
+    return T
