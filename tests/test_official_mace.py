@@ -235,3 +235,44 @@ def test_7z_archive_is_read_directly(tmp_path):
     broken.write_bytes(arc.read_bytes()[:200])
     with pytest.raises(DataFormatError, match="broken.7z"):
         read_released_checkpoint(broken, weights="model")
+
+
+def _pickle_ops(path):
+    """The class references and object-building opcodes of a torch archive's data.pkl."""
+    import collections
+    import io
+    import pickletools
+    import zipfile
+
+    z = zipfile.ZipFile(path)
+    out = io.StringIO()
+    pickletools.dis(z.read(next(n for n in z.namelist() if n.endswith("data.pkl"))), out=out)
+    ops = collections.Counter()
+    for line in out.getvalue().splitlines():
+        parts = line.split(None, 3)
+        if len(parts) > 2 and parts[2] in ("GLOBAL", "NEWOBJ"):
+            ops[" ".join(parts[2:])] += 1
+    return ops
+
+
+def test_exported_checkpoint_is_the_released_layout(tmp_path):
+    """Our writer emits what EDGE.py's torch.save emits: the same class references, NEWOBJ for the two normaliser
+    objects, and the same tensors. (The original MACE-Dance code itself was run on such a file outside the project:
+    torch.load + DanceDecoder.load_state_dict + Normalizer.(un)normalize equal the original's — docs/published-methods.md.)"""
+    import sys
+
+    from macedance.methods.official.export import write_released_checkpoint
+
+    model = read_released_checkpoint(CKPT, weights="model")
+    ema = read_released_checkpoint(CKPT, weights="ema")
+    out = write_released_checkpoint(tmp_path / "train-1.pt", model_state=model.state_dict, ema_state=ema.state_dict,
+                                    normalizer=model.normalizer, optimizer_state={"state": {}, "param_groups": []})
+    assert "dataset" not in sys.modules and "dataset.preprocess" not in sys.modules
+    assert _pickle_ops(out) == _pickle_ops(CKPT)
+    for weights, ref in (("model", model), ("ema", ema)):
+        back = read_released_checkpoint(out, weights=weights)
+        assert all(torch.equal(back.state_dict[k], ref.state_dict[k]) for k in ref.state_dict)
+    back = read_released_checkpoint(out, weights="model").normalizer
+    for a, b in ((back.scale, model.normalizer.scale), (back.offset, model.normalizer.offset), (back.data_min, model.normalizer.data_min)):
+        assert torch.equal(a, b)
+    assert back.samples == model.normalizer.samples == 60

@@ -22,6 +22,9 @@ class MinMaxNormalizer:
     offset: torch.Tensor  # (C,) min_
     feature_range: tuple[float, float] = (-1.0, 1.0)
     clip: bool = True
+    data_min: torch.Tensor | None = None  # (C,) data_min_ of the fit, when known (written back into exported files)
+    data_max: torch.Tensor | None = None  # (C,) data_max_
+    samples: int | None = None  # n_samples_seen_
 
     @classmethod
     def fit(cls, data: torch.Tensor, *, feature_range: tuple[float, float] = (-1.0, 1.0)) -> "MinMaxNormalizer":
@@ -31,7 +34,7 @@ class MinMaxNormalizer:
         span = hi - lo
         span = torch.where(span < 10 * torch.finfo(span.dtype).eps, torch.ones_like(span), span)
         scale = (feature_range[1] - feature_range[0]) / span
-        return cls(scale, feature_range[0] - lo * scale, feature_range, True)
+        return cls(scale, feature_range[0] - lo * scale, feature_range, True, lo, hi, int(flat.shape[0]))
 
     @classmethod
     def from_pickled(cls, obj: Any, *, source: str) -> "MinMaxNormalizer":
@@ -47,7 +50,9 @@ class MinMaxNormalizer:
             raise DataFormatError(f"{source}: `normalizer.scaler`: expected scale_ and min_ of one shape (C,), found "
                                   f"{tuple(scale.shape)} and {tuple(offset.shape)}")
         lo, hi = state.get("feature_range", (-1, 1))
-        return cls(scale, offset, (float(lo), float(hi)), bool(state.get("clip", False)))
+        extra = [torch.as_tensor(state[k]) if isinstance(state.get(k), torch.Tensor) else None for k in ("data_min_", "data_max_")]
+        seen = state.get("n_samples_seen_")
+        return cls(scale, offset, (float(lo), float(hi)), bool(state.get("clip", False)), *extra, int(seen) if isinstance(seen, int) else None)
 
     @property
     def channels(self) -> int:
@@ -64,4 +69,10 @@ class MinMaxNormalizer:
         return (x.clamp(-1, 1) - self.offset[-c:].to(x)) / self.scale[-c:].to(x)
 
     def state_dict(self) -> dict[str, Any]:
-        return {"scale_": self.scale.clone(), "min_": self.offset.clone(), "feature_range": self.feature_range, "clip": self.clip}
+        """The scaler's attributes by their pickled names (``data_min_`` etc. only when known)."""
+        d: dict[str, Any] = {"scale_": self.scale.clone(), "min_": self.offset.clone(), "feature_range": self.feature_range, "clip": self.clip}
+        if self.data_min is not None and self.data_max is not None:
+            d.update(data_min_=self.data_min.clone(), data_max_=self.data_max.clone(), data_range_=self.data_max - self.data_min)
+        if self.samples is not None:
+            d["n_samples_seen_"] = self.samples
+        return d
