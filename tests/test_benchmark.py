@@ -282,7 +282,9 @@ def test_released_edge_on_audio_slices_windows_like_test_py(tmp_path):
 
     wav = tmp_path / "song.wav"
     sf.write(wav, drum_track(beat_times(120, 1.5, start=0.0), 1.5, sr=22050), 22050)
-    w = edge_windows(wav, dim=35, window=20)  # 0.667-s windows every 0.333 s in 1.5 s: 3 windows
-    assert w.shape == (3, 20, 35) and w.dtype == "float32"
-    with pytest.raises(MaceDanceError, match="shorter than one 5-s window"):
-        edge_windows(wav, dim=35, window=150)
+    w, frames = edge_windows(wav, dim=35, window=20)  # 0.667-s windows every 0.333 s covering 1.5 s: 4 (the last padded)
+    assert w.shape == (4, 20, 35) and w.dtype == "float32" and frames == 45
+    w, _ = edge_windows(wav, dim=35, window=20, frames=30)  # 1 s: 2 windows
+    assert w.shape == (2, 20, 35)
+    with pytest.raises(MaceDanceError, match="asked for 2.00 s"):
+        edge_windows(wav, dim=35, window=20, frames=60)

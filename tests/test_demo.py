@@ -18,7 +18,7 @@ from macedance.cli import app
 
 ROOT = Path(__file__).resolve().parents[1]
 ARGS = ["--sequences", "6", "--steps", "30"]
-METHODS = ("mace-dance", "edge", "ablation-mamba", "retrieval", "random-clip", "mean-pose")
+METHODS = ("mace-dance", "edge", "mace-dance-v0", "retrieval", "random-clip", "mean-pose", "mace-dance-official", "edge-official")
 runner = CliRunner()
 
 
@@ -54,6 +54,9 @@ def test_demo_runs_the_full_job(demo: tuple[Path, Path, dict, str]) -> None:
         assert method in output
     assert (out / "site" / "index.html").is_file()
     assert sorted(board) == sorted(METHODS) and board["edge"]["fid_k"]["value"] > 0
+    # the released methods ran on the demo's own official.pt, and the board says so
+    assert "not the published weights" in (out / "site" / "leaderboard.md").read_text()
+    assert "runs/mace-dance/official.pt" in (out / "site" / "index.html").read_text()
 
 
 def test_demo_runs_again_reusing_what_is_done(demo: tuple[Path, Path, dict, str], monkeypatch: pytest.MonkeyPatch) -> None:

@@ -165,7 +165,7 @@ def test_long_generation_and_masked_editing(dataset, tmp_path):
     assert torch.equal(out[:, :30], known[:, :30]) and torch.equal(out[:, -30:], known[:, -30:])  # copied by the mask: exact
 
 
-@pytest.mark.parametrize("method", ["mace-dance", "ablation-cfg", "retrieval", "random-clip", "mean-pose"])
+@pytest.mark.parametrize("method", ["mace-dance", "edge", "mace-dance-v0", "ablation-cfg", "retrieval", "random-clip", "mean-pose"])
 def test_cli_train_and_generate(dataset, tmp_path, method):
     data, music = dataset
     runner = CliRunner()

@@ -239,8 +239,8 @@ def test_jukebox_checkpoint_on_audio_names_the_feature_files(tmp_path):
     folder.mkdir()
     for i in (1, 0, 10, 2):
         np.save(folder / f"song_slice{i}.npy", np.full((4, 3), i, np.float32))
-    got = edge_windows(folder, dim=3, window=4)
-    assert got[:, 0, 0].tolist() == [0, 1, 2, 10]  # slice order, not name order
+    got, length = edge_windows(folder, dim=3, window=4)
+    assert got[:, 0, 0].tolist() == [0, 1, 2, 10] and length is None  # slice order, not name order
     np.save(folder / "song_slice3.npy", np.zeros((5, 3), np.float32))
     with pytest.raises(DataFormatError, match="song_slice3.npy"):
         edge_windows(folder, dim=3, window=4)

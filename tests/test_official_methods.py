@@ -47,7 +47,7 @@ def test_generate_motion_with_released_checkpoints(tmp_path, cache):
     assert r.exit_code == 0, r.output
     from macedance.schema import load_motion
 
-    assert load_motion(tmp_path / "e.npz").num_frames == 60  # 5 windows of 20 frames at stride 10 in 64 frames
+    assert load_motion(tmp_path / "e.npz").num_frames == 64  # windows of 20 frames at stride 10 covering all 64 (the last padded)
     r = CliRunner().invoke(app, ["generate", "motion", "--method", "mace-dance-official", "--ckpt", str(MACE), "--music", str(feats),
                                  "--out", str(tmp_path / "x.pkl"), "--weights", "best"])
     assert r.exit_code != 0 and "--weights" in r.output and "model, ema" in r.output

@@ -24,7 +24,7 @@ def train_motion_cmd(
     data: Annotated[Path, typer.Option(help="Dataset folder: motion .npz files (an imported dataset or any folder).")],
     out: Annotated[Path, typer.Option(help="Run folder (checkpoint.pt, loss.csv, loss.png, config.json).")],
     music: Annotated[Optional[Path], typer.Option(help="Music per motion stem: music .npz (30 fps) or audio files.")] = None,
-    method: Annotated[str, typer.Option(help="mace-dance, edge, ablation-transformer, ablation-mamba, ablation-cfg, retrieval, random-clip, mean-pose.")] = "mace-dance",
+    method: Annotated[str, typer.Option(help="mace-dance, edge (the released module trees), mace-dance-v0, ablation-transformer, ablation-mamba, ablation-cfg, retrieval, random-clip, mean-pose.")] = "mace-dance",
     config: Annotated[Optional[Path], typer.Option(help="JSON with 'expert', 'diffusion' and 'train' overrides.")] = None,
     steps: Annotated[Optional[int], typer.Option(min=1, help="Training steps (overrides the config).")] = None,
     tiny: Annotated[bool, typer.Option(help="Tiny network sizes (tests, demos, CPU).")] = False,

@@ -72,9 +72,12 @@ def build_boards(records: list[dict[str, Any]], merge_presets: bool = False) -> 
         for m in r["scores"]:
             if m not in board.metrics:
                 board.metrics.append(m)
-        board.rows.append({"method": r["method"]["name"], "version": r["method"].get("version", ""),
-                           "scores": r["scores"], "source": r.get("_source", ""),
-                           "created": r.get("provenance", {}).get("created", "")})
+        row = {"method": r["method"]["name"], "version": r["method"].get("version", ""), "scores": r["scores"],
+               "source": r.get("_source", ""), "created": r.get("provenance", {}).get("created", "")}
+        note = (r["method"].get("config") or {}).get("note")
+        if note:  # e.g. which weights a released method's row used
+            row["note"] = str(note)
+        board.rows.append(row)
     order = list(METRICS)
     for b in boards.values():
         b.metrics.sort(key=lambda m: order.index(m) if m in order else len(order))

@@ -52,6 +52,7 @@ def markdown(board: Board) -> str:
         lines.append("| " + " | ".join([str(i), r["method"]] + [_cell(r["scores"].get(m)) for m in board.metrics]) + " |")
     lines.append("")
     lines.append(f"Sorted by {_label(board.main_score)}; brackets: bootstrap 95 % interval over clips; — = missing or undefined.")
+    lines += [f"\n- {r['method']}: {r['note']}" for r in board.sorted_rows() if r.get("note")]
     return "\n".join(lines) + "\n"
 
 
@@ -158,6 +159,7 @@ def html_page(boards: list[Board], title: str = "macedance leaderboard") -> str:
             out.append("<tr>" + "".join(cells) + "</tr>")
         out.append("</tbody></table>")
         out.append(f"<p class='note'>Main score: {html.escape(_label(b.main_score))}.</p>")
+        out += [f"<p class='note'>{html.escape(r['method'])}: {html.escape(r['note'])}</p>" for r in rows if r.get("note")]
         out.append(_plot(b))
     out.append(f"<script>{_SCRIPT}</script></body></html>")
     return "\n".join(out)

@@ -1,7 +1,7 @@
-"""Methods that turn music into motion: the MACE-Dance Motion Expert, its ablations, an EDGE-style
-baseline (all trainable diffusion models sharing one network family) and three non-learned
-references (retrieval, random training clip, mean pose). Each is registered by name; the same
-``macedance train motion`` / ``generate motion`` commands run all of them."""
+"""Methods that turn music into motion: MACE-Dance and EDGE (trainable, with the released module trees), the
+re-implementation of MACE-Dance (``mace-dance-v0``) and its ablations, the released checkpoints of both
+(``*-official``) and three non-learned references (retrieval, random training clip, mean pose). Each is registered
+by name; the same ``macedance train motion`` / ``generate motion`` / ``bench run`` commands run all of them."""
 
 from __future__ import annotations
 
@@ -16,18 +16,30 @@ class MethodInfo:
     paper: str
     kind: str  # "diffusion", "reference" or "released" (run from a published checkpoint: methods.official)
     expert: dict[str, Any] = field(default_factory=dict)  # ExpertConfig overrides
+    diffusion: dict[str, Any] = field(default_factory=dict)  # DiffusionConfig overrides
 
+
+# The released code's training choices: GFT's unconditional pass at the same β, no condition dropout on the
+# conditional pass (MACE-Dance's train_pred); condition dropout 0.25 and guidance weight 2 (EDGE.py); the FK loss
+# weight 0.646 (both). Our defaults fix two bugs they keep: the FK and foot losses run on the unnormalised motion
+# (the released p_losses feeds normalised values to FK) — see docs/motion-expert.md.
+_MACE_OFFICIAL = {"gft_uncond_beta": "same", "cond_drop": 0.0, "w_joint": 0.646}
+_EDGE_OFFICIAL = {"cond_drop": 0.25, "w_joint": 0.646, "cfg_weight": 2.0}
 
 METHODS: dict[str, MethodInfo] = {m.name: m for m in (
-    MethodInfo("mace-dance", "MACE-Dance Motion Expert: BiMamba-Transformer diffusion with Guidance-Free Training",
-               "arXiv 2512.18181", "diffusion", {"mixer": "bimamba", "guidance": "gft"}),
-    MethodInfo("edge", "EDGE-style Transformer denoiser with classifier-free guidance", "Tseng et al., CVPR 2023",
-               "diffusion", {"mixer": "transformer", "guidance": "cfg"}),
-    MethodInfo("ablation-transformer", "MACE-Dance with BiMamba replaced by self-attention (GFT)",
+    MethodInfo("mace-dance", "MACE-Dance Motion Expert: the released BiMamba-Transformer module tree, Guidance-Free Training, "
+               "the released sampler; writes official.pt in the released layout", "arXiv 2512.18181", "diffusion",
+               {"network": "mace-official", "mixer": "bimamba", "guidance": "gft"}, _MACE_OFFICIAL),
+    MethodInfo("edge", "EDGE: the released Transformer decoder, classifier-free guidance, windowed long sampling; writes official.pt",
+               "Tseng et al., CVPR 2023", "diffusion", {"network": "edge-official", "mixer": "transformer", "guidance": "cfg"}, _EDGE_OFFICIAL),
+    MethodInfo("mace-dance-v0", "MACE-Dance as re-implemented from the paper before the code was released (our block: residual "
+               "cross-attention, SiLU MLPs, one genre embedding, null music replaced): an ablation", "arXiv 2512.18181",
+               "diffusion", {"network": "macedance", "mixer": "bimamba", "guidance": "gft"}),
+    MethodInfo("ablation-transformer", "mace-dance-v0 with BiMamba replaced by self-attention (GFT)",
                "arXiv 2512.18181 Table 2", "diffusion", {"mixer": "transformer", "guidance": "gft"}),
-    MethodInfo("ablation-mamba", "MACE-Dance with unidirectional Mamba (GFT)", "arXiv 2512.18181 Table 2",
+    MethodInfo("ablation-mamba", "mace-dance-v0 with unidirectional Mamba (GFT)", "arXiv 2512.18181 Table 2",
                "diffusion", {"mixer": "mamba", "guidance": "gft"}),
-    MethodInfo("ablation-cfg", "MACE-Dance trained and sampled with classifier-free guidance instead of GFT",
+    MethodInfo("ablation-cfg", "mace-dance-v0 trained and sampled with classifier-free guidance instead of GFT",
                "arXiv 2512.18181 Table 2", "diffusion", {"mixer": "bimamba", "guidance": "cfg"}),
     MethodInfo("mace-dance-official", "MACE-Dance Motion Expert from its released checkpoint (official architecture and sampler)",
                "arXiv 2512.18181", "released"),

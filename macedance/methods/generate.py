@@ -40,12 +40,37 @@ def generate_motion(ckpt: str | Path, music: str | Path, *, seconds: float | Non
     model = model.to(dev)
     m = torch.as_tensor(feats[:T], dtype=torch.float32)[None].to(dev)
     g = torch.tensor([genre_id(genre, vocab)], device=dev)
-    gen = torch.Generator().manual_seed(seed)
-    x = diffusion.sample(model, m, g, gen, progress=progress)
-    rep = diffusion.norm.unnormalize(x)[0].cpu().numpy().astype(np.float64)
     meta = {"generator": str(state.get("method", "mace-dance")), "checkpoint_step": str(int(state["step"])), "music": str(music),
-            "seed": str(seed), "genre": genre or "unknown", "mixer": model.cfg.mixer, "guidance": model.cfg.guidance}
+            "seed": str(seed), "genre": genre or "unknown", "mixer": model.cfg.mixer, "guidance": model.cfg.guidance,
+            "network": model.cfg.network}
+    if model.cfg.network == "edge-official":
+        return _sample_edge(model, diffusion, m, T, seed, meta, progress)
+    if model.cfg.network == "mace-official":  # the released sampler (t = 999 … 19, GFT β)
+        from macedance.models.official.ddim import Noise
+        from macedance.models.official.mace_sampling import mace_ddim_sample
+
+        x = mace_ddim_sample(model.decoder, m, g.clamp(max=model.decoder.cfg.num_genres - 1), noise=Noise(seed=seed),
+                             beta=diffusion.cfg.beta, steps=diffusion.cfg.sample_steps, eta=diffusion.cfg.eta, progress=progress)
+    else:
+        x = diffusion.sample(model, m, g, torch.Generator().manual_seed(seed), progress=progress)
+    rep = diffusion.norm.unnormalize(x)[0].cpu().numpy().astype(np.float64)
     return rep_to_motion(rep, meta)
+
+
+def _sample_edge(model: Any, diffusion: Any, music: torch.Tensor, frames: int, seed: int, meta: dict[str, str], progress: Any) -> Motion:
+    """EDGE's long-form sampling over windows of the run's length at half-window stride covering ``frames`` (the last
+    window's missing feature rows repeat the last one), stitched and cut to ``frames``."""
+    from macedance.methods.official.edge import cut_windows
+    from macedance.models.official.ddim import Noise
+    from macedance.models.official.edge_sampling import edge_long_ddim_sample, stitch_long
+
+    windows = cut_windows(music[0].cpu().numpy(), window=model.decoder.cfg.seq_len, frames=frames)
+    cond = torch.as_tensor(windows).to(music.device)
+    x = edge_long_ddim_sample(model.decoder, cond, noise=Noise(seed=seed), weight=diffusion.cfg.cfg_weight, steps=diffusion.cfg.sample_steps,
+                              eta=diffusion.cfg.eta, progress=progress)
+    poses, trans = stitch_long(diffusion.norm.unnormalize(x.cpu()))
+    return Motion(poses[:frames].numpy().astype(np.float64), trans[:frames].numpy().astype(np.float64), FPS, "z",
+                  meta={**meta, "windows": str(len(windows))})
 
 
 def generate_video(music: str | Path, ref: str | Path, *, motion_ckpt: str | Path, model: str | Path, out: str | Path,

@@ -118,8 +118,9 @@ def list_methods() -> list[str]:
     return [*METHODS, "folder", *sorted(plugin_methods())]
 
 
-def load_method(name: str, *, ckpt: Path | None = None, outputs: Path | None = None, device: str = "cpu") -> MotionMethod:
-    """Instantiate method ``name`` (checkpoint for built-ins, outputs folder for ``folder``)."""
+def load_method(name: str, *, ckpt: Path | None = None, outputs: Path | None = None, device: str = "cpu", note: str = "") -> MotionMethod:
+    """Instantiate method ``name`` (checkpoint for built-ins, outputs folder for ``folder``; ``note``: a released method's
+    leaderboard note)."""
     from macedance.methods.catalog import METHODS
 
     if name == "folder":
@@ -129,7 +130,7 @@ def load_method(name: str, *, ckpt: Path | None = None, outputs: Path | None = N
     if name in METHODS and METHODS[name].kind == "released":
         from macedance.methods.official.released import ReleasedMethod
 
-        return ReleasedMethod(name, ckpt, device=device)
+        return ReleasedMethod(name, ckpt, device=device, note=note)
     if name in METHODS:
         if ckpt is None:
             raise ValidationError("ckpt", f"a run folder trained with `macedance train motion --method {name}`", "nothing")

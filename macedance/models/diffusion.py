@@ -102,7 +102,7 @@ class Diffusion:
             pred = model(xt, t, music, genre, None, keep)
         rec = F.mse_loss(pred, x0)
         vel = F.mse_loss(pred[:, 1:] - pred[:, :-1], x0[:, 1:] - x0[:, :-1])
-        p_raw, g_raw = self.norm.unnormalize(pred), self.norm.unnormalize(x0)
+        p_raw, g_raw = self.norm.unnormalize(pred, clip=False), self.norm.unnormalize(x0, clip=False)
         pj, gj = rep_joints(p_raw), rep_joints(g_raw)
         joint = F.mse_loss(pj, gj)
         foot_v = pj[:, 1:, list(FOOT)] - pj[:, :-1, list(FOOT)]

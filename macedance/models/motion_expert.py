@@ -44,8 +44,10 @@ class ExpertConfig(ConfigRecord):
     music_dim: int = 35
     guidance: Literal["gft", "cfg"] = "gft"  # "gft" (one pass, β input) | "cfg" (two passes)
     max_len: int = 4096  # positions for the transformer mixer
-
-
+    # "macedance": this module's network (the re-implementation; the ablations use it); "mace-official" / "edge-official":
+    # the released MACE-Dance / EDGE module trees (models.official), trained through the same interface
+    network: Literal["macedance", "mace-official", "edge-official"] = "macedance"
+    seq_len: int = 150  # edge-official: EDGE's window (the null embedding's length) = the training window
 
     @classmethod
     def tiny(cls, **kw: Any) -> "ExpertConfig":

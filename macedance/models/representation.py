@@ -66,9 +66,9 @@ class Normalizer:
         lo, span = self._scale(x)
         return (x - lo) / span * 2 - 1
 
-    def unnormalize(self, x: torch.Tensor) -> torch.Tensor:
+    def unnormalize(self, x: torch.Tensor, *, clip: bool = False) -> torch.Tensor:
         lo, span = self._scale(x)
-        return (x + 1) / 2 * span + lo
+        return ((x.clamp(-1, 1) if clip else x) + 1) / 2 * span + lo
 
     def state_dict(self) -> dict[str, torch.Tensor]:
         return {"lo": self.lo.clone(), "hi": self.hi.clone()}

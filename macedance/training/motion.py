@@ -28,7 +28,9 @@ from macedance import __version__
 from macedance.errors import MaceDanceError, ValidationError
 from macedance.fileio import write_json
 from macedance.models.diffusion import Diffusion, DiffusionConfig
-from macedance.models.motion_expert import NUM_GENRES, ExpertConfig, MotionExpert
+from macedance.models.motion_expert import NUM_GENRES, ExpertConfig
+from macedance.models.official.adapters import make_network
+from macedance.models.official.normalizer import MinMaxNormalizer
 from macedance.models.representation import Normalizer
 from macedance.presets import ConfigRecord
 from macedance.training.data import DEFAULT_GENRES, Sequence, load_training_set
@@ -36,6 +38,7 @@ from macedance.training.logs import last_logged, plot_losses, save_checkpoint, s
 
 log = logging.getLogger(__name__)
 CHECKPOINT = "checkpoint.pt"
+OFFICIAL_CHECKPOINT = "official.pt"  # runs of a released module tree: the latest weights in the released layout
 LOSS_KEYS = ("loss", "rec", "joint", "vel", "foot")  # the terms of a step's loss (loss.csv columns, summary["last_loss"])
 
 
@@ -56,12 +59,31 @@ class TrainConfig(ConfigRecord):
 
 
 
-def genre_vocab(seqs: list[Sequence]) -> list[str]:
+def genre_vocab(seqs: list[Sequence], slots: int = NUM_GENRES) -> list[str]:
+    """AIST++'s genres, then the others as seen, up to ``slots`` names (the id after the last means unknown)."""
     vocab = list(DEFAULT_GENRES)
     for s in seqs:
-        if s.genre and s.genre not in vocab and len(vocab) < NUM_GENRES:
+        if s.genre and s.genre not in vocab and len(vocab) < slots:
             vocab.append(s.genre)
     return vocab
+
+
+def official_network(cfg: ExpertConfig) -> bool:
+    return cfg.network != "macedance"
+
+
+def fit_normalizer(cfg: ExpertConfig, seqs: list[Sequence]) -> Normalizer | MinMaxNormalizer:
+    """Ours, or for a released module tree the released min–max scaler (so that the exported file holds the very
+    normaliser the run used)."""
+    if official_network(cfg):
+        import numpy as np
+
+        return MinMaxNormalizer.fit(torch.as_tensor(np.concatenate([s.rep for s in seqs]), dtype=torch.float32))
+    return Normalizer.fit([s.rep for s in seqs])
+
+
+def normalizer_from_state(d: dict[str, Any]) -> Normalizer | MinMaxNormalizer:
+    return MinMaxNormalizer.from_pickled(d, source="checkpoint") if "scale_" in d else Normalizer.from_state_dict(d)
 
 
 def genre_id(genre: str | None, vocab: list[str]) -> int:
@@ -101,11 +123,11 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
         raise MaceDanceError(f"{p}: not a readable macedance checkpoint ({exc})") from None
 
 
-def build_model(state: dict[str, Any], ema: bool = True) -> tuple[MotionExpert, Diffusion, list[str]]:
+def build_model(state: dict[str, Any], ema: bool = True) -> tuple[torch.nn.Module, Diffusion, list[str]]:
     """Model (EMA weights by default), diffusion and genre vocabulary from a checkpoint dict."""
-    model = MotionExpert(ExpertConfig.from_dict(state["expert_config"]))
+    model = make_network(ExpertConfig.from_dict(state["expert_config"]))
     model.load_state_dict(state["ema" if ema else "model"])
-    diffusion = Diffusion(DiffusionConfig.from_dict(state["diffusion_config"]), Normalizer.from_state_dict(state["normalizer"]))
+    diffusion = Diffusion(DiffusionConfig.from_dict(state["diffusion_config"]), normalizer_from_state(state["normalizer"]))
     return model.eval(), diffusion, list(state["genres"])
 
 
@@ -143,8 +165,10 @@ def motion_configs(method: str, *, overrides: dict[str, Any] | None = None, tiny
     cfg = overrides or {}
     base = ExpertConfig.tiny() if tiny else ExpertConfig()
     expert = ExpertConfig.from_dict({**base.to_dict(), **cfg.get("expert", {}), **info.expert})
-    diffusion = DiffusionConfig.from_dict(cfg.get("diffusion", {}))
+    diffusion = DiffusionConfig.from_dict({**info.diffusion, **cfg.get("diffusion", {})})
     train_cfg = TrainConfig.from_dict({**(TINY_TRAIN if tiny else {}), **cfg.get("train", {}), **(train or {})})
+    if expert.network == "edge-official":  # EDGE's null embedding has the window's length
+        expert = ExpertConfig.from_dict({**expert.to_dict(), "seq_len": train_cfg.window})
     return expert, diffusion, train_cfg
 
 
@@ -180,11 +204,12 @@ def train_motion(
     if not seqs:
         raise MaceDanceError(f"{data}: no usable training sequence ({skipped[0]['reason'] if skipped else 'empty'})")
     torch.manual_seed(train.seed)
-    norm = Normalizer.from_state_dict(state["normalizer"]) if state else Normalizer.fit([s.rep for s in seqs])
-    vocab = list(state["genres"]) if state else genre_vocab(seqs)
+    norm = normalizer_from_state(state["normalizer"]) if state else fit_normalizer(expert, seqs)
+    # a released genre table has 16 rows: 15 names + unknown
+    vocab = list(state["genres"]) if state else genre_vocab(seqs, NUM_GENRES - 1 if expert.network == "mace-official" else NUM_GENRES)
     windows = Windows(seqs, train.window, norm, vocab)
     dev = rt.device
-    model = MotionExpert(expert).to(dev)  # the same initial weights on every process
+    model = make_network(expert).to(dev)  # the same initial weights on every process
     if rt.world > 1:
         torch.manual_seed(train.seed + 1 + rt.rank)  # dropout masks differ between processes
     ema = copy.deepcopy(model).eval()
@@ -217,6 +242,8 @@ def train_motion(
     def checkpoint() -> None:
         rngs = rt.gather_objects(torch.get_rng_state())
         if rt.is_main:
+            if official_network(expert):  # written first: a checkpoint.pt of step N implies an official.pt of step N
+                export_official(run / OFFICIAL_CHECKPOINT, net, ema, opt, norm, expert)
             save_checkpoint(ckpt_path, {
                 "model": net.state_dict(), "ema": ema.state_dict(), "optimizer": opt.state_dict(), "step": step,
                 "generator": gen.get_state(), "torch_rng": rngs[0], "torch_rng_ranks": rngs, "normalizer": norm.state_dict(),
@@ -269,3 +296,15 @@ def train_motion(
     return {"run": str(run), "step": step, "steps_trained": step - start_step, "sequences": len(seqs), "windows": len(windows.index),
             "processes": rt.world, "skipped": skipped, "last_loss": last, "seconds": seconds,
             "train_seconds": seconds_before + (seconds if step > start_step else 0.0)}
+
+
+def export_official(path: Path, net: torch.nn.Module, ema: torch.nn.Module, opt: torch.optim.Optimizer, norm: Any,
+                    expert: ExpertConfig) -> None:
+    """The run's weights in the released layout (model, EMA, optimiser, the pickled Normalizer): the official
+    ``test.py`` loads it when the sizes are the released ones; ``--method mace-dance-official|edge-official --ckpt``
+    reads any size (the head count, invisible in the shapes, is recorded under ``macedance``)."""
+    from macedance.methods.official.export import write_released_checkpoint
+
+    write_released_checkpoint(path, model_state=net.decoder.state_dict(), ema_state=ema.decoder.state_dict(), normalizer=norm,
+                              optimizer_state=opt.state_dict(), extra={"macedance": {"num_heads": expert.heads, "network": expert.network,
+                                                                                      "macedance_version": __version__}})

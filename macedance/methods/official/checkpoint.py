@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import io
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
@@ -37,6 +37,11 @@ class ReleasedCheckpoint:
     weights: WeightsChoice
     normalizer: MinMaxNormalizer | None
     entries: tuple[str, ...]  # top-level keys of the saved dict
+    recorded: dict[str, Any] = field(default_factory=dict)  # the "macedance" entry of files we export (e.g. num_heads)
+
+    def heads(self, num_heads: int | None) -> int:
+        """The attention head count: given, else recorded by our export, else the released models' 8."""
+        return int(num_heads or self.recorded.get("num_heads") or 8)
 
 
 def _member_of_7z(raw: bytes, source: str) -> tuple[bytes, str]:
@@ -88,7 +93,9 @@ def checkpoint_from_dict(obj: dict[str, Any], source: str, sha256: str, *, weigh
         raise DataFormatError(f"{source}: `{key}.{odd}`: expected a tensor, found {type(state[odd]).__name__}")
     raw_norm: Any = obj.get("normalizer")
     normalizer = None if raw_norm is None else MinMaxNormalizer.from_pickled(raw_norm, source=source)
-    return ReleasedCheckpoint(source, sha256, tensors, weights, normalizer, tuple(map(str, obj)))
+    recorded = obj.get("macedance")
+    return ReleasedCheckpoint(source, sha256, tensors, weights, normalizer, tuple(map(str, obj)),
+                              {k: v for k, v in recorded.items() if isinstance(v, (str, int, float, bool))} if isinstance(recorded, dict) else {})
 
 
 def read_released_checkpoint(path: str | Path, *, weights: WeightsChoice) -> ReleasedCheckpoint:
@@ -122,6 +129,8 @@ def converted_checkpoint(raw: bytes, source: str, *, check: Any) -> dict[str, An
             out[_KEYS[choice]] = ckpt.state_dict
             if ckpt.normalizer is not None:
                 out["normalizer"] = ckpt.normalizer.state_dict()
+            if ckpt.recorded:
+                out["macedance"] = ckpt.recorded
     if not out:
         raise DataFormatError(f"{source}: expected model_state_dict or ema_state_dict, found entries {sorted(map(str, obj))}")
     return out

@@ -3,9 +3,10 @@ windows every 2.5 s (``data/slice.py``: native sample rate, each slice written a
 per window, ``long_ddim_sample`` denoises all windows together (guidance ramp, overlap copying) and
 ``render_sample(mode="long")`` stitches them (linear fades for the root, slerp for rotations).
 
-Where we differ from ``test.py``, by choice: it takes a *random* run of ``int(out_length / 2.5) − 1`` windows; here
-the windows start at the beginning of the music and cover it (or ``seconds``; the output is cut to that length, so a
-multiple of 2.5 s gives exactly the official windows). The released checkpoint takes 4800-d Jukebox features
+Where we differ from ``test.py``, by choice: it takes a *random* run of ``int(out_length / 2.5) − 1`` whole windows; here
+the windows start at the beginning of the music and cover all of it (or ``seconds``): the last window is completed
+with silence (audio) or by repeating the last feature row, and the output is cut to the music's length — a multiple
+of 2.5 s gives exactly the official windows. The released checkpoint takes 4800-d Jukebox features
 (jukemirlib, layer 66): give them precomputed, as ``test.py --cache_features`` writes them (a folder of
 ``<song>_slice<i>.npy``) or as one (S, 150, 4800) ``.npy``; 35-d ("baseline") checkpoints also take audio.
 """
@@ -32,9 +33,9 @@ FPS = 30.0
 MUSIC_PRESET = "edge"  # baseline_features.py on each 5-s slice (150 rows)
 
 
-def load_edge(ckpt: ReleasedCheckpoint, *, device: str = "cpu", num_heads: int = 8) -> EdgeDanceDecoder:
+def load_edge(ckpt: ReleasedCheckpoint, *, device: str = "cpu", num_heads: int | None = None) -> EdgeDanceDecoder:
     """The official network with the checkpoint's weights (``strict=True``), in eval mode (8 heads as released)."""
-    cfg = EdgeConfig.from_state_dict(ckpt.state_dict, num_heads=num_heads, source=ckpt.source)
+    cfg = EdgeConfig.from_state_dict(ckpt.state_dict, num_heads=ckpt.heads(num_heads), source=ckpt.source)
     model = EdgeDanceDecoder(cfg)
     try:
         model.load_state_dict(ckpt.state_dict, strict=True)
@@ -53,9 +54,26 @@ def _slice_index(path: Path) -> int:
     return int(m.group(1))
 
 
-def _audio_windows(music: Path, *, dim: int, window: int) -> np.ndarray:
+def windows_covering(frames: int, window: int) -> int:
+    """How many windows at half-window stride cover ``frames`` frames (at least one)."""
+    return max(1, math.ceil((frames - window) / (window // 2)) + 1)
+
+
+def cut_windows(feats: np.ndarray, *, window: int, frames: int | None = None) -> np.ndarray:
+    """(T, C) continuous features → (S, window, C) windows at half-window stride covering ``frames`` (default T); the
+    last window's missing rows repeat the last frame (the output is cut to ``frames``)."""
+    frames = feats.shape[0] if frames is None else frames
+    count = windows_covering(frames, window)
+    need = window + (window // 2) * (count - 1)
+    if feats.shape[0] < need:
+        feats = np.concatenate([feats, np.repeat(feats[-1:], need - feats.shape[0], axis=0)])
+    return np.stack([feats[i * (window // 2) : i * (window // 2) + window] for i in range(count)]).astype(np.float32)
+
+
+def _audio_windows(music: Path, *, dim: int, window: int, frames: int | None) -> np.ndarray:
     """(S, window, 35) features of the window-long slices (5 s for the released 150 frames) at half-window stride of
-    an audio/video file, sliced and analysed as ``test.py`` does."""
+    an audio/video file, sliced and analysed as ``test.py`` does; the last slice is completed with silence when the
+    music does not fill it."""
     import soundfile as sf
 
     from macedance.io.audio import load_audio
@@ -67,25 +85,37 @@ def _audio_windows(music: Path, *, dim: int, window: int) -> np.ndarray:
                              "give the features EDGE's test.py --cache_features writes (a folder of <song>_slice<i>.npy) "
                              f"or one (S, {window}, {dim}) .npy")
     audio = load_audio(music)
-    sr, n = audio.sample_rate, audio.samples.shape[0]
+    sr, y = audio.sample_rate, audio.samples
     seconds = window / FPS  # 5 s for the released model
     length, stride = int(seconds * sr), int(seconds / 2 * sr)
-    starts = list(range(0, n - length + 1, stride))
-    if not starts:
-        raise MaceDanceError(f"{music}: {audio.duration:.2f} s of music is shorter than one {seconds:g}-s window")
+    frames = int(round(audio.duration * FPS)) if frames is None else frames
+    count = windows_covering(frames, window)
+    need = length + stride * (count - 1)
+    if y.shape[0] < need:
+        y = np.concatenate([y, np.zeros(need - y.shape[0], dtype=y.dtype)])
     preset = get_music_preset(MUSIC_PRESET)
     out = []
     with tempfile.TemporaryDirectory(prefix="macedance-edge-") as tmp:
-        for i, s in enumerate(starts):
+        for i in range(count):
             piece = Path(tmp) / f"{music.stem}_slice{i}.wav"
-            sf.write(piece, audio.samples[s : s + length], sr, subtype="PCM_16")  # as slice_audio's sf.write
+            sf.write(piece, y[i * stride : i * stride + length], sr, subtype="PCM_16")  # as slice_audio's sf.write
             out.append(analyze_file(piece, preset)[0].features[:window])
     return np.stack(out).astype(np.float32)
 
 
-def edge_windows(music: Path, *, dim: int, window: int = 150) -> np.ndarray:
-    """(S, window, dim) music features of consecutive windows (stride window/2) for ``music``: a folder of EDGE's cached
-    ``<song>_slice<i>.npy``, an (S, window, dim) or a continuous (T, dim) ``.npy``, or an audio/video file."""
+def music_frames(music: Path) -> int:
+    """Frames (30 fps) of an audio/video file."""
+    from macedance.io.audio import load_audio
+
+    return int(round(load_audio(music).duration * FPS))
+
+
+def edge_windows(music: Path, *, dim: int, window: int = 150, frames: int | None = None) -> tuple[np.ndarray, int | None]:
+    """(S, window, dim) music features of consecutive windows (stride window/2) covering ``frames`` (default: the
+    whole music) for ``music``: a folder of EDGE's cached ``<song>_slice<i>.npy`` or an (S, window, dim) ``.npy``
+    (used as they are), a continuous (T, dim) ``.npy`` or our music ``.npz`` (cut into windows), or an audio/video
+    file (analysed window by window, as ``test.py``). Returns the windows and the music's length in frames (None for
+    window features given as such)."""
     if music.is_dir():
         files = sorted(music.glob("*.npy"), key=_slice_index)
         if not files:
@@ -94,16 +124,27 @@ def edge_windows(music: Path, *, dim: int, window: int = 150) -> np.ndarray:
         bad = next((f for f, a in zip(files, arrays, strict=True) if a.shape != (window, dim)), None)
         if bad is not None:
             raise DataFormatError(f"{bad}: expected features of shape ({window}, {dim}), found {np.load(bad).shape}")
-        return np.stack(arrays).astype(np.float32)
-    if music.suffix.lower() == ".npy":
-        feats = np.load(music, allow_pickle=False)
+        return np.stack(arrays).astype(np.float32), None
+    if music.suffix.lower() in (".npy", ".npz"):
+        if music.suffix.lower() == ".npz":  # our music file: continuous features over the whole track
+            from macedance.methods.official.features import method_features
+
+            feats = method_features(music, preset=MUSIC_PRESET, dim=dim)
+        else:
+            feats = np.load(music, allow_pickle=False)
         if feats.ndim == 3 and feats.shape[1:] == (window, dim):
-            return feats.astype(np.float32)
-        if feats.ndim == 2 and feats.shape[1] == dim and feats.shape[0] >= window:
-            starts = range(0, feats.shape[0] - window + 1, window // 2)
-            return np.stack([feats[s : s + window] for s in starts]).astype(np.float32)
-        raise DataFormatError(f"{music}: expected (S, {window}, {dim}) window features or (T ≥ {window}, {dim}) features, found {feats.shape}")
-    return _audio_windows(music, dim=dim, window=window)
+            return feats.astype(np.float32), None
+        if feats.ndim == 2 and feats.shape[1] == dim and feats.shape[0] >= 2:
+            if frames is not None and frames > feats.shape[0]:
+                raise MaceDanceError(f"{music}: music has {feats.shape[0] / FPS:.2f} s, asked for {frames / FPS:.2f} s")
+            return cut_windows(feats, window=window, frames=frames), int(feats.shape[0])
+        raise DataFormatError(f"{music}: expected (S, {window}, {dim}) window features or (T, {dim}) features, found {feats.shape}")
+    if dim != 35:
+        return _audio_windows(music, dim=dim, window=window, frames=frames), None  # raises: names the feature files
+    available = music_frames(music)
+    if frames is not None and frames > available + 1:  # 1 frame of rounding
+        raise MaceDanceError(f"{music}: music has {available / FPS:.2f} s, asked for {frames / FPS:.2f} s")
+    return _audio_windows(music, dim=dim, window=window, frames=frames), available
 
 
 class ReleasedEdge:
@@ -112,7 +153,7 @@ class ReleasedEdge:
     name = "edge-official"
 
     def __init__(self, ckpt: Path, *, weights: WeightsChoice = "ema", device: str = "cpu", rng: RngMode = "macedance",
-                 guidance: float = GUIDANCE_WEIGHT, steps: int = 50, num_heads: int = 8):
+                 guidance: float = GUIDANCE_WEIGHT, steps: int = 50, num_heads: int | None = None):
         self.checkpoint = read_released_checkpoint(ckpt, weights=weights)
         self.model = load_edge(self.checkpoint, device=device, num_heads=num_heads)
         self.device, self.rng, self.guidance, self.steps = device, rng, guidance, steps
@@ -130,16 +171,15 @@ class ReleasedEdge:
         """Windows from the start of the music covering it (or ``seconds``), denoised together and stitched; ``genre``
         is not used (EDGE has no genre input)."""
         cfg = self.model.cfg
-        windows = edge_windows(music, dim=cfg.cond_feature_dim, window=cfg.seq_len)
+        frames = None if seconds is None else int(round(seconds * FPS))
+        windows, available = edge_windows(music, dim=cfg.cond_feature_dim, window=cfg.seq_len, frames=frames)
         half = cfg.seq_len // 2
-        available = cfg.seq_len + half * (len(windows) - 1)
-        if seconds is None:
-            frames, count = available, len(windows)
-        else:
-            frames = int(round(seconds * FPS))
-            if frames > available:
-                raise MaceDanceError(f"{music}: the music's windows cover {available / FPS:.2f} s, asked for {frames / FPS:.2f} s")
-            count = max(1, math.ceil((frames - cfg.seq_len) / half) + 1)
+        covered = cfg.seq_len + half * (len(windows) - 1)
+        if frames is None:
+            frames = min(covered, available) if available is not None else covered
+        if frames > covered:
+            raise MaceDanceError(f"{music}: the given windows cover {covered / FPS:.2f} s, asked for {frames / FPS:.2f} s")
+        count = windows_covering(frames, cfg.seq_len)
         poses, trans = self.sample(windows[:count], seed=seed, progress=progress)
         meta = {"generator": self.name, "checkpoint_sha256": self.checkpoint.sha256, "weights": self.checkpoint.weights,
                 "seed": str(seed), "rng": self.rng, "guidance": f"{self.guidance:g}", "steps": str(self.steps), "windows": str(count),

@@ -58,9 +58,11 @@ def _original_class_names() -> Iterator[tuple[type, type]]:
 
 
 def write_released_checkpoint(path: str | Path, *, model_state: dict[str, torch.Tensor], ema_state: dict[str, torch.Tensor],
-                              normalizer: MinMaxNormalizer, optimizer_state: dict[str, Any] | None = None) -> Path:
+                              normalizer: MinMaxNormalizer, optimizer_state: dict[str, Any] | None = None,
+                              extra: dict[str, Any] | None = None) -> Path:
     """Write the EDGE.py checkpoint dict to ``path`` (atomically). ``optimizer_state``: any optimiser's
-    ``state_dict()`` (the official test scripts do not read it; EDGE.py trains with Adan)."""
+    ``state_dict()`` (the official test scripts do not read it; EDGE.py trains with Adan). ``extra``: more top-level
+    entries of plain values (the official code reads only the four above)."""
     state = normalizer.state_dict()
     span = (state["feature_range"][1] - state["feature_range"][0]) / normalizer.scale
     lo = state.get("data_min_", (state["feature_range"][0] - normalizer.offset) / normalizer.scale)
@@ -71,7 +73,7 @@ def write_released_checkpoint(path: str | Path, *, model_state: dict[str, torch.
     path = Path(path)
     with _original_class_names() as (normalizer_cls, scaler_cls):
         obj = {"ema_state_dict": ema_state, "model_state_dict": model_state, "optimizer_state_dict": optimizer_state or {},
-               "normalizer": normalizer_cls(scaler=scaler_cls(**attrs))}
+               "normalizer": normalizer_cls(scaler=scaler_cls(**attrs)), **(extra or {})}
         with atomic_write(path) as f:
             torch.save(obj, f)
     return path

@@ -46,11 +46,11 @@ def mace_genre(genre: str | None, *, strict: bool = True) -> str:
     raise ValidationError("genre", "one of " + ", ".join(MACE_GENRES) + " (or an AIST++ genre)", repr(genre))
 
 
-def load_mace(ckpt: ReleasedCheckpoint, *, device: str = "cpu", num_heads: int = 8) -> MaceDanceDecoder:
+def load_mace(ckpt: ReleasedCheckpoint, *, device: str = "cpu", num_heads: int | None = None) -> MaceDanceDecoder:
     """The official network with the checkpoint's weights (``strict=True``), in eval mode. The attention head count
     is not visible in the weights' shapes: the released model has 8."""
     try:
-        cfg = MaceConfig.from_state_dict(ckpt.state_dict, num_heads=num_heads)
+        cfg = MaceConfig.from_state_dict(ckpt.state_dict, num_heads=ckpt.heads(num_heads))
     except (KeyError, IndexError, ValueError) as exc:
         raise DataFormatError(f"{ckpt.source}: not a MACE-Dance Motion Expert state dict (cannot read its sizes: {exc!r})") from None
     model = MaceDanceDecoder(cfg)
@@ -77,7 +77,7 @@ class ReleasedMace:
     name = "mace-dance-official"
 
     def __init__(self, ckpt: Path, *, weights: WeightsChoice = "model", device: str = "cpu", rng: RngMode = "macedance",
-                 beta: float = 0.75, steps: int = 50, num_heads: int = 8):
+                 beta: float = 0.75, steps: int = 50, num_heads: int | None = None):
         self.checkpoint = read_released_checkpoint(ckpt, weights=weights)
         self.model = load_mace(self.checkpoint, device=device, num_heads=num_heads)
         self.device, self.rng, self.beta, self.steps = device, rng, beta, steps

@@ -104,7 +104,9 @@ def build_released(name: str, ckpt: str | Path | None, *, device: str = "cpu", w
 class ReleasedMethod:
     """A released method as the benchmark sees it (``generate(music, seconds, seed, genre, clip_id)``)."""
 
-    def __init__(self, name: str, ckpt: Path | None, *, device: str = "cpu", weights: WeightsChoice | None = None, **options: Any):
+    def __init__(self, name: str, ckpt: Path | None, *, device: str = "cpu", weights: WeightsChoice | None = None, note: str = "",
+                 **options: Any):
+        """``note``: shown beside the method's row on leaderboards (e.g. that the weights are not the published ones)."""
         from macedance.methods.registry import MethodMeta
 
         spec = _specs()[name]
@@ -116,7 +118,7 @@ class ReleasedMethod:
             name, f"released weights sha256 {cp.sha256[:12]}", spec.description, spec.paper,
             f"code: {spec.code_licence} ({spec.code}); weights: {spec.weights_licence}", weights={Path(cp.source).name: cp.sha256},
             config={"weights": cp.weights, "features": spec.features, "sampling": spec.sampling, "weights_origin": spec.weights_origin,
-                    "options": {k: v for k, v in options.items() if isinstance(v, (str, int, float, bool))}})
+                    "options": {k: v for k, v in options.items() if isinstance(v, (str, int, float, bool))}, **({"note": note} if note else {})})
 
     def generate(self, music: Path, seconds: float | None, seed: int, genre: str | None, clip_id: str) -> Motion:
         from macedance.methods.registry import clip_seed

@@ -63,10 +63,11 @@ class MinMaxNormalizer:
         x = x * self.scale.to(x) + self.offset.to(x)
         return x.clamp(*self.feature_range) if self.clip else x
 
-    def unnormalize(self, x: torch.Tensor) -> torch.Tensor:
-        """(…, C) normalised → raw; the last C channels of the scaler when x has fewer (as the original)."""
+    def unnormalize(self, x: torch.Tensor, *, clip: bool = True) -> torch.Tensor:
+        """(…, C) normalised → raw; the last C channels of the scaler when x has fewer (as the original). ``clip``
+        (the original's behaviour) clamps x to [−1, 1] first; training losses pass False to keep gradients."""
         c = x.shape[-1]
-        return (x.clamp(-1, 1) - self.offset[-c:].to(x)) / self.scale[-c:].to(x)
+        return ((x.clamp(-1, 1) if clip else x) - self.offset[-c:].to(x)) / self.scale[-c:].to(x)
 
     def state_dict(self) -> dict[str, Any]:
         """The scaler's attributes by their pickled names (``data_min_`` etc. only when known)."""
