@@ -5,7 +5,9 @@
 #   batch 32 (fp32 and bf16), the VBench / cd-FVD feature networks (DINO ViT-B/16, CLIP ViT-B/32, AMT-S,
 #   VideoMAE-v2 ViT-g/14 at full size; fp32 and bf16), the Appearance Expert on the tiny Wan-Animate pipeline
 #   in bf16 (animate + one training step per stage; needs diffusers, transformers, peft, accelerate, safetensors,
-#   ftfy), the 3D renderer of `data render` at 720×1280 (batch 8 and 32), then the GPU-marked tests.
+#   ftfy), the 3D renderer of `data render` at 720×1280 (batch 8 and 32), the released MACE-Dance Motion Expert and EDGE
+#   ports (1024 frames, 50 steps, batch 1: eager vs CUDA graph in fp32 and bf16, the selective-scan breakdown, then
+#   torch.compile + CUDA graph for MACE under a 240-s limit), then the GPU-marked tests.
 # Prints a short table; copy the numbers with the card's name into benchmarks/RESULTS.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -26,4 +28,8 @@ python3 benchmarks/bench_vbench.py --device cuda --videomae --half
 python3 benchmarks/bench_appearance.py --device cuda
 python3 benchmarks/bench_render.py --device cuda --batch 8 --seconds 10
 python3 benchmarks/bench_render.py --device cuda --batch 32 --seconds 10
+python3 -u benchmarks/bench_official_methods.py --device cuda --methods mace,edge --variants eager,cuda-graph --breakdown
+python3 -u benchmarks/bench_official_methods.py --device cuda --methods mace --variants eager,cuda-graph --dtype bf16
+timeout 240 python3 -u benchmarks/bench_official_methods.py --device cuda --methods mace --variants eager,compile:default+cuda-graph \
+  || echo "bench_official_methods: torch.compile run stopped (240 s limit or error)"
 python3 -m pytest -q -m gpu tests || true

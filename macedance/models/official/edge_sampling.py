@@ -12,6 +12,10 @@
 * :func:`stitch_long` = the ``mode="long"`` part of ``render_sample``: root positions cross-faded linearly over each
   overlap, joint rotations slerped (EDGE's ``quat_slerp``) → one (T·(B+1)/2)-frame motion.
 
+``compile_mode`` / ``cuda_graph`` run the guided network evaluation of each step under ``torch.compile`` and/or replay
+it from a CUDA graph (:func:`~macedance.models.official.mace_sampling.accelerate_step`; the guidance weight becomes a
+0-d tensor, so the ramp neither recompiles nor needs a graph per weight); default: the plain eager loop.
+
 The rotation conversions follow pytorch3d's ``rotation_conversions.py`` of v0.7.1–v0.7.5 (the pytorch3d of EDGE's
 release, PyTorch 1.12): quaternions are **not** sign-standardised, so an axis-angle of ``smpl_poses`` may have an
 angle in (π, 2π) — the same rotation as pytorch3d ≥ 0.7.6 writes with angle 2π − θ about the opposite axis.
@@ -28,6 +32,7 @@ import torch.nn.functional as F
 from macedance.errors import ValidationError
 from macedance.models.official.ddim import DiffusionSchedule, Noise, cosine_schedule, ddim_time_pairs
 from macedance.models.official.edge import EdgeDanceDecoder
+from macedance.models.official.mace_sampling import CompileMode, accelerate_step
 from macedance.models.official.normalizer import MinMaxNormalizer
 from macedance.models.official.skeleton import edge_fk
 
@@ -41,16 +46,26 @@ def long_guidance_weights(weight: float, steps: int) -> list[float]:
 
 @torch.no_grad()
 def _ddim(model: EdgeDanceDecoder, cond: torch.Tensor, weights: list[float], *, noise: Noise, eta: float, overlap: bool,
-          schedule: DiffusionSchedule | None, progress: Callable[[int, int], None] | None) -> torch.Tensor:
+          schedule: DiffusionSchedule | None, progress: Callable[[int, int], None] | None, compile_mode: CompileMode | None = None,
+          cuda_graph: bool = False) -> torch.Tensor:
     B, T = cond.shape[:2]
     dev = cond.device
     sched = (schedule or cosine_schedule()).to(dev)
     pairs = ddim_time_pairs(steps=len(weights))
     half = T // 2
     x = noise.randn((B, T, model.cfg.nfeats), device=dev)
+    fast = compile_mode is not None or cuda_graph
+
+    def step(x_t: torch.Tensor, times: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+        return model.guided_forward(x_t, cond, times, weight=w)  # type: ignore[arg-type]  # a 0-d tensor: same arithmetic
+
+    net = accelerate_step(step, device=dev, compile_mode=compile_mode, cuda_graph=cuda_graph)
     for i, ((t, t_next), w) in enumerate(zip(pairs, weights, strict=True)):
         times = torch.full((B,), t, device=dev, dtype=torch.long)
-        x0 = model.guided_forward(x, cond, times, weight=w).clamp(-1.0, 1.0)
+        if fast:
+            x0 = net(x, times, torch.full((), w, device=dev)).clamp(-1.0, 1.0)
+        else:
+            x0 = model.guided_forward(x, cond, times, weight=w).clamp(-1.0, 1.0)
         if t_next < 0:
             x = x0
         else:
@@ -68,34 +83,40 @@ def _ddim(model: EdgeDanceDecoder, cond: torch.Tensor, weights: list[float], *, 
 
 def edge_ddim_sample(model: EdgeDanceDecoder, cond: torch.Tensor, *, noise: Noise, weight: float = GUIDANCE_WEIGHT, steps: int = 50,
                      eta: float = 1.0, schedule: DiffusionSchedule | None = None,
-                     progress: Callable[[int, int], None] | None = None) -> torch.Tensor:
+                     progress: Callable[[int, int], None] | None = None, compile_mode: CompileMode | None = None,
+                     cuda_graph: bool = False) -> torch.Tensor:
     """Sample independent windows (``ddim_sample``).
 
     Args:
         cond: (B, seq_len, C) music features of each window.
         noise: the random numbers (``Noise(seed=s, mode="official")`` on CPU = the original after ``torch.manual_seed(s)``).
+        compile_mode, cuda_graph: speed options (module docstring); default: eager.
     Returns:
         (B, seq_len, nfeats) normalised representation (4 contacts, root, 24 × 6D).
     """
-    return _ddim(model, cond, [float(weight)] * steps, noise=noise, eta=eta, overlap=False, schedule=schedule, progress=progress)
+    return _ddim(model, cond, [float(weight)] * steps, noise=noise, eta=eta, overlap=False, schedule=schedule, progress=progress,
+                 compile_mode=compile_mode, cuda_graph=cuda_graph)
 
 
 def edge_long_ddim_sample(model: EdgeDanceDecoder, cond: torch.Tensor, *, noise: Noise, weight: float = GUIDANCE_WEIGHT,
                           steps: int = 50, eta: float = 1.0, schedule: DiffusionSchedule | None = None,
-                          progress: Callable[[int, int], None] | None = None) -> torch.Tensor:
+                          progress: Callable[[int, int], None] | None = None, compile_mode: CompileMode | None = None,
+                          cuda_graph: bool = False) -> torch.Tensor:
     """Sample B consecutive windows, each starting half a window after the previous one (``long_ddim_sample``).
 
     Args:
         cond: (B, seq_len, C) music features of windows with a stride of seq_len/2 (``test.py``: 5 s every 2.5 s).
+        compile_mode, cuda_graph: speed options (module docstring); default: eager.
     Returns:
         (B, seq_len, nfeats) normalised windows; :func:`stitch_long` joins them.
     """
     if cond.shape[0] == 1:
-        return edge_ddim_sample(model, cond, noise=noise, weight=weight, steps=steps, eta=eta, schedule=schedule, progress=progress)
+        return edge_ddim_sample(model, cond, noise=noise, weight=weight, steps=steps, eta=eta, schedule=schedule, progress=progress,
+                                compile_mode=compile_mode, cuda_graph=cuda_graph)
     if cond.shape[1] % 2:
         raise ValidationError("cond", "an even number of frames per window", str(cond.shape[1]))
     return _ddim(model, cond, long_guidance_weights(weight, steps), noise=noise, eta=eta, overlap=True, schedule=schedule,
-                 progress=progress)
+                 progress=progress, compile_mode=compile_mode, cuda_graph=cuda_graph)
 
 
 # ---- pytorch3d v0.7.2 rotation conversions (see the module docstring), written with torch.where -------------------
@@ -162,22 +183,26 @@ def quat_slerp(x: torch.Tensor, y: torch.Tensor, a: torch.Tensor) -> torch.Tenso
     return amount0[..., None] * x + amount1[..., None] * y
 
 
-def stitch_long(motion: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def stitch_long(motion: torch.Tensor, *, joints: int = 24,
+                ax_from_6v: Callable[[torch.Tensor], torch.Tensor] | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """Join overlapping windows as ``render_sample(mode="long")`` does.
 
     Args:
         motion: (B, T, 151) unnormalised windows (contacts, root, 24 × 6D; or (B, T, 147) without contacts), window
             b + 1 starting T/2 frames after window b.
+        joints: joints in 6D (24: EDGE; 52: FineDance's 319-d layout).
+        ax_from_6v: (…, 6) → (…, 3) conversion; default pytorch3d v0.7.2's (EDGE's).
     Returns:
-        poses (T + (B − 1)·T/2, 24, 3) axis-angle (pytorch3d v0.7.2 convention) and trans (same T', 3) root positions.
+        poses (T + (B − 1)·T/2, joints, 3) axis-angle and trans (same T', 3) root positions.
         B = 1 returns the window as it is.
     """
-    if motion.ndim != 3 or motion.shape[-1] not in (147, 151) or motion.shape[1] % 2:
-        raise ValidationError("motion", "(B, T, 151) or (B, T, 147) with T even", str(tuple(motion.shape)))
-    motion = motion[..., -147:]
+    width = 3 + 6 * joints
+    if motion.ndim != 3 or motion.shape[-1] not in (width, width + 4) or motion.shape[1] % 2:
+        raise ValidationError("motion", f"(B, T, {width + 4}) or (B, T, {width}) with T even", str(tuple(motion.shape)))
+    motion = motion[..., -width:]
     b, s = motion.shape[:2]
     pos = motion[..., :3]
-    q = _ax_from_6v(motion[..., 3:].reshape(b, s, 24, 6))
+    q = (ax_from_6v or _ax_from_6v)(motion[..., 3:].reshape(b, s, joints, 6))
     if b == 1:
         return q[0], pos[0]
     half = s // 2
@@ -194,7 +219,7 @@ def stitch_long(motion: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         full_pos[i * half: i * half + s] += pos[i]
     merged = _quaternion_to_axis_angle(quat_slerp(_axis_angle_to_quaternion(q[:-1, half:]), _axis_angle_to_quaternion(q[1:, :half]),
                                                   ramp[None, :, None]))
-    full_q = torch.cat([q[0, :half], merged.reshape(-1, 24, 3), q[-1, half:]], dim=0)
+    full_q = torch.cat([q[0, :half], merged.reshape(-1, joints, 3), q[-1, half:]], dim=0)
     return full_q, full_pos
 
 
