@@ -45,6 +45,8 @@ METHODS: dict[str, MethodInfo] = {m.name: m for m in (
                "arXiv 2512.18181", "released"),
     MethodInfo("edge-official", "EDGE from its released checkpoint (official architecture, long-form sampling and stitching)",
                "Tseng et al., CVPR 2023", "released"),
+    MethodInfo("finenet-official", "FineDance's FineNet from its released checkpoint (body and hand EDGE decoders, SMPL-H output)",
+               "Li et al., ICCV 2023 (FineDance)", "released"),
     MethodInfo("retrieval", "Nearest training clip by music-feature distance, beat-aligned", "reference", "reference"),
     MethodInfo("random-clip", "Random training clips (ignores the music)", "reference", "reference"),
     MethodInfo("mean-pose", "The training set's mean pose, standing still", "reference", "reference"),

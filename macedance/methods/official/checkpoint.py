@@ -134,3 +134,23 @@ def converted_checkpoint(raw: bytes, source: str, *, check: Any) -> dict[str, An
     if not out:
         raise DataFormatError(f"{source}: expected model_state_dict or ema_state_dict, found entries {sorted(map(str, obj))}")
     return out
+
+
+def load_into(model: torch.nn.Module, ckpt: ReleasedCheckpoint, *, what: str, nfeats: int, device: str = "cpu",
+              normalized: bool = True) -> torch.nn.Module:
+    """``model`` with the checkpoint's weights (``strict=True``: the official names, no key map), on ``device``, in eval
+    mode; the checkpoint must carry an ``nfeats``-channel normaliser (``normalized=False``: none, as FineDance saves
+    without ``--do_normalize``). Errors name the file and ``what`` it is not."""
+    try:
+        model.load_state_dict(ckpt.state_dict, strict=True)
+    except RuntimeError as exc:
+        raise DataFormatError(f"{ckpt.source}: not {what} state dict ({str(exc).splitlines()[0]})") from None
+    if not normalized:
+        if ckpt.normalizer is not None:
+            raise DataFormatError(f"{ckpt.source}: `normalizer`: expected none (trained without --do_normalize), "
+                                  f"found a {ckpt.normalizer.channels}-channel Normalizer")
+        return model.to(device).eval()
+    if ckpt.normalizer is None or ckpt.normalizer.channels != nfeats:
+        raise DataFormatError(f"{ckpt.source}: `normalizer`: expected a {nfeats}-channel Normalizer, found "
+                              f"{'none' if ckpt.normalizer is None else ckpt.normalizer.channels}")
+    return model.to(device).eval()

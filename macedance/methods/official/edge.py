@@ -18,16 +18,20 @@ import re
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 
 from macedance.errors import DataFormatError, InputNotFoundError, MaceDanceError
-from macedance.methods.official.checkpoint import ReleasedCheckpoint, WeightsChoice, read_released_checkpoint
+from macedance.methods.official.checkpoint import ReleasedCheckpoint, WeightsChoice, load_into, read_released_checkpoint
 from macedance.models.official.ddim import Noise, RngMode
 from macedance.models.official.edge import EdgeConfig, EdgeDanceDecoder
 from macedance.models.official.edge_sampling import GUIDANCE_WEIGHT, edge_long_ddim_sample, stitch_long
 from macedance.schema import Motion
+
+if TYPE_CHECKING:
+    from macedance.music.presets import MusicPreset
 
 FPS = 30.0
 MUSIC_PRESET = "edge"  # baseline_features.py on each 5-s slice (150 rows)
@@ -36,15 +40,7 @@ MUSIC_PRESET = "edge"  # baseline_features.py on each 5-s slice (150 rows)
 def load_edge(ckpt: ReleasedCheckpoint, *, device: str = "cpu", num_heads: int | None = None) -> EdgeDanceDecoder:
     """The official network with the checkpoint's weights (``strict=True``), in eval mode (8 heads as released)."""
     cfg = EdgeConfig.from_state_dict(ckpt.state_dict, num_heads=ckpt.heads(num_heads), source=ckpt.source)
-    model = EdgeDanceDecoder(cfg)
-    try:
-        model.load_state_dict(ckpt.state_dict, strict=True)
-    except RuntimeError as exc:
-        raise DataFormatError(f"{ckpt.source}: not an EDGE DanceDecoder state dict ({str(exc).splitlines()[0]})") from None
-    if ckpt.normalizer is None or ckpt.normalizer.channels != cfg.nfeats:
-        raise DataFormatError(f"{ckpt.source}: `normalizer`: expected a {cfg.nfeats}-channel Normalizer, found "
-                              f"{'none' if ckpt.normalizer is None else ckpt.normalizer.channels}")
-    return model.to(device).eval()
+    return load_into(EdgeDanceDecoder(cfg), ckpt, what="an EDGE DanceDecoder", nfeats=cfg.nfeats, device=device)  # type: ignore[return-value]
 
 
 def _slice_index(path: Path) -> int:
@@ -70,7 +66,7 @@ def cut_windows(feats: np.ndarray, *, window: int, frames: int | None = None) ->
     return np.stack([feats[i * (window // 2) : i * (window // 2) + window] for i in range(count)]).astype(np.float32)
 
 
-def _audio_windows(music: Path, *, dim: int, window: int, frames: int | None) -> np.ndarray:
+def _audio_windows(music: Path, *, dim: int, window: int, frames: int | None, preset: MusicPreset | None = None) -> np.ndarray:
     """(S, window, 35) features of the window-long slices (5 s for the released 150 frames) at half-window stride of
     an audio/video file, sliced and analysed as ``test.py`` does; the last slice is completed with silence when the
     music does not fill it."""
@@ -93,7 +89,7 @@ def _audio_windows(music: Path, *, dim: int, window: int, frames: int | None) ->
     need = length + stride * (count - 1)
     if y.shape[0] < need:
         y = np.concatenate([y, np.zeros(need - y.shape[0], dtype=y.dtype)])
-    preset = get_music_preset(MUSIC_PRESET)
+    preset = preset or get_music_preset(MUSIC_PRESET)
     out = []
     with tempfile.TemporaryDirectory(prefix="macedance-edge-") as tmp:
         for i in range(count):
@@ -110,11 +106,12 @@ def music_frames(music: Path) -> int:
     return int(round(load_audio(music).duration * FPS))
 
 
-def edge_windows(music: Path, *, dim: int, window: int = 150, frames: int | None = None) -> tuple[np.ndarray, int | None]:
+def edge_windows(music: Path, *, dim: int, window: int = 150, frames: int | None = None,
+                 preset: MusicPreset | None = None) -> tuple[np.ndarray, int | None]:
     """(S, window, dim) music features of consecutive windows (stride window/2) covering ``frames`` (default: the
     whole music) for ``music``: a folder of EDGE's cached ``<song>_slice<i>.npy`` or an (S, window, dim) ``.npy``
     (used as they are), a continuous (T, dim) ``.npy`` or our music ``.npz`` (cut into windows), or an audio/video
-    file (analysed window by window, as ``test.py``). Returns the windows and the music's length in frames (None for
+    file (analysed window by window, as ``test.py``, with ``preset``: default ``edge``). Returns the windows and the music's length in frames (None for
     window features given as such)."""
     if music.is_dir():
         files = sorted(music.glob("*.npy"), key=_slice_index)
@@ -140,11 +137,11 @@ def edge_windows(music: Path, *, dim: int, window: int = 150, frames: int | None
             return cut_windows(feats, window=window, frames=frames), int(feats.shape[0])
         raise DataFormatError(f"{music}: expected (S, {window}, {dim}) window features or (T, {dim}) features, found {feats.shape}")
     if dim != 35:
-        return _audio_windows(music, dim=dim, window=window, frames=frames), None  # raises: names the feature files
+        return _audio_windows(music, dim=dim, window=window, frames=frames, preset=preset), None  # raises: names the feature files
     available = music_frames(music)
     if frames is not None and frames > available + 1:  # 1 frame of rounding
         raise MaceDanceError(f"{music}: music has {available / FPS:.2f} s, asked for {frames / FPS:.2f} s")
-    return _audio_windows(music, dim=dim, window=window, frames=frames), available
+    return _audio_windows(music, dim=dim, window=window, frames=frames, preset=preset), available
 
 
 class ReleasedEdge:

@@ -11,7 +11,7 @@ import numpy as np
 import torch
 
 from macedance.errors import DataFormatError, ValidationError
-from macedance.methods.official.checkpoint import ReleasedCheckpoint, WeightsChoice, read_released_checkpoint
+from macedance.methods.official.checkpoint import ReleasedCheckpoint, WeightsChoice, load_into, read_released_checkpoint
 from macedance.methods.official.features import method_features
 from macedance.models.official.ddim import Noise, RngMode
 from macedance.models.official.mace import MACE_GENRES, MaceConfig, MaceDanceDecoder
@@ -53,15 +53,7 @@ def load_mace(ckpt: ReleasedCheckpoint, *, device: str = "cpu", num_heads: int |
         cfg = MaceConfig.from_state_dict(ckpt.state_dict, num_heads=ckpt.heads(num_heads))
     except (KeyError, IndexError, ValueError) as exc:
         raise DataFormatError(f"{ckpt.source}: not a MACE-Dance Motion Expert state dict (cannot read its sizes: {exc!r})") from None
-    model = MaceDanceDecoder(cfg)
-    try:
-        model.load_state_dict(ckpt.state_dict, strict=True)
-    except RuntimeError as exc:
-        raise DataFormatError(f"{ckpt.source}: not a MACE-Dance Motion Expert state dict ({str(exc).splitlines()[0]})") from None
-    if ckpt.normalizer is None or ckpt.normalizer.channels != cfg.nfeats:
-        raise DataFormatError(f"{ckpt.source}: `normalizer`: expected a {cfg.nfeats}-channel Normalizer, found "
-                              f"{'none' if ckpt.normalizer is None else ckpt.normalizer.channels}")
-    return model.to(device).eval()
+    return load_into(MaceDanceDecoder(cfg), ckpt, what="a MACE-Dance Motion Expert", nfeats=cfg.nfeats, device=device)  # type: ignore[return-value]
 
 
 def rep151_to_motion(rep: np.ndarray, meta: dict[str, str]) -> Motion:

@@ -62,6 +62,15 @@ def _specs() -> dict[str, ReleasedSpec]:
             {"sampler": "long_ddim_sample, 50 steps t=999…19", "eta": 1.0, "guidance": "clip(linspace(0, 4, 50), max=2)",
              "x0_clip": [-1, 1], "windowing": "5-s windows every 2.5 s from the start, overlap copied every step",
              "stitching": "linear fades (root), slerp (rotations)"}),
+        ReleasedSpec(
+            "finenet-official", "FineDance's FineNet from its released checkpoint (body and hand EDGE decoders, long-form stitching, SMPL-H)",
+            "FineDance, Li et al., ICCV 2023", "li-ronghui/FineDance@bb13fe8", "FineDance licence: non-commercial research only (LICENSE)",
+            "FineDance licence: non-commercial research only, no redistribution",
+            "Google Drive id 1ENoeUn-X-3Vw2Gon-voVLlndy3hZXdWD (FineDance README's assets)", "assets/checkpoints/train-2000.pt", "ema",
+            "35-d EDGE baseline librosa features per 4-s slice, start tempo always estimated (edge preset, 120 rows), or a (T, 35) .npy",
+            {"sampler": "long_ddim_sample, 50 steps t=999…19", "eta": 1.0, "guidance": "clip(linspace(0, 4, 50), max=2)",
+             "x0_clip": [-1, 1], "windowing": "4-s windows every 2 s from the start, overlap copied every step",
+             "stitching": "linear fades (root), slerp (rotations), 52 SMPL-H joints", "normalizer": "none (--do_normalize off)"}),
     )}
 
 
@@ -98,6 +107,9 @@ def build_released(name: str, ckpt: str | Path | None, *, device: str = "cpu", w
         from macedance.methods.official.edge import ReleasedEdge
 
         return ReleasedEdge(path, weights=choice, device=device, **options)
+    if name == "finenet-official":
+        from macedance.methods.official.finenet import ReleasedFineNet
+        return ReleasedFineNet(path, weights=choice, device=device, **options)
     raise ValidationError("method", "a released method with a runner", repr(name))
 
 

@@ -35,6 +35,14 @@ def _check_edge(state: dict[str, Any], source: str) -> None:
     checked_state(state, source, expected, "EDGE DanceDecoder")
 
 
+def _check_finenet(state: dict[str, Any], source: str) -> None:
+    from macedance.models.official.finenet import FineNet, FineNetConfig
+    cfg = FineNetConfig.from_state_dict(state, source=source)
+    with torch.device("meta"):
+        expected = FineNet(cfg).state_dict()
+    checked_state(state, source, expected, "FineDance SeqModel")
+
+
 WEIGHTS = register_weights(
     WeightSpec(name="mace-dance-motion", description="MACE-Dance Motion Expert, released checkpoint (train-3750.pt)",
                licence="cc-by-4.0 (Hugging Face card)", origin="Hugging Face GD-ML/MACE-Dance, weight/Expert-Motion/Expert-Motion.7z",
@@ -43,7 +51,12 @@ WEIGHTS = register_weights(
     WeightSpec(name="edge", description="EDGE, released checkpoint (checkpoint.pt, Jukebox features)", licence="not stated separately (repository: MIT)",
                origin="Google Drive id 1BAR712cVEqB8GR37fcEihRV_xOC-fZrZ (EDGE's download_model.sh)", package="", module="",
                member="checkpoint.pt", source_sha256=None, convert=lambda raw, source: converted_checkpoint(raw, source, check=_check_edge)),
+    WeightSpec(name="finenet", description="FineDance FineNet (SeqModel), released checkpoint (train-2000.pt, 35-d music features)",
+               licence="FineDance licence: non-commercial scientific research only, no redistribution (repository LICENSE)",
+               origin="Google Drive id 1ENoeUn-X-3Vw2Gon-voVLlndy3hZXdWD (FineDance README's assets; assets/checkpoints/train-2000.pt)",
+               package="", module="", member="train-2000.pt", source_sha256=None,
+               convert=lambda raw, source: converted_checkpoint(raw, source, check=_check_finenet)),
 )
 
 #: released method → its weight entry (used when ``--ckpt`` is not given)
-METHOD_WEIGHTS = {"mace-dance-official": "mace-dance-motion", "edge-official": "edge"}
+METHOD_WEIGHTS = {"mace-dance-official": "mace-dance-motion", "edge-official": "edge", "finenet-official": "finenet"}
