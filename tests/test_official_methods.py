@@ -91,3 +91,14 @@ def test_bench_methods_lists_released_metadata():
 def test_train_refuses_a_released_method(tmp_path):
     r = CliRunner().invoke(app, ["train", "motion", "--data", str(tmp_path), "--out", str(tmp_path / "run"), "--method", "edge-official"])
     assert r.exit_code != 0 and "trainable" in r.output
+
+
+def test_speed_options_reach_the_sampler(tmp_path):
+    feats = tmp_path / "song.npy"
+    np.save(feats, np.zeros((40, 35), np.float32))
+    r = CliRunner().invoke(app, ["generate", "motion", "--method", "mace-dance-official", "--ckpt", str(MACE), "--music", str(feats),
+                                 "--out", str(tmp_path / "m.npz"), "--cuda-graph"])
+    assert r.exit_code != 0 and "--cuda-graph" in r.output and "CUDA" in r.output  # validated by the sampler on CPU
+    r = CliRunner().invoke(app, ["generate", "motion", "--method", "mace-dance-official", "--ckpt", str(MACE), "--music", str(feats),
+                                 "--out", str(tmp_path / "m.npz"), "--compile", "fastest"])
+    assert r.exit_code != 0 and "--compile" in r.output

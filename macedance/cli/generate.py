@@ -21,6 +21,8 @@ def generate_motion_cmd(
     method: Annotated[Optional[str], typer.Option(help="A released method run from its published checkpoint (mace-dance-official); default: the --ckpt run's own method.")] = None,
     weights: Annotated[Optional[str], typer.Option(help="With --method: model or ema weights of the checkpoint (default: what the official test script loads).")] = None,
     rng: Annotated[str, typer.Option(help="With --method: official (consume random numbers as the original code: same seed → its output on CPU) or macedance.")] = "macedance",
+    compile_mode: Annotated[Optional[str], typer.Option("--compile", help="With --method: run the network under torch.compile (default, reduce-overhead, max-autotune, max-autotune-no-cudagraphs); the results agree with eager to float rounding.")] = None,
+    cuda_graph: Annotated[bool, typer.Option(help="With --method on cuda: capture the network evaluation once as a CUDA graph and replay it at every step.")] = False,
     seconds: Annotated[Optional[float], typer.Option(help="Length (default: the music's).")] = None,
     genre: Annotated[Optional[str], typer.Option(help="Dance genre (one of the run's genres; default unknown).")] = None,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
@@ -41,7 +43,7 @@ def generate_motion_cmd(
             else:
                 from macedance.methods.official.released import build_released, generate_released
 
-                runner = build_released(method, ckpt, device=device, weights=weights, rng=rng)
+                runner = build_released(method, ckpt, device=device, weights=weights, rng=rng, compile_mode=compile_mode, cuda_graph=cuda_graph)
                 motion = generate_released(runner, music, seconds=seconds, seed=seed, genre=genre, progress=lambda i, n: progress(i, n, "DDIM"))
         if out.suffix.lower() == ".pkl":
             from macedance.methods.official.output import write_official_pkl

@@ -18,7 +18,7 @@ import re
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -28,6 +28,7 @@ from macedance.methods.official.checkpoint import ReleasedCheckpoint, WeightsCho
 from macedance.models.official.ddim import Noise, RngMode
 from macedance.models.official.edge import EdgeConfig, EdgeDanceDecoder
 from macedance.models.official.edge_sampling import GUIDANCE_WEIGHT, edge_long_ddim_sample, stitch_long
+from macedance.models.official.mace_sampling import CompileMode
 from macedance.schema import Motion
 
 if TYPE_CHECKING:
@@ -150,16 +151,18 @@ class ReleasedEdge:
     name = "edge-official"
 
     def __init__(self, ckpt: Path, *, weights: WeightsChoice = "ema", device: str = "cpu", rng: RngMode = "macedance",
-                 guidance: float = GUIDANCE_WEIGHT, steps: int = 50, num_heads: int | None = None):
+                 guidance: float = GUIDANCE_WEIGHT, steps: int = 50, num_heads: int | None = None,
+                 compile_mode: CompileMode | None = None, cuda_graph: bool = False):
         self.checkpoint = read_released_checkpoint(ckpt, weights=weights)
         self.model = load_edge(self.checkpoint, device=device, num_heads=num_heads)
         self.device, self.rng, self.guidance, self.steps = device, rng, guidance, steps
+        self.fast: dict[str, Any] = {"compile_mode": compile_mode, "cuda_graph": cuda_graph}  # speed options of the sampler (default: eager)
 
     def sample(self, windows: np.ndarray, *, seed: int, progress: Callable[[int, int], None] | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """(S, 150, C) window features → stitched (T', 24, 3) axis-angle poses and (T', 3) root positions."""
         cond = torch.as_tensor(windows, dtype=torch.float32).to(self.device)
         x = edge_long_ddim_sample(self.model, cond, noise=Noise(seed=seed, mode=self.rng), weight=self.guidance, steps=self.steps,
-                                  progress=progress)
+                                  progress=progress, **self.fast)
         assert self.checkpoint.normalizer is not None
         return stitch_long(self.checkpoint.normalizer.unnormalize(x.cpu()))
 

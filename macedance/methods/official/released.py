@@ -97,6 +97,12 @@ def build_released(name: str, ckpt: str | Path | None, *, device: str = "cpu", w
         raise ValidationError("weights", "one of " + ", ".join(WEIGHTS_CHOICES), repr(weights))
     if options.get("rng", "macedance") not in RNG_MODES:
         raise ValidationError("rng", "one of " + ", ".join(RNG_MODES), repr(options["rng"]))
+    from macedance.models.official.mace_sampling import COMPILE_MODES
+
+    if options.get("compile_mode") is not None and options["compile_mode"] not in COMPILE_MODES:
+        raise ValidationError("compile_mode", "one of " + ", ".join(COMPILE_MODES), repr(options["compile_mode"]))
+    if options.get("cuda_graph") and not device.startswith("cuda"):
+        raise ValidationError("cuda_graph", "a CUDA device (device cuda)", repr(device))
     choice = weights or specs[name].default_weights
     path = resolve_checkpoint(name, ckpt)
     if name == "mace-dance-official":

@@ -34,6 +34,19 @@ class DiffusionSchedule:
         """ε from x_t and a predicted x0 at timestep ``t`` (the same arithmetic order as the original)."""
         return (self.sqrt_recip_alphas_cumprod[t] * x_t - x0) / self.sqrt_recipm1_alphas_cumprod[t]
 
+    def ddim_step(self, x_t: torch.Tensor, x0: torch.Tensor, t: int, t_next: int, *, eta: float, noise: "Noise") -> torch.Tensor:
+        """One released DDIM update from t to t_next (x0 itself when t_next < 0), in the original's arithmetic order;
+        draws the step's noise. The one change: √(1 − ᾱ_next − σ²) is taken of max(0, ·) — with 3 steps the
+        released schedule's first coefficient rounds to −6e-8 in float32 and the original returns NaN everywhere;
+        where the value is not negative (every released setting) the result is unchanged, bit for bit."""
+        if t_next < 0:
+            return x0
+        eps = self.predict_noise_from_start(x_t, t, x0)
+        alpha, alpha_next = self.alphas_cumprod[t], self.alphas_cumprod[t_next]
+        sigma = eta * ((1 - alpha / alpha_next) * (1 - alpha_next) / (1 - alpha)).sqrt()
+        c = (1 - alpha_next - sigma**2).clamp(min=0).sqrt()
+        return x0 * alpha_next.sqrt() + c * eps + sigma * noise.randn(tuple(x_t.shape), device=x_t.device)
+
 
 def cosine_schedule(*, n_timestep: int = 1000, cosine_s: float = 8e-3) -> DiffusionSchedule:
     """The cosine schedule of EDGE's ``make_beta_schedule("cosine")`` and the buffers derived from it."""

@@ -66,16 +66,9 @@ def _ddim(model: EdgeDanceDecoder, cond: torch.Tensor, weights: list[float], *, 
             x0 = net(x, times, torch.full((), w, device=dev)).clamp(-1.0, 1.0)
         else:
             x0 = model.guided_forward(x, cond, times, weight=w).clamp(-1.0, 1.0)
-        if t_next < 0:
-            x = x0
-        else:
-            eps = sched.predict_noise_from_start(x, t, x0)
-            alpha, alpha_next = sched.alphas_cumprod[t], sched.alphas_cumprod[t_next]
-            sigma = eta * ((1 - alpha / alpha_next) * (1 - alpha_next) / (1 - alpha)).sqrt()
-            c = (1 - alpha_next - sigma**2).sqrt()
-            x = x0 * alpha_next.sqrt() + c * eps + sigma * noise.randn(tuple(x.shape), device=dev)
-            if overlap and t > 0:
-                x[1:, :half] = x[:-1, half:]  # the first half of each window is the second half of the previous one
+        x = sched.ddim_step(x, x0, t, t_next, eta=eta, noise=noise)
+        if t_next >= 0 and overlap and t > 0:
+            x[1:, :half] = x[:-1, half:]  # the first half of each window is the second half of the previous one
         if progress is not None:
             progress(i + 1, len(pairs))
     return x

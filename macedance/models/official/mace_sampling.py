@@ -130,14 +130,7 @@ def mace_ddim_sample(model: MaceDanceDecoder, music: torch.Tensor, genre: torch.
     for i, (t, t_next) in enumerate(pairs):
         noise.model_call(B)
         x0 = net(x, torch.full((B,), t, device=dev, dtype=torch.long)).clamp(-1.0, 1.0)
-        if t_next < 0:
-            x = x0
-        else:
-            eps = sched.predict_noise_from_start(x, t, x0)
-            alpha, alpha_next = sched.alphas_cumprod[t], sched.alphas_cumprod[t_next]
-            sigma = eta * ((1 - alpha / alpha_next) * (1 - alpha_next) / (1 - alpha)).sqrt()
-            c = (1 - alpha_next - sigma**2).sqrt()
-            x = x0 * alpha_next.sqrt() + c * eps + sigma * noise.randn(tuple(x.shape), device=dev)
+        x = sched.ddim_step(x, x0, t, t_next, eta=eta, noise=noise)
         if progress is not None:
             progress(i + 1, len(pairs))
     return x
