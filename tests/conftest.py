@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import pickle
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -93,3 +95,29 @@ def make_dance_dataset(root: Path, n: int, seconds: float) -> tuple[Path, Path]:
         synthetic_motion(seconds=seconds, fps=30, bpm=bpm, seed=i).save(root / "motions" / f"s{i}.npz")
         sf.write(root / "music" / f"s{i}.wav", drum_track(beat_times(bpm, seconds, start=0.0), seconds, sr=22050), 22050)
     return root / "motions", root / "music"
+
+
+def close_to(a: Any, b: Any, rtol: float = 1e-5) -> None:
+    """Parity bound relative to the expected array's scale: max |a − b| ≤ rtol · max |b| (shapes equal)."""
+    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    assert a.shape == b.shape, (a.shape, b.shape)
+    err, scale = np.abs(a - b).max(), np.abs(b).max()
+    assert err <= rtol * scale, f"max abs error {err:.3g} > {rtol:g} × {scale:.3g}"
+
+
+def parity_arrays(name: str) -> dict[str, np.ndarray]:
+    """The arrays of ``tests/parity/<name>.npz`` (made by running original code outside the project)."""
+    with np.load(Path(__file__).parent / "parity" / f"{name}.npz", allow_pickle=False) as z:
+        return {k: z[k] for k in z.files}
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread() -> Iterator[None]:
+    """Tiny models: one torch thread is much faster than two on a busy 2-core machine (OpenMP hand-offs dominate);
+    the parity bounds hold with any thread count (the suite also runs with OMP_NUM_THREADS=1)."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

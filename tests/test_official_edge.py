@@ -30,32 +30,20 @@ from macedance.models.official.ddim import Noise
 from macedance.models.official.edge import EdgeConfig, EdgeDanceDecoder
 from macedance.models.official.edge_sampling import edge_ddim_sample, edge_long_ddim_sample, long_guidance_weights, render_long, stitch_long
 
+from conftest import close_to as close
+from conftest import parity_arrays
+
 PARITY = Path(__file__).parent / "parity"
 CKPT = PARITY / "edge_official_tiny.pt"
 HEADS = 2  # the fixture model's head count (not visible in the shapes)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
-def close(a, b, rtol=1e-5):
-    """Relative to the array's scale: max |a − b| ≤ rtol · max |b|."""
-    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
-    assert a.shape == b.shape
-    err, scale = np.abs(a - b).max(), np.abs(b).max()
-    assert err <= rtol * scale, f"max abs error {err:.3g} > {rtol:g} × {scale:.3g}"
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Tiny matrices: one thread is ~30× faster than two on a busy 2-core machine (OpenMP hand-offs dominate)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="module")
 def fx():
-    with np.load(PARITY / "edge_official_tiny.npz", allow_pickle=False) as z:
-        return {k: z[k] for k in z.files}
+    return parity_arrays("edge_official_tiny")
 
 
 @pytest.fixture(scope="module")

@@ -29,36 +29,21 @@ from macedance.models.official.mace import MaceConfig, MaceDanceDecoder
 from macedance.models.official.mace_sampling import mace_ddim_sample
 from macedance.models.representation import rep_to_motion
 
+from conftest import close_to as close
+from conftest import parity_arrays
+
 PARITY = Path(__file__).parent / "parity"
 CKPT = PARITY / "mace_official_tiny.pt"
-pytestmark = pytest.mark.skipif(not CKPT.is_file(), reason="MACE-Dance parity fixtures not present")
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Tiny matrices: one thread avoids OpenMP hand-offs that dominate on a busy 2-core machine (results do not
-    depend on it: these kernels reduce in the same order with 1 or 2 threads at these sizes, and the bounds are 1e-5)."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = [pytest.mark.skipif(not CKPT.is_file(), reason="MACE-Dance parity fixtures not present"),
+              pytest.mark.usefixtures("one_torch_thread")]
 
 
 
-def close(a, b, rtol=1e-5):
-    """Relative to the array's scale: max |a − b| ≤ rtol · max |b|."""
-    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
-    assert a.shape == b.shape
-    err, scale = np.abs(a - b).max(), np.abs(b).max()
-    assert err <= rtol * scale, f"max abs error {err:.3g} > {rtol:g} × {scale:.3g}"
 
 
 @pytest.fixture(scope="module")
 def fx():
-    with np.load(PARITY / "mace_official_tiny.npz", allow_pickle=False) as z:
-        return {k: z[k] for k in z.files}
+    return parity_arrays("mace_official_tiny")
 
 
 @pytest.fixture(scope="module")

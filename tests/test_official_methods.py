@@ -12,18 +12,8 @@ from macedance.cli import app
 
 PARITY = Path(__file__).parent / "parity"
 MACE, EDGE = PARITY / "mace_official_tiny.pt", PARITY / "edge_official_tiny.pt"
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Tiny matrices: one thread avoids OpenMP hand-offs that dominate on a busy 2-core machine (results do not
-    depend on it: these kernels reduce in the same order with 1 or 2 threads at these sizes, and the bounds are 1e-5)."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 
