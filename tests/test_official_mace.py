@@ -137,7 +137,9 @@ def test_batch_of_one_works_although_the_original_crashes(fx, model):
     with torch.no_grad():
         both = model(x, *args, keep=torch.ones(2, dtype=torch.bool))
         one = model(x[:1], *(a[:1] for a in args), keep=torch.ones(1, dtype=torch.bool))
-    close(one.numpy(), both[:1].numpy(), rtol=1e-6)  # rows are independent
+    # rows are independent; a batch of 1 and of 2 may take matmul/attention kernels that block differently (a few
+    # float32 ulp per layer, ~1e-7 relative here), so the parity bound of the ports, 1e-5, applies
+    close(one.numpy(), both[:1].numpy(), rtol=1e-5)
 
 
 def test_rng_modes_differ_only_by_the_discarded_draws(fx, model):
