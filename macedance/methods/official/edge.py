@@ -145,43 +145,62 @@ def edge_windows(music: Path, *, dim: int, window: int = 150, frames: int | None
     return _audio_windows(music, dim=dim, window=window, frames=frames, preset=preset), available
 
 
-class ReleasedEdge:
-    """``edge-official``: generate with the released checkpoint (see :mod:`macedance.methods.official.released`)."""
+def windows_for(music: Path, *, dim: int, window: int, seconds: float | None, preset: str | None = None) -> tuple[np.ndarray, int]:
+    """The windows to denoise for ``music`` — from its start, covering ``seconds`` or all of it — and the frames to
+    keep of the stitched output."""
+    frames = None if seconds is None else int(round(seconds * FPS))
+    windows, available = edge_windows(music, dim=dim, window=window, frames=frames, preset=preset)
+    covered = window + window // 2 * (len(windows) - 1)
+    if frames is None:
+        frames = min(covered, available) if available is not None else covered
+    if frames > covered:
+        raise MaceDanceError(f"{music}: the given windows cover {covered / FPS:.2f} s, asked for {frames / FPS:.2f} s")
+    return windows[: windows_covering(frames, window)], frames
 
-    name = "edge-official"
+
+class WindowedRunner:
+    """A released EDGE-family method that samples windows with ``long_ddim_sample`` (EDGE, FineNet): the checkpoint,
+    the network (``load``), the sampler settings, and the metadata of its outputs."""
+
+    name = ""
+    load: Callable[..., Any]  # (checkpoint, *, device, num_heads) → the network in eval mode
 
     def __init__(self, ckpt: Path, *, weights: WeightsChoice = "ema", device: str = "cpu", rng: RngMode = "macedance",
                  guidance: float = GUIDANCE_WEIGHT, steps: int = 50, num_heads: int | None = None,
                  compile_mode: CompileMode | None = None, cuda_graph: bool = False):
         self.checkpoint = read_released_checkpoint(ckpt, weights=weights)
-        self.model = load_edge(self.checkpoint, device=device, num_heads=num_heads)
+        self.model = type(self).load(self.checkpoint, device=device, num_heads=num_heads)
         self.device, self.rng, self.guidance, self.steps = device, rng, guidance, steps
         self.fast: dict[str, Any] = {"compile_mode": compile_mode, "cuda_graph": cuda_graph}  # speed options of the sampler (default: eager)
 
+    def denoise(self, windows: np.ndarray, *, seed: int, progress: Callable[[int, int], None] | None = None) -> torch.Tensor:
+        """(S, seq_len, C) window features → (S, seq_len, nfeats) normalised windows, on the CPU."""
+        cond = torch.as_tensor(windows, dtype=torch.float32).to(self.device)
+        return edge_long_ddim_sample(self.model, cond, noise=Noise(seed=seed, mode=self.rng), weight=self.guidance, steps=self.steps,
+                                     progress=progress, **self.fast).cpu()
+
+    def meta(self, *, seed: int, windows: int, music: Path) -> dict[str, str]:
+        return {"generator": self.name, "checkpoint_sha256": self.checkpoint.sha256, "weights": self.checkpoint.weights, "seed": str(seed),
+                "rng": self.rng, "guidance": f"{self.guidance:g}", "steps": str(self.steps), "windows": str(windows), "music": str(music)}
+
+
+class ReleasedEdge(WindowedRunner):
+    """``edge-official``: generate with the released checkpoint (see :mod:`macedance.methods.official.released`)."""
+
+    name = "edge-official"
+    load = staticmethod(load_edge)
+
     def sample(self, windows: np.ndarray, *, seed: int, progress: Callable[[int, int], None] | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """(S, 150, C) window features → stitched (T', 24, 3) axis-angle poses and (T', 3) root positions."""
-        cond = torch.as_tensor(windows, dtype=torch.float32).to(self.device)
-        x = edge_long_ddim_sample(self.model, cond, noise=Noise(seed=seed, mode=self.rng), weight=self.guidance, steps=self.steps,
-                                  progress=progress, **self.fast)
         assert self.checkpoint.normalizer is not None
-        return stitch_long(self.checkpoint.normalizer.unnormalize(x.cpu()))
+        return stitch_long(self.checkpoint.normalizer.unnormalize(self.denoise(windows, seed=seed, progress=progress)))
 
     def generate(self, music: Path, *, seconds: float | None, seed: int, genre: str | None,
                  progress: Callable[[int, int], None] | None = None) -> Motion:
         """Windows from the start of the music covering it (or ``seconds``), denoised together and stitched; ``genre``
         is not used (EDGE has no genre input)."""
         cfg = self.model.cfg
-        frames = None if seconds is None else int(round(seconds * FPS))
-        windows, available = edge_windows(music, dim=cfg.cond_feature_dim, window=cfg.seq_len, frames=frames)
-        half = cfg.seq_len // 2
-        covered = cfg.seq_len + half * (len(windows) - 1)
-        if frames is None:
-            frames = min(covered, available) if available is not None else covered
-        if frames > covered:
-            raise MaceDanceError(f"{music}: the given windows cover {covered / FPS:.2f} s, asked for {frames / FPS:.2f} s")
-        count = windows_covering(frames, cfg.seq_len)
-        poses, trans = self.sample(windows[:count], seed=seed, progress=progress)
-        meta = {"generator": self.name, "checkpoint_sha256": self.checkpoint.sha256, "weights": self.checkpoint.weights,
-                "seed": str(seed), "rng": self.rng, "guidance": f"{self.guidance:g}", "steps": str(self.steps), "windows": str(count),
-                "music": str(music)}
-        return Motion(poses[:frames].numpy().astype(np.float64), trans[:frames].numpy().astype(np.float64), FPS, "z", meta=meta)
+        windows, frames = windows_for(music, dim=cfg.cond_feature_dim, window=cfg.seq_len, seconds=seconds)
+        poses, trans = self.sample(windows, seed=seed, progress=progress)
+        return Motion(poses[:frames].numpy().astype(np.float64), trans[:frames].numpy().astype(np.float64), FPS, "z",
+                      meta=self.meta(seed=seed, windows=len(windows), music=music))

@@ -18,20 +18,14 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import numpy as np
-import torch
 
-from macedance.errors import MaceDanceError
 from macedance.io.motion_layouts import finedance_pkl_motion
-from macedance.methods.official.checkpoint import ReleasedCheckpoint, WeightsChoice, load_into, read_released_checkpoint
-from macedance.methods.official.edge import edge_windows, windows_covering
-from macedance.models.official.ddim import Noise, RngMode
-from macedance.models.official.edge_sampling import GUIDANCE_WEIGHT, edge_long_ddim_sample
+from macedance.methods.official.checkpoint import ReleasedCheckpoint, load_into
+from macedance.methods.official.edge import WindowedRunner, windows_for
 from macedance.models.official.finenet import FineNet, FineNetConfig
 from macedance.models.official.finenet_sampling import render_long_finenet
-from macedance.models.official.mace_sampling import CompileMode
 from macedance.music.presets import EDGE as _EDGE_PRESET
 from macedance.schema import Motion
 
@@ -49,25 +43,15 @@ def load_finenet(ckpt: ReleasedCheckpoint, *, device: str = "cpu", num_heads: in
     return load_into(FineNet(cfg), ckpt, what="a FineDance SeqModel", nfeats=cfg.nfeats, device=device, normalized=False)  # type: ignore[return-value]
 
 
-class ReleasedFineNet:
+class ReleasedFineNet(WindowedRunner):
     """``finenet-official``: generate with the released checkpoint (see :mod:`macedance.methods.official.released`)."""
 
     name = "finenet-official"
-
-    def __init__(self, ckpt: Path, *, weights: WeightsChoice = "ema", device: str = "cpu", rng: RngMode = "macedance",
-                 guidance: float = GUIDANCE_WEIGHT, steps: int = 50, num_heads: int | None = None,
-                 compile_mode: CompileMode | None = None, cuda_graph: bool = False):
-        self.checkpoint = read_released_checkpoint(ckpt, weights=weights)
-        self.model = load_finenet(self.checkpoint, device=device, num_heads=num_heads)
-        self.device, self.rng, self.guidance, self.steps = device, rng, guidance, steps
-        self.fast: dict[str, Any] = {"compile_mode": compile_mode, "cuda_graph": cuda_graph}  # speed options of the sampler (default: eager)
+    load = staticmethod(load_finenet)
 
     def sample(self, windows: np.ndarray, *, seed: int, progress: Callable[[int, int], None] | None = None) -> dict[str, np.ndarray]:
         """(S, 120, 35) window features → the official file's arrays: ``smpl_poses`` (T', 156), ``smpl_trans`` (T', 3)."""
-        cond = torch.as_tensor(windows, dtype=torch.float32).to(self.device)
-        x = edge_long_ddim_sample(self.model, cond, noise=Noise(seed=seed, mode=self.rng), weight=self.guidance,  # type: ignore[arg-type]
-                                  steps=self.steps, progress=progress, **self.fast)
-        return render_long_finenet(x.cpu())
+        return render_long_finenet(self.denoise(windows, seed=seed, progress=progress))
 
     def generate(self, music: Path, *, seconds: float | None, seed: int, genre: str | None,
                  progress: Callable[[int, int], None] | None = None) -> Motion:
@@ -75,17 +59,7 @@ class ReleasedFineNet:
         is not used (the released FineNet has no genre input). The SMPL-H output keeps its 22 body joints (SMPL's
         hand joints 22–23 identity), y-up, as FineDance's files are read."""
         cfg = self.model.cfg
-        frames = None if seconds is None else int(round(seconds * FPS))
-        windows, available = edge_windows(music, dim=cfg.cond_feature_dim, window=cfg.seq_len, frames=frames, preset=MUSIC_PRESET)
-        covered = cfg.seq_len + cfg.seq_len // 2 * (len(windows) - 1)
-        if frames is None:
-            frames = min(covered, available) if available is not None else covered
-        if frames > covered:
-            raise MaceDanceError(f"{music}: the given windows cover {covered / FPS:.2f} s, asked for {frames / FPS:.2f} s")
-        count = windows_covering(frames, cfg.seq_len)
-        out = self.sample(windows[:count], seed=seed, progress=progress)
+        windows, frames = windows_for(music, dim=cfg.cond_feature_dim, window=cfg.seq_len, seconds=seconds, preset=MUSIC_PRESET)
+        out = self.sample(windows, seed=seed, progress=progress)
         motion = finedance_pkl_motion({k: v[:frames] for k, v in out.items()}, source=str(music))
-        meta = {**motion.meta, "generator": self.name, "checkpoint_sha256": self.checkpoint.sha256, "weights": self.checkpoint.weights,
-                "seed": str(seed), "rng": self.rng, "guidance": f"{self.guidance:g}", "steps": str(self.steps), "windows": str(count),
-                "music": str(music)}
-        return motion.replace(meta=meta)
+        return motion.replace(meta={**motion.meta, **self.meta(seed=seed, windows=len(windows), music=music)})
