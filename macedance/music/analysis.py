@@ -16,7 +16,7 @@ import numpy as np
 
 from macedance import __version__
 from macedance.cache import NpzCache, cache_key
-from macedance.errors import MaceDanceError
+from macedance.errors import DataFormatError, MaceDanceError
 from macedance.fileio import sha256_file
 from macedance.io.audio import MEDIA_SUFFIXES, load_audio, resample
 from macedance.music.features import MusicAnalysis, aist_start_bpm, analyze
@@ -122,3 +122,30 @@ def analyze_files(files: list[Path], out: str | Path, *, preset: MusicPreset, us
     if progress:
         progress(len(files), len(files), "")
     return rows, bad
+
+
+def features_of(path: Path, *, preset: str, dim: int, fps: float = 30.0) -> np.ndarray:
+    """(T, dim) float32 music features for ``path`` at ``fps``: computed from an audio/video file with the named music
+    preset (cached), or read from our music ``.npz`` or a bare ``.npy`` (T, dim) array, as the official repositories
+    cache them (EDGE's ``baseline_feats``).
+
+    Raises:
+        DataFormatError: a feature file of another width or rate (names the file, expected vs found).
+    """
+    if path.suffix.lower() == ".npy":
+        feats = np.load(path, allow_pickle=False)
+        if feats.ndim != 2 or feats.shape[1] != dim:
+            raise DataFormatError(f"{path}: expected ({dim}-d) features of shape (T, {dim}) at {fps:g} fps, found {feats.shape}")
+        return np.asarray(feats, dtype=np.float32)
+    if path.suffix.lower() == ".npz":
+        m = load_music(path)
+        if abs(float(m["fps"]) - fps) > 1e-6 or m["features"].shape[1] != dim:
+            raise DataFormatError(f"{path}: expected {dim}-d music features at {fps:g} fps, found "
+                                  f"{m['features'].shape[1]}-d at {float(m['fps']):g} fps")
+        return np.asarray(m["features"], dtype=np.float32)
+    from macedance.music.presets import get_music_preset
+
+    analysis = analyze_file(path, get_music_preset(preset))[0]
+    if analysis.features.shape[1] != dim:
+        raise DataFormatError(f"{path}: preset {preset!r} gives {analysis.features.shape[1]}-d features, the method needs {dim}-d")
+    return np.asarray(analysis.features, dtype=np.float32)

@@ -33,17 +33,10 @@ class Sequence:
 
 
 def music_features(path: Path) -> np.ndarray:
-    """(T, 35) music features at 30 fps from a music ``.npz`` or an audio/video file."""
-    from macedance.music.analysis import analyze_file, load_music
-    from macedance.music.presets import get_music_preset
+    """(T, 35) music features at 30 fps from a music ``.npz`` (or ``.npy``) or an audio/video file (clean preset)."""
+    from macedance.music.analysis import features_of
 
-    if path.suffix == ".npz":
-        m = load_music(path)
-        if abs(float(m["fps"]) - FPS) > 1e-6 or m["features"].shape[1] != 35:
-            raise MaceDanceError(f"{path}: expected 35-d music features at {FPS:g} fps, found "
-                                 f"{m['features'].shape[1]}-d at {float(m['fps']):g} fps")
-        return m["features"]
-    return analyze_file(path, get_music_preset("clean"))[0].features
+    return features_of(path, preset="clean", dim=35, fps=FPS)
 
 
 def _music_for(stem: str, clip_music: str | None, base: Path, music_dir: Path | None) -> Path | None:

@@ -125,9 +125,9 @@ def edge_windows(music: Path, *, dim: int, window: int = 150, frames: int | None
         return np.stack(arrays).astype(np.float32), None
     if music.suffix.lower() in (".npy", ".npz"):
         if music.suffix.lower() == ".npz":  # our music file: continuous features over the whole track
-            from macedance.methods.official.features import method_features
+            from macedance.music.analysis import features_of
 
-            feats = method_features(music, preset=MUSIC_PRESET, dim=dim)
+            feats = features_of(music, preset=MUSIC_PRESET, dim=dim)
         else:
             feats = np.load(music, allow_pickle=False)
         if feats.ndim == 3 and feats.shape[1:] == (window, dim):

@@ -13,10 +13,10 @@ import torch
 
 from macedance.errors import DataFormatError, ValidationError
 from macedance.methods.official.checkpoint import ReleasedCheckpoint, WeightsChoice, load_into, read_released_checkpoint
-from macedance.methods.official.features import method_features
 from macedance.models.official.ddim import Noise, RngMode
 from macedance.models.official.mace import MACE_GENRES, MaceConfig, MaceDanceDecoder
 from macedance.models.official.mace_sampling import CompileMode, mace_ddim_sample
+from macedance.music.analysis import features_of
 from macedance.schema import Motion
 
 log = logging.getLogger(__name__)
@@ -94,7 +94,7 @@ class ReleasedMace:
         """The whole sequence in one pass, as released (no windowing)."""
         from macedance.methods.official.released import frames_for
 
-        feats = method_features(music, preset=MUSIC_PRESET, dim=self.model.cfg.cond_feature_dim)
+        feats = features_of(music, preset=MUSIC_PRESET, dim=self.model.cfg.cond_feature_dim)
         T = frames_for(music, len(feats), seconds)
         rep, g = self.sample(feats[:T], genre=genre, seed=seed, progress=progress)
         meta = {"generator": self.name, "checkpoint_sha256": self.checkpoint.sha256, "weights": self.checkpoint.weights,
