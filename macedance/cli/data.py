@@ -1,4 +1,4 @@
-"""``macedance data``: import, build, render, self-check and inspect dance datasets; music features."""
+"""``macedance data``: import, build, render, self-check and inspect dance datasets; music and Jukebox features."""
 
 from __future__ import annotations
 
@@ -239,6 +239,29 @@ def music_cmd(
     for f, reason in bad:
         err_console.print(f"[yellow]failed[/yellow] {f}: {reason}", highlight=False)
     if rows == [] and bad:
+        raise typer.Exit(2)
+
+
+@app.command("jukebox")
+def jukebox_cmd(
+    src: Annotated[Path, typer.Argument(help="An audio/video file or a folder of them.")],
+    out: Annotated[Path, typer.Argument(help="Output folder: <stem>/<stem>_slice<i>.npy, (150, 4800) each (EDGE's feature cache).")],
+    device: Annotated[str, typer.Option(help="cpu or cuda (the 5B prior wants a GPU: ~1 min per 5-s window on 2 CPU cores).")] = "cpu",
+) -> None:
+    """Jukebox features for EDGE's released checkpoint: 5-s windows every 2.5 s, jukemirlib layer 66 at 30 fps."""
+    from macedance.methods.official.edge import write_feature_cache
+    from macedance.music.analysis import media_files
+
+    with user_errors():
+        files = media_files(src)
+        with progress_bar("jukebox features") as progress:
+            done, bad = write_feature_cache(files, out, device=device, progress=progress)
+    for stem, n in done:
+        console.print(f"{stem}: {n} windows → {out / stem}", highlight=False)
+    console.print(f"[green]{len(done)} written[/green] to {out}" + (f", [red]{len(bad)} failed[/red]" if bad else ""))
+    for f, reason in bad:
+        err_console.print(f"[yellow]failed[/yellow] {f}: {reason}", highlight=False)
+    if not done and bad:
         raise typer.Exit(2)
 
 
