@@ -7,7 +7,8 @@
 #   in bf16 (animate + one training step per stage; needs diffusers, transformers, peft, accelerate, safetensors,
 #   ftfy), the 3D renderer of `data render` at 720×1280 (batch 8 and 32), the released MACE-Dance Motion Expert and EDGE
 #   ports (1024 frames, 50 steps, batch 1: eager vs CUDA graph in fp32 and bf16, the selective-scan breakdown, then
-#   torch.compile + CUDA graph for MACE under a 240-s limit), then the GPU-marked tests.
+#   torch.compile + CUDA graph for MACE under a 240-s limit), EDGE's Jukebox features (full-size VQ-VAE + 66 blocks
+#   of the 5B prior, random fp16 weights, one 5-s slice), then the GPU-marked tests.
 # Prints a short table; copy the numbers with the card's name into benchmarks/RESULTS.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -32,4 +33,5 @@ python3 -u benchmarks/bench_official_methods.py --device cuda --methods mace,edg
 python3 -u benchmarks/bench_official_methods.py --device cuda --methods mace --variants eager,cuda-graph --dtype bf16
 timeout 240 python3 -u benchmarks/bench_official_methods.py --device cuda --methods mace --variants eager,compile:default+cuda-graph \
   || echo "bench_official_methods: torch.compile run stopped (240 s limit or error)"
+python3 -u benchmarks/bench_jukebox.py --device cuda --repeat 2
 python3 -m pytest -q -m gpu tests || true
