@@ -161,6 +161,26 @@ def test_released_finenet_generates_the_originals_file_end_to_end(fx, tmp_path):
     assert short.num_frames == 30 and short.meta["windows"] == "2"
 
 
+def test_generate_out_pkl_writes_finedances_own_file_with_the_hands(fx, tmp_path):
+    """``generate motion --method finenet-official --out x.pkl`` writes ``render_sample(mode="long")``'s pickle
+    ((T, 156) SMPL-H poses with the 30 hand joints, (T, 3) translation) — the original's file, not the EDGE layout."""
+    import pickle
+
+    from macedance.methods.official.output import write_official_pkl
+    from macedance.methods.official.released import build_released, generate_released_file
+
+    windows = tmp_path / "song.npy"
+    np.save(windows, fx["long_cond"])
+    runner = build_released("finenet-official", CKPT, num_heads=HEADS, rng="official")
+    motion, arrays = generate_released_file(runner, windows, seconds=None, seed=5, genre=None)  # what the CLI calls
+    with open(write_official_pkl(tmp_path / "dance.pkl", motion, arrays=arrays), "rb") as f:
+        data = pickle.load(f)
+    assert sorted(data) == ["smpl_poses", "smpl_trans"] and data["smpl_poses"].shape == (40, 156)
+    assert data["smpl_poses"].dtype == np.float32
+    close(data["smpl_poses"], fx["render_long_smpl_poses"])
+    close(data["smpl_trans"], fx["render_long_smpl_trans"])
+
+
 def test_weights_import_checks_the_structure_and_serves_the_method(fx, tmp_path, monkeypatch):
     """``macedance weights import finenet train-2000.pt``: structure checked, no normaliser needed, the stored tensors
     give the same motion as the file itself; another method's checkpoint is refused."""

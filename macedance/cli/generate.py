@@ -16,7 +16,7 @@ app = typer.Typer(help="Generate dance with a trained method.", no_args_is_help=
 @app.command("motion")
 def generate_motion_cmd(
     music: Annotated[Path, typer.Option(help="Music: audio/video file, a music .npz (30 fps) or, with --method, a (T, D) feature .npy.")],
-    out: Annotated[Path, typer.Option(help="Output motion: .npz (macedance) or .pkl (the official EDGE/MACE-Dance layout).")],
+    out: Annotated[Path, typer.Option(help="Output motion: .npz (macedance) or .pkl (the method's official layout; EDGE's otherwise).")],
     ckpt: Annotated[Optional[Path], typer.Option(help="A run folder or checkpoint.pt from `train motion`; with --method the released checkpoint (default: the weights installed by `weights import`).")] = None,
     method: Annotated[Optional[str], typer.Option(help="A released method run from its published checkpoint (mace-dance-official); default: the --ckpt run's own method.")] = None,
     weights: Annotated[Optional[str], typer.Option(help="With --method: model or ema weights of the checkpoint (default: what the official test script loads).")] = None,
@@ -34,6 +34,7 @@ def generate_motion_cmd(
     from macedance.methods.generate import generate_motion
 
     with user_errors():
+        arrays = None  # the method's own output file, when it holds more than the motion (FineNet's hands)
         with progress_bar("sample") as progress:
             if method is None:
                 if ckpt is None:
@@ -41,14 +42,15 @@ def generate_motion_cmd(
                 motion = generate_motion(ckpt, music, seconds=seconds, genre=genre, seed=seed, device=device,
                                          progress=lambda i, n: progress(i, n, "DDIM"))
             else:
-                from macedance.methods.official.released import build_released, generate_released
+                from macedance.methods.official.released import build_released, generate_released_file
 
                 runner = build_released(method, ckpt, device=device, weights=weights, rng=rng, compile_mode=compile_mode, cuda_graph=cuda_graph)
-                motion = generate_released(runner, music, seconds=seconds, seed=seed, genre=genre, progress=lambda i, n: progress(i, n, "DDIM"))
+                motion, arrays = generate_released_file(runner, music, seconds=seconds, seed=seed, genre=genre,
+                                                        progress=lambda i, n: progress(i, n, "DDIM"))
         if out.suffix.lower() == ".pkl":
             from macedance.methods.official.output import write_official_pkl
 
-            write_official_pkl(out, motion)
+            write_official_pkl(out, motion, arrays=arrays)
         else:
             motion.save(out)
         if render:

@@ -58,8 +58,14 @@ class ReleasedFineNet(WindowedRunner):
         """Windows from the start of the music covering it (or ``seconds``), denoised together and stitched; ``genre``
         is not used (the released FineNet has no genre input). The SMPL-H output keeps its 22 body joints (SMPL's
         hand joints 22–23 identity), y-up, as FineDance's files are read."""
+        return self.generate_file(music, seconds=seconds, seed=seed, genre=genre, progress=progress)[0]
+
+    def generate_file(self, music: Path, *, seconds: float | None, seed: int, genre: str | None,
+                      progress: Callable[[int, int], None] | None = None) -> tuple[Motion, dict[str, np.ndarray]]:
+        """:meth:`generate` and the official file's arrays (``render_sample(mode="long")``'s pickle: ``smpl_poses``
+        (T, 156) SMPL-H axis-angle with the hands, ``smpl_trans`` (T, 3), float32, y-up), cut to the same frames."""
         cfg = self.model.cfg
         windows, frames = windows_for(music, dim=cfg.cond_feature_dim, window=cfg.seq_len, seconds=seconds, preset=MUSIC_PRESET)
-        out = self.sample(windows, seed=seed, progress=progress)
-        motion = finedance_pkl_motion({k: v[:frames] for k, v in out.items()}, source=str(music))
-        return motion.replace(meta={**motion.meta, **self.meta(seed=seed, windows=len(windows), music=music)})
+        out = {k: v[:frames] for k, v in self.sample(windows, seed=seed, progress=progress).items()}
+        motion = finedance_pkl_motion(out, source=str(music))
+        return motion.replace(meta={**motion.meta, **self.meta(seed=seed, windows=len(windows), music=music)}), out

@@ -28,9 +28,10 @@ def official_pkl_dict(motion: Motion) -> dict[str, np.ndarray]:
     return {"smpl_poses": poses.reshape(-1, 72).numpy(), "smpl_trans": trans.numpy(), "full_pose": joints.numpy()}
 
 
-def write_official_pkl(path: str | Path, motion: Motion) -> Path:
-    """Write ``motion`` as an official-layout ``.pkl`` (atomically; numpy arrays only, protocol 4)."""
+def write_official_pkl(path: str | Path, motion: Motion, *, arrays: dict[str, np.ndarray] | None = None) -> Path:
+    """Write ``motion`` as an official-layout ``.pkl`` (atomically; numpy arrays only, protocol 4), or ``arrays`` when
+    the method's own file differs from the EDGE layout (FineNet: ``smpl_poses`` (T, 156), ``smpl_trans``)."""
     path = Path(path)
     with atomic_write(path) as f:
-        pickle.dump(official_pkl_dict(motion), f, protocol=4)
+        pickle.dump(official_pkl_dict(motion) if arrays is None else arrays, f, protocol=4)
     return path

@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+import numpy as np
+
 from macedance.errors import MaceDanceError, ValidationError
 from macedance.methods.official.checkpoint import WEIGHTS_CHOICES, ReleasedCheckpoint, WeightsChoice
 from macedance.models.official.ddim import RNG_MODES
@@ -147,9 +149,18 @@ class ReleasedMethod:
 def generate_released(runner: Released, music: Path, *, seconds: float | None, seed: int, genre: str | None,
                       progress: Callable[[int, int], None] | None = None) -> Motion:
     """One motion for ``music`` (audio/video, our music .npz or a feature .npy), the music's length unless ``seconds``."""
+    return generate_released_file(runner, music, seconds=seconds, seed=seed, genre=genre, progress=progress)[0]
+
+
+def generate_released_file(runner: Released, music: Path, *, seconds: float | None, seed: int, genre: str | None,
+                           progress: Callable[[int, int], None] | None = None) -> tuple[Motion, dict[str, np.ndarray] | None]:
+    """:func:`generate_released` and the arrays of the method's own output file when they hold more than the motion
+    (FineNet's SMPL-H hands: ``--out x.pkl`` writes them); ``None``: the EDGE layout of the motion is the file."""
     if seconds is not None and int(round(seconds * FPS)) < 2:
         raise ValidationError("seconds", "at least two frames", repr(seconds))
-    return runner.generate(Path(music), seconds=seconds, seed=seed, genre=genre, progress=progress)
+    if hasattr(runner, "generate_file"):
+        return runner.generate_file(Path(music), seconds=seconds, seed=seed, genre=genre, progress=progress)
+    return runner.generate(Path(music), seconds=seconds, seed=seed, genre=genre, progress=progress), None
 
 
 def frames_for(music: Path, available: int, seconds: float | None) -> int:
