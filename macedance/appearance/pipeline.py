@@ -144,22 +144,26 @@ def load_adapter(pipe: Any, path: str | Path) -> Path:
     return f
 
 
-def _as_diffusers_lora(sd: dict[str, Any]) -> dict[str, Any]:
-    """LoRA tensors named as in the original Wan code (``blocks.N.self_attn.q.lora_A.weight``, the naming
-    of DiffSynth-Studio, optionally with peft's ``.default``) get the ``diffusion_model.`` prefix that
-    diffusers' Wan converter expects; other names pass unchanged."""
-    if sd and all(k.startswith("blocks.") for k in sd):
-        return {"diffusion_model." + k.replace(".default.", "."): v for k, v in sd.items()}
-    return sd
-
-
 def apply_lora(pipe: Any, path: str | Path, alpha: float = 0.5) -> Path:
-    """Merge a LoRA into the transformer's weights at strength ``alpha`` (W ← W + alpha·(lora_alpha/r)·B·A;
-    MACE-Dance merges its aesthetic LoRA at 0.5) and drop the LoRA layers."""
+    """Merge a LoRA into the transformer's weights at strength ``alpha`` and drop the LoRA layers (MACE-Dance merges
+    its aesthetic LoRA at 0.5).
+
+    * Original Wan / DiffSynth-Studio names (``blocks.N.self_attn.q.lora_A[.default].weight``, what MACE-Dance's
+      ``LoRA.safetensors`` holds): merged as DiffSynth's ``load_lora`` merges them, ``W ← W + alpha·B·A``, each target
+      mapped to diffusers' module (:mod:`macedance.appearance.wan_keys`); unknown or mis-shaped targets are refused
+      with their list.
+    * diffusers names (``transformer.blocks.N.attn1.to_q.lora_A.weight``, what ``train appearance`` writes): diffusers'
+      ``load_lora_weights`` + ``fuse_lora``, ``W ← W + alpha·(lora_alpha/r)·B·A``.
+    """
     from safetensors.torch import load_file
 
+    from macedance.appearance.wan_keys import merge_original_lora
+
     f = _weights_file(path, LORA_FILE, "LoRA")
-    sd = _as_diffusers_lora(load_file(str(f)))
+    sd = load_file(str(f))
+    if sd and not any(k.startswith("transformer.") for k in sd):
+        merge_original_lora(pipe.transformer, sd, alpha=float(alpha), source=str(f))
+        return f
     try:
         pipe.load_lora_weights(sd, adapter_name="macedance")
     except (ValueError, KeyError, RuntimeError) as exc:
