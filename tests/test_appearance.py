@@ -344,3 +344,39 @@ def test_tiny_pipeline_bf16_on_cuda_animates_and_trains_both_stages(tiny_model: 
     k = train_appearance(clips, tiny_model, tmp_path / "k", cfg=_cfg("kinematic", 1, device="cuda"))
     a = train_appearance(clips, tiny_model, tmp_path / "a", cfg=_cfg("aesthetic", 1, device="cuda"), init=tmp_path / "k")
     assert np.isfinite(k["last_loss"]) and np.isfinite(a["last_loss"])
+
+
+def test_mace_dance_archive_loads_lora_and_adapter(tiny_model: Path, tmp_path: Path) -> None:
+    """MACE-Dance's ``Expert-Apprearance.7z`` layout (``models/train/{LoRA,Adapter}.safetensors``, DiffSynth names: the
+    LoRA with peft's ``.default``, the adapter under ``pipe.animate_adapter.`` beside face-module tensors) is read
+    directly: the LoRA fused as DiffSynth fuses it (W + 0.5·B·A), only ``pose_patch_embedding`` taken from the adapter."""
+    import torch
+    from safetensors.torch import save_file
+
+    from macedance.appearance.pipeline import apply_lora, load_adapter, load_pipeline
+    from macedance.errors import DataFormatError
+
+    py7zr = pytest.importorskip("py7zr")
+    p = load_pipeline(tiny_model)
+    tr = p.transformer
+    g = torch.Generator().manual_seed(0)
+    w = tr.blocks[1].attn2.to_v.weight.detach().clone()
+    A, B = torch.randn(4, w.shape[1], generator=g), torch.randn(w.shape[0], 4, generator=g)
+    pose = {k: torch.randn(v.shape, generator=g) for k, v in tr.pose_patch_embedding.state_dict().items()}
+    train = tmp_path / "models" / "train"
+    train.mkdir(parents=True)
+    save_file({"blocks.1.cross_attn.v.lora_A.default.weight": A, "blocks.1.cross_attn.v.lora_B.default.weight": B},
+              str(train / "LoRA.safetensors"))
+    save_file({**{f"pipe.animate_adapter.pose_patch_embedding.{k}": v for k, v in pose.items()},
+               "pipe.animate_adapter.face_encoder.padding_tokens": torch.zeros(1, 1, 1, 24)}, str(train / "Adapter.safetensors"))
+    arc = tmp_path / "Expert-Apprearance.7z"
+    with py7zr.SevenZipFile(arc, "w") as z:
+        z.writeall(tmp_path / "models", "models")
+    apply_lora(p, arc, 0.5)
+    load_adapter(p, arc)
+    torch.testing.assert_close(tr.blocks[1].attn2.to_v.weight.detach(), w + 0.5 * torch.mm(B, A), rtol=0, atol=0)  # DiffSynth's ops
+    for k, v in tr.pose_patch_embedding.state_dict().items():
+        assert torch.equal(v, pose[k])
+    save_file({"blocks.1.cross_attn.v.lora_A.weight": A[:, :3].contiguous(), "blocks.1.cross_attn.v.lora_B.weight": B}, str(train / "LoRA.safetensors"))
+    with pytest.raises(DataFormatError, match=r"mis-shaped \(1\): blocks.1.cross_attn.v B\(24, 4\)·A\(4, 3\)"):
+        apply_lora(p, train / "LoRA.safetensors", 0.5)

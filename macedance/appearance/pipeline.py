@@ -118,26 +118,48 @@ def _weights_file(path: str | Path, name: str, what: str) -> Path:
     p = Path(path)
     p = p / name if p.is_dir() else p
     if not p.is_file():
-        raise InputNotFoundError(f"{p}: no {what} file (a .safetensors file or a `macedance train appearance` run folder)")
+        raise InputNotFoundError(f"{p}: no {what} file (a .safetensors file, a .7z archive holding one, or a `macedance train appearance` run folder)")
     return p
+
+
+def _safetensors(path: str | Path, name: str, archived: str, what: str) -> tuple[dict[str, Any], Path, str]:
+    """The tensors of a run folder's ``name``, a ``.safetensors`` file, or the ``archived`` member (any folder, any
+    case) of a ``.7z`` archive such as MACE-Dance's ``Expert-Apprearance.7z``; with the file and the name for errors."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load, load_file
+
+    from macedance.io.sevenzip import is_7z, member_of_7z
+
+    f = _weights_file(path, name, what)
+    with open(f, "rb") as fh:
+        head = fh.read(6)
+    try:
+        if is_7z(head):
+            data, source = member_of_7z(f.read_bytes(), f, pick=lambda n: Path(n).name.lower() == archived.lower(), what=archived)
+            return load(data), f, source
+        return load_file(str(f)), f, str(f)
+    except SafetensorError as exc:
+        raise MaceDanceError(f"{f}: not a safetensors file ({exc})") from None
 
 
 def load_adapter(pipe: Any, path: str | Path) -> Path:
     """Load Body-Adapter weights (``pose_patch_embedding.weight``/``.bias``, under any key prefix such as
-    ``transformer.`` or ``diffusion_model.``) from a safetensors file or a run folder."""
+    ``transformer.``, ``diffusion_model.`` or DiffSynth's ``pipe.animate_adapter.``) from a safetensors file, a run
+    folder or MACE-Dance's ``.7z`` (its ``Adapter.safetensors``). Other tensors of the file (the face modules of
+    Wan's animate adapter) are left out, as MACE-Dance's ``select_body_adapter_state_dict`` leaves them out."""
     import torch
-    from safetensors.torch import load_file
 
-    f = _weights_file(path, ADAPTER_FILE, "Body-Adapter")
-    sd = load_file(str(f))
+    sd, f, source = _safetensors(path, ADAPTER_FILE, "Adapter.safetensors", "Body-Adapter")
     found = {k[k.index(ADAPTER_PREFIX) + len(ADAPTER_PREFIX) :]: v for k, v in sd.items() if ADAPTER_PREFIX in k}
     target = pipe.transformer.pose_patch_embedding
     own = target.state_dict()
     if set(found) != set(own):
-        raise ValidationError("Body-Adapter keys", f"pose_patch_embedding.{{{', '.join(sorted(own))}}}", str(sorted(sd)[:6]), source=f)
+        raise ValidationError("Body-Adapter keys", f"pose_patch_embedding.{{{', '.join(sorted(own))}}}", str(sorted(sd)[:6]), source=source)
     for k, v in found.items():
         if tuple(v.shape) != tuple(own[k].shape):
-            raise ValidationError(f"pose_patch_embedding.{k}", f"shape {tuple(own[k].shape)} (this `model`)", str(tuple(v.shape)), source=f)
+            raise ValidationError(f"pose_patch_embedding.{k}", f"shape {tuple(own[k].shape)} (this `model`)", str(tuple(v.shape)), source=source)
+    if len(sd) > len(found):
+        log.info("%s: %d tensors besides pose_patch_embedding left out", source, len(sd) - len(found))
     with torch.no_grad():
         for k, p in target.named_parameters():
             p.copy_(found[k].to(p.dtype))
@@ -155,14 +177,12 @@ def apply_lora(pipe: Any, path: str | Path, alpha: float = 0.5) -> Path:
     * diffusers names (``transformer.blocks.N.attn1.to_q.lora_A.weight``, what ``train appearance`` writes): diffusers'
       ``load_lora_weights`` + ``fuse_lora``, ``W ← W + alpha·(lora_alpha/r)·B·A``.
     """
-    from safetensors.torch import load_file
 
     from macedance.appearance.wan_keys import merge_original_lora
 
-    f = _weights_file(path, LORA_FILE, "LoRA")
-    sd = load_file(str(f))
+    sd, f, source = _safetensors(path, LORA_FILE, "LoRA.safetensors", "LoRA")
     if sd and not any(k.startswith("transformer.") for k in sd):
-        merge_original_lora(pipe.transformer, sd, alpha=float(alpha), source=str(f))
+        merge_original_lora(pipe.transformer, sd, alpha=float(alpha), source=source)
         return f
     try:
         pipe.load_lora_weights(sd, adapter_name="macedance")

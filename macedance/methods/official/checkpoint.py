@@ -11,20 +11,19 @@ when ``py7zr`` is installed (the one ``.pt`` member inside), otherwise the error
 from __future__ import annotations
 
 import hashlib
-import io
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 import torch
 
-from macedance.errors import DataFormatError, InputNotFoundError, MissingDependencyError
+from macedance.errors import DataFormatError, InputNotFoundError
+from macedance.io.sevenzip import is_7z, member_of_7z
 from macedance.models.official.normalizer import MinMaxNormalizer
 
 WeightsChoice = Literal["model", "ema"]
 WEIGHTS_CHOICES: tuple[WeightsChoice, ...] = ("model", "ema")
 _KEYS = {"model": "model_state_dict", "ema": "ema_state_dict"}
-_MAX_MEMBER = 16 << 30  # bytes a checkpoint inside a .7z may have (read into memory)
 
 
 @dataclass(frozen=True)
@@ -44,36 +43,12 @@ class ReleasedCheckpoint:
         return int(num_heads or self.recorded.get("num_heads") or 8)
 
 
-def _member_of_7z(raw: bytes, source: str) -> tuple[bytes, str]:
-    try:
-        import py7zr
-        import py7zr.io
-    except ImportError:
-        raise MissingDependencyError(f"{source}: a .7z archive; install py7zr (`pip install py7zr`) to read it directly, "
-                                     "or unpack it (`7z x FILE`) and pass the .pt file inside") from None
-    try:
-        with py7zr.SevenZipFile(io.BytesIO(raw), mode="r") as archive:
-            names = [n for n in archive.getnames() if n.endswith((".pt", ".pth", ".ckpt"))]
-            if len(names) != 1:
-                raise DataFormatError(f"{source}: expected one .pt checkpoint in the archive, found {names or 'none'}")
-            factory = py7zr.io.BytesIOFactory(_MAX_MEMBER)
-            archive.extract(targets=names, factory=factory)
-            member = factory.get(names[0])
-            member.seek(0)
-            data = member.read()
-    except DataFormatError:
-        raise
-    except Exception as exc:  # py7zr's Bad7zFile, CRC errors, truncation …
-        raise DataFormatError(f"{source}: not a readable 7z archive ({type(exc).__name__}: {exc})") from None
-    return data, f"{source}:{names[0]}"
-
-
 def released_dict(raw: bytes, source: str) -> tuple[dict[str, Any], str]:
     """The saved dict of a released file's bytes (``.pt``, or a ``.7z`` holding one) and the name used in errors."""
     from macedance.safe_pickle import load_torch_archive
 
-    if raw[:6] == b"7z\xbc\xaf\x27\x1c":
-        raw, source = _member_of_7z(raw, source)
+    if is_7z(raw):
+        raw, source = member_of_7z(raw, source, pick=lambda n: n.endswith((".pt", ".pth", ".ckpt")), what=".pt checkpoint")
     obj = load_torch_archive(raw, source, inert_modules=("dataset",))
     if not isinstance(obj, dict):
         raise DataFormatError(f"{source}: expected the dict EDGE.py saves, found {type(obj).__name__}")
