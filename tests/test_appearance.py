@@ -200,6 +200,30 @@ def motion_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     return root / "run", root / "music" / "s0.wav"
 
 
+def _diffsynth_archive(model: Path, tmp_path: Path) -> Path:
+    """``Expert-Apprearance.7z`` as MACE-Dance publishes it (``models/train/{LoRA,Adapter}.safetensors``, DiffSynth
+    names), with random tensors shaped for the tiny ``model``; skipped without py7zr."""
+    import torch
+    from safetensors import safe_open
+    from safetensors.torch import save_file
+
+    py7zr = pytest.importorskip("py7zr")
+    with safe_open(str(next((model / "transformer").glob("*.safetensors"))), "pt") as f:
+        shape = {k: tuple(f.get_slice(k).get_shape()) for k in f.keys()}
+    g = torch.Generator().manual_seed(3)
+    out_dim, in_dim = shape["blocks.0.attn1.to_q.weight"]
+    train = tmp_path / "mace" / "models" / "train"
+    train.mkdir(parents=True)
+    save_file({"blocks.0.self_attn.q.lora_A.default.weight": torch.randn(4, in_dim, generator=g),
+               "blocks.0.self_attn.q.lora_B.default.weight": 0.1 * torch.randn(out_dim, 4, generator=g)}, str(train / "LoRA.safetensors"))
+    save_file({f"pipe.animate_adapter.{k}": 0.1 * torch.randn(shape[k], generator=g) for k in shape if k.startswith("pose_patch_embedding.")},
+              str(train / "Adapter.safetensors"))
+    arc = tmp_path / "Expert-Apprearance.7z"
+    with py7zr.SevenZipFile(arc, "w") as z:
+        z.writeall(tmp_path / "mace" / "models", "models")
+    return arc
+
+
 def test_cascade_cli_music_and_reference_to_dance_video(tiny_model: Path, motion_run: tuple[Path, Path], tmp_path: Path,
                                                         monkeypatch: pytest.MonkeyPatch) -> None:
     from PIL import Image
@@ -215,9 +239,11 @@ def test_cascade_cli_music_and_reference_to_dance_video(tiny_model: Path, motion
     model = tmp_path / "wan"
     r = CliRunner().invoke(app, ["weights", "tiny-wan-animate", str(model)])
     assert r.exit_code == 0, r.output
+    arc = _diffsynth_archive(model, tmp_path)  # MACE-Dance's released layout, DiffSynth names, random tensors
     args = ["generate", "video", "--music", str(song), "--ref", str(tmp_path / "ref.png"), "--motion-ckpt", str(run), "--model", str(model),
             "--out", str(tmp_path / "dance.mp4"), "--seconds", "1.0", "--fps", "8", "--width", str(W), "--height", str(H), "--steps", "1",
-            "--segment-frames", "5", "--pose-video", str(tmp_path / "pose.mp4"), "--face-video", str(tmp_path / "face.mp4")]
+            "--segment-frames", "5", "--pose-video", str(tmp_path / "pose.mp4"), "--face-video", str(tmp_path / "face.mp4"),
+            "--lora", str(arc), "--adapter", str(arc), "--lora-alpha", "0.5"]
     r = CliRunner().invoke(app, args)
     assert r.exit_code == 0, r.output
     info = probe_video(tmp_path / "dance.mp4")

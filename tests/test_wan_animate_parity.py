@@ -175,3 +175,19 @@ def test_lora_files_are_read_as_diffsynth_reads_them(tiny):
     with pytest.raises(DataFormatError, match=r"unknown modules \(1\): blocks.9.self_attn.q; mis-shaped \(1\): blocks.1.ffn.0 "):
         merge_original_lora(model, bad, alpha=0.5, source="LoRA.safetensors")
     assert torch.equal(model.blocks[0].attn1.to_q.weight, before)  # refused before anything is merged
+
+
+def test_unmerged_lora_through_diffusers_equals_diffsynth(tiny):
+    """The same LoRA, renamed by the mapping and kept as diffusers/peft LoRA layers at weight 0.5 (not fused): the
+    output equals DiffSynth's fused one (peft computes x·Aᵀ·Bᵀ·0.5 beside W·x: other rounding, same bound)."""
+    cfg, model, x, lora = tiny
+    fx = parity_arrays("wan_animate_diffsynth_tiny")
+    sd = {f"{lora_target(m)}.lora_{ab}.weight": t for m, (up, down) in original_lora_pairs(lora).items() for ab, t in (("A", down), ("B", up))}
+    model.load_lora_adapter(sd, adapter_name="diffsynth", prefix=None)
+    try:
+        model.set_adapters(["diffsynth"], weights=[0.5])
+        assert any("lora_A" in n for n, _ in model.named_parameters())
+        close(_forward(model, x).numpy(), fx["out_lora"], rtol=1e-4)
+    finally:
+        model.delete_adapters(["diffsynth"])
+    close(_forward(model, x).numpy(), fx["out"], rtol=1e-4)
