@@ -27,8 +27,10 @@ from macedance.weights import load_weights, manifest
 
 from vbench_fixtures import (
     TINY_CLIP,
+    TINY_CLIP_L,
     TINY_DINO,
     TINY_VIDEOMAE,
+    aesthetic_videos,
     amt_videos,
     consistency_videos,
     moving_frames,
@@ -69,6 +71,19 @@ def _dino(tmp_path: Path) -> Path:
 def _clip(tmp_path: Path) -> Path:
     extra = {"input_resolution": torch.tensor(224), "context_length": torch.tensor(4), "vocab_size": torch.tensor(16)}
     return Path(torchscript_archive(random_weights(openai_clip_shapes(TINY_CLIP), seed=12), str(tmp_path / "ViT-tiny.pt"), extra))
+
+
+def _clip_l(tmp_path: Path) -> Path:
+    extra = {"input_resolution": torch.tensor(224), "context_length": torch.tensor(4), "vocab_size": torch.tensor(16)}
+    return Path(torchscript_archive(random_weights(openai_clip_shapes(TINY_CLIP_L), seed=21), str(tmp_path / "ViT-tiny-L.pt"), extra))
+
+
+def _aesthetic_head(tmp_path: Path) -> Path:
+    """The oracle's head: random_weights scaled to scores of ~5 ± 1, as LAION's."""
+    rw = random_weights({"weight": (1, 768), "bias": (1,)}, seed=22)
+    src = tmp_path / "sa_0_4_vit_l_14_linear.pth"
+    torch.save({"weight": rw["weight"] * 50, "bias": rw["bias"] + 5}, src)
+    return src
 
 
 def _amt(tmp_path: Path) -> Path:
@@ -125,6 +140,55 @@ def _near_boundary(pred: np.ndarray, margin: float) -> int:
     whose uint8 truncation a perturbation smaller than ``margin`` can change."""
     inside = pred[(pred > 0) & (pred < 255)]
     return int(np.sum(np.abs(inside - np.rint(inside)) < margin))
+
+
+def test_aesthetic_quality_equals_vbench_on_random_weights(tmp_path):
+    """VBench's ``laion_aesthetic`` (tests/parity/vbench_aesthetic_random.json: VBench@45e79ec with CLIP@d05afc4's
+    ``clip.load`` on the CPU, a tiny ViT with ViT-L/14's 768-d output, a random LAION head, 9-, 6- and 40-frame videos:
+    frames go in batches of 32). The port runs the same ops (CLIP's float16-rounded weights in float32, the same
+    bicubic resize, batches and L2 normalisation): bit-identical here; 1e-6 relative leaves room for other kernels'
+    summation order in the two transformer blocks and the 768-d head (~1e-7 per op on scores ~0.4)."""
+    from macedance.metrics.video.networks import load_network
+    from macedance.metrics.video.vbench import AESTHETIC_BATCH, aesthetic_head, aesthetic_quality
+
+    ref = json.loads((PARITY / "vbench_aesthetic_random.json").read_text())
+    r = runner.invoke(app, ["weights", "import", "laion-aesthetic-l14", str(tmp_path / "missing.pth")])
+    assert r.exit_code == 2
+    _import("clip-vit-l14", _clip_l(tmp_path))
+    _import("laion-aesthetic-l14", _aesthetic_head(tmp_path))
+    model, _, info = load_network("clip-vit-l14", "cpu")
+    head, _, _ = aesthetic_head("cpu")
+    assert info["architecture"] == {**TINY_CLIP_L, "heads": 2} and info["architecture_published"] is False
+    per = {}
+    for stem, frames in aesthetic_videos().items():
+        batches = [frames[i : i + AESTHETIC_BATCH] for i in range(0, len(frames), AESTHETIC_BATCH)]
+        per[stem] = aesthetic_quality(model, head, batches)
+        assert _rel(per[stem], ref["per_video"][stem]) < 1e-6, (stem, per[stem], ref["per_video"][stem])
+    assert _rel(float(np.mean(list(per.values()))), ref["aesthetic_quality"]) < 1e-6
+    assert aesthetic_quality(model, head, []) is None
+    torch.save({"weight": torch.zeros(2, 768), "bias": torch.zeros(2)}, tmp_path / "two.pth")
+    r = runner.invoke(app, ["weights", "import", "laion-aesthetic-l14", str(tmp_path / "two.pth")])
+    assert r.exit_code == 2 and "weight" in r.stderr
+
+
+def test_eval_video_aesthetic_quality_cli(tmp_path):
+    """``eval video --metrics aesthetic-quality``: missing weights name the import command; the record holds the
+    generated and ground-truth values, per-video scores and both weights' sha256."""
+    _write(tmp_path / "gt", range(10, 12))
+    _write(tmp_path / "pred", range(20, 22))
+    args = ["eval", "video", "--pred", str(tmp_path / "pred"), "--gt", str(tmp_path / "gt"), "--metrics", "aesthetic-quality"]
+    r = runner.invoke(app, args)
+    assert r.exit_code == 2 and "macedance weights import clip-vit-l14 FILE" in r.stderr
+    _import("clip-vit-l14", _clip_l(tmp_path))
+    _import("laion-aesthetic-l14", _aesthetic_head(tmp_path))
+    out = tmp_path / "r.json"
+    r = runner.invoke(app, args + ["--json", str(out)])
+    assert r.exit_code == 0, r.output
+    s = json.loads(out.read_text())["scores"]["aesthetic-quality"]
+    d = s["details"]
+    assert s["n"] == 2 and set(d["per_video"]) == {"clip0", "clip1"} and len(d["gt_per_video"]) == 2
+    assert s["value"] == pytest.approx(np.mean(list(d["per_video"].values())), rel=1e-12) and 0 < d["gt_value"] < 1
+    assert len(d["weights_sha256"]) == len(d["head_weights_sha256"]) == 64 and d["definition"].startswith("Vchitect/VBench@")
 
 
 def test_motion_smoothness_equals_vbench_on_random_weights(tmp_path):

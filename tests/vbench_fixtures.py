@@ -15,6 +15,7 @@ import torch
 
 TINY_DINO = {"dim": 128, "depth": 2, "heads": 2, "patch": 32, "hidden": 256, "grid": 7}
 TINY_CLIP = {"width": 128, "layers": 2, "patch": 32, "grid": 7, "out": 64}  # heads = width / 64
+TINY_CLIP_L = {"width": 128, "layers": 2, "patch": 32, "grid": 7, "out": 768}  # a ViT-L/14-sized output: the LAION head's 768
 TINY_VIDEOMAE = {"dim": 176, "depth": 2, "heads": 2, "patch": 28, "tubelet": 2, "hidden": 352}  # heads = width / 88
 
 
@@ -79,6 +80,11 @@ def torchscript_archive(state: Mapping[str, torch.Tensor], path: str, extra: Map
 def consistency_videos() -> dict[str, np.ndarray]:
     """The DINO / CLIP parity videos (9, 6 and 4 frames of 60×80)."""
     return {f"v{i}": moving_frames(seed=i, t=t) for i, t in enumerate((9, 6, 4))}
+
+
+def aesthetic_videos() -> dict[str, np.ndarray]:
+    """The aesthetic-quality parity videos (9, 6 and 40 frames of 60×80: VBench scores frames in batches of 32)."""
+    return {"a0": moving_frames(seed=0, t=9), "a1": moving_frames(seed=1, t=6), "a2": moving_frames(seed=7, t=40)}
 
 
 def amt_videos() -> dict[str, np.ndarray]:

@@ -93,6 +93,8 @@ _SPECS = [
                "VBench: CLIP feature similarity of each frame to the first and the previous frame"),
     MetricSpec("motion-smoothness", "motion smoothness", "higher", (0.0, 1.0), "",
                "VBench: 1 − mean |frame interpolated by AMT-S − real frame| / 255"),
+    MetricSpec("aesthetic-quality", "aesthetic quality", "higher", (-math.inf, math.inf), "",
+               "VBench: LAION aesthetic score of each frame's CLIP ViT-L/14 embedding / 10, averaged (typically 0.3–0.7)"),
     MetricSpec("temporal-flickering", "temporal flickering", "higher", (0.0, 1.0), "",
                "VBench: 1 − mean absolute difference of consecutive frames / 255"),
 ]

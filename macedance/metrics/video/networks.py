@@ -24,14 +24,15 @@ def load_network(name: str, device: str) -> tuple[torch.nn.Module, str, dict[str
     ``architecture`` says whether the sizes are the published network's."""
     from macedance.metrics.video.amt import AMTS
     from macedance.metrics.video.videomae import VideoMAEv2, videomae_config
-    from macedance.metrics.video.vit import ClipVisual, DinoViT, clip_config, dino_config
+    from macedance.metrics.video.vit import CLIP_VIT_L14, ClipVisual, DinoViT, clip_config, dino_config
 
     build, config = {"dino-vitb16": (DinoViT, dino_config), "clip-vit-b32": (ClipVisual, clip_config),
-                     "videomae-v2-g-ssv2": (VideoMAEv2, videomae_config), "amt-s": (AMTS, lambda _: {})}[name]
+                     "clip-vit-l14": (ClipVisual, clip_config), "videomae-v2-g-ssv2": (VideoMAEv2, videomae_config),
+                     "amt-s": (AMTS, lambda _: {})}[name]
     state, sha, info = installed_weights(name)
     cfg = config(state)
-    with torch.device("meta"):
-        published = config(build().state_dict()) == cfg
+    with torch.device("meta"):  # the published sizes: each class's defaults (ViT-L/14: its own)
+        published = config(build(**(CLIP_VIT_L14 if name == "clip-vit-l14" else {})).state_dict()) == cfg
     model = build(**cfg)
     missing, unexpected = model.load_state_dict(state, strict=False)
     if unexpected or any(not k.startswith("head.") for k in missing):  # VideoMAE's classifier head is optional

@@ -1,22 +1,27 @@
 """VBench's no-reference metrics of the generated videos, with the ground truth's value beside them: subject
 and background consistency (DINO / CLIP features, :mod:`~macedance.metrics.video.consistency`), motion
-smoothness (AMT-S) and temporal flickering, as defined at :data:`VBENCH_REF`."""
+smoothness (AMT-S), aesthetic quality (CLIP ViT-L/14 + LAION's linear head) and temporal flickering, as defined
+at :data:`VBENCH_REF`."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+import torch
+import torch.nn.functional as F
 
 from macedance.errors import MaceDanceError
 from macedance.fileio import sha256_file
 from macedance.io.video import iter_frames
 from macedance.metrics.score import Score
 from macedance.metrics.video import frame_metrics
-from macedance.metrics.video.consistency import motion_smoothness, pooled, video_consistency
+from macedance.metrics.video.consistency import clip_transform, motion_smoothness, pooled, video_consistency
 from macedance.metrics.video.metric import VideoInputs, VideoMetric
-from macedance.metrics.video.networks import load_network
+from macedance.metrics.video.networks import installed_weights, load_network
 from macedance.metrics.video.per_video import cached_result, chunks, set_features
 
 VBENCH_REF = "Vchitect/VBench@45e79ec"
@@ -81,8 +86,68 @@ def score_flickering(inputs: VideoInputs) -> dict[str, Score]:
                                          None if per else "no generated video with ≥ 2 frames", len(per), {"per_video": per})}
 
 
+AESTHETIC_BATCH = 32  # VBench's batch_size: the frames encoded together (it sets the matmul shapes)
+
+
+def aesthetic_quality(clip_model: torch.nn.Module, head: torch.nn.Module, chunks: Iterable[np.ndarray], *,
+                      device: str = "cpu") -> float | None:
+    """VBench's ``laion_aesthetic`` for one video given as (≤ 32, H, W, 3) uint8 chunks of its frames: each frame's
+    CLIP image embedding (float32, L2-normalised) through the LAION linear head, divided by 10, averaged over the
+    frames; None for a video without frames."""
+    scores = []
+    for frames in chunks:
+        x = clip_transform(frames).to(device)
+        with torch.no_grad():
+            feats = F.normalize(clip_model(x).to(torch.float32), dim=-1, p=2)
+            scores.append(head(feats).squeeze(dim=-1))
+    if not scores:
+        return None
+    return float(torch.mean(torch.cat(scores, dim=0) / 10, dim=0, keepdim=True).item())
+
+
+def aesthetic_head(device: str) -> tuple[torch.nn.Module, str, dict[str, Any]]:
+    """The imported LAION head (``nn.Linear(width, 1)``), its sha256 and record fields."""
+    state, sha, info = installed_weights("laion-aesthetic-l14")
+    head = torch.nn.Linear(int(state["weight"].shape[1]), 1)
+    head.load_state_dict(state)
+    return head.eval().to(device), sha, info
+
+
+def score_aesthetic(inputs: VideoInputs) -> dict[str, Score]:
+    """VBench aesthetic quality (CLIP ViT-L/14 + the LAION head) of every generated and ground-truth video: the
+    mean over the generated videos of each video's mean frame score; the ground truth's beside it."""
+    device = inputs.device
+    clip_model, clip_sha, info = load_network("clip-vit-l14", device)
+    head, head_sha, head_info = aesthetic_head(device)
+    if head.in_features != clip_model.proj.shape[1]:
+        raise MaceDanceError(f"weights 'laion-aesthetic-l14' take {head.in_features}-d embeddings, 'clip-vit-l14' gives "
+                             f"{clip_model.proj.shape[1]}-d")
+
+    def extract(path: Path) -> np.ndarray:
+        v = aesthetic_quality(clip_model, head, chunks(path, AESTHETIC_BATCH), device=device)
+        if v is None:
+            raise MaceDanceError(f"{path}: no frames")
+        return np.array([v])
+
+    feats = set_features(inputs.pred, inputs.gt, "aesthetic-quality", ("aesthetic-quality", clip_sha, head_sha, VBENCH_REF), extract,
+                         inputs.skipped, inputs.progress)
+    pred, gt = feats["pred"], feats["gt"]
+
+    def mean(rows: dict[str, np.ndarray]) -> float | None:
+        return float(np.mean([r[0] for r in rows.values()])) if rows else None
+
+    v = mean(pred)
+    return {"aesthetic-quality": Score(v, None if v is not None else "no generated video with frames", len(pred),
+                                       info | {"head_weights": head_info["weights"], "head_weights_sha256": head_sha,
+                                               "gt_value": mean(gt), "n_gt": len(gt), "definition": VBENCH_REF,
+                                               "aggregate": "mean over videos of the mean frame score / 10",
+                                               "per_video": {k: float(r[0]) for k, r in pred.items()},
+                                               "gt_per_video": {k: float(r[0]) for k, r in gt.items()}})}
+
+
 _NETWORKS = (("subject-consistency", "dino-vitb16"), ("background-consistency", "clip-vit-b32"), ("motion-smoothness", "amt-s"))
 METRICS = (
     *(VideoMetric(metric, "vbench", ("sets",), (name,), partial(score_vbench, metric, name)) for metric, name in _NETWORKS),
+    VideoMetric("aesthetic-quality", "vbench", ("sets",), ("clip-vit-l14", "laion-aesthetic-l14"), score_aesthetic),
     VideoMetric("temporal-flickering", "vbench", ("videos",), (), score_flickering),
 )

@@ -175,6 +175,9 @@ def _convert_dino(raw: bytes, source: str) -> dict[str, Any]:
 
 
 CLIP_VIT_B32_SHA256 = "40d365715913c9da98579312b702a82c18be219cc2a73407c4526f58eba950af"  # in OpenAI's download URL
+CLIP_VIT_L14_SHA256 = "b8cca3fd41ae0c99ba7e8951adf17d267cdb84cd88be6f7c2e0eca1737a03836"  # in OpenAI's download URL
+#: OpenAI's ViT-L/14 image tower (``clip_config`` of its state dict)
+CLIP_VIT_L14 = {"width": 1024, "layers": 24, "heads": 16, "patch": 14, "grid": 16, "out": 768}
 
 
 def _convert_clip(raw: bytes, source: str) -> dict[str, Any]:
@@ -186,6 +189,14 @@ def _convert_clip(raw: bytes, source: str) -> dict[str, Any]:
     return {k: v.half().float() if k.endswith(CLIP_FP16) else v for k, v in state.items()}
 
 
+def _convert_aesthetic(raw: bytes, source: str) -> dict[str, Any]:
+    """LAION's ``sa_0_4_vit_l_14_linear.pth``: the state dict of ``nn.Linear(768, 1)`` (any input width is accepted,
+    for tests; it must equal the CLIP embedding's)."""
+    state = user_state(raw, source)
+    return sized_state(state, source, "LAION aesthetic linear head", lambda s: {"width": int(s["weight"].shape[1])},
+                       lambda width=768: nn.Linear(width, 1))
+
+
 WEIGHTS = register_weights(
     WeightSpec("dino-vitb16", "DINO ViT-B/16 (self-supervised, ImageNet), class token: VBench subject consistency",
                "Apache-2.0 (facebookresearch/dino)", "facebookresearch/dino release dino_vitbase16_pretrain (user-supplied; "
@@ -194,4 +205,12 @@ WEIGHTS = register_weights(
                "MIT (openai/CLIP)", "OpenAI's CLIP release ViT-B-32.pt, a TorchScript archive read without running it "
                "(user-supplied; the file VBench's clip.load uses)", "", "", "ViT-B-32.pt", None, _convert_clip,
                CLIP_VIT_B32_SHA256),
+    WeightSpec("clip-vit-l14", "OpenAI CLIP ViT-L/14 image encoder (768-d): VBench aesthetic quality",
+               "MIT (openai/CLIP)", "OpenAI's CLIP release ViT-L-14.pt, a TorchScript archive read without running it "
+               "(user-supplied; the file VBench's clip.load('ViT-L/14') uses)", "", "", "ViT-L-14.pt", None, _convert_clip,
+               CLIP_VIT_L14_SHA256),
+    WeightSpec("laion-aesthetic-l14", "LAION aesthetic predictor: a linear head on normalised CLIP ViT-L/14 embeddings "
+               "(VBench aesthetic quality)", "MIT (LAION-AI/aesthetic-predictor)",
+               "LAION-AI/aesthetic-predictor sa_0_4_vit_l_14_linear.pth (user-supplied; the file VBench downloads)", "", "",
+               "sa_0_4_vit_l_14_linear.pth", None, _convert_aesthetic),
 )
