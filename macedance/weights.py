@@ -52,7 +52,7 @@ def _is_torchscript(raw: bytes) -> bool:
 def user_state(raw: bytes, source: str) -> dict[str, Any]:
     """A user-supplied torch state dict: ``torch.load(weights_only=True)``, else (TorchScript archives such as
     OpenAI's CLIP file, checkpoints carrying ``argparse`` args or numpy values) the restricted archive reader;
-    a ``{"state_dict" | "model" | "module": …}`` wrapper and DataParallel's ``module.`` prefixes are removed."""
+    a ``{"state_dict" | "model" | "module" | "params": …}`` wrapper and DataParallel's ``module.`` prefixes are removed."""
     import torch
 
     from macedance.safe_pickle import load_torch_archive
@@ -68,7 +68,7 @@ def user_state(raw: bytes, source: str) -> dict[str, Any]:
             raise
         except DataFormatError:
             raise DataFormatError(f"{source}: not a torch state dict ({type(exc).__name__}: {str(exc)[:200]})") from None
-    for wrapper in ("state_dict", "model", "module"):
+    for wrapper in ("state_dict", "model", "module", "params"):  # "params": pyiqa's checkpoints
         if isinstance(state, dict) and isinstance(state.get(wrapper), dict):
             state = state[wrapper]
             break
@@ -135,7 +135,7 @@ _REGISTRY: dict[str, WeightSpec] = {}
 # Modules with a WEIGHTS tuple, in `weights list` order; imported in this order by all_weights (in a fresh process
 # the registry, and so its error messages, lists the names in the same order). Named here, never imported statically.
 DECLARING_MODULES = tuple(f"macedance.metrics.video.{m}" for m in ("i3d", "lpips", "inception", "identity", "resnet3d", "vit", "amt",
-                                                                    "videomae")) + ("macedance.methods.official.weights", "macedance.music.jukebox")
+                                                                    "videomae", "musiq")) + ("macedance.methods.official.weights", "macedance.music.jukebox")
 
 
 def all_weights() -> dict[str, WeightSpec]:

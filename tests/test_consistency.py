@@ -29,10 +29,12 @@ from vbench_fixtures import (
     TINY_CLIP,
     TINY_CLIP_L,
     TINY_DINO,
+    TINY_MUSIQ,
     TINY_VIDEOMAE,
     aesthetic_videos,
     amt_videos,
     consistency_videos,
+    imaging_videos,
     moving_frames,
     openai_clip_shapes,
     random_weights,
@@ -189,6 +191,73 @@ def test_eval_video_aesthetic_quality_cli(tmp_path):
     assert s["n"] == 2 and set(d["per_video"]) == {"clip0", "clip1"} and len(d["gt_per_video"]) == 2
     assert s["value"] == pytest.approx(np.mean(list(d["per_video"].values())), rel=1e-12) and 0 < d["gt_value"] < 1
     assert len(d["weights_sha256"]) == len(d["head_weights_sha256"]) == 64 and d["definition"].startswith("Vchitect/VBench@")
+
+
+def _musiq(tmp_path: Path) -> Path:
+    """The oracle's tiny MUSIQ weights (head bias + 50: scores ~50, SPAQ's 0–100 scale), in pyiqa's ``params`` wrapper."""
+    from macedance.metrics.video.musiq import MUSIQ
+
+    cfg = {k: v for k, v in TINY_MUSIQ.items()}
+    shapes = _shapes(MUSIQ, **cfg)
+    state = random_weights(shapes, seed=31)
+    state["head.bias"] = state["head.bias"] + 50
+    src = tmp_path / "musiq_spaq_ckpt-358bb6af.pth"
+    torch.save({"params": state}, src)
+    return src
+
+
+def test_imaging_quality_equals_vbench_on_random_weights(tmp_path):
+    """VBench's ``technical_quality`` (tests/parity/vbench_imaging_random.json: VBench@45e79ec, "longer" mode, with
+    pyiqa@01ae427's MUSIQ at tiny transformer sizes — stem, 32-px patches, scales 224/384/original, hashed 10×10
+    positions as released) on a 60×80 video and a 300×600 one (resized to 256×512). Same ops in the same order:
+    bit-identical here; 1e-6 relative leaves room for other kernels' summation order (scores ~50, ~1e-7 per op)."""
+    from macedance.metrics.video.networks import load_network
+    from macedance.metrics.video.vbench import imaging_quality
+
+    ref = json.loads((PARITY / "vbench_imaging_random.json").read_text())
+    _import("musiq-spaq", _musiq(tmp_path))
+    model, _, info = load_network("musiq-spaq", "cpu")
+    assert info["architecture"]["hidden"] == 48 and info["architecture_published"] is False
+    per = {stem: imaging_quality(model, list(frames)) for stem, frames in imaging_videos().items()}
+    for stem, v in per.items():
+        assert _rel(v, ref["per_video"][stem]) < 1e-6, (stem, v, ref["per_video"][stem])
+    assert _rel(sum(per.values()) / len(per) / 100.0, ref["imaging_quality"]) < 1e-6
+    assert imaging_quality(model, []) is None
+
+
+def test_eval_video_imaging_quality_cli(tmp_path):
+    """``eval video --metrics imaging-quality``: the missing weight names its import command; the record holds the
+    generated and ground-truth values on VBench's 0–1 scale with per-video values."""
+    _write(tmp_path / "gt", range(10, 12))
+    _write(tmp_path / "pred", range(20, 22))
+    args = ["eval", "video", "--pred", str(tmp_path / "pred"), "--gt", str(tmp_path / "gt"), "--metrics", "imaging-quality"]
+    r = runner.invoke(app, args)
+    assert r.exit_code == 2 and "macedance weights import musiq-spaq FILE" in r.stderr
+    _import("musiq-spaq", _musiq(tmp_path))
+    out = tmp_path / "r.json"
+    r = runner.invoke(app, args + ["--json", str(out)])
+    assert r.exit_code == 0, r.output
+    s = json.loads(out.read_text())["scores"]["imaging-quality"]
+    d = s["details"]
+    assert s["n"] == 2 and set(d["per_video"]) == {"clip0", "clip1"} and 0.3 < s["value"] < 0.7 and 0.3 < d["gt_value"] < 0.7
+    assert s["value"] == pytest.approx(np.mean(list(d["per_video"].values())), rel=1e-12)
+
+
+def test_musiq_full_size_layout_and_refusals(tmp_path):
+    """The full-size network (hidden 384, 14 blocks, 6 heads, 3 scales, SPAQ's one-value head) builds from its own
+    state dict's sizes: 248 tensors, 27,125,825 parameters — the keys and shapes of pyiqa@01ae427's
+    ``MUSIQ(pretrained=False)``, compared outside the project (/work/oracle/pyiqa); a checkpoint of another
+    network is refused."""
+    from macedance.metrics.video.musiq import MUSIQ, musiq_config
+
+    with torch.device("meta"):
+        full = MUSIQ()
+    state = full.state_dict()
+    assert musiq_config(state) == {"hidden": 384, "mlp_dim": 1152, "layers": 14, "scales": 3, "grid": 10, "classes": 1, "heads": 6}
+    assert len(state) == 248 and sum(v.numel() for v in state.values()) == 27_125_825
+    torch.save({"params": {"conv_root.weight": torch.zeros(64, 3, 7, 7)}}, tmp_path / "bad.pth")
+    r = runner.invoke(app, ["weights", "import", "musiq-spaq", str(tmp_path / "bad.pth")])
+    assert r.exit_code == 2 and "MUSIQ" in r.stderr
 
 
 def test_motion_smoothness_equals_vbench_on_random_weights(tmp_path):

@@ -128,7 +128,7 @@ def test_weight_entries_are_declared_by_their_networks_and_pinned() -> None:
               ("arcface-onnx", "w600k_r50.onnx", None), ("resnet3d-50-kinetics", "resnet-50-kinetics.pth", None),
               ("dino-vitb16", "dino_vitbase16_pretrain.pth", None), ("clip-vit-b32", "ViT-B-32.pt", None),
               ("clip-vit-l14", "ViT-L-14.pt", None), ("laion-aesthetic-l14", "sa_0_4_vit_l_14_linear.pth", None), ("amt-s", "amt-s.pth", None),
-              ("videomae-v2-g-ssv2", "vit_g_hybrid_pt_1200e_ssv2_ft.pth", None),
+              ("videomae-v2-g-ssv2", "vit_g_hybrid_pt_1200e_ssv2_ft.pth", None), ("musiq-spaq", "musiq_spaq_ckpt-358bb6af.pth", None),
               ("mace-dance-motion", "Expert-Motion.7z (or the train-3750.pt inside)", None), ("edge", "checkpoint.pt", None),
               ("finenet", "train-2000.pt", None), ("jukebox-vqvae", "vqvae.pth.tar", None),
               ("jukebox-prior", "prior_level_2.pth.tar", None)]

@@ -87,6 +87,15 @@ def aesthetic_videos() -> dict[str, np.ndarray]:
     return {"a0": moving_frames(seed=0, t=9), "a1": moving_frames(seed=1, t=6), "a2": moving_frames(seed=7, t=40)}
 
 
+TINY_MUSIQ = {"hidden": 48, "mlp_dim": 64, "heads": 6, "layers": 2}  # 6 heads as released (not visible in the shapes)
+
+
+def imaging_videos() -> dict[str, np.ndarray]:
+    """The imaging-quality parity videos: 3 frames of 60×80 (no resize), 2 frames of 300×600 (VBench's "longer"
+    mode resizes it to 256×512) — both smaller than 384 on some side, so every MUSIQ scale pads or cuts."""
+    return {"i0": moving_frames(seed=3, t=3), "i1": moving_frames(seed=4, t=2, h=300, w=600)}
+
+
 def amt_videos() -> dict[str, np.ndarray]:
     """The AMT-S parity videos (5, 4 and 3 frames of 120×136: padded to 128×144; AMT's 4-level correlation
     pyramid needs ≥ 128 padded pixels per side)."""

@@ -95,6 +95,8 @@ _SPECS = [
                "VBench: 1 − mean |frame interpolated by AMT-S − real frame| / 255"),
     MetricSpec("aesthetic-quality", "aesthetic quality", "higher", (-math.inf, math.inf), "",
                "VBench: LAION aesthetic score of each frame's CLIP ViT-L/14 embedding / 10, averaged (typically 0.3–0.7)"),
+    MetricSpec("imaging-quality", "imaging quality", "higher", (-math.inf, math.inf), "",
+               "VBench: MUSIQ (SPAQ) score of each frame, averaged, / 100 (typically 0.4–0.7)"),
     MetricSpec("temporal-flickering", "temporal flickering", "higher", (0.0, 1.0), "",
                "VBench: 1 − mean absolute difference of consecutive frames / 255"),
 ]

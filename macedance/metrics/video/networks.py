@@ -23,12 +23,13 @@ def load_network(name: str, device: str) -> tuple[torch.nn.Module, str, dict[str
     """An imported feature network (sizes read from its state dict), its weights' sha256 and record fields;
     ``architecture`` says whether the sizes are the published network's."""
     from macedance.metrics.video.amt import AMTS
+    from macedance.metrics.video.musiq import MUSIQ, musiq_config
     from macedance.metrics.video.videomae import VideoMAEv2, videomae_config
     from macedance.metrics.video.vit import CLIP_VIT_L14, ClipVisual, DinoViT, clip_config, dino_config
 
     build, config = {"dino-vitb16": (DinoViT, dino_config), "clip-vit-b32": (ClipVisual, clip_config),
                      "clip-vit-l14": (ClipVisual, clip_config), "videomae-v2-g-ssv2": (VideoMAEv2, videomae_config),
-                     "amt-s": (AMTS, lambda _: {})}[name]
+                     "amt-s": (AMTS, lambda _: {}), "musiq-spaq": (MUSIQ, musiq_config)}[name]
     state, sha, info = installed_weights(name)
     cfg = config(state)
     with torch.device("meta"):  # the published sizes: each class's defaults (ViT-L/14: its own)

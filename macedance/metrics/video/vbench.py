@@ -1,7 +1,7 @@
 """VBench's no-reference metrics of the generated videos, with the ground truth's value beside them: subject
 and background consistency (DINO / CLIP features, :mod:`~macedance.metrics.video.consistency`), motion
-smoothness (AMT-S), aesthetic quality (CLIP ViT-L/14 + LAION's linear head) and temporal flickering, as defined
-at :data:`VBENCH_REF`."""
+smoothness (AMT-S), aesthetic quality (CLIP ViT-L/14 + LAION's linear head), imaging quality (MUSIQ-SPAQ) and
+temporal flickering, as defined at :data:`VBENCH_REF`."""
 
 from __future__ import annotations
 
@@ -145,9 +145,61 @@ def score_aesthetic(inputs: VideoInputs) -> dict[str, Score]:
                                                "gt_per_video": {k: float(r[0]) for k, r in gt.items()}})}
 
 
+IMAGING_MAX_SIDE = 512  # VBench's "longer" preprocessing: frames whose longer side exceeds it are resized to it
+
+
+def imaging_quality(model: torch.nn.Module, frames: Iterable[np.ndarray], *, device: str = "cpu") -> float | None:
+    """VBench's ``technical_quality`` (mode "longer") for one video: each (H, W, 3) uint8 frame as float, bilinearly
+    resized (no antialias) to a longer side of 512 when larger, / 255, scored by MUSIQ (0–100); the mean over
+    frames (None without frames)."""
+    from torchvision.transforms import functional as TF
+
+    acc, n = 0.0, 0
+    for frame in frames:
+        x = torch.Tensor(np.asarray(frame)[None]).permute(0, 3, 1, 2)  # as VBench's load_video: float32 (1, C, H, W)
+        h, w = x.shape[-2:]
+        if max(h, w) > IMAGING_MAX_SIDE:
+            scale = IMAGING_MAX_SIDE / max(h, w)
+            x = TF.resize(x, [int(scale * h), int(scale * w)], antialias=False)
+        with torch.no_grad():
+            acc += float(model((x / 255.0).to(device)))
+        n += 1
+    return acc / n if n else None
+
+
+def score_imaging(inputs: VideoInputs) -> dict[str, Score]:
+    """VBench imaging quality (MUSIQ-SPAQ) of every generated and ground-truth video: the mean over videos of each
+    video's mean frame score, / 100 (per-video values on the same 0–1 scale); the ground truth's beside it."""
+    from macedance.io.video import iter_frames
+
+    model, sha, info = load_network("musiq-spaq", inputs.device)
+
+    def extract(path: Path) -> np.ndarray:
+        v = imaging_quality(model, iter_frames(path), device=inputs.device)
+        if v is None:
+            raise MaceDanceError(f"{path}: no frames")
+        return np.array([v])
+
+    feats = set_features(inputs.pred, inputs.gt, "imaging-quality", ("imaging-quality", sha, VBENCH_REF, "longer"), extract,
+                         inputs.skipped, inputs.progress)
+    pred, gt = feats["pred"], feats["gt"]
+
+    def mean(rows: dict[str, np.ndarray]) -> float | None:
+        return float(sum(r[0] for r in rows.values()) / len(rows) / 100.0) if rows else None
+
+    v = mean(pred)
+    return {"imaging-quality": Score(v, None if v is not None else "no generated video with frames", len(pred),
+                                     info | {"gt_value": mean(gt), "n_gt": len(gt), "definition": VBENCH_REF,
+                                             "preprocessing": "longer side ≤ 512 (bilinear, no antialias), / 255",
+                                             "aggregate": "mean over videos of the mean frame score, / 100",
+                                             "per_video": {k: float(r[0]) / 100.0 for k, r in pred.items()},
+                                             "gt_per_video": {k: float(r[0]) / 100.0 for k, r in gt.items()}})}
+
+
 _NETWORKS = (("subject-consistency", "dino-vitb16"), ("background-consistency", "clip-vit-b32"), ("motion-smoothness", "amt-s"))
 METRICS = (
     *(VideoMetric(metric, "vbench", ("sets",), (name,), partial(score_vbench, metric, name)) for metric, name in _NETWORKS),
     VideoMetric("aesthetic-quality", "vbench", ("sets",), ("clip-vit-l14", "laion-aesthetic-l14"), score_aesthetic),
+    VideoMetric("imaging-quality", "vbench", ("sets",), ("musiq-spaq",), score_imaging),
     VideoMetric("temporal-flickering", "vbench", ("videos",), (), score_flickering),
 )
