@@ -3,7 +3,10 @@ depend on them), as ``macedance eval video`` runs them, side by side on one devi
 
 * DINO ViT-B/16 (subject consistency): frames/s on 224×398 inputs (a 16:9 frame with its shorter side
   at 224, as VBench feeds DINO), batches of ``--frames`` frames.
-* CLIP ViT-B/32 (background consistency): frames/s on 224×224 crops.
+* CLIP ViT-B/32 (background consistency) and ViT-L/14 (aesthetic quality; the LAION head is one dot product):
+  frames/s on 224×224 crops.
+* MUSIQ (imaging quality): frames/s on 288×512 frames (16:9 at VBench's longer side 512), one frame per call as
+  VBench scores them (patches at 224, 384 and the original resolution).
 * AMT-S (motion smoothness): interpolated frames/s at 256×448 (a 16:9 frame padded to multiples of 16).
 * VideoMAE-v2 ViT-g/14 (cd-FVD): videos/s on 16×224×224 clips, batches of ``--videos`` (``--videomae``;
   about 4 TFLOP per clip: on a 2-core CPU minutes per clip).
@@ -19,8 +22,9 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from macedance.metrics.video.amt import AMTS
+from macedance.metrics.video.musiq import MUSIQ
 from macedance.metrics.video.videomae import VideoMAEv2, sinusoid_table
-from macedance.metrics.video.vit import ClipVisual, DinoViT
+from macedance.metrics.video.vit import CLIP_VIT_L14, ClipVisual, DinoViT
 
 from _timing import best_time
 
@@ -53,7 +57,8 @@ def main() -> None:
           f"{', bf16 autocast' if a.half and gpu else ''}")
     print(f"{'network':<28}{'input':<22}{'batch':>6}{'GFLOP/item':>12}{'s/batch':>9}{'items/s':>9}{'TFLOP/s':>9}")
     cases = [("DINO ViT-B/16", DinoViT(), (nf, 3, 224, 398), "frames"), ("CLIP ViT-B/32", ClipVisual(), (nf, 3, 224, 224), "frames"),
-             ("AMT-S", AMTS(), (nf, 3, 256, 448), "frames")]
+             ("CLIP ViT-L/14", ClipVisual(**CLIP_VIT_L14), (nf, 3, 224, 224), "frames"),
+             ("AMT-S", AMTS(), (nf, 3, 256, 448), "frames"), ("MUSIQ (SPAQ)", MUSIQ(), (1, 3, 288, 512), "frames")]
     if a.videomae:
         with torch.device("meta"):
             cases.append(("VideoMAE-v2 ViT-g/14", VideoMAEv2(), (nv, 3, 16, 224, 224), "videos"))
