@@ -203,6 +203,33 @@ def test_boards_separate_versions_and_keep_missing_missing():
     assert ",gamma,2.0,,," in csv[2]  # missing stays empty, never 0
 
 
+def test_ground_truth_is_an_unranked_reference_row():
+    """The ground truth's values (``<metric>_gt`` scores; for video metrics ``details.gt_value``) become one unranked
+    row above the ranked ones in every output, not columns; records that disagree on them give no row but a note."""
+    a, b = _good_record(), _good_record()
+    b["method"]["name"] = "beta"
+    b["scores"]["fid_k"] = {"value": 1.0, "ci95": None, "n": 5}
+    for r in (a, b):
+        r["scores"]["div_k_gt"] = {"value": 9.5, "n": 5}
+        r["scores"]["div_k"] = {"value": 8.0, "n": 5}
+    a["scores"]["bas"] = {"value": 0.2, "n": 5, "details": {"gt_value": 0.25}}
+    board = build_boards([a, b])[0]
+    assert "div_k_gt" not in board.metrics and board.reference == {"method": "ground truth", "scores": {"div_k": {"value": 9.5},
+                                                                                                         "bas": {"value": 0.25}}}
+    md = markdown(board)
+    ref_line = next(line for line in md.splitlines() if "*ground truth*" in line)
+    assert ref_line.startswith("| | *ground truth* |") and "9.5" in ref_line and "0.25" in ref_line and "—" in ref_line  # no FID of the GT
+    assert md.index("*ground truth*") < md.index("| 1 | beta |")
+    csv = csv_text(board).splitlines()
+    assert "div_k_gt" not in csv[0] and csv[1].split(",")[3] == "ground truth" and csv[2].split(",")[3] == "beta"
+    page = html_page([board])
+    assert page.index("<tbody class='reference'>") < page.index("<em>ground truth</em>") < page.index(">beta<")
+    assert "t.tBodies[t.tBodies.length-1]" in page  # sorting moves the method rows only
+    b["scores"]["div_k_gt"]["value"] = 7.0
+    board = build_boards([a, b])[0]
+    assert board.reference is None and "disagree on the ground truth's div_k (9.5 vs 7" in markdown(board)
+
+
 def test_board_build_cli(tmp_path):
     for i, r in enumerate(_records()):
         (tmp_path / f"r{i}.json").write_text(json.dumps(r))
@@ -229,7 +256,10 @@ def _chromium():
 
 
 def test_html_page_in_headless_chromium(tmp_path):
-    files = write_site(build_boards(_records()), tmp_path / "site")
+    records = _records()
+    for r in records[:3]:  # the version-1 board gets a ground-truth row; sorting must leave it on top
+        r["scores"]["div_k_gt"] = {"value": 9.5, "n": 5}
+    files = write_site(build_boards(records), tmp_path / "site")
     driver = _chromium()
     try:
         from selenium.webdriver.common.by import By
@@ -239,9 +269,12 @@ def test_html_page_in_headless_chromium(tmp_path):
         table = driver.find_element(By.ID, "table-1")
 
         def methods() -> list[str]:
-            return [row.find_elements(By.TAG_NAME, "td")[1].text for row in table.find_elements(By.CSS_SELECTOR, "tbody tr")]
+            return [row.find_elements(By.TAG_NAME, "td")[1].text for row in table.find_elements(By.CSS_SELECTOR, "tbody:not(.reference) tr")]
 
-        assert methods() == ["beta", "gamma", "alpha"]
+        def first_row() -> str:
+            return table.find_elements(By.CSS_SELECTOR, "tbody tr")[0].find_elements(By.TAG_NAME, "td")[1].text
+
+        assert methods() == ["beta", "gamma", "alpha"] and first_row() == "ground truth"
         headers = table.find_elements(By.TAG_NAME, "th")
         headers[1].click()  # sort by method name, ascending
         assert methods() == ["alpha", "beta", "gamma"]
@@ -252,6 +285,7 @@ def test_html_page_in_headless_chromium(tmp_path):
         assert methods()[0] == "alpha" and set(methods()[1:]) == {"beta", "gamma"}
         headers[bas].click()  # descending: missing values still last
         assert methods()[0] == "alpha" and set(methods()[1:]) == {"beta", "gamma"}
+        assert first_row() == "ground truth"  # never sorted with the methods
         assert driver.find_elements(By.CSS_SELECTOR, "svg.plot") and driver.find_elements(By.CSS_SELECTOR, "svg.ci")
         png = tmp_path / "board.png"
         assert driver.save_screenshot(str(png)) and png.stat().st_size > 5000

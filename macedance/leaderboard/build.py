@@ -27,6 +27,10 @@ class Board:
     main_score: str
     metrics: list[str]
     rows: list[dict[str, Any]] = field(default_factory=list)  # {"method", "version", "scores", "source", ...}
+    # the ground truth's own values (``<metric>_gt`` scores, or a score's ``details.gt_value``): an unranked reference
+    # row, as the papers' tables have; None when no record has them or records disagree (see ``reference_note``)
+    reference: dict[str, Any] | None = None
+    reference_note: str = ""
 
     @property
     def title(self) -> str:
@@ -60,8 +64,41 @@ def load_records(paths: list[Path]) -> tuple[list[dict[str, Any]], list[tuple[st
     return records, bad
 
 
+GROUND_TRUTH = "ground truth"
+
+
+def _ground_truth(scores: dict[str, Any]) -> dict[str, float]:
+    """The ground truth's values a record carries: ``<metric>_gt`` scores and ``details.gt_value`` of a score."""
+    out: dict[str, float] = {}
+    for k, s in scores.items():
+        if k.endswith("_gt") and known_metric(k.removesuffix("_gt")) and (s or {}).get("value") is not None:
+            out[k.removesuffix("_gt")] = float(s["value"])
+        elif not k.endswith("_gt") and isinstance((s or {}).get("details"), dict) and s["details"].get("gt_value") is not None:
+            out[k] = float(s["details"]["gt_value"])
+    return out
+
+
+def _reference(board: Board, values: list[dict[str, float]]) -> None:
+    """Set the board's reference row when its records agree on the ground truth's values (1e-9 relative: the same
+    test set scored by the same preset gives the same numbers)."""
+    values = [v for v in values if v]
+    if not values:
+        return
+    merged: dict[str, float] = {}
+    for v in values:
+        for m, x in v.items():
+            if m in merged and not math.isclose(merged[m], x, rel_tol=1e-9, abs_tol=1e-12):
+                board.reference_note = (f"no ground-truth row: records disagree on the ground truth's {m} "
+                                        f"({merged[m]:.6g} vs {x:.6g}; different test sets?)")
+                return
+            merged[m] = x
+    board.reference = {"method": GROUND_TRUTH, "scores": {m: {"value": x} for m, x in merged.items()}}
+
+
 def build_boards(records: list[dict[str, Any]], merge_presets: bool = False) -> list[Board]:
-    """One board per (task, task version, preset hash) — or per (task, version) with ``merge_presets``."""
+    """One board per (task, task version, preset hash) — or per (task, version) with ``merge_presets``. The ground
+    truth's values (``<metric>_gt``) become an unranked reference row, not columns."""
+    truths: dict[tuple[str, ...], list[dict[str, float]]] = {}
     boards: dict[tuple[str, ...], Board] = {}
     for r in records:
         t = r["task"]
@@ -69,8 +106,9 @@ def build_boards(records: list[dict[str, Any]], merge_presets: bool = False) -> 
         board = boards.get(key)
         if board is None:
             board = boards[key] = Board(t["name"], t["version"], t["preset"], t["preset_hash"], t["main_score"], [])
+        truths.setdefault(key, []).append(_ground_truth(r["scores"]))
         for m in r["scores"]:
-            if m not in board.metrics:
+            if m not in board.metrics and not (m.endswith("_gt") and known_metric(m.removesuffix("_gt"))):
                 board.metrics.append(m)
         row = {"method": r["method"]["name"], "version": r["method"].get("version", ""), "scores": r["scores"],
                "source": r.get("_source", ""), "created": r.get("provenance", {}).get("created", "")}
@@ -79,8 +117,9 @@ def build_boards(records: list[dict[str, Any]], merge_presets: bool = False) -> 
             row["note"] = str(note)
         board.rows.append(row)
     order = list(METRICS)
-    for b in boards.values():
+    for key, b in boards.items():
         b.metrics.sort(key=lambda m: order.index(m) if m in order else len(order))
+        _reference(b, truths[key])
     return sorted(boards.values(), key=lambda b: (b.task, b.version, b.preset))
 
 

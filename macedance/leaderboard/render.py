@@ -40,6 +40,9 @@ def terminal_table(board: Board) -> Any:
     t.add_column("method", no_wrap=True)
     for m in board.metrics:
         t.add_column(_label(m) + _arrow(m), justify="right", no_wrap=True)
+    if board.reference:
+        t.add_row("", f"[italic]{board.reference['method']}[/italic]",
+                  *(fmt_value(board.reference["scores"].get(m, {}).get("value"), 3) for m in board.metrics), end_section=True)
     for i, r in enumerate(board.sorted_rows(), 1):
         t.add_row(str(i), r["method"], *(fmt_value(r["scores"].get(m, {}).get("value"), 3) for m in board.metrics))
     return t
@@ -48,10 +51,15 @@ def terminal_table(board: Board) -> Any:
 def markdown(board: Board) -> str:
     head = ["#", "method"] + [_label(m) + _arrow(m) for m in board.metrics]
     lines = [f"### {board.title}", "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    if board.reference:
+        lines.append("| | *" + board.reference["method"] + "* | " + " | ".join(_cell(board.reference["scores"].get(m)) for m in board.metrics) + " |")
     for i, r in enumerate(board.sorted_rows(), 1):
         lines.append("| " + " | ".join([str(i), r["method"]] + [_cell(r["scores"].get(m)) for m in board.metrics]) + " |")
     lines.append("")
-    lines.append(f"Sorted by {_label(board.main_score)}; brackets: bootstrap 95 % interval over clips; — = missing or undefined.")
+    lines.append(f"Sorted by {_label(board.main_score)}; brackets: bootstrap 95 % interval over clips; — = missing or undefined"
+                 + ("; *ground truth*: the test set's own values (unranked)." if board.reference else "."))
+    if board.reference_note:
+        lines.append(f"\n{board.reference_note}.")
     lines += [f"\n- {r['method']}: {r['note']}" for r in board.sorted_rows() if r.get("note")]
     return "\n".join(lines) + "\n"
 
@@ -60,7 +68,7 @@ def csv_text(board: Board) -> str:
     buf = io.StringIO()
     w = csv.writer(buf)
     w.writerow(["task", "version", "preset", "method"] + [x for m in board.metrics for x in (m, f"{m}_ci_low", f"{m}_ci_high")])
-    for r in board.sorted_rows():
+    for r in ([board.reference] if board.reference else []) + board.sorted_rows():
         row = [board.task, board.version, board.preset, r["method"]]
         for m in board.metrics:
             s = r["scores"].get(m) or {}
@@ -122,7 +130,7 @@ td.m,th.m{text-align:left}td.missing{color:#999}.ci rect{fill:#9bbbe0}.ci line{s
 
 _SCRIPT = """document.querySelectorAll('table.board').forEach(function(t){
  t.querySelectorAll('th').forEach(function(th,col){th.addEventListener('click',function(){
-  var body=t.tBodies[0],rows=Array.from(body.rows),asc=!th.classList.contains('sorted-asc');
+  var body=t.tBodies[t.tBodies.length-1],rows=Array.from(body.rows),asc=!th.classList.contains('sorted-asc');
   t.querySelectorAll('th').forEach(function(h){h.classList.remove('sorted-asc','sorted-desc')});
   th.classList.add(asc?'sorted-asc':'sorted-desc');
   rows.sort(function(a,b){var x=a.cells[col].dataset.v,y=b.cells[col].dataset.v;
@@ -142,7 +150,13 @@ def html_page(boards: list[Board], title: str = "macedance leaderboard") -> str:
         out.append(f"<h2 id='board-{bi}'>{html.escape(b.title)}</h2>")
         out.append(f"<table class='board' id='table-{bi}'><thead><tr><th>#</th><th class='m'>method</th>")
         out += [f"<th>{html.escape(_label(m) + _arrow(m))}</th>" for m in b.metrics]
-        out.append("</tr></thead><tbody>")
+        out.append("</tr></thead>")
+        if b.reference:  # its own tbody, before the sorted one: clicking a column never moves it
+            ref = b.reference
+            out.append("<tbody class='reference'><tr><td></td><td class='m'><em>" + html.escape(ref["method"]) + "</em></td>"
+                       + "".join("<td class='missing'>—</td>" if (ref["scores"].get(m) or {}).get("value") is None
+                                 else f"<td>{fmt_value(ref['scores'][m]['value'])}</td>" for m in b.metrics) + "</tr></tbody>")
+        out.append("<tbody>")
         scale = {}
         for m in b.metrics:
             pts = [x for r in rows for x in ((r["scores"].get(m) or {}).get("ci95") or [])]
@@ -158,7 +172,9 @@ def html_page(boards: list[Board], title: str = "macedance leaderboard") -> str:
                     cells.append(f"<td data-v='{v!r}'>{fmt_value(v)}<br>{_ci_bar(s, *scale[m])}</td>")
             out.append("<tr>" + "".join(cells) + "</tr>")
         out.append("</tbody></table>")
-        out.append(f"<p class='note'>Main score: {html.escape(_label(b.main_score))}.</p>")
+        out.append(f"<p class='note'>Main score: {html.escape(_label(b.main_score))}."
+                   + (" <em>ground truth</em>: the test set's own values (unranked)." if b.reference else "")
+                   + (f" {html.escape(b.reference_note)}." if b.reference_note else "") + "</p>")
         out += [f"<p class='note'>{html.escape(r['method'])}: {html.escape(r['note'])}</p>" for r in rows if r.get("note")]
         out.append(_plot(b))
     out.append(f"<script>{_SCRIPT}</script></body></html>")
@@ -180,5 +196,6 @@ def write_site(boards: list[Board], out: Path) -> dict[str, Path]:
         files[f"csv:{b.title}"] = p
     with atomic_write(files["json"], "w") as f:
         json.dump([{"task": b.task, "version": b.version, "preset": b.preset, "preset_hash": b.preset_hash,
-                    "main_score": b.main_score, "metrics": b.metrics, "rows": b.sorted_rows()} for b in boards], f, indent=1)
+                    "main_score": b.main_score, "metrics": b.metrics, "rows": b.sorted_rows(), "reference": b.reference,
+                    "reference_note": b.reference_note} for b in boards], f, indent=1)
     return files
