@@ -210,8 +210,9 @@ def test_ground_truth_is_an_unranked_reference_row():
     b["method"]["name"] = "beta"
     b["scores"]["fid_k"] = {"value": 1.0, "ci95": None, "n": 5}
     for r in (a, b):
-        r["scores"]["div_k_gt"] = {"value": 9.5, "n": 5}
         r["scores"]["div_k"] = {"value": 8.0, "n": 5}
+    a["scores"]["div_k_gt"] = {"value": 9.5, "n": 5}  # as `eval motion --json` writes it
+    b["ground_truth_scores"] = {"div_k": {"value": 9.5, "n": 5}}  # as `bench run` writes it
     a["scores"]["bas"] = {"value": 0.2, "n": 5, "details": {"gt_value": 0.25}}
     board = build_boards([a, b])[0]
     assert "div_k_gt" not in board.metrics and board.reference == {"method": "ground truth", "scores": {"div_k": {"value": 9.5},
@@ -225,7 +226,7 @@ def test_ground_truth_is_an_unranked_reference_row():
     page = html_page([board])
     assert page.index("<tbody class='reference'>") < page.index("<em>ground truth</em>") < page.index(">beta<")
     assert "t.tBodies[t.tBodies.length-1]" in page  # sorting moves the method rows only
-    b["scores"]["div_k_gt"]["value"] = 7.0
+    b["ground_truth_scores"]["div_k"]["value"] = 7.0
     board = build_boards([a, b])[0]
     assert board.reference is None and "disagree on the ground truth's div_k (9.5 vs 7" in markdown(board)
 

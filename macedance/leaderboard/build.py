@@ -67,10 +67,12 @@ def load_records(paths: list[Path]) -> tuple[list[dict[str, Any]], list[tuple[st
 GROUND_TRUTH = "ground truth"
 
 
-def _ground_truth(scores: dict[str, Any]) -> dict[str, float]:
-    """The ground truth's values a record carries: ``<metric>_gt`` scores and ``details.gt_value`` of a score."""
-    out: dict[str, float] = {}
-    for k, s in scores.items():
+def _ground_truth(record: dict[str, Any]) -> dict[str, float]:
+    """The ground truth's values a record carries: its ``ground_truth_scores`` (``bench run``), ``<metric>_gt``
+    scores (``eval motion``) and ``details.gt_value`` of a score (video metrics)."""
+    out: dict[str, float] = {m: float(s["value"]) for m, s in (record.get("ground_truth_scores") or {}).items()
+                             if known_metric(m) and isinstance(s, dict) and s.get("value") is not None}
+    for k, s in record["scores"].items():
         if k.endswith("_gt") and known_metric(k.removesuffix("_gt")) and (s or {}).get("value") is not None:
             out[k.removesuffix("_gt")] = float(s["value"])
         elif not k.endswith("_gt") and isinstance((s or {}).get("details"), dict) and s["details"].get("gt_value") is not None:
@@ -97,7 +99,7 @@ def _reference(board: Board, values: list[dict[str, float]]) -> None:
 
 def build_boards(records: list[dict[str, Any]], merge_presets: bool = False) -> list[Board]:
     """One board per (task, task version, preset hash) — or per (task, version) with ``merge_presets``. The ground
-    truth's values (``<metric>_gt``) become an unranked reference row, not columns."""
+    truth's values (``ground_truth_scores``, ``<metric>_gt``) become an unranked reference row, not columns."""
     truths: dict[tuple[str, ...], list[dict[str, float]]] = {}
     boards: dict[tuple[str, ...], Board] = {}
     for r in records:
@@ -106,7 +108,7 @@ def build_boards(records: list[dict[str, Any]], merge_presets: bool = False) -> 
         board = boards.get(key)
         if board is None:
             board = boards[key] = Board(t["name"], t["version"], t["preset"], t["preset_hash"], t["main_score"], [])
-        truths.setdefault(key, []).append(_ground_truth(r["scores"]))
+        truths.setdefault(key, []).append(_ground_truth(r))
         for m in r["scores"]:
             if m not in board.metrics and not (m.endswith("_gt") and known_metric(m.removesuffix("_gt"))):
                 board.metrics.append(m)
