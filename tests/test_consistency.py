@@ -173,26 +173,6 @@ def test_aesthetic_quality_equals_vbench_on_random_weights(tmp_path):
     assert r.exit_code == 2 and "weight" in r.stderr
 
 
-def test_eval_video_aesthetic_quality_cli(tmp_path):
-    """``eval video --metrics aesthetic-quality``: missing weights name the import command; the record holds the
-    generated and ground-truth values, per-video scores and both weights' sha256."""
-    _write(tmp_path / "gt", range(10, 12))
-    _write(tmp_path / "pred", range(20, 22))
-    args = ["eval", "video", "--pred", str(tmp_path / "pred"), "--gt", str(tmp_path / "gt"), "--metrics", "aesthetic-quality"]
-    r = runner.invoke(app, args)
-    assert r.exit_code == 2 and "macedance weights import clip-vit-l14 FILE" in r.stderr
-    _import("clip-vit-l14", _clip_l(tmp_path))
-    _import("laion-aesthetic-l14", _aesthetic_head(tmp_path))
-    out = tmp_path / "r.json"
-    r = runner.invoke(app, args + ["--json", str(out)])
-    assert r.exit_code == 0, r.output
-    s = json.loads(out.read_text())["scores"]["aesthetic-quality"]
-    d = s["details"]
-    assert s["n"] == 2 and set(d["per_video"]) == {"clip0", "clip1"} and len(d["gt_per_video"]) == 2
-    assert s["value"] == pytest.approx(np.mean(list(d["per_video"].values())), rel=1e-12) and 0 < d["gt_value"] < 1
-    assert len(d["weights_sha256"]) == len(d["head_weights_sha256"]) == 64 and d["definition"].startswith("Vchitect/VBench@")
-
-
 def _musiq(tmp_path: Path) -> Path:
     """The oracle's tiny MUSIQ weights (head bias + 50: scores ~50, SPAQ's 0–100 scale), in pyiqa's ``params`` wrapper."""
     from macedance.metrics.video.musiq import MUSIQ
@@ -225,22 +205,28 @@ def test_imaging_quality_equals_vbench_on_random_weights(tmp_path):
     assert imaging_quality(model, []) is None
 
 
-def test_eval_video_imaging_quality_cli(tmp_path):
-    """``eval video --metrics imaging-quality``: the missing weight names its import command; the record holds the
-    generated and ground-truth values on VBench's 0–1 scale with per-video values."""
+@pytest.mark.parametrize("metric, weights", [("aesthetic-quality", ("clip-vit-l14", "laion-aesthetic-l14")),
+                                             ("imaging-quality", ("musiq-spaq",))])
+def test_eval_video_quality_cli(tmp_path, metric, weights):
+    """``eval video --metrics aesthetic-quality|imaging-quality``: a missing weight names its import command; the
+    record holds the generated and ground-truth values (VBench's 0–1 scale; the random weights give ~0.4–0.5), the
+    per-video values and the weights' sha256."""
+    makers = {"clip-vit-l14": _clip_l, "laion-aesthetic-l14": _aesthetic_head, "musiq-spaq": _musiq}
     _write(tmp_path / "gt", range(10, 12))
     _write(tmp_path / "pred", range(20, 22))
-    args = ["eval", "video", "--pred", str(tmp_path / "pred"), "--gt", str(tmp_path / "gt"), "--metrics", "imaging-quality"]
+    args = ["eval", "video", "--pred", str(tmp_path / "pred"), "--gt", str(tmp_path / "gt"), "--metrics", metric]
     r = runner.invoke(app, args)
-    assert r.exit_code == 2 and "macedance weights import musiq-spaq FILE" in r.stderr
-    _import("musiq-spaq", _musiq(tmp_path))
+    assert r.exit_code == 2 and f"macedance weights import {weights[0]} FILE" in r.stderr
+    for name in weights:
+        _import(name, makers[name](tmp_path))
     out = tmp_path / "r.json"
     r = runner.invoke(app, args + ["--json", str(out)])
     assert r.exit_code == 0, r.output
-    s = json.loads(out.read_text())["scores"]["imaging-quality"]
+    s = json.loads(out.read_text())["scores"][metric]
     d = s["details"]
-    assert s["n"] == 2 and set(d["per_video"]) == {"clip0", "clip1"} and 0.3 < s["value"] < 0.7 and 0.3 < d["gt_value"] < 0.7
+    assert s["n"] == 2 and set(d["per_video"]) == {"clip0", "clip1"} and len(d["gt_per_video"]) == 2
     assert s["value"] == pytest.approx(np.mean(list(d["per_video"].values())), rel=1e-12)
+    assert 0.3 < s["value"] < 0.7 and 0.3 < d["gt_value"] < 0.7 and len(d["weights_sha256"]) == 64
 
 
 def test_musiq_full_size_layout_and_refusals(tmp_path):
