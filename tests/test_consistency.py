@@ -148,8 +148,10 @@ def test_aesthetic_quality_equals_vbench_on_random_weights(tmp_path):
     """VBench's ``laion_aesthetic`` (tests/parity/vbench_aesthetic_random.json: VBench@45e79ec with CLIP@d05afc4's
     ``clip.load`` on the CPU, a tiny ViT with ViT-L/14's 768-d output, a random LAION head, 9-, 6- and 40-frame videos:
     frames go in batches of 32). The port runs the same ops (CLIP's float16-rounded weights in float32, the same
-    bicubic resize, batches and L2 normalisation): bit-identical here; 1e-6 relative leaves room for other kernels'
-    summation order in the two transformer blocks and the 768-d head (~1e-7 per op on scores ~0.4)."""
+    bicubic resize, batches and L2 normalisation): bit-identical here. Bound 1e-5 relative, not 1e-6: on another
+    CPU's kernels the unit features move by ~2e-6 relative (ten float32 matmuls of width ≤ 512), and the head
+    multiplies that by |w|·|f| / score ≈ 50 / 4 (LAION-like weights: the score is a sum of large terms), ~2.5e-5
+    at worst in absolute terms on scores ~0.4 divided by 10 — about 6e-6 relative."""
     from macedance.metrics.video.networks import load_network
     from macedance.metrics.video.vbench import AESTHETIC_BATCH, aesthetic_head, aesthetic_quality
 
@@ -165,8 +167,8 @@ def test_aesthetic_quality_equals_vbench_on_random_weights(tmp_path):
     for stem, frames in aesthetic_videos().items():
         batches = [frames[i : i + AESTHETIC_BATCH] for i in range(0, len(frames), AESTHETIC_BATCH)]
         per[stem] = aesthetic_quality(model, head, batches)
-        assert _rel(per[stem], ref["per_video"][stem]) < 1e-6, (stem, per[stem], ref["per_video"][stem])
-    assert _rel(float(np.mean(list(per.values()))), ref["aesthetic_quality"]) < 1e-6
+        assert _rel(per[stem], ref["per_video"][stem]) < 1e-5, (stem, per[stem], ref["per_video"][stem])
+    assert _rel(float(np.mean(list(per.values()))), ref["aesthetic_quality"]) < 1e-5
     assert aesthetic_quality(model, head, []) is None
     torch.save({"weight": torch.zeros(2, 768), "bias": torch.zeros(2)}, tmp_path / "two.pth")
     r = runner.invoke(app, ["weights", "import", "laion-aesthetic-l14", str(tmp_path / "two.pth")])
@@ -190,7 +192,8 @@ def test_imaging_quality_equals_vbench_on_random_weights(tmp_path):
     """VBench's ``technical_quality`` (tests/parity/vbench_imaging_random.json: VBench@45e79ec, "longer" mode, with
     pyiqa@01ae427's MUSIQ at tiny transformer sizes — stem, 32-px patches, scales 224/384/original, hashed 10×10
     positions as released) on a 60×80 video and a 300×600 one (resized to 256×512). Same ops in the same order:
-    bit-identical here; 1e-6 relative leaves room for other kernels' summation order (scores ~50, ~1e-7 per op)."""
+    bit-identical here. 1e-6 relative holds on other kernels: the head's output before its +50 bias is O(1) and moves
+    by ~1e-6 of that under another summation order, ~2e-8 of the ~50 score."""
     from macedance.metrics.video.networks import load_network
     from macedance.metrics.video.vbench import imaging_quality
 
