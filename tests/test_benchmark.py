@@ -231,6 +231,28 @@ def test_ground_truth_is_an_unranked_reference_row():
     assert board.reference is None and "disagree on the ground truth's div_k (9.5 vs 7" in markdown(board)
 
 
+def test_method_cards_come_from_the_records():
+    """Each row's card (description, paper, licences, weights sha256, run time per clip on its hardware) is a pure
+    function of its record, shown under the table in Markdown and on the page, and kept in boards.json."""
+    a = _good_record()
+    a["method"].update(name="edge-official", version="released weights sha256 4b14f0057284", description="EDGE from its checkpoint",
+                       paper="EDGE, Tseng et al., CVPR 2023", licence="code: MIT", weights={"checkpoint.pt": "4b14f00572845f91" + "0" * 48})
+    a["provenance"].update(wall_seconds=38.6, hardware="CPU x86_64 × 2")
+    a["dataset"] = {"clips": 4}
+    b = _good_record()  # no metadata, no timing: an empty card is not shown
+    b["method"]["name"] = "bare"
+    board = build_boards([a, b])[0]
+    card = next(r["card"] for r in board.rows if r["method"] == "edge-official")
+    assert card["seconds_per_clip"] == 9.65 and card["weights"] == a["method"]["weights"] and card["paper"].startswith("EDGE")
+    assert next(r["card"] for r in board.rows if r["method"] == "bare") == {}
+    md = markdown(board)
+    line = next(x for x in md.splitlines() if x.startswith("- **edge-official**"))
+    assert "checkpoint.pt sha256 4b14f0057284" in line and "9.65 s per clip (generation and scoring) on CPU x86_64 × 2" in line
+    assert "**bare**" not in md
+    page = html_page([board])
+    assert "<summary>Method cards</summary>" in page and "EDGE, Tseng et al., CVPR 2023" in page
+
+
 def test_board_build_cli(tmp_path):
     for i, r in enumerate(_records()):
         (tmp_path / f"r{i}.json").write_text(json.dumps(r))

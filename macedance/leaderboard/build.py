@@ -67,6 +67,21 @@ def load_records(paths: list[Path]) -> tuple[list[dict[str, Any]], list[tuple[st
 GROUND_TRUTH = "ground truth"
 
 
+def method_card(record: dict[str, Any]) -> dict[str, Any]:
+    """What a reader needs to know about a row's method, from its record: description, paper, licences, weights
+    (file → sha256), and the run's time per clip on its hardware (generation and scoring together)."""
+    m, prov = record.get("method") or {}, record.get("provenance") or {}
+    clips = (record.get("dataset") or {}).get("clips")
+    seconds = prov.get("wall_seconds")
+    card = {k: m[k] for k in ("description", "paper", "licence") if m.get(k)}
+    if m.get("weights"):
+        card["weights"] = dict(m["weights"])
+    if isinstance(seconds, (int, float)) and isinstance(clips, int) and clips > 0:
+        card["seconds_per_clip"] = round(float(seconds) / clips, 3)
+        card["hardware"] = str(prov.get("hardware", ""))
+    return card
+
+
 def _ground_truth(record: dict[str, Any]) -> dict[str, float]:
     """The ground truth's values a record carries: its ``ground_truth_scores`` (``bench run``), ``<metric>_gt``
     scores (``eval motion``) and ``details.gt_value`` of a score (video metrics)."""
@@ -113,7 +128,7 @@ def build_boards(records: list[dict[str, Any]], merge_presets: bool = False) -> 
             if m not in board.metrics and not (m.endswith("_gt") and known_metric(m.removesuffix("_gt"))):
                 board.metrics.append(m)
         row = {"method": r["method"]["name"], "version": r["method"].get("version", ""), "scores": r["scores"],
-               "source": r.get("_source", ""), "created": r.get("provenance", {}).get("created", "")}
+               "source": r.get("_source", ""), "created": r.get("provenance", {}).get("created", ""), "card": method_card(r)}
         note = (r["method"].get("config") or {}).get("note")
         if note:  # e.g. which weights a released method's row used
             row["note"] = str(note)

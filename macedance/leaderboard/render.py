@@ -61,7 +61,24 @@ def markdown(board: Board) -> str:
     if board.reference_note:
         lines.append(f"\n{board.reference_note}.")
     lines += [f"\n- {r['method']}: {r['note']}" for r in board.sorted_rows() if r.get("note")]
+    cards = [_card_text(r) for r in board.sorted_rows() if r.get("card")]
+    if cards:
+        lines += ["", "Methods:", ""] + [f"- {c}" for c in cards]
     return "\n".join(lines) + "\n"
+
+
+def _card_text(row: dict[str, Any]) -> str:
+    """One line of a method card (Markdown and HTML share it)."""
+    c = row["card"]
+    parts = [f"**{row['method']}**" + (f" ({row['version']})" if row.get("version") else "")]
+    parts += [c[k] for k in ("description", "paper") if c.get(k)]
+    if c.get("licence"):
+        parts.append(f"licence: {c['licence']}")
+    if c.get("weights"):
+        parts.append("weights " + ", ".join(f"{f} sha256 {h[:12]}" for f, h in c["weights"].items()))
+    if c.get("seconds_per_clip") is not None:
+        parts.append(f"{c['seconds_per_clip']:g} s per clip (generation and scoring) on {c.get('hardware') or 'unknown hardware'}")
+    return "; ".join(parts)
 
 
 def csv_text(board: Board) -> str:
@@ -176,6 +193,10 @@ def html_page(boards: list[Board], title: str = "macedance leaderboard") -> str:
                    + (" <em>ground truth</em>: the test set's own values (unranked)." if b.reference else "")
                    + (f" {html.escape(b.reference_note)}." if b.reference_note else "") + "</p>")
         out += [f"<p class='note'>{html.escape(r['method'])}: {html.escape(r['note'])}</p>" for r in rows if r.get("note")]
+        cards = [r for r in rows if r.get("card")]
+        if cards:
+            out.append("<details class='cards'><summary>Method cards</summary><ul>"
+                       + "".join("<li>" + html.escape(_card_text(r)).replace("**", "") + "</li>" for r in cards) + "</ul></details>")
         out.append(_plot(b))
     out.append(f"<script>{_SCRIPT}</script></body></html>")
     return "\n".join(out)

@@ -60,7 +60,8 @@ def _specs() -> dict[str, ReleasedSpec]:
             "edge-official", "EDGE from its released checkpoint (official Transformer decoder, classifier-free guidance, long-form stitching)",
             "EDGE, Tseng et al., CVPR 2023", "Stanford-TML/EDGE@17c3428", "MIT", "not stated separately (repository: MIT)",
             "Google Drive id 1BAR712cVEqB8GR37fcEihRV_xOC-fZrZ (the repository's download_model.sh)", "checkpoint.pt", "ema",
-            "Jukebox layer 66 (4800-d) per 5-s window, precomputed (.npy); 35-d baseline checkpoints also take audio (music preset edge)",
+            "Jukebox layer 66 (4800-d) per 5-s window: from audio with the imported Jukebox weights (jukemirlib's extraction), or "
+            "precomputed (.npy); 35-d baseline checkpoints take audio with the music preset edge",
             {"sampler": "long_ddim_sample, 50 steps t=999…19", "eta": 1.0, "guidance": "clip(linspace(0, 4, 50), max=2)",
              "x0_clip": [-1, 1], "windowing": "5-s windows every 2.5 s from the start, overlap copied every step",
              "stitching": "linear fades (root), slerp (rotations)"}),
