@@ -268,9 +268,27 @@ def breakdown(a: argparse.Namespace, dev: torch.device) -> None:
             model(*args, keep=keep)
             sync(dev)
             instrumented = time.perf_counter() - t0
+        per_chunk = {}
+        default = mamba.SCAN_CHUNK.get(dev.type)
+        try:  # the whole evaluation with the scan's chunk length set per device (Mamba.forward's default) or 256
+            for c in sorted({mamba.scan_chunk(dev), 256}):
+                mamba.SCAN_CHUNK[dev.type] = c
+                model(*args, keep=keep)
+                sync(dev)
+                t0 = time.perf_counter()
+                model(*args, keep=keep)
+                sync(dev)
+                per_chunk[c] = time.perf_counter() - t0
+        finally:
+            if default is None:
+                mamba.SCAN_CHUNK.pop(dev.type, None)
+            else:
+                mamba.SCAN_CHUNK[dev.type] = default
     print(f"\nbreakdown of one eager MACE evaluation ({B} × {T} frames): {total * 1e3:.1f} ms; again with each selective scan "
           f"timed (synchronised): {instrumented * 1e3:.1f} ms, of which {len(log)} scans {sum(log) * 1e3:.1f} ms "
           f"({100 * sum(log) / instrumented:.0f} %)")
+    print("  one evaluation by the scan's chunk length (default on this device: "
+          f"{mamba.scan_chunk(dev)}): " + ", ".join(f"chunk {c}: {t * 1e3:.1f} ms" for c, t in per_chunk.items()))
     if not captured:
         print("  (the selective scan ran in mamba_ssm's kernel: no pure-PyTorch scans to time)")
         return
@@ -287,7 +305,7 @@ def breakdown(a: argparse.Namespace, dev: torch.device) -> None:
                 mamba.selective_scan(*s, chunk=chunk)
             sync(dev)
             t = (time.perf_counter() - t0) / 3
-            line = f"  chunk {chunk:>5}{' (default)' if chunk == 256 else '':<10} {t * 1e3:8.2f} ms"
+            line = f"  chunk {chunk:>5}{' (default)' if chunk == mamba.scan_chunk(dev) else '':<10} {t * 1e3:8.2f} ms"
             if dev.type == "cuda":
                 line += f"   CUDA graph replay {graph_time(lambda c=chunk: mamba.selective_scan(*s, chunk=c)) * 1e3:8.2f} ms"
             print(line + f"   max |Δ| vs chunk 256 {(out - ref).abs().max().item():.1e}")

@@ -85,6 +85,17 @@ def selective_scan_reference(x, delta, A, B, C, D):
     return torch.stack(ys, dim=1) + x * D
 
 
+#: Time steps per chunk of the PyTorch scan by device type. On the CPU short chunks keep each chunk's (B, l, E, N)
+#: decay and input tensors in cache: chunk 32 scans one MACE-Dance block 2.2× faster than 256 at 1,024 frames
+#: (benchmarks/RESULTS.md); on CUDA the scan is memory-bound either way and 256 keeps the launches few (unmeasured).
+SCAN_CHUNK = {"cpu": 32, "cuda": 256}
+
+
+def scan_chunk(device: torch.device) -> int:
+    """The chunk length :class:`Mamba` scans with on ``device`` (results do not depend on it beyond rounding)."""
+    return SCAN_CHUNK.get(device.type, 256)
+
+
 class Mamba(nn.Module):
     """One Mamba block (``mamba_ssm.Mamba`` layout and initialisation), (B, L, d_model) → same."""
 
@@ -122,7 +133,7 @@ class Mamba(nn.Module):
             y = fast(x.transpose(1, 2).contiguous(), delta.transpose(1, 2).contiguous(), A,
                      B.transpose(1, 2).contiguous(), C.transpose(1, 2).contiguous(), self.D.float()).transpose(1, 2)
         else:
-            y = selective_scan(x, delta, A, B, C, self.D)
+            y = selective_scan(x, delta, A, B, C, self.D, chunk=scan_chunk(u.device))
         return self.out_proj(y * F.silu(z))
 
 
