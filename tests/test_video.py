@@ -206,6 +206,11 @@ def test_eval_video_cli_frame_metrics_and_policy(tmp_path):
     r = runner.invoke(app, ["eval", "video", "--pred", str(tmp_path / "pred"), "--gt", str(tmp_path / "gt"),
                             "--metrics", "psnr", "--preset", "disco-legacy"])
     assert r.exit_code == 0 and "not a true PSNR" in r.stderr
+    r = runner.invoke(app, ["eval", "video", "--pred", str(tmp_path / "gt"), "--gt", str(tmp_path / "gt"),
+                            "--metrics", "psnr,l1", "--json", str(out)])  # a set against itself: PSNR undefined, with why
+    s = json.loads(out.read_text())["scores"]
+    assert r.exit_code == 0 and s["psnr"]["value"] is None and s["l1"]["value"] == 0.0
+    assert s["psnr"]["undefined_reason"] == "every pair is undefined: identical videos (PSNR = ∞)"
     r = runner.invoke(app, ["eval", "video", "--pred", str(tmp_path / "pred"), "--gt", str(tmp_path / "gt"), "--metrics", "bogus"])
     assert r.exit_code == 2 and "--metrics" in r.stderr
     r = runner.invoke(app, ["eval", "video", "--pred", str(tmp_path / "pred"), "--gt", str(tmp_path / "gt"), "--metrics", "fvd"])

@@ -103,7 +103,9 @@ def score_pairs(inputs: VideoInputs, keys: list[str]) -> dict[str, Score]:
     scores = {}
     for m in keys:
         vals = per[m]
-        reason = None if vals else ("no matched pair (names must match by stem)" if not pairs else "no defined value")
+        reason = None if vals else ("no matched pair (names must match by stem)" if not pairs
+                                    else f"every pair is undefined: {next(iter(undefined[m].values()))}" if undefined[m]
+                                    else "no pair could be scored (see skipped)")
         scores[m] = Score(float(np.mean(vals)) if vals else None, reason, len(vals),
                           ({"undefined": undefined[m]} if undefined[m] else {})
                           | ({"net": nets[m], "input_range": "[0, 1] (DisCo)" if preset == "disco-legacy" else "[-1, 1]"}
