@@ -236,7 +236,8 @@ def test_method_cards_come_from_the_records():
     function of its record, shown under the table in Markdown and on the page, and kept in boards.json."""
     a = _good_record()
     a["method"].update(name="edge-official", version="released weights sha256 4b14f0057284", description="EDGE from its checkpoint",
-                       paper="EDGE, Tseng et al., CVPR 2023", licence="code: MIT", weights={"checkpoint.pt": "4b14f00572845f91" + "0" * 48})
+                       paper="EDGE, Tseng et al., CVPR 2023", licence="code: MIT", weights={"checkpoint.pt": "4b14f00572845f91" + "0" * 48},
+                       config={"parameters": 49_464_471})
     a["provenance"].update(wall_seconds=38.6, hardware="CPU x86_64 × 2")
     a["dataset"] = {"clips": 4}
     b = _good_record()  # no metadata, no timing: an empty card is not shown
@@ -248,6 +249,7 @@ def test_method_cards_come_from_the_records():
     md = markdown(board)
     line = next(x for x in md.splitlines() if x.startswith("- **edge-official**"))
     assert "checkpoint.pt sha256 4b14f0057284" in line and "9.65 s per clip (generation and scoring) on CPU x86_64 × 2" in line
+    assert "49.5 M parameters" in line and card["parameters"] == 49_464_471
     assert "**bare**" not in md
     page = html_page([board])
     assert "<summary>Method cards</summary>" in page and "EDGE, Tseng et al., CVPR 2023" in page
@@ -330,6 +332,12 @@ def test_bench_run_released_methods(dataset, tmp_path):
     rec = load_record(next((tmp_path / "res").glob("*.json")))
     assert rec["method"]["weights"] == {ckpt.name: hashlib.sha256(ckpt.read_bytes()).hexdigest()}
     assert rec["method"]["config"]["weights"] == "model" and "cc-by-4.0" in rec["method"]["licence"]
+    import torch
+
+    from macedance.methods.official.checkpoint import read_released_checkpoint
+
+    state = read_released_checkpoint(ckpt, weights="model").state_dict  # the network's own tensors, for the card
+    assert rec["method"]["config"]["parameters"] == sum(v.numel() for v in state.values() if isinstance(v, torch.Tensor))
     assert rec["scores"]["fid_k"]["value"] is not None
 
 

@@ -68,12 +68,14 @@ GROUND_TRUTH = "ground truth"
 
 
 def method_card(record: dict[str, Any]) -> dict[str, Any]:
-    """What a reader needs to know about a row's method, from its record: description, paper, licences, weights
-    (file → sha256), and the run's time per clip on its hardware (generation and scoring together)."""
+    """What a reader needs to know about a row's method, from its record: description, paper, licences, parameter
+    count, weights (file → sha256), and the run's time per clip on its hardware (generation and scoring together)."""
     m, prov = record.get("method") or {}, record.get("provenance") or {}
     clips = (record.get("dataset") or {}).get("clips")
     seconds = prov.get("wall_seconds")
     card = {k: m[k] for k in ("description", "paper", "licence") if m.get(k)}
+    if isinstance((m.get("config") or {}).get("parameters"), int):
+        card["parameters"] = m["config"]["parameters"]
     if m.get("weights"):
         card["weights"] = dict(m["weights"])
     if isinstance(seconds, (int, float)) and isinstance(clips, int) and clips > 0:

@@ -74,6 +74,9 @@ def _card_text(row: dict[str, Any]) -> str:
     parts += [c[k] for k in ("description", "paper") if c.get(k)]
     if c.get("licence"):
         parts.append(f"licence: {c['licence']}")
+    if c.get("parameters"):
+        n = c["parameters"]
+        parts.append(f"{n / 1e6:.1f} M parameters" if n >= 1e5 else f"{n:,} parameters")
     if c.get("weights"):
         parts.append("weights " + ", ".join(f"{f} sha256 {h[:12]}" for f, h in c["weights"].items()))
     if c.get("seconds_per_clip") is not None:

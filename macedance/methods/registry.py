@@ -66,6 +66,8 @@ class CheckpointMethod:
         if found != name:
             raise MaceDanceError(f"{path}: the checkpoint is a {found!r} run, not {name!r}")
         cfg = {k: state[k] for k in ("expert_config", "diffusion_config", "train_config") if k in state}
+        if isinstance(state.get("model"), dict):  # a network (reference methods have none)
+            cfg["parameters"] = sum(int(v.numel()) for v in state["model"].values() if hasattr(v, "numel"))
         self.meta = MethodMeta(name, f"macedance {__version__} step {int(state.get('step', 0))}", info.description,
                                info.paper, "Apache-2.0 (code); weights: trained by the user",
                                weights={path.name: sha256_file(path)}, config=cfg)

@@ -138,7 +138,8 @@ class ReleasedMethod:
         self.meta = MethodMeta(
             name, f"released weights sha256 {cp.sha256[:12]}", spec.description, spec.paper,
             f"code: {spec.code_licence} ({spec.code}); weights: {spec.weights_licence}", weights={Path(cp.source).name: cp.sha256},
-            config={"weights": cp.weights, "features": spec.features, "sampling": spec.sampling, "weights_origin": spec.weights_origin,
+            config={"weights": cp.weights, "parameters": sum(p.numel() for p in self.runner.model.parameters()),
+                    "features": spec.features, "sampling": spec.sampling, "weights_origin": spec.weights_origin,
                     "options": {k: v for k, v in options.items() if isinstance(v, (str, int, float, bool))}, **({"note": note} if note else {})})
 
     def generate(self, music: Path, seconds: float | None, seed: int, genre: str | None, clip_id: str) -> Motion:
