@@ -20,7 +20,7 @@ import importlib.util
 import io
 import json
 import tarfile
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -77,18 +77,28 @@ def user_state(raw: bytes, source: str) -> dict[str, Any]:
     return {k.removeprefix("module."): v for k, v in state.items() if isinstance(v, torch.Tensor)}
 
 
+def state_differences(state: Mapping[str, Any], expected: Mapping[str, Any],
+                      optional: tuple[str, ...] = ()) -> tuple[list[str], list[str], list[str]]:
+    """How ``state`` differs from ``expected``: its unknown keys and the missing ones (sorted; BatchNorm
+    ``num_batches_tracked`` counters and ``optional`` prefixes may be absent), and the keys of both whose shapes differ
+    (in ``state``'s order)."""
+    unknown = sorted(set(state) - set(expected))
+    missing = sorted(k for k in set(expected) - set(state) if not k.startswith(optional) and not k.endswith("num_batches_tracked"))
+    shaped = [k for k in state if k in expected and tuple(state[k].shape) != tuple(expected[k].shape)]
+    return unknown, missing, shaped
+
+
 def checked_state(state: dict[str, Any], source: str, expected: dict[str, Any], what: str,
                    optional: tuple[str, ...] = (), *, cast: bool = True) -> dict[str, Any]:
     """``state`` checked key by key and shape by shape against ``expected`` (as in checkpoints older than
     PyTorch 0.4, absent BatchNorm ``num_batches_tracked`` counters are accepted; ``optional`` prefixes may
     be absent) and cast to its dtypes (``cast=False``: kept in the dtypes they were stored in)."""
-    missing = sorted(k for k in set(expected) - set(state) if not k.startswith(optional) and not k.endswith("num_batches_tracked"))
-    extra = sorted(set(state) - set(expected))
+    extra, missing, shaped = state_differences(state, expected, optional)
     if missing or extra:
         raise DataFormatError(f"{source}: not the {what}'s state dict (missing {missing[:3]}, unexpected {extra[:3]})")
-    for k in state:
-        if tuple(state[k].shape) != tuple(expected[k].shape):
-            raise DataFormatError(f"{source}: {k} has shape {tuple(state[k].shape)}, expected {tuple(expected[k].shape)}")
+    if shaped:
+        k = shaped[0]
+        raise DataFormatError(f"{source}: {k} has shape {tuple(state[k].shape)}, expected {tuple(expected[k].shape)}")
     return {k: (state[k].to(v.dtype) if cast else state[k]) if k in state else v for k, v in expected.items()
             if k in state or not v.is_meta}
 

@@ -17,7 +17,8 @@ from macedance.errors import DataFormatError
 from macedance.io.video import read_video
 from macedance.metrics.video import frame_metrics
 from macedance.metrics.video.fvd import fvd_from_features, i3d_features
-from macedance.metrics.video.i3d import InceptionI3d, _same_pad
+from macedance.metrics.video.i3d import InceptionI3d
+from macedance.metrics.video.tf_padding import same_pad
 from macedance.weights import ChecksumError, MissingWeightsError, import_weights, load_weights, status, weight_spec
 
 from conftest import SHARED_DATA
@@ -36,9 +37,10 @@ def _cache(tmp_path, monkeypatch):
 
 def test_tf_same_padding():
     x = torch.zeros(1, 1, 16, 224, 224)
-    assert _same_pad(x, (7, 7, 7), (2, 2, 2)).shape[2:] == (16 + 5, 224 + 5, 224 + 5)  # 2 before, 3 after
-    assert _same_pad(x, (1, 3, 3), (1, 2, 2)).shape[2:] == (16, 225, 225)  # 0 before, 1 after
-    assert _same_pad(x, (3, 3, 3), (1, 1, 1)).shape[2:] == (18, 226, 226)
+    assert same_pad(x, (7, 7, 7), (2, 2, 2)).shape[2:] == (16 + 5, 224 + 5, 224 + 5)  # 2 before, 3 after
+    assert same_pad(x, (1, 3, 3), (1, 2, 2)).shape[2:] == (16, 225, 225)  # 0 before, 1 after
+    assert same_pad(x, (3, 3, 3), (1, 1, 1)).shape[2:] == (18, 226, 226)
+    assert same_pad(x[:, :, 0], (7, 7), (2, 2)).shape[2:] == (224 + 5, 224 + 5)  # 2-D kernels pad (H, W) only (MUSIQ)
 
 
 def test_i3d_shapes_random_init():

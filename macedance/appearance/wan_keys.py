@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from macedance.errors import DataFormatError
+from macedance.weights import state_differences
 
 # Whole dotted segments (or runs of segments) renamed wherever they occur, in this order.
 _RENAMES: tuple[tuple[str, str], ...] = (
@@ -104,18 +105,20 @@ def lora_target(module: str) -> str:
     return _rename(module.removeprefix("diffusion_model."))
 
 
+def _listed(groups: tuple[tuple[str, list[str]], ...]) -> str:
+    """``label (n): a, b, … `` for each non-empty group (first 8 names), joined by "; "."""
+    return "; ".join(f"{label} ({len(v)}): {', '.join(v[:8])}{' …' if len(v) > 8 else ''}" for label, v in groups if v)
+
+
 def checked_against(converted: Mapping[str, Any], expected: Mapping[str, Any], *, source: str, what: str,
                     partial: bool = False) -> None:
     """Refuse ``converted`` unless every key is known to ``expected`` with the same shape, and (unless ``partial``)
     every expected key is present; the error lists the unknown, missing and mis-shaped keys (first 8 of each)."""
-    unknown = sorted(set(converted) - set(expected))
-    missing = [] if partial else sorted(set(expected) - set(converted))
-    shaped = sorted(f"{k} {tuple(converted[k].shape)} ≠ {tuple(expected[k].shape)}" for k in set(converted) & set(expected)
-                    if tuple(converted[k].shape) != tuple(expected[k].shape))
-    if unknown or missing or shaped:
-        parts = [f"{label} ({len(keys)}): {', '.join(keys[:8])}{' …' if len(keys) > 8 else ''}"
-                 for label, keys in (("unknown", unknown), ("missing", missing), ("mis-shaped", shaped)) if keys]
-        raise DataFormatError(f"{source}: not {what}: " + "; ".join(parts))
+    unknown, missing, shaped = state_differences(converted, expected)
+    shaped = sorted(f"{k} {tuple(converted[k].shape)} ≠ {tuple(expected[k].shape)}" for k in shaped)
+    if unknown or (missing and not partial) or shaped:
+        raise DataFormatError(f"{source}: not {what}: "
+                              + _listed((("unknown", unknown), ("missing", [] if partial else missing), ("mis-shaped", shaped))))
 
 
 def original_lora_pairs(lora: Mapping[str, Any], *, source: str = "LoRA") -> dict[str, tuple[Any, Any]]:
@@ -166,9 +169,8 @@ def merge_original_lora(transformer: Any, lora: Mapping[str, Any], *, alpha: flo
         elif up.dim() != 2 or down.dim() != 2 or (up.shape[0], down.shape[1]) != tuple(w.shape) or up.shape[1] != down.shape[0]:
             shaped.append(f"{module} B{tuple(up.shape)}·A{tuple(down.shape)} ≠ {tuple(w.shape)}")
     if unknown or shaped:
-        parts = [f"{label} ({len(v)}): {', '.join(v[:8])}{' …' if len(v) > 8 else ''}"
-                 for label, v in (("unknown modules", sorted(unknown)), ("mis-shaped", sorted(shaped))) if v]
-        raise DataFormatError(f"{source}: not a LoRA for this transformer: " + "; ".join(parts))
+        raise DataFormatError(f"{source}: not a LoRA for this transformer: "
+                              + _listed((("unknown modules", sorted(unknown)), ("mis-shaped", sorted(shaped)))))
     with torch.no_grad():
         for module, (up, down) in pairs.items():
             w = weights[f"{lora_target(module)}.weight"]

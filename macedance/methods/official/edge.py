@@ -81,6 +81,7 @@ def _audio_windows(music: Path, *, dim: int, window: int, frames: int | None, pr
     import soundfile as sf
 
     from macedance.io.audio import load_audio
+    from macedance.models.official.jukebox import SAMPLE_RATE
     from macedance.music.analysis import analyze_file
     from macedance.music.presets import get_music_preset
 
@@ -104,8 +105,6 @@ def _audio_windows(music: Path, *, dim: int, window: int, frames: int | None, pr
             if jukebox is None:
                 out.append(analyze_file(piece, preset)[0].features[:window])
                 continue
-            from macedance.models.official.jukebox import SAMPLE_RATE
-
             log.info("%s: Jukebox features of window %d/%d", music.name, i + 1, count)
             feats = jukebox.features(load_audio(piece, SAMPLE_RATE).samples, fps=FPS)  # jukemirlib.load_audio(slice)
             if feats.shape[0] < window:

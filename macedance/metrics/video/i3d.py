@@ -9,12 +9,11 @@ Weights: the ``i3d-kinetics-400`` entry declared here (:data:`WEIGHTS`), convert
 
 from __future__ import annotations
 
-import math
-
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from macedance.metrics.video.tf_padding import same_pad
 from macedance.weights import WeightSpec, register_weights
 
 MIXED = {  # name: (b0, b1a, b1b, b2a, b2b, b3)
@@ -24,15 +23,6 @@ MIXED = {  # name: (b0, b1a, b1b, b2a, b2b, b3)
     "Mixed_4f": (256, 160, 320, 32, 128, 128), "Mixed_5b": (256, 160, 320, 32, 128, 128),
     "Mixed_5c": (384, 192, 384, 48, 128, 128),
 }
-
-
-def _same_pad(x: torch.Tensor, kernel: tuple[int, ...], stride: tuple[int, ...], value: float = 0.0) -> torch.Tensor:
-    """TensorFlow SAME padding for the last three dims (T, H, W) of (B, C, T, H, W)."""
-    pads: list[int] = []
-    for size, k, s in zip(reversed(x.shape[2:]), reversed(kernel), reversed(stride), strict=True):
-        total = max((math.ceil(size / s) - 1) * s + k - size, 0)
-        pads += [total // 2, total - total // 2]
-    return F.pad(x, pads, value=value) if any(pads) else x
 
 
 class Unit3D(nn.Module):
@@ -48,7 +38,7 @@ class Unit3D(nn.Module):
             self.bn_bias = nn.Parameter(torch.zeros(cout))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.conv(_same_pad(x, self.kernel, self.stride))
+        x = self.conv(same_pad(x, self.kernel, self.stride))
         if self.batch_norm:
             shape = (1, -1, 1, 1, 1)
             x = (x - self.bn_mean.view(shape)) * torch.rsqrt(self.bn_var.view(shape) + 1e-3) + self.bn_bias.view(shape)
@@ -56,7 +46,7 @@ class Unit3D(nn.Module):
 
 
 def _max_pool(x: torch.Tensor, kernel: tuple[int, int, int], stride: tuple[int, int, int]) -> torch.Tensor:
-    return F.max_pool3d(_same_pad(x, kernel, stride, value=float("-inf")), kernel, stride)
+    return F.max_pool3d(same_pad(x, kernel, stride, value=float("-inf")), kernel, stride)
 
 
 class Inception(nn.Module):

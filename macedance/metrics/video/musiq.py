@@ -20,22 +20,15 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from macedance.metrics.video.tf_padding import same_pad
 from macedance.weights import WeightSpec, register_weights, sized_state, user_state
-
-
-def same_pad(x: torch.Tensor, kernel: int, stride: int) -> torch.Tensor:
-    """TensorFlow "SAME" zero padding (``exact_padding_2d(mode="same")``)."""
-    _, _, h, w = x.shape
-    pad_row = (math.ceil(h / stride) - 1) * stride + kernel - h
-    pad_col = (math.ceil(w / stride) - 1) * stride + kernel - w
-    return F.pad(x, (pad_col // 2, pad_col - pad_col // 2, pad_row // 2, pad_row - pad_row // 2))
 
 
 class StdConv(nn.Conv2d):
     """A weight-standardised convolution with "SAME" padding."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = same_pad(x, self.kernel_size[0], self.stride[0])
+        x = same_pad(x, self.kernel_size, self.stride)
         w = self.weight
         w = w - w.mean((1, 2, 3), keepdim=True)
         w = w / (w.std((1, 2, 3), keepdim=True) + 1e-5)
@@ -134,7 +127,7 @@ def _patches(image: torch.Tensor, patch: int, grid: int, scale_id: int, max_len:
     """(n, 3·patch² + 3, L) patches of ``image`` (n, 3, h, w) with position, scale and mask rows; padded or cut to
     ``max_len`` patches (all of them when ``max_len`` < 0)."""
     n, _, h, w = image.shape
-    p = F.unfold(same_pad(image, patch, patch), patch, 1, stride=patch)
+    p = F.unfold(same_pad(image, (patch, patch), (patch, patch)), patch, 1, stride=patch)
     spatial = _hashed_positions(grid, math.ceil(h / patch), math.ceil(w / patch)).unsqueeze(1).repeat(n, 1, 1)
     out = torch.cat([p, spatial.to(p), (torch.ones_like(spatial) * scale_id).to(p), torch.ones_like(spatial).to(p)], dim=1)
     if max_len >= 0:
@@ -189,7 +182,7 @@ class MUSIQ(nn.Module):
         spatial, scale, mask = x[:, :, -3], x[:, :, -2], x[:, :, -1].bool()
         x = x[:, :, :-3].reshape(-1, 3, self.patch, self.patch)
         x = self.gn_root(self.conv_root(x))
-        x = F.max_pool2d(same_pad(F.relu(x), 3, 2), 3, 2)
+        x = F.max_pool2d(same_pad(F.relu(x), (3, 3), (2, 2)), 3, 2)
         x = self.block1(x).permute(0, 2, 3, 1).reshape(b, seq_len, -1)  # TensorFlow's channel order
         x = self.transformer_encoder(self.embedding(x), spatial, scale, mask)
         q = self.head(x[:, 0]).reshape(b, 1, -1).mean(dim=1)
