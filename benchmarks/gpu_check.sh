@@ -8,7 +8,8 @@
 #   ftfy), the 3D renderer of `data render` at 720×1280 (batch 8 and 32), the released MACE-Dance Motion Expert and EDGE
 #   ports (1024 frames, 50 steps, batch 1: eager vs CUDA graph in fp32 and bf16, the selective-scan breakdown, then
 #   torch.compile + CUDA graph for MACE under a 240-s limit), EDGE's Jukebox features (full-size VQ-VAE + 66 blocks
-#   of the 5B prior, random fp16 weights, one 5-s slice), then the GPU-marked tests.
+#   of the 5B prior, random fp16 weights, one 5-s slice), the video benchmark (madata-animation, tiny Wan-Animate
+#   on CUDA), then the GPU-marked tests.
 # Prints a short table; copy the numbers with the card's name into benchmarks/RESULTS.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -34,4 +35,23 @@ python3 -u benchmarks/bench_official_methods.py --device cuda --methods mace --v
 timeout 240 python3 -u benchmarks/bench_official_methods.py --device cuda --methods mace --variants eager,compile:default+cuda-graph \
   || echo "bench_official_methods: torch.compile run stopped (240 s limit or error)"
 python3 -u benchmarks/bench_jukebox.py --device cuda --repeat 2
+python3 - <<'PY'
+# the video benchmark on CUDA: madata-animation with the tiny Wan-Animate pipeline (bf16) on two generated clips
+import tempfile, time
+from pathlib import Path
+from macedance.appearance.pipeline import AnimateConfig
+from macedance.appearance.tiny import write_tiny_pipeline
+from macedance.benchmark.tasks import get_task
+from macedance.benchmark.video_runner import run_video_benchmark
+from macedance.datasets.synthetic_video import write_appearance_dataset
+from macedance.methods.video import load_video_method
+root = Path(tempfile.mkdtemp())
+data = write_appearance_dataset(root / "data", seconds=2.0, fps=10.0, size=(144, 256), test=2)
+method = load_video_method("wan-animate", model=write_tiny_pipeline(root / "tiny"), cfg=AnimateConfig(width=144, height=256, steps=2),
+                           device="cuda")
+t0 = time.perf_counter()
+rec, _ = run_video_benchmark(get_task("madata-animation"), method, data=data, out=root / "res", metrics=("ssim", "psnr", "l1"), device="cuda")
+print(f"video bench madata-animation (tiny wan-animate, cuda): {time.perf_counter() - t0:.1f} s,",
+      {k: round(v["value"], 4) for k, v in rec["scores"].items()}, rec["provenance"]["hardware"])
+PY
 python3 -m pytest -q -m gpu tests || true

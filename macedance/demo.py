@@ -21,8 +21,10 @@ from typing import Any
 
 import soundfile as sf
 
+from macedance.appearance.pipeline import AnimateConfig
 from macedance.benchmark.runner import run_benchmark
 from macedance.benchmark.tasks import get_task
+from macedance.benchmark.video_runner import run_video_benchmark
 from macedance.datasets import ImportReport, import_aistpp
 from macedance.datasets.from_motion import RenderParams, render_dataset
 from macedance.datasets.from_video import BuildParams, BuildReport, build_dataset
@@ -41,13 +43,20 @@ from macedance.training.motion import CHECKPOINT, OFFICIAL_CHECKPOINT, motion_co
 
 logger = logging.getLogger(__name__)
 
-DEMO_VERSION = "3"  # bump when the demo's job changes (a re-run then starts over)
-_DEMO_DATA = ("raw", "music", "data", "rendered", "raw-videos", "built", "runs", "results", "site")
+DEMO_VERSION = "4"  # bump when the demo's job changes (a re-run then starts over)
+_DEMO_DATA = ("raw", "music", "data", "rendered", "raw-videos", "built", "runs", "results", "site", "models", "external")
 TRAINED = ("mace-dance", "edge", "mace-dance-v0")  # tiny diffusion methods trained by the demo
 # released-checkpoint methods, run on the official.pt the demo's own training writes (no published weights offline)
 RELEASED = (("mace-dance-official", "mace-dance"), ("edge-official", "edge"))
 REFERENCE = ("retrieval", "random-clip", "mean-pose")  # reference methods it indexes
 TASK = "madata-motion"
+# The video boards: the tiny random Wan-Animate pipeline (it makes noise: the boards show the machinery, not a model) as
+# the appearance model of two trained motion methods and on its own, and a folder of videos made outside macedance.
+VIDEO_SIZE = AnimateConfig(width=144, height=256, steps=1, segment_frames=33)  # the 720×1280 canvas's aspect, 16-px multiples
+CASCADES = ("mace-dance+wan-animate", "edge+wan-animate")
+# metrics that need no weights; SSIM (also weight-free) is left out for time: on the 720×1280 canvas it costs ~0.3 s per
+# frame on one core, more than the tiny pipeline's generation (`bench run --metrics ssim,psnr,l1` scores it)
+VIDEO_METRICS = {"madata-animation": ("psnr", "l1"), "madata-music2video": ("temporal-flickering", "motion-2d")}
 
 Counter = Callable[[int, int, str], None]  # progress(done, total, name)
 Bar = Callable[[str], AbstractContextManager[Counter]]  # a stage's progress: bar(description) → progress
@@ -160,7 +169,47 @@ def _train(data: Path, runs: Path, steps: int, seed: int, bar: Bar) -> list[tupl
     return trained
 
 
-def run_demo(out: Path, *, sequences: int = 12, steps: int = 150, seed: int = 0, fresh: bool = False, bar: Bar = _no_bar,
+def _still_videos(data: Path, folder: Path) -> Path:
+    """"Videos made elsewhere" for the ``folder`` method: each test clip's reference frame held for the clip's length at
+    16 fps (a no-motion baseline), written as a user's tool would write them; written when missing."""
+    import numpy as np
+    from PIL import Image
+
+    from macedance.datasets.importers.base import read_clips
+    from macedance.io.video import write_video
+
+    folder.mkdir(parents=True, exist_ok=True)
+    for clip in read_clips(data / "clips.jsonl"):
+        ref = clip.file(data, "reference_path")
+        if clip.split != "test" or ref is None or (folder / f"{clip.id}.mp4").is_file():
+            continue
+        frame = np.asarray(Image.open(ref).convert("RGB"))
+        write_video(folder / f"{clip.id}.mp4", [frame] * int(clip.duration * 16.0), 16.0)
+    return folder
+
+
+def _video_boards(data: Path, out: Path, bar: Bar) -> list[dict[str, Any]]:
+    """madata-animation (tiny Wan-Animate, and the ``folder`` of still videos) and madata-music2video (two trained motion
+    methods cascaded into tiny Wan-Animate), scored with the metrics that need no weights."""
+    from macedance.appearance.tiny import write_tiny_pipeline
+    from macedance.methods.video import load_video_method
+
+    model = out / "models" / "tiny-wan-animate"
+    if not (model / "model_index.json").is_file():
+        write_tiny_pipeline(model)
+    runs, records = out / "runs", []
+    jobs = [("madata-animation", "wan-animate", {}), ("madata-animation", "folder", {"outputs": _still_videos(data, out / "external" / "still")}),
+            *(("madata-music2video", name, {"ckpt": runs / name.split("+")[0]}) for name in CASCADES)]
+    for task_name, method, options in jobs:
+        method_obj = load_video_method(method, model=model, cfg=VIDEO_SIZE, folder_name="reference-still", **options)
+        with bar(f"bench {method_obj.meta.name} ({task_name})") as progress:
+            rec, path = run_video_benchmark(get_task(task_name), method_obj, data=data, out=out / "results", metrics=VIDEO_METRICS[task_name],
+                                         progress=progress)
+        records.append({**rec, "_source": str(path)})  # where its sample videos are found
+    return records
+
+
+def run_demo(out: Path, *, sequences: int = 12, steps: int = 150, seed: int = 0, fresh: bool = False, video: bool = True, bar: Bar = _no_bar,
              frames_bar: FramesBar = _no_bar, on_clear: Callable[[str], None] | None = None) -> DemoResult:
     """Run (or finish) the demo job in ``out``.
 
@@ -173,8 +222,11 @@ def run_demo(out: Path, *, sequences: int = 12, steps: int = 150, seed: int = 0,
     4. trains tiny MACE-Dance, EDGE-style and unidirectional-Mamba models (``steps`` each) on the rendered subset
        and indexes the reference methods, into ``out/runs``;
     5. runs the madata-motion task on the rendered subset for every method (``out/results``) — also the released
-       methods on the official-layout checkpoints the training wrote (noted on the board) — and writes the
-       leaderboard page into ``out/site``.
+       methods on the official-layout checkpoints the training wrote (noted on the board);
+    6. runs the video tasks on it: madata-animation with a tiny random Wan-Animate pipeline (``out/models``) and a
+       ``folder`` of still videos (``out/external``), madata-music2video with two trained motion methods cascaded into
+       the tiny pipeline, scored with the metrics that need no weights (not with ``video=False``) — and writes the
+       leaderboard page, with sample clips of every method, into ``out/site``.
 
     Args:
         bar: progress of the import, build, training and benchmark stages (``bar(description)`` gives a context
@@ -206,15 +258,18 @@ def run_demo(out: Path, *, sequences: int = 12, steps: int = 150, seed: int = 0,
     records = []
     for method in (*TRAINED, *REFERENCE):
         with bar(f"bench {method}") as progress:
-            rec, _ = run_benchmark(task, load_method(method, ckpt=runs / method), data=data, out=out / "results", music=None, bootstrap=100, progress=progress)
-        records.append(rec)
+            rec, path = run_benchmark(task, load_method(method, ckpt=runs / method), data=data, out=out / "results", music=None, bootstrap=100,
+                                      progress=progress)
+        records.append({**rec, "_source": str(path)})  # where its sample videos are found
     for method, trained_as in RELEASED:
         note = (f"weights: this demo's tiny `{trained_as}` run written in the released checkpoint layout "
                 f"(runs/{trained_as}/official.pt), not the published weights")
         with bar(f"bench {method}") as progress:
-            rec, _ = run_benchmark(task, load_method(method, ckpt=runs / trained_as / OFFICIAL_CHECKPOINT, note=note), data=data,
+            rec, path = run_benchmark(task, load_method(method, ckpt=runs / trained_as / OFFICIAL_CHECKPOINT, note=note), data=data,
                                    out=out / "results", music=None, bootstrap=100, progress=progress)
-        records.append(rec)
+        records.append({**rec, "_source": str(path)})  # where its sample videos are found
+    if video:
+        records += _video_boards(data, out, bar)
     boards = build_boards(records)
     site = write_site(boards, out / "site")
     stats = [(c.id, motion_statistics(load_motion(out / "data" / str(c.motion_path)))) for c in imported.clips[:4]]

@@ -156,7 +156,7 @@ def _good_record() -> dict:
     (lambda r: r["task"].update(preset_hash="0" * 16), "task.preset"),
     (lambda r: r["task"].update(name="other"), "task.name"),
     (lambda r: r.pop("method"), "record.method"),
-    (lambda r: r["scores"].update(pfc_x={"value": 1.0}), "only the task's metrics"),
+    (lambda r: r["scores"].update(pfc_x={"value": 1.0}), "only the task's scores"),
 ])
 def test_validation_rejects_broken_records(mutate, message):
     r = _good_record()
@@ -265,57 +265,39 @@ def test_board_build_cli(tmp_path):
     assert len(list((tmp_path / "site").glob("*.csv"))) == 2 and "ignored" in res.stderr
 
 
-def _chromium():
-    pytest.importorskip("selenium")
-    if not shutil.which("chromium") or not shutil.which("chromedriver"):
-        pytest.skip("chromium/chromedriver not installed (.ci/run installs them)")
-    from selenium import webdriver
-    from selenium.webdriver.chrome.options import Options
-    from selenium.webdriver.chrome.service import Service
-
-    opts = Options()
-    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--window-size=1200,800"):
-        opts.add_argument(arg)
-    opts.binary_location = shutil.which("chromium")
-    return webdriver.Chrome(service=Service(shutil.which("chromedriver")), options=opts)
-
-
-def test_html_page_in_headless_chromium(tmp_path):
+def test_html_page_in_headless_chromium(tmp_path, chromium):
     records = _records()
     for r in records[:3]:  # the version-1 board gets a ground-truth row; sorting must leave it on top
         r["scores"]["div_k_gt"] = {"value": 9.5, "n": 5}
     files = write_site(build_boards(records), tmp_path / "site")
-    driver = _chromium()
-    try:
-        from selenium.webdriver.common.by import By
+    driver = chromium
+    from selenium.webdriver.common.by import By
 
-        driver.get(files["html"].resolve().as_uri())
-        assert "macedance leaderboard" in driver.title
-        table = driver.find_element(By.ID, "table-1")
+    driver.get(files["html"].resolve().as_uri())
+    assert "macedance leaderboard" in driver.title
+    table = driver.find_element(By.ID, "table-1")
 
-        def methods() -> list[str]:
-            return [row.find_elements(By.TAG_NAME, "td")[1].text for row in table.find_elements(By.CSS_SELECTOR, "tbody:not(.reference) tr")]
+    def methods() -> list[str]:
+        return [row.find_elements(By.TAG_NAME, "td")[1].text for row in table.find_elements(By.CSS_SELECTOR, "tbody:not(.reference) tr")]
 
-        def first_row() -> str:
-            return table.find_elements(By.CSS_SELECTOR, "tbody tr")[0].find_elements(By.TAG_NAME, "td")[1].text
+    def first_row() -> str:
+        return table.find_elements(By.CSS_SELECTOR, "tbody tr")[0].find_elements(By.TAG_NAME, "td")[1].text
 
-        assert methods() == ["beta", "gamma", "alpha"] and first_row() == "ground truth"
-        headers = table.find_elements(By.TAG_NAME, "th")
-        headers[1].click()  # sort by method name, ascending
-        assert methods() == ["alpha", "beta", "gamma"]
-        headers[1].click()  # descending
-        assert methods() == ["gamma", "beta", "alpha"]
-        bas = [h.text for h in headers].index("BAS ↑")
-        headers[bas].click()  # missing values sort last, whatever the direction
-        assert methods()[0] == "alpha" and set(methods()[1:]) == {"beta", "gamma"}
-        headers[bas].click()  # descending: missing values still last
-        assert methods()[0] == "alpha" and set(methods()[1:]) == {"beta", "gamma"}
-        assert first_row() == "ground truth"  # never sorted with the methods
-        assert driver.find_elements(By.CSS_SELECTOR, "svg.plot") and driver.find_elements(By.CSS_SELECTOR, "svg.ci")
-        png = tmp_path / "board.png"
-        assert driver.save_screenshot(str(png)) and png.stat().st_size > 5000
-    finally:
-        driver.quit()
+    assert methods() == ["beta", "gamma", "alpha"] and first_row() == "ground truth"
+    headers = table.find_elements(By.TAG_NAME, "th")
+    headers[1].click()  # sort by method name, ascending
+    assert methods() == ["alpha", "beta", "gamma"]
+    headers[1].click()  # descending
+    assert methods() == ["gamma", "beta", "alpha"]
+    bas = [h.text for h in headers].index("BAS ↑")
+    headers[bas].click()  # missing values sort last, whatever the direction
+    assert methods()[0] == "alpha" and set(methods()[1:]) == {"beta", "gamma"}
+    headers[bas].click()  # descending: missing values still last
+    assert methods()[0] == "alpha" and set(methods()[1:]) == {"beta", "gamma"}
+    assert first_row() == "ground truth"  # never sorted with the methods
+    assert driver.find_elements(By.CSS_SELECTOR, "svg.plot") and driver.find_elements(By.CSS_SELECTOR, "svg.ci")
+    png = tmp_path / "board.png"
+    assert driver.save_screenshot(str(png)) and png.stat().st_size > 5000
     assert "—" in html_page(build_boards(_records()))
 
 

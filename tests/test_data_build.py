@@ -222,6 +222,16 @@ def test_build_writes_clips_manifest_splits_and_card(built: tuple[Path, Path, Pa
     assert len(set(video_split.values())) == 3  # three videos with clips → train, val and test
     clips = [json.loads(line) for line in (out / "clips.jsonl").read_text().splitlines()]
     assert sorted(c["id"] for c in clips) == sorted(r["candidate_id"] for r in kept)
+    # every clip record names its video, reference frame and audio, as the manifest row does: the Appearance Expert's
+    # training and the video benchmark tasks read them from clips.jsonl
+    rows = {r["candidate_id"]: r for r in kept}
+    for c in clips:
+        for key in ("video_path", "reference_path", "audio_path"):
+            assert c[key] == rows[c["id"]][key] and (out / c[key]).is_file()
+    from macedance.appearance.data import load_clips
+
+    usable, skipped = load_clips(out, "train")
+    assert skipped == [] and sorted(a.id for a in usable) == sorted(c["id"] for c in clips if c["split"] == "train")
     card = (out / "README.md").read_text()
     assert card.splitlines()[0] == "# raw: a macedance MA-Data-style dataset"  # the raw folder's name, not a split's
     for text in ("| clips | ", "multi-person", "static", "no-audio", "| popping |", "| jazz |", "test build", "mediapipe"):

@@ -57,7 +57,8 @@ _DETECTOR = {
     "right_hip": "right_hip", "right_knee": "right_knee", "right_ankle": "right_ankle", "left_hip": "left_hip",
     "left_knee": "left_knee", "left_ankle": "left_ankle", "right_eye": "right_eye", "left_eye": "left_eye",
     "right_ear": "right_ear", "left_ear": "left_ear",
-    "left_toe": ("left_foot_index", "left_big_toe", "left_small_toe"), "right_toe": ("right_foot_index", "right_big_toe", "right_small_toe"),
+    "left_toe": ("left_foot_index", "left_big_toe", "left_small_toe", "left_foot"),
+    "right_toe": ("right_foot_index", "right_big_toe", "right_small_toe", "right_foot"),  # SMPL-24: the foot joint (toe base)
 }
 
 

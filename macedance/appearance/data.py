@@ -8,7 +8,6 @@ at ``fps`` (source frames at the nearest times), starting at a random time insid
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,28 +39,28 @@ class Sample:
 
 def load_clips(data: str | Path, split: str = "train") -> tuple[list[AppearanceClip], list[dict[str, str]]]:
     """The usable clips of ``split`` (all clips when the dataset has no splits) and the skipped ones with reasons."""
+    from macedance.datasets.importers.base import read_clips
     from macedance.schema import Keypoints2D
 
     data = Path(data)
     index = data / "clips.jsonl"
     if not index.is_file():
         raise InputNotFoundError(f"{data}: no clips.jsonl (a dataset folder written by `macedance data build`)")
-    rows = [json.loads(line) for line in index.read_text().splitlines() if line.strip()]
-    if any(r.get("split") for r in rows):
-        rows = [r for r in rows if r.get("split") == split]
+    rows = read_clips(index)
+    if any(c.split for c in rows):
+        rows = [c for c in rows if c.split == split]
     clips, skipped = [], []
-    for r in rows:
-        cid = str(r.get("id"))
+    for c in rows:
         try:
-            paths = {k: r.get(k) for k in ("video_path", "keypoints_path", "reference_path")}
-            missing = [k for k, v in paths.items() if not v or not (data / v).is_file()]
+            paths = {k: c.file(data, k) for k in ("video_path", "keypoints_path", "reference_path")}
+            missing = [k for k, v in paths.items() if v is None]
             if missing:
                 hint = " (built with --no-videos? rebuild without it)" if "video_path" in missing else ""
                 raise MaceDanceError(f"missing {', '.join(missing)}{hint}")
-            kp = Keypoints2D.load(data / paths["keypoints_path"])
-            clips.append(AppearanceClip(cid, data / paths["video_path"], kp.data, kp.skeleton, kp.fps, data / paths["reference_path"]))
+            kp = Keypoints2D.load(paths["keypoints_path"])
+            clips.append(AppearanceClip(c.id, paths["video_path"], kp.data, kp.skeleton, kp.fps, paths["reference_path"]))
         except MaceDanceError as exc:
-            skipped.append({"clip": cid, "reason": str(exc)})
+            skipped.append({"clip": c.id, "reason": str(exc)})
     return clips, skipped
 
 

@@ -3,10 +3,11 @@
 Schema 2 (current), one JSON object per (task, method) run::
 
     {"schema_version": 2, "kind": "macedance-result",
-     "task": {"name", "version", "hash", "preset", "preset_hash", "main_score", "split"},
+     "task": {"name", "version", "hash", "preset", "preset_hash", "main_score", "split"[, "kind", "metrics"]},
      "method": {"name", "version", "description", "paper", "licence", "capabilities", "weights", "config"},
      "scores": {metric: {"value": float|null, "ci95": [lo, hi]|null, "n": int, "undefined_reason": str|null}},
-     "dataset": {"path", "manifest_sha256", "clips"},
+     "dataset": {"path", "manifest_sha256", "clips", "skipped"[, "extra_outputs"]},
+     ["evaluation": {"policy", "fps", "canvas", "encoding", "warnings"}]  (video tasks)
      "provenance": {"macedance_version", "git_commit", "created", "wall_seconds", "seeds", "hardware", "python",
                     "numpy", "torch", "bootstrap"}}
 
@@ -139,7 +140,6 @@ def validate(record: dict[str, Any], check_task: bool = True) -> None:
                 raise ValidationError(f"{where}.ci95", "[low, high] finite numbers with low ≤ high", repr(ci)[:80])
     if check_task and record.get("kind") == "macedance-result" and not task["name"].startswith("custom:"):
         from macedance.benchmark.tasks import TASKS
-        from macedance.metrics.motion.presets import PRESETS
 
         known = TASKS.get(task["name"])
         if known is None:
@@ -149,9 +149,9 @@ def validate(record: dict[str, Any], check_task: bool = True) -> None:
                                   str(task["version"]))
         if task["version"] < known.version:
             return  # an older version of the task: shown in its own table, its preset cannot be checked here
-        if task["preset"] != known.preset or task["preset_hash"] != PRESETS[known.preset].hash:
-            raise ValidationError("task.preset", f"{known.preset} with hash {PRESETS[known.preset].hash}",
+        if task["preset"] != known.preset or task["preset_hash"] != known.preset_hash:
+            raise ValidationError("task.preset", f"{known.preset} with hash {known.preset_hash}",
                                   f"{task['preset']} with hash {task['preset_hash']}")
-        extra = sorted(set(scores) - set(known.metrics))
+        extra = sorted(set(scores) - set(known.scores))
         if extra:
-            raise ValidationError("scores", f"only the task's metrics {list(known.metrics)}", f"also {extra}")
+            raise ValidationError("scores", f"only the task's scores {list(known.scores)}", f"also {extra}")

@@ -18,6 +18,7 @@ import numpy as np
 
 from macedance import __version__
 from macedance.benchmark.records import SCHEMA_VERSION, record_score, validate
+from macedance.benchmark.samples import motion_sample, write_samples
 from macedance.benchmark.tasks import TaskMeta
 from macedance.cache import cache_key
 from macedance.datasets.importers.base import read_clips
@@ -112,6 +113,7 @@ def run_benchmark(
     outputs.mkdir(parents=True, exist_ok=True)
     weights = ",".join(f"{k}:{v}" for k, v in sorted(method.meta.weights.items()))
     pred_files, gt_files, skipped = [], [], []
+    made: dict[str, tuple[Path, Path]] = {}  # clip → (generated file, music) of the first seed: the samples
     with tempfile.TemporaryDirectory() as tmp:
         music_links = Path(tmp)
         jobs = [(seed, c) for seed in task.seeds for c in clips]
@@ -130,6 +132,8 @@ def run_benchmark(
                 target = outputs / f"{name}.npz"
                 key = cache_key(task.hash, method.meta.name, method.meta.version, weights, str(seed), clip.id,
                                 sha256_file(mfile))
+                if seed == task.seeds[0]:
+                    made[clip.id] = (target, mfile)
                 if target.is_file() and load_motion(target).meta.get("bench_key") == key:
                     pred_files.append(target)  # resume: already generated with the same inputs
                     continue
@@ -138,6 +142,8 @@ def run_benchmark(
                 motion.replace(meta={**motion.meta, "bench_key": key, "clip": clip.id}).save(target)
                 pred_files.append(target)
             except MaceDanceError as exc:
+                if seed == task.seeds[0]:
+                    made.pop(clip.id, None)
                 skipped.append({"clip": clip.id, "seed": seed, "reason": str(exc)})
                 log.info("clip %s skipped: %s", clip.id, exc)
         if progress:
@@ -146,6 +152,7 @@ def run_benchmark(
             raise MaceDanceError(f"no clip could be generated (first reason: {skipped[0]['reason'] if skipped else '?'})")
         preset = get_preset(task.preset)
         result, metrics = evaluate_motion_files({"pred": pred_files, "gt": gt_files}, preset=preset, music=music_links)
+    samples = write_samples(made, run_dir / "samples", out, lambda target, m, music: motion_sample(load_motion(m), target, music=music))
     cis = bootstrap_ci(metrics, bootstrap)
     scores = {}
     for metric in task.metrics:
@@ -164,6 +171,7 @@ def run_benchmark(
         "ground_truth_scores": {k[:-3]: v for k, v in result["scores"].items() if k.endswith("_gt")},
         "dataset": {"path": str(data), "manifest_sha256": sha256_file(manifest), "clips": len(clips),
                     "skipped": skipped + result["inputs"]["skipped"]},
+        "samples": samples,
         "provenance": {"macedance_version": __version__, "git_commit": _git_commit(),
                        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
                        "wall_seconds": round(time.perf_counter() - t0, 3), "seeds": list(task.seeds),

@@ -18,6 +18,7 @@ def demo_cmd(
     steps: Annotated[int, typer.Option(min=1, help="Training steps of each tiny diffusion method.")] = 150,
     seed: Annotated[int, typer.Option(help="Random seed of the generated data.")] = 0,
     fresh: Annotated[bool, typer.Option(help="Start over: delete the demo's earlier files in --out first.")] = False,
+    video: Annotated[bool, typer.Option(help="Also the video boards (a tiny random Wan-Animate pipeline: a few minutes on a CPU).")] = True,
 ) -> None:
     """The embedded end-to-end job: import → render → dataset build → training → benchmark → leaderboard.
 
@@ -30,7 +31,11 @@ def demo_cmd(
     4. trains tiny MACE-Dance, EDGE-style and unidirectional-Mamba models on the rendered subset for a few
        seconds each and indexes the reference methods (retrieval, random clip, mean pose);
     5. runs the madata-motion task on the rendered subset for every method (FID_k/g, Div, BAS, PFC, FSR with
-       bootstrap intervals) and builds the leaderboard: terminal table, Markdown, CSV and an HTML page.
+       bootstrap intervals);
+    6. runs the video tasks on it (not with --no-video): madata-animation with a tiny random Wan-Animate pipeline and a
+       folder of still videos, madata-music2video with two trained motion methods cascaded into the tiny pipeline,
+       scored with metrics that need no weights; and builds the leaderboard: terminal table, Markdown, CSV and an HTML
+       page with sample clips of every method.
 
     Re-runnable: a second run reuses every finished stage (resumed renders and builds, trained models, cached
     generations) and prints the same board; a run after an interrupted one finishes the job. Changing
@@ -41,7 +46,7 @@ def demo_cmd(
 
     t0 = time.perf_counter()
     with user_errors():
-        result = run_demo(out, sequences=sequences, steps=steps, seed=seed, fresh=fresh, bar=progress_bar,
+        result = run_demo(out, sequences=sequences, steps=steps, seed=seed, fresh=fresh, video=video, bar=progress_bar,
                           frames_bar=lambda label: progress_bar(label, "frames/s"),
                           on_clear=lambda note: console.print(f"[yellow]demo: starting over for {note}[/yellow]"))
     console.print("[bold]Imported[/bold]: ", end="")

@@ -14,11 +14,15 @@ import tempfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from macedance.datasets.synthetic import synthetic_motion
 from macedance.motion.camera import PinholeCamera, project_front
+
+if TYPE_CHECKING:
+    from macedance.schema import Clip
 
 SHOT_KINDS = ("dance", "static", "two", "empty")
 _SKIN, _SHIRT, _TROUSERS, _SHOES, _HAIR = (220, 180, 150), (200, 60, 40), (90, 50, 50), (20, 20, 20), (20, 30, 40)
@@ -134,23 +138,22 @@ def write_dance_video(path: str | Path, shots: Sequence[ShotSpec], *, fps: float
     return {"cuts": np.cumsum(counts)[:-1].tolist(), "frames": total, "beats": beats.tolist()}
 
 
-def write_appearance_dataset(root: str | Path, *, seconds: float = 2.0, fps: float = 10.0, size: tuple[int, int] = (128, 192),
-                             seed: int = 4) -> Path:
-    """A dataset folder in ``macedance data build``'s layout for Appearance-Expert training tests and
-    benchmarks: one clip ``c0`` (``videos/``, ``keypoints/``, ``reference/``) of a cartoon dancer seen
-    from the front (orthographic) whose MediaPipe-33 keypoints are exact, plus a train clip ``c1``
-    without a video and a test clip ``t0`` (both must be skipped), in ``clips.jsonl``."""
-    import json
-
+def write_dancer_clip(root: str | Path, cid: str, *, seconds: float, fps: float, size: tuple[int, int], seed: int, split: str,
+                      bpm: float = 120.0) -> Clip:
+    """One clip of a cartoon dancer seen from the front (orthographic) in ``data build``'s layout under ``root``: its SMPL
+    motion (``motions/``), exact MediaPipe-33 keypoints (``keypoints/``), video with a drum track at ``bpm``
+    (``videos/``), the drum track (``audio/``) and first frame (``reference/``); returns its Clip record."""
+    import soundfile as sf
     from PIL import Image
 
     from macedance.io.video import write_video
+    from macedance.music.synth import beat_times, drum_track
     from macedance.pose.mapping import smpl_joints_to_keypoints
-    from macedance.schema import Keypoints2D
+    from macedance.schema import Clip, Keypoints2D
 
     root = Path(root)
     w, h = size
-    m = synthetic_motion(seconds=seconds, fps=fps, seed=seed)
+    m = synthetic_motion(seconds=seconds, fps=fps, bpm=bpm, seed=seed)
     uv = 0.47 * h * project_front(m.to_up_axis("y").joints()) + np.array([w / 2, 0.52 * h])
     frames = []
     for p in uv:
@@ -159,12 +162,36 @@ def write_appearance_dataset(root: str | Path, *, seconds: float = 2.0, fps: flo
         frames.append(img)
     kp, filled = smpl_joints_to_keypoints(uv, "mediapipe33")
     kp = np.concatenate([kp, np.broadcast_to(filled[:, None].astype(float), kp.shape[:-1] + (1,))], axis=-1)
-    write_video(root / "videos" / "c0.mp4", frames, fps)
-    Keypoints2D(kp, "mediapipe33", size, fps).save(root / "keypoints" / "c0.npz")
+    files = {"motion_path": f"motions/{cid}.npz", "keypoints_path": f"keypoints/{cid}.npz", "audio_path": f"audio/{cid}.wav",
+             "reference_path": f"reference/{cid}.jpg", "video_path": f"videos/{cid}.mp4"}
+    m.save(root / files["motion_path"])
+    (root / "audio").mkdir(parents=True, exist_ok=True)
+    sf.write(root / files["audio_path"], drum_track(beat_times(bpm, seconds, start=0.25), seconds, sr=22050, seed=seed), 22050)
+    write_video(root / files["video_path"], frames, fps, audio=root / files["audio_path"], audio_seconds=seconds)
+    Keypoints2D(kp, "mediapipe33", size, fps).save(root / files["keypoints_path"])
     (root / "reference").mkdir(exist_ok=True)
-    Image.fromarray(frames[0]).save(root / "reference" / "c0.jpg")
-    rows = [{"id": "c0", "video_path": "videos/c0.mp4", "keypoints_path": "keypoints/c0.npz", "reference_path": "reference/c0.jpg",
-             "split": "train"}, {"id": "c1", "keypoints_path": "keypoints/c0.npz", "reference_path": "reference/c0.jpg", "split": "train"},
-            {"id": "t0", "split": "test"}]
-    (root / "clips.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    Image.fromarray(frames[0]).save(root / files["reference_path"])
+    return Clip(cid, f"synthetic/{cid}.mp4", 0.0, len(frames) / fps, genre="synthetic", split=split, **files)
+
+
+def write_appearance_dataset(root: str | Path, *, seconds: float = 2.0, fps: float = 10.0, size: tuple[int, int] = (128, 192),
+                             seed: int = 4, test: int = 0) -> Path:
+    """A dataset folder in ``macedance data build``'s layout for Appearance-Expert training tests and
+    benchmarks: one train clip ``c0`` (:func:`write_dancer_clip`), a train clip ``c1`` whose video is missing and
+    a test clip ``t0`` without files (both must be skipped) — or, with ``test`` > 0, ``test`` complete test clips
+    ``t0``, ``t1`` … of their own dances and tempos — in ``clips.jsonl``."""
+    import json
+
+    from macedance.schema import Clip
+
+    root = Path(root)
+    clips = [write_dancer_clip(root, "c0", seconds=seconds, fps=fps, size=size, seed=seed, split="train")]
+    clips.append(Clip("c1", "synthetic/c1.mp4", 0.0, seconds, keypoints_path="keypoints/c0.npz", reference_path="reference/c0.jpg",
+                      split="train"))
+    if test:
+        clips += [write_dancer_clip(root, f"t{i}", seconds=seconds, fps=fps, size=size, seed=seed + 1 + i, split="test", bpm=100.0 + 10 * i)
+                  for i in range(test)]
+    else:
+        clips.append(Clip("t0", "synthetic/t0.mp4", 0.0, seconds, split="test"))
+    (root / "clips.jsonl").write_text("".join(json.dumps(c.to_dict()) + "\n" for c in clips))
     return root

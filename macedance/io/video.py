@@ -218,7 +218,7 @@ ENCODER_THREADS = 4
 
 
 def write_video(path: str | Path, frames: Iterable[np.ndarray | Any], fps: float, *, audio: str | Path | None = None,
-                audio_seconds: float | None = None) -> Path:
+                audio_seconds: float | None = None, crf: int = 20) -> Path:
     """Encode frames to an mp4 (H.264, yuv420p), atomically.
 
     Args:
@@ -229,6 +229,7 @@ def write_video(path: str | Path, frames: Iterable[np.ndarray | Any], fps: float
         fps: frame rate.
         audio: a music file to mux in (AAC, 44.1 kHz stereo-compatible mono), trimmed to
             ``audio_seconds`` (default: the video's length).
+        crf: x264's constant rate factor (20: watchable files; the benchmark's evaluation videos use 10).
     """
     import av
 
@@ -249,7 +250,7 @@ def write_video(path: str | Path, frames: Iterable[np.ndarray | Any], fps: float
                 # repeatable within one process) and x264's cpu-independent mode (C code where SIMD could round
                 # differently: its float lookahead/mbtree functions).
                 vs.thread_type, vs.thread_count = "FRAME", ENCODER_THREADS
-                vs.options = {"crf": "20", "preset": "veryfast", "x264-params": "cpu-independent=1"}
+                vs.options = {"crf": str(int(crf)), "preset": "veryfast", "x264-params": "cpu-independent=1"}
                 if audio is not None:
                     aus = out.add_stream("aac", rate=44100)
                     aus.layout = "mono"

@@ -84,6 +84,20 @@ def method_card(record: dict[str, Any]) -> dict[str, Any]:
     return card
 
 
+def _samples(record: dict[str, Any]) -> list[dict[str, str]]:
+    """The record's sample videos that exist ({"clip", "path"}; a record's ``samples`` paths are relative to its folder)."""
+    source = record.get("_source")
+    if not source or not isinstance(record.get("samples"), list):
+        return []
+    out = []
+    for s in record["samples"]:
+        if isinstance(s, dict) and isinstance(s.get("file"), str) and isinstance(s.get("clip"), str):
+            path = (Path(source).parent / s["file"]).resolve()
+            if path.is_file() and path.suffix.lower() == ".mp4":
+                out.append({"clip": s["clip"], "path": str(path)})
+    return out
+
+
 def _ground_truth(record: dict[str, Any]) -> dict[str, float]:
     """The ground truth's values a record carries: its ``ground_truth_scores`` (``bench run``), ``<metric>_gt``
     scores (``eval motion``) and ``details.gt_value`` of a score (video metrics)."""
@@ -131,6 +145,9 @@ def build_boards(records: list[dict[str, Any]], merge_presets: bool = False) -> 
                 board.metrics.append(m)
         row = {"method": r["method"]["name"], "version": r["method"].get("version", ""), "scores": r["scores"],
                "source": r.get("_source", ""), "created": r.get("provenance", {}).get("created", ""), "card": method_card(r)}
+        samples = _samples(r)
+        if samples:
+            row["samples"] = samples
         note = (r["method"].get("config") or {}).get("note")
         if note:  # e.g. which weights a released method's row used
             row["note"] = str(note)

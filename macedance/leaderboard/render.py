@@ -7,6 +7,7 @@ import csv
 import html
 import io
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -146,7 +147,10 @@ h1{font-size:1.5rem}h2{font-size:1.15rem;margin-top:2.2rem}table{border-collapse
 th,td{padding:.35rem .6rem;border-bottom:1px solid #ddd;text-align:right;white-space:nowrap}
 th{cursor:pointer;background:#f4f4f1;user-select:none}th.sorted-asc::after{content:" ▲"}th.sorted-desc::after{content:" ▼"}
 td.m,th.m{text-align:left}td.missing{color:#999}.ci rect{fill:#9bbbe0}.ci line{stroke:#1d4f91;stroke-width:2}
-.plot .bar{fill:#6c9bd2}.plot .whisker{stroke:#1d3f71;stroke-width:2}.plot text{font-size:12px}.note{color:#666;font-size:12px}"""
+.plot .bar{fill:#6c9bd2}.plot .whisker{stroke:#1d3f71;stroke-width:2}.plot text{font-size:12px}.note{color:#666;font-size:12px}
+.samples summary{cursor:pointer;color:#444}.sample-row{display:flex;align-items:flex-start;gap:.8rem;margin:.5rem 0;flex-wrap:wrap}
+.sample-row .m{width:11rem;font-weight:600;overflow-wrap:anywhere}figure{margin:0}figure video{height:180px;background:#000}
+figcaption{font-size:11px;color:#666;max-width:22rem;overflow-wrap:anywhere}"""
 
 _SCRIPT = """document.querySelectorAll('table.board').forEach(function(t){
  t.querySelectorAll('th').forEach(function(th,col){th.addEventListener('click',function(){
@@ -159,7 +163,29 @@ _SCRIPT = """document.querySelectorAll('table.board').forEach(function(t){
   rows.forEach(function(r){body.appendChild(r)});});});});"""
 
 
-def html_page(boards: list[Board], title: str = "macedance leaderboard") -> str:
+Media = dict[tuple[int, str], list[tuple[str, str]]]  # (board index, method) → [(clip, URL of its sample video)]
+
+
+def _samples_html(board: Board, bi: int, rows: list[dict[str, Any]], media: Media) -> str:
+    """The board's sample videos, one line per method in the board's order (the generated video beside the ground
+    truth for video tasks; the generated motion for motion tasks), each with the clip's music."""
+    lines = []
+    for r in rows:
+        clips = media.get((bi, r["method"]), [])
+        if clips:
+            figs = "".join(f"<figure><video controls muted loop playsinline preload='metadata' src='{html.escape(url)}'></video>"
+                           f"<figcaption>{html.escape(clip)}</figcaption></figure>" for clip, url in clips)
+            lines.append(f"<div class='sample-row'><div class='m'>{html.escape(r['method'])}</div>{figs}</div>")
+    if not lines:
+        return ""
+    from macedance.benchmark.tasks import TASKS
+
+    task = TASKS.get(board.task)
+    what = "generated (left) beside the ground truth (right)" if task is not None and task.video else "the generated motion"
+    return (f"<details class='samples' open><summary>Samples: {what}, with the clip's music</summary>" + "".join(lines) + "</details>")
+
+
+def html_page(boards: list[Board], title: str = "macedance leaderboard", media: Media | None = None) -> str:
     out = [f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>{html.escape(title)}</title>",
            f"<style>{_STYLE}</style></head><body><h1>{html.escape(title)}</h1>",
            f"<p class='note'>Built by macedance {__version__} from {sum(len(b.rows) for b in boards)} result records. "
@@ -200,17 +226,42 @@ def html_page(boards: list[Board], title: str = "macedance leaderboard") -> str:
         if cards:
             out.append("<details class='cards'><summary>Method cards</summary><ul>"
                        + "".join("<li>" + html.escape(_card_text(r)).replace("**", "") + "</li>" for r in cards) + "</ul></details>")
+        out.append(_samples_html(b, bi, rows, media or {}))
         out.append(_plot(b))
     out.append(f"<script>{_SCRIPT}</script></body></html>")
     return "\n".join(out)
 
 
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]", "_", text)
+
+
+def _copy_samples(boards: list[Board], out: Path) -> Media:
+    """Copy every row's sample videos into ``out/samples/<board>/<method>/<clip>.mp4`` (a file already there with the
+    same bytes is kept); their URLs relative to the page."""
+    from macedance.fileio import sha256_file
+
+    media: Media = {}
+    for bi, b in enumerate(boards):
+        for r in b.rows:
+            for sample in r.get("samples", []):
+                rel = Path("samples") / f"{b.task}_v{b.version}_{b.preset_hash[:8]}" / _slug(r["method"]) / f"{_slug(sample['clip'])}.mp4"
+                src, dst = Path(sample["path"]), out / rel
+                if not (dst.is_file() and sha256_file(dst) == sha256_file(src)):
+                    with atomic_write(dst) as f:
+                        f.write(src.read_bytes())
+                media.setdefault((bi, r["method"]), []).append((sample["clip"], rel.as_posix()))
+    return media
+
+
 def write_site(boards: list[Board], out: Path) -> dict[str, Path]:
-    """index.html, leaderboard.md, one CSV per board and boards.json into ``out``."""
+    """index.html (with the rows' sample videos, copied into ``out/samples``), leaderboard.md, one CSV per board and
+    boards.json into ``out``."""
     out.mkdir(parents=True, exist_ok=True)
     files = {"html": out / "index.html", "markdown": out / "leaderboard.md", "json": out / "boards.json"}
+    media = _copy_samples(boards, out)
     with atomic_write(files["html"], "w") as f:
-        f.write(html_page(boards))
+        f.write(html_page(boards, media=media))
     with atomic_write(files["markdown"], "w") as f:
         f.write("# macedance leaderboard\n\n" + "\n".join(markdown(b) for b in boards))
     for b in boards:

@@ -11,6 +11,10 @@ from macedance.errors import ValidationError
 from macedance.schema._check import choice, describe, positive_number
 
 SPLITS = ("train", "val", "test")
+#: The path fields of a :class:`Clip` (relative to the dataset folder, or absolute).
+PATH_FIELDS = ("motion_path", "keypoints_path", "music_path", "audio_path", "reference_path", "video_path")
+# Where `data build` and `data render` put the files of the last three before clips.jsonl named them.
+_LAYOUT = {"audio_path": "audio/{id}.wav", "reference_path": "reference/{id}.jpg", "video_path": "videos/{id}.mp4"}
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]*$")
 
 
@@ -50,6 +54,8 @@ class Clip:
         source_video: the source recording (video path or sequence name).
         start, end: span in the source, seconds, ``0 ≤ start < end``.
         motion_path, keypoints_path, music_path: derived files, or None.
+        audio_path, reference_path, video_path: the clip's audio (wav), reference image (its first frame) and
+            video (its frames with its audio) in datasets made by ``data build`` / ``data render``, or None.
         genre: dance genre when known.
         split: ``train``, ``val``, ``test`` or None.
         provenance: tool versions, source hashes, parameters (JSON-compatible values).
@@ -65,6 +71,9 @@ class Clip:
     genre: str | None = None
     split: str | None = None
     provenance: dict[str, Any] = field(default_factory=dict)
+    audio_path: Path | None = None
+    reference_path: Path | None = None
+    video_path: Path | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.id, str) or not _ID.match(self.id):
@@ -85,7 +94,7 @@ class Clip:
             raise ValidationError("Clip.provenance", "a dict", describe(self.provenance))
         object.__setattr__(self, "start", start)
         object.__setattr__(self, "end", end)
-        for name in ("motion_path", "keypoints_path", "music_path"):
+        for name in PATH_FIELDS:
             object.__setattr__(self, name, _opt_path(f"Clip.{name}", getattr(self, name)))
 
     @property
@@ -95,9 +104,24 @@ class Clip:
     def to_dict(self) -> dict[str, Any]:
         """JSON-compatible dict (paths as strings)."""
         d = asdict(self)
-        for name in ("motion_path", "keypoints_path", "music_path"):
+        for name in PATH_FIELDS:
             d[name] = None if d[name] is None else str(d[name])
         return d
+
+    def file(self, root: str | Path, name: str) -> Path | None:
+        """The clip's ``name`` file (a path field such as ``video_path``) under the dataset folder ``root``, or None when
+        the record has none or it is missing. Records written before ``audio_path``, ``reference_path`` and
+        ``video_path`` existed fall back to the layout that wrote them (``audio/<id>.wav``, ``reference/<id>.jpg``,
+        ``videos/<id>.mp4``)."""
+        if name not in PATH_FIELDS:
+            raise ValidationError("Clip file", "one of " + ", ".join(PATH_FIELDS), repr(name))
+        rel = getattr(self, name)
+        if rel is None and name in _LAYOUT:
+            rel = Path(_LAYOUT[name].format(id=self.id))
+        if rel is None:
+            return None
+        path = rel if rel.is_absolute() else Path(root) / rel
+        return path if path.is_file() else None
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "Clip":

@@ -19,10 +19,13 @@ from macedance.datasets.curation.runner import BuildReport
 from macedance.datasets.curation.splits import assign_splits
 from macedance.datasets.curation.state import Source
 from macedance.fileio import atomic_write, remove_stale_temps
+from macedance.schema import Clip
 
 log = logging.getLogger(__name__)
 
-CLIP_KEYS = ("id", "source_video", "start", "end", "motion_path", "keypoints_path", "music_path", "genre", "split", "provenance")
+# every field of a Clip record, in its order (the audio, reference and video paths are None for outcomes resumed from
+# state files written before the record had them; Clip.file then finds them by the layout)
+CLIP_KEYS = tuple(f.name for f in dataclasses.fields(Clip))
 
 
 def finalize(out: Path, name: str, *, sources: list[Source], done: dict[str, SourceOutcome], params: Any, report: BuildReport,
@@ -47,7 +50,7 @@ def finalize(out: Path, name: str, *, sources: list[Source], done: dict[str, Sou
     write_manifest(out / "manifest.parquet", rows)
     with atomic_write(out / "clips.jsonl", "w") as f:
         for c in clips:
-            f.write(json.dumps({k: c[k] for k in CLIP_KEYS}) + "\n")
+            f.write(json.dumps({k: c.get(k) for k in CLIP_KEYS}) + "\n")
     for split in ("train", "val", "test"):
         with atomic_write(out / "splits" / f"{split}.txt", "w") as f:
             f.write("".join(c["id"] + "\n" for c in clips if c["split"] == split))

@@ -242,6 +242,6 @@ def _add_clip(outcome: SourceOutcome, cid: str, rel: str, a: int, b: int, fps: f
     provenance = {"macedance": __version__, "source_sha256": outcome.sha256, "render_params_hash": params.hash,
                   "renderer": f"macedance-render v{RENDER_VERSION}", "character": params.character, "video": files["video_path"],
                   "music_file": music.name if music else None}
-    clip = Clip(cid, rel, a / fps, b / fps, files["motion_path"], files["keypoints_path"], files["music_path"], genre, None, provenance)
-    outcome.clips.append({**clip.to_dict(), "audio_path": files["audio_path"], "reference_path": files["reference_path"],
-                             "video_path": files["video_path"]})
+    clip = Clip(cid, rel, a / fps, b / fps, files["motion_path"], files["keypoints_path"], files["music_path"], genre, None, provenance,
+                files["audio_path"], files["reference_path"], files["video_path"])
+    outcome.clips.append(clip.to_dict())

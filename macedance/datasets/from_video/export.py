@@ -63,9 +63,9 @@ def export_clips(path: Path, info: VideoInfo, outcome: SourceOutcome, *, out: Pa
         outcome.rows.append(outcome.row(genre, status="kept", stage="kept", code="kept", src_fps=info.fps, width=info.width, height=info.height,
                                         **base, **rel))
         clip = Clip(cid, outcome.source, a / info.fps, b / info.fps, rel["motion_path"], rel["keypoints_path"], rel["music_path"], genre,
-                    None, {**provenance, "fit": {k: fit[k] for k in ("reproj_px", "reproj_rel", "landmark_mm", "camera")}})
-        outcome.clips.append({**clip.to_dict(), "audio_path": rel["audio_path"], "reference_path": rel["reference_path"],
-                              "video_path": rel["video_path"]})
+                    None, {**provenance, "fit": {k: fit[k] for k in ("reproj_px", "reproj_rel", "landmark_mm", "camera")}},
+                    rel["audio_path"], rel["reference_path"], rel["video_path"])
+        outcome.clips.append(clip.to_dict())
 
 
 def reference_frames(path: Path, starts: list[int]) -> dict[int, np.ndarray]:

@@ -104,7 +104,8 @@ def evaluate_motion2d(P: dict[str, Path], G: dict[str, Path], music: Path | None
         if s is None:
             continue
         score = Score.from_dict(s)
-        score.details = {**(score.details or {}), **info}
+        gt = result["scores"].get(f"{name}_gt") or {}  # the ground truth's own Div and BAS (a reference row's values)
+        score.details = {**(score.details or {}), **info, **({"gt_value": gt["value"]} if gt.get("value") is not None else {})}
         scores[f"{name}-2d"] = score
     return scores
 

@@ -69,21 +69,27 @@ def score_vbench(metric: str, name: str, inputs: VideoInputs) -> dict[str, Score
 
 
 def score_flickering(inputs: VideoInputs) -> dict[str, Score]:
-    """VBench temporal flickering of every generated video (no reference needed), averaged."""
-    per: dict[str, float] = {}
-    for i, (stem, path) in enumerate(inputs.pred.items()):
-        if inputs.progress:
-            inputs.progress(i, len(inputs.pred), f"flickering {stem}")
-        try:
-            v = cached_result("video-flickering", (VBENCH_REF, sha256_file(path)),
-                              lambda path=path: frame_metrics.temporal_flickering(iter_frames(path)))
-        except MaceDanceError as exc:
-            inputs.skipped.append({"video": f"pred/{stem}", "reason": str(exc)})
-            continue
-        if v is not None:
-            per[stem] = v
-    return {"temporal-flickering": Score(float(np.mean(list(per.values()))) if per else None,
-                                         None if per else "no generated video with ≥ 2 frames", len(per), {"per_video": per})}
+    """VBench temporal flickering of every generated video (no reference needed), averaged; the ground truth's beside it."""
+    sets = {"pred": inputs.pred, "gt": inputs.gt}
+    total, done = sum(len(v) for v in sets.values()), 0
+    per: dict[str, dict[str, float]] = {"pred": {}, "gt": {}}
+    for role, videos in sets.items():
+        for stem, path in videos.items():
+            if inputs.progress:
+                inputs.progress(done, total, f"flickering {stem}")
+            done += 1
+            try:
+                v = cached_result("video-flickering", (VBENCH_REF, sha256_file(path)),
+                                  lambda path=path: frame_metrics.temporal_flickering(iter_frames(path)))
+            except MaceDanceError as exc:
+                inputs.skipped.append({"video": f"{role}/{stem}", "reason": str(exc)})
+                continue
+            if v is not None:
+                per[role][stem] = v
+    pred, gt = per["pred"], per["gt"]
+    return {"temporal-flickering": Score(float(np.mean(list(pred.values()))) if pred else None,
+                                         None if pred else "no generated video with ≥ 2 frames", len(pred),
+                                         {"per_video": pred, "gt_value": float(np.mean(list(gt.values()))) if gt else None, "n_gt": len(gt)})}
 
 
 AESTHETIC_BATCH = 32  # VBench's batch_size: the frames encoded together (it sets the matmul shapes)
