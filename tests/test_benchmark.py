@@ -7,6 +7,7 @@ import json
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 import soundfile as sf
 from typer.testing import CliRunner
@@ -18,7 +19,7 @@ from macedance.cli import app
 from macedance.datasets.importers.aistpp import GENRES, import_aistpp
 from macedance.datasets.synthetic import synthetic_motion, write_aistpp_pkl
 from macedance.errors import DataFormatError, MaceDanceError, ValidationError
-from macedance.leaderboard.build import build_boards
+from macedance.leaderboard.build import build_boards, load_records
 from macedance.leaderboard.render import csv_text, html_page, markdown, write_site
 from macedance.methods.registry import FolderMethod, load_method
 from macedance.music.synth import beat_times, drum_track
@@ -201,6 +202,24 @@ def test_boards_separate_versions_and_keep_missing_missing():
     csv = csv_text(b).splitlines()
     assert csv[0].startswith("task,version,preset,method,fid_k,fid_k_ci_low")
     assert ",gamma,2.0,,," in csv[2]  # missing stays empty, never 0
+
+
+def test_sample_videos_are_copied_next_to_the_page_and_never_from_outside_the_record_folder(tmp_path):
+    from macedance.io.video import write_video
+
+    results = tmp_path / "results"
+    write_video(results / "madata-motion" / "v1" / "alpha" / "samples" / "c0.mp4", [np.zeros((32, 32, 3), np.uint8)] * 4, 16.0)
+    write_video(tmp_path / "outside.mp4", [np.zeros((32, 32, 3), np.uint8)] * 4, 16.0)
+    a = _records()[0]
+    a["samples"] = [{"clip": "c0", "file": "madata-motion/v1/alpha/samples/c0.mp4"}, {"clip": "c1", "file": "../outside.mp4"},
+                    {"clip": "c2", "file": "madata-motion/v1/alpha/samples/missing.mp4"}]
+    (results / "r.json").write_text(json.dumps(a))
+    records, bad = load_records([results])
+    assert not bad and [s["clip"] for s in build_boards(records)[0].rows[0]["samples"]] == ["c0"]
+    files = write_site(build_boards(records), tmp_path / "site")
+    page = files["html"].read_text()
+    assert page.count("<video ") == 1 and "samples/madata-motion_v1_" in page
+    assert len(list((tmp_path / "site" / "samples").rglob("*.mp4"))) == 1
 
 
 def test_ground_truth_is_an_unranked_reference_row():

@@ -186,17 +186,16 @@ def test_video_method_names_and_options_are_checked(model: Path, tmp_path: Path)
     assert r.exit_code == 2 and "motion task" in r.output
 
 
-def test_appearance_expert_loads_its_adapter_and_lora_and_is_recorded(animated: tuple[dict, Path, Path], data: Path, model: Path,
-                                                                     tmp_path: Path) -> None:
-    """The Appearance Expert is Wan-Animate with a Body Adapter and a LoRA (here: perturbed copies in the original Wan
-    layout, as MACE-Dance's Adapter.safetensors / LoRA.safetensors hold them): both hashes go into the record, and its
-    videos differ from plain Wan-Animate's."""
+@pytest.fixture(scope="module")
+def expert_weights(model: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """A Body Adapter and a LoRA in the original Wan layout (as MACE-Dance's Adapter.safetensors / LoRA.safetensors hold
+    them): perturbed copies of the tiny pipeline's tensors."""
     import torch
     from safetensors.torch import save_file
 
     from macedance.appearance.pipeline import load_pipeline
-    from macedance.io.video import read_video
 
+    folder = tmp_path_factory.mktemp("expert")
     pipe = load_pipeline(model)
     g = torch.Generator().manual_seed(0)
     adapter = {f"pipe.animate_adapter.pose_patch_embedding.{k}": v + 0.5 * torch.randn(v.shape, generator=g)
@@ -204,13 +203,41 @@ def test_appearance_expert_loads_its_adapter_and_lora_and_is_recorded(animated: 
     q = pipe.transformer.blocks[0].attn1.to_q.weight
     lora = {"blocks.0.self_attn.q.lora_A.default.weight": torch.randn(4, q.shape[1], generator=g),
             "blocks.0.self_attn.q.lora_B.default.weight": torch.randn(q.shape[0], 4, generator=g)}
-    save_file(adapter, str(tmp_path / "Adapter.safetensors"))
-    save_file(lora, str(tmp_path / "LoRA.safetensors"))
-    method = load_video_method("appearance-expert", model=model, adapter=tmp_path / "Adapter.safetensors", lora=tmp_path / "LoRA.safetensors",
-                               cfg=SMALL)
+    save_file(adapter, str(folder / "Adapter.safetensors"))
+    save_file(lora, str(folder / "LoRA.safetensors"))
+    return folder / "Adapter.safetensors", folder / "LoRA.safetensors"
+
+
+def test_appearance_expert_loads_its_adapter_and_lora_and_is_recorded(animated: tuple[dict, Path, Path], data: Path, model: Path,
+                                                                     expert_weights: tuple[Path, Path], tmp_path: Path) -> None:
+    """The Appearance Expert is Wan-Animate with a Body Adapter and a LoRA: both hashes go into the record, and its
+    videos differ from plain Wan-Animate's."""
+    from macedance.io.video import read_video
+
+    adapter, lora = expert_weights
+    method = load_video_method("appearance-expert", model=model, adapter=adapter, lora=lora, cfg=SMALL)
     rec, _ = run_video_benchmark(get_task("madata-animation"), method, data=data, out=tmp_path / "res", metrics=("psnr", "l1"))
     assert set(rec["method"]["weights"]) == {"tiny-wan-animate/", "Adapter.safetensors", "LoRA.safetensors"}
     assert rec["method"]["config"]["lora_alpha"] == 0.5 and "Appearance Expert" in rec["method"]["description"]
     plain, _ = read_video(animated[2] / "madata-animation" / "v1" / "wan-animate" / "outputs" / "t0.mp4")
     expert, _ = read_video(tmp_path / "res" / "madata-animation" / "v1" / "appearance-expert" / "outputs" / "t0.mp4")
     assert plain.shape == expert.shape and np.abs(plain.astype(int) - expert.astype(int)).mean() > 1.0
+
+
+def test_mace_dance_is_registered_on_the_video_tasks_from_its_released_files(data: Path, model: Path, expert_weights: tuple[Path, Path],
+                                                                            tmp_path: Path) -> None:
+    """`--method mace-dance` on a video task: the released Motion Expert (here the original code's own tiny checkpoint)
+    cascaded into the Appearance Expert, one row named mace-dance whose card holds every weight's sha256."""
+    import hashlib
+
+    ckpt = Path(__file__).parent / "parity" / "mace_official_tiny.pt"
+    adapter, lora = expert_weights
+    r = runner.invoke(app, ["bench", "run", "--task", "madata-music2video", "--method", "mace-dance", "--ckpt", str(ckpt), "--model", str(model),
+                            "--adapter", str(adapter), "--lora", str(lora), "--width", "144", "--height", "256", "--steps", "1",
+                            "--metrics", "temporal-flickering", "--data", str(data), "--out", str(tmp_path)])
+    assert r.exit_code == 0, r.output
+    rec = json.loads((tmp_path / "madata-music2video@v1__mace-dance.json").read_text())
+    assert rec["method"]["name"] == "mace-dance" and rec["method"]["capabilities"] == ["music2video"]
+    assert rec["method"]["weights"]["mace_official_tiny.pt"] == hashlib.sha256(ckpt.read_bytes()).hexdigest()
+    assert {"Adapter.safetensors", "LoRA.safetensors", "tiny-wan-animate/"} <= set(rec["method"]["weights"])
+    assert rec["method"]["config"]["motion"]["name"] == "mace-dance-official" and rec["scores"]["temporal-flickering"]["n"] == 2

@@ -85,15 +85,16 @@ def method_card(record: dict[str, Any]) -> dict[str, Any]:
 
 
 def _samples(record: dict[str, Any]) -> list[dict[str, str]]:
-    """The record's sample videos that exist ({"clip", "path"}; a record's ``samples`` paths are relative to its folder)."""
+    """The record's sample videos that exist ({"clip", "path"}): ``.mp4`` files inside the record's folder (a record's
+    ``samples`` paths are relative to it; a path leading out of it is ignored)."""
     source = record.get("_source")
     if not source or not isinstance(record.get("samples"), list):
         return []
-    out = []
+    root, out = Path(source).parent.resolve(), []
     for s in record["samples"]:
         if isinstance(s, dict) and isinstance(s.get("file"), str) and isinstance(s.get("clip"), str):
-            path = (Path(source).parent / s["file"]).resolve()
-            if path.is_file() and path.suffix.lower() == ".mp4":
+            path = (root / s["file"]).resolve()
+            if path.is_relative_to(root) and path.is_file() and path.suffix.lower() == ".mp4":
                 out.append({"clip": s["clip"], "path": str(path)})
     return out
 

@@ -6,7 +6,8 @@
   ``train appearance`` run) — the MACE-Dance Appearance Expert.
 * ``<motion method>+<wan-animate|appearance-expert>``: a cascade (``music2video``): the motion method's SMPL motion is
   drawn as Wan-Animate pose frames aligned to the reference person, then animated — ``mace-dance-official+appearance-expert``
-  is MACE-Dance, ``edge-official+wan-animate`` the paper's "EDGE + Wan-Animate" row.
+  is MACE-Dance (registered as ``mace-dance`` on the video tasks), ``edge-official+wan-animate`` the paper's
+  "EDGE + Wan-Animate" row.
 * ``folder``: videos generated elsewhere, ``<clip id>.mp4`` (any of :data:`macedance.io.video.VIDEO_SUFFIXES`), for
   either kind; files that match no clip are reported.
 """
@@ -29,6 +30,9 @@ from macedance.methods.registry import MethodMeta, MotionMethod, clip_seed
 AppearanceName = Literal["wan-animate", "appearance-expert"]
 APPEARANCE: tuple[AppearanceName, ...] = ("wan-animate", "appearance-expert")
 Progress = Callable[[int, int], None]
+#: Video-task names of published cascades: ``mace-dance`` is MACE-Dance itself, both experts from the released weights
+#: (``--ckpt`` Expert-Motion, ``--adapter``/``--lora`` Expert-Appearance).
+VIDEO_ALIASES = {"mace-dance": "mace-dance-official+appearance-expert"}
 
 
 @dataclass
@@ -177,11 +181,11 @@ class CascadeMethod:
     """A motion method followed by an appearance method (``music2video``): the generated SMPL motion → Wan pose frames
     aligned to the reference person (its dataset keypoints when given, else detected) → animated."""
 
-    def __init__(self, motion: MotionMethod, appearance: AppearanceMethod):
+    def __init__(self, motion: MotionMethod, appearance: AppearanceMethod, name: str | None = None):
         self.motion, self.appearance = motion, appearance
         m, a = motion.meta, appearance.meta
         self.meta = MethodMeta(
-            f"{m.name}+{a.name}", f"{m.version} + {a.version}", f"{m.name} motion animated by {a.name}: {m.description}; {a.description}",
+            name or f"{m.name}+{a.name}", f"{m.version} + {a.version}", f"{m.name} motion animated by {a.name}: {m.description}; {a.description}",
             f"{m.paper}; {a.paper}", f"motion: {m.licence}; appearance: {a.licence}", capabilities=("music2video",),
             weights={**m.weights, **a.weights}, config={"motion": {"name": m.name, "version": m.version, "config": m.config},
                                                         "appearance": a.config})
@@ -254,7 +258,7 @@ def load_video_method(name: str, *, model: Path | None = None, adapter: Path | N
         if outputs is None:
             raise ValidationError("outputs", "a folder of generated videos for `method=folder`", "nothing")
         return VideoFolderMethod(outputs, folder_name)
-    motion_name, _, appearance_name = name.rpartition("+")
+    motion_name, _, appearance_name = VIDEO_ALIASES.get(name, name).rpartition("+")
     if appearance_name not in APPEARANCE:
         raise ValidationError("method", "folder, " + ", ".join(APPEARANCE) + " or <motion method>+<" + "|".join(APPEARANCE) + ">",
                               repr(name))
@@ -266,4 +270,5 @@ def load_video_method(name: str, *, model: Path | None = None, adapter: Path | N
         return appearance
     from macedance.methods.registry import load_method
 
-    return CascadeMethod(load_method(motion_name, ckpt=ckpt, outputs=motion_outputs, device=device), appearance)
+    return CascadeMethod(load_method(motion_name, ckpt=ckpt, outputs=motion_outputs, device=device), appearance,
+                         name if name in VIDEO_ALIASES else None)
