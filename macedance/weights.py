@@ -145,7 +145,8 @@ _REGISTRY: dict[str, WeightSpec] = {}
 # Modules with a WEIGHTS tuple, in `weights list` order; imported in this order by all_weights (in a fresh process
 # the registry, and so its error messages, lists the names in the same order). Named here, never imported statically.
 DECLARING_MODULES = tuple(f"macedance.metrics.video.{m}" for m in ("i3d", "lpips", "inception", "identity", "resnet3d", "vit", "amt",
-                                                                    "videomae", "musiq")) + ("macedance.methods.official.weights", "macedance.music.jukebox")
+                                                                    "videomae", "musiq")) + ("macedance.methods.official.weights", "macedance.music.jukebox",
+                                                                                 "macedance.pose.vitpose")
 
 
 def all_weights() -> dict[str, WeightSpec]:

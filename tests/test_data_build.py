@@ -238,6 +238,28 @@ def test_build_writes_clips_manifest_splits_and_card(built: tuple[Path, Path, Pa
         assert text in card
 
 
+def test_video_benchmark_runs_on_the_built_dataset(built: tuple[Path, Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """madata-animation on a real build's test clips, with a `folder` holding the clips' own videos (30 fps, scored as
+    given against the 16-fps ground truth): the runner finds each clip's video, keypoints and reference frame."""
+    import shutil
+
+    from macedance.benchmark.tasks import get_task
+    from macedance.benchmark.video_runner import run_video_benchmark
+    from macedance.methods.video import VideoFolderMethod
+
+    cache, _, out = built
+    monkeypatch.setenv("MACEDANCE_CACHE_DIR", str(cache))
+    test = [json.loads(line) for line in (out / "clips.jsonl").read_text().splitlines() if json.loads(line)["split"] == "test"]
+    assert test
+    (tmp_path / "videos").mkdir()
+    for c in test:
+        shutil.copyfile(out / c["video_path"], tmp_path / "videos" / f"{c['id']}.mp4")
+    rec, _ = run_video_benchmark(get_task("madata-animation"), VideoFolderMethod(tmp_path / "videos", "clip-videos"), data=out,
+                                 out=tmp_path / "res", metrics=("l1",))
+    assert rec["dataset"]["skipped"] == [] and rec["scores"]["l1"]["n"] == len(test) and 0 <= rec["scores"]["l1"]["value"] < 0.5
+    assert len(rec["samples"]) == min(2, len(test))
+
+
 def test_same_input_and_seed_give_the_same_dataset_with_two_workers(built: tuple[Path, Path, Path], tmp_path: Path,
                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     """Byte for byte (motions, keypoints, music features, clip videos, manifest, card), from an empty cache, with two

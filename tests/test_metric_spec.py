@@ -19,7 +19,8 @@ from macedance.weights import all_weights
 
 
 def test_every_reported_score_has_a_spec() -> None:
-    reported = {m for p in PRESETS.values() for m in p.metrics} | {m for t in TASKS.values() for m in t.metrics}
+    reported = {m for p in PRESETS.values() for m in p.metrics} | {m for t in TASKS.values() for m in t.scores}
+    assert all(t.main_score in t.scores for t in TASKS.values())
     reported |= {m for spec in VIDEO_METRICS.values() for m in spec.scores}
     assert reported <= set(METRICS), reported - set(METRICS)
     for spec in METRICS.values():

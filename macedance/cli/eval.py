@@ -78,8 +78,9 @@ def eval_video_cmd(
     gt: Annotated[Path, typer.Option(help="Folder of ground-truth videos (frame metrics pair files by stem).")],
     ref: Annotated[Optional[Path], typer.Option(help="Folder of reference images (or videos: first frame) by stem, for identity.")] = None,
     music: Annotated[Optional[Path], typer.Option(help="Folder of music by stem for motion-2d's BAS (default: the ground-truth videos' audio).")] = None,
-    pose_backend: Annotated[str, typer.Option(help="2D pose backend of motion-2d: mediapipe (offline) or rtmlib (--pose-weights).")] = "mediapipe",
-    pose_weights: Annotated[Optional[Path], typer.Option(help="ONNX pose model for --pose-backend rtmlib.")] = None,
+    pose_backend: Annotated[str, typer.Option(help="2D pose backend of motion-2d: mediapipe (offline), vitpose (easy_ViTPose ViTPose-S COCO-25, the official "
+                                                          "Evaluation-Motion network: `macedance weights import vitpose-s-coco25 FILE`) or rtmlib (--pose-weights).")] = "mediapipe",
+    pose_weights: Annotated[Optional[Path], typer.Option(help="ONNX pose model for --pose-backend rtmlib; for vitpose, a vitpose-s-coco_25.pth (default: the imported one).")] = None,
     metrics: Annotated[str, typer.Option(help="Comma list of fvd, cd-fvd (VideoMAE-v2, user-imported), fid (frames; user-imported Inception), fid-vid (DisCo, user-imported 3D-ResNet-50), identity (needs --ref; dlib, offline), identity-arcface (needs --ref and an imported ArcFace ONNX), VBench no-reference metrics of the generated videos with the ground truth's value beside them: subject-consistency (DINO), background-consistency (CLIP), motion-smoothness (AMT-S), temporal-flickering; motion-2d (FID_k/FID_g/Div/BAS on estimated 2D keypoints, mace-video2d preset), ssim, psnr, l1, lpips (alex; vgg under disco-legacy), lpips-alex, lpips-vgg.")] = "fvd,ssim,psnr,l1,lpips",
     preset: Annotated[str, typer.Option(help="clean, or disco-legacy (DisCo's grayscale SSIM, uint8-overflow PSNR, LPIPS-VGG on [0, 1]).")] = "clean",
     fvd_preset: Annotated[str, typer.Option(help="stylegan-v (bilinear) or disco (bicubic) resizing to 224.")] = "stylegan-v",

@@ -13,6 +13,10 @@ found by the bundled BlazePose detector, frames handed over in BGR order as rtml
 read them. Keypoints in the model's layout (COCO-17 or 25 body keypoints); no 3D landmarks.
 Install: ``pip install 'macedance[rtmlib]'`` then ``pip install --no-deps rtmlib==0.0.16`` (its
 declared ``opencv-python`` would overwrite the ``cv2`` of MediaPipe's ``opencv-contrib-python``).
+
+``vitpose``: easy_ViTPose's ViTPose-S COCO-25, the network of MACE-Dance's official 2D evaluation
+(:mod:`macedance.pose.vitpose`; ``macedance weights import vitpose-s-coco25 FILE``), on YOLOv8s boxes with the optional
+``ultralytics`` extra or on our BlazePose detector's boxes otherwise.
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ from macedance.errors import InputNotFoundError, MissingDependencyError, Validat
 
 log = logging.getLogger(__name__)
 
-POSE_BACKENDS = ("mediapipe", "rtmlib")
+POSE_BACKENDS = ("mediapipe", "rtmlib", "vitpose")
 
 
 class PoseBackend(Protocol):
@@ -153,11 +157,16 @@ class RTMLibBackend:
 
 
 def get_backend(name: str, weights: str | Path | None = None) -> PoseBackend:
-    """A pose backend by name (``mediapipe`` or ``rtmlib``; the latter needs ``weights``)."""
+    """A pose backend by name (``mediapipe``; ``rtmlib``, which needs ``weights``; ``vitpose``, whose ``weights`` default
+    to the installed ``vitpose-s-coco25``)."""
     if name == "mediapipe":
         return MediaPipeBackend()
     if name == "rtmlib":
         if weights is None:
             raise ValidationError("pose_weights", "an .onnx model file for `pose_backend=rtmlib`", "nothing")
         return RTMLibBackend(weights)
+    if name == "vitpose":  # easy_ViTPose's ViTPose-S COCO-25 (macedance.pose.vitpose); weights: the file, or the installed ones
+        from macedance.pose.vitpose import ViTPoseBackend
+
+        return ViTPoseBackend(weights)
     raise ValidationError("pose_backend", " or ".join(POSE_BACKENDS), repr(name))

@@ -35,9 +35,10 @@ POSE_SIDE = 640
 MOTION2D_SCORES = ("fid_k", "fid_g", "div_k", "div_g", "bas")
 
 
-def video_keypoints(path: str | Path, backend: Any, max_side: int = POSE_SIDE) -> Keypoints2D:
+def video_keypoints(path: str | Path, backend: Any, max_side: int | None = POSE_SIDE) -> Keypoints2D:
     """Per-frame 2D keypoints of the one dancer in a video (backend's skeleton, source pixels), cached."""
     path = Path(path)
+    max_side = getattr(backend, "max_side", max_side)  # ViTPose runs on full frames, as easy_ViTPose does
     info = probe_video(path)
     key = cache_key("video-keypoints", KEYPOINTS_VERSION, backend.version, json.dumps(backend.info(), sort_keys=True),
                     sha256_file(path), str(max_side))
