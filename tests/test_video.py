@@ -133,7 +133,8 @@ def test_weight_entries_are_declared_by_their_networks_and_pinned() -> None:
               ("videomae-v2-g-ssv2", "vit_g_hybrid_pt_1200e_ssv2_ft.pth", None), ("musiq-spaq", "musiq_spaq_ckpt-358bb6af.pth", None),
               ("mace-dance-motion", "Expert-Motion.7z (or the train-3750.pt inside)", None), ("edge", "checkpoint.pt", None),
               ("finenet", "train-2000.pt", None), ("jukebox-vqvae", "vqvae.pth.tar", None),
-              ("jukebox-prior", "prior_level_2.pth.tar", None)]
+              ("jukebox-prior", "prior_level_2.pth.tar", None), ("vitpose-s-coco25", "vitpose-s-coco_25.pth", None),
+              ("yolov8s", "yolov8s.pt", None)]
     assert [(s.name, s.member, s.source_sha256) for s in all_weights().values()] == pinned
     assert weight_spec("clip-vit-b32").published_sha256 == "40d365715913c9da98579312b702a82c18be219cc2a73407c4526f58eba950af"
 

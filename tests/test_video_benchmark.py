@@ -24,7 +24,7 @@ from macedance.methods.video import VideoFolderMethod, load_video_method
 
 runner = CliRunner()
 PIXEL = ("ssim", "psnr", "l1")  # the animation metrics that need no weights
-SMALL = AnimateConfig(width=144, height=256, steps=1)  # the 720×1280 canvas's aspect ratio, the smallest multiple of 16
+SMALL = AnimateConfig(width=144, height=256, steps=1, segment_frames=17)  # the canvas aspect, 16-px multiples; one 17-frame segment
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -233,7 +233,7 @@ def test_mace_dance_is_registered_on_the_video_tasks_from_its_released_files(dat
     ckpt = Path(__file__).parent / "parity" / "mace_official_tiny.pt"
     adapter, lora = expert_weights
     r = runner.invoke(app, ["bench", "run", "--task", "madata-music2video", "--method", "mace-dance", "--ckpt", str(ckpt), "--model", str(model),
-                            "--adapter", str(adapter), "--lora", str(lora), "--width", "144", "--height", "256", "--steps", "1",
+                            "--adapter", str(adapter), "--lora", str(lora), "--width", "144", "--height", "256", "--steps", "1", "--segment-frames", "17",
                             "--metrics", "temporal-flickering", "--data", str(data), "--out", str(tmp_path)])
     assert r.exit_code == 0, r.output
     rec = json.loads((tmp_path / "madata-music2video@v1__mace-dance.json").read_text())

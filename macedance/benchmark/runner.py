@@ -29,7 +29,7 @@ from macedance.methods.registry import MotionMethod
 from macedance.metrics.motion.evaluate import evaluate_motion_files
 from macedance.metrics.motion.motion_metrics import MotionMetrics
 from macedance.metrics.motion.presets import get_preset
-from macedance.schema import load_motion
+from macedance.schema import Clip, load_motion
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +67,18 @@ def _music_file(clip: Any, data: Path, music: Path | None) -> Path:
     raise MaceDanceError(f"clip {clip.id}: no music (clip music_path, or {clip.id}.* in `music`)")
 
 
+def split_clips(data: Path, split: str, made_by: str) -> tuple[Path, list[Clip]]:
+    """The dataset's ``clips.jsonl`` and its clips of ``split`` (a clear error when either is missing; ``made_by``: the
+    commands that write such a dataset)."""
+    manifest = data / "clips.jsonl"
+    if not manifest.is_file():
+        raise InputNotFoundError(f"{data}: no clips.jsonl — `data` must be a dataset made by {made_by}")
+    clips = [c for c in read_clips(manifest) if c.split == split]
+    if not clips:
+        raise MaceDanceError(f"{manifest}: no clip in split {split!r}")
+    return manifest, clips
+
+
 def bootstrap_ci(metrics: MotionMetrics, n: int, seed: int = 0) -> dict[str, list[float]]:
     """95 % percentile intervals of the prediction-set scores, resampling predicted clips (with their
     ground-truth partners when the preset pairs them by name)."""
@@ -102,12 +114,7 @@ def run_benchmark(
     t0 = time.perf_counter()
     data, out = Path(data), Path(out)
     music = Path(music) if music else None
-    manifest = data / "clips.jsonl"
-    if not manifest.is_file():
-        raise InputNotFoundError(f"{data}: no clips.jsonl — `data` must be a dataset made by macedance data import/build")
-    clips = [c for c in read_clips(manifest) if c.split == task.split]
-    if not clips:
-        raise MaceDanceError(f"{manifest}: no clip in split {task.split!r}")
+    manifest, clips = split_clips(data, task.split, "macedance data import/build")
     run_dir = out / task.name / f"v{task.version}" / method.meta.name
     outputs = run_dir / "outputs"
     outputs.mkdir(parents=True, exist_ok=True)

@@ -29,12 +29,11 @@ import numpy as np
 
 from macedance import __version__
 from macedance.benchmark.records import SCHEMA_VERSION, record_score, validate
-from macedance.benchmark.runner import _git_commit, _hardware, _music_file
+from macedance.benchmark.runner import _git_commit, _hardware, _music_file, split_clips
 from macedance.benchmark.samples import video_sample, write_samples
 from macedance.benchmark.tasks import TaskMeta
 from macedance.cache import cache_key
-from macedance.datasets.importers.base import read_clips
-from macedance.errors import InputNotFoundError, MaceDanceError
+from macedance.errors import MaceDanceError
 from macedance.fileio import sha256_file, write_json
 from macedance.methods.video import DrivingPose, VideoFolderMethod, VideoJob, VideoMethod
 from macedance.schema import Clip
@@ -163,12 +162,7 @@ def run_video_benchmark(
     task.check_weights(chosen)
     data, out = Path(data), Path(out)
     music = Path(music) if music else None
-    manifest = data / "clips.jsonl"
-    if not manifest.is_file():
-        raise InputNotFoundError(f"{data}: no clips.jsonl — `data` must be a dataset made by macedance data build or data render")
-    clips = [c for c in read_clips(manifest) if c.split == task.split]
-    if not clips:
-        raise MaceDanceError(f"{manifest}: no clip in split {task.split!r}")
+    manifest, clips = split_clips(data, task.split, "macedance data build or data render")
     task_dir = out / task.name / f"v{task.version}"
     outputs, gt_dir = task_dir / method.meta.name / "outputs", task_dir / "ground-truth"
     outputs.mkdir(parents=True, exist_ok=True)

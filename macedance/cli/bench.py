@@ -97,6 +97,7 @@ def bench_run_cmd(
     width: Annotated[Optional[int], typer.Option(help="Video tasks: generation width (multiple of 16; default: the task's canvas).")] = None,
     height: Annotated[Optional[int], typer.Option(help="Video tasks: generation height (multiple of 16, the canvas's aspect ratio).")] = None,
     steps: Annotated[int, typer.Option(min=1, help="Video tasks: denoising steps per segment.")] = 20,
+    segment_frames: Annotated[int, typer.Option(help="Video tasks: frames per relay segment (4n + 1; 77 = Wan-Animate's 81-frame window).")] = 77,
     offload: Annotated[str, typer.Option(help="Video tasks: none, model or sequential CPU offload.")] = "none",
     device: Annotated[str, typer.Option(help="cpu or cuda.")] = "cpu",
 ) -> None:
@@ -112,7 +113,7 @@ def bench_run_cmd(
         if t.video:
             record, path = _run_video(t, method, data=data, out=out, music=music, ckpt=ckpt, outputs=outputs, name=name, metrics=metrics,
                                       model=model, adapter=adapter, lora=lora, lora_alpha=lora_alpha, width=width, height=height, steps=steps,
-                                      offload=offload, device=device)
+                                      segment_frames=segment_frames, offload=offload, device=device)
         else:
             if metrics is not None:
                 raise ValidationError("metrics", "nothing on a motion task (it scores all of its metrics)", metrics)
@@ -141,7 +142,7 @@ def _run_motion(t: TaskMeta, method: str, *, data: Path, out: Path, music: Path 
 
 def _run_video(t: TaskMeta, method: str, *, data: Path, out: Path, music: Path | None, ckpt: Path | None, outputs: Path | None, name: str,
                metrics: str | None, model: Path | None, adapter: Path | None, lora: Path | None, lora_alpha: float, width: int | None,
-               height: int | None, steps: int, offload: str, device: str) -> tuple[dict[str, Any], Path]:
+               height: int | None, steps: int, segment_frames: int, offload: str, device: str) -> tuple[dict[str, Any], Path]:
     from macedance.appearance.pipeline import AnimateConfig
     from macedance.benchmark.video_runner import run_video_benchmark
     from macedance.methods.video import load_video_method
@@ -149,7 +150,7 @@ def _run_video(t: TaskMeta, method: str, *, data: Path, out: Path, music: Path |
     chosen = tuple(m.strip() for m in metrics.split(",") if m.strip()) if metrics is not None else None
     t.check_weights(t.check_metrics(chosen))  # before a model is hashed or loaded
     assert t.size is not None
-    cfg = AnimateConfig(width=width or t.size[0], height=height or t.size[1], steps=steps)
+    cfg = AnimateConfig(width=width or t.size[0], height=height or t.size[1], steps=steps, segment_frames=segment_frames)
     m = load_video_method(method, model=model, adapter=adapter, lora=lora, lora_alpha=lora_alpha, cfg=cfg, ckpt=ckpt, outputs=outputs,
                           motion_outputs=outputs, device=device, offload=offload, folder_name=name)
     with progress_bar(f"{t.name} · {m.meta.name}") as progress:
