@@ -68,6 +68,9 @@ def test_demo_runs_the_full_job(demo: tuple[Path, Path, dict, str]) -> None:
     # every row of every board has its sample clips, copied next to the page
     samples = sorted((out / "site" / "samples").rglob("*.mp4"))
     assert len(samples) == 2 * (len(METHODS) + len(VIDEO_METHODS)) and page.count("<video ") == len(samples)
+    from macedance.io.video import probe_video
+
+    assert all(probe_video(p).has_audio for p in samples)  # with the clip's music (motion tasks too: its audio file)
 
 
 def test_demo_page_plays_its_sample_clips_in_headless_chromium(demo: tuple[Path, Path, dict, str], chromium) -> None:

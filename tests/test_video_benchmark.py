@@ -89,7 +89,7 @@ def test_missing_weights_are_one_line_naming_the_commands_before_anything_runs(d
 
 
 def test_wan_animate_on_madata_animation_writes_a_record_and_resumes(animated: tuple[dict, Path, Path], data: Path, model: Path,
-                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+                                                                     monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     from macedance.io.video import probe_video
 
     rec, path, out = animated
@@ -111,6 +111,15 @@ def test_wan_animate_on_madata_animation_writes_a_record_and_resumes(animated: t
     again, _ = run_video_benchmark(get_task("madata-animation"), load_video_method("wan-animate", model=model, cfg=SMALL), data=data,
                                    out=out, metrics=PIXEL)
     assert again["scores"] == rec["scores"]
+    # other sampling settings (here 2 steps) are other videos: both clips are made again (in a copy of the results)
+    calls: list[int] = []
+    monkeypatch.setattr(video.AppearanceMethod, "animate",
+                        lambda self, ref, pose, face, seed, progress: calls.append(seed) or np.zeros((len(pose), 256, 144, 3), np.uint8))
+    shutil.copytree(out / "madata-animation", tmp_path / "copy" / "madata-animation")
+    steps2 = AnimateConfig(width=144, height=256, steps=2, segment_frames=17)
+    run_video_benchmark(get_task("madata-animation"), load_video_method("wan-animate", model=model, cfg=steps2), data=data,
+                        out=tmp_path / "copy", metrics=("l1",))
+    assert len(calls) == 2
 
 
 def test_folder_method_reports_missing_and_extra_videos(animated: tuple[dict, Path, Path], data: Path, tmp_path: Path) -> None:

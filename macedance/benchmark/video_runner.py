@@ -8,7 +8,7 @@ Per clip (frames at the task's rate ``fps``: source frame ``round(i · src_fps /
 * the **job** is the clip's first frame (``reference/``) with its dataset keypoints, and either the clip's own frames and
   keypoints (``animation``: the driving pose) or its music (``music2video``);
 * the **output** is ``OUT/<task>/v<N>/<method>/outputs/<clip>.mp4`` with a ``.json`` key beside it: a rerun with the same
-  task, method version, weights, seed and inputs reuses it, so a killed run resumes where it stopped.
+  task, method version, weights, sampling settings, seed and inputs reuses it, so a killed run resumes where it stopped.
 
 Evaluation videos are H.264 at CRF 10 (near-lossless: re-encoding changes PSNR by far less than the differences
 between methods), so the encoder's loss is the same for every method; a ``folder`` method's files are scored as given.
@@ -17,6 +17,7 @@ between methods), so the encoder's loss is the same for every method; a ``folder
 from __future__ import annotations
 
 import datetime as _dt
+import json
 import logging
 import platform
 import tempfile
@@ -117,8 +118,6 @@ def _clip_music(clip: Clip, data: Path, music: Path | None) -> Path:
 
 
 def _read_key(path: Path) -> str | None:
-    import json
-
     try:
         return json.loads(path.read_text()).get("key")
     except (OSError, ValueError):
@@ -168,6 +167,8 @@ def run_video_benchmark(
     outputs.mkdir(parents=True, exist_ok=True)
     gt_dir.mkdir(parents=True, exist_ok=True)
     weights = ",".join(f"{k}:{v}" for k, v in sorted(method.meta.weights.items()))
+    # the sampling settings (size, steps, segments, LoRA strength; a cascade's motion settings) are part of the key
+    settings = json.dumps({k: v for k, v in method.meta.config.items() if k != "parameters"}, sort_keys=True, default=str)
     skipped: list[dict[str, Any]] = []
     made: dict[str, tuple[Path, Path, Path | None]] = {}  # clip → (video, ground truth, music) of the first seed: the samples
     assert task.fps is not None and task.size is not None
@@ -186,7 +187,7 @@ def run_video_benchmark(
                 mfile = _clip_music(clip, data, music) if task.kind == "music2video" else None
                 audio = clip.file(data, "audio_path") or mfile
                 target, stamp = outputs / f"{name}.mp4", outputs / f"{name}.json"
-                key = cache_key(task.hash, method.meta.name, method.meta.version, weights, str(seed), clip.id, sha256_file(inputs.video),
+                key = cache_key(task.hash, method.meta.name, method.meta.version, weights, settings, str(seed), clip.id, sha256_file(inputs.video),
                                 sha256_file(inputs.reference_file), sha256_file(mfile) if mfile else "")
                 if isinstance(method, VideoFolderMethod):
                     found = method.generate_video(VideoJob(clip.id, seed, clip.genre, task.fps, len(inputs.indices), task.size,
