@@ -173,3 +173,31 @@ def test_eval_video_motion_2d_with_the_vitpose_backend(tmp_path: Path, monkeypat
     info = s["fid_k-2d"]["details"]["pose_backend"]
     assert info["backend"] == "vitpose" and info["detector"] == "blazepose" and info["weights_sha256"] == sha256_file(state_file)
     assert s["fid_k-2d"]["n"] == 2 and s["fid_k-2d"]["value"] is not None and s["bas-2d"]["value"] is not None
+
+
+def test_yolo_boxes_through_ultralytics_as_easy_vitpose_calls_it(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """ultralytics is optional (AGPL) and not installed here: a stand-in module checks the call easy_ViTPose makes (BGR
+    frame, imgsz 320, class 0 = person) and that boxes at or below 0.35 are dropped, in the model's order."""
+    import sys
+    import types
+
+    calls = []
+
+    class Boxes:
+        data = torch.tensor([[10.0, 20.0, 110.0, 220.0, 0.9, 0.0], [5.0, 5.0, 50.0, 50.0, 0.35, 0.0], [0.0, 0.0, 30.0, 60.0, 0.5, 0.0]])
+
+    class YOLO:
+        def __init__(self, path: str, task: str) -> None:
+            calls.append(("load", path, task))
+
+        def __call__(self, img: np.ndarray, **kw: object) -> list[types.SimpleNamespace]:
+            calls.append(("run", img[0, 0].tolist(), kw))
+            return [types.SimpleNamespace(boxes=Boxes())]
+
+    monkeypatch.setitem(sys.modules, "ultralytics", types.SimpleNamespace(YOLO=YOLO))
+    frame = np.zeros((8, 8, 3), np.uint8)
+    frame[..., 0] = 200  # red in RGB
+    boxes = vitpose.YoloDetector(tmp_path / "yolov8s.pt").detect(frame)
+    assert calls[0] == ("load", str(tmp_path / "yolov8s.pt"), "detect")
+    assert calls[1][1] == [0, 0, 200] and calls[1][2] == {"verbose": False, "imgsz": 320, "device": "cpu", "classes": [0]}
+    np.testing.assert_allclose(boxes, [[10, 20, 110, 220, 0.9], [0, 0, 30, 60, 0.5]], rtol=1e-7)  # float32 scores, as given
