@@ -281,7 +281,7 @@ def test_folder_method_reads_native_outputs(tmp_path):
     assert (got.fps, got.up_axis, got.meta["source_format"]) == (30.0, "z", "edge")
     # float64 FK of the same float64 rotations, per-frame 3×3 products in numpy loops (no threaded BLAS reduction):
     # a few ulp of metre-scale positions (~1e-15) on any CPU and thread count, as the round trips above
-    np.testing.assert_allclose(got.joints(), m.joints(), atol=1e-9)
+    np.testing.assert_allclose(got.joints(), m.joints(), atol=1e-9)  # float64 FK, no BLAS reduction: ~1e-15 on any CPU/threads
     with pytest.raises(DataFormatError, match="clip2.npy: holds joint positions only"):
         method.generate(Path("music.wav"), None, 0, None, "clip2")
     forced = FolderMethod(tmp_path, motion_format="aistpp")
