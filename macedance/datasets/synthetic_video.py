@@ -195,3 +195,103 @@ def write_appearance_dataset(root: str | Path, *, seconds: float = 2.0, fps: flo
         clips.append(Clip("t0", "synthetic/t0.mp4", 0.0, seconds, split="test"))
     (root / "clips.jsonl").write_text("".join(json.dumps(c.to_dict()) + "\n" for c in clips))
     return root
+
+
+@dataclass(frozen=True)
+class Reframe:
+    """One segment of :func:`write_reframed_video`: ``frames`` output frames showing the crop that is ``1 / zoom`` of
+    the largest box of the output's aspect ratio inside the source frame, centred at (``cx``, ``cy``) — fractions of
+    the source width and height, moved inwards where the box would cross the frame's edge."""
+
+    frames: int
+    zoom: float = 1.0
+    cx: float = 0.5
+    cy: float = 0.5
+
+
+def _reframe_box(spec: Reframe, src: tuple[int, int], out: tuple[int, int]) -> tuple[int, int, int, int]:
+    """(x0, y0, w, h) pixel crop box of ``spec`` in a ``src`` (w, h) frame for an ``out`` (w, h) output."""
+    (sw, sh), aspect = src, out[0] / out[1]
+    bw, bh = (sw, sw / aspect) if sw / sh <= aspect else (sh * aspect, sh)
+    w, h = max(1.0, bw / spec.zoom), max(1.0, bh / spec.zoom)
+    x0 = min(max(spec.cx * sw - w / 2, 0.0), sw - w)
+    y0 = min(max(spec.cy * sh - h / 2, 0.0), sh - h)
+    return int(round(x0)), int(round(y0)), int(round(w)), int(round(h))
+
+
+def write_reframed_video(src: str | Path, out: str | Path, *, segments: Sequence[Reframe | int], start: int = 0,
+                         size: tuple[int, int] | None = None, fps: float | None = None, seed: int = 0) -> list[int]:
+    """Write frames [start, start + Σ frames) of one shot of ``src`` as an H.264 mp4 whose framing jumps between
+    crops of that shot at known frames — the reframing cuts of a phone edit (same dancer and place, another
+    framing), which a colour-histogram detector barely sees.
+
+    Args:
+        segments: consecutive segments, each a :class:`Reframe` (frame count and crop) or an int ``n``: ``n``
+            frames of a framing drawn from ``seed`` — the full frame after a zoomed segment, else a 1.4–1.9×
+            zoom centred at a random point of the frame's middle (x 0.35–0.65, y 0.35–0.6).
+        start: first source frame (index of :func:`~macedance.io.video.iter_frames`).
+        size: output (w, h), even; default: the source's size (rounded down to even).
+        fps: frame rate written to the file (frames are not resampled); default: the source's.
+        seed: seed of the framings of int segments.
+
+    The source's audio for the same time span is muxed in (mono AAC) when the source has audio and ``fps`` is
+    its own rate; otherwise the video is silent.
+
+    Returns:
+        The output frame indices where the framing changes (first frame of each segment whose crop box differs
+        from the previous segment's), ascending.
+
+    Raises:
+        ValueError: an empty or invalid segment list, an odd size, or a source with fewer frames than asked for.
+    """
+    import cv2
+    import soundfile as sf
+
+    from macedance.io.audio import load_audio
+    from macedance.io.video import iter_frames, probe_video, write_video
+
+    info = probe_video(src)
+    out_size = size or (info.width - info.width % 2, info.height - info.height % 2)
+    if out_size[0] % 2 or out_size[1] % 2 or min(out_size) < 2:
+        raise ValueError(f"output size must be even and at least 2×2, got {out_size}")
+    rng = np.random.default_rng(seed)
+    specs: list[Reframe] = []
+    for seg in segments:
+        if isinstance(seg, Reframe):
+            specs.append(seg)
+        elif specs and specs[-1].zoom > 1.2:
+            specs.append(Reframe(int(seg)))
+        else:
+            specs.append(Reframe(int(seg), float(rng.uniform(1.4, 1.9)), float(rng.uniform(0.35, 0.65)), float(rng.uniform(0.35, 0.6))))
+    if not specs or any(s.frames < 1 or s.zoom < 1.0 or not (0.0 <= s.cx <= 1.0 and 0.0 <= s.cy <= 1.0) for s in specs):
+        raise ValueError("segments must be non-empty, each with frames ≥ 1, zoom ≥ 1 and a centre inside the frame")
+    if start < 0:
+        raise ValueError(f"start must be ≥ 0, got {start}")
+    boxes = [_reframe_box(s, (info.width, info.height), out_size) for s in specs]
+    owner = np.repeat(np.arange(len(specs)), [s.frames for s in specs])
+    total = len(owner)
+    bounds = np.cumsum([s.frames for s in specs])[:-1]
+    cuts = [int(b) for k, b in enumerate(bounds) if boxes[k + 1] != boxes[k]]
+
+    def frames() -> Iterator[np.ndarray]:
+        n = 0
+        for n, img in enumerate(iter_frames(src, start=start, max_frames=total, rotate=True), 1):
+            x0, y0, w, h = boxes[owner[n - 1]]
+            crop = img[y0 : y0 + h, x0 : x0 + w]
+            interp = cv2.INTER_AREA if w >= out_size[0] else cv2.INTER_LINEAR
+            yield np.ascontiguousarray(cv2.resize(crop, out_size, interpolation=interp))
+        if n < total:
+            raise ValueError(f"{src}: frames [{start}, {start + total}) asked for, the video ends after {start + n}")
+
+    rate = float(fps) if fps else info.fps
+    if info.has_audio and abs(rate - info.fps) < 1e-6 * info.fps:
+        audio = load_audio(src)
+        sr = audio.sample_rate
+        seg = audio.samples[int(round(start / info.fps * sr)) : int(round((start + total) / info.fps * sr))]
+        with tempfile.TemporaryDirectory() as tmp:
+            wav = Path(tmp) / "music.wav"
+            sf.write(wav, seg if len(seg) else np.zeros(1, np.float32), sr)
+            write_video(out, frames(), rate, audio=wav, audio_seconds=total / rate)
+    else:
+        write_video(out, frames(), rate)
+    return cuts
