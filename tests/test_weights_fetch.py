@@ -32,7 +32,8 @@ def test_registry_pins_every_shipping_package() -> None:
     from macedance.weights import all_weights
 
     assert {all_weights()[n].package for n in shipped_weights()} == set(PACKAGE_SHA256)
-    assert set(shipped_weights()) == {"i3d-kinetics-400", "lpips-alex", "lpips-vgg", "dlib-face-recognition-v1", "dlib-shape-predictor-5"}
+    assert set(shipped_weights()) == {"i3d-kinetics-400", "lpips-alex", "lpips-vgg", "dlib-face-recognition-v1", "dlib-shape-predictor-5",
+                                      "transnetv2"}
 
 
 def test_fetch_downloads_checks_converts_and_verifies(tmp_path: Path) -> None:
