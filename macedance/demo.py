@@ -28,6 +28,7 @@ from macedance.benchmark.video_runner import run_video_benchmark
 from macedance.datasets import ImportReport, import_aistpp
 from macedance.datasets.from_motion import RenderParams, render_dataset
 from macedance.datasets.from_video import BuildParams, BuildReport, build_dataset
+from macedance.datasets.from_video.shots import ShotParams
 from macedance.datasets.importers.aistpp import GENRES
 from macedance.datasets.synthetic import synthetic_motion, write_aistpp_pkl
 from macedance.datasets.synthetic_video import ShotSpec, write_dance_video
@@ -43,7 +44,7 @@ from macedance.training.motion import CHECKPOINT, OFFICIAL_CHECKPOINT, motion_co
 
 logger = logging.getLogger(__name__)
 
-DEMO_VERSION = "4"  # bump when the demo's job changes (a re-run then starts over)
+DEMO_VERSION = "5"  # bump when the demo's job changes (a re-run then starts over)
 _DEMO_DATA = ("raw", "music", "data", "rendered", "raw-videos", "built", "runs", "results", "site", "models", "external")
 TRAINED = ("mace-dance", "edge", "mace-dance-v0")  # tiny diffusion methods trained by the demo
 # released-checkpoint methods, run on the official.pt the demo's own training writes (no published weights offline)
@@ -248,7 +249,9 @@ def run_demo(out: Path, *, sequences: int = 12, steps: int = 150, seed: int = 0,
     with frames_bar("render") as frames:
         rendered = render_dataset(out / "data", data, params=rparams, music_dir=music, progress=frames, command="macedance demo", **_reuse(data, rparams))
     _write_raw_videos(out / "raw-videos", data, seed)
-    bparams = BuildParams(seed=seed)
+    # The demo stays offline: its generated videos' cuts are hard colour changes, which the weight-free histogram
+    # detector finds (TransNet V2, the default, needs `macedance weights fetch transnetv2`).
+    bparams = BuildParams(seed=seed, shots=ShotParams(detector="histogram"))
     with bar("build") as progress:
         built = build_dataset(out / "raw-videos", out / "built", params=bparams, command="macedance demo", **_reuse(out / "built", bparams),
                               progress=lambda p: progress(p.frames_done, p.frames_total, p.current))

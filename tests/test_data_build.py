@@ -13,15 +13,16 @@ from PIL import Image
 from macedance.datasets.curation.manifest import read_manifest
 from macedance.datasets.curation.segment import sample_span, segment_shot
 from macedance.datasets.from_video import BuildParams, build_dataset
-from macedance.datasets.from_video.shots import detect_cuts, is_static, scan_video, split_shots
+from macedance.datasets.from_video.shots import ShotParams, detect_cuts, is_static, scan_video, split_shots
 from macedance.datasets.synthetic_video import ShotSpec, write_dance_video
 from macedance.errors import DataFormatError, ValidationError
 from macedance.io.video import iter_frames, probe_video
 
 from conftest import dataset_files
 
-# Short clips keep the whole-build tests fast: 2–3 s clips at 15 fps on 320×240 videos.
-FAST = dict(min_clip=2.0, max_clip=3.0)
+# Short clips keep the whole-build tests fast: 2–3 s clips at 15 fps on 320×240 videos. The generated videos' cuts
+# are hard colour changes that the weight-free histogram detector finds; TransNet V2 builds: test_shot_detection.py.
+FAST = dict(min_clip=2.0, max_clip=3.0, shots=ShotParams(detector="histogram"))
 FPS, SIZE = 15.0, (320, 240)
 
 
@@ -300,7 +301,7 @@ def test_killed_build_resumes_without_redoing_finished_videos(built: tuple[Path,
     with pytest.raises(ValidationError, match="`resume`"):
         build_dataset(raw, target, params=BuildParams(**FAST))
     with pytest.raises(ValidationError, match="min_clip"):
-        build_dataset(raw, target, params=BuildParams(min_clip=2.5, max_clip=3.0), resume=True)
+        build_dataset(raw, target, params=BuildParams(**{**FAST, "min_clip": 2.5}), resume=True)
     calls.clear()
     report = build_dataset(raw, target, params=BuildParams(**FAST), resume=True)
     assert report.videos_resumed == 2 and not set(calls) & set(first[:2])
@@ -320,11 +321,11 @@ def test_cli_build_prints_a_summary_and_reports_bad_folders(built: tuple[Path, P
     cache, raw, _ = built
     monkeypatch.setenv("MACEDANCE_CACHE_DIR", str(cache))
     runner = CliRunner()
-    res = runner.invoke(app, ["data", "build", str(raw), str(tmp_path / "cli"), "--min-clip", "2", "--max-clip", "3"])
+    res = runner.invoke(app, ["data", "build", str(raw), str(tmp_path / "cli"), "--min-clip", "2", "--max-clip", "3", "--shot-detector", "histogram"])
     assert res.exit_code == 0, res.output
     assert "clips kept" in res.output and "multi-person" in res.output
     # --allow-silent keeps the silent video's clips as motion-only; --preview writes overlay videos
-    res = runner.invoke(app, ["data", "build", str(raw), str(tmp_path / "silent"), "--min-clip", "2", "--max-clip", "3",
+    res = runner.invoke(app, ["data", "build", str(raw), str(tmp_path / "silent"), "--min-clip", "2", "--max-clip", "3", "--shot-detector", "histogram",
                               "--allow-silent", "--preview"])
     assert res.exit_code == 0, res.output
     rows = read_manifest(tmp_path / "silent" / "manifest.parquet")
@@ -338,7 +339,7 @@ def test_cli_build_prints_a_summary_and_reports_bad_folders(built: tuple[Path, P
             assert info.frames == r["end_frame"] - r["start_frame"] and info.has_audio == (r["audio_path"] is not None)
     res = runner.invoke(app, ["data", "build", str(tmp_path / "nope"), str(tmp_path / "x")])
     assert res.exit_code == 2 and "not found" in res.output
-    res = runner.invoke(app, ["data", "build", str(raw), str(tmp_path / "cli"), "--min-clip", "2", "--max-clip", "3"])
+    res = runner.invoke(app, ["data", "build", str(raw), str(tmp_path / "cli"), "--min-clip", "2", "--max-clip", "3", "--shot-detector", "histogram"])
     assert res.exit_code == 2 and "--resume" in res.output
 
 

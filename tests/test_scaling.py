@@ -18,12 +18,13 @@ import pytest
 
 from macedance.datasets.curation.manifest import read_manifest
 from macedance.datasets.from_video import BuildParams, build_dataset
+from macedance.datasets.from_video.shots import ShotParams
 from macedance.datasets.synthetic_video import ShotSpec, write_dance_video
 
 from conftest import dataset_files, make_dance_dataset
 
 ROOT = Path(__file__).resolve().parents[1]
-FAST = dict(min_clip=2.0, max_clip=3.0)
+FAST = dict(min_clip=2.0, max_clip=3.0, shots=ShotParams(detector="histogram"))  # weight-free cut detector
 
 
 @pytest.fixture(scope="module")

@@ -13,6 +13,8 @@ each); the exact checks compare float64 quantities that do not depend on the fit
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -65,9 +67,9 @@ def camera_scene(seed: int, seconds: float = 4.0, yaw: float = 0.35, skeleton: s
 
 
 def fitted_camera_joints(result) -> np.ndarray:
-    """The fitted joints brought back into the camera frame (the world is the translated camera frame)."""
-    cam = np.array([result.camera.cam_x, result.camera.cam_y, result.camera.cam_z])
-    return result.motion.joints(builtin_skeleton()) - cam
+    """The fitted joints brought back into the camera frame (the world is the camera frame, levelled on the
+    estimated floor and translated)."""
+    return result.camera.to_camera(result.motion.joints(builtin_skeleton()))
 
 
 def mpjpe_mm(pred: np.ndarray, gt: np.ndarray) -> float:
@@ -264,8 +266,11 @@ def test_build_fit_cache_hit_returns_the_same_motion_and_meta(tmp_path, monkeypa
     _, keypoints, landmarks = camera_scene(seed=2, seconds=0.5, skeleton="mediapipe33")
     info = VideoInfo("clip.mp4", FPS, WIDTH, HEIGHT, len(keypoints), len(keypoints) / FPS, 0, "h264", False, 0, 0)
     params = BuildParams(fit={"focal": FOCAL, "iterations": 20, "iterations_landmarks": 20, "root_iterations": 5})
-    fresh = fit_clip(keypoints, landmarks, "mediapipe33", info, builtin_skeleton(), params)
-    hit = fit_clip(keypoints, landmarks, "mediapipe33", info, builtin_skeleton(), params)
+    from macedance.pose.fitters import get_fitter
+
+    kw = dict(fitter=get_fitter(params.fitter, params.fit), video=Path("clip.mp4"), window=(0, len(keypoints)))
+    fresh = fit_clip(keypoints, landmarks, "mediapipe33", info, builtin_skeleton(), params, **kw)
+    hit = fit_clip(keypoints, landmarks, "mediapipe33", info, builtin_skeleton(), params, **kw)
     assert fresh["motion"].meta and hit["motion"].meta == fresh["motion"].meta
     np.testing.assert_array_equal(hit["motion"].poses, fresh["motion"].poses)
     np.testing.assert_array_equal(hit["motion"].trans, fresh["motion"].trans)

@@ -84,6 +84,24 @@ def _command_line(sub: str, *args: Path) -> str:
     return f"macedance data {sub} " + " ".join(typed)
 
 
+def _key_values(option: str, items: list[str]) -> dict[str, Any]:
+    """``["k=v", …]`` → ``{k: json(v) or v}``."""
+    import json
+
+    from macedance.errors import ValidationError
+
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ValidationError(option, "KEY=VALUE", repr(item))
+        try:
+            out[key.strip()] = json.loads(value)
+        except json.JSONDecodeError:
+            out[key.strip()] = value
+    return out
+
+
 @app.command("build")
 def build_cmd(
     raw_dir: Annotated[Path, typer.Argument(help="Folder of raw dance videos (sub-folders = genres).")],
@@ -99,8 +117,12 @@ def build_cmd(
     max_clip: Annotated[float, typer.Option(help="Longest clip, seconds.")] = 10.0,
     fps: Annotated[float, typer.Option(help="Frame rate of the written motion and music features.")] = 30.0,
     allow_silent: Annotated[bool, typer.Option(help="Keep clips without audio or beats as motion-only.")] = False,
-    preview: Annotated[bool, typer.Option(help="Also write a skeleton-overlay preview .mp4 per clip.")] = False,
+    preview: Annotated[bool, typer.Option(help="Also write previews/<clip>.mp4 (source frames beside the fitted body from the estimated camera) and a contact sheet in the card.")] = False,
     videos: Annotated[bool, typer.Option(help="Write each clip's frames with its audio as videos/<clip>.mp4 (Appearance Expert training).")] = True,
+    shot_detector: Annotated[str, typer.Option(help="Cut detector: transnet (TransNet V2, the paper's; needs `macedance weights fetch transnetv2`) or histogram (fast, no weights, misses reframing cuts).")] = "transnet",
+    fitter: Annotated[str, typer.Option(help="Fit stage: smplify (built-in, CPU) or an installed plug-in of the macedance.fitters entry-point group.")] = "smplify",
+    fit_option: Annotated[Optional[list[str]], typer.Option(help="KEY=VALUE option of the fitter (repeatable; VALUE read as JSON, else text), e.g. physics_iterations=0.")] = None,
+    check_plausibility: Annotated[bool, typer.Option(help="Reject clips whose physical diagnostics exceed the mocap-derived limits (docs/data-build.md).")] = True,
     executor: Annotated[str, typer.Option(help="local (this machine; --workers processes) or ray (one Ray task per video).")] = "local",
     address: Annotated[Optional[str], typer.Option(help="Ray cluster to join (auto, ray://host:10001); default: a local Ray instance.")] = None,
     task_cpus: Annotated[int, typer.Option(min=1, help="Ray: CPUs requested per video task (its pose and fit threads).")] = 2,
@@ -109,13 +131,17 @@ def build_cmd(
     """Build a dataset from raw dance videos: shots, static and single-performer filters, 2D pose, SMPL fit,
     music, 5–10 s clips, manifest.parquet, leak-free splits and a dataset card ([italic]docs/data-build.md[/italic])."""
     from macedance.datasets.from_video import BuildParams, build_dataset
+    from macedance.datasets.from_video.shots import SHOT_DETECTORS, ShotParams
+    from macedance.schema._check import choice
 
     with user_errors():
         model = body_model(smpl_model)
         params = BuildParams(min_clip=min_clip, max_clip=max_clip, seed=seed, fps=fps, pose_backend=pose_backend,
                              pose_weights=str(pose_weights) if pose_weights else None,
                              smpl_model=str(model) if model else None, allow_silent=allow_silent, preview=preview,
-                             videos=videos)
+                             videos=videos, fitter=fitter, fit=_key_values("--fit-option", fit_option or []),
+                             shots=ShotParams(detector=choice("--shot-detector", shot_detector, SHOT_DETECTORS)),
+                             **({} if check_plausibility else {"plausibility": {}}))
         command = _command_line("build", raw_dir, out)
         with progress_bar("build", "source frames/s", passes=2) as progress:  # two passes per source frame
             report = build_dataset(raw_dir, out, params=params, workers=workers, resume=resume, overwrite=overwrite, progress=progress, command=command,
@@ -182,6 +208,7 @@ def selfcheck_cmd(
     (detection rate, 2D keypoint error, MPJPE / PA-MPJPE, beat-time error) as selfcheck.json and selfcheck.md."""
     from macedance.datasets.from_motion import RenderParams
     from macedance.datasets.from_video import BuildParams
+    from macedance.datasets.from_video.shots import ShotParams
     from macedance.datasets.selfcheck import SelfCheckParams, run_selfcheck
 
     with user_errors():
@@ -190,7 +217,8 @@ def selfcheck_cmd(
         params = SelfCheckParams(sequences=sequences, seconds=seconds, seed=seed,
                                  render=RenderParams(size=_size(size), character=character, smpl_model=sm, seed=seed, min_clip=min_clip,
                                                      max_clip=max_clip, background=background),
-                                 build=BuildParams(min_clip=min_clip, max_clip=max_clip, seed=seed, smpl_model=sm))
+                                 build=BuildParams(min_clip=min_clip, max_clip=max_clip, seed=seed, smpl_model=sm,
+                                                   shots=ShotParams(detector="histogram")))  # rendered clips have no cuts
         with stage_progress_bars("frames/s") as progress:
             report = run_selfcheck(out, params=params, motions=motion_dir, music=music_dir, workers=workers, progress=progress)
     t = Table(title=f"Self-check → {out / 'selfcheck.md'}", title_justify="left", box=box.SIMPLE_HEAVY)

@@ -46,6 +46,7 @@ import numpy as np
 from macedance import __version__
 from macedance.datasets.from_motion import RenderParams
 from macedance.datasets.from_video.params import BuildParams
+from macedance.datasets.from_video.shots import ShotParams
 from macedance.errors import MaceDanceError
 
 log = logging.getLogger(__name__)
@@ -71,7 +72,7 @@ class SelfCheckParams:
     bpms: tuple[float, ...] = (96.0, 110.0, 120.0, 128.0)
     seed: int = 0
     render: RenderParams = field(default_factory=RenderParams)
-    build: BuildParams = field(default_factory=BuildParams)
+    build: BuildParams = field(default_factory=lambda: BuildParams(shots=ShotParams(detector="histogram")))  # rendered clips: no cuts
 
     def to_dict(self) -> dict[str, Any]:
         return {"sequences": self.sequences, "seconds": self.seconds, "bpms": list(self.bpms), "seed": self.seed,

@@ -1,8 +1,9 @@
 """The camera model shared by the SMPL fit and the 3D renderer, the builder's world, and the front view.
 
-* :class:`PinholeCamera`: a **level** pinhole (no pitch, roll or yaw) looking along −z of a y-up
-  world (x right, y up, z toward the camera), focal length ``focal`` px, principal point ``(cx, cy)``
-  px, no distortion, its centre at ``(cam_x, cam_y, cam_z)`` metres. Pixels are x right, y down, origin
+* :class:`PinholeCamera`: a pinhole looking along −z of a y-up world (x right, y up, z toward the
+  camera) — level by default; ``pitch`` and ``roll`` (radians, no yaw) tilt it when the fit has
+  levelled a sloping floor — focal length ``focal`` px, principal point ``(cx, cy)`` px, no
+  distortion, its centre at ``(cam_x, cam_y, cam_z)`` metres. Pixels are x right, y down, origin
   at the image's top-left. :func:`macedance.pose.fit.fit_smpl` estimates one (``FitResult.camera``),
   :func:`macedance.render.scene.frame_camera` places one in front of a performance; datasets store it
   as the JSON of :meth:`PinholeCamera.to_dict` (``meta["camera"]``, ``manifest`` rows).
@@ -27,7 +28,8 @@ FOOT_JOINTS = (7, 8, 10, 11)  # SMPL ankles and feet
 
 @dataclass(frozen=True)
 class PinholeCamera:
-    """A level pinhole camera looking along −z (see the module docstring).
+    """A pinhole camera looking along −z, level unless ``pitch``/``roll`` say otherwise (see the module
+    docstring).
 
     Attributes:
         focal: focal length, px.
@@ -35,6 +37,9 @@ class PinholeCamera:
         width, height: image size, px.
         cam_x, cam_y, cam_z: the camera centre in the y-up world, metres.
         focal_estimated: 1.0 when the focal length was guessed (``max(width, height)``), else 0.0.
+        pitch, roll: the camera's orientation, radians: world-from-camera rotation
+            ``Rx(pitch) @ Rz(roll)`` (:meth:`rotation`); 0 for a level camera. The SMPL fit sets them
+            when it levels the floor it estimated (:mod:`macedance.motion.plausibility`).
 
     Every field is stored as a Python float, so :meth:`to_dict` is JSON-ready.
     """
@@ -48,29 +53,57 @@ class PinholeCamera:
     cam_y: float = 0.0
     cam_z: float = 0.0
     focal_estimated: float = 0.0
+    pitch: float = 0.0
+    roll: float = 0.0
 
     def __post_init__(self) -> None:
         for f in fields(self):
             object.__setattr__(self, f.name, float(getattr(self, f.name)))
 
     def to_dict(self) -> dict[str, float]:
-        """``{"focal", "cx", "cy", "width", "height", "cam_x", "cam_y", "cam_z", "focal_estimated"}``,
-        in that order: the serialised form of datasets and reports."""
+        """``{"focal", "cx", "cy", "width", "height", "cam_x", "cam_y", "cam_z", "focal_estimated", "pitch",
+        "roll"}``, in that order: the serialised form of datasets and reports."""
         return asdict(self)
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> PinholeCamera:
-        """The camera of a :meth:`to_dict` dict (e.g. ``json.loads(motion.meta["camera"])``)."""
-        return cls(**{f.name: d[f.name] for f in fields(cls)})
+        """The camera of a :meth:`to_dict` dict (e.g. ``json.loads(motion.meta["camera"])``); ``pitch``
+        and ``roll`` default to 0 (datasets written before they existed)."""
+        optional = {"pitch", "roll"}
+        return cls(**{f.name: d[f.name] for f in fields(cls) if f.name in d or f.name not in optional})
+
+    @property
+    def level(self) -> bool:
+        return self.pitch == 0.0 and self.roll == 0.0
+
+    def rotation(self) -> np.ndarray:
+        """(3, 3) world-from-camera rotation ``Rx(pitch) @ Rz(roll)`` (identity when level)."""
+        cp, sp, cr, sr = np.cos(self.pitch), np.sin(self.pitch), np.cos(self.roll), np.sin(self.roll)
+        rx = np.array([[1.0, 0.0, 0.0], [0.0, cp, -sp], [0.0, sp, cp]])
+        rz = np.array([[cr, -sr, 0.0], [sr, cr, 0.0], [0.0, 0.0, 1.0]])
+        return rx @ rz
+
+    def to_camera(self, points: Any) -> Any:
+        """(..., 3) world points → (..., 3) in the camera frame (x right, y up, looking along −z);
+        numpy (as float64) or torch (its dtype and device)."""
+        if not is_torch(points):
+            points = np.asarray(points, dtype=np.float64)
+        m = xp(points)
+        kw = {"device": points.device} if m is not np else {}
+        p = points - m.asarray([self.cam_x, self.cam_y, self.cam_z], dtype=points.dtype, **kw)
+        if self.level:
+            return p
+        return p @ m.asarray(self.rotation(), dtype=points.dtype, **kw)  # R^T p, row vectors
+
+    def depth(self, points: Any) -> Any:
+        """(...,) distance of (..., 3) world points in front of the camera along its axis, metres."""
+        return -self.to_camera(points)[..., 2]
 
     def project(self, points: Any) -> Any:
         """(..., 3) world points → (..., 2) pixels (x right, y down); numpy (as float64) or torch (its
         dtype and device). Depths below :data:`MIN_DEPTH` are clamped to it."""
-        if not is_torch(points):
-            points = np.asarray(points, dtype=np.float64)
-        m = xp(points)
-        p = points - m.asarray([self.cam_x, self.cam_y, self.cam_z], dtype=points.dtype,
-                               **({"device": points.device} if m is not np else {}))
+        p = self.to_camera(points)
+        m = xp(p)
         depth = m.clip(-p[..., 2], MIN_DEPTH, None)
         return m.stack([self.cx + self.focal * p[..., 0] / depth, self.cy - self.focal * p[..., 1] / depth], -1)
 

@@ -5,19 +5,24 @@ rotations (axis-angle) and the root translation, in the fit's camera frame (x ri
 camera). The objective's terms and weights are documented on :class:`~macedance.pose.fit.FitConfig`;
 the schedule runs ``root_iterations`` on the root and translation against the torso only, then the
 full objective with the robust scales widened by ``gnc_scale`` for ``gnc_fraction`` of the iterations,
-then with the final scales. The module imports torch.
+then with the final scales, then — the physical refinement, ``physics_iterations`` — the full objective
+plus contact terms (:func:`physics_targets`): planted feet stay still and on the floor plane estimated
+from the fit so far, no foot goes through it, and the root's distance to the camera changes smoothly.
+The module imports torch.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 
-from macedance.motion.camera import PinholeCamera
+from macedance.motion.camera import FOOT_JOINTS, PinholeCamera
 from macedance.motion.kinematics import forward_kinematics
+from macedance.motion.plausibility import Floor, estimate_floor
 from macedance.motion.rotations import axis_angle_to_matrix
 from macedance.motion.skeleton import NUM_SMPL_JOINTS, SMPL_PARENTS, RestSkeleton
 from macedance.pose.fit_init import HINGES, L_HIP, R_HIP, TORSO, Observations
@@ -57,6 +62,11 @@ def optimise(obs: Observations, R_init: np.ndarray, trans_init: np.ndarray, body
         _minimise([root_delta, trans], cfg.root_iterations, loss(False, cfg.gnc_scale), cfg)
         _minimise([root_delta, body, trans], n_wide, loss(True, cfg.gnc_scale), cfg)
         _minimise([root_delta, body, trans], iterations - n_wide, loss(True, 1.0), cfg)
+        if cfg.physics_iterations > 0 and T >= 3:
+            with torch.no_grad():
+                J = forward_kinematics(objective.rotations(root_delta, body), trans, rest).double().cpu().numpy()
+            plane = objective.set_physics(physics_targets(J, obs, camera, fps, cfg))
+            _minimise([root_delta, body, trans, plane], cfg.physics_iterations, loss(True, 1.0), cfg)
         with torch.no_grad():
             R = objective.rotations(root_delta, body).double().cpu().numpy()
             tr = trans.double().cpu().numpy()
@@ -90,6 +100,44 @@ def _minimise(params: list[torch.Tensor], steps: int, loss: Callable[[], torch.T
         sched.step()
 
 
+@dataclass(frozen=True)
+class PhysicsTargets:
+    """What the physical refinement holds the body to, in the fit's camera frame.
+
+    Attributes:
+        floor: the floor plane of the fit so far (:func:`~macedance.motion.plausibility.estimate_floor`).
+        contact: (T, 4) bool — SMPL foot joint 7, 8, 10, 11 planted at frame t.
+    """
+
+    floor: Floor
+    contact: np.ndarray
+
+
+def physics_targets(joints: np.ndarray, obs: Observations, camera: PinholeCamera, fps: float, cfg: FitConfig) -> PhysicsTargets:
+    """Floor plane and planted foot joints of (T, 24, 3) camera-frame joints.
+
+    A foot joint is planted when its keypoint is seen, its image speed is below ``contact_speed`` person
+    heights per second (depth, the noisy part of the 3D motion, does not move a keypoint) and it is
+    within ``contact_height`` m of the frame's lowest foot joint. Unseen feet are never planted: a
+    close-up keeps whatever the legs' prior gives them (and the diagnostics show it).
+    """
+    floor = estimate_floor(joints, fps)
+    feet = list(FOOT_JOINTS)
+    h = floor.height(joints[:, feet])  # (T, 4)
+    px = camera.project(joints[:, feet])
+    seen = np.zeros((len(joints), len(feet)), dtype=bool)
+    img = px.copy()
+    for k, j in enumerate(feet):
+        if j in obs.row and obs.use[obs.row[j]]:
+            c = obs.c2d[:, obs.row[j]] > 0
+            img[c, k] = obs.obs2d[c, obs.row[j]]
+            seen[:, k] = c
+    speed_img = np.linalg.norm(np.gradient(img, axis=0), axis=-1) * fps / max(obs.height_px, 1.0)
+    low = h - h.min(axis=1, keepdims=True) < cfg.contact_height  # the frame's lowest foot joints (floor noise aside)
+    contact = seen & low & (speed_img < cfg.contact_speed)
+    return PhysicsTargets(floor, contact)
+
+
 class _Objective:
     """The fit's loss as a function of the unknowns: robust (Geman–McClure) 2D reprojection in person
     heights, robust root-relative 3D landmark error (metres) when landmarks are given, joint
@@ -118,6 +166,17 @@ class _Objective:
         self.hinge_flex = self.tensor([s for _, s in HINGES.values()])
         self.off_hinge = torch.ones(len(HINGES), 3, device=dev)
         self.off_hinge[torch.arange(len(HINGES)), self.hinge_axis] = 0.0
+        self.physics: tuple[torch.Tensor, ...] | None = None
+
+    def set_physics(self, targets: PhysicsTargets) -> torch.Tensor:
+        """Add the contact, floor and depth terms (:func:`physics_targets`) to the full objective; returns
+        the floor plane's unknowns ``(a, b, c)`` of ``y = a x + b z + c`` (camera frame), started at the
+        estimate: the plane is fitted with the body, so planted feet at different depths agree on it."""
+        c = targets.contact
+        n, offset = targets.floor.normal, targets.floor.offset
+        plane = self.tensor([-n[0] / n[1], -n[2] / n[1], offset / n[1]]).requires_grad_(True)
+        self.physics = (plane, self.tensor(c), self.tensor(c[1:] & c[:-1]), torch.as_tensor(list(FOOT_JOINTS), device=self.dev))
+        return plane
 
     def tensor(self, a: object) -> torch.Tensor:
         """``a`` as a float32 tensor on the fit's device."""
@@ -150,6 +209,19 @@ class _Objective:
             flex = h.gather(-1, self.hinge_axis[None, :, None].expand(T, -1, 1))[..., 0] * self.hinge_flex
             limits = torch.relu(-flex - cfg.limit_margin).pow(2) + 0.1 * (h * self.off_hinge).pow(2).sum(-1)
             loss = loss + cfg.w_limits * limits.sum(-1).mean()
+        if full and self.physics is not None:
+            plane, contact, still, feet = self.physics
+            F = J[:, feet]  # (T, 4, 3)
+            h = (F[..., 1] - plane[0] * F[..., 0] - plane[1] * F[..., 2] - plane[2]) / torch.sqrt(1 + plane[0] ** 2 + plane[1] ** 2)
+            per_frame = (contact * h.pow(2)).sum(-1) + 10.0 * torch.relu(-h).pow(2).sum(-1)
+            loss = loss + cfg.w_floor * per_frame.mean()
+            step = (F[1:] - F[:-1]).pow(2).sum(-1) * self.acc_scale  # m² per frame² at 30 fps
+            loss = loss + cfg.w_contact * (still * step).sum(-1).mean()
+            depth_v = (trans[1:, 2] - trans[:-1, 2]).pow(2) * self.acc_scale
+            loss = loss + cfg.w_depth * depth_v.mean()
+            if T >= 3:
+                root_acc = (J[2:, 0] - 2 * J[1:-1, 0] + J[:-2, 0]) * self.acc_scale
+                loss = loss + cfg.w_root_smooth * root_acc.pow(2).sum(-1).mean()
         return loss
 
 

@@ -2,14 +2,18 @@
 
 Columns (None where a stage did not run): ``candidate_id``, ``video_id``, ``source_video`` (path
 relative to RAW_DIR, or to the motion folder), ``source_sha256``, ``genre``, ``status`` (``kept``/``rejected``), ``stage``
-(``ingest``, ``music``, ``shots``, ``static``, ``people``, ``person``, ``fit`` or ``kept``),
+(``ingest``, ``music``, ``shots``, ``static``, ``people``, ``person``, ``fit``, ``physics`` or ``kept``),
 ``code`` (a short rejection code: ``unreadable``, ``zero-length``, ``no-video-stream``,
 ``unsupported``, ``undecodable``, ``too-short``, ``no-audio``, ``short-shot``, ``static``,
-``multi-person``, ``no-person``, ``no-beats``, ``fit-error``, ``no-music``; ``kept`` for kept clips), ``reason``
+``multi-person``, ``no-person``, ``no-beats``, ``fit-error``, ``implausible``, ``no-music``; ``kept`` for kept
+clips), ``reason``
 (the full message with its numbers), ``shot``, ``start_frame``/``end_frame`` (source frames, end exclusive),
 ``start_s``/``end_s``/``duration_s``, ``src_fps``, ``width``, ``height``, ``moving`` (fraction of
 changed pixels per frame), ``multi_person_frac``, ``missing_frac``, ``n_beats``, ``tempo`` (BPM),
-``reproj_px``, ``reproj_rel``, ``landmark_mm``, ``split``, and for kept clips the relative paths
+``reproj_px``, ``reproj_rel``, ``landmark_mm``, the physical-plausibility diagnostics of the fitted
+motion (``phys_skate_ms``, ``phys_float_cm``, ``phys_penetration_cm``, ``phys_contact_frac``,
+``phys_root_jitter_mm``, ``phys_depth_drift_ms``, ``phys_floor_tilt_deg``: see
+:class:`macedance.motion.plausibility.Diagnostics`), ``split``, and for kept clips the relative paths
 ``motion_path``, ``keypoints_path``, ``music_path``, ``audio_path``, ``reference_path``,
 ``video_path``, ``preview_path``. ``data render`` leaves the video-only columns (``moving``,
 ``multi_person_frac``, ``missing_frac``, fit errors, ``preview_path``) null. The columns and their

@@ -49,6 +49,13 @@ class ManifestRow:
     reproj_px: float | None = None
     reproj_rel: float | None = None
     landmark_mm: float | None = None
+    phys_skate_ms: float | None = None
+    phys_float_cm: float | None = None
+    phys_penetration_cm: float | None = None
+    phys_contact_frac: float | None = None
+    phys_root_jitter_mm: float | None = None
+    phys_depth_drift_ms: float | None = None
+    phys_floor_tilt_deg: float | None = None
     split: str | None = None
     motion_path: str | None = None
     keypoints_path: str | None = None

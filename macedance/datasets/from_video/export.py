@@ -1,5 +1,6 @@
 """The export stage: every kept clip's files (motion, keypoints, music features, audio, reference frame,
-clip video and preview), written atomically, and its manifest row and clip record."""
+clip video and, with ``params.preview``, the fit preview ``previews/<clip>.mp4`` and its still
+``previews/<clip>.jpg``), written atomically, and its manifest row and clip record."""
 
 from __future__ import annotations
 
@@ -31,6 +32,7 @@ def export_clips(path: Path, info: VideoInfo, outcome: SourceOutcome, *, out: Pa
     audio = load_audio(path) if music is not None else None
     starts = {base["start_frame"]: cid for cid, base, *_ in kept}
     refs = reference_frames(path, sorted(starts))
+    character = preview_character(params) if params.preview else None
     for cid, base, kp, fit, music_cut in kept:
         a, b = base["start_frame"], base["end_frame"]
         rel = {
@@ -56,16 +58,26 @@ def export_clips(path: Path, info: VideoInfo, outcome: SourceOutcome, *, out: Pa
         clip_audio = out / rel["audio_path"] if rel["audio_path"] else None
         if params.videos:
             write_clip(path, out / rel["video_path"], start=a, end=b, fps=info.fps, audio=clip_audio)
-        if params.preview:
-            from macedance.render.overlay import write_overlay_preview
+        if params.preview:  # the fit at the source rate (one pose per source frame) beside the source frames, and a still
+            from macedance.render.fit_preview import write_fit_preview
 
-            write_overlay_preview(path, out / rel["preview_path"], start=a, end=b, fps=info.fps, keypoints=kp, skeleton=backend.skeleton, audio=clip_audio)
+            write_fit_preview(path, out / rel["preview_path"], start=a, end=b, fps=info.fps, motion=fit["motion"], camera=fit["camera"],
+                              keypoints=kp, skeleton=backend.skeleton, audio=clip_audio, character=character,
+                              label=f"reproj {fit['reproj_px']:.1f} px", still=out / f"previews/{cid}.jpg")
         outcome.rows.append(outcome.row(genre, status="kept", stage="kept", code="kept", src_fps=info.fps, width=info.width, height=info.height,
                                         **base, **rel))
         clip = Clip(cid, outcome.source, a / info.fps, b / info.fps, rel["motion_path"], rel["keypoints_path"], rel["music_path"], genre,
-                    None, {**provenance, "fit": {k: fit[k] for k in ("reproj_px", "reproj_rel", "landmark_mm", "camera")}},
+                    None, {**provenance, "fit": {k: fit[k] for k in ("reproj_px", "reproj_rel", "landmark_mm", "camera", "fitter", "phys")}},
                     rel["audio_path"], rel["reference_path"], rel["video_path"])
         outcome.clips.append(clip.to_dict())
+
+
+def preview_character(params: BuildParams) -> Any:
+    """The body drawn by the fit previews: capsules on the rest skeleton the fits used."""
+    from macedance.datasets.from_video.stages import rest_skeleton
+    from macedance.render.character import capsule_character
+
+    return capsule_character(rest_skeleton(params))
 
 
 def reference_frames(path: Path, starts: list[int]) -> dict[int, np.ndarray]:

@@ -11,7 +11,13 @@ from macedance.datasets.curation.splits import check_split_fractions
 from macedance.datasets.from_video.shots import ShotParams
 from macedance.errors import ValidationError
 
-BUILD_VERSION = "4"  # bump when a change of the pipeline changes its outputs
+BUILD_VERSION = "5"  # bump when a change of the pipeline changes its outputs (5: physical refinement and checks)
+
+
+def _default_plausibility() -> dict[str, float]:
+    from macedance.motion.plausibility import PLAUSIBLE
+
+    return dict(PLAUSIBLE)
 
 
 @dataclass(frozen=True)
@@ -30,7 +36,8 @@ class BuildParams:
         smpl_model: folder or file of the user's SMPL model (bone lengths); None = built-in skeleton. The CLI
             resolves ``--smpl-model`` / ``MACEDANCE_SMPL_DIR`` to the model file; the hash covers its sha256.
         allow_silent: keep clips without audio or beats as motion-only instead of rejecting them.
-        preview: also write a skeleton-overlay preview ``.mp4`` per clip.
+        preview: also write ``previews/<clip>.mp4`` (source frames with keypoints beside the fitted body
+            rendered from the estimated camera), a still per clip and the card's contact sheet.
         videos: write each clip's source frames as ``videos/<clip>.mp4`` (H.264 yuv420p at the source
             frame rate, the clip's audio muxed as AAC): the Appearance Expert's training target.
         people_fps: frames per second sampled for the person count (the detector runs on the whole
@@ -44,7 +51,13 @@ class BuildParams:
         music_preset: preset of the music features and beats.
         split_fractions: (train, val, test) shares of the source videos.
         shots: cut detection and static filter thresholds.
-        fit: SMPL fitting options (``FitConfig`` fields to override).
+        fitter: the fit stage's estimator (:mod:`macedance.pose.fitters`): ``smplify`` (built-in) or an
+            installed plug-in of the ``macedance.fitters`` entry-point group.
+        fit: the fitter's options (for ``smplify``: ``FitConfig`` fields to override).
+        plausibility: upper limits of the physical diagnostics of a kept clip (``phys_*`` manifest
+            columns without the prefix: ``skate_ms``, ``float_cm``, ``penetration_cm``,
+            ``root_jitter_mm``, ``depth_drift_ms``); default
+            :data:`macedance.motion.plausibility.PLAUSIBLE` (from AIST++ mocap); empty = no check.
     """
 
     min_clip: float = 5.0
@@ -68,7 +81,9 @@ class BuildParams:
     music_preset: str = "clean"
     split_fractions: tuple[float, float, float] = (0.8, 0.1, 0.1)
     shots: ShotParams = field(default_factory=ShotParams)
+    fitter: str = "smplify"
     fit: dict[str, Any] = field(default_factory=dict)
+    plausibility: dict[str, float] = field(default_factory=_default_plausibility)
 
     def __post_init__(self) -> None:
         if not 0 < self.min_clip <= self.max_clip:
@@ -76,6 +91,15 @@ class BuildParams:
         if self.fps <= 0:
             raise ValidationError("fps", "a frame rate > 0", str(self.fps))
         object.__setattr__(self, "split_fractions", check_split_fractions(self.split_fractions))
+        from macedance.motion.plausibility import PLAUSIBLE
+        from macedance.pose.fitters import list_fitters
+
+        if self.fitter not in (known := list_fitters()):
+            raise ValidationError("fitter", f"one of {known} (plug-ins: entry-point group 'macedance.fitters')", repr(self.fitter))
+
+        unknown = sorted(set(self.plausibility) - set(PLAUSIBLE) - {"floor_tilt_deg"})
+        if unknown:
+            raise ValidationError("plausibility", f"limits among {sorted(PLAUSIBLE)}", ", ".join(unknown))
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)

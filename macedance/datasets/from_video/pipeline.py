@@ -5,14 +5,17 @@ hash + stage version + parameters in the macedance cache, so a re-run or a resum
 
 1. ingest — :func:`~macedance.io.video.probe_video` (fps, size, frames, rotation, audio stream);
    the music analysis of the audio track starts in a thread;
-2. scan — one decode: :func:`~macedance.datasets.from_video.shots.scan_video` → hard cuts → shots, and
+2. scan — one decode: :func:`~macedance.datasets.from_video.shots.scan_video` → TransNet V2 (or histogram)
+   transitions → shots (:func:`~macedance.datasets.from_video.shots.shot_ranges`), and
    the person count at ``people_fps`` (tiled BlazePose detector, helper thread); shots shorter than
    ``min_clip``, near-static shots and multi-person shots are rejected;
 3. segment — seeded 5–10 s windows inside each remaining shot;
 4. pose — every window in one of ``pose_threads`` threads (own model, own seeking decoder, fresh
    tracker); a finished window is checked (no person in more than ``max_missing`` of its frames,
    fewer than ``min_beats`` beats unless ``allow_silent``) and its SMPL fit starts in a fit thread;
-5. fit — rejected above the fit's error thresholds;
+5. fit — rejected above the fit's error thresholds; then the physical diagnostics of the fitted motion
+   (:mod:`macedance.motion.plausibility`) go into the row, and a clip above ``plausibility`` limits is
+   rejected as ``implausible``;
 6. export (:mod:`~macedance.datasets.from_video.export`) — motion, keypoints, music features, audio,
    reference frame, clip video (and preview) per kept clip, written atomically. Rows are appended in window order, so threads never change the outcome.
 """
@@ -36,7 +39,7 @@ from macedance.datasets.curation.outcome import ManifestRow, SourceOutcome
 from macedance.datasets.curation.segment import segment_shot
 from macedance.datasets.from_video.export import export_clips
 from macedance.datasets.from_video.params import BuildParams
-from macedance.datasets.from_video.shots import detect_cuts, is_static, shot_mean, split_shots
+from macedance.datasets.from_video.shots import is_static, shot_mean, shot_ranges
 from macedance.datasets.from_video.stages import ProgressFn, clone_backend, fit_clip, motion_frames, pose_windows, rest_skeleton, scan_signals
 from macedance.errors import MaceDanceError
 from macedance.io.video import VideoInfo, probe_video
@@ -67,6 +70,14 @@ def _row(outcome: SourceOutcome, info: VideoInfo | None, genre: str | None, **kw
     if info is not None:
         kw.update(src_fps=info.fps, width=info.width, height=info.height)
     return outcome.row(genre, **kw)
+
+
+def _implausible(phys: dict[str, float], limits: dict[str, float]) -> list[str]:
+    """Reasons for every ``phys_*`` diagnostic above its limit (see BuildParams.plausibility)."""
+    from macedance.motion.plausibility import Diagnostics
+
+    d = Diagnostics(**{k.removeprefix("phys_"): v for k, v in phys.items()})
+    return d.problems(limits)
 
 
 def _ingest_code(exc: Exception) -> str:
@@ -135,7 +146,7 @@ def _process_shots(path: Path, info: VideoInfo, outcome: SourceOutcome, out: Pat
     with timer("scan"):
         sig = scan_signals(path, outcome.sha256, info, params, progress)
     n = len(sig["hist"]) + 1
-    shots = split_shots(detect_cuts(sig["hist"], params.shots), n)
+    shots = shot_ranges(sig, n, params.shots)
     min_f = math.ceil(params.min_clip * fps - 1e-9)
     rng_seed = [int(params.seed), int(outcome.sha256[:15], 16)]
     windows: list[tuple[int, int]] = []
@@ -165,6 +176,9 @@ def _process_shots(path: Path, info: VideoInfo, outcome: SourceOutcome, out: Pat
         backend = get_backend(params.pose_backend, params.pose_weights)
     backends = [backend] + [clone_backend(backend, params) for _ in range(max(1, min(params.pose_threads, len(windows))) - 1)]
     rest = rest_skeleton(params)
+    from macedance.pose.fitters import get_fitter
+
+    fitter = get_fitter(params.fitter, params.fit)
     music = None
     if music_job is not None:
         try:
@@ -191,11 +205,11 @@ def _process_shots(path: Path, info: VideoInfo, outcome: SourceOutcome, out: Pat
         with lock:
             bases[j], poses[j] = base, data
             if go:
-                jobs[j] = fit_pool.submit(timed_fit, data["kp"], world)
+                jobs[j] = fit_pool.submit(timed_fit, data["kp"], world, (a, b))
 
-    def timed_fit(kp: np.ndarray, world: np.ndarray | None) -> dict[str, Any]:
+    def timed_fit(kp: np.ndarray, world: np.ndarray | None, window: tuple[int, int]) -> dict[str, Any]:
         with timer("fit"):
-            return fit_clip(kp, world, backend.skeleton, info, rest, params)
+            return fit_clip(kp, world, backend.skeleton, info, rest, params, fitter=fitter, video=path, window=window)
 
     kept = []
     with ThreadPoolExecutor(1) as fit_pool:
@@ -216,6 +230,11 @@ def _process_shots(path: Path, info: VideoInfo, outcome: SourceOutcome, out: Pat
             base.update(reproj_px=fit["reproj_px"], reproj_rel=fit["reproj_rel"], landmark_mm=fit["landmark_mm"])
             if not fit["ok"]:
                 rows.append(_row(outcome, info, genre, stage="fit", code="fit-error", reason=f"SMPL fit rejected: {fit['reason']}", **base))
+                continue
+            base.update(fit["phys"])
+            if params.plausibility and (problems := _implausible(fit["phys"], params.plausibility)):
+                rows.append(_row(outcome, info, genre, stage="physics", code="implausible",
+                                 reason=f"implausible motion: {'; '.join(problems)}", **base))
                 continue
             kept.append((base["candidate_id"], base, poses[j]["kp"], fit, cut))
     if not kept:

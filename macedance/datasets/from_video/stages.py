@@ -8,6 +8,7 @@ import hashlib
 import json
 import queue
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -21,18 +22,25 @@ from macedance.datasets.from_video.shots import SCAN_VERSION, scan_video
 from macedance.errors import MaceDanceError
 from macedance.io.video import VideoInfo, iter_frames, scaled_size
 
-FIT_CACHE_VERSION = "2"  # 2: the motion's meta is cached too (a hit used to return the motion without it)
+FIT_CACHE_VERSION = "3"  # 2: the motion's meta is cached too; 3: physical diagnostics in the scalars
 ProgressFn = Callable[[int], None]  # called with the number of newly processed frames (scan pass, then pose pass)
 
 
 def scan_signals(path: Path, sha: str, info: VideoInfo, params: BuildParams, progress: ProgressFn | None) -> dict[str, np.ndarray]:
-    """Cut/static signals and person counts (every ``people_step`` frames) of one decode, cached."""
+    """Cut/static signals, person counts (every ``people_step`` frames) and, with the ``transnet`` detector, its
+    per-frame transition probabilities (``transnet_single``, ``transnet_many``), all from one decode; cached."""
     from macedance.pose.person_detector import PersonDetector
 
     step = _people_step(info, params)
+    transnet = params.shots.detector == "transnet"
+    model = None
+    if transnet:  # loaded before the decode: a missing weight fails fast, naming the fetch command
+        from macedance.datasets.from_video.transnet import load_transnet
+
+        model = load_transnet()
     cache = NpzCache("build-scan")
     key = cache_key("scan", SCAN_VERSION, PersonDetector.VERSION, sha, str(step), str(params.pose_max_side), str(params.person_score),
-                    str(params.person_min_height))
+                    str(params.person_min_height), "transnet" if transnet else "")
     if (hit := cache.get(key)) is not None:
         if progress is not None:
             progress(info.frames)
@@ -42,7 +50,15 @@ def scan_signals(path: Path, sha: str, info: VideoInfo, params: BuildParams, pro
     def count(frame: np.ndarray) -> int:
         return detector.count(frame, min_score=params.person_score, min_height=params.person_min_height, tiles=True)
 
-    sig = scan_video(path, progress=progress, people_step=step, count_people=count, people_side=params.pose_max_side or max(info.width, info.height))
+    sig = scan_video(path, progress=progress, people_step=step, count_people=count, people_side=params.pose_max_side or max(info.width, info.height),
+                     transnet_frames=transnet)
+    if model is not None:
+        import torch
+
+        from macedance.datasets.from_video.transnet import predict_frames
+
+        with torch.inference_mode():
+            sig["transnet_single"], sig["transnet_many"] = predict_frames(sig.pop("small"), model=model)
     cache.put(key, sig)
     return sig
 
@@ -110,29 +126,59 @@ def pose_windows(path: Path, sha: str, info: VideoInfo, windows: list[tuple[int,
             fut.result()
 
 
-def fit_clip(kp: np.ndarray, world: np.ndarray | None, skeleton: str, info: VideoInfo, rest: Any, params: BuildParams) -> dict[str, Any]:
-    """SMPL fit of one clip (cached by the keypoints' bytes + fit options + skeleton)."""
-    from macedance.pose.fit import FitConfig, fit_smpl
+def fit_clip(kp: np.ndarray, world: np.ndarray | None, skeleton: str, info: VideoInfo, rest: Any, params: BuildParams, *,
+             fitter: Any, video: Path, window: tuple[int, int]) -> dict[str, Any]:
+    """SMPL fit of one clip window by ``fitter`` (:mod:`macedance.pose.fitters`), cached by the keypoints'
+    bytes + the fitter's name, version and config + skeleton (plug-ins also by the source video's
+    window, which they may read); then the common reprojection error, acceptance and physical
+    diagnostics."""
+    from macedance.pose.fit import FitConfig
+    from macedance.pose.fitters import BUILTIN, FitInput, check_output, reprojection_error
     from macedance.schema import Motion
 
-    config = FitConfig(**params.fit)
     h = hashlib.sha256(np.ascontiguousarray(kp).tobytes())
     if world is not None:
         h.update(np.ascontiguousarray(world).tobytes())
-    key = cache_key("fit", FIT_CACHE_VERSION, h.hexdigest(), skeleton, f"{info.width}x{info.height}@{info.fps}",
-                    json.dumps(config.to_dict(), sort_keys=True), rest.name, hashlib.sha256(rest.joints.tobytes()).hexdigest())
+    where = "" if fitter.name == BUILTIN else f"{hashlib.sha256(str(video).encode()).hexdigest()}:{window[0]}-{window[1]}"
+    key = cache_key("fit", FIT_CACHE_VERSION, h.hexdigest(), skeleton, f"{info.width}x{info.height}@{info.fps}", fitter.name, fitter.version,
+                    json.dumps(fitter.config(), sort_keys=True, default=str), where, rest.name, hashlib.sha256(rest.joints.tobytes()).hexdigest())
     cache = NpzCache("build-fit")
     if (hit := cache.get(key)) is not None:
         scalars = json.loads(str(hit["scalars_json"]))
         motion = Motion(hit["poses"], hit["trans"], float(hit["fps"]), "y", meta=json.loads(str(hit["meta_json"])))
-        return {"motion": motion, **scalars}
-    res = fit_smpl(kp, skeleton, (info.width, info.height), info.fps, landmarks3d=world, rest=rest, config=config)
-    scalars = {"reproj_px": float(res.reproj_px), "reproj_rel": float(res.reproj_rel), "landmark_mm": float(res.landmark_mm),
-               "ok": bool(res.ok), "reason": res.reason, "camera": res.camera.to_dict(),
-               "fit_seconds": float(res.seconds)}
+        return _with_diagnostics({"motion": motion, **scalars}, rest)
+    t0 = time.perf_counter()
+    inp = FitInput(video, window[0], window[1], kp, skeleton, world, (info.width, info.height), info.fps, rest)
+    res = check_output(fitter.fit(inp), inp, fitter.name)
+    reproj_px, reproj_rel = reprojection_error(res.motion, res.camera, inp)
+    ok, reason = res.ok, res.reason
+    limit = FitConfig().max_reproj
+    if ok and fitter.name != BUILTIN and not reproj_rel <= limit:  # the built-in fit applies its own (configurable) limit
+        ok, reason = False, f"mean reprojection error {reproj_px:.1f} px = {reproj_rel:.3f} × person height > {limit}"
+    scalars = {"reproj_px": reproj_px, "reproj_rel": reproj_rel, "landmark_mm": float(res.stats.get("landmark_mm", float("nan"))),
+               "ok": bool(ok), "reason": reason, "camera": res.camera.to_dict(), "fitter": {"name": fitter.name, "version": fitter.version},
+               "fit_seconds": time.perf_counter() - t0}
     cache.put(key, {"poses": res.motion.poses, "trans": res.motion.trans, "fps": np.float64(res.motion.fps),
                     "scalars_json": np.str_(json.dumps(scalars)), "meta_json": np.str_(json.dumps(res.motion.meta))})
-    return {"motion": res.motion, **scalars}
+    return _with_diagnostics({"motion": res.motion, **scalars}, rest)
+
+
+def _with_diagnostics(fit: dict[str, Any], rest: Any) -> dict[str, Any]:
+    """``fit`` plus ``phys``: the physical diagnostics of an accepted fit (computed, never cached: cheap, and their
+    definitions may change without the fit changing)."""
+    from macedance.motion.camera import PinholeCamera
+
+    fit["phys"] = physical_diagnostics(fit["motion"], PinholeCamera.from_dict(fit["camera"]), rest) if fit["ok"] else {}
+    return fit
+
+
+def physical_diagnostics(motion: Any, camera: Any, rest: Any) -> dict[str, float]:
+    """The manifest's ``phys_*`` columns of a fitted motion (:func:`macedance.motion.plausibility.diagnose`),
+    the depth drift measured along the camera's horizontal viewing direction."""
+    from macedance.motion.plausibility import diagnose
+
+    view = camera.rotation() @ np.array([0.0, 0.0, -1.0])
+    return diagnose(motion.joints(rest), motion.fps, view=view).to_dict()
 
 
 def clone_backend(backend: Any, params: BuildParams) -> Any:
