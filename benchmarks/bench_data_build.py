@@ -20,6 +20,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from _timing import share_installed_weights
+
 
 def main() -> None:
     ap = argparse.ArgumentParser()
@@ -49,6 +51,7 @@ def main() -> None:
         runs = [(1, True)] + ([(a.workers, True)] if a.workers > 1 else []) + ([(1, False)] if a.compare_clip_videos else [])
         totals, exports = {}, {}
         for workers, clip_videos in runs:
+            share_installed_weights(tmp / f"cache-{workers}-{clip_videos}")  # TransNet V2, the default cut detector
             os.environ["MACEDANCE_CACHE_DIR"] = str(tmp / f"cache-{workers}-{clip_videos}")
             t0 = time.perf_counter()
             rep = build_dataset(raw, tmp / f"out-{workers}-{clip_videos}", params=BuildParams(videos=clip_videos), workers=workers)

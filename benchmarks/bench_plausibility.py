@@ -27,6 +27,8 @@ from pathlib import Path
 
 import numpy as np
 
+from _timing import share_installed_weights
+
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 OFF = {"physics_iterations": 0, "level_floor": False}
 COLS = ("skate_ms", "float_cm", "penetration_cm", "root_jitter_mm", "depth_drift_ms", "floor_tilt_deg", "contact_frac")
@@ -64,6 +66,7 @@ def real(work: Path) -> None:
     for v in videos:
         if not (raw / v.name).exists():
             (raw / v.name).symlink_to(v)
+    share_installed_weights(work / "cache")  # TransNet V2, the default cut detector
     os.environ["MACEDANCE_CACHE_DIR"] = str(work / "cache")
     for name, fit in (("without refinement", OFF), ("with refinement (default)", {})):
         out = work / name.split()[0]

@@ -15,7 +15,10 @@ The fit runs in the **camera frame**, batched over all frames at once (torch, L-
   length vs the rest skeleton's; the body starts in an A-pose with bent knees and elbows (a straight
   hinge is a saddle point: the fit could not bend it, and would foreshorten the limb instead).
 * stages: root and translation on the torso keypoints, then everything with wide robust scales
-  (graduated non-convexity), then everything with the final scales.
+  (graduated non-convexity), then everything with the final scales, then the physical refinement
+  (``physics_iterations``): planted feet (seen, slow in the image, lowest) held still on a floor plane
+  fitted with the body, no foot below it, smooth root depth and position
+  (:func:`~macedance.pose.fit_optimize.physics_targets`).
 * losses (weights in :class:`FitConfig`): confidence-weighted Geman–McClure 2D reprojection in units
   of the person's height; root-relative 3D landmark error (robust, metres) when landmarks are given;
   joint accelerations; a pose prior (squared axis-angle, much stronger on the spine, neck and collars,

@@ -6,8 +6,9 @@ camera). The objective's terms and weights are documented on :class:`~macedance.
 the schedule runs ``root_iterations`` on the root and translation against the torso only, then the
 full objective with the robust scales widened by ``gnc_scale`` for ``gnc_fraction`` of the iterations,
 then with the final scales, then — the physical refinement, ``physics_iterations`` — the full objective
-plus contact terms (:func:`physics_targets`): planted feet stay still and on the floor plane estimated
-from the fit so far, no foot goes through it, and the root's distance to the camera changes smoothly.
+plus contact terms (:func:`physics_targets`): planted feet stay still and on a floor plane optimised
+with the body (started from the fit so far), no foot goes through it, and the root's distance to the
+camera and its position change smoothly.
 The module imports torch.
 """
 
