@@ -79,3 +79,6 @@ def test_build_through_a_plugin_fitter(plugin_path: None, tmp_path: Path, monkey
     # a crude estimate (a rest pose that does not follow the dancer) is rejected by the same reprojection check
     rows = build("rest")
     assert [r["code"] for r in rows] == ["fit-error"] and "reprojection error" in rows[0]["reason"]
+    # a plug-in that fails on a window rejects that clip with its reason, and the build goes on
+    rows = build("broken", height_m=-1.0)
+    assert [r["code"] for r in rows] == ["fit-error"] and "fitter 'demo-fitter' failed: ValueError: height_m" in rows[0]["reason"]

@@ -65,3 +65,16 @@ def test_build_with_transnet_keeps_no_clip_across_the_cut(tmp_path: Path, monkey
     assert len(clips) >= 2 and {r["shot"] for r in clips} == {0, 1}, [(r["code"], r["reason"]) for r in rows]
     for r in clips:
         assert r["end_frame"] <= cut or r["start_frame"] >= cut, (r["start_frame"], r["end_frame"], cut)
+
+
+def test_missing_transnet_weights_stop_the_build_before_any_video(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Not one rejected row per video ("undecodable"): one error, naming the fetch command and the weight-free option."""
+    from macedance.datasets.from_video import BuildParams, build_dataset
+    from macedance.weights import MissingWeightsError
+
+    monkeypatch.setenv("MACEDANCE_CACHE_DIR", str(tmp_path / "cache"))
+    (tmp_path / "raw").mkdir()
+    (tmp_path / "raw" / "a.mp4").write_bytes(b"not looked at")
+    with pytest.raises(MissingWeightsError, match=r"`macedance weights fetch transnetv2`.*`--shot-detector histogram`"):
+        build_dataset(tmp_path / "raw", tmp_path / "out", params=BuildParams())
+    assert not (tmp_path / "out").exists()

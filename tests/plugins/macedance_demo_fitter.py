@@ -28,6 +28,8 @@ class DemoFitter:
         return {"height_m": self.height_m, "delegate": self.delegate}
 
     def fit(self, window: FitInput) -> FitOutput:
+        if self.height_m <= 0:  # an estimator's own failure on a window (the build rejects the clip and goes on)
+            raise ValueError(f"height_m must be positive, got {self.height_m}")
         frames = list(iter_frames(window.video, start=window.start, max_frames=window.end - window.start))
         w, h = window.size
         assert len(frames) == window.end - window.start and frames[0].shape[:2] == (h, w)

@@ -119,6 +119,7 @@ def build_dataset(raw_dir: str | Path, out: str | Path, *, params: BuildParams |
     ray = RayOptions.of(executor, address, task_cpus, task_gpus)
     t0 = time.perf_counter()
     params = params or BuildParams()
+    _preflight(params)
     raw_dir, out = Path(raw_dir), Path(out)
     sources = find_sources(raw_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -137,6 +138,22 @@ def build_dataset(raw_dir: str | Path, out: str | Path, *, params: BuildParams |
 
 
 _LOCAL_BACKEND: dict[str, Any] = {}
+
+
+def _preflight(params: BuildParams) -> None:
+    """What every video needs, checked before the first one: the cut detector's weights and the fitter. (Inside a
+    video's processing a failure is that video's rejection; these would reject every video.)"""
+    from macedance.pose.fitters import get_fitter
+
+    if params.shots.detector == "transnet":
+        from macedance.datasets.from_video.transnet import WEIGHT_NAME
+        from macedance.weights import MissingWeightsError, weights_file
+
+        try:
+            weights_file(WEIGHT_NAME)
+        except MissingWeightsError as exc:
+            raise MissingWeightsError(f"{exc}; or build with `--shot-detector histogram` (no weights)") from None
+    get_fitter(params.fitter, params.fit)
 
 
 def _local(path: Path, rel: str, out: Path, params: BuildParams, genre: str | None, frames: Callable[[int], None]) -> SourceOutcome:

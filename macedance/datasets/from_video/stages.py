@@ -149,7 +149,14 @@ def fit_clip(kp: np.ndarray, world: np.ndarray | None, skeleton: str, info: Vide
         return _with_diagnostics({"motion": motion, **scalars}, rest)
     t0 = time.perf_counter()
     inp = FitInput(video, window[0], window[1], kp, skeleton, world, (info.width, info.height), info.fps, rest)
-    res = check_output(fitter.fit(inp), inp, fitter.name)
+    try:
+        res = check_output(fitter.fit(inp), inp, fitter.name)
+    except Exception as exc:  # a fitter's failure rejects this clip with its reason; the build goes on
+        if fitter.name == BUILTIN and not isinstance(exc, MaceDanceError):
+            raise
+        nan = float("nan")
+        return {"motion": None, "reproj_px": nan, "reproj_rel": nan, "landmark_mm": nan, "ok": False, "camera": {}, "phys": {},
+                "reason": f"fitter {fitter.name!r} failed: {type(exc).__name__}: {exc}", "fitter": {"name": fitter.name, "version": fitter.version}}
     reproj_px, reproj_rel = reprojection_error(res.motion, res.camera, inp)
     ok, reason = res.ok, res.reason
     limit = FitConfig().max_reproj
