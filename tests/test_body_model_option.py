@@ -84,14 +84,14 @@ def test_resumed_build_needs_the_same_model_content(models: tuple[Path, Path], t
     (raw / "zero.mp4").write_bytes(b"")  # rejected at once: the build finishes in a moment
     a, b = models
     out = str(tmp_path / "out")
-    res = runner.invoke(app, ["data", "build", str(raw), out], env={"MACEDANCE_SMPL_DIR": str(a)})
+    res = runner.invoke(app, ["data", "build", str(raw), out, "--shot-detector", "histogram"], env={"MACEDANCE_SMPL_DIR": str(a)})
     assert res.exit_code == 0, res.output
     state = json.loads((tmp_path / "out" / ".build" / "params.json").read_text())
     assert state["params"]["smpl_model"] == str((a / "SMPL_NEUTRAL.pkl").resolve())
-    res = runner.invoke(app, ["data", "build", str(raw), out, "--resume"], env={"MACEDANCE_SMPL_DIR": str(b)})
+    res = runner.invoke(app, ["data", "build", str(raw), out, "--shot-detector", "histogram", "--resume"], env={"MACEDANCE_SMPL_DIR": str(b)})
     assert res.exit_code == 2 and "smpl_model" in res.output
-    res = runner.invoke(app, ["data", "build", str(raw), out, "--resume"], env={"MACEDANCE_SMPL_DIR": ""})
+    res = runner.invoke(app, ["data", "build", str(raw), out, "--shot-detector", "histogram", "--resume"], env={"MACEDANCE_SMPL_DIR": ""})
     assert res.exit_code == 2 and "smpl_model" in res.output  # built-in skeleton now: different
     shutil.copytree(a, tmp_path / "smpl-a-copy")
-    res = runner.invoke(app, ["data", "build", str(raw), out, "--resume"], env={"MACEDANCE_SMPL_DIR": str(tmp_path / "smpl-a-copy")})
+    res = runner.invoke(app, ["data", "build", str(raw), out, "--shot-detector", "histogram", "--resume"], env={"MACEDANCE_SMPL_DIR": str(tmp_path / "smpl-a-copy")})
     assert res.exit_code == 0, res.output

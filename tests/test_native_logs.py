@@ -55,7 +55,8 @@ def test_data_build_prints_no_native_log_lines(tmp_path: Path) -> None:
     raw = tmp_path / "raw"
     write_dance_video(raw / "a.mp4", [ShotSpec(2.4, bpm=100)], fps=15, size=(160, 120), seed=3)
     env = {**os.environ, "PYTHONPATH": str(ROOT), "MACEDANCE_CACHE_DIR": str(tmp_path / "cache")}
-    cmd = [sys.executable, "-m", "macedance", "data", "build", str(raw), str(tmp_path / "out"), "--min-clip", "2", "--max-clip", "3", "--no-videos"]
+    cmd = [sys.executable, "-m", "macedance", "data", "build", str(raw), str(tmp_path / "out"), "--min-clip", "2", "--max-clip", "3", "--no-videos",
+           "--shot-detector", "histogram"]
     quiet = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env, check=False)
     assert quiet.returncode == 0, quiet.stderr
     assert "clips kept" in quiet.stdout

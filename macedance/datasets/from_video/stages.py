@@ -22,7 +22,7 @@ from macedance.datasets.from_video.shots import SCAN_VERSION, scan_video
 from macedance.errors import MaceDanceError
 from macedance.io.video import VideoInfo, iter_frames, scaled_size
 
-FIT_CACHE_VERSION = "3"  # 2: the motion's meta is cached too; 3: physical diagnostics in the scalars
+FIT_CACHE_VERSION = "3"  # 2: the motion's meta is cached too; 3: the fitter (name, version, config) in the key and scalars
 ProgressFn = Callable[[int], None]  # called with the number of newly processed frames (scan pass, then pose pass)
 
 
