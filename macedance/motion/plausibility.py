@@ -6,9 +6,9 @@ feet (10, 11) stand a few centimetres above the real sole, so "on the floor" mea
 joint at the floor level, which is itself estimated from where the feet stand still.
 
 * :func:`estimate_floor` — the floor plane ``n · p = offset`` (``n`` a unit normal near +y): the
-  orientation of a robust plane through the **support points** (each frame's lowest foot joint) of the
-  frames where the support foot is slow, at the level of the support points' 5th percentile (the
-  clip's floor level; a robust minimum). Tilt (the normal's angle from +y) comes from the camera's
+  orientation of a robust, ridge-regularised plane through the lower toe joint in the frames where it
+  is slow, at the level of the 5th percentile of the **support points** (each frame's lowest foot
+  joint): the clip's floor level, a robust minimum. Tilt (the normal's angle from +y) comes from the camera's
   pitch and roll when the world is a level camera frame.
 * :func:`support_points` — each frame's lowest foot joint (its index and position).
 * :func:`diagnose` — the per-clip :class:`Diagnostics` (see its attributes for definitions and units).
@@ -59,13 +59,6 @@ def support_points(joints: np.ndarray, up: np.ndarray | None = None) -> tuple[np
     return np.asarray(FOOT_JOINTS)[k], feet[np.arange(len(J)), k]
 
 
-def _speed(points: np.ndarray, fps: float) -> np.ndarray:
-    """(T,) speed (m/s) of (T, 3) points by central differences (one-sided at the ends); zeros if T < 2."""
-    if len(points) < 2:
-        return np.zeros(len(points))
-    return np.linalg.norm(np.gradient(points, axis=0), axis=-1) * fps
-
-
 def _joint_speed(joints: np.ndarray, fps: float, idx: np.ndarray) -> np.ndarray:
     """(T,) speed of joint ``idx[t]`` at frame t (each joint's own velocity, so a change of support foot
     is not a jump)."""
@@ -83,13 +76,14 @@ def _horizontal(v: np.ndarray, n: np.ndarray) -> np.ndarray:
 def estimate_floor(joints: np.ndarray, fps: float, *, max_tilt_deg: float = 30.0, iterations: int = 10) -> Floor:
     """The floor plane of a clip (see the module docstring).
 
-    The plane through the slow support points is fitted by iteratively reweighted least squares
-    (Cauchy weights, scale 3 cm) of ``y = a x + b z + c``, with a ridge on the slopes (``RIDGE_M``: a
-    direction in which the slow points spread by much less than that stays level); with fewer than 8 slow
-    frames or a fitted tilt above ``max_tilt_deg`` the plane stays level (normal +y). Its level is the 5th percentile of the support points' heights.
+    The plane through the lower toe joint's positions in the frames where it is slow is fitted by
+    iteratively reweighted least squares (Cauchy weights, scale 3 cm) of ``y = a x + b z + c``, with a
+    ridge on the slopes (``RIDGE_M``: a direction in which the slow points spread by much less than
+    that stays level); with fewer than 8 slow frames or a fitted tilt above ``max_tilt_deg`` the plane
+    stays level (normal +y). Its level is the 5th percentile of the support points' heights.
     """
     J = np.asarray(joints, dtype=np.float64)
-    idx, P = support_points(J)
+    _, P = support_points(J)
     n = np.array([0.0, 1.0, 0.0])
     # The slope comes from the toe joints alone: which of ankle and toe is lowest depends on the foot's pose
     # (heel up or flat), and mixing them tilts the plane toward where the dancer rises on the toes.
