@@ -52,14 +52,10 @@ def histogram_cuts(path: str | Path) -> np.ndarray:
 def transnet_cuts(path: str | Path) -> np.ndarray:
     """TransNet V2 as the builder runs it (one scan decode, :func:`~macedance.datasets.from_video.shots.shot_ranges`):
     the first frame of every shot after the first — after a gradual transition, the first frame past it."""
-    import torch
-
     from macedance.datasets.from_video.shots import ShotParams, scan_video, shot_ranges
-    from macedance.datasets.from_video.transnet import load_transnet, predict_frames
+    from macedance.datasets.from_video.transnet import load_transnet
 
-    sig = scan_video(path, transnet_frames=True)
-    with torch.inference_mode():
-        sig["transnet_single"], sig["transnet_many"] = predict_frames(sig.pop("small"), model=load_transnet())
+    sig = scan_video(path, transnet=load_transnet())
     shots = shot_ranges(sig, len(sig["hist"]) + 1, ShotParams(detector="transnet"))
     return np.array([a for a, _ in shots[1:]], dtype=np.int64)
 

@@ -11,7 +11,8 @@ import pytest
 
 from macedance.datasets.synthetic import synthetic_motion
 from macedance.motion.camera import PinholeCamera
-from macedance.motion.plausibility import PLAUSIBLE, Diagnostics, diagnose, estimate_floor, level_rotation, rot_x, rot_z
+from macedance.motion.plausibility import PLAUSIBLE, Diagnostics, diagnose, estimate_floor, level_rotation
+from macedance.motion.rotations import rot_x, rot_z
 from macedance.motion.skeleton import builtin_skeleton
 
 from conftest import SHARED_DATA
@@ -66,9 +67,9 @@ def test_floor_of_a_tilted_view_is_found_and_levelled() -> None:
     true_n = R @ np.array([0.0, 1.0, 0.0])
     assert np.degrees(np.arccos(floor.normal @ true_n)) < 1.5  # measured 0.67° (the ridge shrinks the slope a little)
     R_level, pitch, roll = level_rotation(floor.normal)
-    np.testing.assert_allclose(R_level @ floor.normal, [0.0, 1.0, 0.0], atol=1e-12)  # float64 algebra on one unit vector
+    np.testing.assert_allclose(R_level @ floor.normal, [0.0, 1.0, 0.0], atol=1e-12)  # float64 3×3 products of one unit vector, no reductions to reorder: ~1e-16 on any CPU and thread count
     cam = PinholeCamera(focal=1000, cx=640, cy=360, width=1280, height=720, pitch=pitch, roll=roll)
-    np.testing.assert_allclose(cam.rotation(), R_level, atol=1e-12)  # the same two rotations composed in float64
+    np.testing.assert_allclose(cam.rotation(), R_level, atol=1e-12)  # the same cos/sin and 3×3 products in float64, no threaded reduction: ~1e-16 on any CPU and thread count
 
 
 def test_tilted_camera_projects_through_its_rotation() -> None:
@@ -76,8 +77,8 @@ def test_tilted_camera_projects_through_its_rotation() -> None:
     pts = np.random.default_rng(1).normal(size=(50, 3)) + np.array([0.0, 1.0, -1.0])
     local = (pts - [0.5, 1.2, 3.0]) @ cam.rotation()  # R^T (p − c) as row vectors
     uv = cam.project(pts)
-    np.testing.assert_allclose(uv, np.stack([320 + 800 * local[:, 0] / -local[:, 2], 240 - 800 * local[:, 1] / -local[:, 2]], -1), rtol=1e-12)
-    np.testing.assert_allclose(cam.depth(pts), -local[:, 2], rtol=1e-12)
+    np.testing.assert_allclose(uv, np.stack([320 + 800 * local[:, 0] / -local[:, 2], 240 - 800 * local[:, 1] / -local[:, 2]], -1), rtol=1e-12)  # same float64 formula, 3-term dot products: a few ulp on any CPU/threads
+    np.testing.assert_allclose(cam.depth(pts), -local[:, 2], rtol=1e-12)  # the same float64 3×3 product: a few ulp on any CPU/threads
     old = {k: v for k, v in cam.to_dict().items() if k not in ("pitch", "roll")}  # a dataset written before the fields existed
     assert PinholeCamera.from_dict(old).level and PinholeCamera.from_dict(cam.to_dict()) == cam
 

@@ -155,15 +155,20 @@ def _count_from_start(path: Path, start: int, max_frames: int | None) -> Iterato
                 return
 
 
-def to_rgb(frame: Any, max_side: int | None = None, rotate: bool = False) -> np.ndarray:
-    """(H, W, 3) uint8 RGB array of a PyAV frame, downscaled in swscale (area) so that its longer side
-    is ≤ ``max_side``, and turned by the stream's display rotation when ``rotate``."""
-    if max_side and max(frame.width, frame.height) > max_side:
+def to_rgb(frame: Any, max_side: int | None = None, rotate: bool = False, *, size: tuple[int, int] | None = None,
+           interpolation: str = "AREA") -> np.ndarray:
+    """(H, W, 3) uint8 RGB array of a PyAV frame, downscaled in swscale (``interpolation``, area by default) so
+    that its longer side is ≤ ``max_side`` — or scaled to exactly ``size`` = (width, height) of the output,
+    aspect ratio ignored — and turned by the stream's display rotation when ``rotate``."""
+    rot = int(round(getattr(frame, "rotation", 0) or 0)) % 360 if rotate else 0
+    if size is not None:
+        w, h = size if rot in (0, 180) else size[::-1]  # scaled before the turn
+        img = frame.reformat(width=w, height=h, format="rgb24", interpolation=interpolation).to_ndarray()
+    elif max_side and max(frame.width, frame.height) > max_side:
         w, h = scaled_size(frame.width, frame.height, max_side)
-        img = frame.reformat(width=w, height=h, format="rgb24", interpolation="AREA").to_ndarray()
+        img = frame.reformat(width=w, height=h, format="rgb24", interpolation=interpolation).to_ndarray()
     else:
         img = frame.to_ndarray(format="rgb24")
-    rot = int(round(getattr(frame, "rotation", 0) or 0)) % 360 if rotate else 0
     return np.ascontiguousarray(np.rot90(img, rot // 90)) if rot else img
 
 

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from macedance.motion._xp import is_torch, xp
+from macedance.motion.rotations import rot_x, rot_z
 
 MIN_DEPTH = 0.1  # metres in front of the camera: the depth floor of the projection
 FOOT_JOINTS = (7, 8, 10, 11)  # SMPL ankles and feet
@@ -78,10 +79,7 @@ class PinholeCamera:
 
     def rotation(self) -> np.ndarray:
         """(3, 3) world-from-camera rotation ``Rx(pitch) @ Rz(roll)`` (identity when level)."""
-        cp, sp, cr, sr = np.cos(self.pitch), np.sin(self.pitch), np.cos(self.roll), np.sin(self.roll)
-        rx = np.array([[1.0, 0.0, 0.0], [0.0, cp, -sp], [0.0, sp, cp]])
-        rz = np.array([[cr, -sr, 0.0], [sr, cr, 0.0], [0.0, 0.0, 1.0]])
-        return rx @ rz
+        return rot_x(self.pitch) @ rot_z(self.roll)
 
     def to_camera(self, points: Any) -> Any:
         """(..., 3) world points → (..., 3) in the camera frame (x right, y up, looking along −z);

@@ -24,6 +24,8 @@ from typing import Any
 
 import numpy as np
 
+from macedance.motion.rotations import rot_x, rot_z
+
 FOOT_JOINTS = (7, 8, 10, 11)  # SMPL left/right ankle, left/right foot
 FEET = ((7, 10), (8, 11))
 TOES = (10, 11)  # (ankle, foot) of the left and the right foot
@@ -110,7 +112,7 @@ def estimate_floor(joints: np.ndarray, fps: float, *, max_tilt_deg: float = 30.0
     return Floor(n, float(np.percentile(P @ n, 5)))
 
 
-def foot_contacts(joints: np.ndarray, fps: float, floor: Floor, *, height: float = CONTACT_HEIGHT, speed: float = 0.5) -> np.ndarray:
+def floor_contacts(joints: np.ndarray, fps: float, floor: Floor, *, height: float = CONTACT_HEIGHT, speed: float = 0.5) -> np.ndarray:
     """(T, 2) bool: the left/right foot touches the floor — its lower joint (ankle or foot) within
     ``height`` m of the floor level and slower than ``speed`` m/s."""
     J = np.asarray(joints, dtype=np.float64)
@@ -133,7 +135,7 @@ class Diagnostics:
         float_cm: median height of the support foot joint above the floor level (cm).
         penetration_cm: how far the lowest support point goes below the floor level (cm): the spread
             of the frames a robust floor cannot explain (feet sinking through it).
-        contact_frac: share of frames where a foot is in contact (:func:`foot_contacts`).
+        contact_frac: share of frames where a foot is in contact (:func:`floor_contacts`).
         root_jitter_mm: RMS of the pelvis's second difference, rescaled to 30 fps (mm per frame²):
             jitter and implausible accelerations of the root.
         depth_drift_ms: |slope| (m/s) of a straight line fitted to the pelvis's horizontal position
@@ -213,7 +215,7 @@ def diagnose(joints: np.ndarray, fps: float, *, view: np.ndarray | None = (0.0, 
         skate_ms=skate,
         float_cm=float(np.median(h)) * 100,
         penetration_cm=float(max(-h.min(), 0.0)) * 100 if T else 0.0,
-        contact_frac=float(foot_contacts(J, fps, floor).any(axis=1).mean()) if T else 0.0,
+        contact_frac=float(floor_contacts(J, fps, floor).any(axis=1).mean()) if T else 0.0,
         root_jitter_mm=jitter,
         depth_drift_ms=drift,
         floor_tilt_deg=floor.tilt_deg,
@@ -228,16 +230,6 @@ def level_rotation(normal: np.ndarray) -> tuple[np.ndarray, float, float]:
     ny2 = np.hypot(nx, ny)
     pitch = -np.arctan2(nz, ny2)  # then Rx(pitch) zeroes the z component
     return rot_x(pitch) @ rot_z(roll), float(pitch), float(roll)
-
-
-def rot_x(a: float) -> np.ndarray:
-    c, s = np.cos(a), np.sin(a)
-    return np.array([[1.0, 0, 0], [0, c, -s], [0, s, c]])
-
-
-def rot_z(a: float) -> np.ndarray:
-    c, s = np.cos(a), np.sin(a)
-    return np.array([[c, -s, 0], [s, c, 0], [0, 0, 1.0]])
 
 
 def summary(values: list[Diagnostics]) -> dict[str, Any]:

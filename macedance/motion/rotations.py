@@ -179,3 +179,15 @@ def rotation_matrix_error(R: Any) -> Any:
     err = err.values if m is not np else err
     det = m.linalg.det(R)
     return m.where(det < 0, m.abs(det) + 1.0 + err, err)
+
+
+def rot_x(angle: float) -> np.ndarray:
+    """(3, 3) float64 rotation by ``angle`` radians about +x (right-handed)."""
+    c, s = np.cos(angle), np.sin(angle)
+    return np.array([[1.0, 0.0, 0.0], [0.0, c, -s], [0.0, s, c]])
+
+
+def rot_z(angle: float) -> np.ndarray:
+    """(3, 3) float64 rotation by ``angle`` radians about +z (right-handed)."""
+    c, s = np.cos(angle), np.sin(angle)
+    return np.array([[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]])

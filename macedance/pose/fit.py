@@ -66,7 +66,7 @@ from macedance.motion.kinematics import forward_kinematics, rotate_root
 from macedance.motion.plausibility import estimate_floor, level_rotation
 from macedance.motion.rotations import axis_angle_to_matrix, matrix_to_axis_angle
 from macedance.motion.skeleton import NUM_SMPL_JOINTS, RestSkeleton, builtin_skeleton
-from macedance.pose.fit_init import L_HIP, R_HIP, Observations, initial_state, observe
+from macedance.pose.fit_init import L_HIP, R_HIP, Observations, initial_state, mean_reprojection_px, observe
 from macedance.schema.keypoints import KEYPOINT_SKELETONS
 from macedance.schema.motion import Motion
 
@@ -360,8 +360,7 @@ def _result(R: np.ndarray, tr: np.ndarray, obs: Observations, camera: PinholeCam
     J = forward_kinematics(axis_angle_to_matrix(poses), tr, rest)
     use = obs.use
     Jm = J[:, obs.smpl_idx[use]]
-    seen = obs.c2d[:, use] > 0
-    reproj_px = float(np.linalg.norm(camera.project(Jm) - obs.obs2d[:, use], axis=-1)[seen].mean())
+    reproj_px = mean_reprojection_px(camera, J, obs)
     reproj_rel = reproj_px / obs.height_px
     landmark_mm = float("nan")
     if obs.obs3d is not None and obs.c3d is not None:

@@ -85,6 +85,16 @@ def observe(kp: np.ndarray, lm: np.ndarray | None, skeleton: str, cfg: FitConfig
     return Observations(smpl_idx, use, row, obs2d, c2d, height_px, valid, obs3d, c3d)
 
 
+def mean_reprojection_px(camera: PinholeCamera, joints: np.ndarray, obs: Observations) -> float:
+    """Mean 2D error (px) of (T, 24, 3) SMPL joints projected by ``camera`` against the confident observations the fit
+    uses (derived rows such as pelvis = mean of the hips left out: they are biased); NaN when none is confident."""
+    seen = obs.c2d[:, obs.use] > 0
+    if not seen.any():
+        return float("nan")
+    err = np.linalg.norm(camera.project(joints[:, obs.smpl_idx[obs.use]]) - obs.obs2d[:, obs.use], axis=-1)
+    return float(err[seen].mean())
+
+
 def initial_state(obs: Observations, camera: PinholeCamera, rest: RestSkeleton, cfg: FitConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Closed-form start of the fit, in the camera frame.
 

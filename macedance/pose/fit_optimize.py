@@ -125,9 +125,8 @@ def physics_targets(joints: np.ndarray, obs: Observations, camera: PinholeCamera
     floor = estimate_floor(joints, fps)
     feet = list(FOOT_JOINTS)
     h = floor.height(joints[:, feet])  # (T, 4)
-    px = camera.project(joints[:, feet])
+    img = camera.project(joints[:, feet])  # the model's foot positions, replaced by the keypoints where seen
     seen = np.zeros((len(joints), len(feet)), dtype=bool)
-    img = px.copy()
     for k, j in enumerate(feet):
         if j in obs.row and obs.use[obs.row[j]]:
             c = obs.c2d[:, obs.row[j]] > 0

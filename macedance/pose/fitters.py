@@ -159,12 +159,8 @@ def reprojection_error(motion: Motion, camera: PinholeCamera, window: FitInput) 
     against the window's confident keypoints mapped onto SMPL joints — the fit's own measure
     (:class:`macedance.pose.fit.FitResult`), for any estimator."""
     from macedance.pose.fit import FitConfig
-    from macedance.pose.fit_init import observe
+    from macedance.pose.fit_init import mean_reprojection_px, observe
 
     obs = observe(np.asarray(window.keypoints, np.float64), None, window.skeleton, FitConfig())
-    J = motion.joints(window.rest)[:, obs.smpl_idx[obs.use]]
-    seen = obs.c2d[:, obs.use] > 0
-    if not seen.any() or not np.isfinite(obs.height_px):
-        return float("nan"), float("nan")
-    px = float(np.linalg.norm(camera.project(J) - obs.obs2d[:, obs.use], axis=-1)[seen].mean())
+    px = mean_reprojection_px(camera, motion.joints(window.rest), obs)
     return px, px / obs.height_px

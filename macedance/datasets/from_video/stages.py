@@ -33,11 +33,6 @@ def scan_signals(path: Path, sha: str, info: VideoInfo, params: BuildParams, pro
 
     step = _people_step(info, params)
     transnet = params.shots.detector == "transnet"
-    model = None
-    if transnet:  # loaded before the decode: a missing weight fails fast, naming the fetch command
-        from macedance.datasets.from_video.transnet import load_transnet
-
-        model = load_transnet()
     cache = NpzCache("build-scan")
     key = cache_key("scan", SCAN_VERSION, PersonDetector.VERSION, sha, str(step), str(params.pose_max_side), str(params.person_score),
                     str(params.person_min_height), "transnet" if transnet else "")
@@ -50,15 +45,13 @@ def scan_signals(path: Path, sha: str, info: VideoInfo, params: BuildParams, pro
     def count(frame: np.ndarray) -> int:
         return detector.count(frame, min_score=params.person_score, min_height=params.person_min_height, tiles=True)
 
+    model = None
+    if transnet:  # only on a cache miss (the build's preflight has checked the weight)
+        from macedance.datasets.from_video.transnet import load_transnet
+
+        model = load_transnet()
     sig = scan_video(path, progress=progress, people_step=step, count_people=count, people_side=params.pose_max_side or max(info.width, info.height),
-                     transnet_frames=transnet)
-    if model is not None:
-        import torch
-
-        from macedance.datasets.from_video.transnet import predict_frames
-
-        with torch.inference_mode():
-            sig["transnet_single"], sig["transnet_many"] = predict_frames(sig.pop("small"), model=model)
+                     transnet=model)
     cache.put(key, sig)
     return sig
 
