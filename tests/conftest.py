@@ -144,3 +144,29 @@ def chromium() -> Iterator[Any]:
         yield driver
     finally:
         driver.quit()
+
+
+def assert_same_as_dataset(folder: Path, export: Path) -> None:
+    """Every clip of the export has the dataset's arrays (bit for bit, same dtype), media bytes and split."""
+    from macedance.datasets.loader import dataset_records
+    from macedance.datasets.publish.source import clip_arrays, read_dataset
+
+    ds = read_dataset(folder)
+    clips = {c.id: c for c in ds.clips}
+    seen = []
+    for rec in dataset_records(export):
+        clip = clips[str(rec["id"])]
+        seen.append(clip.id)
+        assert str(rec["split"]) == clip.split and str(rec["genre"]) == clip.genre
+        for key, want in clip_arrays(ds, clip).items():
+            got = rec[key]
+            if isinstance(want, np.ndarray):
+                assert got.dtype == want.dtype and np.array_equal(got, want), (clip.id, key)
+            elif want is None:
+                assert got is None or len(got) == 0, (clip.id, key)
+            else:
+                assert got == want, (clip.id, key)
+        assert rec["video"]["bytes"] == clip.file(folder, "video_path").read_bytes()
+        assert rec["audio"]["bytes"] == clip.file(folder, "audio_path").read_bytes()
+        assert rec["reference"]["bytes"] == clip.file(folder, "reference_path").read_bytes()
+    assert sorted(seen) == sorted(clips)

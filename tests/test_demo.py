@@ -97,6 +97,21 @@ def test_demo_page_plays_its_sample_clips_in_headless_chromium(demo: tuple[Path,
     assert chromium.execute_script("return arguments[0].currentTime", first) >= 0.2  # it plays
 
 
+def test_demo_dataset_exports_to_both_formats_and_loads_back_equal(demo: tuple[Path, Path, dict, str], tmp_path: Path) -> None:
+    """The dataset `make demo` builds from raw videos, exported as a Hugging Face dataset and as WebDataset shards: the
+    same arrays (bit for bit), media bytes and splits come back; the Croissant record validates (export_dataset checks)."""
+    from macedance.datasets.publish.export import export_dataset
+
+    from conftest import assert_same_as_dataset
+
+    built = demo[1] / "built"
+    assert "## Statistics" in (built / "README.md").read_text() and (built / "stats" / "motion_energy.png").is_file()
+    for fmt in ("hf", "webdataset"):
+        report = export_dataset(built, tmp_path / fmt, format=fmt)  # type: ignore[arg-type]
+        assert report.clips == len((built / "clips.jsonl").read_text().splitlines()) == report.croissant_records > 0
+        assert_same_as_dataset(built, tmp_path / fmt)
+
+
 def test_demo_runs_again_reusing_what_is_done(demo: tuple[Path, Path, dict, str], monkeypatch: pytest.MonkeyPatch) -> None:
     """1093ac1 crashed here (KeyError: 'loss' in the summary of a training run with nothing left to do)."""
     cache, out, board, _ = demo

@@ -149,6 +149,42 @@ def build_cmd(
     console.print(build_summary_table(report))
 
 
+@app.command("export")
+def export_cmd(
+    dataset: Annotated[Path, typer.Argument(help="A dataset folder made by `data build` or `data render`.")],
+    out: Annotated[Path, typer.Argument(help="Output folder (written as OUT.partial, renamed when complete).")],
+    format: Annotated[str, typer.Option("--format", help="hf (Hugging Face datasets, `datasets.load_from_disk`) or webdataset (tar shards).")] = "hf",
+    licence_filter: Annotated[Optional[list[str]], typer.Option("--licence-filter", help="Keep only clips whose source licence (from `data build --sources`) is this one (repeatable; comma-separated lists too).")] = None,
+    blur_faces: Annotated[bool, typer.Option(help="Blur faces in the exported videos, reference frames and previews (CenterFace; `macedance weights fetch centerface`). The dataset itself is not touched.")] = False,
+    shard_size: Annotated[float, typer.Option(min=1.0, help="webdataset: largest shard, MB.")] = 1000.0,
+    name: Annotated[Optional[str], typer.Option(help="Dataset name in the card and the Croissant record (default: the folder's name).")] = None,
+    overwrite: Annotated[bool, typer.Option(help="Replace an existing OUT.")] = False,
+) -> None:
+    """Export a dataset for publishing or for other people's training code: typed Hugging Face dataset or WebDataset
+    shards, with the card, clips.parquet and a validated Croissant record ([italic]docs/data-export.md[/italic])."""
+    from macedance.datasets.publish.export import export_dataset
+
+    licences = [x for item in licence_filter or [] for x in item.split(",") if x.strip()]
+    with user_errors(), progress_bar(f"export {format}") as progress:
+        report = export_dataset(dataset, out, format=format, licences=licences or None, blur_faces=blur_faces,  # type: ignore[arg-type]
+                                shard_bytes=int(shard_size * 1e6), name=name, overwrite=overwrite,
+                                command=_command_line("export", dataset, out), progress=progress)
+    t = Table(title=f"Export ({report.format}) → {out}", title_justify="left", box=box.SIMPLE_HEAVY)
+    t.add_column("")
+    t.add_column("clips", justify="right")
+    for split, n in report.splits.items():
+        t.add_row(f"split {split}", str(n))
+    for lic, n in sorted(report.licences.items()):
+        t.add_row(f"licence {lic}", str(n))
+    for lic, n in sorted(report.left_out.items()):
+        t.add_row(f"[yellow]left out[/yellow] (licence {lic})", str(n))
+    console.print(t)
+    if report.blur_faces:
+        console.print(f"faces blurred: {report.blurred.get('frames_with_faces', 0)} video frames, "
+                      f"{report.blurred.get('stills_with_faces', 0)} stills")
+    console.print(f"Croissant record valid ({report.croissant_records} clips): {out / 'croissant.json'}", highlight=False)
+
+
 @app.command("render")
 def render_cmd(
     motion_dir: Annotated[Path, typer.Argument(help="Imported motions (a `data import` folder) or any folder of motion .npz files.")],
@@ -308,13 +344,20 @@ def _motion_files(path: Path) -> list[Path]:
 
 @app.command("info")
 def info_cmd(
-    path: Annotated[Path, typer.Argument(help="A motion .npz or a folder of them.")],
+    path: Annotated[Path, typer.Argument(help="A dataset folder (`data build` / `data render`), a motion .npz, or a folder of them.")],
     smpl_model: Annotated[Optional[Path], typer.Option(help="Use your SMPL model (file or folder) for FK instead of the built-in skeleton; default: $MACEDANCE_SMPL_DIR.")] = None,
     gender: Annotated[str, typer.Option(help="SMPL model gender with --smpl-model.")] = "neutral",
     json_out: Annotated[Optional[Path], typer.Option("--json", help="Also write the statistics as JSON.")] = None,
+    plots: Annotated[Optional[Path], typer.Option(help="A dataset folder: write the PNG plots here (default: DATASET/stats, as the card links them).")] = None,
 ) -> None:
-    """Print statistics of motion files: duration, travel, joint speeds, foot contacts, height."""
+    """Print statistics: of a dataset (clips per split and genre; tempo, duration and motion energy, with PNG
+    histograms), or of motion files (duration, travel, joint speeds, foot contacts, height)."""
     from macedance.fileio import write_json
+
+    if (path / "clips.jsonl").is_file():
+        with user_errors():
+            _dataset_info(path, plots or path / "stats", json_out)
+        return
     from macedance.schema import load_motion
     from macedance.schema.stats import motion_statistics
 
@@ -336,3 +379,35 @@ def info_cmd(
     if json_out:
         write_json(json_out, {"skeleton": skel.name, "motions": dict(rows), "skipped": dict(bad),
                               "macedance_version": __version__})
+
+
+def _dataset_info(root: Path, plots: Path, json_out: Path | None) -> None:
+    """``data info DATASET``: split × genre counts, the summary of tempo, duration and motion energy, the plots."""
+    from collections import Counter
+
+    from macedance.datasets.curation.plots import dataset_stats, summary_rows, write_plots
+    from macedance.fileio import write_json
+    from macedance.schema import SPLITS
+
+    stats = dataset_stats(root)
+    splits = [s for s in (*SPLITS, None) if any(c.split == s for c in stats)]
+    counts = Counter((c.genre or "unknown", c.split) for c in stats)
+    t = Table(title=f"{root}: {len(stats)} clips, {sum(c.duration for c in stats) / 60:.1f} min", title_justify="left", box=box.SIMPLE_HEAVY)
+    t.add_column("genre")
+    for s in splits:
+        t.add_column(s or "no split", justify="right")
+    t.add_column("all", justify="right")
+    for g in sorted({c.genre or "unknown" for c in stats}):
+        t.add_row(g, *[str(counts[(g, s)]) for s in splits], str(sum(counts[(g, s)] for s in splits)))
+    t.add_row("[bold]all[/bold]", *[str(sum(1 for c in stats if c.split == s)) for s in splits], str(len(stats)))
+    console.print(t)
+    q = Table(box=box.SIMPLE_HEAD)
+    for col, just in (("quantity", "left"), ("clips", "right"), ("min", "right"), ("median", "right"), ("max", "right")):
+        q.add_column(col, justify=just)  # type: ignore[arg-type]
+    for row in summary_rows(stats):
+        q.add_row(*row)
+    console.print(q)
+    written = write_plots(plots, stats)
+    console.print(f"plots: {', '.join(p.name for p in written)} in {plots}", highlight=False)
+    if json_out:
+        write_json(json_out, {"clips": [c.__dict__ for c in stats], "macedance_version": __version__})

@@ -64,14 +64,15 @@ def save_music(result: MusicAnalysis, preset: MusicPreset, out: str | Path, *, s
     return write_npz(out, "music", arrays, meta=meta)
 
 
-def load_music(path: str | Path) -> dict[str, np.ndarray]:
-    """Arrays of a music ``.npz`` written by :func:`save_music` (``allow_pickle=False``)."""
-    data = read_npz(path, "music")
+def load_music(path: str | Path | bytes, *, name: str | None = None) -> dict[str, np.ndarray]:
+    """Arrays of a music ``.npz`` written by :func:`save_music` (``allow_pickle=False``), from its file or its bytes
+    (``name`` for messages)."""
+    data = read_npz(path, "music", name=name)
     missing = [k for k in _FIELDS if k not in data]
     if missing:
         from macedance.errors import DataFormatError
 
-        raise DataFormatError(f"{path}: missing field(s) {missing}")
+        raise DataFormatError(f"{name or path}: missing field(s) {missing}")
     return data
 
 

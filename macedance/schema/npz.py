@@ -8,11 +8,13 @@ Layout (all plain numeric or unicode arrays; read with ``allow_pickle=False``):
 * keypoints2d: ``schema_version``, ``kind`` = "keypoints2d", ``data`` (T,K,3), ``skeleton``,
   ``image_size`` (2,) int (width, height), ``fps``, ``meta_json``.
 
-A file with a newer ``schema_version`` than this package knows is refused with a clear error.
+A file with a newer ``schema_version`` than this package knows is refused with a clear error. The readers also take
+the file's bytes (a member of an exported WebDataset shard) with ``name`` for their messages.
 """
 
 from __future__ import annotations
 
+import io
 import json
 import zipfile
 from pathlib import Path
@@ -39,29 +41,36 @@ def write_npz(path: str | Path, kind: str, arrays: dict[str, Any], *, meta: dict
     return path
 
 
-def read_npz(path: str | Path, kind: str) -> dict[str, np.ndarray]:
-    """All arrays of a macedance ``.npz`` of the given kind, checked for version and kind."""
-    path = Path(path)
-    if not path.is_file():
-        raise InputNotFoundError(f"{path}: file not found")
+def _source(path: str | Path | bytes, name: str | None) -> Path:
+    """The path that messages name: ``path``, or ``name`` (else ``<bytes>``) for bytes."""
+    return Path(name or "<bytes>") if isinstance(path, bytes) else Path(path)
+
+
+def read_npz(path: str | Path | bytes, kind: str, *, name: str | None = None) -> dict[str, np.ndarray]:
+    """All arrays of a macedance ``.npz`` of the given kind (a file, or its bytes named ``name``), checked for
+    version and kind."""
+    where = _source(path, name)
+    if not isinstance(path, bytes) and not where.is_file():
+        raise InputNotFoundError(f"{where}: file not found")
+    path = where if not isinstance(path, bytes) else path
     try:
-        with np.load(path, allow_pickle=False) as z:
+        with np.load(io.BytesIO(path) if isinstance(path, bytes) else path, allow_pickle=False) as z:
             data = {k: z[k] for k in z.files}
     except (zipfile.BadZipFile, OSError, EOFError) as exc:
-        raise DataFormatError(f"{path}: not a readable .npz file ({exc})") from None
+        raise DataFormatError(f"{where}: not a readable .npz file ({exc})") from None
     except ValueError as exc:  # object arrays need pickle: refused
-        raise DataFormatError(f"{path}: contains pickled objects, which are never loaded ({exc})") from None
+        raise DataFormatError(f"{where}: contains pickled objects, which are never loaded ({exc})") from None
     if "schema_version" not in data:
-        raise DataFormatError(f"{path}: not a macedance file (no 'schema_version' key; keys: {sorted(data)})")
+        raise DataFormatError(f"{where}: not a macedance file (no 'schema_version' key; keys: {sorted(data)})")
     version = int(data["schema_version"])
     if version > SCHEMA_VERSION or version < 1:
         raise SchemaVersionError(
-            f"{path}: schema_version {version} is not supported by this macedance (knows 1..{SCHEMA_VERSION}); "
+            f"{where}: schema_version {version} is not supported by this macedance (knows 1..{SCHEMA_VERSION}); "
             "upgrade macedance"
         )
     found = str(data.get("kind", ""))
     if found != kind:
-        raise DataFormatError(f"{path}: expected a {kind} file, found kind {found!r}")
+        raise DataFormatError(f"{where}: expected a {kind} file, found kind {found!r}")
     return data
 
 
@@ -89,9 +98,9 @@ def save_motion(motion: Motion, path: str | Path) -> Path:
     return write_npz(path, "motion", arrays, meta=motion.meta)
 
 
-def load_motion(path: str | Path) -> Motion:
-    path = Path(path)
-    data = read_npz(path, "motion")
+def load_motion(path: str | Path | bytes, *, name: str | None = None) -> Motion:
+    data = read_npz(path, "motion", name=name)
+    path = _source(path, name)
     _need(path, data, "poses", "trans", "fps", "up_axis")
     try:
         return Motion(data["poses"], data["trans"], float(data["fps"]), str(data["up_axis"]),
@@ -106,9 +115,9 @@ def save_keypoints(kp: Keypoints2D, path: str | Path) -> Path:
     return write_npz(path, "keypoints2d", arrays, meta=kp.meta)
 
 
-def load_keypoints(path: str | Path) -> Keypoints2D:
-    path = Path(path)
-    data = read_npz(path, "keypoints2d")
+def load_keypoints(path: str | Path | bytes, *, name: str | None = None) -> Keypoints2D:
+    data = read_npz(path, "keypoints2d", name=name)
+    path = _source(path, name)
     _need(path, data, "data", "skeleton", "image_size", "fps")
     try:
         size = tuple(int(v) for v in np.asarray(data["image_size"]).reshape(-1))

@@ -1,9 +1,11 @@
 """Paired motion + music training data for the Motion Expert.
 
-A dataset folder holds macedance motion ``.npz`` files — an imported dataset (``motions/`` plus
-``clips.jsonl``) or any folder of them. Each motion is paired by file stem (or its clip's
-``music_path``) with music: a music ``.npz`` from ``macedance data music`` at 30 fps, or an
-audio/video file analysed on the fly (clean preset, 30 fps, cached).
+A dataset made by ``data build`` / ``data render`` (its ``manifest.parquet`` beside ``clips.jsonl``), or a
+``data export`` of one, is read by the public loader :class:`macedance.datasets.loader.MotionMusicWindows`
+(whole clips in the 151-d layout with their music features). Any other folder holds macedance motion ``.npz``
+files — an imported dataset (``motions/`` plus ``clips.jsonl``) or any folder of them: each motion is paired
+by file stem (or its clip's ``music_path``) with music: a music ``.npz`` from ``macedance data music`` at 30
+fps, or an audio/video file analysed on the fly (clean preset, 30 fps, cached).
 """
 
 from __future__ import annotations
@@ -16,6 +18,9 @@ from pathlib import Path
 import numpy as np
 
 from macedance.datasets.importers.aistpp import GENRES
+from macedance.datasets.loader import MotionMusicWindows
+from macedance.datasets.publish.hf import HF_MARKER
+from macedance.datasets.publish.wds import SHARDS
 from macedance.errors import InputNotFoundError, MaceDanceError
 from macedance.models.representation import FPS, motion_to_rep
 from macedance.schema import load_motion
@@ -65,6 +70,11 @@ def load_training_set(data: str | Path, music_dir: str | Path | None = None,
     music = Path(music_dir) if music_dir else None
     if not data.is_dir():
         raise InputNotFoundError(f"{data}: `data` folder not found")
+    if music is None and any((data / marker).is_file() for marker in ("manifest.parquet", HF_MARKER, SHARDS)):
+        windows = MotionMusicWindows(data, split=split, representation="expert", window=None)
+        if not windows.clips and not windows.skipped:
+            raise InputNotFoundError(f"{data}: no clip of the {split} split")
+        return [Sequence(c.clip_id, c.motion, c.music, c.genre) for c in windows.clips], windows.skipped
     entries: list[tuple[Path, str | None, str | None]] = []
     clips = data / "clips.jsonl"
     if clips.is_file():

@@ -63,6 +63,7 @@ def write_card(path: Path, rows: list[ManifestRow], clips: list[dict[str, Any]],
         genres[c["genre"] or "unknown"].append(c["end"] - c["start"])
     lines += ["", f"## Genres ({text.genres})", "", "| genre | clips | duration |", "|---|---|---|"]
     lines += [f"| {g} | {len(v)} | {_hours(sum(v))} |" for g, v in sorted(genres.items())]
+    lines += _stats_section(path.parent, rows, clips)
     rejected = Counter((r.stage, r.code) for r in rows if not r.kept)
     example = {(r.stage, r.code): r.reason for r in rows if not r.kept}
     lines += ["", "## Rejections (`manifest.parquet` has every one with its numbers)", "", "| stage | code | candidates | example |",
@@ -77,6 +78,20 @@ def write_card(path: Path, rows: list[ManifestRow], clips: list[dict[str, Any]],
     with atomic_write(path, "w") as f:
         f.write("\n".join(lines))
     return path
+
+
+def _stats_section(out: Path, rows: list[ManifestRow], clips: list[dict[str, Any]]) -> list[str]:
+    """Write the plots of :mod:`macedance.datasets.curation.plots` under ``out/stats``; the card's lines: a summary
+    table and the plots."""
+    from macedance.datasets.curation.plots import PLOTS, STATS_DIR, clip_stats, summary_rows, write_plots
+
+    stats = clip_stats(out, clips, {r.candidate_id: r.tempo for r in rows if r.kept})
+    write_plots(out / STATS_DIR, stats)
+    lines = ["", "## Statistics", "", "| quantity | clips | min | median | max |", "|---|---|---|---|---|"]
+    lines += ["| " + " | ".join(r) + " |" for r in summary_rows(stats)]
+    lines += ["", "Motion energy is the mean joint speed of a clip. Plots (`stats/`):", ""]
+    lines += [f"![{name}]({STATS_DIR}/{name}.png)" for name in PLOTS]
+    return lines
 
 
 def sheet_tiles(out: Path, rows: list[ManifestRow], limit: int = SHEET_TILES) -> tuple[list[ManifestRow], int]:

@@ -21,7 +21,7 @@ from macedance.datasets.from_motion.sources import find_motions, index_music
 from macedance.errors import MaceDanceError
 from macedance.fileio import write_json
 
-OUTPUT_DIRS = ("motions", "keypoints", "music", "audio", "reference", "videos", "splits", ".build")
+OUTPUT_DIRS = ("motions", "keypoints", "music", "audio", "reference", "videos", "splits", "stats", ".build")
 OUTPUT_FILES = ("manifest.parquet", "clips.jsonl", "README.md", "render_report.json")
 RENDER = DatasetKind(RENDER_VERSION, OUTPUT_DIRS, OUTPUT_FILES, CardText(
     intro="Rendered by `macedance data render`, the 3D-rendered subset of MA-Data: imported SMPL motions drawn on a 3D "

@@ -47,7 +47,7 @@ from macedance.io.video import VIDEO_SUFFIXES
 
 log = logging.getLogger(__name__)
 
-OUTPUT_DIRS = ("motions", "keypoints", "music", "audio", "reference", "videos", "previews", "splits", ".build")
+OUTPUT_DIRS = ("motions", "keypoints", "music", "audio", "reference", "videos", "previews", "splits", "stats", ".build")
 OUTPUT_FILES = ("manifest.parquet", "clips.jsonl", "README.md", "build_report.json")
 BUILD = DatasetKind(BUILD_VERSION, OUTPUT_DIRS, OUTPUT_FILES, CardText(
     intro="Built by `macedance data build` from a folder of raw dance videos: shot detection, static and single-performer "
