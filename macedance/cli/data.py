@@ -344,7 +344,7 @@ def _motion_files(path: Path) -> list[Path]:
 
 @app.command("info")
 def info_cmd(
-    path: Annotated[Path, typer.Argument(help="A dataset folder (`data build` / `data render`), a motion .npz, or a folder of them.")],
+    path: Annotated[Path, typer.Argument(help="A dataset folder made by `data build` / `data render`, a motion .npz, or a folder of them (an imported dataset).")],
     smpl_model: Annotated[Optional[Path], typer.Option(help="Use your SMPL model (file or folder) for FK instead of the built-in skeleton; default: $MACEDANCE_SMPL_DIR.")] = None,
     gender: Annotated[str, typer.Option(help="SMPL model gender with --smpl-model.")] = "neutral",
     json_out: Annotated[Optional[Path], typer.Option("--json", help="Also write the statistics as JSON.")] = None,
@@ -354,7 +354,7 @@ def info_cmd(
     histograms), or of motion files (duration, travel, joint speeds, foot contacts, height)."""
     from macedance.fileio import write_json
 
-    if (path / "clips.jsonl").is_file():
+    if (path / "manifest.parquet").is_file() and (path / "clips.jsonl").is_file():
         with user_errors():
             _dataset_info(path, plots or path / "stats", json_out)
         return
