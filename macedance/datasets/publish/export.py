@@ -149,7 +149,7 @@ def export_dataset(dataset: str | Path, out: str | Path, *, format: ExportFormat
         raise ValidationError("export folder", "a new folder (or --overwrite)", f"{out} exists")
     detector = None
     if blur_faces:
-        from macedance.datasets.publish.faces import load_centerface
+        from macedance.datasets.publish.centerface import load_centerface
 
         detector = load_centerface()
     clips, left_out = select_clips(folder, licences)
