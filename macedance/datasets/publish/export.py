@@ -20,7 +20,16 @@ from typing import Any, Literal
 
 from macedance import __version__
 from macedance.datasets.publish.croissant import CLIPS_TABLE, write_croissant
-from macedance.datasets.publish.source import ARRAY_FILES, MEDIA, DatasetFolder, clip_arrays, clip_file, clip_record, read_dataset
+from macedance.datasets.publish.source import (
+    ARRAY_FILES,
+    MEDIA,
+    DatasetFolder,
+    clip_arrays,
+    clip_file,
+    clip_record,
+    file_arrays,
+    read_dataset,
+)
 from macedance.errors import MaceDanceError, ValidationError
 from macedance.fileio import write_json
 from macedance.schema import SPLITS, Clip
@@ -172,9 +181,9 @@ def export_dataset(dataset: str | Path, out: str | Path, *, format: ExportFormat
     by_split = {s: [c for c in clips if (c.split or "train") == s] for s in SPLITS}
     streams = {s: samples(folder, cs, media, raw_files=fmt == "webdataset", tick=tick) for s, cs in by_split.items() if cs}
     if fmt == "hf":
-        from macedance.datasets.publish.hf import write_hf
+        from macedance.datasets.publish.hf import array_layout, write_hf
 
-        data_files = write_hf(tmp, streams)
+        data_files = write_hf(tmp, streams, layout=array_layout(_layout_samples(folder, clips)), work=tmp / ".work")
     else:
         from macedance.datasets.publish.wds import SHARDS, write_shards
 
@@ -197,6 +206,14 @@ def export_dataset(dataset: str | Path, out: str | Path, *, format: ExportFormat
     tmp.rename(out)
     log.info("exported %d clips to %s (%s)", len(clips), out, fmt)
     return report
+
+
+def _layout_samples(folder: DatasetFolder, clips: list[Clip]) -> Iterator[dict[str, Any]]:
+    """The arrays of the first clip that has each kind of array file (what the export's array layout is read from)."""
+    for kind, attr in ARRAY_FILES:
+        clip = next((c for c in clips if getattr(c, attr) is not None), None)
+        if clip is not None and (path := clip_file(folder, clip, attr)) is not None:
+            yield file_arrays(kind, path)
 
 
 def _write_clips_table(path: Path, folder: DatasetFolder, clips: list[Clip]) -> None:

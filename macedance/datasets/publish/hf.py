@@ -11,6 +11,7 @@ files' bytes and names (``decode=False``: nothing is decoded on load, so no code
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -25,8 +26,8 @@ HF_MARKER = "dataset_dict.json"
 _SCALAR = {"string": "string", "int64": "int64", "float64": "float64"}
 _CLIP_COLUMNS = {"id": "string", "split": "string", "genre": "string", "source_video": "string", "start": "float64", "end": "float64",
                  "provenance": "string"}
-# array keys of source.clip_arrays → (rank, the fixed trailing shape's source)
-_ARRAYS = {"motion_poses": 3, "motion_trans": 2, "keypoints": 3, "music_features": 2}
+# the array keys of source.clip_arrays
+_ARRAYS = {"motion_poses": 3, "motion_trans": 2, "keypoints": 3, "music_features": 2}  # key → rank
 _LISTS = {"motion_betas": "float64", "music_beats": "float64", "music_beat_frames": "int64"}
 _META = {"motion_fps": "float64", "motion_up_axis": "string", "keypoints_skeleton": "string", "keypoints_fps": "float64",
          "keypoints_width": "int64", "keypoints_height": "int64", "music_tempo": "float64", "music_fps": "float64"}
@@ -42,24 +43,36 @@ def scalar_columns() -> dict[str, str]:
     return cols
 
 
-def _features(samples: list[dict[str, Any]], *, storage: bool) -> Any:
-    """The ``datasets.Features`` of these samples: array shapes and dtypes from the first clip that has each array
-    (every clip must agree). ``storage``: media as plain ``{bytes, path}`` structs (what the rows are written as,
-    since ``datasets`` wants a codec package to *encode* audio), else the typed media features."""
+Layout = dict[str, tuple[tuple[int, ...], str]]  # array key → (trailing shape, dtype name)
+
+
+def array_layout(samples: Iterable[dict[str, Any]]) -> Layout:
+    """The trailing shape and dtype of each array key, from the first sample that has it (:data:`_ARRAYS`)."""
+    layout: Layout = {}
+    for s in samples:
+        for key in _ARRAYS:
+            if key not in layout and s.get(key) is not None:
+                layout[key] = (tuple(s[key].shape[1:]), str(s[key].dtype))
+    return layout
+
+
+def _check_layout(sample: dict[str, Any], layout: Layout) -> None:
+    for key, (tail, dtype) in layout.items():
+        a = sample.get(key)
+        if a is not None and (tuple(a.shape[1:]) != tail or str(a.dtype) != dtype):
+            raise DataFormatError(f"clip {sample['id']}: {key} is {a.dtype} {a.shape}; the dataset's other clips have {dtype} "
+                                  f"(T, {', '.join(map(str, tail))}); one export has one layout")
+
+
+def _features(layout: Layout, *, storage: bool) -> Any:
+    """The ``datasets.Features`` of an export with this array layout. ``storage``: media as plain ``{bytes, path}``
+    structs (what the rows are written as, since ``datasets`` wants a codec package to *encode* audio), else the
+    typed media features."""
     import datasets as hf
 
     feats: dict[str, Any] = {k: hf.Value(v) for k, v in scalar_columns().items()}
-    for key, rank in _ARRAYS.items():
-        first = next((s[key] for s in samples if s.get(key) is not None), None)
-        if first is None:
-            continue
-        for s in samples:
-            a = s.get(key)
-            if a is not None and (a.shape[1:] != first.shape[1:] or a.dtype != first.dtype):
-                raise DataFormatError(f"clip {s['id']}: {key} is {a.dtype} {a.shape}; the export's first clip has "
-                                      f"{first.dtype} (T, {', '.join(map(str, first.shape[1:]))}); one dataset has one layout")
-        array = hf.Array3D if rank == 3 else hf.Array2D
-        feats[key] = array(shape=(None, *first.shape[1:]), dtype=str(first.dtype))
+    for key, (tail, dtype) in layout.items():
+        feats[key] = (hf.Array3D if _ARRAYS[key] == 3 else hf.Array2D)(shape=(None, *tail), dtype=dtype)
     feats.update({k: hf.List(hf.Value(v)) for k, v in _LISTS.items()})
     feats.update({k: hf.Value(v) for k, v in _META.items()})
     media = {"bytes": hf.Value("binary"), "path": hf.Value("string")}
@@ -68,28 +81,37 @@ def _features(samples: list[dict[str, Any]], *, storage: bool) -> Any:
     return hf.Features(feats)
 
 
-def write_hf(out: Path, splits: dict[str, Iterable[dict[str, Any]]], *, max_shard_size: str = "500MB") -> list[Path]:
+def write_hf(out: Path, splits: dict[str, Iterable[dict[str, Any]]], *, layout: Layout, work: Path,
+             max_shard_size: str = "500MB") -> list[Path]:
     """Save ``splits`` (split name → samples: records with arrays and ``{name: {bytes, path}}`` media, as
-    :func:`macedance.datasets.publish.export.samples` yields them) as a ``DatasetDict`` under ``out``; the files written.
+    :func:`macedance.datasets.publish.export.samples` yields them; arrays in ``layout``) as a ``DatasetDict`` under
+    ``out``; the files written.
 
-    Every split is held in memory while it is written (Arrow buffers); exports larger than memory go through
-    ``--format webdataset``, which streams.
+    Streams: ``datasets`` writes each split's samples to Arrow files in ``work`` as they come (memory stays
+    bounded), casts the media columns to their typed features and saves the result under ``out``.
+
+    Raises:
+        DataFormatError: a sample whose arrays do not match ``layout`` (names the clip).
     """
     import datasets as hf
 
     hf.disable_progress_bars()
+    storage = _features(layout, storage=True)
+
+    def rows(samples: Iterable[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+        for s in samples:
+            _check_layout(s, layout)
+            yield {k: _value(s.get(k)) for k in storage}
+
     parts = {}
-    for split, rows in splits.items():
-        rows = list(rows)
-        if not rows:
-            continue
-        columns = _features(rows, storage=True)
-        table = {k: [_value(r.get(k)) for r in rows] for k in columns}
-        parts[split] = hf.Dataset.from_dict(table, features=columns).cast(_features(rows, storage=False))
+    for split, samples in splits.items():
+        ds = hf.Dataset.from_generator(rows, features=storage, gen_kwargs={"samples": samples}, cache_dir=str(work / "hf-cache"),
+                                       fingerprint=f"macedance-export-{split}-{uuid.uuid4().hex}")  # a generator is not hashable
+        parts[split] = ds.cast(_features(layout, storage=False))
     if not parts:
         raise DataFormatError(f"{out}: nothing to export (no clip passed the filters)")
     hf.DatasetDict(parts).save_to_disk(str(out), max_shard_size=max_shard_size)
-    return sorted(p for p in out.rglob("*") if p.is_file())
+    return [out / HF_MARKER, *sorted(p for split in parts for p in (out / split).iterdir() if p.is_file())]
 
 
 def _value(v: Any) -> Any:
