@@ -254,9 +254,13 @@ def test_render_writes_the_build_layout_with_videos_and_exact_ground_truth(rende
     assert sorted(split_ids) == sorted(r["candidate_id"] for r in kept)
     clips = [json.loads(line) for line in (out / "clips.jsonl").read_text().splitlines()]
     assert all(c["provenance"]["video"] == f"videos/{c['id']}.mp4" for c in clips)
+    # the engine's provenance and near-duplicate columns exist and stay null (no sources CSV, no de-duplication)
+    assert all(r[k] is None for r in rows for k in ("source_url", "creator", "licence", "consent", "dup_group", "dup_of"))
+    assert not any("licence" in c["provenance"] or "dup_of" in c["provenance"] for c in clips)
     card = (out / "README.md").read_text()
     assert card.splitlines()[0] == f"# {src.name} (rendered): a macedance MA-Data-style dataset"  # not a split's name
     assert "data render" in card and "source motions" in card and "no-music" in card and "test render" in card
+    assert "Sources and licences" not in card and "Near-duplicates" not in card
     report = json.loads((out / "render_report.json").read_text())
     assert report["splits_from"] == "imported official splits" and report["clips"] == len(kept)
 

@@ -126,6 +126,8 @@ def build_summary_table(report: Any, candidates: str = "videos, shots, clips") -
     t.add_row("clips kept", f"[green]{report.clips}[/green] ({report.hours * 3600:.1f} s)")
     for stage, n in sorted(report.rejected.items()):
         t.add_row(f"rejected: {stage}", f"[red]{n}[/red]")
+    if getattr(report, "duplicates", 0) and "duplicate" not in report.rejected:
+        t.add_row("near-duplicates (kept, marked)", f"[yellow]{report.duplicates}[/yellow]")
     t.add_row("splits", ", ".join(f"{k} {v}" for k, v in sorted(report.splits.items())) or "–")
     stage = ", ".join(f"{k} {v:.1f} s" for k, v in sorted(report.stage_seconds.items()))
     fps = report.frames_processed / max(report.seconds, 1e-9)

@@ -123,6 +123,8 @@ def build_cmd(
     fitter: Annotated[str, typer.Option(help="Fit stage: smplify (built-in, CPU) or an installed plug-in of the macedance.fitters entry-point group.")] = "smplify",
     fit_option: Annotated[Optional[list[str]], typer.Option(help="KEY=VALUE option of the fitter (repeatable; VALUE read as JSON, else text), e.g. physics_iterations=0.")] = None,
     check_plausibility: Annotated[bool, typer.Option(help="Reject clips whose physical diagnostics exceed the mocap-derived limits (docs/data-build.md).")] = True,
+    sources: Annotated[Optional[Path], typer.Option(help="CSV of the source videos' provenance: video, url, creator, licence, consent (one row per video; into the manifest, clips.jsonl and the card).")] = None,
+    dedupe: Annotated[str, typer.Option(help="Near-duplicate clips across source videos (re-uploads, mirrored or re-encoded copies): drop (reject them) or keep (keep and mark them); their sources always share a split.")] = "drop",
     executor: Annotated[str, typer.Option(help="local (this machine; --workers processes) or ray (one Ray task per video).")] = "local",
     address: Annotated[Optional[str], typer.Option(help="Ray cluster to join (auto, ray://host:10001); default: a local Ray instance.")] = None,
     task_cpus: Annotated[int, typer.Option(min=1, help="Ray: CPUs requested per video task (its pose and fit threads).")] = 2,
@@ -130,6 +132,7 @@ def build_cmd(
 ) -> None:
     """Build a dataset from raw dance videos: shots, static and single-performer filters, 2D pose, SMPL fit,
     music, 5–10 s clips, manifest.parquet, leak-free splits and a dataset card ([italic]docs/data-build.md[/italic])."""
+    from macedance.datasets.curation.dedupe import DEDUPE_MODES
     from macedance.datasets.from_video import BuildParams, build_dataset
     from macedance.datasets.from_video.shots import SHOT_DETECTORS, ShotParams
     from macedance.schema._check import choice
@@ -141,11 +144,12 @@ def build_cmd(
                              smpl_model=str(model) if model else None, allow_silent=allow_silent, preview=preview,
                              videos=videos, fitter=fitter, fit=_key_values("--fit-option", fit_option or []),
                              shots=ShotParams(detector=choice("--shot-detector", shot_detector, SHOT_DETECTORS)),
+                             dedupe=choice("--dedupe", dedupe, DEDUPE_MODES),
                              **({} if check_plausibility else {"plausibility": {}}))
         command = _command_line("build", raw_dir, out)
         with progress_bar("build", "source frames/s", passes=2) as progress:  # two passes per source frame
             report = build_dataset(raw_dir, out, params=params, workers=workers, resume=resume, overwrite=overwrite, progress=progress, command=command,
-                                   executor=executor, address=address, task_cpus=task_cpus, task_gpus=task_gpus)
+                                   executor=executor, address=address, task_cpus=task_cpus, task_gpus=task_gpus, sources=sources)
     console.print(build_summary_table(report))
 
 

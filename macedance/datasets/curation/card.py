@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import math
 from collections import Counter, defaultdict
+from collections.abc import Sequence
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -33,14 +34,15 @@ def tool_versions() -> dict[str, str]:
     return out
 
 
-def _hours(seconds: float) -> str:
+def hours(seconds: float) -> str:
     return f"{seconds / 3600:.3f} h ({seconds:.1f} s)"
 
 
 def write_card(path: Path, rows: list[ManifestRow], clips: list[dict[str, Any]], *, params: Any, command: str, name: str,
-               kind: DatasetKind) -> Path:
+               kind: DatasetKind, sections: Sequence[str] = ()) -> Path:
     """Write the card to ``path`` atomically (``kind`` gives the text and version; ``params`` has ``hash``
-    and ``to_dict()``). When kept rows have preview stills (``previews/<clip>.jpg`` beside ``path``),
+    and ``to_dict()``; ``sections``: more lines after the rejections, such as the sources and licences and the
+    duplicates). When kept rows have preview stills (``previews/<clip>.jpg`` beside ``path``),
     also write the contact sheet :data:`CONTACT_SHEET` and link it."""
     text, version = kind.card, kind.version
     dur = [c["end"] - c["start"] for c in clips]
@@ -51,24 +53,25 @@ def write_card(path: Path, rows: list[ManifestRow], clips: list[dict[str, Any]],
              f"| {text.source} | {len({r.video_id for r in rows})} |",
              f"| {text.source} with kept clips | {len({c['source_video'] for c in clips})} |",
              f"| clips | {len(clips)} |",
-             f"| total duration | {_hours(sum(dur))} |",
+             f"| total duration | {hours(sum(dur))} |",
              f"| clip length | {min(dur, default=0):.2f}–{max(dur, default=0):.2f} s (mean {sum(dur) / max(len(dur), 1):.2f} s) |",
              "", f"## Splits (by {text.by}: none contributes to two splits)", "",
              f"| split | {text.source} | clips | duration |", "|---|---|---|---|"]
     for split in ("train", "val", "test"):
         sc = [c for c in clips if c["split"] == split]
-        lines.append(f"| {split} | {len({c['source_video'] for c in sc})} | {len(sc)} | {_hours(sum(c['end'] - c['start'] for c in sc))} |")
+        lines.append(f"| {split} | {len({c['source_video'] for c in sc})} | {len(sc)} | {hours(sum(c['end'] - c['start'] for c in sc))} |")
     genres: dict[str, list[float]] = defaultdict(list)
     for c in clips:
         genres[c["genre"] or "unknown"].append(c["end"] - c["start"])
     lines += ["", f"## Genres ({text.genres})", "", "| genre | clips | duration |", "|---|---|---|"]
-    lines += [f"| {g} | {len(v)} | {_hours(sum(v))} |" for g, v in sorted(genres.items())]
+    lines += [f"| {g} | {len(v)} | {hours(sum(v))} |" for g, v in sorted(genres.items())]
     lines += _stats_section(path.parent, rows, clips)
     rejected = Counter((r.stage, r.code) for r in rows if not r.kept)
     example = {(r.stage, r.code): r.reason for r in rows if not r.kept}
     lines += ["", "## Rejections (`manifest.parquet` has every one with its numbers)", "", "| stage | code | candidates | example |",
               "|---|---|---|---|"]
     lines += [f"| {s} | {k} | {n} | {example[(s, k)].replace('|', '/')} |" for (s, k), n in sorted(rejected.items())] or ["| – | none | 0 | |"]
+    lines += list(sections)
     lines += _previews_section(path.parent, rows)
     lines += ["", "## Tools", "", "| package | version |", "|---|---|"]
     lines += [f"| {k} | {v} |" for k, v in tool_versions().items()]

@@ -64,10 +64,22 @@ class ManifestRow:
     reference_path: str | None = None
     video_path: str | None = None
     preview_path: str | None = None
+    source_url: str | None = None
+    creator: str | None = None
+    licence: str | None = None
+    consent: str | None = None
+    dup_group: str | None = None
+    dup_of: str | None = None
 
     @property
     def kept(self) -> bool:
         return self.status == "kept"
+
+    def files(self) -> list[str]:
+        """The dataset files of this row (paths relative to the dataset folder; a preview's still included)."""
+        out = [p for p in (self.motion_path, self.keypoints_path, self.music_path, self.audio_path, self.reference_path,
+                           self.video_path, self.preview_path) if p]
+        return out + ([str(Path(self.preview_path).with_suffix(".jpg"))] if self.preview_path else [])
 
     def to_dict(self) -> dict[str, Any]:
         """The row as a dict: every column, in schema order."""
@@ -99,7 +111,8 @@ def video_id_for(rel: str, sha256: str) -> str:
 class SourceOutcome:
     """The outcome of one source: its manifest rows (kept and rejected), its kept clips (``Clip`` records
     as dicts, plus ``audio_path``, ``reference_path`` and ``video_path``), the source frames processed,
-    wall seconds (total and per stage) and, for imported motions, the official split."""
+    wall seconds (total and per stage), for imported motions the official split, and for videos the kept clips'
+    perceptual fingerprints (:func:`~macedance.datasets.curation.fingerprint.fingerprint_source`; empty when none)."""
 
     video_id: str
     source: str
@@ -110,6 +123,7 @@ class SourceOutcome:
     seconds: float = 0.0
     stage_seconds: dict[str, float] = field(default_factory=dict)
     split: str | None = None
+    fingerprints: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
     def start(cls, rel: str, sha256: str) -> SourceOutcome:

@@ -46,6 +46,7 @@ class BuildReport:
     hours: float = 0.0
     rejected: dict[str, int] = field(default_factory=dict)
     splits: dict[str, int] = field(default_factory=dict)
+    duplicates: int = 0  # clips that duplicate a kept clip of another source (dropped or marked: --dedupe)
     seconds: float = 0.0
     frames_processed: int = 0
     stage_seconds: dict[str, float] = field(default_factory=dict)

@@ -18,6 +18,11 @@ are themselves written atomically under deterministic names, so a redone video o
 partial files and nothing is duplicated. Determinism: clip windows come from a generator seeded by
 (seed, video sha256, shot), splits from the sorted sha256 of (seed, video sha256).
 
+When every video is done, the sources' provenance (``sources``: a CSV of url, creator, licence and consent per video,
+:mod:`~macedance.datasets.curation.provenance`) and the near-duplicate clips across videos (``params.dedupe``,
+:mod:`~macedance.datasets.curation.dedupe`) are applied; neither is in the resume state's hash, so a resumed build may
+change them without processing a video again.
+
 Executors: ``local`` (this process, or ``workers`` spawned processes) and ``ray`` (one Ray task per
 video with ``task_cpus``/``task_gpus`` resource requests, on a local or an existing cluster; see
 :mod:`macedance.datasets.curation.runner`). Both write the same files: only the driver writes resume state, the
@@ -37,6 +42,7 @@ from macedance import __version__
 from macedance.datasets.curation.finalize import finalize
 from macedance.datasets.curation.kind import CardText, DatasetKind
 from macedance.datasets.curation.outcome import SourceOutcome
+from macedance.datasets.curation.provenance import SourceTable, read_sources_csv
 from macedance.datasets.curation.runner import BuildProgress, BuildReport, RayOptions, run_sources, worker_threads
 from macedance.datasets.curation.state import Source, check_state, pending_sources
 from macedance.datasets.from_video.params import BUILD_VERSION, BuildParams
@@ -103,7 +109,7 @@ def _work(path: str, rel: str, out: str, params: BuildParams, genre: str | None,
 def build_dataset(raw_dir: str | Path, out: str | Path, *, params: BuildParams | None = None, workers: int = 1, resume: bool = False,
                   overwrite: bool = False, progress: Callable[[BuildProgress], None] | None = None,
                   command: str | None = None, executor: str = "local", address: str | None = None, task_cpus: int = 2,
-                  task_gpus: float = 0.0) -> BuildReport:
+                  task_gpus: float = 0.0, sources: str | Path | None = None) -> BuildReport:
     """Build a dataset from every file in ``raw_dir`` (see the module docstring).
 
     Args:
@@ -115,25 +121,31 @@ def build_dataset(raw_dir: str | Path, out: str | Path, *, params: BuildParams |
         executor: ``local`` or ``ray`` (one task per video).
         address: Ray cluster to join (``auto``, ``ray://host:10001``); default: a local Ray instance.
         task_cpus, task_gpus: Ray resources requested per video (the pose and fit threads use ``task_cpus``).
+        sources: a CSV of the source videos' provenance — url, creator, licence, consent
+            (:mod:`macedance.datasets.curation.provenance`), checked before any video is processed and applied when the
+            dataset is finalised (a resumed build may bring an edited one); its sha256 goes into the card and the report.
     """
     ray = RayOptions.of(executor, address, task_cpus, task_gpus)
     t0 = time.perf_counter()
     params = params or BuildParams()
     raw_dir, out = Path(raw_dir), Path(out)
-    sources = find_sources(raw_dir)
+    found = find_sources(raw_dir)
+    table = read_sources_csv(sources, [rel for _, rel, _ in found]) if sources is not None else SourceTable()
     _preflight(params)
     out.mkdir(parents=True, exist_ok=True)
     check_state(out, params, resume=resume, overwrite=overwrite, kind=BUILD)
-    done, todo = pending_sources(out, sources)
-    report = BuildReport(str(out), videos=len(sources), videos_resumed=len(done))
+    done, todo = pending_sources(out, found)
+    report = BuildReport(str(out), videos=len(found), videos_resumed=len(done))
     threads = worker_threads(workers, ray)
     wparams = dataclasses.replace(params, pose_threads=min(params.pose_threads, threads))
     run_sources(out, todo, done=done, report=report, hints={rel: _frames_hint(p) for p, rel, _ in todo}, progress=progress,
                 run_local=lambda p, rel, g, frames: _local(p, rel, out, params, g, frames), worker=_work,
                 worker_args=lambda p, rel, g: (str(p), rel, str(out), wparams, g), workers=workers, threads=threads, passes=2, ray=ray)
-    finalize(out, raw_dir.name, sources=sources, done=done, params=params, report=report, command=command, kind=BUILD)
+    finalize(out, raw_dir.name, sources=found, done=done, params=params, report=report, command=command, kind=BUILD, source_table=table,
+             dedupe=params.dedupe)
     report.seconds = time.perf_counter() - t0
-    write_json(out / "build_report.json", {**report.to_dict(), "macedance": __version__, "params": params.to_dict(), "command": command})
+    write_json(out / "build_report.json", {**report.to_dict(), "macedance": __version__, "params": params.to_dict(), "command": command,
+                                           "sources_csv": {"path": table.path, "sha256": table.sha256} if table.path else None})
     return report
 
 

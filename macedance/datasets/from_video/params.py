@@ -7,11 +7,14 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from macedance.datasets.curation.dedupe import DEDUPE_MODES, DedupeMode
 from macedance.datasets.curation.splits import check_split_fractions
 from macedance.datasets.from_video.shots import ShotParams
 from macedance.errors import ValidationError
+from macedance.schema._check import choice
 
-BUILD_VERSION = "5"  # bump when a change of the pipeline changes its outputs (5: physical refinement and checks)
+BUILD_VERSION = "6"  # bump when a change of the pipeline changes its outputs (5: physical refinement and checks; 6: provenance
+# and near-duplicate columns, clip fingerprints in the resume state)
 
 
 def _default_plausibility() -> dict[str, float]:
@@ -58,6 +61,10 @@ class BuildParams:
             columns without the prefix: ``skate_ms``, ``float_cm``, ``penetration_cm``,
             ``root_jitter_mm``, ``depth_drift_ms``); default
             :data:`macedance.motion.plausibility.PLAUSIBLE` (from AIST++ mocap); empty = no check.
+        dedupe: near-duplicate clips across source videos (:mod:`macedance.datasets.curation.dedupe`): ``drop``
+            rejects them (code ``duplicate``), ``keep`` keeps and marks them (``dup_of``); either way their sources
+            share a split. Applied when the dataset is finalised, so it is not in :attr:`hash`: a resumed build
+            may change it.
     """
 
     min_clip: float = 5.0
@@ -84,6 +91,7 @@ class BuildParams:
     fitter: str = "smplify"
     fit: dict[str, Any] = field(default_factory=dict)
     plausibility: dict[str, float] = field(default_factory=_default_plausibility)
+    dedupe: DedupeMode = "drop"
 
     def __post_init__(self) -> None:
         if not 0 < self.min_clip <= self.max_clip:
@@ -91,6 +99,7 @@ class BuildParams:
         if self.fps <= 0:
             raise ValidationError("fps", "a frame rate > 0", str(self.fps))
         object.__setattr__(self, "split_fractions", check_split_fractions(self.split_fractions))
+        choice("dedupe", self.dedupe, DEDUPE_MODES)
         from macedance.motion.plausibility import PLAUSIBLE
         from macedance.pose.fitters import list_fitters
 
@@ -111,6 +120,7 @@ class BuildParams:
         """sha256 of the parameters that can change outputs, and the pipeline version."""
         d = self.to_dict()
         d.pop("pose_threads")
+        d.pop("dedupe")  # applied when finalising: a resumed build may change it
         if self.smpl_model is not None:  # the body model's content decides the outputs, not its path
             from macedance.motion.skeleton import smpl_model_digest
 

@@ -17,7 +17,9 @@ hash + stage version + parameters in the macedance cache, so a re-run or a resum
    (:mod:`macedance.motion.plausibility`) go into the row, and a clip above ``plausibility`` limits is
    rejected as ``implausible``;
 6. export (:mod:`~macedance.datasets.from_video.export`) — motion, keypoints, music features, audio,
-   reference frame, clip video (and preview) per kept clip, written atomically. Rows are appended in window order, so threads never change the outcome.
+   reference frame, clip video (and preview) per kept clip, written atomically. Rows are appended in window order, so threads never change the outcome;
+   the kept clips' perceptual fingerprints (from the scan's frame hashes) go into the outcome, for the de-duplication
+   across sources when the dataset is finalised (:mod:`~macedance.datasets.curation.dedupe`).
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from typing import Any
 
 import numpy as np
 
+from macedance.datasets.curation.fingerprint import fingerprint_source
 from macedance.datasets.curation.media import analyze_music, clip_music
 from macedance.datasets.curation.outcome import ManifestRow, SourceOutcome
 from macedance.datasets.curation.segment import segment_shot
@@ -241,3 +244,5 @@ def _process_shots(path: Path, info: VideoInfo, outcome: SourceOutcome, out: Pat
         return
     with timer("export"):
         export_clips(path, info, outcome, out=out, params=params, genre=genre, backend=backend, kept=kept, music=music)
+    outcome.fingerprints = fingerprint_source(sig, [(cid, base["start_frame"], base["end_frame"]) for cid, base, *_ in kept], fps=fps,
+                                               seconds=info.frames / fps, width=info.width, height=info.height)

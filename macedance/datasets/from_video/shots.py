@@ -8,6 +8,10 @@ signals per frame transition i (frame i−1 → i):
 * ``diff``: the mean absolute difference of the grey frames, in 8-bit grey levels (0–255);
 * ``moving``: the fraction of pixels whose grey level changes by more than ``MOVING_LEVEL`` (12).
 
+and, given the frame rate, per frame its motion hash (``motion_hash``, ``motion_mirror``, ``motion_std``:
+:class:`~macedance.datasets.curation.fingerprint.MotionHasher`, from the same grey frames), from which the kept clips'
+fingerprints are cut for the de-duplication of the dataset (:mod:`~macedance.datasets.curation.dedupe`).
+
 Two cut detectors (``ShotParams.detector``):
 
 * ``transnet`` (default) — TransNet V2 (:mod:`~macedance.datasets.from_video.transnet`, the MACE-Dance paper's
@@ -37,7 +41,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-SCAN_VERSION = "3"  # bump when the signals of scan_video change (3: TransNet V2 probabilities)
+SCAN_VERSION = "4"  # bump when the signals of scan_video change (3: TransNet V2 probabilities; 4: motion hashes)
 SCAN_SIDE = 128
 MOVING_LEVEL = 12.0
 _HSV_BINS = (16, 4, 4)
@@ -86,8 +90,10 @@ def _hsv_histogram(frame: np.ndarray) -> np.ndarray:
 
 def scan_video(path: str | Path, *, progress: Callable[[int], None] | None = None, people_step: int = 0,
                count_people: Callable[[np.ndarray], int] | None = None, people_side: int = 640,
-               transnet: Any = None) -> dict[str, np.ndarray]:
-    """Per-transition ``hist``, ``diff`` and ``moving`` signals (each (N−1,) float64) of N frames.
+               transnet: Any = None, fps: float | None = None) -> dict[str, np.ndarray]:
+    """Per-transition ``hist``, ``diff`` and ``moving`` signals (each (N−1,) float64) of N frames; with the video's
+    ``fps``, also per-frame motion hashes ``motion_hash``, ``motion_mirror`` ((N,) uint64) and ``motion_std`` ((N,)
+    float32; :class:`~macedance.datasets.curation.fingerprint.MotionHasher`).
 
     With ``count_people`` and ``people_step`` > 0, also ``people_frames`` (every ``people_step``-th
     frame index) and ``people`` (the count for each, on the frame downscaled to ``people_side`` px),
@@ -99,9 +105,11 @@ def scan_video(path: str | Path, *, progress: Callable[[int], None] | None = Non
     """
     import cv2
 
+    from macedance.datasets.curation.fingerprint import MotionHasher
     from macedance.io.video import iter_av_frames, to_rgb
 
-    hist, diff, moving, small = [], [], [], []
+    hist, diff, moving, small, hashes = [], [], [], [], []
+    hasher = MotionHasher(fps) if fps else None
     jobs: list[tuple[int, Future[int]]] = []
     prev_h = prev_g = None
     with ThreadPoolExecutor(1) as pool:
@@ -113,6 +121,8 @@ def scan_video(path: str | Path, *, progress: Callable[[int], None] | None = Non
                 small.append(to_rgb(av_frame, rotate=True, size=TRANSNET_SIZE, interpolation="BICUBIC"))
             h = _hsv_histogram(frame)
             g = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY).astype(np.float32)
+            if hasher is not None:
+                hashes.append(hasher.push(g))
             if prev_h is not None:
                 hist.append(0.5 * np.abs(h - prev_h).sum())
                 delta = np.abs(g - prev_g)
@@ -122,6 +132,10 @@ def scan_video(path: str | Path, *, progress: Callable[[int], None] | None = Non
             if progress is not None and i % 64 == 63:
                 progress(64)
         out = {k: np.asarray(v, np.float64) for k, v in (("hist", hist), ("diff", diff), ("moving", moving))}
+        if hasher is not None:
+            out["motion_hash"] = np.asarray([h for h, _, _ in hashes], np.uint64)
+            out["motion_mirror"] = np.asarray([m for _, m, _ in hashes], np.uint64)
+            out["motion_std"] = np.asarray([s for _, _, s in hashes], np.float32)
         out["people_frames"] = np.asarray([i for i, _ in jobs], np.int64)
         out["people"] = np.asarray([f.result() for _, f in jobs], np.int64)
     if transnet is not None:

@@ -27,15 +27,16 @@ ProgressFn = Callable[[int], None]  # called with the number of newly processed 
 
 
 def scan_signals(path: Path, sha: str, info: VideoInfo, params: BuildParams, progress: ProgressFn | None) -> dict[str, np.ndarray]:
-    """Cut/static signals, person counts (every ``people_step`` frames) and, with the ``transnet`` detector, its
-    per-frame transition probabilities (``transnet_single``, ``transnet_many``), all from one decode; cached."""
+    """Cut/static signals, person counts (every ``people_step`` frames), per-frame motion hashes (the clips'
+    fingerprints for the de-duplication) and, with the ``transnet`` detector, its per-frame transition probabilities
+    (``transnet_single``, ``transnet_many``), all from one decode; cached."""
     from macedance.pose.person_detector import PersonDetector
 
     step = _people_step(info, params)
     transnet = params.shots.detector == "transnet"
     cache = NpzCache("build-scan")
     key = cache_key("scan", SCAN_VERSION, PersonDetector.VERSION, sha, str(step), str(params.pose_max_side), str(params.person_score),
-                    str(params.person_min_height), "transnet" if transnet else "")
+                    str(params.person_min_height), "transnet" if transnet else "", repr(info.fps))
     if (hit := cache.get(key)) is not None:
         if progress is not None:
             progress(info.frames)
@@ -51,7 +52,7 @@ def scan_signals(path: Path, sha: str, info: VideoInfo, params: BuildParams, pro
 
         model = load_transnet()
     sig = scan_video(path, progress=progress, people_step=step, count_people=count, people_side=params.pose_max_side or max(info.width, info.height),
-                     transnet=model)
+                     transnet=model, fps=info.fps)
     cache.put(key, sig)
     return sig
 
