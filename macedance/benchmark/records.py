@@ -18,13 +18,13 @@ a submission is executed or unpickled.
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from macedance.errors import DataFormatError, ValidationError
+from macedance.limits import MAX_RECORD_BYTES, load_json
 from macedance.metrics.score import Score
 from macedance.metrics.spec import known_metric, metric_spec
 
@@ -47,40 +47,43 @@ def migrate(record: dict[str, Any]) -> dict[str, Any]:
     if version == SCHEMA_VERSION and record.get("kind") == "macedance-result":
         return record
     if version == 1 and record.get("kind") == "motion-evaluation":
-        preset = record.get("preset", {})
-        scores = {k: record_score(v) for k, v in record.get("scores", {}).items() if not k.endswith("_gt")}
-        inputs = record.get("inputs", {})
-        return {
-            "schema_version": SCHEMA_VERSION, "kind": "macedance-result", "migrated_from": 1,
-            "task": {"name": f"custom:{preset.get('name', 'unknown')}", "version": 0, "hash": "", "split": "",
-                     "preset": preset.get("name", "unknown"), "preset_hash": preset.get("hash", ""),
-                     "main_score": "fid_k"},
-            "method": {"name": "unknown", "version": "", "description": f"eval motion on {inputs.get('pred', '?')}",
-                       "paper": "", "licence": "", "capabilities": ["music2motion"], "weights": {}, "config": {}},
-            "scores": scores,
-            "dataset": {"path": inputs.get("gt", ""), "manifest_sha256": "", "clips": inputs.get("evaluated", {}).get("gt", 0)},
-            "provenance": {"macedance_version": record.get("macedance_version", ""), "git_commit": "",
-                           "created": record.get("created", ""), "wall_seconds": record.get("seconds", 0.0),
-                           "seeds": [], "hardware": record.get("environment", {}).get("platform", ""),
-                           "python": record.get("environment", {}).get("python", ""),
-                           "numpy": record.get("environment", {}).get("numpy", ""), "torch": "", "bootstrap": 0},
-        }
+        try:
+            return _migrate_v1(record)
+        except (AttributeError, TypeError, KeyError, IndexError, ValueError) as exc:  # a field of the wrong type
+            raise DataFormatError(f"not a valid schema-1 record ({type(exc).__name__}: {str(exc)[:120]})") from None
     raise DataFormatError(f"unknown result record (schema_version {version!r}, kind {record.get('kind')!r})")
 
 
+def _migrate_v1(record: dict[str, Any]) -> dict[str, Any]:
+    """A schema-1 record (``eval motion --json``) as schema 2 (its fields may have any type: callers catch)."""
+    preset = record.get("preset", {})
+    scores = {k: record_score(v) for k, v in record.get("scores", {}).items() if not k.endswith("_gt")}
+    inputs = record.get("inputs", {})
+    return {
+        "schema_version": SCHEMA_VERSION, "kind": "macedance-result", "migrated_from": 1,
+        "task": {"name": f"custom:{preset.get('name', 'unknown')}", "version": 0, "hash": "", "split": "",
+                 "preset": preset.get("name", "unknown"), "preset_hash": preset.get("hash", ""),
+                 "main_score": "fid_k"},
+        "method": {"name": "unknown", "version": "", "description": f"eval motion on {inputs.get('pred', '?')}",
+                   "paper": "", "licence": "", "capabilities": ["music2motion"], "weights": {}, "config": {}},
+        "scores": scores,
+        "dataset": {"path": inputs.get("gt", ""), "manifest_sha256": "", "clips": inputs.get("evaluated", {}).get("gt", 0)},
+        "provenance": {"macedance_version": record.get("macedance_version", ""), "git_commit": "",
+                       "created": record.get("created", ""), "wall_seconds": record.get("seconds", 0.0),
+                       "seeds": [], "hardware": record.get("environment", {}).get("platform", ""),
+                       "python": record.get("environment", {}).get("python", ""),
+                       "numpy": record.get("environment", {}).get("numpy", ""), "torch": "", "bootstrap": 0},
+    }
+
+
 def load_record(path: str | Path) -> dict[str, Any]:
-    """Read, migrate and validate one record (JSON only)."""
+    """Read, migrate and validate one record (JSON only). The file is read strictly
+    (:func:`macedance.limits.load_json`): a regular file of at most ``MAX_RECORD_BYTES``, UTF-8, nested at most
+    ``MAX_JSON_DEPTH`` levels, no duplicate keys, no NaN/Infinity, no number that overflows 64 bits."""
     path = Path(path)
-    try:
-        raw = json.loads(path.read_text(encoding="utf-8"), parse_constant=_reject_constant)
-    except (OSError, UnicodeDecodeError) as exc:
-        raise DataFormatError(f"{path}: unreadable ({exc})") from None
-    except json.JSONDecodeError as exc:
-        raise DataFormatError(f"{path}: not JSON ({exc})") from None
-    except ValueError as exc:
-        raise DataFormatError(f"{path}: {exc}") from None
+    raw = load_json(path, what="result record", max_bytes=MAX_RECORD_BYTES)
     if not isinstance(raw, dict):
-        raise DataFormatError(f"{path}: a result record is a JSON object")
+        raise DataFormatError(f"{path}: a result record is a JSON object, found {type(raw).__name__}")
     try:
         record = migrate(raw)
         validate(record)
@@ -89,10 +92,6 @@ def load_record(path: str | Path) -> dict[str, Any]:
     except DataFormatError as exc:
         raise DataFormatError(f"{path}: {exc}") from None
     return record
-
-
-def _reject_constant(name: str) -> float:
-    raise ValueError(f"{name} is not allowed in a result (scores must be finite numbers or null)")
 
 
 def _need(d: Any, key: str, kind: type | tuple[type, ...], where: str) -> Any:
@@ -104,8 +103,39 @@ def _need(d: Any, key: str, kind: type | tuple[type, ...], where: str) -> Any:
     return v
 
 
+def _optional(d: dict[str, Any], key: str, kind: type | tuple[type, ...], where: str) -> Any:
+    """``d[key]`` when present and not null, checked to be a ``kind`` (the leaderboard reads these fields)."""
+    return _need(d, key, kind, where) if d.get(key) is not None else None
+
+
+def _check_score(where: str, metric: str, s: Any) -> None:
+    if not isinstance(s, dict) or "value" not in s:
+        raise ValidationError(where, "an object with 'value'", repr(s)[:80])
+    for key, kind in (("n", int), ("undefined_reason", str), ("details", dict)):
+        _optional(s, key, kind, where)
+    gt = (s.get("details") or {}).get("gt_value")
+    if gt is not None and (isinstance(gt, bool) or not isinstance(gt, (int, float)) or not math.isfinite(gt)):
+        raise ValidationError(f"{where}.details.gt_value", "a finite number or null", repr(gt)[:80])
+    v = s["value"]
+    if v is None:
+        if not s.get("undefined_reason"):
+            raise ValidationError(where, "a number, or null with an undefined_reason", "null without a reason")
+        return
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+        raise ValidationError(where, "a finite number", repr(v)[:80])
+    lo, hi = metric_spec(metric).bounds if known_metric(metric) else (-1e-3, math.inf)  # other metrics: ≥ 0 (round-off)
+    if not lo <= v <= hi:
+        raise ValidationError(where, f"a value in [{lo}, {hi}]", repr(v))
+    ci = s.get("ci95")
+    if ci is not None:
+        if (not isinstance(ci, list) or len(ci) != 2 or not all(isinstance(c, (int, float)) and not isinstance(c, bool)
+                                                                 and math.isfinite(c) for c in ci) or not ci[0] <= ci[1]):
+            raise ValidationError(f"{where}.ci95", "[low, high] finite numbers with low ≤ high", repr(ci)[:80])
+
+
 def validate(record: dict[str, Any], check_task: bool = True) -> None:
-    """Schema, value ranges, NaN/Inf, confidence intervals, and task/preset compatibility.
+    """Schema, value ranges, NaN/Inf, confidence intervals, the types of the optional fields the leaderboard reads,
+    and task/preset compatibility.
 
     A record of the current task version must use the task's preset (same hash); older versions are
     accepted (they are shown in their own table); newer versions are refused.
@@ -116,28 +146,23 @@ def validate(record: dict[str, Any], check_task: bool = True) -> None:
         _need(task, key, kind, "task")
     method = _need(record, "method", dict, "record")
     _need(method, "name", str, "method")
+    for key, kind in (("version", str), ("description", str), ("paper", str), ("licence", str), ("config", dict),
+                      ("weights", dict)):
+        _optional(method, key, kind, "method")
+    if any(not isinstance(v, str) for v in (method.get("weights") or {}).values()):
+        raise ValidationError("method.weights", "file → sha256 strings", repr(method["weights"])[:80])
+    for key, kind in (("provenance", dict), ("dataset", dict), ("ground_truth_scores", dict), ("samples", list)):
+        _optional(record, key, kind, "record")
+    for key, kind in (("created", str), ("hardware", str), ("wall_seconds", (int, float))):
+        _optional(record.get("provenance") or {}, key, kind, "provenance")
+    _optional(record.get("dataset") or {}, "clips", int, "dataset")
     scores = _need(record, "scores", dict, "record")
     if not scores:
         raise ValidationError("scores", "at least one metric", "none")
     for metric, s in scores.items():
-        where = f"scores.{metric}"
-        if not isinstance(s, dict) or "value" not in s:
-            raise ValidationError(where, "an object with 'value'", repr(s)[:80])
-        v = s["value"]
-        if v is None:
-            if not s.get("undefined_reason"):
-                raise ValidationError(where, "a number, or null with an undefined_reason", "null without a reason")
-            continue
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
-            raise ValidationError(where, "a finite number", repr(v))
-        lo, hi = metric_spec(metric).bounds if known_metric(metric) else (-1e-3, math.inf)  # other metrics: ≥ 0 (round-off)
-        if not lo <= v <= hi:
-            raise ValidationError(where, f"a value in [{lo}, {hi}]", repr(v))
-        ci = s.get("ci95")
-        if ci is not None:
-            if (not isinstance(ci, list) or len(ci) != 2 or not all(isinstance(c, (int, float)) and math.isfinite(c) for c in ci)
-                    or not ci[0] <= ci[1]):
-                raise ValidationError(f"{where}.ci95", "[low, high] finite numbers with low ≤ high", repr(ci)[:80])
+        _check_score(f"scores.{metric}", metric, s)
+    for metric, s in (record.get("ground_truth_scores") or {}).items():
+        _check_score(f"ground_truth_scores.{metric}", metric, s)
     if check_task and record.get("kind") == "macedance-result" and not task["name"].startswith("custom:"):
         from macedance.benchmark.tasks import TASKS
 

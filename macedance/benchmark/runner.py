@@ -188,5 +188,5 @@ def run_benchmark(
     }
     validate(record)
     path = out / f"{task.name}@v{task.version}__{method.meta.name}.json"
-    write_json(path, record)
+    write_json(path, record, strict=True)
     return record, path

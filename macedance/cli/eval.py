@@ -57,7 +57,7 @@ def eval_motion_cmd(
             result = evaluate_motion_dirs(pred, gt, preset=p, music=music, fps=fps, up_axis=up_axis, skeleton=skel, progress=progress, executor=executor, address=address,
                                           motion_format=motion_format)
         if json_out:
-            write_json(json_out, result)
+            write_json(json_out, result, strict=True)
     console.print(motion_result_table(result))
     for w in result["warnings"]:
         err_console.print(f"[yellow]warning:[/yellow] {w}", highlight=False)
@@ -101,7 +101,7 @@ def eval_video_cmd(
                                      fvd_preset=fvd_preset, device=device, progress=progress, ref=ref, music=music, pose_backend=pose_backend, pose_weights=pose_weights, executor=executor, address=address,
                                      task_gpus=task_gpus)
         if json_out:
-            write_json(json_out, result)
+            write_json(json_out, result, strict=True)
     table = Table(title=f"Video metrics ({preset})", title_justify="left", box=box.SIMPLE_HEAD)
     for col in ("metric", "value", "n", "ground truth"):
         table.add_column(col, justify="left" if col == "metric" else "right")

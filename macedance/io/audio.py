@@ -4,7 +4,8 @@
   the audio stream of mp4/mkv/webm/mov/avi — is decoded with PyAV (bundled FFmpeg).
 * Channels are averaged to mono (as ``librosa.to_mono``); resampling uses soxr ``HQ`` — the same
   pipeline as ``librosa.load(path, sr=sr)``, so results match librosa-based reference code.
-* Errors name the file: not found, no audio stream, zero length, undecodable data.
+* Errors name the file: not found, no audio stream, zero length, undecodable data, a sample rate, channel count
+  or length out of the range of :mod:`macedance.limits` (checked from the header, before decoding).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from macedance.errors import DataFormatError, InputNotFoundError
+from macedance.limits import MAX_AUDIO_CHANNELS, MAX_AUDIO_SECONDS, MAX_SAMPLE_RATE, MIN_SAMPLE_RATE
 
 SOUNDFILE_SUFFIXES = (".wav", ".flac", ".ogg", ".oga", ".aiff", ".aif")
 AUDIO_SUFFIXES = SOUNDFILE_SUFFIXES + (".mp3", ".aac", ".m4a", ".opus", ".wma")
@@ -36,9 +38,23 @@ class Audio:
         return self.samples.shape[0] / self.sample_rate
 
 
+def _check_header(path: Path, rate: float, channels: int, seconds: float | None = None) -> None:
+    """Refuse what a header states before the samples are decoded: an absurd sample rate (resampling a 1 Hz file
+    to 44.1 kHz would multiply its samples 44 100 times), channel count or length."""
+    if not MIN_SAMPLE_RATE <= rate <= MAX_SAMPLE_RATE:
+        raise DataFormatError(f"{path}: the audio states a sample rate of {rate:g} Hz, expected {MIN_SAMPLE_RATE} to "
+                              f"{MAX_SAMPLE_RATE} Hz")
+    if not 1 <= channels <= MAX_AUDIO_CHANNELS:
+        raise DataFormatError(f"{path}: the audio states {channels} channels, expected 1 to {MAX_AUDIO_CHANNELS}")
+    if seconds is not None and seconds > MAX_AUDIO_SECONDS:
+        raise DataFormatError(f"{path}: {seconds / 3600:.1f} h of audio, more than {MAX_AUDIO_SECONDS / 3600:g} h allowed")
+
+
 def _read_soundfile(path: Path) -> tuple[np.ndarray, int]:
     import soundfile as sf
 
+    info = sf.info(str(path))
+    _check_header(path, info.samplerate, info.channels, info.frames / info.samplerate if info.samplerate > 0 else None)
     data, sr = sf.read(str(path), dtype="float32", always_2d=True)
     return data.T, int(sr)  # (channels, N)
 
@@ -54,16 +70,22 @@ def _read_pyav(path: Path) -> tuple[np.ndarray, int]:
         if not container.streams.audio:
             raise DataFormatError(f"{path}: no audio stream (streams: {[s.type for s in container.streams]})")
         stream = container.streams.audio[0]
-        chunks = []
+        sr = int(stream.rate or stream.codec_context.sample_rate or 0)
+        _check_header(path, sr, int(stream.codec_context.channels or 1))
+        chunks, n, limit = [], 0, MAX_AUDIO_SECONDS * sr
         try:
             for frame in container.decode(stream):
                 arr = frame.to_ndarray()
                 if not frame.format.is_planar:  # interleaved (1, N·C) → (C, N)
                     arr = arr.reshape(-1, len(frame.layout.channels)).T
                 chunks.append(arr.astype(np.float32) * _scale(arr.dtype))
+                n += arr.shape[-1]
+                if n > limit:  # a length no header stated: stop before memory runs out
+                    raise DataFormatError(f"{path}: more than {MAX_AUDIO_SECONDS / 3600:g} h of audio")
+        except DataFormatError:
+            raise
         except Exception as exc:
             raise DataFormatError(f"{path}: audio data cannot be decoded ({exc})") from None
-        sr = int(stream.rate or stream.codec_context.sample_rate)
     if not chunks:
         raise DataFormatError(f"{path}: the audio stream has no samples")
     return np.concatenate(chunks, axis=1), sr
@@ -91,6 +113,8 @@ def load_audio(path: str | Path, sample_rate: int | None = None) -> Audio:
     if path.suffix.lower() in SOUNDFILE_SUFFIXES:
         try:
             data, sr = _read_soundfile(path)
+        except DataFormatError:
+            raise
         except Exception:  # libsndfile refused: let FFmpeg try before giving up
             data, sr = _read_pyav(path)
     else:

@@ -34,6 +34,7 @@ import numpy as np
 
 from macedance.errors import DataFormatError, InputNotFoundError, MaceDanceError, ValidationError
 from macedance.io import motion_layouts as lay
+from macedance.limits import check_array_file
 from macedance.motion.skeleton import RestSkeleton, builtin_skeleton
 from macedance.schema._check import choice
 from macedance.schema.motion import Motion
@@ -119,6 +120,7 @@ def _load(path: Path) -> Any:
             return data
         if suffix == ".csv":
             return np.loadtxt(path, delimiter=",", ndmin=2)
+        check_array_file(path, str(path))  # sizes, zip bombs, forged .npy shapes: refused before numpy allocates
         if suffix == ".npy":
             return np.load(path, allow_pickle=False)
         with np.load(path, allow_pickle=False) as z:

@@ -13,6 +13,7 @@ import numpy as np
 
 from macedance.errors import DataFormatError, InputNotFoundError
 from macedance.fileio import atomic_write
+from macedance.limits import MAX_FPS, MAX_FRAME_PIXELS, MIN_FPS
 
 VIDEO_SUFFIXES = (".mp4", ".mkv", ".webm", ".mov", ".avi", ".m4v", ".gif")
 
@@ -50,6 +51,36 @@ def _open(path: Path):
         raise DataFormatError(f"{path}: cannot open as a video ({type(exc).__name__}: {exc})") from None
 
 
+def _check_stream(path: Path, vs: Any) -> None:
+    """Refuse a video stream whose header states an absurd frame size or rate, before a frame is decoded (the
+    decoder would allocate the stated size; durations and frame indices derive from the rate)."""
+    cc = vs.codec_context
+    w, h = int(cc.width or vs.width or 0), int(cc.height or vs.height or 0)
+    if w * h > MAX_FRAME_PIXELS:
+        raise DataFormatError(f"{path}: the video stream states {w}×{h} frames ({w * h / 1e6:.0f} megapixels), "
+                              f"more than {MAX_FRAME_PIXELS / 1e6:.1f} allowed (8K)")
+    rate = vs.average_rate or vs.guessed_rate
+    if rate and not MIN_FPS <= float(rate) <= MAX_FPS:
+        raise DataFormatError(f"{path}: the video stream states {float(rate):.6g} frames per second, "
+                              f"expected {MIN_FPS:g} to {MAX_FPS:g}")
+
+
+def _check_frame(path: Path, frame: Any) -> None:
+    if frame.width * frame.height > MAX_FRAME_PIXELS:  # a size change inside the stream
+        raise DataFormatError(f"{path}: a frame of {frame.width}×{frame.height}, more than {MAX_FRAME_PIXELS / 1e6:.1f} "
+                              "megapixels allowed (8K)")
+
+
+def count_packets(path: str | Path) -> int:
+    """Frames of the first video stream, counted from its packets (demuxed, not decoded): what the file holds, whatever
+    its container states (a hostile or broken header may state any count or duration)."""
+    path = Path(path)
+    with _open(path) as c:
+        if not c.streams.video:
+            raise DataFormatError(f"{path}: no video stream")
+        return sum(1 for p in c.demux(video=0) if p.size)
+
+
 def probe_video(path: str | Path) -> VideoInfo:
     """Frame rate, size, frame count (counted from the packets), rotation and audio stream of a video.
 
@@ -66,6 +97,7 @@ def probe_video(path: str | Path) -> VideoInfo:
         rate = vs.average_rate or vs.guessed_rate
         if not rate or float(rate) <= 0:
             raise DataFormatError(f"{path}: the video stream states no frame rate")
+        _check_stream(path, vs)
         rotation, size = 0, (0, 0)
         try:
             for frame in c.decode(video=0):
@@ -77,7 +109,7 @@ def probe_video(path: str | Path) -> VideoInfo:
         if size == (0, 0):
             raise DataFormatError(f"{path}: the video has no decodable frame")
         c.seek(0)
-        n = sum(1 for p in c.demux(video=0) if p.size)
+        n = sum(1 for p in c.demux(video=0) if p.size)  # as count_packets: not what the container states
         aud = c.streams.audio[0] if c.streams.audio else None
         w, h = size if rotation in (0, 180) else size[::-1]
         return VideoInfo(str(path), float(rate), int(w), int(h), n, n / float(rate), rotation, vs.codec_context.name,
@@ -108,6 +140,7 @@ def iter_av_frames(path: str | Path, start: int = 0, max_frames: int | None = No
         if not container.streams.video:
             raise DataFormatError(f"{path}: no video stream")
         vs = container.streams.video[0]
+        _check_stream(path, vs)
         vs.thread_type = "AUTO"
         rate = vs.average_rate or vs.guessed_rate
         fps = float(rate) if rate else 0.0
@@ -124,6 +157,7 @@ def iter_av_frames(path: str | Path, start: int = 0, max_frames: int | None = No
         n = i = 0
         try:
             for frame in container.decode(vs):
+                _check_frame(path, frame)
                 if seek and frame.pts is not None:
                     k = int(round((frame.pts - t0) * tb * fps))
                 else:
@@ -147,6 +181,7 @@ def _count_from_start(path: Path, start: int, max_frames: int | None) -> Iterato
         container.streams.video[0].thread_type = "AUTO"
         n = 0
         for i, frame in enumerate(container.decode(video=0)):
+            _check_frame(path, frame)
             if i < start:
                 continue
             yield frame
@@ -198,14 +233,12 @@ def sample_indices(n: int, k: int) -> np.ndarray:
 
 
 def sample_frames(path: str | Path, k: int) -> np.ndarray:
-    """Up to ``k`` evenly spaced frames (k, H, W, 3), decoded in one streaming pass that keeps only
-    those frames when the container states its frame count (otherwise every frame is read first)."""
-    import av
-
+    """Up to ``k`` evenly spaced frames (k, H, W, 3), decoded in one streaming pass that keeps only those frames. The
+    frames are counted from the packets first (:func:`count_packets`): a container that states another frame count
+    would otherwise give fewer frames, or frames from its start only."""
     try:
-        with av.open(str(path)) as c:
-            n = int(c.streams.video[0].frames) if c.streams.video else 0
-    except Exception:
+        n = count_packets(path)
+    except DataFormatError:
         n = 0
     if n > 0:
         want = set(sample_indices(n, k).tolist())

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import csv
+import hashlib
 import html
 import io
 import json
@@ -233,7 +234,10 @@ def html_page(boards: list[Board], title: str = "macedance leaderboard", media: 
 
 
 def _slug(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]", "_", text)
+    """A file name from text of a record: only letters, digits, ``._-`` (no separator, no leading dot: ``..`` → ``_.``),
+    at most 120 characters (a longer text keeps a hash of itself: distinct texts stay distinct names)."""
+    name = re.sub(r"^\.", "_", re.sub(r"[^A-Za-z0-9._-]", "_", text)) or "_"
+    return name if len(name) <= 120 else f"{name[:100]}-{hashlib.sha256(text.encode()).hexdigest()[:16]}"
 
 
 def _copy_samples(boards: list[Board], out: Path) -> Media:
@@ -245,7 +249,7 @@ def _copy_samples(boards: list[Board], out: Path) -> Media:
     for bi, b in enumerate(boards):
         for r in b.rows:
             for sample in r.get("samples", []):
-                rel = Path("samples") / f"{b.task}_v{b.version}_{b.preset_hash[:8]}" / _slug(r["method"]) / f"{_slug(sample['clip'])}.mp4"
+                rel = Path("samples") / _slug(f"{b.task}_v{b.version}_{b.preset_hash[:8]}") / _slug(r["method"]) / f"{_slug(sample['clip'])}.mp4"
                 src, dst = Path(sample["path"]), out / rel
                 if not (dst.is_file() and sha256_file(dst) == sha256_file(src)):
                     with atomic_write(dst) as f:
@@ -265,7 +269,7 @@ def write_site(boards: list[Board], out: Path) -> dict[str, Path]:
     with atomic_write(files["markdown"], "w") as f:
         f.write("# macedance leaderboard\n\n" + "\n".join(markdown(b) for b in boards))
     for b in boards:
-        p = out / f"{b.task}_v{b.version}_{b.preset}_{b.preset_hash[:8]}.csv"
+        p = out / f"{_slug(f'{b.task}_v{b.version}_{b.preset}_{b.preset_hash[:8]}')}.csv"  # names from records: never a path
         with atomic_write(p, "w") as f:
             f.write(csv_text(b))
         files[f"csv:{b.title}"] = p

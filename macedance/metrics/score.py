@@ -8,6 +8,7 @@ compared byte for byte (``tests/historic_results``), so :meth:`Score.to_dict` ta
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -36,9 +37,15 @@ class Score:
     ci95: tuple[float, float] | None = None
 
     def to_dict(self, keys: tuple[str, ...] = SCORE_KEYS) -> dict[str, Any]:
-        """The JSON object of the score with ``keys`` in this order (``details`` left out when ``None``)."""
-        fields = {"value": self.value, "undefined_reason": self.reason, "n": self.n, "details": self.details,
-                  "ci95": None if self.ci95 is None else list(self.ci95)}
+        """The JSON object of the score with ``keys`` in this order (``details`` left out when ``None``). Never NaN or
+        ±Infinity, which are not JSON: a non-finite value is written as undefined with the reason (a computation that
+        gives one is a bug or a degenerate input the metric has no rule for), a non-finite number in ``details`` or
+        ``ci95`` as null."""
+        value, reason = self.value, self.reason
+        if value is not None and not math.isfinite(value):
+            value, reason = None, f"the computation gave {float(value)} (not a finite number)" + (f"; {reason}" if reason else "")
+        ci = None if self.ci95 is None or not all(math.isfinite(c) for c in self.ci95) else [self.ci95[0], self.ci95[1]]
+        fields = {"value": value, "undefined_reason": reason, "n": self.n, "details": finite_json(self.details), "ci95": ci}
         return {k: fields[k] for k in keys if not (k == "details" and self.details is None)}
 
     @classmethod
@@ -47,3 +54,15 @@ class Score:
         ci = d.get("ci95")
         return cls(d.get("value"), d.get("undefined_reason"), d.get("n", 0), d.get("details"),
                    None if ci is None else (ci[0], ci[1]))
+
+
+def finite_json(obj: Any) -> Any:
+    """``obj`` with every non-finite float (NaN, ±Infinity; Python or numpy) in its dicts, lists and tuples replaced
+    by ``None``: what strict JSON can hold. Other values are returned as they are."""
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    if isinstance(obj, dict):
+        return {k: finite_json(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [finite_json(v) for v in obj]
+    return obj

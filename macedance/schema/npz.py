@@ -24,6 +24,7 @@ import numpy as np
 
 from macedance.errors import DataFormatError, InputNotFoundError, SchemaVersionError, ValidationError
 from macedance.fileio import atomic_write
+from macedance.limits import check_array_file, loads_json
 from macedance.schema.keypoints import Keypoints2D
 from macedance.schema.motion import Motion
 
@@ -53,6 +54,7 @@ def read_npz(path: str | Path | bytes, kind: str, *, name: str | None = None) ->
     if not isinstance(path, bytes) and not where.is_file():
         raise InputNotFoundError(f"{where}: file not found")
     path = where if not isinstance(path, bytes) else path
+    check_array_file(path, str(where))  # sizes, zip bombs, forged .npy shapes: refused before numpy allocates
     try:
         with np.load(io.BytesIO(path) if isinstance(path, bytes) else path, allow_pickle=False) as z:
             data = {k: z[k] for k in z.files}
@@ -75,10 +77,7 @@ def read_npz(path: str | Path | bytes, kind: str, *, name: str | None = None) ->
 
 
 def _meta(path: Path, data: dict[str, np.ndarray]) -> dict[str, str]:
-    try:
-        meta = json.loads(str(data.get("meta_json", "{}")))
-    except json.JSONDecodeError as exc:
-        raise DataFormatError(f"{path}: meta_json is not valid JSON ({exc})") from None
+    meta = loads_json(str(data.get("meta_json", "{}")).encode(), f"{path}: meta_json")  # strict, bounded nesting
     if not isinstance(meta, dict):
         raise DataFormatError(f"{path}: meta_json must be a JSON object")
     return meta

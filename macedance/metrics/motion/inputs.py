@@ -18,7 +18,6 @@ audio track, analysed with the motion preset's music preset (cached).
 
 from __future__ import annotations
 
-import json
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +27,7 @@ import numpy as np
 from macedance.errors import DataFormatError, InputNotFoundError, ValidationError
 from macedance.io.audio import MEDIA_SUFFIXES as AUDIO_SUFFIXES
 from macedance.io.motion_formats import MOTION_FILE_SUFFIXES
+from macedance.limits import MAX_KEYPOINT_JSON_BYTES, check_array_file, load_json
 
 MOTION_SUFFIXES = (*MOTION_FILE_SUFFIXES, ".json")
 BEAT_SUFFIXES = (".npy", ".npz", ".txt")
@@ -82,10 +82,10 @@ def load_sequence(
     suffix = path.suffix.lower()
     if representation == "keypoints2d":
         if suffix == ".json":
+            data = load_json(path, what="keypoint JSON", max_bytes=MAX_KEYPOINT_JSON_BYTES)  # bounded size and nesting
             try:
-                data = json.loads(path.read_text(encoding="utf-8"))
                 kp = np.asarray(data["keypoints"], dtype=np.float64)
-            except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+            except (KeyError, TypeError, ValueError) as exc:
                 raise DataFormatError(f"{path}: not a keypoint JSON with a 'keypoints' [T][25][3] list ({exc})") from None
             if kp.ndim != 3 or kp.shape[1:] != (25, 3):
                 raise ValidationError("keypoints", "shape (T, 25, 3)", f"shape {kp.shape}", source=path)
@@ -107,11 +107,12 @@ def load_sequence(
 
 def _is_macedance(path: Path, kind: str | None) -> bool:
     try:
+        check_array_file(path, str(path))
         with np.load(path, allow_pickle=False) as z:
             if "schema_version" not in z.files:
                 return False
             return kind is None or str(z["kind"]) == kind
-    except (ValueError, OSError, zipfile.BadZipFile, KeyError):
+    except (ValueError, OSError, zipfile.BadZipFile, KeyError, DataFormatError):
         return False
 
 
@@ -131,6 +132,8 @@ def load_beat_times(path: Path, music_preset: str | None = None) -> np.ndarray:
     """Beat times in seconds from a beat file, a music ``.npz``, or audio analysed with ``music_preset``."""
     suffix = path.suffix.lower()
     try:
+        if suffix in (".npy", ".npz"):
+            check_array_file(path, str(path))  # sizes, zip bombs, forged .npy shapes: refused before numpy allocates
         if suffix == ".npy":
             arr = np.load(path, allow_pickle=False)
         elif suffix == ".npz":

@@ -148,6 +148,7 @@ def extract_features(
     frame_time = preset.frame_time or 1.0 / fps
     kinetic = kinetic_features_3d(j, frame_time=frame_time, up_axis=preset.up_axis, window=preset.kinetic_window, accel_bug=preset.accel_bug, dtype=dtype)
     geometric = geometric_features_3d(_pad24(j), tau=preset.tau or 1.0 / fps, up_axis=preset.up_axis, dtype=dtype)
+    _check_features(kinetic, geometric, arr)
     pfc, windows = None, []
     if "pfc" in preset.metrics:
         windows = _pfc_windows(arr, fps, preset)
@@ -162,6 +163,15 @@ def extract_features(
         src = convert_up_axis(arr if preset.fsr_uses_crop else uncropped, preset.up_axis, "y")
         fsr = foot_skating(src, fps, speed=preset.fsr_speed, threshold=preset.fsr_threshold)
     return SequenceFeatures(name, kinetic, geometric, pfc, windows, bas, reason, mb, fsr)
+
+
+def _check_features(kinetic: np.ndarray, geometric: np.ndarray, values: np.ndarray) -> None:
+    """Finite values can still give non-finite features (squares of 1e200 m overflow): such a sequence is skipped with
+    the reason, never scored (its features would make every set score NaN)."""
+    for what, f in (("kinetic", kinetic), ("geometric", geometric)):
+        if not np.isfinite(f).all():
+            raise SkipSequence(f"its {what} features overflow (values up to {float(np.abs(values).max()):.3g}): not a motion "
+                               "in metres or pixels")
 
 
 def _pfc_windows(arr: np.ndarray, fps: float, preset: MotionPreset) -> list[float]:
@@ -193,6 +203,7 @@ def _extract_2d(arr: np.ndarray, fps: float, preset: MotionPreset, beat_times: n
     frame_time = preset.frame_time or 1.0 / fps
     kinetic = kinetic_features_2d(arr, frame_time=frame_time, layout=preset.keypoint_layout, dtype=np.dtype(preset.feature_dtype).type)
     geometric = geometric_features_2d(arr, preset.keypoint_layout, preset.geometric_stubs)
+    _check_features(kinetic, geometric, arr)
     beat_fps = preset.beat_fps or fps
     bas, reason, mb = _sequence_bas(arr[..., :2], beat_times, fps, preset, beat_fps)
     return SequenceFeatures(name, kinetic, geometric, None, [], bas, reason, mb)
@@ -229,12 +240,16 @@ def fid_score(pred: np.ndarray, gt: np.ndarray, preset: MotionPreset, what: str)
     gt_n, pred_n, zero = normalize_features(gt, pred, preset)
     mu1, s1 = gaussian_stats(pred_n)
     mu2, s2 = gaussian_stats(gt_n)
+    if not (np.isfinite(mu1).all() and np.isfinite(s1).all() and np.isfinite(mu2).all() and np.isfinite(s2).all()):
+        return Score(None, "the normalised features have non-finite statistics (overflow)", len(pred))
     try:
         res = frechet_distance(mu1, s1, mu2, s2, eps=preset.fid_eps, imag_policy=preset.imag_policy)
     except MaceDanceError as exc:
         return Score(None, str(exc), len(pred))
     details: dict[str, Any] = {"eps_retry": res.eps_retry, "max_imag": res.max_imag, "n_gt": len(gt),
                                "singular_covariance": res.singular}
+    if not np.isfinite(res.value):  # √(Σ1Σ2) not finite even after the ε retry, or non-finite features
+        return Score(None, f"the Fréchet distance is not finite ({res.value}): √(Σ1Σ2) failed", len(pred), details)
     if zero:
         details["zero_spread_gt_dims"] = zero
         details["warning"] = (
@@ -258,6 +273,8 @@ def diversity_score(feats: np.ndarray, other_for_norm: np.ndarray, preset: Motio
         value = _triu_mean_float32(x)
     else:
         value = average_pairwise_distance(x, preset.diversity_accumulate)
+    if not np.isfinite(value):  # features that overflow the accumulation dtype (float32 under the legacy presets)
+        return Score(None, f"the mean pairwise distance is not finite ({value})", len(feats))
     return Score(value, None, len(feats))
 
 

@@ -48,9 +48,14 @@ def frechet_score(pred: Any, gt: Any, unit: str, info: dict[str, Any], ddof: int
     n_pred, n_gt = (x.n if isinstance(x, Moments) else len(x) for x in (pred, gt))
     if n_pred < 2 or n_gt < 2:
         return Score(None, f"needs ≥ 2 {unit} per set ({n_pred}, {n_gt})", n_pred, info)
-    stats = [x.stats(ddof) if isinstance(x, Moments) else gaussian_stats(x) for x in (pred, gt)]
+    stats = [x.stats(ddof) if isinstance(x, Moments) else gaussian_stats(np.asarray(x, dtype=np.float64)) for x in (pred, gt)]
+    if not all(np.isfinite(a).all() for st in stats for a in st):  # sqrtm/eigh would raise on them
+        return Score(None, "the features have non-finite statistics (a network output overflowed)", n_pred, info)
     res = frechet_distance(*stats[0], *stats[1], eps=eps, method=method)
-    return Score(res.value, None, n_pred, info | {"eps_retry": res.eps_retry, "singular": res.singular, "frechet_sqrt": method})
+    details = info | {"eps_retry": res.eps_retry, "singular": res.singular, "frechet_sqrt": method}
+    if not np.isfinite(res.value):  # √(Σ1Σ2) not finite even after the ε retry (or with ε = 0): no distance to report
+        return Score(None, f"the Fréchet distance is not finite ({res.value}): √(Σ1Σ2) failed", n_pred, details)
+    return Score(res.value, None, n_pred, details)
 
 
 def score_fvd(inputs: VideoInputs) -> dict[str, Score]:
