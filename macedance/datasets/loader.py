@@ -152,8 +152,8 @@ class MotionMusicWindows(torch.utils.data.Dataset):
             choice("split", split, SPLITS)
         if window is not None and (isinstance(window, bool) or int(window) < 1):
             raise ValidationError("window", "a number of frames ≥ 1, or None", repr(window))
-        self.window, self.stride = window, (stride or window)
-        if self.stride is not None and self.stride < 1:
+        self.window, self.stride = window, (stride or window or 1)
+        if self.stride < 1:
             raise ValidationError("stride", "a number of frames ≥ 1", repr(stride))
         self.clips: list[ClipSeries] = []
         self.skipped: list[dict[str, str]] = []
@@ -171,7 +171,7 @@ class MotionMusicWindows(torch.utils.data.Dataset):
     def _starts(self, frames: int) -> range:
         if self.window is None:
             return range(1)
-        return range(0, frames - self.window + 1, self.stride or self.window)
+        return range(0, frames - self.window + 1, self.stride)
 
     def __len__(self) -> int:
         return len(self.index)

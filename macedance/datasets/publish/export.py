@@ -200,7 +200,7 @@ def export_dataset(dataset: str | Path, out: str | Path, *, format: ExportFormat
     from macedance.datasets.publish.croissant import CROISSANT, validate_croissant
 
     report.croissant_records = validate_croissant(tmp / CROISSANT)
-    write_json(tmp / REPORT, {**asdict(report), "out": str(out), "source": str(src), "command": command, "macedance_version": __version__})
+    write_json(tmp / REPORT, {**asdict(report), "source": str(src), "command": command, "macedance_version": __version__})
     if out.exists():
         shutil.rmtree(out)
     tmp.rename(out)

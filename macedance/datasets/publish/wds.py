@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from macedance.errors import DataFormatError
-from macedance.fileio import write_json
+from macedance.fileio import sha256_file, write_json
 from macedance.schema import SPLITS
 
 SHARDS = "shards.json"
@@ -41,7 +41,7 @@ def write_shards(out: Path, splits: dict[str, Iterable[dict[str, Any]]], *, shar
     ``shard_bytes`` (a sample larger than that gets a shard of its own); the shard paths."""
     import webdataset as wds
 
-    listing, taken = [], set()
+    taken: set[str] = set()
     for split, rows in splits.items():
         writer = None
         try:
@@ -54,9 +54,8 @@ def write_shards(out: Path, splits: dict[str, Iterable[dict[str, Any]]], *, shar
         finally:
             if writer is not None:
                 writer.close()
-    from macedance.fileio import sha256_file
-
     shards = sorted(out.glob("*-[0-9][0-9][0-9][0-9][0-9][0-9].tar"))
+    listing = []
     for p in shards:
         listing.append({"file": p.name, "split": p.name.rsplit("-", 1)[0], "samples": _count(p), "sha256": sha256_file(p)})
     if not shards:
