@@ -55,8 +55,14 @@ class NpzCache:
             return None
 
     def put(self, key: str, arrays: dict[str, np.ndarray]) -> None:
+        """Write the entry; then delete the temporary files of this key that a killed process left (a process
+        writing the same key now writes the same bytes: at worst it logs that its copy was not stored)."""
+        path = self._path(key)
         try:
-            with atomic_write(self._path(key)) as f:
+            with atomic_write(path) as f:
                 np.savez(f, **arrays)
-        except OSError as exc:  # a read-only cache never breaks the computation
-            log.warning("cannot write cache entry %s: %s", self._path(key), exc)
+        except OSError as exc:  # a read-only or full cache never breaks the computation
+            log.warning("cannot write cache entry %s: %s", path, exc)
+            return
+        for tmp in path.parent.glob(f".{path.name}.*.tmp"):
+            tmp.unlink(missing_ok=True)

@@ -3,6 +3,7 @@ compute the task's metrics, bootstrap 95 % confidence intervals over clips, writ
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as _dt
 import logging
@@ -10,7 +11,7 @@ import platform
 import subprocess
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +24,8 @@ from macedance.benchmark.tasks import TaskMeta
 from macedance.cache import cache_key
 from macedance.datasets.importers.base import read_clips
 from macedance.errors import InputNotFoundError, MaceDanceError
-from macedance.fileio import sha256_file, write_json
+from macedance.fileio import remove_stale_temps, sha256_file, write_json
+from macedance.folder_lock import folder_lock
 from macedance.io.audio import MEDIA_SUFFIXES
 from macedance.methods.registry import MotionMethod
 from macedance.metrics.motion.evaluate import evaluate_motion_files
@@ -99,6 +101,27 @@ def bootstrap_ci(metrics: MotionMetrics, n: int, seed: int = 0) -> dict[str, lis
     return {k: [float(np.percentile(v, 2.5)), float(np.percentile(v, 97.5))] for k, v in samples.items() if len(v) >= n // 2}
 
 
+def record_path(out: Path, task: TaskMeta, method: str) -> Path:
+    """Where the record of ``method`` on ``task`` goes in the results folder ``out``."""
+    return out / f"{task.name}@v{task.version}__{method}.json"
+
+
+@contextlib.contextmanager
+def run_folder(out: Path, task: TaskMeta, method: str) -> Iterator[Path]:
+    """The run folder of ``method`` on ``task`` (``OUT/TASK/vN/METHOD``), held by this run (:mod:`macedance.folder_lock`:
+    a second run of the same method on the same task into ``out`` is refused; other methods may run beside it) and
+    cleared of the temporary files that a killed run left there or beside its record."""
+    run_dir = out / task.name / f"v{task.version}" / method
+    with folder_lock(run_dir):
+        stale = remove_stale_temps(run_dir)
+        for tmp in out.glob(f".{record_path(out, task, method).name}.*.tmp"):
+            tmp.unlink(missing_ok=True)
+            stale += 1
+        if stale:
+            log.info("%s: removed %d temporary files of a killed run", run_dir, stale)
+        yield run_dir
+
+
 def run_benchmark(
     task: TaskMeta,
     method: MotionMethod,
@@ -115,7 +138,13 @@ def run_benchmark(
     data, out = Path(data), Path(out)
     music = Path(music) if music else None
     manifest, clips = split_clips(data, task.split, "macedance data import/build")
-    run_dir = out / task.name / f"v{task.version}" / method.meta.name
+    with run_folder(out, task, method.meta.name) as run_dir:
+        return _run(task, method, data=data, out=out, run_dir=run_dir, manifest=manifest, clips=clips, music=music, bootstrap=bootstrap,
+                    device=device, progress=progress, t0=t0)
+
+
+def _run(task: TaskMeta, method: MotionMethod, *, data: Path, out: Path, run_dir: Path, manifest: Path, clips: list[Clip], music: Path | None,
+         bootstrap: int, device: str, progress: Callable[[int, int, str], None] | None, t0: float) -> tuple[dict[str, Any], Path]:
     outputs = run_dir / "outputs"
     outputs.mkdir(parents=True, exist_ok=True)
     weights = ",".join(f"{k}:{v}" for k, v in sorted(method.meta.weights.items()))
@@ -187,6 +216,6 @@ def run_benchmark(
                        "torch": torch.__version__, "bootstrap": bootstrap},
     }
     validate(record)
-    path = out / f"{task.name}@v{task.version}__{method.meta.name}.json"
+    path = record_path(out, task, method.meta.name)
     write_json(path, record, strict=True)
     return record, path

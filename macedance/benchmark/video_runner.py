@@ -30,7 +30,7 @@ import numpy as np
 
 from macedance import __version__
 from macedance.benchmark.records import SCHEMA_VERSION, record_score, validate
-from macedance.benchmark.runner import _git_commit, _hardware, _music_file, split_clips
+from macedance.benchmark.runner import _git_commit, _hardware, _music_file, record_path, run_folder, split_clips
 from macedance.benchmark.samples import video_sample, write_samples
 from macedance.benchmark.tasks import TaskMeta
 from macedance.cache import cache_key
@@ -162,98 +162,99 @@ def run_video_benchmark(
     data, out = Path(data), Path(out)
     music = Path(music) if music else None
     manifest, clips = split_clips(data, task.split, "macedance data build or data render")
-    task_dir = out / task.name / f"v{task.version}"
-    outputs, gt_dir = task_dir / method.meta.name / "outputs", task_dir / "ground-truth"
-    outputs.mkdir(parents=True, exist_ok=True)
-    gt_dir.mkdir(parents=True, exist_ok=True)
-    weights = ",".join(f"{k}:{v}" for k, v in sorted(method.meta.weights.items()))
-    # the sampling settings (size, steps, segments, LoRA strength; a cascade's motion settings) are part of the key
-    settings = json.dumps({k: v for k, v in method.meta.config.items() if k != "parameters"}, sort_keys=True, default=str)
-    skipped: list[dict[str, Any]] = []
-    made: dict[str, tuple[Path, Path, Path | None]] = {}  # clip → (video, ground truth, music) of the first seed: the samples
-    assert task.fps is not None and task.size is not None
-    with tempfile.TemporaryDirectory(prefix="macedance-bench-") as tmp:
-        links = {k: Path(tmp) / k for k in ("pred", "gt", "ref", "music")}
-        for d in links.values():
-            d.mkdir()
-        jobs = [(seed, c) for seed in task.seeds for c in clips]
-        for i, (seed, clip) in enumerate(jobs):
-            name = clip.id if len(task.seeds) == 1 else f"{clip.id}__seed{seed}"
+    with run_folder(out, task, method.meta.name):
+        task_dir = out / task.name / f"v{task.version}"
+        outputs, gt_dir = task_dir / method.meta.name / "outputs", task_dir / "ground-truth"
+        outputs.mkdir(parents=True, exist_ok=True)
+        gt_dir.mkdir(parents=True, exist_ok=True)
+        weights = ",".join(f"{k}:{v}" for k, v in sorted(method.meta.weights.items()))
+        # the sampling settings (size, steps, segments, LoRA strength; a cascade's motion settings) are part of the key
+        settings = json.dumps({k: v for k, v in method.meta.config.items() if k != "parameters"}, sort_keys=True, default=str)
+        skipped: list[dict[str, Any]] = []
+        made: dict[str, tuple[Path, Path, Path | None]] = {}  # clip → (video, ground truth, music) of the first seed: the samples
+        assert task.fps is not None and task.size is not None
+        with tempfile.TemporaryDirectory(prefix="macedance-bench-") as tmp:
+            links = {k: Path(tmp) / k for k in ("pred", "gt", "ref", "music")}
+            for d in links.values():
+                d.mkdir()
+            jobs = [(seed, c) for seed in task.seeds for c in clips]
+            for i, (seed, clip) in enumerate(jobs):
+                name = clip.id if len(task.seeds) == 1 else f"{clip.id}__seed{seed}"
+                if progress:
+                    progress(i, len(jobs), clip.id)
+                try:
+                    inputs = ClipInputs(clip, data, task)
+                    gt = inputs.ground_truth(gt_dir, task)
+                    mfile = _clip_music(clip, data, music) if task.kind == "music2video" else None
+                    audio = clip.file(data, "audio_path") or mfile
+                    target, stamp = outputs / f"{name}.mp4", outputs / f"{name}.json"
+                    key = cache_key(task.hash, method.meta.name, method.meta.version, weights, settings, str(seed), clip.id, sha256_file(inputs.video),
+                                    sha256_file(inputs.reference_file), sha256_file(mfile) if mfile else "")
+                    if isinstance(method, VideoFolderMethod):
+                        found = method.generate_video(VideoJob(clip.id, seed, clip.genre, task.fps, len(inputs.indices), task.size,
+                                                               inputs.reference))
+                        assert isinstance(found, Path)
+                        target = found
+                    elif not (target.is_file() and _read_key(stamp) == key):  # else: resume, made before with the same inputs
+                        job = VideoJob(clip.id, seed, clip.genre, task.fps, len(inputs.indices), task.size, inputs.reference,
+                                       inputs.keypoints[0], inputs.skeleton, mfile,
+                                       DrivingPose(inputs.frames(), inputs.keypoints[inputs.indices], inputs.skeleton) if task.kind == "animation" else None)
+                        generated = method.generate_video(job, (lambda d, n, c=clip.id, k=i: progress(k, len(jobs), f"{c} {d}/{n}")) if progress else None)
+                        frames = np.asarray(generated) if not isinstance(generated, Path) else None
+                        if frames is None:
+                            raise MaceDanceError(f"clip {clip.id}: {method.meta.name} returned a file; built-in methods return frames")
+                        _check_size(method, frames, task, clip.id)
+                        write_video(target, frames, task.fps, crf=EVAL_CRF)
+                        write_json(stamp, {"key": key, "clip": clip.id, "seed": seed, "frames": len(frames)})
+                    if seed == task.seeds[0]:
+                        made[clip.id] = (target, gt, audio)
+                    (links["pred"] / f"{name}{target.suffix.lower()}").symlink_to(target.resolve())
+                    if not (links["gt"] / f"{clip.id}.mp4").exists():
+                        (links["gt"] / f"{clip.id}.mp4").symlink_to(gt.resolve())
+                    (links["ref"] / f"{name}{inputs.reference_file.suffix.lower()}").symlink_to(inputs.reference_file.resolve())
+                    if audio is not None:
+                        (links["music"] / f"{name}{audio.suffix.lower()}").symlink_to(audio.resolve())
+                except MaceDanceError as exc:
+                    skipped.append({"clip": clip.id, "seed": seed, "reason": str(exc)})
+                    log.info("clip %s skipped: %s", clip.id, exc)
             if progress:
-                progress(i, len(jobs), clip.id)
-            try:
-                inputs = ClipInputs(clip, data, task)
-                gt = inputs.ground_truth(gt_dir, task)
-                mfile = _clip_music(clip, data, music) if task.kind == "music2video" else None
-                audio = clip.file(data, "audio_path") or mfile
-                target, stamp = outputs / f"{name}.mp4", outputs / f"{name}.json"
-                key = cache_key(task.hash, method.meta.name, method.meta.version, weights, settings, str(seed), clip.id, sha256_file(inputs.video),
-                                sha256_file(inputs.reference_file), sha256_file(mfile) if mfile else "")
-                if isinstance(method, VideoFolderMethod):
-                    found = method.generate_video(VideoJob(clip.id, seed, clip.genre, task.fps, len(inputs.indices), task.size,
-                                                           inputs.reference))
-                    assert isinstance(found, Path)
-                    target = found
-                elif not (target.is_file() and _read_key(stamp) == key):  # else: resume, made before with the same inputs
-                    job = VideoJob(clip.id, seed, clip.genre, task.fps, len(inputs.indices), task.size, inputs.reference,
-                                   inputs.keypoints[0], inputs.skeleton, mfile,
-                                   DrivingPose(inputs.frames(), inputs.keypoints[inputs.indices], inputs.skeleton) if task.kind == "animation" else None)
-                    generated = method.generate_video(job, (lambda d, n, c=clip.id, k=i: progress(k, len(jobs), f"{c} {d}/{n}")) if progress else None)
-                    frames = np.asarray(generated) if not isinstance(generated, Path) else None
-                    if frames is None:
-                        raise MaceDanceError(f"clip {clip.id}: {method.meta.name} returned a file; built-in methods return frames")
-                    _check_size(method, frames, task, clip.id)
-                    write_video(target, frames, task.fps, crf=EVAL_CRF)
-                    write_json(stamp, {"key": key, "clip": clip.id, "seed": seed, "frames": len(frames)})
-                if seed == task.seeds[0]:
-                    made[clip.id] = (target, gt, audio)
-                (links["pred"] / f"{name}{target.suffix.lower()}").symlink_to(target.resolve())
-                if not (links["gt"] / f"{clip.id}.mp4").exists():
-                    (links["gt"] / f"{clip.id}.mp4").symlink_to(gt.resolve())
-                (links["ref"] / f"{name}{inputs.reference_file.suffix.lower()}").symlink_to(inputs.reference_file.resolve())
-                if audio is not None:
-                    (links["music"] / f"{name}{audio.suffix.lower()}").symlink_to(audio.resolve())
-            except MaceDanceError as exc:
-                skipped.append({"clip": clip.id, "seed": seed, "reason": str(exc)})
-                log.info("clip %s skipped: %s", clip.id, exc)
-        if progress:
-            progress(len(jobs), len(jobs), "evaluating")
-        if not any(links["pred"].iterdir()):
-            raise MaceDanceError(f"no clip could be generated (first reason: {skipped[0]['reason'] if skipped else '?'})")
-        opts = dict(preset=task.preset, fvd_preset=task.fvd_preset or "stylegan-v", device=device, ref=links["ref"],
-                    music=links["music"] if any(links["music"].iterdir()) else None, pose_backend=task.pose_backend or "mediapipe")
-        result = _evaluate(links["pred"], links["gt"], chosen, opts, evaluate_videos)
-    samples = write_samples(made, outputs.parent / "samples", out,
-                            lambda target, p, g, a: video_sample(p, g, target, fps=task.fps or 16.0, music=a))
-    scores = {k: record_score(v) for k, v in result["scores"].items() if k in task.scores}
-    truth = {k: {"value": float(v["details"]["gt_value"])} for k, v in result["scores"].items()
-             if k in task.scores and isinstance(v.get("details"), dict) and v["details"].get("gt_value") is not None}
-    import torch
+                progress(len(jobs), len(jobs), "evaluating")
+            if not any(links["pred"].iterdir()):
+                raise MaceDanceError(f"no clip could be generated (first reason: {skipped[0]['reason'] if skipped else '?'})")
+            opts = dict(preset=task.preset, fvd_preset=task.fvd_preset or "stylegan-v", device=device, ref=links["ref"],
+                        music=links["music"] if any(links["music"].iterdir()) else None, pose_backend=task.pose_backend or "mediapipe")
+            result = _evaluate(links["pred"], links["gt"], chosen, opts, evaluate_videos)
+        samples = write_samples(made, outputs.parent / "samples", out,
+                                lambda target, p, g, a: video_sample(p, g, target, fps=task.fps or 16.0, music=a))
+        scores = {k: record_score(v) for k, v in result["scores"].items() if k in task.scores}
+        truth = {k: {"value": float(v["details"]["gt_value"])} for k, v in result["scores"].items()
+                 if k in task.scores and isinstance(v.get("details"), dict) and v["details"].get("gt_value") is not None}
+        import torch
 
-    extra = method.extra() if isinstance(method, VideoFolderMethod) else []
-    record = {
-        "schema_version": SCHEMA_VERSION, "kind": "macedance-result",
-        "task": {"name": task.name, "version": task.version, "hash": task.hash, "split": task.split, "kind": task.kind,
-                 "preset": task.preset, "preset_hash": task.preset_hash, "main_score": task.main_score, "metrics": list(chosen)},
-        "method": method.meta.to_dict(),
-        "scores": scores,
-        "ground_truth_scores": truth,
-        "dataset": {"path": str(data), "manifest_sha256": sha256_file(manifest), "clips": len(clips),
-                    "skipped": skipped + result["inputs"]["skipped"], **({"extra_outputs": extra} if extra else {})},
-        "samples": samples,
-        "evaluation": {"policy": result["policy"], "fps": task.fps, "canvas": list(task.size), "encoding": f"H.264 CRF {EVAL_CRF}",
-                       "warnings": result.get("warnings", [])},
-        "provenance": {"macedance_version": __version__, "git_commit": _git_commit(),
-                       "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-                       "wall_seconds": round(time.perf_counter() - t0, 3), "seeds": list(task.seeds),
-                       "seed_per_clip": "int(sha256(f\"{seed}:{clip_id}\")[:8], 16)",
-                       "hardware": _hardware(device), "python": platform.python_version(), "numpy": np.__version__,
-                       "torch": torch.__version__, "bootstrap": 0},
-    }
-    validate(record)
-    path = out / f"{task.name}@v{task.version}__{method.meta.name}.json"
-    write_json(path, record, strict=True)
-    return record, path
+        extra = method.extra() if isinstance(method, VideoFolderMethod) else []
+        record = {
+            "schema_version": SCHEMA_VERSION, "kind": "macedance-result",
+            "task": {"name": task.name, "version": task.version, "hash": task.hash, "split": task.split, "kind": task.kind,
+                     "preset": task.preset, "preset_hash": task.preset_hash, "main_score": task.main_score, "metrics": list(chosen)},
+            "method": method.meta.to_dict(),
+            "scores": scores,
+            "ground_truth_scores": truth,
+            "dataset": {"path": str(data), "manifest_sha256": sha256_file(manifest), "clips": len(clips),
+                        "skipped": skipped + result["inputs"]["skipped"], **({"extra_outputs": extra} if extra else {})},
+            "samples": samples,
+            "evaluation": {"policy": result["policy"], "fps": task.fps, "canvas": list(task.size), "encoding": f"H.264 CRF {EVAL_CRF}",
+                           "warnings": result.get("warnings", [])},
+            "provenance": {"macedance_version": __version__, "git_commit": _git_commit(),
+                           "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+                           "wall_seconds": round(time.perf_counter() - t0, 3), "seeds": list(task.seeds),
+                           "seed_per_clip": "int(sha256(f\"{seed}:{clip_id}\")[:8], 16)",
+                           "hardware": _hardware(device), "python": platform.python_version(), "numpy": np.__version__,
+                           "torch": torch.__version__, "bootstrap": 0},
+        }
+        validate(record)
+        path = record_path(out, task, method.meta.name)
+        write_json(path, record, strict=True)
+        return record, path
 
 
 def _evaluate(pred: Path, gt: Path, metrics: tuple[str, ...], opts: dict[str, Any], evaluate: Callable[..., dict[str, Any]]) -> dict[str, Any]:

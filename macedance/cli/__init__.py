@@ -49,6 +49,8 @@ def cli_message(exc: BaseException) -> str:
     """The error as the command line says it. Library errors name Python parameters — a ValidationError's
     field (``min_clip/max_clip``) or a parameter in backticks in the text (`` `resume` ``, `` `method=folder` ``);
     the CLI shows the options the user types (``--min-clip/--max-clip``, ``--resume``, ``--method folder``)."""
+    if isinstance(exc, OSError) and not isinstance(exc, MaceDanceError):
+        return _os_message(exc)
     options = _current_options()
     if not options:
         return str(exc)
@@ -78,6 +80,13 @@ def user_errors() -> Iterator[None]:
         else:
             err_console.print(f"[bold red]error:[/bold red] {cli_message(exc)}", highlight=False, soft_wrap=True)
         raise typer.Exit(2) from None
+
+
+def _os_message(exc: OSError) -> str:
+    """``PATH: reason`` for a file-system error (Python's ``[Errno 30] Read-only file system: 'PATH'`` otherwise)."""
+    if type(exc).__str__ is not OSError.__str__ or not exc.filename or not exc.strerror:
+        return str(exc)
+    return f"{exc.filename}: {exc.strerror}" + (f" (to {exc.filename2})" if exc.filename2 else "")
 
 
 def _version(value: bool) -> None:

@@ -49,7 +49,7 @@ import numpy as np
 
 from macedance import __version__
 from macedance.errors import MaceDanceError, ValidationError
-from macedance.fileio import atomic_write, sha256_file, write_json
+from macedance.fileio import append_line, atomic_write, sha256_file, write_json
 from macedance.presets import ConfigRecord
 from macedance.training.logs import last_logged, plot_losses, save_checkpoint, start_loss_csv
 
@@ -346,8 +346,7 @@ def train_appearance(data: str | Path, model: str | Path, run: str | Path, *, cf
         step += 1
         loss_value = float(rt.mean(total))
         if rt.is_main and (step % cfg.log_every == 0 or step == end):
-            with csv_path.open("a") as f:
-                f.write(f"{step},{loss_value:.6g},{time.perf_counter() - t0:.3f}\n")
+            append_line(csv_path, f"{step},{loss_value:.6g},{time.perf_counter() - t0:.3f}")
         if step % cfg.checkpoint_every == 0 or step == end:
             checkpoint()
         if progress and rt.is_main:

@@ -22,13 +22,23 @@ def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
 
 def start_loss_csv(path: Path, columns: Sequence[str], step: int) -> None:
     """Create ``path`` with a header (a fresh run, ``step`` 0) or keep only its rows up to ``step``
-    (a resumed run: rows logged after the checkpoint are dropped, so none is duplicated)."""
+    (a resumed run: rows logged after the checkpoint are dropped, so none is duplicated; so is a row that a full
+    disk cut short). Written atomically; rows are then added with :func:`~macedance.fileio.append_line`."""
     header = ",".join(columns) + "\n"
-    if not path.is_file() or step == 0:
-        path.write_text(header)
-        return
-    kept = [ln for ln in path.read_text().splitlines()[1:] if ln and int(ln.split(",")[0]) <= step]
-    path.write_text(header + "".join(ln + "\n" for ln in kept))
+    kept = [] if not path.is_file() or step == 0 else [ln for ln in path.read_text(errors="replace").splitlines()[1:]
+                                                        if _whole_row(ln, len(columns)) and int(ln.split(",")[0]) <= step]
+    with atomic_write(path, "w") as f:
+        f.write(header + "".join(ln + "\n" for ln in kept))
+
+
+def _whole_row(line: str, n: int) -> bool:
+    """``line`` is a complete row of ``n`` numbers, the first a step."""
+    parts = line.split(",")
+    try:
+        [float(v) for v in parts[1:]]
+        return len(parts) == n and int(parts[0]) >= 0
+    except ValueError:
+        return False
 
 
 def last_logged(path: Path, step: int) -> dict[str, float]:

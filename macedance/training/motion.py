@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import logging
+import os
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -26,7 +27,8 @@ import torch
 
 from macedance import __version__
 from macedance.errors import MaceDanceError, ValidationError
-from macedance.fileio import write_json
+from macedance.fileio import append_line, remove_stale_temps, write_json
+from macedance.folder_lock import folder_lock
 from macedance.models.diffusion import Diffusion, DiffusionConfig
 from macedance.models.motion_expert import NUM_GENRES, ExpertConfig
 from macedance.models.official.adapters import make_network
@@ -185,7 +187,30 @@ def train_motion(
     stop_after: int | None = None,
     method: str = "mace-dance",
 ) -> dict[str, Any]:
-    """Train (or resume) into ``run``; returns a summary. ``stop_after`` ends early (tests: interruption)."""
+    """Train (or resume) into ``run``; returns a summary. ``stop_after`` ends early (tests: interruption). The run
+    folder is held by this run (:mod:`macedance.folder_lock`); a killed run's temporary files there are deleted."""
+    run = Path(run)
+    main = int(os.environ.get("RANK", "0") or 0) == 0  # under torchrun / accelerate launch the main process holds the folder
+    with folder_lock(run) if main else contextlib.nullcontext():
+        if main and (stale := remove_stale_temps(run)):
+            log.info("%s: removed %d temporary files of a killed run", run, stale)
+        return _train_motion(data, run, expert=expert, diffusion_cfg=diffusion_cfg, train=train, music_dir=music_dir, resume=resume,
+                             progress=progress, stop_after=stop_after, method=method)
+
+
+def _train_motion(
+    data: str | Path,
+    run: str | Path,
+    *,
+    expert: ExpertConfig,
+    diffusion_cfg: DiffusionConfig,
+    train: TrainConfig,
+    music_dir: str | Path | None = None,
+    resume: bool = False,
+    progress: Callable[[int, int, float], None] | None = None,
+    stop_after: int | None = None,
+    method: str = "mace-dance",
+) -> dict[str, Any]:
     from macedance.training.distributed import runtime
 
     run = Path(run)
@@ -285,9 +310,8 @@ def train_motion(
         step += 1
         last = {key: float(rt.mean(v)) for key, v in sums.items()}
         if rt.is_main and (step % train.log_every == 0 or step == end):
-            with csv_path.open("a") as f:
-                f.write(f"{step},{last['loss']:.6g},{last['rec']:.6g},{last['joint']:.6g},{last['vel']:.6g},"
-                        f"{last['foot']:.6g},{time.perf_counter() - t0:.3f}\n")
+            append_line(csv_path, f"{step},{last['loss']:.6g},{last['rec']:.6g},{last['joint']:.6g},{last['vel']:.6g},"
+                        f"{last['foot']:.6g},{time.perf_counter() - t0:.3f}")
         if step % train.checkpoint_every == 0 or step == end:
             checkpoint()
         if progress and rt.is_main:

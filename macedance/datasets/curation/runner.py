@@ -8,6 +8,7 @@ from __future__ import annotations
 import multiprocessing as mp
 import os
 import queue
+import time
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
@@ -84,6 +85,30 @@ def init_worker(threads: int) -> None:
     torch.set_num_threads(threads)
 
 
+_FRAMES_QUEUE: Any = None  # a local worker's queue of frame counts (set by init_local_worker)
+
+
+def init_local_worker(threads: int, driver: int, frames_q: Any) -> None:
+    """:func:`init_worker` for a local worker process, which also ends as soon as its driver (the process ``driver``)
+    has died: a killed ``data build`` leaves no worker writing into the folder that its resume will use."""
+    import threading
+
+    global _FRAMES_QUEUE
+    _FRAMES_QUEUE = frames_q
+    init_worker(threads)
+
+    def watch() -> None:
+        while os.getppid() == driver:
+            time.sleep(0.5)
+        os._exit(1)  # re-parented: the driver is gone
+
+    threading.Thread(target=watch, name="driver-watch", daemon=True).start()
+
+
+def _call_with_queue(fn: Callable[..., SourceOutcome], args: tuple[Any, ...]) -> SourceOutcome:
+    return fn(*args, _FRAMES_QUEUE)
+
+
 def _ray_task(threads: int, source: str, out: str, fn: Callable[..., SourceOutcome], args: tuple[Any, ...], frames_q: Any) -> SourceOutcome:
     """One source as a Ray task: ``threads`` torch threads, and a clear error when the worker's node does
     not see the source or the output folder (they must be on a shared filesystem)."""
@@ -126,9 +151,9 @@ def run_in_processes(fn: Callable[..., SourceOutcome], jobs: dict[str, tuple[Any
     torch threads; ``finished(key, result)`` is called as each job completes, ``frames(n)`` with the
     frame counts the jobs put on the queue."""
     ctx = mp.get_context("spawn")
-    with ctx.Manager() as manager, ProcessPoolExecutor(workers, mp_context=ctx, initializer=init_worker, initargs=(threads,)) as pool:
-        q = manager.Queue()
-        futures = {pool.submit(fn, *args, q): key for key, args in jobs.items()}
+    q = ctx.Queue()  # handed to the workers when they start (no manager process that would outlive a killed driver)
+    with ProcessPoolExecutor(workers, mp_context=ctx, initializer=init_local_worker, initargs=(threads, os.getpid(), q)) as pool:
+        futures = {pool.submit(_call_with_queue, fn, args): key for key, args in jobs.items()}
         pending = set(futures)
         while pending:
             finished_now, pending = wait(pending, timeout=0.25, return_when=FIRST_COMPLETED)
@@ -136,6 +161,8 @@ def run_in_processes(fn: Callable[..., SourceOutcome], jobs: dict[str, tuple[Any
             for fut in finished_now:
                 finished(futures[fut], fut.result())
         _drain(q, frames)
+    q.close()
+    q.join_thread()
 
 
 def run_sources(out: Path, todo: list[Source], *, done: dict[str, SourceOutcome], report: BuildReport, hints: dict[str, int],

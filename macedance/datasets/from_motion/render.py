@@ -20,6 +20,7 @@ from macedance.datasets.from_motion.params import RENDER_VERSION, RenderParams
 from macedance.datasets.from_motion.sources import find_motions, index_music
 from macedance.errors import MaceDanceError
 from macedance.fileio import write_json
+from macedance.folder_lock import folder_lock
 
 OUTPUT_DIRS = ("motions", "keypoints", "music", "audio", "reference", "videos", "splits", "stats", ".build")
 OUTPUT_FILES = ("manifest.parquet", "clips.jsonl", "README.md", "render_report.json")
@@ -77,21 +78,21 @@ def render_dataset(motion_dir: str | Path, out: str | Path, *, params: RenderPar
     out = Path(out)
     _, sources = find_motions(motion_dir)
     music_index = index_music(music_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    check_state(out, params, resume=resume, overwrite=overwrite, kind=RENDER)
-    done, todo = pending_sources(out, sources)
-    report = BuildReport(str(out), videos=len(sources), videos_resumed=len(done))
-    run_sources(out, todo, done=done, report=report, hints={rel: _frames_hint(p, params.fps) for p, rel, _ in todo}, progress=progress,
-                run_local=lambda p, rel, g, frames: render_source(p, rel, out, params, g, music_index, frames), worker=_work,
-                worker_args=lambda p, rel, g: (str(p), rel, str(out), params, g, music_index), workers=workers,
-                threads=worker_threads(workers, ray), ray=ray)
-    outcomes = [done[rel] for _, rel, _ in sources if rel in done]
-    with_clips = [o for o in outcomes if o.clips]
-    official = {o.sha256: o.split for o in with_clips if o.split}
-    fixed = official if with_clips and len(official) == len(with_clips) else None
-    name = Path(motion_dir).name + " (rendered)"
-    finalize(out, name, sources=sources, done=done, params=params, report=report, command=command, kind=RENDER, fixed_splits=fixed)
-    report.seconds = time.perf_counter() - t0
-    write_json(out / "render_report.json", {**report.to_dict(), "macedance": __version__, "params": params.to_dict(), "command": command,
-                                            "music_dir": str(music_dir) if music_dir else None, "splits_from": "imported official splits" if fixed else "seeded assignment by source motion"})
-    return report
+    with folder_lock(out, command=command):  # one job per output folder; check_state removes a killed run's temp files
+        check_state(out, params, resume=resume, overwrite=overwrite, kind=RENDER)
+        done, todo = pending_sources(out, sources)
+        report = BuildReport(str(out), videos=len(sources), videos_resumed=len(done))
+        run_sources(out, todo, done=done, report=report, hints={rel: _frames_hint(p, params.fps) for p, rel, _ in todo}, progress=progress,
+                    run_local=lambda p, rel, g, frames: render_source(p, rel, out, params, g, music_index, frames), worker=_work,
+                    worker_args=lambda p, rel, g: (str(p), rel, str(out), params, g, music_index), workers=workers,
+                    threads=worker_threads(workers, ray), ray=ray)
+        outcomes = [done[rel] for _, rel, _ in sources if rel in done]
+        with_clips = [o for o in outcomes if o.clips]
+        official = {o.sha256: o.split for o in with_clips if o.split}
+        fixed = official if with_clips and len(official) == len(with_clips) else None
+        name = Path(motion_dir).name + " (rendered)"
+        finalize(out, name, sources=sources, done=done, params=params, report=report, command=command, kind=RENDER, fixed_splits=fixed)
+        report.seconds = time.perf_counter() - t0
+        write_json(out / "render_report.json", {**report.to_dict(), "macedance": __version__, "params": params.to_dict(), "command": command,
+                                                "music_dir": str(music_dir) if music_dir else None, "splits_from": "imported official splits" if fixed else "seeded assignment by source motion"})
+        return report

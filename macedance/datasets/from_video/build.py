@@ -49,6 +49,7 @@ from macedance.datasets.from_video.params import BUILD_VERSION, BuildParams
 from macedance.datasets.from_video.pipeline import process_video
 from macedance.errors import InputNotFoundError
 from macedance.fileio import write_json
+from macedance.folder_lock import folder_lock
 from macedance.io.video import VIDEO_SUFFIXES
 
 log = logging.getLogger(__name__)
@@ -132,21 +133,21 @@ def build_dataset(raw_dir: str | Path, out: str | Path, *, params: BuildParams |
     found = find_sources(raw_dir)
     table = read_sources_csv(sources, [rel for _, rel, _ in found]) if sources is not None else SourceTable()
     _preflight(params)
-    out.mkdir(parents=True, exist_ok=True)
-    check_state(out, params, resume=resume, overwrite=overwrite, kind=BUILD)
-    done, todo = pending_sources(out, found)
-    report = BuildReport(str(out), videos=len(found), videos_resumed=len(done))
-    threads = worker_threads(workers, ray)
-    wparams = dataclasses.replace(params, pose_threads=min(params.pose_threads, threads))
-    run_sources(out, todo, done=done, report=report, hints={rel: _frames_hint(p) for p, rel, _ in todo}, progress=progress,
-                run_local=lambda p, rel, g, frames: _local(p, rel, out, params, g, frames), worker=_work,
-                worker_args=lambda p, rel, g: (str(p), rel, str(out), wparams, g), workers=workers, threads=threads, passes=2, ray=ray)
-    finalize(out, raw_dir.name, sources=found, done=done, params=params, report=report, command=command, kind=BUILD, source_table=table,
-             dedupe=params.dedupe)
-    report.seconds = time.perf_counter() - t0
-    write_json(out / "build_report.json", {**report.to_dict(), "macedance": __version__, "params": params.to_dict(), "command": command,
-                                           "sources_csv": {"path": table.path, "sha256": table.sha256} if table.path else None})
-    return report
+    with folder_lock(out, command=command):  # one job per output folder; check_state removes a killed run's temp files
+        check_state(out, params, resume=resume, overwrite=overwrite, kind=BUILD)
+        done, todo = pending_sources(out, found)
+        report = BuildReport(str(out), videos=len(found), videos_resumed=len(done))
+        threads = worker_threads(workers, ray)
+        wparams = dataclasses.replace(params, pose_threads=min(params.pose_threads, threads))
+        run_sources(out, todo, done=done, report=report, hints={rel: _frames_hint(p) for p, rel, _ in todo}, progress=progress,
+                    run_local=lambda p, rel, g, frames: _local(p, rel, out, params, g, frames), worker=_work,
+                    worker_args=lambda p, rel, g: (str(p), rel, str(out), wparams, g), workers=workers, threads=threads, passes=2, ray=ray)
+        finalize(out, raw_dir.name, sources=found, done=done, params=params, report=report, command=command, kind=BUILD, source_table=table,
+                 dedupe=params.dedupe)
+        report.seconds = time.perf_counter() - t0
+        write_json(out / "build_report.json", {**report.to_dict(), "macedance": __version__, "params": params.to_dict(), "command": command,
+                                               "sources_csv": {"path": table.path, "sha256": table.sha256} if table.path else None})
+        return report
 
 
 _LOCAL_BACKEND: dict[str, Any] = {}
