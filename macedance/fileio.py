@@ -32,7 +32,7 @@ class OutputWriteError(OSError):
         return (_rebuild_write_error, (str(self.path), self.errno, self.strerror))
 
     def __str__(self) -> str:
-        why = self.strerror + (" (the process's file-size limit: ulimit -f)" if self.errno == errno.EFBIG else "")
+        why = self.strerror + (": the process's file-size limit, ulimit -f" if self.errno == errno.EFBIG else "")
         return f"{self.path}: cannot write ({why}); its previous version, if any, is unchanged"
 
 

@@ -13,11 +13,14 @@ import shutil
 import signal
 import subprocess
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 
+T = TypeVar("T")
 LAUNCH = Path(__file__).with_name("fault_inject.py")
 KILLED = -signal.SIGKILL
 
@@ -116,6 +119,15 @@ def kill_points(n: int, *, few: bool = False) -> list[str]:
     if few:
         return ["during:1", f"before:{max(1, n // 2)}", f"after:{max(1, n - 1)}"]
     return ["during:1", f"before:{max(1, n // 3)}", f"after:{max(1, n // 2)}", f"during:{max(1, 2 * n // 3)}", f"after:{max(1, n - 1)}"]
+
+
+def each(cases: Sequence[T], run: Callable[[int, T], None]) -> None:
+    """``run(i, case)`` for every case, two at a time on a machine with two cores or more (every case runs in its own
+    folder and child processes of one thread; the shared stage cache is only read, or written atomically with the same
+    bytes); the first failure is raised."""
+    with ThreadPoolExecutor(max(1, min(2, os.cpu_count() or 1))) as pool:
+        for f in [pool.submit(run, i, c) for i, c in enumerate(cases)]:
+            f.result()
 
 
 def userns_available() -> bool:

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from conftest import dataset_files, make_dance_dataset
-from faults import KILLED, check_whole, counted_writes, kill_points, leftovers, run_cli
+from faults import KILLED, check_whole, counted_writes, each, kill_points, leftovers, run_cli, userns_available
 
 SMALL = ["--min-clip", "2", "--max-clip", "3", "--shot-detector", "histogram"]
 
@@ -79,9 +79,8 @@ def test_killed_data_build_resumes_to_the_uninterrupted_dataset(raw_videos: tupl
     raw, cache, ref, writes = raw_videos
     assert len(writes) > 20 and any(".build/videos" in w for w in writes) and writes[-1].endswith("build_report.json")
     args = ["data", "build", str(raw), "out", *SMALL]
-    for i, fault in enumerate(kill_points(len(writes))):
-        out = _kill_and_resume(args, [*args, "--resume"], case=tmp_path / f"k{i}", cache=cache, fault=fault)
-        _same_dataset(out, ref)
+    each(kill_points(len(writes)), lambda i, fault: _same_dataset(
+        _kill_and_resume(args, [*args, "--resume"], case=tmp_path / f"k{i}", cache=cache, fault=fault), ref))
     # killed twice (the resumed run too), then finished
     case = tmp_path / "twice"
     case.mkdir()
@@ -163,13 +162,24 @@ def _reference(args: list[str], root: Path, name: str, cache: Path, out: str = "
     return root / name / out, counted_writes(log)
 
 
-def test_killed_data_render_resumes_to_the_uninterrupted_dataset(motions: tuple[Path, Path, Path], tmp_path: Path) -> None:
-    root, mot, cache = motions
-    args = ["data", "render", str(mot), "out", "--music-dir", str(root / "music"), *RENDER]
-    ref, writes = _reference(args, tmp_path, "ref", cache)
+def _render_args(motions: tuple[Path, Path, Path]) -> list[str]:
+    root, mot, _ = motions
+    return ["data", "render", str(mot), "out", "--music-dir", str(root / "music"), *RENDER]
+
+
+@pytest.fixture(scope="module")
+def rendered(motions: tuple[Path, Path, Path], tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[str]]:
+    """The uninterrupted render of the motions (two test clips) and the files it wrote."""
+    return _reference(_render_args(motions), tmp_path_factory.mktemp("faults-render"), "ref", motions[2])
+
+
+def test_killed_data_render_resumes_to_the_uninterrupted_dataset(motions: tuple[Path, Path, Path], rendered: tuple[Path, list[str]],
+                                                                 tmp_path: Path) -> None:
+    cache, args = motions[2], _render_args(motions)
+    ref, writes = rendered
     assert len(writes) > 20 and any(w.endswith(".mp4") for w in writes)
-    for i, fault in enumerate(kill_points(len(writes), few=True)):
-        _same_dataset(_kill_and_resume(args, [*args, "--resume"], case=tmp_path / f"k{i}", cache=cache, fault=fault), ref)
+    each(kill_points(len(writes), few=True), lambda i, fault: _same_dataset(
+        _kill_and_resume(args, [*args, "--resume"], case=tmp_path / f"k{i}", cache=cache, fault=fault), ref))
 
 
 def _checkpoint(run: Path) -> dict:
@@ -194,13 +204,258 @@ def _same_training(run: Path, ref: Path) -> None:
     assert rows[0] == rows[1] and len(rows[0]) == b["step"] + 1
 
 
-def test_killed_training_resumes_to_the_uninterrupted_run(motions: tuple[Path, Path, Path], tmp_path: Path) -> None:
-    root, mot, cache = motions
-    (tmp_path / "cfg.json").write_text(json.dumps({"train": {"checkpoint_every": 2, "log_every": 1, "window": 60, "batch": 4}}))
-    args = ["train", "motion", "--data", str(mot), "--music", str(root / "music"), "--out", "run", "--tiny", "--steps", "6",
-            "--config", str(tmp_path / "cfg.json")]
-    ref, writes = _reference(args, tmp_path, "ref", cache, out="run")
+def _train_args(motions: tuple[Path, Path, Path]) -> list[str]:
+    root, mot, _ = motions
+    cfg = root / "train.json"
+    cfg.write_text(json.dumps({"train": {"checkpoint_every": 2, "log_every": 1, "window": 60, "batch": 4}}))
+    return ["train", "motion", "--data", str(mot), "--music", str(root / "music"), "--out", "run", "--tiny", "--steps", "6", "--config", str(cfg)]
+
+
+@pytest.fixture(scope="module")
+def trained(motions: tuple[Path, Path, Path], tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[str]]:
+    """The uninterrupted 6-step tiny training (checkpoints every 2 steps) and the files it wrote."""
+    return _reference(_train_args(motions), tmp_path_factory.mktemp("faults-train"), "ref", motions[2], out="run")
+
+
+def test_killed_training_resumes_to_the_uninterrupted_run(motions: tuple[Path, Path, Path], trained: tuple[Path, list[str]],
+                                                          tmp_path: Path) -> None:
+    cache, args = motions[2], _train_args(motions)
+    ref, writes = trained
     assert sum(w.endswith("checkpoint.pt") for w in writes) == 3
-    for i, fault in enumerate(kill_points(len(writes), few=True)):
-        run = _kill_and_resume(args, [*args, "--resume"], case=tmp_path / f"k{i}", cache=cache, fault=fault, out="run")
-        _same_training(run, ref)
+    each(kill_points(len(writes), few=True), lambda i, fault: _same_training(
+        _kill_and_resume(args, [*args, "--resume"], case=tmp_path / f"k{i}", cache=cache, fault=fault, out="run"), ref))
+
+
+def _bench_files(res: Path) -> tuple[dict[str, str], dict]:
+    """sha256 of the generated clips and samples of a bench run, and its record's scores."""
+    import hashlib
+
+    files = {p.relative_to(res).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(res.rglob("*"))
+             if p.is_file() and p.suffix != ".json"}
+    (record,) = res.glob("*.json")
+    return files, json.loads(record.read_text())["scores"]
+
+
+def test_killed_bench_run_resumes_to_the_uninterrupted_record(motions: tuple[Path, Path, Path], rendered: tuple[Path, list[str]],
+                                                              trained: tuple[Path, list[str]], tmp_path: Path) -> None:
+    """``bench run`` resumes by itself: clips made with the same inputs are kept (their content key)."""
+    cache = motions[2]
+    args = ["bench", "run", "--task", "madata-motion", "--method", "mace-dance", "--ckpt", str(trained[0]), "--data", str(rendered[0]),
+            "--out", "res", "--bootstrap", "20"]
+    ref, writes = _reference(args, tmp_path, "ref", cache, out="res")
+    assert sum("/outputs/" in w for w in writes) == 2 and writes[-1].endswith(".json")
+    want = _bench_files(ref)
+
+    def case(i: int, fault: str) -> None:
+        assert _bench_files(_kill_and_resume(args, args, case=tmp_path / f"k{i}", cache=cache, fault=fault, out="res")) == want, fault
+
+    each(kill_points(len(writes), few=True), case)
+
+
+def test_killed_video_evaluation_resumes_from_its_cache(rendered: tuple[Path, list[str]], tmp_path: Path) -> None:
+    """``eval video`` fills a content-addressed cache (a pair's scores per entry): killed while writing an entry, the
+    next run recomputes it, removes the killed write's temporary file and gives the uninterrupted scores."""
+    import numpy as np
+
+    from macedance.io.video import read_video, write_video
+
+    gt = rendered[0] / "videos"
+    pred = tmp_path / "pred"
+    pred.mkdir()
+    rng = np.random.default_rng(0)
+    for v in sorted(gt.glob("*.mp4")):
+        frames = read_video(v)[0]
+        noisy = np.clip(frames.astype(np.int16) + rng.integers(-20, 21, frames.shape), 0, 255).astype(np.uint8)
+        write_video(pred / v.name, noisy, 30.0)
+    args = ["eval", "video", "--pred", str(pred), "--gt", str(gt), "--metrics", "ssim,psnr,l1", "--json", "scores.json"]
+
+    def scores(case: Path) -> dict:
+        return json.loads((case / "scores.json").read_text())["scores"]
+
+    (tmp_path / "ref").mkdir()
+    log = tmp_path / "ref.log"
+    r = run_cli(args, cwd=tmp_path / "ref", cache=tmp_path / "ref" / "cache", root=tmp_path / "ref" / "cache", log=log)
+    assert r.returncode == 0, r.stderr
+    n = len(counted_writes(log))
+    assert n == len(list(gt.glob("*.mp4"))) >= 3  # one cache entry per pair
+
+    def kill(i: int, fault: str) -> None:
+        case = tmp_path / f"k{i}"
+        case.mkdir()
+        r = run_cli(args, cwd=case, cache=case / "cache", fault=fault, root=case / "cache")
+        assert r.returncode == KILLED and not (case / "scores.json").exists(), fault
+        check_whole(case / "cache")
+        r = run_cli(args, cwd=case, cache=case / "cache")
+        assert r.returncode == 0, r.stderr
+        assert scores(case) == scores(tmp_path / "ref") and leftovers(case / "cache") == [], fault
+
+    each(["during:1", f"before:{n - 1}"], kill)
+
+
+# ----- disk full, read-only --------------------------------------------------------------------------------------
+
+
+def _one_error(stderr: str, *needles: str) -> str:
+    """The run ended with one error line that says all of ``needles``."""
+    lines = [ln for ln in stderr.strip().splitlines() if ln.strip()]
+    assert lines and lines[0].startswith("error:"), stderr[-2000:]
+    text = " ".join(ln.strip() for ln in lines)  # one message, wrapped by the terminal width
+    assert all(n in text for n in needles), (needles, text)
+    return text
+
+
+def test_file_size_limit_stops_a_build_with_one_error_and_resume_finishes_it(raw_videos: tuple[Path, Path, Path, list[str]],
+                                                                             tmp_path: Path) -> None:
+    raw, cache, ref, _ = raw_videos
+    args = ["data", "build", str(raw), "out", *SMALL]
+    r = run_cli(args, cwd=tmp_path, cache=cache, fsize=12_000)  # the first clip video is larger
+    assert r.returncode == 2
+    _one_error(r.stderr, "out/", "cannot write (File too large", "previous version")
+    check_whole(tmp_path / "out")
+    assert leftovers(tmp_path / "out") == []
+    r = run_cli([*args, "--resume"], cwd=tmp_path, cache=cache)
+    assert r.returncode == 0, r.stderr
+    _same_dataset(tmp_path / "out", ref)
+
+
+def test_file_size_limit_keeps_the_last_checkpoint_and_the_bench_outputs(motions: tuple[Path, Path, Path], rendered: tuple[Path, list[str]],
+                                                                         trained: tuple[Path, list[str]], tmp_path: Path) -> None:
+    cache, args = motions[2], _train_args(motions)
+    r = run_cli([*args[:-4], "--steps", "2", *args[-2:]], cwd=tmp_path, cache=cache)
+    assert r.returncode == 0, r.stderr
+    size = (tmp_path / "run" / "checkpoint.pt").stat().st_size
+    r = run_cli([*args, "--resume"], cwd=tmp_path, cache=cache, fsize=size // 2)
+    assert r.returncode == 2
+    _one_error(r.stderr, "run/", "File too large")
+    assert _checkpoint(tmp_path / "run")["step"] == 2 and leftovers(tmp_path / "run") == []  # the step-2 checkpoint is intact
+    r = run_cli([*args, "--resume"], cwd=tmp_path, cache=cache)
+    assert r.returncode == 0, r.stderr
+    _same_training(tmp_path / "run", trained[0])
+
+    bench = ["bench", "run", "--task", "madata-motion", "--method", "mace-dance", "--ckpt", str(trained[0]), "--data", str(rendered[0]),
+             "--out", "res", "--bootstrap", "20"]
+    r = run_cli(bench, cwd=tmp_path, cache=cache, fsize=2_000)
+    assert r.returncode == 2
+    _one_error(r.stderr, "res/madata-motion/v1/mace-dance/", "File too large")
+    assert not list((tmp_path / "res").glob("*.json")) and leftovers(tmp_path / "res") == []
+    assert run_cli(bench, cwd=tmp_path, cache=cache).returncode == 0
+
+
+NAMESPACE = pytest.mark.skipif(not userns_available(), reason="needs `unshare -rm` (a user and mount namespace) for a tmpfs or a "
+                                                              "read-only bind mount")
+
+
+def _in_namespace(script: str, cwd: Path, cache: Path) -> subprocess.CompletedProcess[str]:
+    """``script`` (sh) in a private user + mount namespace; ``$MD`` runs the macedance CLI (one thread)."""
+    from faults import LAUNCH
+
+    env = {**os.environ, "MACEDANCE_CACHE_DIR": str(cache), "OMP_NUM_THREADS": "1", "MACEDANCE_FAULT": "count:0", "COLUMNS": "200",
+           "MD": f"{sys.executable} {LAUNCH}"}
+    return subprocess.run(["unshare", "-rm", "sh", "-c", script], cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
+
+
+@NAMESPACE
+def test_full_filesystem_stops_a_build_with_one_error_and_resume_with_space_finishes_it(raw_videos: tuple[Path, Path, Path, list[str]],
+                                                                                       tmp_path: Path) -> None:
+    """A 200 KB tmpfs as the output folder: no space left part-way; then the same filesystem grown to 64 MB."""
+    raw, cache, ref, _ = raw_videos
+    (tmp_path / "out").mkdir()
+    args = f"data build {raw} out " + " ".join(SMALL)
+    r = _in_namespace(f"""set -u
+mount -t tmpfs -o size=200k tmpfs out
+$MD {args} 2> full.err; echo "full=$?"
+mkdir after-full && cp -a out/. after-full/
+mount -o remount,size=64m out
+$MD {args} --resume 2> resume.err; echo "resume=$?"
+mkdir final && cp -a out/. final/
+""", tmp_path, cache)
+    assert "full=2" in r.stdout and "resume=0" in r.stdout, (r.stdout, r.stderr, (tmp_path / "resume.err").read_text()[-2000:])
+    _one_error((tmp_path / "full.err").read_text(), "out/", "No space left on device", "previous version")
+    check_whole(tmp_path / "after-full")
+    assert leftovers(tmp_path / "after-full") == []
+    _same_dataset(tmp_path / "final", ref)
+
+
+def _read_only(script_rw: str, folder: str) -> str:
+    return f"mount --bind {folder} {folder} && mount -o remount,bind,ro {folder}\n{script_rw}\numount {folder}\n"
+
+
+@NAMESPACE
+def test_read_only_output_folder_is_refused_with_one_error_and_loses_nothing(raw_videos: tuple[Path, Path, Path, list[str]],
+                                                                             motions: tuple[Path, Path, Path], tmp_path: Path) -> None:
+    raw, cache, ref, writes = raw_videos
+    args = ["data", "build", str(raw), "out", *SMALL]
+    assert run_cli(args, cwd=tmp_path, cache=cache, fault=f"after:{len(writes) // 2}", root=tmp_path / "out").returncode == KILLED
+    before = dataset_files(tmp_path / "out")
+    train = _train_args(motions)
+    (tmp_path / "run").mkdir()
+    r = _in_namespace(_read_only(f"$MD {' '.join(args)} --resume 2> ro.err; echo \"ro=$?\"", "out")
+                      + _read_only(f"$MD {' '.join(train)} 2> train.err; echo \"train=$?\"", "run"), tmp_path, motions[2])
+    assert "ro=2" in r.stdout and "train=2" in r.stdout, (r.stdout, r.stderr)
+    _one_error((tmp_path / "ro.err").read_text(), "out/", "Read-only file system")
+    _one_error((tmp_path / "train.err").read_text(), "run/", "Read-only file system")
+    assert dataset_files(tmp_path / "out") == before and check_whole(tmp_path / "out") > 0  # nothing lost, all readable
+    r = run_cli([*args, "--resume"], cwd=tmp_path, cache=cache)
+    assert r.returncode == 0, r.stderr
+    _same_dataset(tmp_path / "out", ref)
+
+
+# ----- two runs, one folder --------------------------------------------------------------------------------------
+
+
+HOLD = """
+import contextlib, sys, time
+from macedance.folder_lock import folder_lock
+with contextlib.ExitStack() as stack:
+    for folder in sys.argv[1:]:
+        stack.enter_context(folder_lock(folder, command="macedance data build raw out (the first job)"))
+    print("held", flush=True)
+    time.sleep(600)
+"""
+
+
+def test_a_second_job_into_a_folder_in_use_is_refused_and_a_crashed_holder_does_not_block(
+        raw_videos: tuple[Path, Path, Path, list[str]], motions: tuple[Path, Path, Path], rendered: tuple[Path, list[str]],
+        trained: tuple[Path, list[str]], tmp_path: Path) -> None:
+    raw, cache, _, _ = raw_videos
+    jobs = {"out": ["data", "build", str(raw), "out", *SMALL], "run": _train_args(motions),
+            "res/madata-motion/v1/mace-dance": ["bench", "run", "--task", "madata-motion", "--method", "mace-dance", "--ckpt", str(trained[0]),
+                                                "--data", str(rendered[0]), "--out", "res", "--bootstrap", "20"]}
+    holder = subprocess.Popen([sys.executable, "-c", HOLD, *(str(tmp_path / f) for f in jobs)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+
+        def refused(i: int, folder: str) -> None:
+            r = run_cli(jobs[folder], cwd=tmp_path, cache=cache)
+            assert r.returncode == 2, (folder, r.stderr)
+            _one_error(r.stderr, f"{folder}: in use by process {holder.pid}", "(the first job)", "wait for it to finish")
+
+        each(list(jobs), refused)
+    finally:
+        holder.kill()  # a crash: its lock files stay, unlocked
+        holder.wait()
+    assert all((tmp_path / f / ".macedance.lock").is_file() for f in jobs)
+
+    def runs(i: int, folder: str) -> None:
+        r = run_cli(jobs[folder], cwd=tmp_path, cache=cache)
+        assert r.returncode == 0, (folder, r.stderr)
+        assert not (tmp_path / folder / ".macedance.lock").exists()  # removed by the job that finished
+
+    each(list(jobs), runs)
+
+
+def test_folder_lock_in_one_process() -> None:
+    """The lock is per open file: a second holder in the same process is refused too; released, it is free again."""
+    import tempfile
+
+    from macedance.folder_lock import FolderInUseError, folder_lock
+
+    with tempfile.TemporaryDirectory() as tmp:
+        with folder_lock(tmp, command="first") as lock:
+            assert json.loads(lock.read_text())["pid"] == os.getpid()
+            with pytest.raises(FolderInUseError, match=rf"in use by process {os.getpid()} on .* \(`first`, started "):
+                with folder_lock(tmp, command="second"):
+                    pass
+        assert not lock.exists()
+        with folder_lock(tmp, command="third"):
+            pass

@@ -3,6 +3,7 @@ cut to one clip, the clip's audio (WAV) and its reference frame (JPEG), all writ
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 from typing import Any
 
@@ -51,8 +52,10 @@ def write_clip_audio(path: Path, audio: Any, start_frame: int, end_frame: int, f
     y = audio.samples[s0:s1]
     if len(y) < s1 - s0:
         y = np.pad(y, (0, s1 - s0 - len(y)))
+    buf = io.BytesIO()  # encoded in memory: libsndfile's write callbacks would print (not raise) a full disk's error
+    sf.write(buf, y, audio.sample_rate, format="WAV", subtype="PCM_16")
     with atomic_write(path) as f:
-        sf.write(f, y, audio.sample_rate, format="WAV", subtype="PCM_16")
+        f.write(buf.getvalue())
 
 
 def write_jpeg(path: Path, frame: np.ndarray, quality: int = 95) -> None:
