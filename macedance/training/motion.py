@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import functools
 import logging
 import os
 import time
@@ -174,6 +175,23 @@ def motion_configs(method: str, *, overrides: dict[str, Any] | None = None, tiny
     return expert, diffusion, train_cfg
 
 
+def _holding_run_folder(fn: Callable[..., dict[str, Any]]) -> Callable[..., dict[str, Any]]:
+    """``fn(data, run, ...)`` with the run folder held by this run (:mod:`macedance.folder_lock`; under torchrun /
+    accelerate launch by the main process) and cleared of a killed run's temporary files."""
+
+    @functools.wraps(fn)
+    def held(data: str | Path, run: str | Path, **kwargs: Any) -> dict[str, Any]:
+        run = Path(run)
+        main = int(os.environ.get("RANK", "0") or 0) == 0
+        with folder_lock(run) if main else contextlib.nullcontext():
+            if main and (stale := remove_stale_temps(run)):
+                log.info("%s: removed %d temporary files of a killed run", run, stale)
+            return fn(data, run, **kwargs)
+
+    return held
+
+
+@_holding_run_folder
 def train_motion(
     data: str | Path,
     run: str | Path,
@@ -189,28 +207,6 @@ def train_motion(
 ) -> dict[str, Any]:
     """Train (or resume) into ``run``; returns a summary. ``stop_after`` ends early (tests: interruption). The run
     folder is held by this run (:mod:`macedance.folder_lock`); a killed run's temporary files there are deleted."""
-    run = Path(run)
-    main = int(os.environ.get("RANK", "0") or 0) == 0  # under torchrun / accelerate launch the main process holds the folder
-    with folder_lock(run) if main else contextlib.nullcontext():
-        if main and (stale := remove_stale_temps(run)):
-            log.info("%s: removed %d temporary files of a killed run", run, stale)
-        return _train_motion(data, run, expert=expert, diffusion_cfg=diffusion_cfg, train=train, music_dir=music_dir, resume=resume,
-                             progress=progress, stop_after=stop_after, method=method)
-
-
-def _train_motion(
-    data: str | Path,
-    run: str | Path,
-    *,
-    expert: ExpertConfig,
-    diffusion_cfg: DiffusionConfig,
-    train: TrainConfig,
-    music_dir: str | Path | None = None,
-    resume: bool = False,
-    progress: Callable[[int, int, float], None] | None = None,
-    stop_after: int | None = None,
-    method: str = "mace-dance",
-) -> dict[str, Any]:
     from macedance.training.distributed import runtime
 
     run = Path(run)
