@@ -51,7 +51,7 @@ from macedance import __version__
 from macedance.errors import MaceDanceError, ValidationError
 from macedance.fileio import append_line, atomic_write, sha256_file, write_json
 from macedance.presets import ConfigRecord
-from macedance.training.logs import last_logged, plot_losses, save_checkpoint, start_loss_csv
+from macedance.training.logs import holds_run_folder, last_logged, plot_losses, save_checkpoint, start_loss_csv
 
 log = logging.getLogger(__name__)
 CHECKPOINT = "checkpoint.pt"
@@ -234,12 +234,14 @@ def _load_state(run: Path) -> dict[str, Any] | None:
         raise MaceDanceError(f"{path}: not a readable macedance checkpoint ({exc})") from None
 
 
+@holds_run_folder
 def train_appearance(data: str | Path, model: str | Path, run: str | Path, *, cfg: AppearanceTrainConfig, init: str | Path | None = None,
                      resume: bool = False, progress: Callable[[int, int, float], None] | None = None,
                      stop_after: int | None = None, offload: str = "none", pipe: Any = None) -> dict[str, Any]:
     """Train (or resume) one stage into ``run``; ``init`` is the Body Adapter (a kinematic run folder or
     a safetensors file) the aesthetic stage starts from (default: the model's own). ``pipe``: the
-    pipeline already loaded from ``model`` (it is modified in place), else it is loaded."""
+    pipeline already loaded from ``model`` (it is modified in place), else it is loaded. The run folder is held by
+    this run (:mod:`macedance.folder_lock`); a killed run's temporary files there are deleted."""
     import torch
 
     from macedance.appearance.data import clip_seconds, load_clips, load_sample

@@ -1,14 +1,41 @@
-"""Training logs shared by the training loops: ``loss.csv`` (rows after a resumed checkpoint dropped)
-and ``loss.png``, and atomic ``torch.save`` checkpoints."""
+"""What the training loops share about their run folder: one run per folder (:func:`holds_run_folder`), ``loss.csv``
+(rows after a resumed checkpoint dropped) and ``loss.png``, and atomic ``torch.save`` checkpoints."""
 
 from __future__ import annotations
 
+import contextlib
 import csv
-from collections.abc import Sequence
+import functools
+import inspect
+import logging
+import os
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
-from macedance.fileio import atomic_write
+from macedance.fileio import atomic_write, remove_stale_temps
+from macedance.folder_lock import folder_lock
+
+log = logging.getLogger(__name__)
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def holds_run_folder(fn: Callable[P, R]) -> Callable[P, R]:
+    """Run ``fn`` (a training loop with a ``run`` parameter) holding the run folder (:mod:`macedance.folder_lock`; under
+    torchrun / accelerate launch the main process holds it), after deleting a killed run's temporary files there."""
+    signature = inspect.signature(fn)
+
+    @functools.wraps(fn)
+    def held(*args: P.args, **kwargs: P.kwargs) -> R:
+        run = Path(signature.bind(*args, **kwargs).arguments["run"])
+        main = int(os.environ.get("RANK", "0") or 0) == 0
+        with folder_lock(run) if main else contextlib.nullcontext():
+            if main and (stale := remove_stale_temps(run)):
+                log.info("%s: removed %d temporary files of a killed run", run, stale)
+            return fn(*args, **kwargs)
+
+    return held
 
 
 def save_checkpoint(path: Path, state: dict[str, Any]) -> None:

@@ -15,9 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import functools
 import logging
-import os
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -28,8 +26,7 @@ import torch
 
 from macedance import __version__
 from macedance.errors import MaceDanceError, ValidationError
-from macedance.fileio import append_line, remove_stale_temps, write_json
-from macedance.folder_lock import folder_lock
+from macedance.fileio import append_line, write_json
 from macedance.models.diffusion import Diffusion, DiffusionConfig
 from macedance.models.motion_expert import NUM_GENRES, ExpertConfig
 from macedance.models.official.adapters import make_network
@@ -37,7 +34,7 @@ from macedance.models.official.normalizer import MinMaxNormalizer
 from macedance.models.representation import Normalizer
 from macedance.presets import ConfigRecord
 from macedance.training.data import DEFAULT_GENRES, Sequence, load_training_set
-from macedance.training.logs import last_logged, plot_losses, save_checkpoint, start_loss_csv
+from macedance.training.logs import holds_run_folder, last_logged, plot_losses, save_checkpoint, start_loss_csv
 
 log = logging.getLogger(__name__)
 CHECKPOINT = "checkpoint.pt"
@@ -175,23 +172,7 @@ def motion_configs(method: str, *, overrides: dict[str, Any] | None = None, tiny
     return expert, diffusion, train_cfg
 
 
-def _holding_run_folder(fn: Callable[..., dict[str, Any]]) -> Callable[..., dict[str, Any]]:
-    """``fn(data, run, ...)`` with the run folder held by this run (:mod:`macedance.folder_lock`; under torchrun /
-    accelerate launch by the main process) and cleared of a killed run's temporary files."""
-
-    @functools.wraps(fn)
-    def held(data: str | Path, run: str | Path, **kwargs: Any) -> dict[str, Any]:
-        run = Path(run)
-        main = int(os.environ.get("RANK", "0") or 0) == 0
-        with folder_lock(run) if main else contextlib.nullcontext():
-            if main and (stale := remove_stale_temps(run)):
-                log.info("%s: removed %d temporary files of a killed run", run, stale)
-            return fn(data, run, **kwargs)
-
-    return held
-
-
-@_holding_run_folder
+@holds_run_folder
 def train_motion(
     data: str | Path,
     run: str | Path,
