@@ -22,6 +22,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from macedance.errors import MaceDanceError
+from macedance.fileio import OutputWriteError
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +55,10 @@ def folder_lock(folder: str | Path, *, command: str | None = None) -> Iterator[P
     path = folder / LOCK_NAME
     command = command or " ".join([Path(sys.argv[0]).name, *sys.argv[1:]])
     while True:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        except OSError as exc:  # a read-only folder: the job's first write fails here
+            raise OutputWriteError(path, exc) from exc
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -79,6 +83,6 @@ def folder_lock(folder: str | Path, *, command: str | None = None) -> Iterator[P
         os.pwrite(fd, json.dumps(info).encode(), 0)
         yield path
     finally:
-        with contextlib.suppress(FileNotFoundError):
+        with contextlib.suppress(OSError):  # gone, or a folder made read-only meanwhile: never hide the job's own error
             os.unlink(path)  # while still locked: a waiter that opened the old file sees it gone and retries
         os.close(fd)

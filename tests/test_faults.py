@@ -38,6 +38,14 @@ def _kill_and_resume(args: list[str], resume_args: list[str], *, case: Path, cac
     return case / out
 
 
+def _files(out: Path) -> dict[str, str]:
+    """sha256 of a dataset's files, and of its resume state, but the lock file a killed run left (it describes a holder)."""
+    import hashlib
+
+    return {p.relative_to(out).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(out.rglob("*"))
+            if p.is_file() and p.name != ".macedance.lock"}
+
+
 def _same_dataset(out: Path, ref: Path, *, command_differs: bool = False) -> None:
     """``out`` holds the files of ``ref``, byte for byte; the cards differ only by the command that finished the run
     (``--resume``; ``command_differs``: any command)."""
@@ -341,6 +349,25 @@ def test_file_size_limit_keeps_the_last_checkpoint_and_the_bench_outputs(motions
     assert run_cli(bench, cwd=tmp_path, cache=cache).returncode == 0
 
 
+def test_file_size_limit_stops_an_import_instead_of_rejecting_every_file(tmp_path: Path) -> None:
+    """``data import`` records a bad source file and goes on; a failed write is not a bad file: it stops the import
+    (before: every following file was rejected with the same ``OSError``)."""
+    from macedance.datasets.synthetic import synthetic_motion, write_aistpp_pkl
+
+    src = tmp_path / "aist" / "motions"
+    src.mkdir(parents=True)
+    for i in range(3):
+        write_aistpp_pkl(synthetic_motion(seconds=4, fps=60, bpm=100 + 5 * i, seed=i), src / f"gBR_sBM_cAll_d04_mBR{i}_ch0{i + 1}.pkl")
+    args = ["data", "import", "aistpp", str(tmp_path / "aist"), "out", "--fps", "30"]
+    r = run_cli(args, cwd=tmp_path, cache=tmp_path / "cache", fsize=4_000)
+    assert r.returncode == 2
+    _one_error(r.stderr, "out/motions/", "cannot write (File too large")
+    assert leftovers(tmp_path / "out") == [] and not (tmp_path / "out" / "import_report.json").exists()
+    assert run_cli(args, cwd=tmp_path, cache=tmp_path / "cache").returncode == 0
+    report = json.loads((tmp_path / "out" / "import_report.json").read_text())
+    assert len(report["converted"]) == 3 and report["rejected"] == []
+
+
 NAMESPACE = pytest.mark.skipif(not userns_available(), reason="needs `unshare -rm` (a user and mount namespace) for a tmpfs or a "
                                                               "read-only bind mount")
 
@@ -386,17 +413,39 @@ def test_read_only_output_folder_is_refused_with_one_error_and_loses_nothing(raw
     raw, cache, ref, writes = raw_videos
     args = ["data", "build", str(raw), "out", *SMALL]
     assert run_cli(args, cwd=tmp_path, cache=cache, fault=f"after:{len(writes) // 2}", root=tmp_path / "out").returncode == KILLED
-    before = dataset_files(tmp_path / "out")
+    before = _files(tmp_path / "out")
     train = _train_args(motions)
     (tmp_path / "run").mkdir()
     r = _in_namespace(_read_only(f"$MD {' '.join(args)} --resume 2> ro.err; echo \"ro=$?\"", "out")
                       + _read_only(f"$MD {' '.join(train)} 2> train.err; echo \"train=$?\"", "run"), tmp_path, motions[2])
     assert "ro=2" in r.stdout and "train=2" in r.stdout, (r.stdout, r.stderr)
-    _one_error((tmp_path / "ro.err").read_text(), "out/", "Read-only file system")
-    _one_error((tmp_path / "train.err").read_text(), "run/", "Read-only file system")
-    assert dataset_files(tmp_path / "out") == before and check_whole(tmp_path / "out") > 0  # nothing lost, all readable
+    _one_error((tmp_path / "ro.err").read_text(), "out/.macedance.lock: cannot write (Read-only file system)")
+    _one_error((tmp_path / "train.err").read_text(), "run/.macedance.lock: cannot write (Read-only file system)")
+    assert _files(tmp_path / "out") == before and check_whole(tmp_path / "out") > 0  # nothing lost, all readable
     r = run_cli([*args, "--resume"], cwd=tmp_path, cache=cache)
     assert r.returncode == 0, r.stderr
+    _same_dataset(tmp_path / "out", ref)
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into folders without write permission (the bind-mount test above covers it)")
+def test_folder_without_write_permission_is_refused_with_one_error(raw_videos: tuple[Path, Path, Path, list[str]], tmp_path: Path) -> None:
+    """Where user namespaces are off, the same case by permissions (a user who is not root)."""
+    raw, cache, ref, writes = raw_videos
+    args = ["data", "build", str(raw), "out", *SMALL]
+    assert run_cli(args, cwd=tmp_path, cache=cache, fault=f"after:{len(writes) // 2}", root=tmp_path / "out").returncode == KILLED
+    before = _files(tmp_path / "out")
+    folders = [tmp_path / "out", *(p for p in (tmp_path / "out").rglob("*") if p.is_dir())]
+    for d in folders:
+        d.chmod(0o555)
+    try:
+        r = run_cli([*args, "--resume"], cwd=tmp_path, cache=cache)
+    finally:
+        for d in folders:
+            d.chmod(0o755)
+    assert r.returncode == 2
+    _one_error(r.stderr, "out/", ": cannot write (Permission denied)")
+    assert _files(tmp_path / "out") == before
+    assert run_cli([*args, "--resume"], cwd=tmp_path, cache=cache).returncode == 0
     _same_dataset(tmp_path / "out", ref)
 
 

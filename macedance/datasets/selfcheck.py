@@ -124,7 +124,7 @@ def run_selfcheck(out: str | Path, *, params: SelfCheckParams | None = None, mot
     """
     from macedance.datasets.from_motion import render_dataset
     from macedance.datasets.from_video import build_dataset
-    from macedance.fileio import write_json
+    from macedance.fileio import atomic_write, write_json
 
     params = params or SelfCheckParams()
     out = Path(out)
@@ -150,7 +150,8 @@ def run_selfcheck(out: str | Path, *, params: SelfCheckParams | None = None, mot
     timing["total_s"] = time.perf_counter() - t0
     report.update(timing=timing, render_report=r_rep.to_dict(), build_report=b_rep.to_dict())
     write_json(out / "selfcheck.json", report)
-    (out / "selfcheck.md").write_text(markdown_report(report))
+    with atomic_write(out / "selfcheck.md", "w") as f:
+        f.write(markdown_report(report))
     return report
 
 

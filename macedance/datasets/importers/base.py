@@ -23,7 +23,8 @@ from typing import Any
 
 from macedance import __version__
 from macedance.errors import InputNotFoundError, MaceDanceError
-from macedance.fileio import atomic_write, sha256_file, write_json
+from macedance.fileio import OutputWriteError, atomic_write, remove_stale_temps, sha256_file, write_json
+from macedance.folder_lock import folder_lock
 from macedance.motion.kinematics import UP_AXES
 from macedance.schema import Clip, Motion, load_motion
 from macedance.schema._check import choice, positive_number
@@ -109,7 +110,7 @@ def run_import(
     Args:
         files: source files, in the order to process.
         src_root: folder the ``source_file`` provenance is relative to.
-        out: output folder (created).
+        out: output folder (created; held by this run, :mod:`macedance.folder_lock`).
         read: converts one file; raises :class:`MaceDanceError` (or any exception) to reject it.
         dataset: dataset name recorded in provenance.
         importer_version: bump when the conversion's numbers change; part of the resume key.
@@ -128,57 +129,61 @@ def run_import(
     importer = f"macedance {__version__} {dataset}-importer v{importer_version}"
     report = ImportReport(dataset, str(src_root), str(out), options)
     seen: dict[str, str] = {}
-    (out / "motions").mkdir(parents=True, exist_ok=True)
-    for i, path in enumerate(files):
-        rel_src = str(path.relative_to(src_root)) if path.is_relative_to(src_root) else str(path)
+    with folder_lock(out):  # one job per output folder; a killed run's temporary files go
+        remove_stale_temps(out)
+        (out / "motions").mkdir(parents=True, exist_ok=True)
+        for i, path in enumerate(files):
+            rel_src = str(path.relative_to(src_root)) if path.is_relative_to(src_root) else str(path)
+            if progress:
+                progress(i, len(files), rel_src)
+            try:
+                digest = sha256_file(path)
+                item_id = path.stem
+                if item_id in seen:
+                    raise MaceDanceError(f"duplicate sequence id {item_id!r} (also from {seen[item_id]})")
+                seen[item_id] = rel_src
+                rel_out = f"motions/{item_id}.npz"
+                target = out / rel_out
+                if not overwrite and target.is_file():
+                    try:
+                        old = load_motion(target)
+                        if (old.meta.get("source_sha256") == digest and old.meta.get("importer") == importer
+                                and old.meta.get("options") == options_json):
+                            report.up_to_date.append(item_id)
+                            report.clips.append(_clip_for(item_id, old, rel_out))
+                            continue
+                    except MaceDanceError:
+                        log.info("%s: existing output unreadable, converting again", target)
+                item = read(path)
+                motion = item.motion
+                if up_axis is not None:
+                    motion = motion.to_up_axis(up_axis)
+                if fps is not None:
+                    motion = motion.resample(fps)
+                meta = dict(motion.meta) | item.extra | {
+                    "dataset": dataset, "source_file": rel_src, "source_sha256": digest, "importer": importer,
+                    "options": options_json, "source_video": item.source_video, "genre": item.genre or "",
+                    "split": item.split or "",
+                }
+                motion = motion.replace(meta=meta)
+                motion.save(target)
+                report.converted.append(item_id)
+                report.clips.append(_clip_for(item_id, motion, rel_out))
+            except OutputWriteError:
+                raise  # the output's disk, not this file: the next file would fail the same way
+            except Exception as exc:  # a bad file is recorded and the run goes on
+                reason = str(exc) if isinstance(exc, MaceDanceError) else f"{type(exc).__name__}: {exc}"
+                reason = reason.replace(f"{path}: ", "")
+                log.info("rejected %s: %s", rel_src, reason)
+                report.rejected.append({"file": rel_src, "reason": reason})
         if progress:
-            progress(i, len(files), rel_src)
-        try:
-            digest = sha256_file(path)
-            item_id = path.stem
-            if item_id in seen:
-                raise MaceDanceError(f"duplicate sequence id {item_id!r} (also from {seen[item_id]})")
-            seen[item_id] = rel_src
-            rel_out = f"motions/{item_id}.npz"
-            target = out / rel_out
-            if not overwrite and target.is_file():
-                try:
-                    old = load_motion(target)
-                    if (old.meta.get("source_sha256") == digest and old.meta.get("importer") == importer
-                            and old.meta.get("options") == options_json):
-                        report.up_to_date.append(item_id)
-                        report.clips.append(_clip_for(item_id, old, rel_out))
-                        continue
-                except MaceDanceError:
-                    log.info("%s: existing output unreadable, converting again", target)
-            item = read(path)
-            motion = item.motion
-            if up_axis is not None:
-                motion = motion.to_up_axis(up_axis)
-            if fps is not None:
-                motion = motion.resample(fps)
-            meta = dict(motion.meta) | item.extra | {
-                "dataset": dataset, "source_file": rel_src, "source_sha256": digest, "importer": importer,
-                "options": options_json, "source_video": item.source_video, "genre": item.genre or "",
-                "split": item.split or "",
-            }
-            motion = motion.replace(meta=meta)
-            motion.save(target)
-            report.converted.append(item_id)
-            report.clips.append(_clip_for(item_id, motion, rel_out))
-        except Exception as exc:  # a bad file is recorded and the run goes on
-            reason = str(exc) if isinstance(exc, MaceDanceError) else f"{type(exc).__name__}: {exc}"
-            reason = reason.replace(f"{path}: ", "")
-            log.info("rejected %s: %s", rel_src, reason)
-            report.rejected.append({"file": rel_src, "reason": reason})
-    if progress:
-        progress(len(files), len(files), "")
-    with atomic_write(out / "clips.jsonl", "w") as f:
-        for clip in report.clips:
-            f.write(json.dumps(clip.to_dict(), sort_keys=True) + "\n")
-    report.seconds = time.perf_counter() - t0
-    write_json(out / "import_report.json", report.to_dict())
-    return report
+            progress(len(files), len(files), "")
+        with atomic_write(out / "clips.jsonl", "w") as f:
+            for clip in report.clips:
+                f.write(json.dumps(clip.to_dict(), sort_keys=True) + "\n")
+        report.seconds = time.perf_counter() - t0
+        write_json(out / "import_report.json", report.to_dict())
+        return report
 
 
 def read_clips(path: str | Path) -> list[Clip]:

@@ -34,6 +34,7 @@ import numpy as np
 
 from macedance.datasets.publish.centerface import DEFAULT_THRESHOLD, FaceDetector, check_frame
 from macedance.errors import DataFormatError, ValidationError
+from macedance.fileio import OutputWriteError
 
 log = logging.getLogger(__name__)
 
@@ -197,6 +198,8 @@ def blur_video(src: str | Path, dst: str | Path, *, detector: FaceDetector, thre
             silent = write_clip(src, Path(tmp) / "video.mp4", start=0, end=len(boxes), fps=info.fps, draw=draw)
             try:
                 _remux_audio(silent, src, dst)
+            except OutputWriteError:
+                raise
             except Exception as exc:  # e.g. PCM audio, which mp4 cannot hold: re-encoded instead
                 log.warning("%s: audio cannot be copied into mp4 (%s: %s); re-encoding it as AAC", src, type(exc).__name__, exc)
                 write_clip(src, dst, start=0, end=len(boxes), fps=info.fps, audio=src, draw=draw)
