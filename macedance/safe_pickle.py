@@ -78,6 +78,10 @@ class InertObject:
     def __setstate__(self, state: Any) -> None:
         self.state = state
 
+    def __setitem__(self, key: Any, value: Any) -> None:
+        """A pickled dict subclass (e.g. ``easydict.EasyDict``) gives its items this way: kept in ``items``."""
+        self.__dict__.setdefault("items", {})[key] = value
+
     def __reduce__(self) -> Any:  # pragma: no cover - never re-pickled
         raise TypeError("inert placeholders cannot be pickled")
 
