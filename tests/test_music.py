@@ -230,6 +230,27 @@ def test_bailando_preset_equals_reference_on_identical_samples():
     np.testing.assert_array_equal(r.beat_frames, ref["beat_frames"])  # discrete, unchanged under ±1 % spectra (as above)
 
 
+def test_bailando_gpt_preset_equals_reference_on_identical_samples():
+    """Expected: Bailando@cc90b98 _prepro_aistpp_music.py at its default --sampling_rate (3840 Hz, the 7.5-fps
+    features its GPT reads), run on Essentia MonoLoader(sampleRate=3840) samples of the shared click track, librosa
+    0.11.0 (its positional onset_strength/peak_pick calls passed by keyword, as librosa ≥ 0.10 requires).
+    ``features_librosa081``: the same run under the librosa 0.8.1 the repo pins (see the preset's description)."""
+    from macedance.io.audio import Audio
+
+    ref = np.load(PARITY / "bailando_music_sr3840.npz")
+    preset = get_music_preset("bailando-gpt")
+    assert preset.sample_rate == 3840 and preset.fps * 8 == 60.0  # one row per 8-frame motion token at 60 fps
+    r = analyze(Audio(ref["audio"], 3840, "fixture"), preset)
+    assert r.features.shape == (38, 438)
+    # Bit-equal to the float64 reference where it was made (max 3e-8 = its float32 storage); with numpy's baseline loops
+    # and OpenBLAS's Haswell, Zen, Sandybridge and Prescott kernels: ≤ 0.034 of the norm bound, ≤ 0.33 of the element one.
+    assert_float32_parity(r.features, ref["features"])  # ≤1e-6 rel. norm, ≤1e-5·col scale: CPUs differ only in SIMD/BLAS order; 1 thread
+    # beats: discrete, unchanged with the onset envelope perturbed by ±20 % (checked), far above any CPU difference
+    np.testing.assert_array_equal(r.beat_frames, ref["beat_frames"])
+    np.testing.assert_array_equal(np.flatnonzero(r.features[:, 53]), ref["beat_frames"])
+    assert not ref["features_librosa081"][:, 52:].any()  # librosa < 0.10: onset fmax 11025 Hz > Nyquist, all zero
+
+
 def test_aist_tempo_rule_and_presets():
     assert aist_start_bpm("gBR_sBM_cAll_d04_mBR3_ch02") == 110
     assert aist_start_bpm("mHO4") == 130

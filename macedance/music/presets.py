@@ -68,6 +68,23 @@ BAILANDO = MusicPreset(
     "MonoLoader, whose resampling differs slightly from ours (parity is tested on identical samples).",
     reference="lisiyao21/Bailando@cc90b98 _prepro_aistpp_music.py, extractor.py",
 )
+BAILANDO_GPT = MusicPreset(
+    name="bailando-gpt", fps=7.5, layout="bailando", beat_source="percussive-median", start_bpm="120",
+    description="The music Bailando's GPT (cc_motion_gpt / actor_critic, external_wav data/aistpp_music_feat_7.5fps) "
+    "reads: _prepro_aistpp_music.py with its default sampling rate 15360·2/8 = 3840 Hz and hop 512, so 7.5 fps = one "
+    "row per 8-frame motion token at 60 fps (row k ↔ time k / 7.5 s ↔ motion frame 8k). The same 438 columns as "
+    "bailando (chroma_cqt over 5 octaves, as the script uses at any rate but 30720 Hz). Bailando's test loader "
+    "appends a copy of the last row and its evaluation drops row 0 (music_seq[:, 1:]): the GPT sees token k with "
+    "row k + 1, the row of the token it predicts. Computed with "
+    "librosa ≥ 0.10; under the librosa 0.8.1 Bailando pins, onset_strength's fmax defaulted to 11025 Hz, which "
+    "at 3840 Hz leaves most mel bands empty, so its median envelope, the beats and the tempogram (columns "
+    "52–437) are all zero there; its STFTs padded by reflection (edge MFCC rows differ) and its CQT differs "
+    "(chroma_cqt by ≤ 0.016, 0.16 at the edge rows). Bailando loads audio with Essentia's MonoLoader; from a file, "
+    "our resampling to 3840 Hz moves the MFCC by up to 1.3 % of their range on the shared click track, beats "
+    "unchanged (parity is tested on identical samples).",
+    reference="lisiyao21/Bailando@cc90b98 _prepro_aistpp_music.py (--sampling_rate default), extractor.py, "
+    "configs/cc_motion_gpt.yaml, utils/functional.py (load_test_data_aist)",
+)
 MACE = MusicPreset(
     name="mace-video2d", fps=30.0, beat_source="librosa-default", beat_sr=8320, start_bpm="120",
     description="Official MACE-Dance motion evaluation beats: librosa.load(sr=8320), beat_track with defaults "
@@ -84,7 +101,7 @@ CLEAN = MusicPreset(
     reference="",
 )
 
-MUSIC_PRESETS: dict[str, MusicPreset] = {p.name: p for p in (CLEAN, FACT, EDGE, LODGE, BAILANDO, MACE)}
+MUSIC_PRESETS: dict[str, MusicPreset] = {p.name: p for p in (CLEAN, FACT, EDGE, LODGE, BAILANDO, BAILANDO_GPT, MACE)}
 
 
 def get_music_preset(name: str) -> MusicPreset:
