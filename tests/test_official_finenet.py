@@ -144,6 +144,17 @@ def test_bad_inputs_fail_with_one_line_errors(ckpt, model):
         load_finenet(edge_ckpt, num_heads=HEADS)
 
 
+def _close_rotations(a, b) -> None:
+    """Generated rotations against the oracle's: 1e-5 of the scale for all but a few entries, 1e-3 for those. The
+    oracle ran on an AVX-512 Xeon (our port: 0 difference there); with AVX2 kernels (AMD EPYC) float32 rounding differs
+    by ~1e-7, and 40 frames of sampling amplify it at 3 of 2,880 entries (one joint of frame 38) to 1.1e-4 × scale,
+    entries whose rotation is sensitive to its inputs; a wrong step or layer moves most entries by far more than 1e-3."""
+    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    err, scale = np.abs(a - b), np.abs(b).max()
+    assert a.shape == b.shape and err.max() <= 1e-3 * scale, (err.max(), scale)
+    assert (err > 1e-5 * scale).mean() <= 0.005, (err > 1e-5 * scale).mean()  # measured 0.0010 (AVX2), 0 (AVX-512)
+
+
 def test_released_finenet_generates_the_originals_file_end_to_end(fx, tmp_path):
     """The method runner (window features → long sampling → stitching → Motion) equals the original ``test.py`` path."""
     from macedance.io.motion_layouts import finedance_pkl_motion
@@ -155,7 +166,7 @@ def test_released_finenet_generates_the_originals_file_end_to_end(fx, tmp_path):
     motion = generate_released(runner, windows, seconds=None, seed=5, genre=None)
     expected = finedance_pkl_motion({k: fx[f"render_long_{k}"] for k in ("smpl_poses", "smpl_trans")}, source="oracle")
     assert motion.num_frames == 40 and motion.up_axis == "y" and motion.meta["weights"] == "ema"
-    close(motion.poses, expected.poses)
+    _close_rotations(motion.poses, expected.poses)
     close(motion.trans, expected.trans)
     short = generate_released(runner, windows, seconds=1.0, seed=5, genre=None)
     assert short.num_frames == 30 and short.meta["windows"] == "2"
@@ -177,7 +188,7 @@ def test_generate_out_pkl_writes_finedances_own_file_with_the_hands(fx, tmp_path
         data = pickle.load(f)
     assert sorted(data) == ["smpl_poses", "smpl_trans"] and data["smpl_poses"].shape == (40, 156)
     assert data["smpl_poses"].dtype == np.float32
-    close(data["smpl_poses"], fx["render_long_smpl_poses"])
+    _close_rotations(data["smpl_poses"], fx["render_long_smpl_poses"])
     close(data["smpl_trans"], fx["render_long_smpl_trans"])
 
 
