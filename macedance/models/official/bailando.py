@@ -27,10 +27,10 @@ from pathlib import Path
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from macedance.errors import DataFormatError, InputNotFoundError, ValidationError
+from macedance.models.official.jukebox_vqvae import BottleneckBlock, ResConv1DBlock  # Jukebox's blocks, which Bailando reuses
 from macedance.presets import ConfigRecord
 from macedance.safe_pickle import InertObject, load_torch_archive
 
@@ -75,16 +75,6 @@ class BailandoVQVAEConfig(ConfigRecord):
     def hop(self) -> int:
         """Frames per token of the lowest level (8 as released)."""
         return int(self.strides_t[0] ** self.downs_t[0])
-
-
-class ResConv1DBlock(nn.Module):
-    def __init__(self, n_in: int, n_state: int, dilation: int):
-        super().__init__()
-        self.model = nn.Sequential(nn.ReLU(), nn.Conv1d(n_in, n_state, 3, 1, dilation, dilation), nn.ReLU(),
-                                   nn.Conv1d(n_state, n_in, 1, 1, 0))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x + 1.0 * self.model(x)  # res_scale False → 1.0
 
 
 class Resnet1D(nn.Module):
@@ -159,26 +149,6 @@ class Decoder(nn.Module):
         for block in reversed(self.level_blocks):
             x = block(x)
         return self.out(x)
-
-
-class BottleneckBlock(nn.Module):
-    def __init__(self, k_bins: int, emb_width: int):
-        super().__init__()
-        self.register_buffer("k", torch.zeros(k_bins, emb_width))
-
-    def encode(self, x: torch.Tensor) -> torch.Tensor:
-        """(N, C, T) latents → (N, T) int64 indices of the nearest codebook rows."""
-        n, _, t = x.shape
-        x = x.permute(0, 2, 1).contiguous().view(-1, x.shape[1])
-        k_w = self.k.t()
-        distance = torch.sum(x**2, dim=-1, keepdim=True) - 2 * torch.matmul(x, k_w) + torch.sum(k_w**2, dim=0, keepdim=True)
-        _, x_l = torch.min(distance, dim=-1)
-        return x_l.view(n, t)
-
-    def decode(self, x_l: torch.Tensor) -> torch.Tensor:
-        """(N, T) indices → (N, C, T) codebook rows."""
-        n, t = x_l.shape
-        return F.embedding(x_l, self.k).view(n, t, -1).permute(0, 2, 1).contiguous()
 
 
 class Bottleneck(nn.Module):

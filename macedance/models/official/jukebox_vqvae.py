@@ -100,6 +100,11 @@ class BottleneckBlock(nn.Module):
         _, x_l = torch.min(distance, dim=-1)
         return x_l.view(n, t)
 
+    def decode(self, x_l: torch.Tensor) -> torch.Tensor:
+        """(N, T) indices → (N, C, T) codebook rows."""
+        n, t = x_l.shape
+        return torch.nn.functional.embedding(x_l, self.k).view(n, t, -1).permute(0, 2, 1).contiguous()
+
 
 class Bottleneck(nn.Module):
     def __init__(self, cfg: JukeboxVQVAEConfig):
