@@ -22,7 +22,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from macedance.errors import MaceDanceError
-from macedance.fileio import OutputWriteError
+from macedance.fileio import OutputWriteError, remove_stale_temps
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +45,7 @@ def _describe(lock: Path) -> str:
 
 @contextlib.contextmanager
 def folder_lock(folder: str | Path, *, command: str | None = None) -> Iterator[Path]:
-    """Hold ``folder``'s lock (the folder is created) for the body; raises :class:`FolderInUseError` naming the
+    """Hold ``folder``'s lock (the folder is created; the temporary files a killed run left in it are deleted) for the body; raises :class:`FolderInUseError` naming the
     holder when another process has it. ``command`` (default: this process's command line) is what the refusal
     shows. Yields the lock file's path."""
     import fcntl
@@ -81,6 +81,8 @@ def folder_lock(folder: str | Path, *, command: str | None = None) -> Iterator[P
                 "started": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")}
         os.ftruncate(fd, 0)
         os.pwrite(fd, json.dumps(info).encode(), 0)
+        if stale := remove_stale_temps(folder):  # no writer is active here now: a killed run's temporary files go
+            log.info("%s: removed %d temporary files of a killed run", folder, stale)
         yield path
     finally:
         with contextlib.suppress(OSError):  # gone, or a folder made read-only meanwhile: never hide the job's own error

@@ -24,7 +24,7 @@ from macedance.benchmark.tasks import TaskMeta
 from macedance.cache import cache_key
 from macedance.datasets.importers.base import read_clips
 from macedance.errors import InputNotFoundError, MaceDanceError
-from macedance.fileio import remove_stale_temps, sha256_file, write_json
+from macedance.fileio import sha256_file, write_json
 from macedance.folder_lock import folder_lock
 from macedance.io.audio import MEDIA_SUFFIXES
 from macedance.methods.registry import MotionMethod
@@ -113,12 +113,8 @@ def run_folder(out: Path, task: TaskMeta, method: str) -> Iterator[Path]:
     cleared of the temporary files that a killed run left there or beside its record."""
     run_dir = out / task.name / f"v{task.version}" / method
     with folder_lock(run_dir):
-        stale = remove_stale_temps(run_dir)
-        for tmp in out.glob(f".{record_path(out, task, method).name}.*.tmp"):
+        for tmp in out.glob(f".{record_path(out, task, method).name}.*.tmp"):  # the record is written beside the run folder
             tmp.unlink(missing_ok=True)
-            stale += 1
-        if stale:
-            log.info("%s: removed %d temporary files of a killed run", run_dir, stale)
         yield run_dir
 
 

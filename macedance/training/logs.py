@@ -7,16 +7,14 @@ import contextlib
 import csv
 import functools
 import inspect
-import logging
 import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
-from macedance.fileio import atomic_write, remove_stale_temps
+from macedance.fileio import atomic_write
 from macedance.folder_lock import folder_lock
 
-log = logging.getLogger(__name__)
 P = ParamSpec("P")
 R = TypeVar("R")
 
@@ -31,8 +29,6 @@ def holds_run_folder(fn: Callable[P, R]) -> Callable[P, R]:
         run = Path(signature.bind(*args, **kwargs).arguments["run"])
         main = int(os.environ.get("RANK", "0") or 0) == 0
         with folder_lock(run) if main else contextlib.nullcontext():
-            if main and (stale := remove_stale_temps(run)):
-                log.info("%s: removed %d temporary files of a killed run", run, stale)
             return fn(*args, **kwargs)
 
     return held

@@ -14,7 +14,7 @@ from typing import Any
 from macedance.datasets.curation.kind import DatasetKind
 from macedance.datasets.curation.outcome import SourceOutcome
 from macedance.errors import ValidationError
-from macedance.fileio import remove_stale_temps, write_json
+from macedance.fileio import write_json
 
 log = logging.getLogger(__name__)
 
@@ -29,8 +29,7 @@ def state_path(out: Path, rel: str) -> Path:
 def check_state(out: Path, params: Any, *, resume: bool, overwrite: bool, kind: DatasetKind) -> None:
     """Resume rules of an output folder: ``overwrite`` deletes ``kind.dirs`` and ``kind.files``; an
     existing run is refused unless ``resume``, and resumed only with the same ``params.hash``; then the
-    parameters are recorded in ``.build/params.json``. Called under the folder's lock
-    (:mod:`macedance.folder_lock`): the temporary files of a killed run are deleted."""
+    parameters are recorded in ``.build/params.json``. Called under the folder's lock (:mod:`macedance.folder_lock`)."""
     state = out / ".build" / "params.json"
     if overwrite:
         for d in kind.dirs:
@@ -44,8 +43,6 @@ def check_state(out: Path, params: Any, *, resume: bool, overwrite: bool, kind: 
         if old.get("hash") != params.hash:
             changed = sorted(k for k, v in params.to_dict().items() if old.get("params", {}).get(k) != v)
             raise ValidationError(f"{out}", "the options of the build being resumed", f"different options {changed} (use them again, or `overwrite`)")
-    if stale := remove_stale_temps(out):
-        log.info("%s: removed %d temporary files of a killed run", out, stale)
     write_json(state, {"hash": params.hash, "build_version": kind.version, "params": params.to_dict()})
 
 

@@ -23,7 +23,7 @@ from typing import Any
 
 from macedance import __version__
 from macedance.errors import InputNotFoundError, MaceDanceError
-from macedance.fileio import OutputWriteError, atomic_write, remove_stale_temps, sha256_file, write_json
+from macedance.fileio import OutputWriteError, atomic_write, sha256_file, write_json
 from macedance.folder_lock import folder_lock
 from macedance.motion.kinematics import UP_AXES
 from macedance.schema import Clip, Motion, load_motion
@@ -130,7 +130,6 @@ def run_import(
     report = ImportReport(dataset, str(src_root), str(out), options)
     seen: dict[str, str] = {}
     with folder_lock(out):  # one job per output folder; a killed run's temporary files go
-        remove_stale_temps(out)
         (out / "motions").mkdir(parents=True, exist_ok=True)
         for i, path in enumerate(files):
             rel_src = str(path.relative_to(src_root)) if path.is_relative_to(src_root) else str(path)
