@@ -3,6 +3,7 @@ parity with the reference scripts, the cache, and the CLI."""
 
 from __future__ import annotations
 
+import dataclasses
 import fractions
 from pathlib import Path
 
@@ -12,7 +13,7 @@ import soundfile as sf
 from typer.testing import CliRunner
 
 from macedance.cli import app
-from macedance.errors import DataFormatError, InputNotFoundError
+from macedance.errors import DataFormatError, InputNotFoundError, ValidationError
 from macedance.io.audio import load_audio
 from macedance.music.analysis import analyze_file, load_music
 from macedance.music.features import aist_start_bpm, analyze
@@ -249,6 +250,64 @@ def test_bailando_gpt_preset_equals_reference_on_identical_samples():
     np.testing.assert_array_equal(r.beat_frames, ref["beat_frames"])
     np.testing.assert_array_equal(np.flatnonzero(r.features[:, 53]), ref["beat_frames"])
     assert not ref["features_librosa081"][:, 52:].any()  # librosa < 0.10: onset fmax 11025 Hz > Nyquist, all zero
+
+
+def test_bailando_gpt_081_preset_equals_librosa081_reference_on_identical_samples():
+    """Expected: ``features_librosa081`` — the run above under the librosa 0.8.1 Bailando pins (the features its released
+    GPT was trained on), reproduced on the installed librosa by ``librosa_compat="0.8.1"``. Measured (this AVX2 CPU, numpy's
+    baseline loops, OpenBLAS Haswell/Zen/Sandybridge/Prescott, 1 or 2 threads): MFCC ≤ 6.1e-5, ΔMFCC ≤ 7.6e-5,
+    chroma ≤ 1.4e-6, onset/beats/tempogram exact."""
+    from macedance.io.audio import Audio
+
+    ref = np.load(PARITY / "bailando_music_sr3840.npz")
+    preset = get_music_preset("bailando-gpt-0.8.1")
+    assert preset.sample_rate == 3840 and preset.librosa_compat == "0.8.1"
+    r = analyze(Audio(ref["audio"], 3840, "fixture"), preset)
+    f, e = r.features, ref["features_librosa081"]
+    assert f.shape == e.shape == (38, 438)
+    # The reference ran on numpy 1.23 / pocketfft C / another BLAS: what separates us is float32 round-off, as between CPUs.
+    np.testing.assert_allclose(f[:, :20], e[:, :20], rtol=0, atol=1e-3)  # MFCC (|x| ≤ 747, float32 ulp 6.1e-5): measured ≤ 1 ulp under every kernel; 16× margin for SIMD/BLAS order, 1 thread
+    np.testing.assert_allclose(f[:, 20:40], e[:, 20:40], rtol=0, atol=1e-3)  # ΔMFCC: (x[t+1] − x[t−1]) / 2 of the MFCC, so within the MFCC's bound
+    np.testing.assert_allclose(f[:, 40:52], e[:, 40:52], rtol=0, atol=1e-5)  # chroma ∈ [0, 1]: per-frame ∞-norm lifts quiet frames' float32 HPSS/CQT noise ~45× (measured ≤ 1.4e-6); 7× margin
+    np.testing.assert_array_equal(f[:, 52:], e[:, 52:])  # onset, beats, tempogram: exact zeros on any CPU, see below
+    # Exact because at 3840 Hz 64 of the 128 mel bands up to 0.8.1's fmax 11025 Hz are empty (constant dB rows: differences
+    # exactly 0) and in every frame ≥ 2 more do not rise, by a margin (> 1 dB under the 80-dB floor in both frames, or
+    # falling by > 1e-3 dB; checked): so ≥ 65 of 128 clipped differences are exactly 0 and so is their median, whatever
+    # the float32 rounding. An all-zero envelope has no beats (tempo 0) and an all-zero tempogram.
+    assert r.beat_frames.size == 0 and r.tempo == 0.0
+    with pytest.raises(ValidationError, match="librosa_compat"):  # only the bailando layout has a 0.8.1 mode
+        dataclasses.replace(get_music_preset("clean"), librosa_compat="0.8.1")
+
+
+def _drums_3840(seconds: float = 8.0, sr: int = 3840) -> np.ndarray:
+    """Deterministic tones + kick/noise hits at 112 BPM, generated at 3840 Hz (RandomState: numpy's frozen stream)."""
+    t = np.arange(int(seconds * sr)) / sr
+    y = 0.2 * np.sin(2 * np.pi * 261.6 * t) + 0.1 * np.sin(2 * np.pi * 392.0 * t + 0.3 * np.sin(2 * np.pi * 5 * t))
+    noise = np.random.RandomState(0).randn(len(t))
+    for b in np.arange(0.3, seconds, 60 / 112):
+        n, k = int(b * sr), np.arange(int(0.12 * sr))
+        seg = np.exp(-k / (0.03 * sr)) * (0.6 * np.sin(2 * np.pi * 60 * k / sr) + 0.3 * noise[k])
+        y[n : n + len(k)] += seg[: len(y) - n]
+    return (0.5 * y / np.abs(y).max()).astype(np.float32)
+
+
+def test_bailando_gpt_081_onset_and_beats_where_librosa081_has_them():
+    """At 3840 Hz broadband hits still raise the onset envelope under 0.8.1's fmax (every non-empty mel band rises), so its
+    envelope, beat tracker (trimming drops the last beat) and tempogram are exercised. Expected values: librosa 0.8.1
+    (Bailando's extractor.py calls) on these samples."""
+    from macedance.io.audio import Audio
+
+    f = analyze(Audio(_drums_3840(), 3840, "drums"), get_music_preset("bailando-gpt-0.8.1"))
+    # beats and tempo: discrete, unchanged with the envelope perturbed by ±20 % (checked), far above any CPU difference
+    np.testing.assert_array_equal(f.beat_frames, np.arange(8, 57, 4))
+    assert f.tempo == 112.5
+    x = f.features
+    # sums/max of float32 columns: measured ≤ 1.5e-7 relative from the 0.8.1 run; ≥ 60× margin for SIMD/BLAS order, 1 thread
+    assert x[:, 52].sum() == pytest.approx(79.19243622, rel=1e-5) and x[:, 52].max() == pytest.approx(6.3707428, rel=1e-5)
+    assert x[:, 54:].sum() == pytest.approx(2940.2546238, rel=1e-5)  # tempogram
+    assert x[:, 40:52].sum() == pytest.approx(136.93335, rel=1e-5)  # chroma
+    cur = analyze(Audio(_drums_3840(), 3840, "drums"), get_music_preset("bailando-gpt")).features
+    assert cur[:, 52].sum() > 3 * x[:, 52].sum()  # the modes really differ: librosa ≥ 0.10's envelope uses all bands (271 vs 79)
 
 
 def test_aist_tempo_rule_and_presets():

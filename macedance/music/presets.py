@@ -6,7 +6,7 @@ default for new data. Every output records the preset name and hash.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 from macedance.errors import ValidationError
@@ -32,6 +32,15 @@ class MusicPreset(PresetRecord):
     beat_fmax: float | None = None  # highest mel frequency of the beat onset envelope
     refine_window: float = 0.07  # s: refined beats snap to the strongest fine-onset peak within ±this
     crop_frames: int | None = None  # EDGE keeps exactly 5 s × fps rows
+    # "current": librosa as installed (≥ 0.10); "0.8.1" (bailando layout only): as librosa 0.8.1 computed it —
+    # reflect-padded STFTs, onset mel bands up to 11025 Hz, its beat tracker, its CQT (resampy kaiser_fast octaves)
+    librosa_compat: Literal["current", "0.8.1"] = field(default="current", metadata={"hash": "omit-default"})
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.librosa_compat != "current" and self.layout != "bailando":
+            raise ValidationError(f"MusicPreset {self.name!r} field 'librosa_compat'", "'current' for the 35-d layout",
+                                  repr(self.librosa_compat))
 
     @property
     def sample_rate(self) -> int:
@@ -77,13 +86,26 @@ BAILANDO_GPT = MusicPreset(
     "appends a copy of the last row and its evaluation drops row 0 (music_seq[:, 1:]): the GPT sees token k with "
     "row k + 1, the row of the token it predicts. Computed with "
     "librosa ≥ 0.10; under the librosa 0.8.1 Bailando pins, onset_strength's fmax defaulted to 11025 Hz, which "
-    "at 3840 Hz leaves most mel bands empty, so its median envelope, the beats and the tempogram (columns "
-    "52–437) are all zero there; its STFTs padded by reflection (edge MFCC rows differ) and its CQT differs "
-    "(chroma_cqt by ≤ 0.016, 0.16 at the edge rows). Bailando loads audio with Essentia's MonoLoader; from a file, "
+    "at 3840 Hz leaves half the mel bands empty, so its median envelope, the beats and the tempogram (columns "
+    "52–437) are zero but where every other band rises (all zero on the shared click track); its STFTs padded by "
+    "reflection (edge MFCC rows differ) and its CQT differs (chroma_cqt by up to 0.16 there) — bailando-gpt-0.8.1 "
+    "computes it that way. Bailando loads audio with Essentia's MonoLoader; from a file, "
     "our resampling to 3840 Hz moves the MFCC by up to 1.3 % of their range on the shared click track, beats "
     "unchanged (parity is tested on identical samples).",
     reference="lisiyao21/Bailando@cc90b98 _prepro_aistpp_music.py (--sampling_rate default), extractor.py, "
     "configs/cc_motion_gpt.yaml, utils/functional.py (load_test_data_aist)",
+)
+BAILANDO_GPT_081 = MusicPreset(
+    name="bailando-gpt-0.8.1", fps=7.5, layout="bailando", beat_source="percussive-median", start_bpm="120",
+    librosa_compat="0.8.1",
+    description="bailando-gpt as computed under the librosa 0.8.1 Bailando pins (requirements.txt), i.e. the features "
+    "its released GPT was trained on: STFTs padded by reflection (MFCC edge rows, HPSS), onset_strength with 0.8.1's "
+    "mel fmax default 11025 Hz (at 3840 Hz 64 of the 128 mel bands are empty, so the median envelope is non-zero only "
+    "where every other band rises — all zero on the shared click track — and so are beats and tempogram), 0.8.1's "
+    "beat tracker (its trimming drops the last beat) and 0.8.1's CQT (Q from 2^(1/36) − 1, octaves halved with "
+    "resampy's kaiser_fast, re-implemented here). Equal to the script under librosa 0.8.1 on identical samples up "
+    "to float32 round-off (tests/test_music.py).",
+    reference="lisiyao21/Bailando@cc90b98 _prepro_aistpp_music.py, extractor.py, requirements.txt (librosa==0.8.1)",
 )
 MACE = MusicPreset(
     name="mace-video2d", fps=30.0, beat_source="librosa-default", beat_sr=8320, start_bpm="120",
@@ -101,7 +123,9 @@ CLEAN = MusicPreset(
     reference="",
 )
 
-MUSIC_PRESETS: dict[str, MusicPreset] = {p.name: p for p in (CLEAN, FACT, EDGE, LODGE, BAILANDO, BAILANDO_GPT, MACE)}
+MUSIC_PRESETS: dict[str, MusicPreset] = {
+    p.name: p for p in (CLEAN, FACT, EDGE, LODGE, BAILANDO, BAILANDO_GPT, BAILANDO_GPT_081, MACE)
+}
 
 
 def get_music_preset(name: str) -> MusicPreset:
