@@ -1,6 +1,9 @@
 """Sampling speed of the released methods' ports, side by side: the MACE-Dance Motion Expert (``mace_ddim_sample``,
 the whole sequence in one pass, GFT: one network evaluation per step) and EDGE (``edge_long_ddim_sample`` over the
-5-s windows at 2.5-s stride that cover the frames, two evaluations per step for guidance, then ``stitch_long``).
+5-s windows at 2.5-s stride that cover the frames, two evaluations per step for guidance, then ``stitch_long``),
+and the autoregressive Bailando (greedy GPT over the 7.5-fps tokens of the same length of dance, then VQ-VAE
+decoding; 60-fps output). A closing table puts them side by side in frames/s and in seconds of dance per second
+(the frame rates differ: 30 and 60 fps).
 
 Full-size official networks (``MaceConfig()``: 66.7 M parameters; ``EdgeConfig()``: Jukebox 4800-d features, and
 ``EdgeConfig(cond_feature_dim=35)``) with deterministic random weights (speed does not depend on them), random music
@@ -22,7 +25,7 @@ float32 — in the original code too — and the output is NaN, flagged in the t
 chunk length.
 
     .venv/bin/python benchmarks/bench_official_methods.py [--device cpu|cuda] [--frames 1024] [--steps 50] [--batch 1]
-        [--dtype fp32|bf16] [--methods mace,edge,edge35] [--variants eager,cuda-graph,...] [--repeat 1] [--breakdown]
+        [--dtype fp32|bf16] [--methods mace,edge,edge35,bailando] [--variants eager,cuda-graph,...] [--repeat 1] [--breakdown]
 """
 
 from __future__ import annotations
@@ -86,7 +89,8 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=PAPER_STEPS, help="DDIM steps timed (below 50: 50-step numbers extrapolated)")
     ap.add_argument("--batch", type=int, default=1, help="MACE sequences per call (EDGE: one song, its windows are the batch)")
     ap.add_argument("--dtype", default="fp32", choices=["fp32", "bf16"], help="bf16: autocast on CUDA (cache_enabled=False, as graphs need)")
-    ap.add_argument("--methods", default="mace,edge", help="comma list of mace, edge (Jukebox 4800-d), edge35 (35-d features)")
+    ap.add_argument("--methods", default="mace,edge,bailando",
+                    help="comma list of mace, edge (Jukebox 4800-d), edge35 (35-d features), bailando (greedy GPT + VQ-VAE)")
     ap.add_argument("--variants", default=None, help=f"comma list; default on cuda: {CUDA_VARIANTS}; on cpu: eager")
     ap.add_argument("--warmup-steps", type=int, default=4, help="steps of the warm-up call (≥ 3: eager, compiled, captured)")
     ap.add_argument("--repeat", type=int, default=1)
@@ -107,8 +111,17 @@ def main() -> None:
     scan = "mamba_ssm CUDA kernel" if dev.type == "cuda" and mamba._fast_scan() is not None else "pure-PyTorch parallel scan"
     print(f"device: {name}; torch {torch.__version__}; {a.dtype}; selective scan: {scan}")
     print(f"{a.frames} frames, {a.steps} DDIM steps timed, MACE batch {a.batch}, best of {a.repeat}")
+    summary: list[tuple[str, float, float]] = []  # (method, frames/s, seconds of dance per second), eager
     for method in a.methods.split(","):
-        run_method(method, a, dev, variants)
+        if method in AUTOREGRESSIVE:
+            summary.append(run_autoregressive(method, a, dev))
+        else:
+            summary.append(run_method(method, a, dev, variants))
+    at = f"{PAPER_STEPS} DDIM steps" + (f" (extrapolated from {a.steps})" if a.steps != PAPER_STEPS else "")
+    print(f"\nside by side (eager, {a.frames / 30:.2f} s of dance each; diffusion methods at {at}):")
+    print(f"{'method':<12}{'frames/s':>10}{'at fps':>8}{'dance s per s':>15}")
+    for name, fps_out, rate in summary:
+        print(f"{name:<12}{fps_out:>10.1f}{fps_out / rate:>8.0f}{rate:>15.2f}")
     if a.breakdown:
         breakdown(a, dev)
 
@@ -151,7 +164,47 @@ def make_method(method: str, a: argparse.Namespace, dev: torch.device) -> tuple[
     return label, model, sample_edge, a.frames
 
 
-def run_method(method: str, a: argparse.Namespace, dev: torch.device, variants: list[Variant]) -> None:
+AUTOREGRESSIVE = ("bailando",)
+
+
+def run_autoregressive(method: str, a: argparse.Namespace, dev: torch.device) -> tuple[str, float, float]:
+    """Bailando (full-size released SepVQVAER + CrossCondGPT2AC, random weights): greedy generation of the tokens that
+    cover ``a.frames / 30`` s (one GPT pass over ≤ 29 tokens per token, as released: no KV cache), then VQ-VAE decoding;
+    eager only (no sampler loop to capture). Returns (method, frames/s, seconds of dance per second)."""
+    from macedance.models.official.bailando import SepVQVAER
+    from macedance.models.official.bailando_gpt import CrossCondGPT2AC, bailando_generate
+
+    torch.manual_seed(0)
+    vq, gpt = SepVQVAER().to(dev).eval(), CrossCondGPT2AC().to(dev).eval()
+    seconds = a.frames / 30
+    rows = math.ceil(seconds * 7.5)  # 7.5-fps music rows; tokens = rows (+ the first)
+    music = torch.randn(1, rows + 1, 438, generator=torch.Generator().manual_seed(1)).to(dev)
+    first = torch.zeros(1, 1, dtype=torch.long, device=dev)
+    params = sum(p.numel() for p in (*vq.parameters(), *gpt.parameters()))
+
+    def run() -> torch.Tensor:
+        return bailando_generate(vq, gpt, first_up=first, first_down=first, music=music)[2]
+
+    with torch.no_grad():
+        t0 = time.perf_counter()
+        run()
+        sync(dev)
+        warm = time.perf_counter() - t0
+        best = math.inf
+        for _ in range(a.repeat):
+            t0 = time.perf_counter()
+            out = run()
+            sync(dev)
+            best = min(best, time.perf_counter() - t0)
+    frames = out.shape[1]
+    print(f"\nBailando (released sizes), {rows + 1} tokens × 8 = {frames} frames at 60 fps ({frames / 60:.2f} s), greedy GPT "
+          f"+ VQ-VAE decode; {params / 1e6:.1f} M parameters")
+    print(f"{'variant':<40}{'warm-up s':>10}{'generate s':>11}{'frames/s':>10}")
+    print(f"{'eager':<40}{warm:>10.2f}{best:>11.3f}{frames / best:>10.1f}")
+    return "bailando", frames / best, frames / 60 / best
+
+
+def run_method(method: str, a: argparse.Namespace, dev: torch.device, variants: list[Variant]) -> tuple[str, float, float]:
     label, model, sample, frames = make_method(method, a, dev)
     params = sum(p.numel() for p in model.parameters())
     print(f"\n{label}; {params / 1e6:.1f} M parameters; {gflop_per_step(sample, dev, a.dtype):.0f} GFLOP per step (matmuls, attention)")
@@ -181,6 +234,8 @@ def run_method(method: str, a: argparse.Namespace, dev: torch.device, variants: 
         with torch.no_grad():
             ref = sample(a.steps).float().cpu()
         print(f"  bf16 eager vs fp32 eager: max |Δ| = {(rows[0].out - ref).abs().max().item():.2e}")
+    at50 = rows[0].best_s + (PAPER_STEPS - a.steps) * rows[0].step_s  # the call itself at 50 steps
+    return method, frames / at50, frames / 30 / at50
 
 
 def stamp(dev: torch.device, stamps: list[float], i: int, n: int) -> None:

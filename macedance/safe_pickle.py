@@ -176,6 +176,36 @@ def safe_load_pickle(path: str | Path, inert_modules: tuple[str, ...] = ()) -> A
     return safe_load_pickle_bytes(raw, str(path), inert_modules)
 
 
+def safe_load_npy_object(raw: bytes, source: str) -> Any:
+    """The Python object an ``np.save`` stored (a 0-d object array, e.g. Bailando's ``np.save(f, {"pred_position":
+    a})``), read through the restricted unpickler and checked like a pickle; ``np.load(allow_pickle=True)`` would run
+    whatever the file names.
+
+    Raises:
+        DataFormatError: not an ``.npy`` of one pickled object; UnsafePickleError (as :func:`safe_load_pickle_bytes`).
+    """
+    f = io.BytesIO(raw)
+    try:
+        version = np.lib.format.read_magic(f)
+        reader = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}[version]
+        shape, _, dtype = reader(f)
+    except (ValueError, KeyError, OSError) as exc:
+        raise DataFormatError(f"{source}: not a readable .npy file ({exc!r})") from None
+    if dtype != np.dtype(object) or shape != ():
+        raise DataFormatError(f"{source}: expected one np.save'd object (an object array of shape ()), found dtype {dtype} shape {shape}")
+    try:
+        arr = _RestrictedUnpickler(f, source, ()).load()
+    except UnsafePickleError:
+        raise
+    except Exception as exc:  # UnpicklingError, EOFError, ValueError, struct errors …
+        raise DataFormatError(f"{source}: not a readable pickled object ({type(exc).__name__}: {exc})") from None
+    if not isinstance(arr, np.ndarray) or arr.shape != () or not arr.dtype.hasobject:
+        raise DataFormatError(f"{source}: expected an object array of shape (), found {type(arr).__name__}")
+    obj = arr.item()
+    _check_arrays(obj, source, len(raw))
+    return obj
+
+
 _STORAGE_DTYPES = {"FloatStorage": "float32", "HalfStorage": "float16", "BFloat16Storage": "bfloat16", "DoubleStorage": "float64",
                    "LongStorage": "int64", "IntStorage": "int32", "ShortStorage": "int16", "CharStorage": "int8",
                    "ByteStorage": "uint8", "BoolStorage": "bool"}

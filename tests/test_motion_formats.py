@@ -244,8 +244,8 @@ def test_error_messages_name_the_file_the_key_and_the_layouts(tmp_path):
     _pkl(tmp_path / "forced.pkl", {"smpl_poses": np.zeros((10, 72))})
     with pytest.raises(DataFormatError, match=r"forced.pkl: missing key\(s\) \['smpl_trans'\]"):
         read_motion_file(tmp_path / "forced.pkl", motion_format="edge")
-    np.save(tmp_path / "obj.npy", np.array({"pred_position": np.zeros((5, 72))}, dtype=object), allow_pickle=True)  # Bailando's np.save(dict)
-    with pytest.raises(DataFormatError, match="obj.npy: holds pickled Python objects"):
+    np.save(tmp_path / "obj.npy", np.array({"positions": np.zeros((5, 72))}, dtype=object), allow_pickle=True)
+    with pytest.raises(DataFormatError, match="obj.npy: an np.save'd dict; the only pickled layout read is Bailando's"):
         read_motion_file(tmp_path / "obj.npy")
 
     class Evil:

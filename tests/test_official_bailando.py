@@ -19,7 +19,6 @@ models at the released sizes (unmodified yaml, built on the meta device).
 import json
 import os
 import sys
-import types
 from pathlib import Path
 
 import numpy as np
@@ -30,6 +29,7 @@ from macedance.errors import DataFormatError, UnsafePickleError, ValidationError
 from macedance.models.official.bailando import BailandoVQVAEConfig, SepVQVAER, integrate_root, load_bailando_vqvae, read_bailando_checkpoint
 from macedance.models.official.bailando_gpt import BailandoGPTConfig, CrossCondGPT2AC, bailando_generate, load_bailando_gpt
 
+from bailando_release import easydict_stand_in
 from conftest import close_to as close
 from conftest import parity_arrays
 
@@ -121,34 +121,11 @@ def test_integrate_root_starts_at_zero_and_sums_velocities():
     assert torch.equal(out[:, 3, :3], dec[:, 0, :3] + dec[:, 1, :3] + dec[:, 2, :3])
 
 
-class _EasyDict(dict):
-    """What ``easydict.EasyDict`` (1.x) is: a dict whose items are also attributes, nested dicts converted; it pickles
-    as NEWOBJ + dict items + its ``__dict__``."""
-
-    def __init__(self, d=None):
-        super().__init__()
-        for k, v in (d or {}).items():
-            setattr(self, k, v)
-
-    def __setattr__(self, name, value):
-        if isinstance(value, (list, tuple)):
-            value = [type(self)(x) if isinstance(x, dict) else x for x in value]
-        elif isinstance(value, dict) and not isinstance(value, type(self)):
-            value = type(self)(value)
-        super().__setattr__(name, value)
-        super().__setitem__(name, value)
-
-    __setitem__ = __setattr__
-
-
 @pytest.fixture
-def easydict_module(monkeypatch):
+def easydict_module():
     """Registers the stand-in as ``easydict.EasyDict`` while the test writes its files (torch.save pickles by name)."""
-    mod = types.ModuleType("easydict")
-    cls = type("EasyDict", (_EasyDict,), {"__module__": "easydict"})
-    mod.EasyDict = cls
-    monkeypatch.setitem(sys.modules, "easydict", mod)
-    return cls
+    with easydict_stand_in() as cls:
+        yield cls
 
 
 def test_released_format_checkpoints_load_through_the_restricted_path(fx, record, vq, gpt, easydict_module, tmp_path):

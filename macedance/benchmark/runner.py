@@ -31,7 +31,7 @@ from macedance.methods.registry import MotionMethod
 from macedance.metrics.motion.evaluate import evaluate_motion_files
 from macedance.metrics.motion.motion_metrics import MotionMetrics
 from macedance.metrics.motion.presets import get_preset
-from macedance.schema import Clip, load_motion
+from macedance.schema import Clip, Joints3D, Motion, load_generated
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +56,18 @@ def _hardware(device: str) -> str:
     return f"CPU {cpu} × {os.cpu_count()}"
 
 
-def _music_file(clip: Any, data: Path, music: Path | None) -> Path:
+def _music_file(clip: Any, data: Path, music: Path | None, *, audio: bool = False) -> Path:
+    """The clip's music: its music ``.npz`` (or a file in ``music``); ``audio``: raw audio only (methods that analyse
+    it themselves, e.g. Bailando at 3840 Hz): the clip's wav, else an audio/video file in ``music``."""
+    if audio:
+        wav = clip.file(data, "audio_path")
+        if wav is not None:
+            return wav
+        for stem in (clip.id, clip.source_video):
+            for suffix in MEDIA_SUFFIXES if music is not None else ():
+                if (music / f"{stem}{suffix}").is_file():  # type: ignore[operator]
+                    return music / f"{stem}{suffix}"  # type: ignore[operator]
+        raise MaceDanceError(f"clip {clip.id}: no audio (the method reads raw audio: clip audio_path, or {clip.id}.<audio> in `music`)")
     if clip.music_path is not None:
         p = clip.music_path if clip.music_path.is_absolute() else data / clip.music_path
         if p.is_file():
@@ -67,6 +78,18 @@ def _music_file(clip: Any, data: Path, music: Path | None) -> Path:
                 if (music / f"{stem}{suffix}").is_file():
                     return music / f"{stem}{suffix}"
     raise MaceDanceError(f"clip {clip.id}: no music (clip music_path, or {clip.id}.* in `music`)")
+
+
+def gt_file(clip: Clip, data: Path) -> Path:
+    return clip.motion_path if clip.motion_path.is_absolute() else data / clip.motion_path
+
+
+def _ground_truth(path: Path) -> Motion | Joints3D:
+    """A clip's ground-truth motion, for methods seeded by it (Bailando's first tokens, as its official evaluation)."""
+    from macedance.io.motion_formats import read_motion_file
+
+    f = read_motion_file(path)
+    return f.motion if f.motion is not None else Joints3D(f.joints, f.fps, f.up_axis)
 
 
 def split_clips(data: Path, split: str, made_by: str) -> tuple[Path, list[Clip]]:
@@ -154,10 +177,10 @@ def _run(task: TaskMeta, method: MotionMethod, *, data: Path, out: Path, run_dir
                 progress(i, len(jobs), clip.id)
             name = clip.id if len(task.seeds) == 1 else f"{clip.id}__seed{seed}"
             try:
-                mfile = _music_file(clip, data, music)
+                mfile = _music_file(clip, data, music, audio="audio" in method.meta.capabilities)
                 (music_links / f"{name}{mfile.suffix}").symlink_to(mfile.resolve())
                 if seed == task.seeds[0]:
-                    gt = clip.motion_path if clip.motion_path.is_absolute() else data / clip.motion_path
+                    gt = gt_file(clip, data)
                     (music_links / f"{clip.id}{mfile.suffix}").unlink(missing_ok=True)
                     (music_links / f"{clip.id}{mfile.suffix}").symlink_to(mfile.resolve())
                     gt_files.append(gt)
@@ -166,11 +189,12 @@ def _run(task: TaskMeta, method: MotionMethod, *, data: Path, out: Path, run_dir
                                 sha256_file(mfile))
                 if seed == task.seeds[0]:  # the sample gets the clip's audio when the method reads music features
                     made[clip.id] = (target, clip.file(data, "audio_path") or mfile)
-                if target.is_file() and load_motion(target).meta.get("bench_key") == key:
+                if target.is_file() and load_generated(target).meta.get("bench_key") == key:
                     pred_files.append(target)  # resume: already generated with the same inputs
                     continue
                 seconds = task.seconds if task.seconds is not None else clip.duration
-                motion = method.generate(mfile, seconds, seed, clip.genre, clip.id)
+                extra = {"seed_motion": _ground_truth(gt_file(clip, data))} if "motion-seed" in method.meta.capabilities else {}
+                motion = method.generate(mfile, seconds, seed, clip.genre, clip.id, **extra)
                 motion.replace(meta={**motion.meta, "bench_key": key, "clip": clip.id}).save(target)
                 pred_files.append(target)
             except MaceDanceError as exc:
@@ -184,7 +208,7 @@ def _run(task: TaskMeta, method: MotionMethod, *, data: Path, out: Path, run_dir
             raise MaceDanceError(f"no clip could be generated (first reason: {skipped[0]['reason'] if skipped else '?'})")
         preset = get_preset(task.preset)
         result, metrics = evaluate_motion_files({"pred": pred_files, "gt": gt_files}, preset=preset, music=music_links)
-    samples = write_samples(made, run_dir / "samples", out, lambda target, m, music: motion_sample(load_motion(m), target, music=music))
+    samples = write_samples(made, run_dir / "samples", out, lambda target, m, music: motion_sample(load_generated(m), target, music=music))
     cis = bootstrap_ci(metrics, bootstrap)
     scores = {}
     for metric in task.metrics:

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from macedance.errors import MaceDanceError
-from macedance.schema import Motion
+from macedance.schema import Joints3D, Motion
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +49,7 @@ def video_sample(pred: Path, gt: Path, out: Path, *, fps: float, music: Path | N
     return write_video(out, frames(), fps, audio=_audio(music), crf=CRF)
 
 
-def motion_sample(motion: Motion, out: Path, *, music: Path | None) -> Path:
+def motion_sample(motion: Motion | Joints3D, out: Path, *, music: Path | None) -> Path:
     """``out``: a front-view skeleton rendering of ``motion`` (:data:`HEIGHT` px square) with ``music`` muxed in."""
     from macedance.io.video import write_video
     from macedance.render.skeleton import skeleton_frames

@@ -61,9 +61,8 @@ def bench_methods_cmd() -> None:
 
     console.print("\n[bold]Released checkpoints[/bold] (--ckpt FILE, or `macedance weights import NAME FILE` once):")
     for spec in released_specs().values():
-        wname = METHOD_WEIGHTS.get(spec.name, "")
-        state = status(wname) if wname else "n/a"
-        installed = f"{wname}, source sha256 {manifest(wname)['source_sha256']}" if state == "installed" else f"{wname}: {state}"
+        installed = "; ".join(f"{w}, source sha256 {manifest(w)['source_sha256']}" if status(w) == "installed" else f"{w}: {status(w)}"
+                              for w in METHOD_WEIGHTS.get(spec.name, ())) or "n/a"
         rows = {"paper": spec.paper, "code": f"{spec.code} (licence: {spec.code_licence})",
                 "weights": f"{spec.weights_file} from {spec.weights_origin} (licence: {spec.weights_licence}; default {spec.default_weights} weights)",
                 "installed": installed, "features": spec.features, "sampling": "; ".join(f"{k} {v}" for k, v in spec.sampling.items())}
@@ -83,10 +82,10 @@ def bench_run_cmd(
     ckpt: Annotated[Optional[Path], typer.Option(help="Run folder of a built-in method, or a released method's checkpoint (default: the weights installed by `weights import`); "
                                                  "for a cascade, its motion method's.")] = None,
     outputs: Annotated[Optional[Path], typer.Option(help="With --method folder: one file per test clip generated elsewhere, <clip id>.npz|.pkl|.npy|.csv "
-                                                    "or EDGE's <label>_<clip id>.pkl, in any layout that `--format` names; on a video task <clip id>.mp4.")] = None,
+                                                    "(Bailando's <clip id>.pkl.npy) or EDGE's <label>_<clip id>.pkl, in any layout that `--format` names; on a video task <clip id>.mp4.")] = None,
     motion_format: Annotated[str, typer.Option("--format", help="Layout of the --outputs files: auto (detected per file), macedance, edge "
                                                "(EDGE/MACE-Dance/POPDG .pkl), finedance (FineDance/LODGE .npy), finedance-pkl, aistpp, fact, "
-                                               "smplx.")] = "auto",
+                                               "smplx, bailando (NAME.pkl.npy joint positions).")] = "auto",
     name: Annotated[str, typer.Option(help="With --method folder: the method's name on the board.")] = "folder",
     bootstrap: Annotated[int, typer.Option(min=0, help="Bootstrap resamples for the 95 % intervals of motion tasks (0: none).")] = 200,
     metrics: Annotated[Optional[str], typer.Option(help="Video tasks: score a comma list of the task's metrics (default: all; each needs its weights).")] = None,

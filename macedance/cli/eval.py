@@ -29,7 +29,7 @@ def eval_motion_cmd(
     motion_format: Annotated[str, typer.Option("--format", help="Layout of 3D files: auto (detected per file from suffix, keys and shape), "
                                                "macedance, edge (EDGE/MACE-Dance/POPDG .pkl), finedance (FineDance/LODGE .npy T×135|139|315|319), "
                                                "finedance-pkl, aistpp (AIST++/Bailando++ .pkl), fact (FACT .npy T×225), smplx (AMASS/SMPL-X .npz), "
-                                               "joints (plain positions).")] = "auto",
+                                               "bailando (Bailando's NAME.pkl.npy joint positions), joints (plain positions).")] = "auto",
     smpl_model: Annotated[Optional[Path], typer.Option(help="Your SMPL model for FK of motion .npz files (default: $MACEDANCE_SMPL_DIR, else the built-in skeleton).")] = None,
     json_out: Annotated[Optional[Path], typer.Option("--json", help="Write the result record (with provenance) as JSON.")] = None,
     executor: Annotated[str, typer.Option(help="local (threads) or ray (files fanned out as Ray tasks, states merged).")] = "local",
@@ -37,8 +37,8 @@ def eval_motion_cmd(
 ) -> None:
     """Compute FID_k, FID_g, Div_k, Div_g, BAS, PFC, FSR (as the preset defines) and print a table.
 
-    Reads macedance motion .npz files, the native outputs of EDGE, MACE-Dance, POPDG, FineDance, LODGE,
-    Bailando++ and FACT, AIST++ and SMPL-X files (detected, or --format), plain joint arrays (T×J×3 or T×3J
+    Reads macedance motion and joints3d .npz files, the native outputs of EDGE, MACE-Dance, POPDG, FineDance, LODGE,
+    Bailando, Bailando++ and FACT, AIST++ and SMPL-X files (detected, or --format), plain joint arrays (T×J×3 or T×3J
     in .npy/.npz/.csv with --fps and --up-axis) or, for mace-video2d, keypoint files (.json as written by
     easy_ViTPose, keypoints2d .npz). Sequences that cannot be evaluated are listed with the reason.
     """

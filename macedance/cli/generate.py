@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
 from macedance.cli import user_errors
 from macedance.cli._ui import console, progress_bar
+
+if TYPE_CHECKING:
+    from macedance.schema import Joints3D, Motion
 
 app = typer.Typer(help="Generate dance with a trained method.", no_args_is_help=True)
 
@@ -16,13 +19,18 @@ app = typer.Typer(help="Generate dance with a trained method.", no_args_is_help=
 @app.command("motion")
 def generate_motion_cmd(
     music: Annotated[Path, typer.Option(help="Music: audio/video file, a music .npz (30 fps) or, with --method, a (T, D) feature .npy.")],
-    out: Annotated[Path, typer.Option(help="Output motion: .npz (macedance) or .pkl (the method's official layout; EDGE's otherwise).")],
+    out: Annotated[Path, typer.Option(help="Output motion: .npz (macedance motion, or joints3d for joint-position methods) or .pkl (the method's official layout; EDGE's otherwise).")],
     ckpt: Annotated[Optional[Path], typer.Option(help="A run folder or checkpoint.pt from `train motion`; with --method the released checkpoint (default: the weights installed by `weights import`).")] = None,
-    method: Annotated[Optional[str], typer.Option(help="A released method run from its published checkpoint (mace-dance-official); default: the --ckpt run's own method.")] = None,
+    method: Annotated[Optional[str], typer.Option(help="A released method run from its published checkpoint (mace-dance-official, edge-official, finenet-official, bailando-official); default: the --ckpt run's own method.")] = None,
     weights: Annotated[Optional[str], typer.Option(help="With --method: model or ema weights of the checkpoint (default: what the official test script loads).")] = None,
     rng: Annotated[str, typer.Option(help="With --method: official (consume random numbers as the original code: same seed → its output on CPU) or macedance.")] = "macedance",
     compile_mode: Annotated[Optional[str], typer.Option("--compile", help="With --method: run the network under torch.compile (default, reduce-overhead, max-autotune, max-autotune-no-cudagraphs); the results agree with eager to float rounding.")] = None,
     cuda_graph: Annotated[bool, typer.Option(help="With --method on cuda: capture the network evaluation once as a CUDA graph and replay it at every step.")] = False,
+    first_tokens: Annotated[Optional[str], typer.Option(help="With --method bailando-official: ground-truth (the official evaluation: the "
+                                                        "first codes of --seed-motion) or demo (the fixed codes 423/12); default: "
+                                                        "ground-truth when --seed-motion is given, else demo.")] = None,
+    seed_motion: Annotated[Optional[Path], typer.Option(help="With --method bailando-official: the ground-truth dance whose first codes "
+                                                        "start the sequence (any motion file `eval motion` reads).")] = None,
     seconds: Annotated[Optional[float], typer.Option(help="Length (default: the music's).")] = None,
     genre: Annotated[Optional[str], typer.Option(help="Dance genre (one of the run's genres; default unknown).")] = None,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
@@ -42,11 +50,18 @@ def generate_motion_cmd(
                 motion = generate_motion(ckpt, music, seconds=seconds, genre=genre, seed=seed, device=device,
                                          progress=lambda i, n: progress(i, n, "DDIM"))
             else:
-                from macedance.methods.official.released import build_released, generate_released_file
+                from macedance.methods.official.released import MOTION_SEEDED, build_released, generate_released_file
 
-                runner = build_released(method, ckpt, device=device, weights=weights, rng=rng, compile_mode=compile_mode, cuda_graph=cuda_graph)
+                extra = {}
+                if method in MOTION_SEEDED:
+                    extra["first_tokens"] = first_tokens or ("ground-truth" if seed_motion is not None else "demo")
+                elif first_tokens is not None or seed_motion is not None:
+                    raise ValidationError("first_tokens/seed_motion", "only with --method " + " or ".join(MOTION_SEEDED), f"--method {method}")
+                runner = build_released(method, ckpt, device=device, weights=weights, rng=rng, compile_mode=compile_mode, cuda_graph=cuda_graph,
+                                        **extra)
                 motion, arrays = generate_released_file(runner, music, seconds=seconds, seed=seed, genre=genre,
-                                                        progress=lambda i, n: progress(i, n, "DDIM"))
+                                                        progress=lambda i, n: progress(i, n, "sample"),
+                                                        seed_motion=_seed_motion(seed_motion))
         if out.suffix.lower() == ".pkl":
             from macedance.methods.official.output import write_official_pkl
 
@@ -61,6 +76,17 @@ def generate_motion_cmd(
             write_video(render, skeleton_frames(motion), motion.fps, audio=audio, audio_seconds=motion.duration)
     console.print(f"[green]{motion.num_frames} frames[/green] ({motion.duration:.2f} s at {motion.fps:g} fps) → {out}"
                   + (f", video → {render}" if render else ""))
+
+
+def _seed_motion(path: Path | None) -> Motion | Joints3D | None:
+    """The ground-truth dance of ``--seed-motion`` (rotations when the file has them, else its joint positions)."""
+    if path is None:
+        return None
+    from macedance.io.motion_formats import read_motion_file
+    from macedance.schema import Joints3D
+
+    f = read_motion_file(path)
+    return f.motion if f.motion is not None else Joints3D(f.joints, f.fps, f.up_axis)
 
 
 @app.command("video")

@@ -2,18 +2,20 @@
 
 | format | files | layout (as the method's code writes it) | fps, up | written by |
 |---|---|---|---|---|
-| ``macedance`` | ``.npz`` | ``schema_version``, ``kind="motion"``, ``poses``, ``trans``, ``fps``, ``up_axis`` | stored | macedance |
+| ``macedance`` | ``.npz`` | ``schema_version``, ``kind="motion"``, ``poses``, ``trans``, ``fps``, ``up_axis`` (or ``kind="joints3d"``, ``positions``) | stored | macedance |
 | ``edge`` | ``.pkl`` | ``smpl_poses`` (T,72), ``smpl_trans`` (T,3), ``full_pose`` (T,24,3) | 30, z | EDGE, MACE-Dance, POPDG |
 | ``finedance`` | ``.npy`` | (T,139) / (T,319): 4 contacts + 3 root + 22 / 52 joints × 6D; (T,135) / (T,315) without contacts | 30, y | FineDance data, LODGE |
 | ``finedance-pkl`` | ``.pkl`` | ``smpl_poses`` (T,66) or (T,156), ``smpl_trans`` (T,3) | 30, y | FineDance (FineNet), LODGE |
 | ``aistpp`` | ``.pkl`` | ``smpl_poses`` (T,72) or (T,24,3), ``smpl_trans`` (T,3), optional ``smpl_scaling`` | 60, y | AIST++, Bailando++ |
 | ``fact`` | ``.npy`` | (T,225): 6 padding + 3 translation + 24 × 3×3 rotation matrices | 60, y | FACT (mint) |
 | ``smplx`` | ``.npz`` | AMASS ``poses`` (T,66/72/156/165) + ``trans``; or ``global_orient`` + ``body_pose`` + ``transl`` | stored, z (AMASS) / y | AMASS, SMPL-X fitters |
+| ``bailando`` | ``.npy`` ``.pkl`` | ``np.save``'d ``{"pred_position": (T,72)}`` joint positions, root first (files ``NAME.pkl.npy``) | 60, y | Bailando |
 | ``joints`` | ``.npy`` ``.npz`` ``.csv`` | joint positions (T,J,3) or (T,3J), metres | given | any |
 
 Detection (``motion_format="auto"``) looks at the suffix, then the keys or the array shape: a ``.pkl``
 with ``full_pose`` is ``edge``, one whose ``smpl_poses`` hold 22 or 52 joints is ``finedance-pkl``, 24
-joints ``aistpp``; an ``.npy`` of width 135/139/315/319 is ``finedance``, 225 ``fact``, any other
+joints ``aistpp``; an ``.npy`` (or ``.pkl``) holding an ``np.save``'d dict with ``pred_position`` is ``bailando`` (read through the
+restricted unpickler); an ``.npy`` of width 135/139/315/319 is ``finedance``, 225 ``fact``, any other
 ``joints``; an ``.npz`` with ``schema_version`` is ``macedance``, with ``poses``/``global_orient``
 ``smplx``, else ``joints``. A forced format reads the file as that layout whatever it looks like.
 
@@ -39,7 +41,7 @@ from macedance.motion.skeleton import RestSkeleton, builtin_skeleton
 from macedance.schema._check import choice
 from macedance.schema.motion import Motion
 
-MotionFormat = Literal["macedance", "edge", "finedance", "finedance-pkl", "aistpp", "fact", "smplx", "joints"]
+MotionFormat = Literal["macedance", "edge", "finedance", "finedance-pkl", "aistpp", "fact", "smplx", "bailando", "joints"]
 MOTION_FORMATS: tuple[MotionFormat, ...] = get_args(MotionFormat)
 FORMAT_CHOICES: tuple[str, ...] = ("auto", *MOTION_FORMATS)
 MOTION_FILE_SUFFIXES = (".npz", ".npy", ".pkl", ".csv")
@@ -72,6 +74,8 @@ FORMATS: dict[MotionFormat, FormatSpec] = {s.name: s for s in (
     FormatSpec("fact", (".npy",), "(T,225) = 6 padding + 3 translation + 24 × 3×3 rotations", "FACT (mint)", lay.AISTPP_FPS, "y"),
     FormatSpec("smplx", (".npz",), "{poses (T,66|72|156|165), trans[, mocap_frame_rate]} or {global_orient, body_pose, transl[, fps]}",
                "AMASS, SMPL-X fitters", None, None),
+    FormatSpec("bailando", (".npy", ".pkl"), "np.save'd {pred_position (T,72)}: 24 joint positions, root first (NAME.pkl.npy)", "Bailando",
+               lay.AISTPP_FPS, "y"),
     FormatSpec("joints", (".npy", ".npz", ".csv"), "joint positions (T,J,3) or (T,3J) in metres, with --fps and --up-axis", "any",
                None, None),
 )}
@@ -106,14 +110,16 @@ def expected_layouts(suffix: str | None = None) -> str:
 # ----- loading and detection ------------------------------------------------------------------------------------------
 def _load(path: Path) -> Any:
     """The file's content: a dict (.pkl, .npz) or an array (.npy, .csv); a one-line error when unreadable."""
-    from macedance.safe_pickle import safe_load_pickle
+    from macedance.safe_pickle import safe_load_npy_object, safe_load_pickle
 
     suffix = path.suffix.lower()
     if suffix not in MOTION_FILE_SUFFIXES:
         raise DataFormatError(f"{path}: not a motion file (expected {', '.join(MOTION_FILE_SUFFIXES)})")
     try:
         if suffix == ".pkl":
-            data = safe_load_pickle(path)
+            with open(path, "rb") as fh:
+                npy = fh.read(6) == b"\x93NUMPY"  # Bailando's np.save(NAME.pkl, dict): an .npy under a .pkl name
+            data = safe_load_npy_object(path.read_bytes(), str(path)) if npy else safe_load_pickle(path)
             if not isinstance(data, dict):
                 raise DataFormatError(f"{path}: expected a dict of arrays, found {type(data).__name__}; accepted .pkl layouts: "
                                       f"{expected_layouts('.pkl')}")
@@ -128,7 +134,13 @@ def _load(path: Path) -> Any:
                 return {"schema_version": z["schema_version"]}  # read in full by load_motion
             return {k: z[k] for k in z.files}
     except ValueError as exc:
-        if "allow_pickle" in str(exc) and (suffix == ".npz" or path.read_bytes()[:6] == b"\x93NUMPY"):
+        if "allow_pickle" in str(exc) and suffix == ".npy":
+            obj = safe_load_npy_object(path.read_bytes(), str(path))  # Bailando's np.save'd dict; anything else refused
+            if isinstance(obj, dict) and "pred_position" in obj:
+                return obj
+            raise DataFormatError(f"{path}: an np.save'd {type(obj).__name__}; the only pickled layout read is Bailando's "
+                                  "{'pred_position': (T, 72)}; save the arrays themselves") from None
+        if "allow_pickle" in str(exc) and suffix == ".npz":
             raise DataFormatError(f"{path}: holds pickled Python objects (e.g. a dict saved with np.save), which are never "
                                   "loaded; save the arrays themselves") from None
         raise DataFormatError(f"{path}: not a plain numeric array ({exc})") from None
@@ -149,6 +161,8 @@ def _width(value: Any) -> int | None:
 def _detect(path: Path, content: Any) -> MotionFormat:
     suffix = path.suffix.lower()
     if suffix == ".pkl":
+        if "pred_position" in content:
+            return "bailando"
         if "full_pose" in content and "smpl_poses" in content:
             return "edge"
         joints = _width(content.get("smpl_poses"))
@@ -159,6 +173,8 @@ def _detect(path: Path, content: Any) -> MotionFormat:
         keys = {str(k): np.shape(v) for k, v in content.items()}
         raise DataFormatError(f"{path}: unknown motion layout (found {keys}); expected one of: {expected_layouts('.pkl')}")
     if suffix == ".npy":
+        if isinstance(content, dict):
+            return "bailando"
         width = content.shape[1] if content.ndim == 2 else None
         if width in lay.FINEDANCE_WIDTHS:
             return "finedance"
@@ -263,13 +279,20 @@ def _open(path: Path, motion_format: str, up_axis: str | None) -> tuple[MotionFo
 
 def _read(path: Path, fmt: MotionFormat, content: Any, fps: float | None, up_axis: str | None,
           skeleton: RestSkeleton | None) -> MotionFile:
-    from macedance.schema.npz import load_motion
+    from macedance.schema.joints import Joints3D
+    from macedance.schema.npz import load_generated
 
     if fmt == "macedance":
-        m = load_motion(path)
-        return MotionFile(path, fmt, m.fps, m.up_axis, motion=m)
+        g = load_generated(path)
+        if isinstance(g, Joints3D):
+            return MotionFile(path, fmt, g.fps, g.up_axis, joints=g.positions)
+        return MotionFile(path, fmt, g.fps, g.up_axis, motion=g)
     if fmt == "joints":
         return _joints(path, content, fps, up_axis)
+    if fmt == "bailando":
+        if not isinstance(content, dict) or "pred_position" not in content:
+            raise DataFormatError(f"{path}: expected Bailando's np.save'd {{'pred_position': (T, 72)}}")
+        return MotionFile(path, fmt, fps or lay.AISTPP_FPS, up_axis or "y", joints=plain_joints(path, {"pred_position": content["pred_position"]}))
     if fmt == "smplx":
         rate = _stored_fps(path, content) or fps
         if rate is None:
@@ -302,17 +325,18 @@ def read_motion(path: str | Path, *, motion_format: str = "auto", fps: float | N
     """:func:`read_motion_file` for callers that need rotations: plain joint arrays are refused."""
     path = Path(path)
     fmt, content = _open(path, motion_format, up_axis)
-    if fmt == "joints":
+    if fmt in ("joints", "bailando"):
         raise DataFormatError(f"{path}: holds joint positions only; a motion with rotations is needed here (accepted: "
-                              f"{', '.join(f for f in MOTION_FORMATS if f != 'joints')})")
+                              f"{', '.join(f for f in MOTION_FORMATS if f not in ('joints', 'bailando'))})")
     f = _read(path, fmt, content, fps, up_axis, None)
-    assert f.motion is not None
+    if f.motion is None:
+        raise DataFormatError(f"{path}: a macedance joints3d file (joint positions only); a motion with rotations is needed here")
     return f.motion
 
 
 # ----- output folders ----------------------------------------------------------------------------------------------
 def find_clip_file(folder: str | Path, clip_id: str) -> Path:
-    """The output file of clip ``clip_id`` in ``folder``: ``<clip_id>.npz|.pkl|.npy|.csv``, else EDGE's long-mode
+    """The output file of clip ``clip_id`` in ``folder``: ``<clip_id>.npz|.pkl|.npy|.csv|.pkl.npy`` (Bailando), else EDGE's long-mode
     name ``<label>_<clip_id>.pkl`` (``test_<song>.pkl`` from EDGE's ``test.py``; the label has no underscore).
 
     Raises:
@@ -320,7 +344,7 @@ def find_clip_file(folder: str | Path, clip_id: str) -> Path:
         MaceDanceError: several files match (the message names them).
     """
     folder = Path(folder)
-    found = [folder / f"{clip_id}{s}" for s in MOTION_FILE_SUFFIXES if (folder / f"{clip_id}{s}").is_file()]
+    found = [folder / f"{clip_id}{s}" for s in (*MOTION_FILE_SUFFIXES, ".pkl.npy") if (folder / f"{clip_id}{s}").is_file()]
     if not found:
         tail = f"_{clip_id}.pkl"
         found = sorted(p for p in folder.iterdir() if p.name.endswith(tail) and p.is_file()
@@ -329,5 +353,5 @@ def find_clip_file(folder: str | Path, clip_id: str) -> Path:
         raise MaceDanceError(f"{folder}: several outputs for clip {clip_id} ({', '.join(p.name for p in found)}); keep one")
     if not found:
         raise InputNotFoundError(f"{folder / clip_id}: no output for clip {clip_id} (looked for {clip_id}"
-                                 f"{'|'.join(MOTION_FILE_SUFFIXES)} and EDGE's <label>_{clip_id}.pkl)")
+                                 f"{'|'.join((*MOTION_FILE_SUFFIXES, '.pkl.npy'))} and EDGE's <label>_{clip_id}.pkl)")
     return found[0]

@@ -1,4 +1,4 @@
-"""Methods as seen by the benchmark: metadata plus ``generate(music, seconds, seed, genre) → Motion``.
+"""Methods as seen by the benchmark: metadata plus ``generate(music, seconds, seed, genre) → Motion | Joints3D``.
 
 Built-ins: every method of :mod:`macedance.methods.catalog` (given its checkpoint) and ``folder`` (outputs
 produced elsewhere: one motion file per test clip, named by clip id). Other packages add methods
@@ -16,7 +16,7 @@ from typing import Any, Protocol, runtime_checkable
 from macedance import __version__
 from macedance.errors import MaceDanceError, ValidationError
 from macedance.fileio import sha256_file
-from macedance.schema import Motion
+from macedance.schema import Joints3D, Motion
 
 ENTRY_POINT_GROUP = "macedance.methods"
 
@@ -42,7 +42,10 @@ class MethodMeta:
 class MotionMethod(Protocol):
     meta: MethodMeta
 
-    def generate(self, music: Path, seconds: float | None, seed: int, genre: str | None, clip_id: str) -> Motion: ...
+    def generate(self, music: Path, seconds: float | None, seed: int, genre: str | None, clip_id: str) -> Motion | Joints3D:
+        """One generated sequence: a :class:`Motion` (SMPL rotations) or, for methods that output joint positions
+        (Bailando), :class:`Joints3D`; either is evaluable by every 3D motion preset."""
+        ...
 
 
 def clip_seed(seed: int, clip_id: str) -> int:
@@ -82,8 +85,9 @@ class CheckpointMethod:
 class FolderMethod:
     """Outputs generated elsewhere, one motion file per test clip in a folder, in any layout of
     :mod:`macedance.io.motion_formats` with rotations (macedance ``.npz``; EDGE / MACE-Dance / POPDG, FineDance /
-    LODGE, AIST++ / Bailando++, FACT, SMPL-X files), detected per file or forced with ``motion_format``.
-    Clip ``C`` is ``C.npz``, ``C.pkl``, ``C.npy`` or ``C.csv``, else EDGE's long-mode ``<label>_C.pkl``."""
+    LODGE, AIST++ / Bailando++, FACT, SMPL-X files) or Bailando's joint positions, detected per file or forced with
+    ``motion_format``. Clip ``C`` is ``C.npz``, ``C.pkl``, ``C.npy``, ``C.csv`` or Bailando's ``C.pkl.npy``, else EDGE's
+    long-mode ``<label>_C.pkl``."""
 
     def __init__(self, outputs: Path, name: str = "folder", *, motion_format: str = "auto"):
         import hashlib
@@ -103,10 +107,17 @@ class FolderMethod:
         self.meta = MethodMeta(name, f"external {digest.hexdigest()[:12]}", f"outputs read from {outputs}", "n/a", "n/a",
                                config={"format": motion_format})
 
-    def generate(self, music: Path, seconds: float | None, seed: int, genre: str | None, clip_id: str) -> Motion:
-        from macedance.io.motion_formats import find_clip_file, read_motion
+    def generate(self, music: Path, seconds: float | None, seed: int, genre: str | None, clip_id: str) -> Motion | Joints3D:
+        from macedance.io.motion_formats import detect_format, find_clip_file, read_motion, read_motion_file
 
-        return read_motion(find_clip_file(self.outputs, clip_id), motion_format=self.motion_format)
+        path = find_clip_file(self.outputs, clip_id)
+        if (self.motion_format if self.motion_format != "auto" else detect_format(path)) == "joints":
+            return read_motion(path, motion_format=self.motion_format)  # plain arrays carry no fps/up axis: refused
+        f = read_motion_file(path, motion_format=self.motion_format)
+        if f.motion is not None:
+            return f.motion
+        assert f.joints is not None  # Bailando's files, macedance joints3d
+        return Joints3D(f.joints, f.fps, f.up_axis, {"source_format": f.format, "source_file": path.name})
 
 
 def plugin_methods() -> dict[str, Any]:

@@ -182,6 +182,9 @@ class CascadeMethod:
     aligned to the reference person (its dataset keypoints when given, else detected) → animated."""
 
     def __init__(self, motion: MotionMethod, appearance: AppearanceMethod, name: str | None = None):
+        if "motion-seed" in motion.meta.capabilities:
+            raise ValidationError("motion method", "one that generates SMPL rotations from music alone (a cascade has no ground-truth "
+                                  "motion to seed it, and the pose frames come from rotations)", motion.meta.name)
         self.motion, self.appearance = motion, appearance
         m, a = motion.meta, appearance.meta
         self.meta = MethodMeta(

@@ -6,18 +6,21 @@ from collections.abc import Iterator
 
 import numpy as np
 
+from macedance.errors import ValidationError
 from macedance.motion.skeleton import SMPL_PARENTS
-from macedance.schema import Motion
+from macedance.schema import Joints3D, Motion
 
 _LEFT = {1, 4, 7, 10, 13, 16, 18, 20, 22}
 _RIGHT = {2, 5, 8, 11, 14, 17, 19, 21, 23}
 
 
-def skeleton_frames(motion: Motion, size: tuple[int, int] = (480, 480), margin: float = 0.1) -> Iterator[np.ndarray]:
-    """(H, W, 3) uint8 frames: front view (x right, up axis up), framing the whole performance."""
+def skeleton_frames(motion: Motion | Joints3D, size: tuple[int, int] = (480, 480), margin: float = 0.1) -> Iterator[np.ndarray]:
+    """(H, W, 3) uint8 frames: front view (x right, up axis up), framing the whole performance (SMPL-24 joints)."""
     from PIL import Image, ImageDraw
 
     joints = motion.joints()
+    if joints.shape[1] != len(SMPL_PARENTS):
+        raise ValidationError("joints", f"{len(SMPL_PARENTS)} SMPL joints to draw", f"{joints.shape[1]} joints")
     up = 1 if motion.up_axis == "y" else 2
     xy = np.stack([joints[..., 0], joints[..., up]], -1)  # horizontal, vertical
     lo, hi = xy.reshape(-1, 2).min(0), xy.reshape(-1, 2).max(0)

@@ -5,6 +5,8 @@ Layout (all plain numeric or unicode arrays; read with ``allow_pickle=False``):
 * motion: ``schema_version`` (int), ``kind`` = "motion", ``poses`` (T,24,3) float64 axis-angle,
   ``trans`` (T,3) float64 metres, ``fps`` float, ``up_axis`` "y"|"z", optional ``betas`` (B,),
   ``meta_json`` (a JSON object of strings).
+* joints3d: ``schema_version``, ``kind`` = "joints3d", ``positions`` (T,J,3) float64 metres, ``fps``, ``up_axis``,
+  ``meta_json`` (a motion given as joint positions only, e.g. Bailando's output).
 * keypoints2d: ``schema_version``, ``kind`` = "keypoints2d", ``data`` (T,K,3), ``skeleton``,
   ``image_size`` (2,) int (width, height), ``fps``, ``meta_json``.
 
@@ -25,6 +27,7 @@ import numpy as np
 from macedance.errors import DataFormatError, InputNotFoundError, SchemaVersionError, ValidationError
 from macedance.fileio import atomic_write
 from macedance.limits import check_array_file, loads_json
+from macedance.schema.joints import Joints3D
 from macedance.schema.keypoints import Keypoints2D
 from macedance.schema.motion import Motion
 
@@ -47,9 +50,9 @@ def _source(path: str | Path | bytes, name: str | None) -> Path:
     return Path(name or "<bytes>") if isinstance(path, bytes) else Path(path)
 
 
-def read_npz(path: str | Path | bytes, kind: str, *, name: str | None = None) -> dict[str, np.ndarray]:
+def read_npz(path: str | Path | bytes, kind: str, *, name: str | None = None, kind_only: bool = False) -> dict[str, np.ndarray]:
     """All arrays of a macedance ``.npz`` of the given kind (a file, or its bytes named ``name``), checked for
-    version and kind."""
+    version and kind (``kind_only``: just ``schema_version`` and ``kind``, whatever the kind)."""
     where = _source(path, name)
     if not isinstance(path, bytes) and not where.is_file():
         raise InputNotFoundError(f"{where}: file not found")
@@ -57,7 +60,7 @@ def read_npz(path: str | Path | bytes, kind: str, *, name: str | None = None) ->
     check_array_file(path, str(where))  # sizes, zip bombs, forged .npy shapes: refused before numpy allocates
     try:
         with np.load(io.BytesIO(path) if isinstance(path, bytes) else path, allow_pickle=False) as z:
-            data = {k: z[k] for k in z.files}
+            data = {k: z[k] for k in z.files if not kind_only or k in ("schema_version", "kind")}
     except (zipfile.BadZipFile, OSError, EOFError) as exc:
         raise DataFormatError(f"{where}: not a readable .npz file ({exc})") from None
     except ValueError as exc:  # object arrays need pickle: refused
@@ -71,7 +74,7 @@ def read_npz(path: str | Path | bytes, kind: str, *, name: str | None = None) ->
             "upgrade macedance"
         )
     found = str(data.get("kind", ""))
-    if found != kind:
+    if found != kind and not kind_only:
         raise DataFormatError(f"{where}: expected a {kind} file, found kind {found!r}")
     return data
 
@@ -106,6 +109,31 @@ def load_motion(path: str | Path | bytes, *, name: str | None = None) -> Motion:
                       data.get("betas"), _meta(path, data))
     except ValidationError as exc:
         raise exc.with_source(path) from None
+
+
+def save_joints(joints: Joints3D, path: str | Path) -> Path:
+    arrays = {"positions": joints.positions, "fps": np.float64(joints.fps), "up_axis": np.str_(joints.up_axis)}
+    return write_npz(path, "joints3d", arrays, meta=joints.meta)
+
+
+def load_joints(path: str | Path | bytes, *, name: str | None = None) -> Joints3D:
+    data = read_npz(path, "joints3d", name=name)
+    path = _source(path, name)
+    _need(path, data, "positions", "fps", "up_axis")
+    try:
+        return Joints3D(data["positions"], float(data["fps"]), str(data["up_axis"]), _meta(path, data))
+    except ValidationError as exc:
+        raise exc.with_source(path) from None
+
+
+def npz_kind(path: str | Path) -> str:
+    """The ``kind`` of a macedance ``.npz`` (``motion``, ``joints3d``, ``keypoints2d``…), read without its arrays."""
+    return str(read_npz(path, "", name=None, kind_only=True)["kind"])
+
+
+def load_generated(path: str | Path) -> Motion | Joints3D:
+    """A generated motion file: a :class:`Motion` or, for methods that output joint positions, :class:`Joints3D`."""
+    return load_joints(path) if npz_kind(path) == "joints3d" else load_motion(path)
 
 
 def save_keypoints(kp: Keypoints2D, path: str | Path) -> Path:

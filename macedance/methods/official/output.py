@@ -14,7 +14,7 @@ import torch
 from macedance.errors import ValidationError
 from macedance.fileio import atomic_write
 from macedance.models.official.skeleton import edge_fk
-from macedance.schema import Motion
+from macedance.schema import Joints3D, Motion
 
 
 def official_pkl_dict(motion: Motion) -> dict[str, np.ndarray]:
@@ -28,10 +28,18 @@ def official_pkl_dict(motion: Motion) -> dict[str, np.ndarray]:
     return {"smpl_poses": poses.reshape(-1, 72).numpy(), "smpl_trans": trans.numpy(), "full_pose": joints.numpy()}
 
 
-def write_official_pkl(path: str | Path, motion: Motion, *, arrays: dict[str, np.ndarray] | None = None) -> Path:
+def write_official_pkl(path: str | Path, motion: Motion | Joints3D, *, arrays: dict[str, np.ndarray] | None = None) -> Path:
     """Write ``motion`` as an official-layout ``.pkl`` (atomically; numpy arrays only, protocol 4), or ``arrays`` when
-    the method's own file differs from the EDGE layout (FineNet: ``smpl_poses`` (T, 156), ``smpl_trans``)."""
+    the method's own file differs from the EDGE layout (FineNet: ``smpl_poses`` (T, 156), ``smpl_trans``). Joint
+    positions (Bailando) are written as ``write2pkl`` does: ``np.save`` of ``{"pred_position": (T, 72)}`` (an ``.npy``
+    holding one pickled dict, which Bailando's ``metrics_new.py`` reads with ``np.load(allow_pickle=True).item()``)."""
     path = Path(path)
+    if isinstance(motion, Joints3D):
+        if arrays is None:
+            arrays = {"pred_position": motion.positions.reshape(motion.num_frames, -1).astype(np.float32)}
+        with atomic_write(path) as f:
+            np.save(f, np.array(arrays, dtype=object), allow_pickle=True)
+        return path
     with atomic_write(path) as f:
         pickle.dump(official_pkl_dict(motion) if arrays is None else arrays, f, protocol=4)
     return path

@@ -14,7 +14,7 @@ import numpy as np
 from macedance.errors import MaceDanceError, ValidationError
 from macedance.methods.official.checkpoint import WEIGHTS_CHOICES, ReleasedCheckpoint, WeightsChoice
 from macedance.models.official.ddim import RNG_MODES
-from macedance.schema import Motion
+from macedance.schema import Joints3D, Motion
 
 FPS = 30.0
 
@@ -74,7 +74,21 @@ def _specs() -> dict[str, ReleasedSpec]:
             {"sampler": "long_ddim_sample, 50 steps t=999…19", "eta": 1.0, "guidance": "clip(linspace(0, 4, 50), max=2)",
              "x0_clip": [-1, 1], "windowing": "4-s windows every 2 s from the start, overlap copied every step",
              "stitching": "linear fades (root), slerp (rotations), 52 SMPL-H joints", "normalizer": "none (--do_normalize off)"}),
+        ReleasedSpec(
+            "bailando-official", "Bailando from its released checkpoints (SepVQVAER + actor-critic GPT, greedy; 60-fps joint positions)",
+            "Bailando, Li et al., CVPR 2022", "lisiyao21/Bailando@cc90b98", "NTU S-Lab License 1.0: non-commercial use only (LICENSE)",
+            "NTU S-Lab License 1.0: non-commercial use only", "Google Drive id 1Fi0TIiBV6EQAQrBU0IOnlke2Nu4IcutC (Bailando README: experiments.zip)",
+            "experiments/sep_vqvae_root/ckpt/epoch_500.pt + experiments/actor_critic/ckpt/epoch_10.pt", "model",
+            "438-d Bailando features at 7.5 fps (3840 Hz) of the whole file, as under librosa 0.8.1 (music preset "
+            "bailando-gpt-0.8.1), or a (T, 438) .npy; needs audio, not a 30-fps music .npz",
+            {"decoding": "greedy (top-1), deterministic", "first_tokens": "ground-truth (the official eval: first codes of the GT dance) "
+             "or demo (423/12)", "context": "block_size 29 (28 past tokens)", "root": "integrated from the decoded velocity (global_vel)",
+             "output": "24 SMPL joint positions, 60 fps, y-up"}),
     )}
+
+
+#: released methods that take the clip's ground-truth motion (``seed_motion``) and raw audio rather than a music .npz
+MOTION_SEEDED = ("bailando-official",)
 
 
 def released_specs() -> dict[str, ReleasedSpec]:
@@ -88,7 +102,7 @@ def resolve_checkpoint(name: str, ckpt: str | Path | None) -> Path:
     from macedance.methods.official.weights import METHOD_WEIGHTS
     from macedance.weights import weights_file
 
-    return weights_file(METHOD_WEIGHTS[name])
+    return weights_file(METHOD_WEIGHTS[name][0])
 
 
 def build_released(name: str, ckpt: str | Path | None, *, device: str = "cpu", weights: WeightsChoice | None = None, **options: Any) -> Released:
@@ -107,6 +121,10 @@ def build_released(name: str, ckpt: str | Path | None, *, device: str = "cpu", w
     if options.get("cuda_graph") and not device.startswith("cuda"):
         raise ValidationError("cuda_graph", "a CUDA device (device cuda)", repr(device))
     choice = weights or specs[name].default_weights
+    if name == "bailando-official":
+        from macedance.methods.official.bailando import ReleasedBailando
+
+        return ReleasedBailando(ckpt, device=device, weights=weights, **options)  # type: ignore[return-value]
     path = resolve_checkpoint(name, ckpt)
     if name == "mace-dance-official":
         from macedance.methods.official.mace import ReleasedMace
@@ -135,34 +153,48 @@ class ReleasedMethod:
         if hasattr(self.runner, "strict_genre"):
             self.runner.strict_genre = False  # a clip genre the model does not know: its default genre, logged
         cp = self.runner.checkpoint
+        files = getattr(self.runner, "files", None) or {Path(cp.source).name: cp.sha256}
+        self.seeded = name in MOTION_SEEDED
         self.meta = MethodMeta(
             name, f"released weights sha256 {cp.sha256[:12]}", spec.description, spec.paper,
-            f"code: {spec.code_licence} ({spec.code}); weights: {spec.weights_licence}", weights={Path(cp.source).name: cp.sha256},
-            config={"weights": cp.weights, "parameters": sum(p.numel() for p in self.runner.model.parameters()),
+            f"code: {spec.code_licence} ({spec.code}); weights: {spec.weights_licence}", weights=files,
+            capabilities=("music2motion", "motion-seed", "audio") if self.seeded else ("music2motion",),
+            config={"weights": getattr(cp, "weights", "model"), "parameters": sum(p.numel() for p in self.runner.model.parameters()),
                     "features": spec.features, "sampling": spec.sampling, "weights_origin": spec.weights_origin,
                     "options": {k: v for k, v in options.items() if isinstance(v, (str, int, float, bool))}, **({"note": note} if note else {})})
 
-    def generate(self, music: Path, seconds: float | None, seed: int, genre: str | None, clip_id: str) -> Motion:
+    def generate(self, music: Path, seconds: float | None, seed: int, genre: str | None, clip_id: str, *,
+                 seed_motion: Motion | Joints3D | None = None) -> Motion | Joints3D:
+        """``seed_motion``: the clip's ground truth, for methods with the ``motion-seed`` capability (Bailando)."""
         from macedance.methods.registry import clip_seed
 
-        return generate_released(self.runner, Path(music), seconds=seconds, seed=clip_seed(seed, clip_id), genre=genre)
+        return generate_released(self.runner, Path(music), seconds=seconds, seed=clip_seed(seed, clip_id), genre=genre,
+                                 seed_motion=seed_motion)
 
 
 def generate_released(runner: Released, music: Path, *, seconds: float | None, seed: int, genre: str | None,
-                      progress: Callable[[int, int], None] | None = None) -> Motion:
+                      progress: Callable[[int, int], None] | None = None, seed_motion: Motion | Joints3D | None = None) -> Motion | Joints3D:
     """One motion for ``music`` (audio/video, our music .npz or a feature .npy), the music's length unless ``seconds``."""
-    return generate_released_file(runner, music, seconds=seconds, seed=seed, genre=genre, progress=progress)[0]
+    return generate_released_file(runner, music, seconds=seconds, seed=seed, genre=genre, progress=progress, seed_motion=seed_motion)[0]
 
 
 def generate_released_file(runner: Released, music: Path, *, seconds: float | None, seed: int, genre: str | None,
-                           progress: Callable[[int, int], None] | None = None) -> tuple[Motion, dict[str, np.ndarray] | None]:
+                           progress: Callable[[int, int], None] | None = None, seed_motion: Motion | Joints3D | None = None,
+                           ) -> tuple[Motion | Joints3D, dict[str, np.ndarray] | None]:
     """:func:`generate_released` and the arrays of the method's own output file when they hold more than the motion
-    (FineNet's SMPL-H hands: ``--out x.pkl`` writes them); ``None``: the EDGE layout of the motion is the file."""
+    (FineNet's SMPL-H hands, Bailando's ``pred_position``: ``--out x.pkl`` writes them); ``None``: the EDGE layout of
+    the motion is the file. ``seed_motion`` goes to the methods that take one (Bailando's first tokens)."""
     if seconds is not None and int(round(seconds * FPS)) < 2:
         raise ValidationError("seconds", "at least two frames", repr(seconds))
+    extra: dict[str, Any] = {}
+    if seed_motion is not None:
+        if runner.name not in MOTION_SEEDED:
+            raise ValidationError("seed motion", "only for methods seeded by a ground-truth motion (" + ", ".join(MOTION_SEEDED) + ")",
+                                  f"given to {runner.name}")
+        extra["seed_motion"] = seed_motion
     if hasattr(runner, "generate_file"):
-        return runner.generate_file(Path(music), seconds=seconds, seed=seed, genre=genre, progress=progress)
-    return runner.generate(Path(music), seconds=seconds, seed=seed, genre=genre, progress=progress), None
+        return runner.generate_file(Path(music), seconds=seconds, seed=seed, genre=genre, progress=progress, **extra)
+    return runner.generate(Path(music), seconds=seconds, seed=seed, genre=genre, progress=progress, **extra), None
 
 
 def frames_for(music: Path, available: int, seconds: float | None) -> int:

@@ -1,5 +1,5 @@
 """Weight entries of the released methods: ``macedance weights import mace-dance-motion FILE`` (the ``.7z`` or the
-``.pt`` inside) or ``macedance weights import edge checkpoint.pt`` verifies the file (structure and shapes, as no
+``.pt`` inside), ``macedance weights import edge checkpoint.pt`` or ``bailando-gpt`` / ``bailando-vqvae`` verifies the file (structure and shapes, as no
 sha256 is published), records its sha256 and stores its state dicts and normaliser without pickled classes;
 ``--ckpt`` may then be left out."""
 
@@ -43,6 +43,23 @@ def _check_finenet(state: dict[str, Any], source: str) -> None:
     checked_state(state, source, expected, "FineDance SeqModel")
 
 
+def _bailando(raw: bytes, source: str, *, part: str) -> dict[str, Any]:
+    """A released Bailando file as stored: ``{'model', 'config', 'epoch'}`` without ``module.`` or pickled classes
+    (the EasyDict config as plain dicts), after building ``part`` (``vqvae`` / ``gpt``) from it with its weights."""
+    from macedance.models.official.bailando import bailando_checkpoint_from_bytes, load_bailando_vqvae
+    from macedance.models.official.bailando_gpt import load_bailando_gpt
+
+    ckpt = bailando_checkpoint_from_bytes(raw, source)
+    model = load_bailando_vqvae(ckpt) if part == "vqvae" else load_bailando_gpt(ckpt)
+    prefix = ("vqvae_up.", "vqvae_down.") if part == "vqvae" else ("gpt_base.", "gpt_head.", "critic_net.")
+    state = {k: v for k, v in ckpt.state_dict.items() if k.startswith(prefix)}
+    assert len(state) == len(model.state_dict())  # load_* loaded them strictly
+    return {"model": state, "config": ckpt.config, "epoch": ckpt.epoch}
+
+
+_BAILANDO_LICENCE = "NTU S-Lab License 1.0: non-commercial use only (repository LICENSE)"
+_BAILANDO_ORIGIN = "Google Drive id 1Fi0TIiBV6EQAQrBU0IOnlke2Nu4IcutC (Bailando README: experiments.zip)"
+
 WEIGHTS = register_weights(
     WeightSpec(name="mace-dance-motion", description="MACE-Dance Motion Expert, released checkpoint (train-3750.pt)",
                licence="cc-by-4.0 (Hugging Face card)", origin="Hugging Face GD-ML/MACE-Dance, weight/Expert-Motion/Expert-Motion.7z",
@@ -56,7 +73,16 @@ WEIGHTS = register_weights(
                origin="Google Drive id 1ENoeUn-X-3Vw2Gon-voVLlndy3hZXdWD (FineDance README's assets; assets/checkpoints/train-2000.pt)",
                package="", module="", member="train-2000.pt", source_sha256=None,
                convert=lambda raw, source: converted_checkpoint(raw, source, check=_check_finenet)),
+    WeightSpec(name="bailando-vqvae", description="Bailando motion VQ-VAE (SepVQVAER), released checkpoint (sep_vqvae_root epoch_500.pt)",
+               licence=_BAILANDO_LICENCE, origin=_BAILANDO_ORIGIN, package="", module="",
+               member="experiments/sep_vqvae_root/ckpt/epoch_500.pt", source_sha256=None,
+               convert=lambda raw, source: _bailando(raw, source, part="vqvae")),
+    WeightSpec(name="bailando-gpt", description="Bailando actor-critic GPT (CrossCondGPT2AC), released checkpoint (actor_critic epoch_10.pt)",
+               licence=_BAILANDO_LICENCE, origin=_BAILANDO_ORIGIN, package="", module="",
+               member="experiments/actor_critic/ckpt/epoch_10.pt", source_sha256=None,
+               convert=lambda raw, source: _bailando(raw, source, part="gpt")),
 )
 
-#: released method → its weight entry (used when ``--ckpt`` is not given)
-METHOD_WEIGHTS = {"mace-dance-official": "mace-dance-motion", "edge-official": "edge", "finenet-official": "finenet"}
+#: released method → its weight entries (used when ``--ckpt`` is not given)
+METHOD_WEIGHTS: dict[str, tuple[str, ...]] = {"mace-dance-official": ("mace-dance-motion",), "edge-official": ("edge",),
+                                              "finenet-official": ("finenet",), "bailando-official": ("bailando-gpt", "bailando-vqvae")}

@@ -102,7 +102,8 @@ def load_sequence(
     if suffix == ".json":
         raise DataFormatError(f"{path}: a JSON keypoint file cannot be evaluated with a 3D preset")
     f = read_motion_file(path, motion_format=motion_format, fps=fps, up_axis=up_axis, skeleton=skeleton)  # type: ignore[arg-type]
-    return Sequence(path.stem, f.positions(skeleton), f.fps, f.up_axis, f.format)  # type: ignore[arg-type]
+    name = path.name[: -len(".pkl.npy")] if path.name.endswith(".pkl.npy") else path.stem  # Bailando's NAME.pkl.npy
+    return Sequence(name, f.positions(skeleton), f.fps, f.up_axis, f.format)  # type: ignore[arg-type]
 
 
 def _is_macedance(path: Path, kind: str | None) -> bool:

@@ -274,8 +274,12 @@ def read_bailando_checkpoint(path: str | Path) -> BailandoCheckpoint:
     path = Path(path)
     if not path.is_file():
         raise InputNotFoundError(f"{path}: checkpoint not found")
-    raw = path.read_bytes()
-    obj = load_torch_archive(raw, str(path), inert_modules=("easydict",))
+    return bailando_checkpoint_from_bytes(path.read_bytes(), str(path))
+
+
+def bailando_checkpoint_from_bytes(raw: bytes, path: str) -> BailandoCheckpoint:
+    """:func:`read_bailando_checkpoint` of a file's bytes (``path`` names it in errors)."""
+    obj = load_torch_archive(raw, path, inert_modules=("easydict",))
     if not isinstance(obj, dict) or not isinstance(obj.get("model"), dict):
         found = sorted(map(str, obj)) if isinstance(obj, dict) else type(obj).__name__
         raise DataFormatError(f"{path}: expected Bailando's {{'model': state_dict, 'config', 'epoch'}}, found {found}")
@@ -286,7 +290,7 @@ def read_bailando_checkpoint(path: str | Path) -> BailandoCheckpoint:
     config = _plain(obj.get("config") or {}, str(path))
     epoch = obj.get("epoch")
     log.info("read Bailando checkpoint %s (%d tensors, epoch %s)", path, len(state), epoch)
-    return BailandoCheckpoint(str(path), hashlib.sha256(raw).hexdigest(), state, config if isinstance(config, dict) else {},
+    return BailandoCheckpoint(path, hashlib.sha256(raw).hexdigest(), state, config if isinstance(config, dict) else {},
                               int(epoch) if isinstance(epoch, int) else None)
 
 
