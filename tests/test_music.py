@@ -279,6 +279,29 @@ def test_bailando_gpt_081_preset_equals_librosa081_reference_on_identical_sample
         dataclasses.replace(get_music_preset("clean"), librosa_compat="0.8.1")
 
 
+def test_bailando_081_preset_equals_librosa081_reference_at_60fps():
+    """Expected: the same run as ``bailando_music_sr30720.npz`` (Bailando@cc90b98 ``_prepro_aistpp_music.py
+    --sampling_rate 30720`` on Essentia's samples) under librosa 0.8.1 — Bailando++'s 60-fps music — its columns 0–54
+    (what Bailando++'s music Transformer reads) in ``bailando_music_sr30720_librosa081.npz`` (oracle:
+    /work/oracle/bailando_music, README step 1 with ``--sampling_rate 30720``). Measured (this AVX2 CPU): MFCC ≤ 6.1e-5
+    (1 float32 ulp at |x| ≤ 905), ΔMFCC ≤ 9.0e-5, onset ≤ 3.8e-6 (1 ulp at ≤ 35.6), chroma/beats exact, tempogram
+    row 0 ≤ 2.9e-8."""
+    from macedance.io.audio import Audio
+
+    audio = np.load(PARITY / "bailando_music_sr30720.npz")["audio"]
+    ref = np.load(PARITY / "bailando_music_sr30720_librosa081.npz")
+    preset = get_music_preset("bailando-0.8.1")
+    assert preset.sample_rate == 30720 and preset.librosa_compat == "0.8.1"
+    r = analyze(Audio(audio, 30720, "fixture"), preset)
+    f, e = r.features[:, :55], ref["features_librosa081"]
+    assert f.shape == e.shape == (301, 55)
+    np.testing.assert_allclose(f[:, :40], e[:, :40], rtol=0, atol=2e-3)  # MFCC, ΔMFCC (|x| ≤ 905): measured ≤ 1.5 ulp; 22× margin for SIMD/BLAS summation order
+    np.testing.assert_allclose(f[:, 40:52], e[:, 40:52], rtol=0, atol=1e-5)  # chroma: as at 3840 Hz (zero here: no harmonic energy)
+    np.testing.assert_allclose(f[:, 52], e[:, 52], rtol=0, atol=1e-4)  # onset (≤ 35.6): measured 1 ulp; 26× margin
+    np.testing.assert_array_equal(np.flatnonzero(f[:, 53]), ref["beat_frames"])  # discrete: 30-frame spacing, unchanged by ulps
+    np.testing.assert_allclose(f[:, 54], e[:, 54], rtol=0, atol=1e-6)  # tempogram lag 0 (≈ 1, normalised): measured 2.9e-8
+
+
 def _drums_3840(seconds: float = 8.0, sr: int = 3840) -> np.ndarray:
     """Deterministic tones + kick/noise hits at 112 BPM, generated at 3840 Hz (RandomState: numpy's frozen stream)."""
     t = np.arange(int(seconds * sr)) / sr

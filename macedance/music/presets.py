@@ -107,6 +107,15 @@ BAILANDO_GPT_081 = MusicPreset(
     "to float32 round-off (tests/test_music.py).",
     reference="lisiyao21/Bailando@cc90b98 _prepro_aistpp_music.py, extractor.py, requirements.txt (librosa==0.8.1)",
 )
+BAILANDO_081 = MusicPreset(
+    name="bailando-0.8.1", fps=60.0, layout="bailando", beat_source="percussive-median", start_bpm="120",
+    librosa_compat="0.8.1",
+    description="bailando (60 fps, sr 30720) as computed under the librosa 0.8.1 Bailando pins: the features "
+    "Bailando++'s music Transformer was trained on (data/aistpp_music_feat_60fps; it reads columns 0–54). Reflect-padded "
+    "STFTs, onset_strength with 0.8.1's mel fmax default 11025 Hz, 0.8.1's beat tracker and CQT, as bailando-gpt-0.8.1.",
+    reference="lisiyao21/Bailando@cc90b98 _prepro_aistpp_music.py --sampling_rate 30720, extractor.py, requirements.txt "
+    "(librosa==0.8.1); tpami_bailandopp/configs/actor_critic_music_trans_400_mix_rotmat.yaml (external_wav)",
+)
 MACE = MusicPreset(
     name="mace-video2d", fps=30.0, beat_source="librosa-default", beat_sr=8320, start_bpm="120",
     description="Official MACE-Dance motion evaluation beats: librosa.load(sr=8320), beat_track with defaults "
@@ -124,7 +133,7 @@ CLEAN = MusicPreset(
 )
 
 MUSIC_PRESETS: dict[str, MusicPreset] = {
-    p.name: p for p in (CLEAN, FACT, EDGE, LODGE, BAILANDO, BAILANDO_GPT, BAILANDO_GPT_081, MACE)
+    p.name: p for p in (CLEAN, FACT, EDGE, LODGE, BAILANDO, BAILANDO_081, BAILANDO_GPT, BAILANDO_GPT_081, MACE)
 }
 
 
