@@ -58,12 +58,12 @@ def save_released(path: Path, model: torch.nn.Module, config: dict[str, Any], ep
     return path
 
 
-def write_release(root: Path, vq: torch.nn.Module, gpt: torch.nn.Module, record: dict[str, Any]) -> Path:
+def write_release(root: Path, vq: torch.nn.Module, gpt: torch.nn.Module, record: dict[str, Any],
+                  vqvae_weight: str = "experiments/sep_vqvae_root/ckpt/epoch_500.pt") -> Path:
     """``root`` laid out as Bailando's released ``experiments`` folder (the VQ-VAE and the actor-critic GPT, whose
-    config names the VQ-VAE file as released)."""
-    config = {**record, "vqvae_weight": "experiments/sep_vqvae_root/ckpt/epoch_500.pt", "global_vel": True, "ds_rate": 8,
-              "external_wav_rate": 1, "demo": False}
+    config names the VQ-VAE file as released; Bailando++: ``experiments/sep_vqvae_root_mix_w_vel_acc/...``)."""
+    config = {**record, "vqvae_weight": vqvae_weight, "global_vel": True, "ds_rate": 8, "external_wav_rate": 1, "demo": False}
     with easydict_stand_in() as easydict:
-        save_released(root / "experiments/sep_vqvae_root/ckpt/epoch_500.pt", vq, {"structure": record["structure"]}, 500, easydict)
+        save_released(root / vqvae_weight, vq, {"structure": record["structure"]}, 500, easydict)
         save_released(root / "experiments/actor_critic/ckpt/epoch_10.pt", gpt, config, 10, easydict)
     return root

@@ -21,15 +21,15 @@ def generate_motion_cmd(
     music: Annotated[Path, typer.Option(help="Music: audio/video file, a music .npz (30 fps) or, with --method, a (T, D) feature .npy.")],
     out: Annotated[Path, typer.Option(help="Output motion: .npz (macedance motion, or joints3d for joint-position methods) or .pkl (the method's official layout; EDGE's otherwise).")],
     ckpt: Annotated[Optional[Path], typer.Option(help="A run folder or checkpoint.pt from `train motion`; with --method the released checkpoint (default: the weights installed by `weights import`).")] = None,
-    method: Annotated[Optional[str], typer.Option(help="A released method run from its published checkpoint (mace-dance-official, edge-official, finenet-official, bailando-official); default: the --ckpt run's own method.")] = None,
+    method: Annotated[Optional[str], typer.Option(help="A released method run from its published checkpoint (mace-dance-official, edge-official, finenet-official, bailando-official, bailandopp-official); default: the --ckpt run's own method.")] = None,
     weights: Annotated[Optional[str], typer.Option(help="With --method: model or ema weights of the checkpoint (default: what the official test script loads).")] = None,
     rng: Annotated[str, typer.Option(help="With --method: official (consume random numbers as the original code: same seed → its output on CPU) or macedance.")] = "macedance",
     compile_mode: Annotated[Optional[str], typer.Option("--compile", help="With --method: run the network under torch.compile (default, reduce-overhead, max-autotune, max-autotune-no-cudagraphs); the results agree with eager to float rounding.")] = None,
     cuda_graph: Annotated[bool, typer.Option(help="With --method on cuda: capture the network evaluation once as a CUDA graph and replay it at every step.")] = False,
-    first_tokens: Annotated[Optional[str], typer.Option(help="With --method bailando-official: ground-truth (the official evaluation: the "
+    first_tokens: Annotated[Optional[str], typer.Option(help="With --method bailando-official or bailandopp-official: ground-truth (the official evaluation: the "
                                                         "first codes of --seed-motion) or demo (the fixed codes 423/12); default: "
                                                         "ground-truth when --seed-motion is given, else demo.")] = None,
-    seed_motion: Annotated[Optional[Path], typer.Option(help="With --method bailando-official: the ground-truth dance whose first codes "
+    seed_motion: Annotated[Optional[Path], typer.Option(help="With --method bailando-official or bailandopp-official: the ground-truth dance whose first codes "
                                                         "start the sequence (any motion file `eval motion` reads).")] = None,
     seconds: Annotated[Optional[float], typer.Option(help="Length (default: the music's).")] = None,
     genre: Annotated[Optional[str], typer.Option(help="Dance genre (one of the run's genres; default unknown).")] = None,

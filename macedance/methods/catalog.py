@@ -49,6 +49,8 @@ METHODS: dict[str, MethodInfo] = {m.name: m for m in (
                "Li et al., ICCV 2023 (FineDance)", "released"),
     MethodInfo("bailando-official", "Bailando from its released checkpoints (VQ-VAE + actor-critic GPT, greedy; 60-fps joint positions; "
                "S-Lab licence: non-commercial)", "Li et al., CVPR 2022 (Bailando)", "released"),
+    MethodInfo("bailandopp-official", "Bailando++ from its released checkpoints (rotation decoder, music Transformer, greedy; 60-fps SMPL "
+               "rotations; S-Lab licence: non-commercial)", "Li et al., TPAMI 2023 (Bailando++)", "released"),
     MethodInfo("retrieval", "Nearest training clip by music-feature distance, beat-aligned", "reference", "reference"),
     MethodInfo("random-clip", "Random training clips (ignores the music)", "reference", "reference"),
     MethodInfo("mean-pose", "The training set's mean pose, standing still", "reference", "reference"),

@@ -37,7 +37,13 @@ from macedance.models.official.bailando import (
     load_bailando_vqvae,
     read_bailando_checkpoint,
 )
-from macedance.models.official.bailando_gpt import DEMO_FIRST_TOKENS, CrossCondGPT2AC, bailando_generate, load_bailando_gpt
+from macedance.models.official.bailando_gpt import (
+    DEMO_FIRST_TOKENS,
+    BailandoGPTConfig,
+    CrossCondGPT2AC,
+    bailando_generate,
+    load_bailando_gpt,
+)
 from macedance.schema import Joints3D, Motion
 
 log = logging.getLogger(__name__)
@@ -57,12 +63,13 @@ def _installed(name: str) -> Path:
     return weights_file(name)
 
 
-def resolve_files(ckpt: str | Path | None) -> tuple[BailandoCheckpoint, BailandoCheckpoint]:
+def resolve_files(ckpt: str | Path | None, *, installed: tuple[str, str] = ("bailando-gpt", "bailando-vqvae"),
+                  ) -> tuple[BailandoCheckpoint, BailandoCheckpoint]:
     """The (GPT, VQ-VAE) checkpoints for ``ckpt``: the release folder, the GPT file in it, or (None) the weights
-    installed by ``weights import``. The VQ-VAE is the GPT config's ``vqvae_weight`` under the release folder, else the
-    installed ``bailando-vqvae``."""
+    installed by ``weights import`` (``installed``: the GPT's and the VQ-VAE's entry). The VQ-VAE is the GPT config's
+    ``vqvae_weight`` under the release folder, else the installed VQ-VAE entry."""
     if ckpt is None:
-        return read_bailando_checkpoint(_installed("bailando-gpt")), read_bailando_checkpoint(_installed("bailando-vqvae"))
+        return read_bailando_checkpoint(_installed(installed[0])), read_bailando_checkpoint(_installed(installed[1]))
     path = Path(ckpt)
     root: Path | None = None
     if path.is_dir():
@@ -77,11 +84,11 @@ def resolve_files(ckpt: str | Path | None) -> tuple[BailandoCheckpoint, Bailando
     if candidate is not None and candidate.is_file():
         return gpt, read_bailando_checkpoint(candidate)
     try:
-        return gpt, read_bailando_checkpoint(_installed("bailando-vqvae"))
+        return gpt, read_bailando_checkpoint(_installed(installed[1]))
     except MaceDanceError:
         where = f"{candidate} (the GPT config's vqvae_weight)" if candidate is not None else "beside the GPT file"
-        raise InputNotFoundError(f"{path}: Bailando's VQ-VAE checkpoint not found {where}; pass the release folder as "
-                                 "--ckpt or run `macedance weights import bailando-vqvae epoch_500.pt`") from None
+        raise InputNotFoundError(f"{path}: the VQ-VAE checkpoint not found {where}; pass the release folder as "
+                                 f"--ckpt or run `macedance weights import {installed[1]} epoch_500.pt`") from None
 
 
 def seed_positions(seed_motion: Motion | Joints3D) -> torch.Tensor:
@@ -107,46 +114,75 @@ def seed_positions(seed_motion: Motion | Joints3D) -> torch.Tensor:
 
 
 class ReleasedBailando:
-    """``bailando-official``: generate with the released checkpoints (see the module docstring)."""
+    """``bailando-official``: generate with the released checkpoints (see the module docstring). Subclasses (Bailando++)
+    change the networks, the music and the output (:meth:`load`, :meth:`music_input`, :meth:`run`, :meth:`result`)."""
 
     name = "bailando-official"
+    installed: tuple[str, str] = ("bailando-gpt", "bailando-vqvae")
+    music_fps = 7.5
+    default_music = MUSIC_PRESET
 
     def __init__(self, ckpt: str | Path | None, *, device: str = "cpu", first_tokens: str = "ground-truth",
-                 music_preset: str = MUSIC_PRESET, **options: Any):
+                 music_preset: str | None = None, **options: Any):
         from macedance.music.presets import MUSIC_PRESETS
 
+        music_preset = music_preset or self.default_music
         if first_tokens not in FIRST_TOKENS:
             raise ValidationError("first_tokens", "one of " + ", ".join(FIRST_TOKENS), repr(first_tokens))
-        if music_preset not in MUSIC_PRESETS or MUSIC_PRESETS[music_preset].layout != "bailando" or MUSIC_PRESETS[music_preset].fps != 7.5:
-            raise ValidationError("music_preset", "a 7.5-fps bailando-layout music preset (bailando-gpt, bailando-gpt-0.8.1)", repr(music_preset))
+        fitting = [p.name for p in MUSIC_PRESETS.values() if p.layout == "bailando" and p.fps == self.music_fps]
+        if music_preset not in fitting:
+            raise ValidationError("music_preset", f"a {self.music_fps:g}-fps bailando-layout music preset ({', '.join(fitting)})", repr(music_preset))
         if options.get("compile_mode") or options.get("cuda_graph"):
             raise ValidationError("compile/cuda_graph", f"not used by {self.name} (greedy decoding, no sampler loop)", "given")
         if options.get("weights") not in (None, "model"):
             raise ValidationError("weights", f"model (the only weights {self.name}'s files hold)", repr(options["weights"]))
         self.first_tokens: FirstTokens = first_tokens  # type: ignore[assignment]
         self.music_preset = music_preset
-        gpt_ckpt, vq_ckpt = resolve_files(ckpt)
-        self.vqvae: SepVQVAER = load_bailando_vqvae(vq_ckpt).to(device)
-        self.gpt: CrossCondGPT2AC = load_bailando_gpt(gpt_ckpt).to(device)
+        gpt_ckpt, vq_ckpt = resolve_files(ckpt, installed=self.installed)
+        self.load(gpt_ckpt, vq_ckpt, device)
         self.model = torch.nn.ModuleDict({"vqvae": self.vqvae, "gpt": self.gpt})
         self.checkpoint = gpt_ckpt
         self.files = {Path(vq_ckpt.source).name + " (VQ-VAE)": vq_ckpt.sha256, Path(gpt_ckpt.source).name + " (GPT)": gpt_ckpt.sha256}
         self.device = device
 
+    def load(self, gpt: BailandoCheckpoint, vqvae: BailandoCheckpoint, device: str) -> None:
+        self.vqvae: SepVQVAER = load_bailando_vqvae(vqvae).to(device)
+        self.gpt: CrossCondGPT2AC = load_bailando_gpt(gpt).to(device)
+
+    def gpt_config(self) -> BailandoGPTConfig:
+        return self.gpt.cfg
+
     def features(self, music: Path) -> np.ndarray:
-        """(T, 438) float32 music features at 7.5 fps for ``music`` (audio/video, or a (T, 438) ``.npy``)."""
+        """(T, 438) float32 music features at :attr:`music_fps` for ``music`` (audio/video, or a (T, 438) ``.npy``)."""
         from macedance.music.analysis import features_of
 
         if music.suffix.lower() == ".npz":
-            raise DataFormatError(f"{music}: {self.name} reads audio (or a (T, 438) .npy of its 7.5-fps features), not a 30-fps music .npz")
-        return features_of(music, preset=self.music_preset, dim=self.gpt.cfg.base.n_music, fps=7.5)
+            raise DataFormatError(f"{music}: {self.name} reads audio (or a (T, 438) .npy of its {self.music_fps:g}-fps "
+                                  "features), not a 30-fps music .npz")
+        return features_of(music, preset=self.music_preset, dim=438, fps=self.music_fps)
+
+    def music_input(self, feats: np.ndarray) -> torch.Tensor:
+        """(1, T + 1, 438): a copy of the last row appended (``load_test_data_aist``: "fully divisible" by
+        ``external_wav_rate`` 1)."""
+        return torch.from_numpy(np.concatenate([feats, feats[-1:]])[None]).to(self.device)
+
+    def run(self, first_up: torch.Tensor, first_down: torch.Tensor, music: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        return bailando_generate(self.vqvae, self.gpt, first_up=first_up, first_down=first_down, music=music)
+
+    def result(self, out: np.ndarray, meta: dict[str, str]) -> tuple[Motion | Joints3D, dict[str, np.ndarray]]:
+        """Decoded (T, 72) root + root-relative joints → positions (``visualizeAndWrite``) and Bailando's own arrays."""
+        flat = out.astype(np.float32)
+        root = flat[:, :3].copy()
+        flat = flat + np.tile(root, (1, 24))
+        flat[:, :3] = root
+        return Joints3D(flat.reshape(-1, 24, 3), FPS, "y", meta), {"pred_position": flat}
 
     def first(self, seed_motion: Motion | Joints3D | None) -> tuple[torch.Tensor, torch.Tensor]:
         """The (1, 1) first up and down tokens of the chosen mode."""
         if self.first_tokens == "demo":
             up, down = DEMO_FIRST_TOKENS
-            sizes = (self.gpt.cfg.base.vocab_size_up, self.gpt.cfg.base.vocab_size_down, self.vqvae.vqvae_up.cfg.l_bins,
-                     self.vqvae.vqvae_down.cfg.l_bins)
+            base = self.gpt_config().base
+            sizes = (base.vocab_size_up, base.vocab_size_down, self.vqvae.vqvae_up.cfg.l_bins, self.vqvae.vqvae_down.cfg.l_bins)
             if max(up, down) >= min(sizes):
                 raise ValidationError("first_tokens", f"demo codes {up}/{down} within the vocabulary (released: 512 codes)",
                                       f"{min(sizes)} codes in {self.checkpoint.source}")
@@ -164,28 +200,25 @@ class ReleasedBailando:
 
     def generate_file(self, music: Path, *, seconds: float | None, seed: int, genre: str | None,
                       progress: Callable[[int, int], None] | None = None,
-                      seed_motion: Motion | Joints3D | None = None) -> tuple[Joints3D, dict[str, np.ndarray]]:
+                      seed_motion: Motion | Joints3D | None = None) -> tuple[Motion | Joints3D, dict[str, np.ndarray]]:
         """:meth:`generate` and the official file's arrays (``{"pred_position": (T, 72) float32}``)."""
         music = Path(music)
         feats = self.features(music)
         if len(feats) < 2:
-            raise MaceDanceError(f"{music}: too short for {self.name} ({len(feats)} music rows at 7.5 fps)")
+            raise MaceDanceError(f"{music}: too short for {self.name} ({len(feats)} music rows at {self.music_fps:g} fps)")
         first_up, first_down = self.first(seed_motion)
-        padded = np.concatenate([feats, feats[-1:]])  # load_test_data_aist: "fully divisible" by external_wav_rate 1
         if progress:
             progress(0, 1)
-        up, down, pos = bailando_generate(self.vqvae, self.gpt, first_up=first_up, first_down=first_down,
-                                          music=torch.from_numpy(padded[None]).to(self.device))
+        up, down, out = self.run(first_up, first_down, self.music_input(feats))
         if progress:
             progress(1, 1)
-        flat = pos[0].cpu().numpy().astype(np.float32)
-        root = flat[:, :3].copy()
-        flat = flat + np.tile(root, (1, 24))
-        flat[:, :3] = root
-        frames = len(flat) if seconds is None else int(round(seconds * FPS))
-        if frames > len(flat):
-            raise MaceDanceError(f"{music}: music gives {len(flat) / FPS:.2f} s of dance, asked for {frames / FPS:.2f} s")
-        flat = flat[:frames]
+        decoded = out[0].cpu().numpy()
+        frames = len(decoded) if seconds is None else int(round(seconds * FPS))
+        if len(decoded) < frames < len(decoded) + HOP:  # whole tokens only (Bailando++: 8 · ⌊(T + 1) / 8⌋ frames of T)
+            log.info("%s: %d frames of dance for %d asked (whole 8-frame tokens)", music, len(decoded), frames)
+            frames = len(decoded)
+        if frames > len(decoded):
+            raise MaceDanceError(f"{music}: music gives {len(decoded) / FPS:.2f} s of dance, asked for {frames / FPS:.2f} s")
         meta = {"method": self.name, "first_tokens": self.first_tokens, "music_preset": self.music_preset,
                 "first_codes": f"{int(up[0, 0])}/{int(down[0, 0])}", "music": str(music), "checkpoint": self.checkpoint.source}
-        return Joints3D(flat.reshape(-1, 24, 3), FPS, "y", meta), {"pred_position": flat}
+        return self.result(decoded[:frames], meta)

@@ -84,11 +84,22 @@ def _specs() -> dict[str, ReleasedSpec]:
             {"decoding": "greedy (top-1), deterministic", "first_tokens": "ground-truth (the official eval: first codes of the GT dance) "
              "or demo (423/12)", "context": "block_size 29 (28 past tokens)", "root": "integrated from the decoded velocity (global_vel)",
              "output": "24 SMPL joint positions, 60 fps, y-up"}),
+        ReleasedSpec(
+            "bailandopp-official", "Bailando++ from its released checkpoints (rotation-decoder VQ-VAE + music-Transformer actor-critic GPT, "
+            "greedy; 60-fps SMPL rotations)", "Bailando++, Li et al., TPAMI 2023", "lisiyao21/Bailando@cc90b98 tpami_bailandopp",
+            "NTU S-Lab License 1.0: non-commercial use only (repository LICENSE; the Bailando++ README says MIT)",
+            "NTU S-Lab License 1.0: non-commercial use only", "Google Drive id 1jepf20XuplVSGEfwaPaqwniyl4styvqa (tpami_bailandopp/README.md)",
+            "experiments/sep_vqvae_root_mix_w_vel_acc/ckpt/epoch_500.pt + experiments/actor_critic/ckpt/epoch_10.pt", "model",
+            "Bailando's features at 60 fps (30720 Hz), columns 0–54, as under librosa 0.8.1 (music preset bailando-0.8.1), or a "
+            "(T, 438) .npy; needs audio, not a 30-fps music .npz",
+            {"decoding": "greedy (top-1), deterministic", "first_tokens": "ground-truth (the official eval) or demo (423/12)",
+             "music": "padded with 40 zero rows each side, music Transformer window ±40 frames", "root": "integrated from the decoded velocity",
+             "output": "24 SMPL rotations (nearest rotation of each decoded matrix) + root, 60 fps, y-up"}),
     )}
 
 
 #: released methods that take the clip's ground-truth motion (``seed_motion``) and raw audio rather than a music .npz
-MOTION_SEEDED = ("bailando-official",)
+MOTION_SEEDED = ("bailando-official", "bailandopp-official")
 
 
 def released_specs() -> dict[str, ReleasedSpec]:
@@ -125,6 +136,10 @@ def build_released(name: str, ckpt: str | Path | None, *, device: str = "cpu", w
         from macedance.methods.official.bailando import ReleasedBailando
 
         return ReleasedBailando(ckpt, device=device, weights=weights, **options)  # type: ignore[return-value]
+    if name == "bailandopp-official":
+        from macedance.methods.official.bailandopp import ReleasedBailandoPP
+
+        return ReleasedBailandoPP(ckpt, device=device, weights=weights, **options)  # type: ignore[return-value]
     path = resolve_checkpoint(name, ckpt)
     if name == "mace-dance-official":
         from macedance.methods.official.mace import ReleasedMace

@@ -45,20 +45,26 @@ def _check_finenet(state: dict[str, Any], source: str) -> None:
 
 def _bailando(raw: bytes, source: str, *, part: str) -> dict[str, Any]:
     """A released Bailando file as stored: ``{'model', 'config', 'epoch'}`` without ``module.`` or pickled classes
-    (the EasyDict config as plain dicts), after building ``part`` (``vqvae`` / ``gpt``) from it with its weights."""
+    (the EasyDict config as plain dicts), after building ``part`` (``vqvae`` / ``gpt``; Bailando++: ``vqvae++`` /
+    ``gpt++``) from it with its weights."""
     from macedance.models.official.bailando import bailando_checkpoint_from_bytes, load_bailando_vqvae
     from macedance.models.official.bailando_gpt import load_bailando_gpt
+    from macedance.models.official.bailandopp import load_bailandopp_gpt, load_bailandopp_vqvae
 
     ckpt = bailando_checkpoint_from_bytes(raw, source)
-    model = load_bailando_vqvae(ckpt) if part == "vqvae" else load_bailando_gpt(ckpt)
-    prefix = ("vqvae_up.", "vqvae_down.") if part == "vqvae" else ("gpt_base.", "gpt_head.", "critic_net.")
+    loaders = {"vqvae": load_bailando_vqvae, "gpt": load_bailando_gpt, "vqvae++": load_bailandopp_vqvae, "gpt++": load_bailandopp_gpt}
+    model = loaders[part](ckpt)
+    prefix = ("vqvae_up.", "vqvae_down.") if part.startswith("vqvae") else ("music_trans.", "gpt_base.", "gpt_head.", "critic_net.")
     state = {k: v for k, v in ckpt.state_dict.items() if k.startswith(prefix)}
-    assert len(state) == len(model.state_dict())  # load_* loaded them strictly
+    if len(state) != len(model.state_dict()):  # load_* loaded the network's entries strictly: anything more is another network's
+        extra = sorted(set(state) - set(model.state_dict()))
+        raise DataFormatError(f"{source}: entries the {part} network does not have, e.g. {extra[0]}")
     return {"model": state, "config": ckpt.config, "epoch": ckpt.epoch}
 
 
 _BAILANDO_LICENCE = "NTU S-Lab License 1.0: non-commercial use only (repository LICENSE)"
 _BAILANDO_ORIGIN = "Google Drive id 1Fi0TIiBV6EQAQrBU0IOnlke2Nu4IcutC (Bailando README: experiments.zip)"
+_BAILANDOPP_ORIGIN = "Google Drive id 1jepf20XuplVSGEfwaPaqwniyl4styvqa (tpami_bailandopp/README.md, unpacked under ./experiments)"
 
 WEIGHTS = register_weights(
     WeightSpec(name="mace-dance-motion", description="MACE-Dance Motion Expert, released checkpoint (train-3750.pt)",
@@ -81,8 +87,17 @@ WEIGHTS = register_weights(
                licence=_BAILANDO_LICENCE, origin=_BAILANDO_ORIGIN, package="", module="",
                member="experiments/actor_critic/ckpt/epoch_10.pt", source_sha256=None,
                convert=lambda raw, source: _bailando(raw, source, part="gpt")),
+    WeightSpec(name="bailandopp-vqvae", description="Bailando++ motion VQ-VAE with the rotation decoder (SepVQVAERmix), released checkpoint "
+               "(sep_vqvae_root_mix_w_vel_acc epoch_500.pt)", licence=_BAILANDO_LICENCE, origin=_BAILANDOPP_ORIGIN, package="", module="",
+               member="experiments/sep_vqvae_root_mix_w_vel_acc/ckpt/epoch_500.pt", source_sha256=None,
+               convert=lambda raw, source: _bailando(raw, source, part="vqvae++")),
+    WeightSpec(name="bailandopp-gpt", description="Bailando++ actor-critic GPT with the music Transformer (CrossCondGPT2MWAC), released "
+               "checkpoint (actor_critic epoch_10.pt of the Bailando++ release)", licence=_BAILANDO_LICENCE, origin=_BAILANDOPP_ORIGIN,
+               package="", module="", member="experiments/actor_critic/ckpt/epoch_10.pt", source_sha256=None,
+               convert=lambda raw, source: _bailando(raw, source, part="gpt++")),
 )
 
 #: released method → its weight entries (used when ``--ckpt`` is not given)
 METHOD_WEIGHTS: dict[str, tuple[str, ...]] = {"mace-dance-official": ("mace-dance-motion",), "edge-official": ("edge",),
-                                              "finenet-official": ("finenet",), "bailando-official": ("bailando-gpt", "bailando-vqvae")}
+                                              "finenet-official": ("finenet",), "bailando-official": ("bailando-gpt", "bailando-vqvae"),
+                                              "bailandopp-official": ("bailandopp-gpt", "bailandopp-vqvae")}

@@ -312,6 +312,9 @@ def _load_strict(model: nn.Module, state: Mapping[str, torch.Tensor], *, source:
 
 def load_bailando_vqvae(ckpt: BailandoCheckpoint) -> SepVQVAER:
     """The ``SepVQVAER`` of a released ``sep_vqvae_root`` checkpoint, built from its ``config.structure``."""
+    if any(".decoders_rot." in k for k in ckpt.state_dict):
+        raise DataFormatError(f"{ckpt.source}: a Bailando++ VQ-VAE (it has rotation decoders), not Bailando's SepVQVAER: use "
+                              "bailandopp-official (weights import bailandopp-vqvae)")
     structure = _structure(ckpt.config, "structure", ckpt.source)
     model = SepVQVAER(BailandoVQVAEConfig.from_record(_structure(structure, "up_half", ckpt.source)),
                       BailandoVQVAEConfig.from_record(_structure(structure, "down_half", ckpt.source)))

@@ -187,6 +187,9 @@ def load_bailando_gpt(ckpt: BailandoCheckpoint) -> CrossCondGPT2AC:
     if not isinstance(record, Mapping):
         raise DataFormatError(f"{ckpt.source}: `config.structure_generate`: expected the yaml section, found "
                               f"{type(record).__name__}")
+    if any(k.startswith("music_trans.") for k in ckpt.state_dict):
+        raise DataFormatError(f"{ckpt.source}: a Bailando++ GPT (it has a music_trans), not Bailando's CrossCondGPT2AC: use "
+                              "bailandopp-official (weights import bailandopp-gpt)")
     model = CrossCondGPT2AC(BailandoGPTConfig.from_record(record))
     state = {k: v for k, v in ckpt.state_dict.items() if k.startswith(("gpt_base.", "gpt_head.", "critic_net."))}
     try:
