@@ -19,9 +19,9 @@ app = typer.Typer(help="Generate dance with a trained method.", no_args_is_help=
 @app.command("motion")
 def generate_motion_cmd(
     music: Annotated[Path, typer.Option(help="Music: audio/video file, a music .npz (30 fps) or, with --method, a (T, D) feature .npy.")],
-    out: Annotated[Path, typer.Option(help="Output motion: .npz (macedance motion, or joints3d for joint-position methods) or .pkl (the method's official layout; EDGE's otherwise).")],
+    out: Annotated[Path, typer.Option(help="Output motion: .npz (macedance motion, or joints3d for joint-position methods), .pkl (the method's official layout; EDGE's otherwise) or .npy (FACT's own array).")],
     ckpt: Annotated[Optional[Path], typer.Option(help="A run folder or checkpoint.pt from `train motion`; with --method the released checkpoint (default: the weights installed by `weights import`).")] = None,
-    method: Annotated[Optional[str], typer.Option(help="A released method run from its published checkpoint (mace-dance-official, edge-official, finenet-official, bailando-official, bailandopp-official); default: the --ckpt run's own method.")] = None,
+    method: Annotated[Optional[str], typer.Option(help="A released method run from its published checkpoint (mace-dance-official, edge-official, finenet-official, bailando-official, bailandopp-official, fact-official); default: the --ckpt run's own method.")] = None,
     weights: Annotated[Optional[str], typer.Option(help="With --method: model or ema weights of the checkpoint (default: what the official test script loads).")] = None,
     rng: Annotated[str, typer.Option(help="With --method: official (consume random numbers as the original code: same seed → its output on CPU) or macedance.")] = "macedance",
     compile_mode: Annotated[Optional[str], typer.Option("--compile", help="With --method: run the network under torch.compile (default, reduce-overhead, max-autotune, max-autotune-no-cudagraphs); the results agree with eager to float rounding.")] = None,
@@ -30,7 +30,7 @@ def generate_motion_cmd(
                                                         "first codes of --seed-motion) or demo (the fixed codes 423/12); default: "
                                                         "ground-truth when --seed-motion is given, else demo.")] = None,
     seed_motion: Annotated[Optional[Path], typer.Option(help="With --method bailando-official or bailandopp-official: the ground-truth dance whose first codes "
-                                                        "start the sequence (any motion file `eval motion` reads).")] = None,
+                                                        "start the sequence; fact-official: whose first 120 frames it continues (any motion file `eval motion` reads).")] = None,
     seconds: Annotated[Optional[float], typer.Option(help="Length (default: the music's).")] = None,
     genre: Annotated[Optional[str], typer.Option(help="Dance genre (one of the run's genres; default unknown).")] = None,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
@@ -53,19 +53,22 @@ def generate_motion_cmd(
                 from macedance.methods.official.released import MOTION_SEEDED, build_released, generate_released_file
 
                 extra = {}
-                if method in MOTION_SEEDED:
+                tokens = ("bailando-official", "bailandopp-official")
+                if method in tokens:
                     extra["first_tokens"] = first_tokens or ("ground-truth" if seed_motion is not None else "demo")
-                elif first_tokens is not None or seed_motion is not None:
-                    raise ValidationError("first_tokens/seed_motion", "only with --method " + " or ".join(MOTION_SEEDED), f"--method {method}")
+                elif first_tokens is not None:
+                    raise ValidationError("first_tokens", "only with --method " + " or ".join(tokens), f"--method {method}")
+                if seed_motion is not None and method not in MOTION_SEEDED:
+                    raise ValidationError("seed_motion", "only with --method " + ", ".join(MOTION_SEEDED), f"--method {method}")
                 runner = build_released(method, ckpt, device=device, weights=weights, rng=rng, compile_mode=compile_mode, cuda_graph=cuda_graph,
                                         **extra)
                 motion, arrays = generate_released_file(runner, music, seconds=seconds, seed=seed, genre=genre,
                                                         progress=lambda i, n: progress(i, n, "sample"),
                                                         seed_motion=_seed_motion(seed_motion))
-        if out.suffix.lower() == ".pkl":
-            from macedance.methods.official.output import write_official_pkl
+        if out.suffix.lower() in (".pkl", ".npy"):
+            from macedance.methods.official.output import write_official
 
-            write_official_pkl(out, motion, arrays=arrays)
+            write_official(out, motion, arrays=arrays)
         else:
             motion.save(out)
         if render:

@@ -51,6 +51,8 @@ METHODS: dict[str, MethodInfo] = {m.name: m for m in (
                "S-Lab licence: non-commercial)", "Li et al., CVPR 2022 (Bailando)", "released"),
     MethodInfo("bailandopp-official", "Bailando++ from its released checkpoints (rotation decoder, music Transformer, greedy; 60-fps SMPL "
                "rotations; S-Lab licence: non-commercial)", "Li et al., TPAMI 2023 (Bailando++)", "released"),
+    MethodInfo("fact-official", "FACT from its released TensorFlow checkpoint (cross-modal Transformer, autoregressive from the ground "
+               "truth's first 2 s; 60-fps SMPL rotations)", "Li et al., ICCV 2021 (FACT)", "released"),
     MethodInfo("retrieval", "Nearest training clip by music-feature distance, beat-aligned", "reference", "reference"),
     MethodInfo("random-clip", "Random training clips (ignores the music)", "reference", "reference"),
     MethodInfo("mean-pose", "The training set's mean pose, standing still", "reference", "reference"),

@@ -43,3 +43,19 @@ def write_official_pkl(path: str | Path, motion: Motion | Joints3D, *, arrays: d
     with atomic_write(path) as f:
         pickle.dump(official_pkl_dict(motion) if arrays is None else arrays, f, protocol=4)
     return path
+
+
+def write_official(path: str | Path, motion: Motion | Joints3D, *, arrays: dict[str, np.ndarray] | None = None) -> Path:
+    """The method's own output file: ``.npy`` for methods whose file is one array (FACT: ``arrays["npy"]``, (T, 225)),
+    else :func:`write_official_pkl` (``.pkl``)."""
+    path = Path(path)
+    npy = arrays is not None and "npy" in arrays
+    if npy != (path.suffix.lower() == ".npy"):
+        raise ValidationError("out", "a .npy file (this method's own file is one array)" if npy else "a .pkl file (the method's own layout) or .npz",
+                              path.name)
+    if not npy:
+        return write_official_pkl(path, motion, arrays=arrays)
+    assert arrays is not None
+    with atomic_write(path) as f:
+        np.save(f, np.asarray(arrays["npy"]), allow_pickle=False)
+    return path

@@ -95,11 +95,20 @@ def _specs() -> dict[str, ReleasedSpec]:
             {"decoding": "greedy (top-1), deterministic", "first_tokens": "ground-truth (the official eval) or demo (423/12)",
              "music": "padded with 40 zero rows each side, music Transformer window ±40 frames", "root": "integrated from the decoded velocity",
              "output": "24 SMPL rotations (nearest rotation of each decoded matrix) + root, 60 fps, y-up"}),
+        ReleasedSpec(
+            "fact-official", "FACT from its released TensorFlow checkpoint (cross-modal Transformer, autoregressive from a 120-frame "
+            "ground-truth seed; 60-fps SMPL rotations)", "FACT (AI Choreographer), Li et al., ICCV 2021", "google-research/mint@b8f8bdf",
+            "Apache-2.0", "not stated separately (repository: Apache-2.0)",
+            "Google Drive folder 17GHwKRZbQfyC9-7oEpzCG8pp_rAI0cOm (mint README: checkpoints)", "ckpt-N.index + ckpt-N.data-00000-of-00001",
+            "model", "35-d librosa features at 60 fps (music preset fact) of the whole file, or a (T, 35) .npy; needs audio",
+            {"decoding": "deterministic, one frame per step (output token 0)", "seed": "the ground truth's first 120 frames, kept in the output",
+             "windows": "120 motion frames, audio frames [i, i + 240) at step i", "steps": "1200 in the official evaluation",
+             "output": "24 SMPL rotations (nearest rotation of each matrix) + transl, 60 fps, y-up"}),
     )}
 
 
 #: released methods that take the clip's ground-truth motion (``seed_motion``) and raw audio rather than a music .npz
-MOTION_SEEDED = ("bailando-official", "bailandopp-official")
+MOTION_SEEDED = ("bailando-official", "bailandopp-official", "fact-official")
 
 
 def released_specs() -> dict[str, ReleasedSpec]:
@@ -140,6 +149,10 @@ def build_released(name: str, ckpt: str | Path | None, *, device: str = "cpu", w
         from macedance.methods.official.bailandopp import ReleasedBailandoPP
 
         return ReleasedBailandoPP(ckpt, device=device, weights=weights, **options)  # type: ignore[return-value]
+    if name == "fact-official":
+        from macedance.methods.official.fact import ReleasedFACT
+
+        return ReleasedFACT(ckpt, device=device, weights=weights, **options)  # type: ignore[return-value]
     path = resolve_checkpoint(name, ckpt)
     if name == "mace-dance-official":
         from macedance.methods.official.mace import ReleasedMace

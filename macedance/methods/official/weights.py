@@ -5,6 +5,7 @@ sha256 is published), records its sha256 and stores its state dicts and normalis
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -62,6 +63,12 @@ def _bailando(raw: bytes, source: str, *, part: str) -> dict[str, Any]:
     return {"model": state, "config": ckpt.config, "epoch": ckpt.epoch}
 
 
+def _fact(path: Path, source: str) -> dict[str, Any]:
+    from macedance.methods.official.fact import convert_fact
+
+    return convert_fact(path, source)
+
+
 _BAILANDO_LICENCE = "NTU S-Lab License 1.0: non-commercial use only (repository LICENSE)"
 _BAILANDO_ORIGIN = "Google Drive id 1Fi0TIiBV6EQAQrBU0IOnlke2Nu4IcutC (Bailando README: experiments.zip)"
 _BAILANDOPP_ORIGIN = "Google Drive id 1jepf20XuplVSGEfwaPaqwniyl4styvqa (tpami_bailandopp/README.md, unpacked under ./experiments)"
@@ -95,9 +102,13 @@ WEIGHTS = register_weights(
                "checkpoint (actor_critic epoch_10.pt of the Bailando++ release)", licence=_BAILANDO_LICENCE, origin=_BAILANDOPP_ORIGIN,
                package="", module="", member="experiments/actor_critic/ckpt/epoch_10.pt", source_sha256=None,
                convert=lambda raw, source: _bailando(raw, source, part="gpt++")),
+    WeightSpec(name="fact", description="FACT, released TensorFlow checkpoint (give its .index file; the .data shard is read beside it)",
+               licence="not stated separately (repository: Apache-2.0)", origin="Google Drive folder 17GHwKRZbQfyC9-7oEpzCG8pp_rAI0cOm "
+               "(google-research/mint README)", package="", module="", member="ckpt-N.index", source_sha256=None, convert=None,
+               convert_file=_fact),
 )
 
 #: released method → its weight entries (used when ``--ckpt`` is not given)
 METHOD_WEIGHTS: dict[str, tuple[str, ...]] = {"mace-dance-official": ("mace-dance-motion",), "edge-official": ("edge",),
                                               "finenet-official": ("finenet",), "bailando-official": ("bailando-gpt", "bailando-vqvae"),
-                                              "bailandopp-official": ("bailandopp-gpt", "bailandopp-vqvae")}
+                                              "bailandopp-official": ("bailandopp-gpt", "bailandopp-vqvae"), "fact-official": ("fact",)}

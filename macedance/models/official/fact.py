@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -273,14 +273,16 @@ def load_fact_checkpoint(path: str | Path, *, config: FACTConfig | None = None) 
 
 
 @torch.no_grad()
-def fact_generate(model: FACTModel, *, motion_seed: torch.Tensor, audio: torch.Tensor, steps: int = 1200) -> torch.Tensor:
+def fact_generate(model: FACTModel, *, motion_seed: torch.Tensor, audio: torch.Tensor, steps: int = 1200,
+                  progress: Callable[[int, int], None] | None = None) -> torch.Tensor:
     """``FACTModel.infer_auto_regressive``: (B, steps, out_dim) motion frames following ``motion_seed``.
 
     ``motion_seed``: (B, 120, 225), the first 120 frames (2 s at 60 fps) of the clip, as ``evaluator.py`` feeds them.
     ``audio``: (B, T, 35), the music features from the clip's frame 0. Step i runs the model on the current motion
     window and audio frames [i, i + 240), keeps output token 0 (the frame 120 + i of the clip) and slides the window
     by that frame. As in the original, generation stops early when fewer than 240 audio frames remain, so the result
-    has min(steps, T − 239) frames; T < 240 is a ValidationError (the original fails there too).
+    has min(steps, T − 239) frames; T < 240 is a ValidationError (the original fails there too). ``progress(i, steps)``
+    after each step.
     """
     cfg = model.config
     _check(motion_seed, "FACT motion_seed", cfg.motion_length, cfg.motion_dim)
@@ -297,5 +299,7 @@ def fact_generate(model: FACTModel, *, motion_seed: torch.Tensor, audio: torch.T
             break
         frame = model(motion, window)[:, :1]
         frames.append(frame)
+        if progress is not None:
+            progress(i + 1, steps)
         motion = torch.cat([motion[:, 1:], frame], dim=1)
     return torch.cat(frames, dim=1)
