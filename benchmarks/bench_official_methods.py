@@ -1,8 +1,8 @@
 """Sampling speed of the released methods' ports, side by side: the MACE-Dance Motion Expert (``mace_ddim_sample``,
 the whole sequence in one pass, GFT: one network evaluation per step) and EDGE (``edge_long_ddim_sample`` over the
 5-s windows at 2.5-s stride that cover the frames, two evaluations per step for guidance, then ``stitch_long``),
-and the autoregressive Bailando (greedy GPT over the 7.5-fps tokens of the same length of dance, then VQ-VAE
-decoding; 60-fps output). A closing table puts them side by side in frames/s and in seconds of dance per second
+and the autoregressive methods: Bailando and Bailando++ (greedy GPT over the 7.5-fps tokens of the same length of
+dance, then VQ-VAE decoding; 60-fps output) and FACT (one full forward per 60-fps frame, timed over a few frames). A closing table puts them side by side in frames/s and in seconds of dance per second
 (the frame rates differ: 30 and 60 fps).
 
 Full-size official networks (``MaceConfig()``: 66.7 M parameters; ``EdgeConfig()``: Jukebox 4800-d features, and
@@ -25,7 +25,7 @@ float32 — in the original code too — and the output is NaN, flagged in the t
 chunk length.
 
     .venv/bin/python benchmarks/bench_official_methods.py [--device cpu|cuda] [--frames 1024] [--steps 50] [--batch 1]
-        [--dtype fp32|bf16] [--methods mace,edge,edge35,bailando] [--variants eager,cuda-graph,...] [--repeat 1] [--breakdown]
+        [--dtype fp32|bf16] [--methods mace,edge,edge35,bailando,bailandopp,fact] [--variants eager,cuda-graph,...] [--repeat 1] [--breakdown]
 """
 
 from __future__ import annotations
@@ -89,8 +89,8 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=PAPER_STEPS, help="DDIM steps timed (below 50: 50-step numbers extrapolated)")
     ap.add_argument("--batch", type=int, default=1, help="MACE sequences per call (EDGE: one song, its windows are the batch)")
     ap.add_argument("--dtype", default="fp32", choices=["fp32", "bf16"], help="bf16: autocast on CUDA (cache_enabled=False, as graphs need)")
-    ap.add_argument("--methods", default="mace,edge,bailando",
-                    help="comma list of mace, edge (Jukebox 4800-d), edge35 (35-d features), bailando (greedy GPT + VQ-VAE)")
+    ap.add_argument("--methods", default="mace,edge,bailando,bailandopp,fact",
+                    help="comma list of mace, edge (Jukebox 4800-d), edge35 (35-d features), bailando, bailandopp, fact")
     ap.add_argument("--variants", default=None, help=f"comma list; default on cuda: {CUDA_VARIANTS}; on cpu: eager")
     ap.add_argument("--warmup-steps", type=int, default=4, help="steps of the warm-up call (≥ 3: eager, compiled, captured)")
     ap.add_argument("--repeat", type=int, default=1)
@@ -164,27 +164,53 @@ def make_method(method: str, a: argparse.Namespace, dev: torch.device) -> tuple[
     return label, model, sample_edge, a.frames
 
 
-AUTOREGRESSIVE = ("bailando",)
+AUTOREGRESSIVE = ("bailando", "bailandopp", "fact")
+FACT_FRAMES = 24  # FACT frames timed (one full forward each, no cache: the per-frame cost does not depend on the length)
+
+
+def make_autoregressive(method: str, a: argparse.Namespace, dev: torch.device) -> tuple[str, Callable[[], torch.Tensor], int]:
+    """(label, generate() → output (1, T, C) at 60 fps, parameters) of a full-size released network, random weights."""
+    torch.manual_seed(0)
+    g = torch.Generator().manual_seed(1)
+    first = torch.zeros(1, 1, dtype=torch.long, device=dev)
+    if method == "fact":
+        from macedance.models.official.fact import FACTModel, fact_generate
+
+        model = FACTModel().to(dev).eval()
+        seed = torch.randn(1, 120, 225, generator=g).to(dev)
+        audio = torch.randn(1, 240 + FACT_FRAMES - 1, 35, generator=g).to(dev)
+        return (f"FACT (released sizes), {FACT_FRAMES} frames after the 120-frame seed, one forward (360 tokens) per frame",
+                lambda: fact_generate(model, motion_seed=seed, audio=audio, steps=FACT_FRAMES), sum(p.numel() for p in model.parameters()))
+    rows = math.ceil(a.frames / 30 * 7.5)  # tokens covering the length (+ the first)
+    if method == "bailando":
+        from macedance.models.official.bailando import SepVQVAER
+        from macedance.models.official.bailando_gpt import CrossCondGPT2AC, bailando_generate
+
+        vq, gpt = SepVQVAER().to(dev).eval(), CrossCondGPT2AC().to(dev).eval()
+        music = torch.randn(1, rows + 1, 438, generator=g).to(dev)  # 7.5-fps rows
+
+        def run() -> torch.Tensor:
+            return bailando_generate(vq, gpt, first_up=first, first_down=first, music=music)[2]
+        label = f"Bailando (released sizes), {rows + 1} tokens × 8 frames, greedy GPT + VQ-VAE decode"
+    elif method == "bailandopp":
+        from macedance.models.official.bailandopp import CrossCondGPT2MWAC, SepVQVAERmix, bailandopp_generate, pad_music
+
+        vq, gpt = SepVQVAERmix().to(dev).eval(), CrossCondGPT2MWAC().to(dev).eval()
+        music = pad_music(torch.randn(1, 8 * rows + 7, 438, generator=g)).to(dev)  # 60-fps rows
+
+        def run() -> torch.Tensor:
+            return bailandopp_generate(vq, gpt, first_up=first, first_down=first, music=music)[2]
+        label = f"Bailando++ (released sizes), {rows + 1} tokens × 8 frames, music Transformer + greedy GPT + rotation decode"
+    else:
+        raise SystemExit(f"--methods: unknown {method!r}")
+    return label, run, sum(p.numel() for p in (*vq.parameters(), *gpt.parameters()))
 
 
 def run_autoregressive(method: str, a: argparse.Namespace, dev: torch.device) -> tuple[str, float, float]:
-    """Bailando (full-size released SepVQVAER + CrossCondGPT2AC, random weights): greedy generation of the tokens that
-    cover ``a.frames / 30`` s (one GPT pass over ≤ 29 tokens per token, as released: no KV cache), then VQ-VAE decoding;
-    eager only (no sampler loop to capture). Returns (method, frames/s, seconds of dance per second)."""
-    from macedance.models.official.bailando import SepVQVAER
-    from macedance.models.official.bailando_gpt import CrossCondGPT2AC, bailando_generate
-
-    torch.manual_seed(0)
-    vq, gpt = SepVQVAER().to(dev).eval(), CrossCondGPT2AC().to(dev).eval()
-    seconds = a.frames / 30
-    rows = math.ceil(seconds * 7.5)  # 7.5-fps music rows; tokens = rows (+ the first)
-    music = torch.randn(1, rows + 1, 438, generator=torch.Generator().manual_seed(1)).to(dev)
-    first = torch.zeros(1, 1, dtype=torch.long, device=dev)
-    params = sum(p.numel() for p in (*vq.parameters(), *gpt.parameters()))
-
-    def run() -> torch.Tensor:
-        return bailando_generate(vq, gpt, first_up=first, first_down=first, music=music)[2]
-
+    """Bailando / Bailando++ (greedy GPT over the 7.5-fps tokens covering ``a.frames / 30`` s, one GPT pass over ≤ 29
+    tokens per token as released: no KV cache, then VQ-VAE decoding) or FACT (:data:`FACT_FRAMES` frames, one full
+    forward each); eager only (no sampler loop to capture). Returns (method, frames/s, seconds of dance per second)."""
+    label, run, params = make_autoregressive(method, a, dev)
     with torch.no_grad():
         t0 = time.perf_counter()
         run()
@@ -197,11 +223,10 @@ def run_autoregressive(method: str, a: argparse.Namespace, dev: torch.device) ->
             sync(dev)
             best = min(best, time.perf_counter() - t0)
     frames = out.shape[1]
-    print(f"\nBailando (released sizes), {rows + 1} tokens × 8 = {frames} frames at 60 fps ({frames / 60:.2f} s), greedy GPT "
-          f"+ VQ-VAE decode; {params / 1e6:.1f} M parameters")
+    print(f"\n{label}: {frames} frames at 60 fps ({frames / 60:.2f} s); {params / 1e6:.1f} M parameters")
     print(f"{'variant':<40}{'warm-up s':>10}{'generate s':>11}{'frames/s':>10}")
     print(f"{'eager':<40}{warm:>10.2f}{best:>11.3f}{frames / best:>10.1f}")
-    return "bailando", frames / best, frames / 60 / best
+    return method, frames / best, frames / 60 / best
 
 
 def run_method(method: str, a: argparse.Namespace, dev: torch.device, variants: list[Variant]) -> tuple[str, float, float]:

@@ -191,7 +191,8 @@ def test_bench_run_and_eval_on_joint_outputs(release, tmp_path):
     from macedance.leaderboard.render import markdown
 
     md = markdown(build_boards(load_records([tmp_path / "res"])[0])[0])
-    assert "NTU S-Lab License 1.0: non-commercial use only" in next(x for x in md.splitlines() if x.startswith("- **bailando-official**"))
+    card = next(x for x in md.splitlines() if x.startswith("- **bailando-official**"))
+    assert "NTU S-Lab License 1.0: non-commercial use only" in card and "seeded with each clip's ground-truth motion" in card
     outputs = sorted((tmp_path / "res").rglob("outputs/*.npz"))
     assert len(outputs) == 2 and all(isinstance(load_generated(p), Joints3D) for p in outputs)
     assert all(load_generated(p).meta["first_tokens"] == "ground-truth" for p in outputs)

@@ -69,7 +69,8 @@ GROUND_TRUTH = "ground truth"
 
 def method_card(record: dict[str, Any]) -> dict[str, Any]:
     """What a reader needs to know about a row's method, from its record: description, paper, licences, parameter
-    count, weights (file → sha256), and the run's time per clip on its hardware (generation and scoring together)."""
+    count, weights (file → sha256), whether it starts from the ground truth (``motion-seed``), and the run's time per
+    clip on its hardware (generation and scoring together)."""
     m, prov = record.get("method") or {}, record.get("provenance") or {}
     clips = (record.get("dataset") or {}).get("clips")
     seconds = prov.get("wall_seconds")
@@ -78,6 +79,8 @@ def method_card(record: dict[str, Any]) -> dict[str, Any]:
         card["parameters"] = m["config"]["parameters"]
     if m.get("weights"):
         card["weights"] = dict(m["weights"])
+    if "motion-seed" in (m.get("capabilities") or ()):  # starts from the ground truth (Bailando's codes, FACT's 2 s)
+        card["seeded"] = "seeded with each clip's ground-truth motion, as its official evaluation"
     if isinstance(seconds, (int, float)) and isinstance(clips, int) and clips > 0:
         card["seconds_per_clip"] = round(float(seconds) / clips, 3)
         card["hardware"] = str(prov.get("hardware", ""))

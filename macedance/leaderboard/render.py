@@ -74,6 +74,8 @@ def _card_text(row: dict[str, Any]) -> str:
     c = row["card"]
     parts = [f"**{row['method']}**" + (f" ({row['version']})" if row.get("version") else "")]
     parts += [c[k] for k in ("description", "paper") if c.get(k)]
+    if c.get("seeded"):
+        parts.append(c["seeded"])
     if c.get("licence"):
         parts.append(f"licence: {c['licence']}")
     if c.get("parameters"):
