@@ -2,7 +2,8 @@
 the whole sequence in one pass, GFT: one network evaluation per step) and EDGE (``edge_long_ddim_sample`` over the
 5-s windows at 2.5-s stride that cover the frames, two evaluations per step for guidance, then ``stitch_long``),
 and the autoregressive methods: Bailando and Bailando++ (greedy GPT over the 7.5-fps tokens of the same length of
-dance, then VQ-VAE decoding; 60-fps output) and FACT (one full forward per 60-fps frame, timed over a few frames). A closing table puts them side by side in frames/s and in seconds of dance per second
+dance, then VQ-VAE decoding; 60-fps output), FACT (one full forward per 60-fps frame, timed over a few frames) and
+LODGE (its two-stage sampler: global windows of 1,024 frames, then 256-frame local windows; 30 fps). A closing table puts them side by side in frames/s and in seconds of dance per second
 (the frame rates differ: 30 and 60 fps).
 
 Full-size official networks (``MaceConfig()``: 66.7 M parameters; ``EdgeConfig()``: Jukebox 4800-d features, and
@@ -25,7 +26,7 @@ float32 — in the original code too — and the output is NaN, flagged in the t
 chunk length.
 
     .venv/bin/python benchmarks/bench_official_methods.py [--device cpu|cuda] [--frames 1024] [--steps 50] [--batch 1]
-        [--dtype fp32|bf16] [--methods mace,edge,edge35,bailando,bailandopp,fact] [--variants eager,cuda-graph,...] [--repeat 1] [--breakdown]
+        [--dtype fp32|bf16] [--methods mace,edge,edge35,bailando,bailandopp,fact,lodge] [--variants eager,cuda-graph,...] [--repeat 1] [--breakdown]
 """
 
 from __future__ import annotations
@@ -89,8 +90,8 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=PAPER_STEPS, help="DDIM steps timed (below 50: 50-step numbers extrapolated)")
     ap.add_argument("--batch", type=int, default=1, help="MACE sequences per call (EDGE: one song, its windows are the batch)")
     ap.add_argument("--dtype", default="fp32", choices=["fp32", "bf16"], help="bf16: autocast on CUDA (cache_enabled=False, as graphs need)")
-    ap.add_argument("--methods", default="mace,edge,bailando,bailandopp,fact",
-                    help="comma list of mace, edge (Jukebox 4800-d), edge35 (35-d features), bailando, bailandopp, fact")
+    ap.add_argument("--methods", default="mace,edge,bailando,bailandopp,fact,lodge",
+                    help="comma list of mace, edge (Jukebox 4800-d), edge35 (35-d features), bailando, bailandopp, fact, lodge")
     ap.add_argument("--variants", default=None, help=f"comma list; default on cuda: {CUDA_VARIANTS}; on cpu: eager")
     ap.add_argument("--warmup-steps", type=int, default=4, help="steps of the warm-up call (≥ 3: eager, compiled, captured)")
     ap.add_argument("--repeat", type=int, default=1)
@@ -164,7 +165,7 @@ def make_method(method: str, a: argparse.Namespace, dev: torch.device) -> tuple[
     return label, model, sample_edge, a.frames
 
 
-AUTOREGRESSIVE = ("bailando", "bailandopp", "fact")
+AUTOREGRESSIVE = ("bailando", "bailandopp", "fact", "lodge")  # run as one call, eager (LODGE: its two-stage sampler)
 FACT_FRAMES = 24  # FACT frames timed (one full forward each, no cache: the per-frame cost does not depend on the length)
 
 
@@ -173,6 +174,19 @@ def make_autoregressive(method: str, a: argparse.Namespace, dev: torch.device) -
     torch.manual_seed(0)
     g = torch.Generator().manual_seed(1)
     first = torch.zeros(1, 1, dtype=torch.long, device=dev)
+    if method == "lodge":
+        from macedance.models.official.lodge import LodgeGlobalDecoder, LodgeLocalDecoder
+        from macedance.models.official.lodge_sampling import lodge_generate
+        from macedance.models.official.normalizer import MinMaxNormalizer
+
+        gm, lm = LodgeGlobalDecoder().to(dev).eval(), LodgeLocalDecoder().to(dev).eval()
+        frames = max(1024, math.ceil(a.frames / 256) * 256)
+        music = torch.randn(frames, 35, generator=g)
+        norm = MinMaxNormalizer.fit(torch.randn(256, 139, generator=g))
+        label = (f"LODGE (released sizes), {frames} frames: {math.ceil(frames / 1024)} global × 1024 + {frames // 256} local × 256 windows, "
+                 f"{a.steps} DDIM steps per stage, 2 evaluations/step (time scaled to 50 steps when fewer)")
+        return (label, lambda: lodge_generate(gm, lm, music, genre=1, normalizer=norm, noise=Noise(seed=0), steps=a.steps).motion[None],
+                sum(p.numel() for p in (*gm.parameters(), *lm.parameters())))
     if method == "fact":
         from macedance.models.official.fact import FACTModel, fact_generate
 
@@ -222,11 +236,13 @@ def run_autoregressive(method: str, a: argparse.Namespace, dev: torch.device) ->
             out = run()
             sync(dev)
             best = min(best, time.perf_counter() - t0)
-    frames = out.shape[1]
-    print(f"\n{label}: {frames} frames at 60 fps ({frames / 60:.2f} s); {params / 1e6:.1f} M parameters")
+    frames, fps = out.shape[1], 30 if method == "lodge" else 60
+    if method == "lodge" and a.steps != PAPER_STEPS:
+        best, warm = best * PAPER_STEPS / a.steps, warm * PAPER_STEPS / a.steps  # the steps are the whole cost
+    print(f"\n{label}: {frames} frames at {fps} fps ({frames / fps:.2f} s); {params / 1e6:.1f} M parameters")
     print(f"{'variant':<40}{'warm-up s':>10}{'generate s':>11}{'frames/s':>10}")
     print(f"{'eager':<40}{warm:>10.2f}{best:>11.3f}{frames / best:>10.1f}")
-    return method, frames / best, frames / 60 / best
+    return method, frames / best, frames / fps / best
 
 
 def run_method(method: str, a: argparse.Namespace, dev: torch.device, variants: list[Variant]) -> tuple[str, float, float]:

@@ -30,7 +30,7 @@ python3 benchmarks/bench_vbench.py --device cuda --videomae --half
 python3 benchmarks/bench_appearance.py --device cuda
 python3 benchmarks/bench_render.py --device cuda --batch 8 --seconds 10
 python3 benchmarks/bench_render.py --device cuda --batch 32 --seconds 10
-python3 -u benchmarks/bench_official_methods.py --device cuda --methods mace,edge,bailando,bailandopp,fact --variants eager,cuda-graph --breakdown
+python3 -u benchmarks/bench_official_methods.py --device cuda --methods mace,edge,bailando,bailandopp,fact,lodge --variants eager,cuda-graph --breakdown
 python3 -u benchmarks/bench_official_methods.py --device cuda --methods mace --variants eager,cuda-graph --dtype bf16
 timeout 240 python3 -u benchmarks/bench_official_methods.py --device cuda --methods mace --variants eager,compile:default+cuda-graph \
   || echo "bench_official_methods: torch.compile run stopped (240 s limit or error)"

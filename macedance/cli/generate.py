@@ -19,9 +19,9 @@ app = typer.Typer(help="Generate dance with a trained method.", no_args_is_help=
 @app.command("motion")
 def generate_motion_cmd(
     music: Annotated[Path, typer.Option(help="Music: audio/video file, a music .npz (30 fps) or, with --method, a (T, D) feature .npy.")],
-    out: Annotated[Path, typer.Option(help="Output motion: .npz (macedance motion, or joints3d for joint-position methods), .pkl (the method's official layout; EDGE's otherwise) or .npy (FACT's own array).")],
+    out: Annotated[Path, typer.Option(help="Output motion: .npz (macedance motion, or joints3d for joint-position methods), .pkl (the method's official layout; EDGE's otherwise) or .npy (FACT's and LODGE's own arrays).")],
     ckpt: Annotated[Optional[Path], typer.Option(help="A run folder or checkpoint.pt from `train motion`; with --method the released checkpoint (default: the weights installed by `weights import`).")] = None,
-    method: Annotated[Optional[str], typer.Option(help="A released method run from its published checkpoint (mace-dance-official, edge-official, finenet-official, bailando-official, bailandopp-official, fact-official); default: the --ckpt run's own method.")] = None,
+    method: Annotated[Optional[str], typer.Option(help="A released method run from its published checkpoint (mace-dance-official, edge-official, finenet-official, bailando-official, bailandopp-official, fact-official, lodge-official); default: the --ckpt run's own method.")] = None,
     weights: Annotated[Optional[str], typer.Option(help="With --method: model or ema weights of the checkpoint (default: what the official test script loads).")] = None,
     rng: Annotated[str, typer.Option(help="With --method: official (consume random numbers as the original code: same seed → its output on CPU) or macedance.")] = "macedance",
     compile_mode: Annotated[Optional[str], typer.Option("--compile", help="With --method: run the network under torch.compile (default, reduce-overhead, max-autotune, max-autotune-no-cudagraphs); the results agree with eager to float rounding.")] = None,

@@ -53,6 +53,8 @@ METHODS: dict[str, MethodInfo] = {m.name: m for m in (
                "rotations; S-Lab licence: non-commercial)", "Li et al., TPAMI 2023 (Bailando++)", "released"),
     MethodInfo("fact-official", "FACT from its released TensorFlow checkpoint (cross-modal Transformer, autoregressive from the ground "
                "truth's first 2 s; 60-fps SMPL rotations)", "Li et al., ICCV 2021 (FACT)", "released"),
+    MethodInfo("lodge-official", "LODGE from its released checkpoints (global dance primitives, local diffusion with soft inpainting; "
+               "SMPL-X body, FineDance genres)", "Li et al., CVPR 2024 (LODGE)", "released"),
     MethodInfo("retrieval", "Nearest training clip by music-feature distance, beat-aligned", "reference", "reference"),
     MethodInfo("random-clip", "Random training clips (ignores the music)", "reference", "reference"),
     MethodInfo("mean-pose", "The training set's mean pose, standing still", "reference", "reference"),

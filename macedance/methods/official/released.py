@@ -104,6 +104,16 @@ def _specs() -> dict[str, ReleasedSpec]:
             {"decoding": "deterministic, one frame per step (output token 0)", "seed": "the ground truth's first 120 frames, kept in the output",
              "windows": "120 motion frames, audio frames [i, i + 240) at step i", "steps": "1200 in the official evaluation",
              "output": "24 SMPL rotations (nearest rotation of each matrix) + transl, 60 fps, y-up"}),
+        ReleasedSpec(
+            "lodge-official", "LODGE from its released checkpoints (global dance primitives, local soft-inpainting diffusion; 30-fps SMPL-X body)",
+            "LODGE, Li et al., CVPR 2024", "li-ronghui/LODGE@a898e59", "none stated (no LICENSE file)", "none stated",
+            "Google Drive id 13Yp__EPAw0EjrSS898X5FtSQGmveBykA (LODGE README; Baidu mirror)",
+            "exp/Global_Module/FineDance_Global/checkpoints/epoch=2999.ckpt + exp/Local_Module/FineDance_FineTuneV2_Local/checkpoints/"
+            "epoch=299.ckpt + data/Normalizer.pth", "model",
+            "35-d EDGE baseline features at 30 fps (music preset lodge) or a (T, 35) .npy; at least 1,024 frames",
+            {"sampler": "DDIM, 50 steps t=999…19 (both stages)", "eta": 1.0, "guidance": "2 (global); clip(linspace(0, 4, 50), max=2) (local)",
+             "windows": "1,024-frame global windows → 104 primitive frames; 256-frame local windows inpainted at key frames",
+             "soft": 1.0, "genres": "16 FineDance genres (MappingNet)", "output": "22 SMPL-X body joints 6D + root, y-up, floor 0"}),
     )}
 
 
@@ -149,6 +159,10 @@ def build_released(name: str, ckpt: str | Path | None, *, device: str = "cpu", w
         from macedance.methods.official.bailandopp import ReleasedBailandoPP
 
         return ReleasedBailandoPP(ckpt, device=device, weights=weights, **options)  # type: ignore[return-value]
+    if name == "lodge-official":
+        from macedance.methods.official.lodge import ReleasedLodge
+
+        return ReleasedLodge(ckpt, device=device, weights=weights, **options)  # type: ignore[return-value]
     if name == "fact-official":
         from macedance.methods.official.fact import ReleasedFACT
 

@@ -69,6 +69,12 @@ def _fact(path: Path, source: str) -> dict[str, Any]:
     return convert_fact(path, source)
 
 
+def _lodge(path: Path, source: str, part: str) -> dict[str, Any]:
+    from macedance.methods.official.lodge import convert_lodge
+
+    return convert_lodge(path, source, part=part)
+
+
 _BAILANDO_LICENCE = "NTU S-Lab License 1.0: non-commercial use only (repository LICENSE)"
 _BAILANDO_ORIGIN = "Google Drive id 1Fi0TIiBV6EQAQrBU0IOnlke2Nu4IcutC (Bailando README: experiments.zip)"
 _BAILANDOPP_ORIGIN = "Google Drive id 1jepf20XuplVSGEfwaPaqwniyl4styvqa (tpami_bailandopp/README.md, unpacked under ./experiments)"
@@ -106,9 +112,16 @@ WEIGHTS = register_weights(
                licence="not stated separately (repository: Apache-2.0)", origin="Google Drive folder 17GHwKRZbQfyC9-7oEpzCG8pp_rAI0cOm "
                "(google-research/mint README)", package="", module="", member="ckpt-N.index", source_sha256=None, convert=None,
                convert_file=_fact),
+    *(WeightSpec(name=f"lodge-{part}", description=f"LODGE {what}, released file ({member.rsplit('/', 1)[-1]})", licence="none stated (no LICENSE file)",
+                 origin="Google Drive id 13Yp__EPAw0EjrSS898X5FtSQGmveBykA (LODGE README)", package="", module="", member=member,
+                 source_sha256=None, convert=None, convert_file=lambda path, source, part=part: _lodge(path, source, part))
+      for part, what, member in (("global", "global stage (Global_Module, dance primitives)", "exp/Global_Module/FineDance_Global/checkpoints/epoch=2999.ckpt"),
+                                 ("local", "local stage (Local_Module, FineTuneV2)", "exp/Local_Module/FineDance_FineTuneV2_Local/checkpoints/epoch=299.ckpt"),
+                                 ("normalizer", "motion normaliser (139-d MinMaxScaler)", "data/Normalizer.pth"))),
 )
 
 #: released method → its weight entries (used when ``--ckpt`` is not given)
 METHOD_WEIGHTS: dict[str, tuple[str, ...]] = {"mace-dance-official": ("mace-dance-motion",), "edge-official": ("edge",),
                                               "finenet-official": ("finenet",), "bailando-official": ("bailando-gpt", "bailando-vqvae"),
-                                              "bailandopp-official": ("bailandopp-gpt", "bailandopp-vqvae"), "fact-official": ("fact",)}
+                                              "bailandopp-official": ("bailandopp-gpt", "bailandopp-vqvae"), "fact-official": ("fact",),
+                                              "lodge-official": ("lodge-global", "lodge-local", "lodge-normalizer")}
