@@ -67,3 +67,19 @@ def write_release(root: Path, vq: torch.nn.Module, gpt: torch.nn.Module, record:
         save_released(root / vqvae_weight, vq, {"structure": record["structure"]}, 500, easydict)
         save_released(root / "experiments/actor_critic/ckpt/epoch_10.pt", gpt, config, 10, easydict)
     return root
+
+
+def fixture_state(fx: Any, key: str) -> dict[str, torch.Tensor]:
+    """A state dict stored in a parity fixture as one flat float16 array ``{key}_state``, cut by the names and shapes of
+    ``state_layout_json[key]`` (the Bailando++ fixture)."""
+    import json
+
+    import numpy as np
+
+    flat = torch.from_numpy(fx[f"{key}_state"].astype(np.float32))
+    out, i = {}, 0
+    for name, shape in json.loads(str(fx["state_layout_json"]))[key]:
+        n = int(np.prod(shape))
+        out[name] = flat[i:i + n].view(shape)
+        i += n
+    return out

@@ -170,3 +170,26 @@ def assert_same_as_dataset(folder: Path, export: Path) -> None:
         assert rec["audio"]["bytes"] == clip.file(folder, "audio_path").read_bytes()
         assert rec["reference"]["bytes"] == clip.file(folder, "reference_path").read_bytes()
     assert sorted(seen) == sorted(clips)
+
+
+def tiny_aistpp(root: Path, seconds: float) -> tuple[Path, Path]:
+    """An imported AIST++-format dataset at 60 fps (``root/data``: one train and two test sequences of ``seconds``) and
+    drum tracks at their tempi (``root/music``); returns the two folders."""
+    import soundfile as sf
+
+    from macedance.datasets.importers.aistpp import import_aistpp
+    from macedance.datasets.synthetic import synthetic_motion, write_aistpp_pkl
+    from macedance.music.synth import beat_times, drum_track
+
+    raw, audio = root / "raw" / "motions", root / "music"
+    raw.mkdir(parents=True)
+    audio.mkdir()
+    (root / "raw" / "splits").mkdir()
+    stems = [f"gBR_sBM_cAll_d0{i + 1}_mBR{i}_ch01" for i in range(3)]
+    for i, stem in enumerate(stems):
+        write_aistpp_pkl(synthetic_motion(seconds=seconds, fps=60, bpm=100 + 10 * i, seed=i), raw / f"{stem}.pkl")
+        sf.write(audio / f"{stem}.wav", drum_track(beat_times(100 + 10 * i, seconds, start=0.0), seconds, sr=22050), 22050)
+    (root / "raw" / "splits" / "crossmodal_train.txt").write_text(stems[0] + "\n")
+    (root / "raw" / "splits" / "crossmodal_test.txt").write_text("\n".join(stems[1:]) + "\n")
+    import_aistpp(raw, root / "data", fps=60)
+    return root / "data", audio

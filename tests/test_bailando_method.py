@@ -20,7 +20,7 @@ from macedance.models.official.bailando_gpt import BailandoGPTConfig, CrossCondG
 from macedance.schema import Joints3D, load_generated
 
 from bailando_release import write_release
-from conftest import parity_arrays
+from conftest import parity_arrays, tiny_aistpp
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 runner = CliRunner()
@@ -160,27 +160,12 @@ def test_generate_motion_cli_and_weights_import(release, music, tmp_path):
 def test_bench_run_and_eval_on_joint_outputs(release, tmp_path):
     """aistpp-motion with the official eval's ground-truth first codes, scored by the Bailando preset; the record names
     both files and the non-commercial licence; ``eval motion`` reads the method's native files."""
-    import soundfile as sf
-
     from macedance.benchmark.records import load_record
-    from macedance.datasets.importers.aistpp import import_aistpp
-    from macedance.datasets.synthetic import synthetic_motion, write_aistpp_pkl
-    from macedance.music.synth import beat_times, drum_track
 
     root, _, _ = release
-    raw, audio = tmp_path / "raw" / "motions", tmp_path / "music"
-    raw.mkdir(parents=True)
-    audio.mkdir()
-    (tmp_path / "raw" / "splits").mkdir()
-    stems = [f"gBR_sBM_cAll_d0{i + 1}_mBR{i}_ch01" for i in range(3)]
-    for i, stem in enumerate(stems):
-        write_aistpp_pkl(synthetic_motion(seconds=20.5, fps=60, bpm=100 + 10 * i, seed=i), raw / f"{stem}.pkl")
-        sf.write(audio / f"{stem}.wav", drum_track(beat_times(100 + 10 * i, 20.5, start=0.0), 20.5, sr=22050), 22050)
-    (tmp_path / "raw" / "splits" / "crossmodal_train.txt").write_text(stems[0] + "\n")
-    (tmp_path / "raw" / "splits" / "crossmodal_test.txt").write_text("\n".join(stems[1:]) + "\n")
-    import_aistpp(raw, tmp_path / "data", fps=60)
+    data, audio = tiny_aistpp(tmp_path, seconds=20.5)
     r = runner.invoke(app, ["bench", "run", "--task", "aistpp-motion", "--method", "bailando-official", "--ckpt", str(root),
-                            "--data", str(tmp_path / "data"), "--music", str(audio), "--out", str(tmp_path / "res"), "--bootstrap", "0"])
+                            "--data", str(data), "--music", str(audio), "--out", str(tmp_path / "res"), "--bootstrap", "0"])
     assert r.exit_code == 0, r.output
     rec = load_record(next((tmp_path / "res").glob("*.json")))
     assert sorted(rec["method"]["weights"]) == ["epoch_10.pt (GPT)", "epoch_500.pt (VQ-VAE)"]
@@ -200,7 +185,7 @@ def test_bench_run_and_eval_on_joint_outputs(release, tmp_path):
     pred.mkdir()
     for p in outputs:
         write_official_pkl(pred / f"{p.stem}.pkl", load_generated(p))
-    r = runner.invoke(app, ["eval", "motion", "--pred", str(pred), "--gt", str(tmp_path / "data" / "motions"), "--preset", "bailando-aistpp"])
+    r = runner.invoke(app, ["eval", "motion", "--pred", str(pred), "--gt", str(data / "motions"), "--preset", "bailando-aistpp"])
     assert r.exit_code == 0, r.output
 
 

@@ -26,8 +26,8 @@ from macedance.models.official.bailandopp import (
 from macedance.motion.rotations import matrix_to_axis_angle
 from macedance.schema import Joints3D, Motion, load_generated
 
-from bailando_release import write_release
-from conftest import parity_arrays
+from bailando_release import fixture_state, write_release
+from conftest import parity_arrays, tiny_aistpp
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 runner = CliRunner()
@@ -39,24 +39,14 @@ def _cache(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("MACEDANCE_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "cache"))
 
 
-def _state(fx, key):
-    flat = torch.from_numpy(fx[f"{key}_state"].astype(np.float32))
-    out, i = {}, 0
-    for name, shape in json.loads(str(fx["state_layout_json"]))[key]:
-        n = int(np.prod(shape))
-        out[name] = flat[i:i + n].view(shape)
-        i += n
-    return out
-
-
 @pytest.fixture(scope="module")
 def release(tmp_path_factory):
     fx = parity_arrays("bailandopp_official_tiny")
     record = json.loads(str(fx["config_json"]))
     vq = SepVQVAERmix(BailandoppVQVAEConfig.from_record(record["structure"]))
-    vq.load_state_dict(_state(fx, "vq"))
+    vq.load_state_dict(fixture_state(fx, "vq"))
     gpt = CrossCondGPT2MWAC(BailandoppGPTConfig.from_record(record["structure_generate"]))
-    gpt.load_state_dict(_state(fx, "gpt"))
+    gpt.load_state_dict(fixture_state(fx, "gpt"))
     return write_release(tmp_path_factory.mktemp("bailandopp"), vq.eval(), gpt.eval(), record, VQ_FILE)
 
 
@@ -114,26 +104,10 @@ def test_cli_native_file_weights_import_and_errors(release, music, tmp_path):
 
 
 def test_bench_run(release, tmp_path):
-    import soundfile as sf
-
     from macedance.benchmark.records import load_record
-    from macedance.datasets.importers.aistpp import import_aistpp
-    from macedance.datasets.synthetic import synthetic_motion, write_aistpp_pkl
-    from macedance.music.synth import beat_times, drum_track
-
-    raw, audio = tmp_path / "raw" / "motions", tmp_path / "music"
-    raw.mkdir(parents=True)
-    audio.mkdir()
-    (tmp_path / "raw" / "splits").mkdir()
-    stems = [f"gBR_sBM_cAll_d0{i + 1}_mBR{i}_ch01" for i in range(3)]
-    for i, stem in enumerate(stems):
-        write_aistpp_pkl(synthetic_motion(seconds=3, fps=60, bpm=100 + 10 * i, seed=i), raw / f"{stem}.pkl")
-        sf.write(audio / f"{stem}.wav", drum_track(beat_times(100 + 10 * i, 3.0, start=0.0), 3.0, sr=22050), 22050)
-    (tmp_path / "raw" / "splits" / "crossmodal_train.txt").write_text(stems[0] + "\n")
-    (tmp_path / "raw" / "splits" / "crossmodal_test.txt").write_text("\n".join(stems[1:]) + "\n")
-    import_aistpp(raw, tmp_path / "data", fps=60)
+    data, audio = tiny_aistpp(tmp_path, seconds=3)
     r = runner.invoke(app, ["bench", "run", "--task", "madata-motion", "--method", "bailandopp-official", "--ckpt", str(release),
-                            "--data", str(tmp_path / "data"), "--music", str(audio), "--out", str(tmp_path / "res"), "--bootstrap", "0"])
+                            "--data", str(data), "--music", str(audio), "--out", str(tmp_path / "res"), "--bootstrap", "0"])
     assert r.exit_code == 0, r.output
     rec = load_record(next((tmp_path / "res").glob("*.json")))
     assert "non-commercial" in rec["method"]["licence"] and not rec["dataset"]["skipped"]

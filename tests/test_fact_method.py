@@ -19,7 +19,7 @@ from macedance.methods.official.fact import ReleasedFACT, fact_seed, infer_fact_
 from macedance.models.official.fact import fact_generate
 from macedance.schema import Joints3D, Motion, load_generated
 
-from conftest import parity_arrays, random_axis_angle
+from conftest import parity_arrays, random_axis_angle, tiny_aistpp
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 runner = CliRunner()
@@ -96,26 +96,10 @@ def test_weights_import_cli_and_official_array(music, tmp_path):
 
 
 def test_bench_run(tmp_path):
-    import soundfile as sf
-
     from macedance.benchmark.records import load_record
-    from macedance.datasets.importers.aistpp import import_aistpp
-    from macedance.datasets.synthetic import synthetic_motion, write_aistpp_pkl
-    from macedance.music.synth import beat_times, drum_track
-
-    raw, audio = tmp_path / "raw" / "motions", tmp_path / "music"
-    raw.mkdir(parents=True)
-    audio.mkdir()
-    (tmp_path / "raw" / "splits").mkdir()
-    stems = [f"gBR_sBM_cAll_d0{i + 1}_mBR{i}_ch01" for i in range(3)]
-    for i, stem in enumerate(stems):
-        write_aistpp_pkl(synthetic_motion(seconds=2, fps=60, bpm=100 + 10 * i, seed=i), raw / f"{stem}.pkl")
-        sf.write(audio / f"{stem}.wav", drum_track(beat_times(100 + 10 * i, 2.0, start=0.0), 2.0, sr=22050), 22050)
-    (tmp_path / "raw" / "splits" / "crossmodal_train.txt").write_text(stems[0] + "\n")
-    (tmp_path / "raw" / "splits" / "crossmodal_test.txt").write_text("\n".join(stems[1:]) + "\n")
-    import_aistpp(raw, tmp_path / "data", fps=60)
+    data, audio = tiny_aistpp(tmp_path, seconds=2)
     r = runner.invoke(app, ["bench", "run", "--task", "madata-motion", "--method", "fact-official", "--ckpt", CKPT,
-                            "--data", str(tmp_path / "data"), "--music", str(audio), "--out", str(tmp_path / "res"), "--bootstrap", "0"])
+                            "--data", str(data), "--music", str(audio), "--out", str(tmp_path / "res"), "--bootstrap", "0"])
     assert r.exit_code == 0, r.output
     rec = load_record(next((tmp_path / "res").glob("*.json")))
     assert rec["method"]["licence"].startswith("code: Apache-2.0") and "motion-seed" in rec["method"]["capabilities"]

@@ -49,7 +49,7 @@ from macedance.models.official.bailandopp import (
     pad_music,
 )
 
-from bailando_release import easydict_stand_in, save_released
+from bailando_release import easydict_stand_in, fixture_state, save_released
 from conftest import close_to as close
 from conftest import parity_arrays
 
@@ -68,29 +68,17 @@ def record(fx):
     return json.loads(str(fx["config_json"]))
 
 
-def _state(fx, key):
-    """The original's state dict: the flat float16 array cut by its stored names and shapes."""
-    flat = torch.from_numpy(fx[f"{key}_state"].astype(np.float32))
-    out, i = {}, 0
-    for name, shape in json.loads(str(fx["state_layout_json"]))[key]:
-        n = int(np.prod(shape))
-        out[name] = flat[i:i + n].view(shape)
-        i += n
-    assert i == flat.numel()
-    return out
-
-
 @pytest.fixture(scope="module")
 def vq(fx, record):
     m = SepVQVAERmix(BailandoppVQVAEConfig.from_record(record["structure"]))
-    m.load_state_dict(_state(fx, "vq"), strict=True)
+    m.load_state_dict(fixture_state(fx, "vq"), strict=True)
     return m.eval()
 
 
 @pytest.fixture(scope="module")
 def gpt(fx, record):
     m = CrossCondGPT2MWAC(BailandoppGPTConfig.from_record(record["structure_generate"]))
-    m.load_state_dict(_state(fx, "gpt"), strict=True)
+    m.load_state_dict(fixture_state(fx, "gpt"), strict=True)
     return m.eval()
 
 
@@ -119,7 +107,7 @@ def test_released_structure_equals_the_original(fx):
 
 def test_fresh_masks_equal_the_originals(fx, record):
     ours = CrossCondGPT2MWAC(BailandoppGPTConfig.from_record(record["structure_generate"])).state_dict()
-    theirs = _state(fx, "gpt")
+    theirs = fixture_state(fx, "gpt")
     masks = [k for k in theirs if k.endswith(".mask")]
     assert len(masks) == 2 + 2 + 2 + 1  # music_trans, base, head, critic blocks
     assert all(torch.equal(ours[k], theirs[k]) for k in masks)  # the band (±40 frames) and the stream masks
