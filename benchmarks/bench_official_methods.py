@@ -119,7 +119,7 @@ def main() -> None:
         else:
             summary.append(run_method(method, a, dev, variants))
     at = f"{PAPER_STEPS} DDIM steps" + (f" (extrapolated from {a.steps})" if a.steps != PAPER_STEPS else "")
-    print(f"\nside by side (eager, {a.frames / 30:.2f} s of dance each; diffusion methods at {at}):")
+    print(f"\nside by side (eager; lengths as above — {a.frames} frames at 30 fps for MACE-Dance and EDGE; diffusion methods at {at}):")
     print(f"{'method':<12}{'frames/s':>10}{'at fps':>8}{'dance s per s':>15}")
     for name, fps_out, rate in summary:
         print(f"{name:<12}{fps_out:>10.1f}{fps_out / rate:>8.0f}{rate:>15.2f}")
