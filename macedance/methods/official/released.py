@@ -201,13 +201,14 @@ class ReleasedMethod:
             name, f"released weights sha256 {cp.sha256[:12]}", spec.description, spec.paper,
             f"code: {spec.code_licence} ({spec.code}); weights: {spec.weights_licence}", weights=files,
             capabilities=("music2motion", "motion-seed", "audio") if self.seeded else ("music2motion",),
-            config={"weights": getattr(cp, "weights", "model"), "parameters": sum(p.numel() for p in self.runner.model.parameters()),
+            config={"weights": getattr(self.runner, "checkpoint_weights", getattr(cp, "weights", "model")), "parameters": sum(p.numel() for p in self.runner.model.parameters()),
                     "features": spec.features, "sampling": spec.sampling, "weights_origin": spec.weights_origin,
                     "options": {k: v for k, v in options.items() if isinstance(v, (str, int, float, bool))}, **({"note": note} if note else {})})
 
     def generate(self, music: Path, seconds: float | None, seed: int, genre: str | None, clip_id: str, *,
                  seed_motion: Motion | Joints3D | None = None) -> Motion | Joints3D:
-        """``seed_motion``: the clip's ground truth, for methods with the ``motion-seed`` capability (Bailando)."""
+        """``seed_motion``: the clip's ground truth, for methods with the ``motion-seed`` capability (Bailando, Bailando++,
+        FACT)."""
         from macedance.methods.registry import clip_seed
 
         return generate_released(self.runner, Path(music), seconds=seconds, seed=clip_seed(seed, clip_id), genre=genre,
@@ -225,7 +226,7 @@ def generate_released_file(runner: Released, music: Path, *, seconds: float | No
                            ) -> tuple[Motion | Joints3D, dict[str, np.ndarray] | None]:
     """:func:`generate_released` and the arrays of the method's own output file when they hold more than the motion
     (FineNet's SMPL-H hands, Bailando's ``pred_position``: ``--out x.pkl`` writes them); ``None``: the EDGE layout of
-    the motion is the file. ``seed_motion`` goes to the methods that take one (Bailando's first tokens)."""
+    the motion is the file. ``seed_motion`` goes to the methods that take one (Bailando's first tokens, FACT's seed)."""
     if seconds is not None and int(round(seconds * FPS)) < 2:
         raise ValidationError("seconds", "at least two frames", repr(seconds))
     extra: dict[str, Any] = {}
