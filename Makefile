@@ -15,6 +15,8 @@ $(STAMP): pyproject.toml requirements/lock.txt
 	$(PY) -m pip install --disable-pip-version-check -q -c requirements/lock.txt -e ".[dev]"
 	# rtmlib without its declared opencv-python (it would overwrite MediaPipe's opencv-contrib cv2)
 	$(PY) -m pip install --disable-pip-version-check -q --no-deps rtmlib==0.0.16
+	# Essentia's MonoLoader: Bailando's audio loading (the essentia extra; the first release built for numpy 2)
+	$(PY) -m pip install --disable-pip-version-check -q -c requirements/lock.txt essentia==2.1b6.dev1389
 	@touch $(STAMP)
 
 demo: $(STAMP)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import fractions
+import importlib.util
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +15,7 @@ from typer.testing import CliRunner
 
 from macedance.cli import app
 from macedance.errors import DataFormatError, InputNotFoundError, ValidationError
-from macedance.io.audio import load_audio
+from macedance.io.audio import Audio, load_audio
 from macedance.music.analysis import analyze_file, load_music
 from macedance.music.features import aist_start_bpm, analyze
 from macedance.music.presets import MUSIC_PRESETS, get_music_preset
@@ -300,6 +301,30 @@ def test_bailando_081_preset_equals_librosa081_reference_at_60fps():
     np.testing.assert_allclose(f[:, 52], e[:, 52], rtol=0, atol=1e-4)  # onset (≤ 35.6): measured 1 ulp; 26× margin
     np.testing.assert_array_equal(np.flatnonzero(f[:, 53]), ref["beat_frames"])  # discrete: 30-frame spacing, unchanged by ulps
     np.testing.assert_allclose(f[:, 54], e[:, 54], rtol=0, atol=1e-6)  # tempogram lag 0 (≈ 1, normalised): measured 2.9e-8
+
+
+@pytest.mark.skipif(not CLICK_WAV.is_file(), reason="shared click-track fixture not available")
+@pytest.mark.skipif(importlib.util.find_spec("essentia") is None, reason="the essentia extra is not installed")
+@pytest.mark.parametrize("preset_name,fixture,sr", [("bailando-gpt-0.8.1", "bailando_music_sr3840.npz", 3840),
+                                                    ("bailando-0.8.1", "bailando_music_sr30720.npz", 30720)])
+def test_bailando_presets_read_files_with_essentia_as_the_original(preset_name, fixture, sr, tmp_path, monkeypatch):
+    """The fixtures' ``audio`` is what Essentia's MonoLoader gave the original script (essentia 2.1b6.dev1110 with
+    numpy 1.23 in the oracle venv); the project's essentia 2.1b6.dev1389 (numpy 2) reads the shared file to the same
+    bits, so from the file itself the official presets see exactly the original's samples."""
+    from macedance.io.audio import load_audio_essentia
+    from macedance.music.analysis import analyze_file
+
+    monkeypatch.setenv("MACEDANCE_CACHE_DIR", str(tmp_path / "cache"))
+    expected = np.load(PARITY / fixture)["audio"]
+    assert np.array_equal(load_audio_essentia(CLICK_WAV, sr).samples, expected)
+    preset = get_music_preset(preset_name)
+    result = analyze_file(CLICK_WAV, preset)[0]
+    assert result.details["audio_loader"] == "essentia"
+    np.testing.assert_array_equal(result.features, analyze(Audio(expected, sr, "fixture"), preset).features)
+    bad = tmp_path / "bad.wav"
+    bad.write_bytes(b"RIFF" + b"\0" * 60)
+    with pytest.raises(DataFormatError, match="bad.wav: cannot open media file"):  # our checks run before Essentia's decoder
+        load_audio_essentia(bad, sr)
 
 
 def _drums_3840(seconds: float = 8.0, sr: int = 3840) -> np.ndarray:

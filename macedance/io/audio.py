@@ -136,3 +136,29 @@ def resample(audio: Audio, sample_rate: int) -> Audio:
 
     y = soxr.resample(audio.samples, audio.sample_rate, sample_rate, quality="HQ")
     return Audio(np.ascontiguousarray(y, dtype=np.float32), int(sample_rate), audio.source)
+
+
+def essentia_available() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("essentia") is not None
+
+
+def load_audio_essentia(path: str | Path, sample_rate: int) -> Audio:
+    """``path`` as Essentia's ``MonoLoader(filename, sampleRate)`` gives it (its decoder, downmix and resampler), as
+    Bailando's preprocessing loads music; needs the ``essentia`` package (``pip install 'macedance[essentia]'``).
+    The file is checked as :func:`load_audio` checks it first (exists, a readable header in the limits)."""
+    path = Path(path)
+    native = load_audio(path)  # the same errors (not found, no audio, out of limits) before Essentia sees the file
+    import essentia
+
+    essentia.log.infoActive = essentia.log.warningActive = False  # before essentia.standard: it logs on import
+    import essentia.standard as es
+    try:
+        y = es.MonoLoader(filename=str(path), sampleRate=float(sample_rate))()
+    except RuntimeError as exc:
+        raise DataFormatError(f"{path}: Essentia's MonoLoader cannot read it ({str(exc).strip()[:200]})") from None
+    if y.size == 0 or not np.isfinite(y).all():
+        raise DataFormatError(f"{path}: Essentia's MonoLoader returned {'no' if y.size == 0 else 'non-finite'} samples")
+    del native
+    return Audio(np.ascontiguousarray(y, dtype=np.float32), int(sample_rate), str(path))

@@ -9,6 +9,7 @@ its sha256. The ``beats`` key is what the motion metrics read for BAS.
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable
 from pathlib import Path
 
@@ -23,6 +24,8 @@ from macedance.music.features import MusicAnalysis, aist_start_bpm, analyze
 from macedance.music.presets import MusicPreset
 from macedance.schema.npz import read_npz, write_npz
 
+log = logging.getLogger(__name__)
+
 ANALYSIS_VERSION = "2"  # bump when the numbers of analyze() change (2: one BLAS thread, any machine)
 _FIELDS = ("features", "beats", "beat_frames", "tempo", "fps", "duration", "start_bpm")
 
@@ -30,14 +33,25 @@ _FIELDS = ("features", "beats", "beat_frames", "tempo", "fps", "duration", "star
 def analyze_file(path: str | Path, preset: MusicPreset, use_cache: bool = True) -> tuple[MusicAnalysis, str]:
     """Analysis of one audio/video file and its sha256; cached by content + preset + version."""
     path = Path(path)
+    from macedance.io.audio import essentia_available, load_audio_essentia
+
     digest = sha256_file(path)
+    loader = "essentia" if preset.audio_loader == "essentia" and essentia_available() else "macedance"
+    if loader != preset.audio_loader:
+        log.warning("%s: preset %s reads audio with Essentia's MonoLoader, which is not installed (pip install "
+                    "'macedance[essentia]'): using macedance's loader, whose resampling differs slightly", path, preset.name)
     # The AIST++ tempo rule reads the file name, so the name's music id is part of the key.
-    key = cache_key("music", ANALYSIS_VERSION, preset.hash, digest, str(aist_start_bpm(path.stem)))
+    key = cache_key("music", ANALYSIS_VERSION, preset.hash, digest, str(aist_start_bpm(path.stem)), loader)
     cache = NpzCache("music")
     if use_cache and (hit := cache.get(key)) is not None:
         return _from_arrays(hit), digest
-    native = load_audio(path)  # decode once; resample for the features and, if needed, the beats
-    result = analyze(resample(native, preset.sample_rate), preset, name=path.stem, native=native)
+    if loader == "essentia":
+        result = analyze(load_audio_essentia(path, preset.sample_rate), preset, name=path.stem)
+    else:
+        native = load_audio(path)  # decode once; resample for the features and, if needed, the beats
+        result = analyze(resample(native, preset.sample_rate), preset, name=path.stem, native=native)
+    if preset.audio_loader != "macedance":
+        result.details["audio_loader"] = loader  # which loader read it (recorded only where the preset asks for another)
     if use_cache:
         cache.put(key, _to_arrays(result))
     return result, digest

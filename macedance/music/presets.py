@@ -35,6 +35,9 @@ class MusicPreset(PresetRecord):
     # "current": librosa as installed (≥ 0.10); "0.8.1" (bailando layout only): as librosa 0.8.1 computed it —
     # reflect-padded STFTs, onset mel bands up to 11025 Hz, its beat tracker, its CQT (resampy kaiser_fast octaves)
     librosa_compat: Literal["current", "0.8.1"] = field(default="current", metadata={"hash": "omit-default"})
+    # how files are read: "macedance" (soundfile/PyAV + soxr HQ, as librosa.load) or "essentia" (Essentia's MonoLoader, as
+    # Bailando's preprocessing; our loader, logged, when the essentia package is not installed)
+    audio_loader: Literal["macedance", "essentia"] = field(default="macedance", metadata={"hash": "omit-default"})
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -97,22 +100,24 @@ BAILANDO_GPT = MusicPreset(
 )
 BAILANDO_GPT_081 = MusicPreset(
     name="bailando-gpt-0.8.1", fps=7.5, layout="bailando", beat_source="percussive-median", start_bpm="120",
-    librosa_compat="0.8.1",
+    librosa_compat="0.8.1", audio_loader="essentia",
     description="bailando-gpt as computed under the librosa 0.8.1 Bailando pins (requirements.txt), i.e. the features "
     "its released GPT was trained on: STFTs padded by reflection (MFCC edge rows, HPSS), onset_strength with 0.8.1's "
     "mel fmax default 11025 Hz (at 3840 Hz 64 of the 128 mel bands are empty, so the median envelope is non-zero only "
     "where every other band rises — all zero on the shared click track — and so are beats and tempogram), 0.8.1's "
     "beat tracker (its trimming drops the last beat) and 0.8.1's CQT (Q from 2^(1/36) − 1, octaves halved with "
     "resampy's kaiser_fast, re-implemented here). Equal to the script under librosa 0.8.1 on identical samples up "
-    "to float32 round-off (tests/test_music.py).",
+    "to float32 round-off (tests/test_music.py). Files are read with Essentia's MonoLoader at 3840 Hz as the script "
+    "does (the essentia extra; bit-identical samples), else with ours (logged; MFCC up to 1.3 % of their range off).",
     reference="lisiyao21/Bailando@cc90b98 _prepro_aistpp_music.py, extractor.py, requirements.txt (librosa==0.8.1)",
 )
 BAILANDO_081 = MusicPreset(
     name="bailando-0.8.1", fps=60.0, layout="bailando", beat_source="percussive-median", start_bpm="120",
-    librosa_compat="0.8.1",
+    librosa_compat="0.8.1", audio_loader="essentia",
     description="bailando (60 fps, sr 30720) as computed under the librosa 0.8.1 Bailando pins: the features "
     "Bailando++'s music Transformer was trained on (data/aistpp_music_feat_60fps; it reads columns 0–54). Reflect-padded "
-    "STFTs, onset_strength with 0.8.1's mel fmax default 11025 Hz, 0.8.1's beat tracker and CQT, as bailando-gpt-0.8.1.",
+    "STFTs, onset_strength with 0.8.1's mel fmax default 11025 Hz, 0.8.1's beat tracker and CQT, as bailando-gpt-0.8.1; "
+    "files read with Essentia's MonoLoader at 30720 Hz (the essentia extra), else with ours (logged).",
     reference="lisiyao21/Bailando@cc90b98 _prepro_aistpp_music.py --sampling_rate 30720, extractor.py, requirements.txt "
     "(librosa==0.8.1); tpami_bailandopp/configs/actor_critic_music_trans_400_mix_rotmat.yaml (external_wav)",
 )
