@@ -250,3 +250,25 @@ def test_folder_method_reads_bailandos_own_outputs(tmp_path):
     got = FolderMethod(out).generate(Path("m.wav"), None, 0, None, "clipA")
     assert isinstance(got, Joints3D) and got.fps == 60.0 and np.array_equal(got.positions, pos.reshape(30, 24, 3))
     assert got.meta["source_format"] == "bailando"
+
+
+def test_the_cc_motion_gpt_checkpoint_without_critic_runs_alike(release, music, tmp_path):
+    """The third released file, ``experiments/cc_motion_gpt/ckpt/epoch_400.pt`` (``CrossCondGPT2``: no critic), in the
+    same release folder: with the actor-critic's base and head weights it decodes the same greedy dance (the critic
+    never takes part in sampling)."""
+    from bailando_release import easydict_stand_in, save_released
+
+    root, _, record = release
+    ac = ReleasedBailando(root)
+    gen = {k: v for k, v in record["structure_generate"].items() if k != "critic_net"}
+    gpt = CrossCondGPT2AC(BailandoGPTConfig.from_record(gen))
+    assert gpt.cfg.critic is None
+    gpt.load_state_dict({k: v for k, v in ac.gpt.state_dict().items() if not k.startswith("critic_net.")}, strict=True)
+    path = root / "experiments/cc_motion_gpt/ckpt/epoch_400.pt"
+    with easydict_stand_in() as easydict:
+        save_released(path, gpt, {**record, "structure_generate": gen, "vqvae_weight": "experiments/sep_vqvae_root/ckpt/epoch_500.pt"},
+                      400, easydict)
+    seed = _seed()
+    a = ac.generate(music, seconds=None, seed=0, genre=None, seed_motion=seed)
+    b = ReleasedBailando(path).generate(music, seconds=None, seed=0, genre=None, seed_motion=seed)
+    assert np.array_equal(a.positions, b.positions) and b.meta["checkpoint"] == str(path)
