@@ -134,7 +134,7 @@ def _load(path: Path) -> Any:
                 return {"schema_version": z["schema_version"]}  # read in full by load_motion
             return {k: z[k] for k in z.files}
     except ValueError as exc:
-        if "allow_pickle" in str(exc) and suffix == ".npy":
+        if "allow_pickle" in str(exc) and suffix == ".npy" and path.read_bytes()[:6] == b"\x93NUMPY":
             obj = safe_load_npy_object(path.read_bytes(), str(path))  # Bailando's np.save'd dict; anything else refused
             if isinstance(obj, dict) and "pred_position" in obj:
                 return obj
