@@ -3,6 +3,7 @@ test_official_fact.py) with its sizes read from the tensors, the ground-truth se
 import``, ``generate motion`` and ``bench run``."""
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -23,7 +24,7 @@ from conftest import parity_arrays, random_axis_angle, tiny_aistpp
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 runner = CliRunner()
-CKPT = "tests/parity/fact_tiny_ckpt"
+CKPT = str(Path(__file__).parent / "parity" / "fact_tiny_ckpt")
 
 
 @pytest.fixture(autouse=True)
