@@ -176,10 +176,20 @@ def safe_load_pickle(path: str | Path, inert_modules: tuple[str, ...] = ()) -> A
     return safe_load_pickle_bytes(raw, str(path), inert_modules)
 
 
+def write_npy_object(f: Any, obj: Any) -> None:
+    """Write ``obj`` (e.g. a dict of arrays) to the open binary file ``f`` as ``np.save(f, obj)`` does: an ``.npy``
+    holding one pickled 0-d object array — the layout Bailando's files have (writing only; reading such files goes
+    through :func:`safe_load_npy_object`)."""
+    arr = np.empty((), dtype=object)
+    arr[()] = obj
+    np.lib.format.write_array_header_1_0(f, np.lib.format.header_data_from_array_1_0(arr))
+    pickle.dump(arr, f, protocol=4, fix_imports=True)
+
+
 def safe_load_npy_object(raw: bytes, source: str) -> Any:
     """The Python object an ``np.save`` stored (a 0-d object array, e.g. Bailando's ``np.save(f, {"pred_position":
-    a})``), read through the restricted unpickler and checked like a pickle; ``np.load(allow_pickle=True)`` would run
-    whatever the file names.
+    a})``), read through the restricted unpickler and checked like a pickle (numpy's own loader, with pickles allowed,
+    would run whatever the file names).
 
     Raises:
         DataFormatError: not an ``.npy`` of one pickled object; UnsafePickleError (as :func:`safe_load_pickle_bytes`).

@@ -14,6 +14,7 @@ import torch
 from macedance.errors import ValidationError
 from macedance.fileio import atomic_write
 from macedance.models.official.skeleton import edge_fk
+from macedance.safe_pickle import write_npy_object
 from macedance.schema import Joints3D, Motion
 
 
@@ -32,13 +33,13 @@ def write_official_pkl(path: str | Path, motion: Motion | Joints3D, *, arrays: d
     """Write ``motion`` as an official-layout ``.pkl`` (atomically; numpy arrays only, protocol 4), or ``arrays`` when
     the method's own file differs from the EDGE layout (FineNet: ``smpl_poses`` (T, 156), ``smpl_trans``). Joint
     positions (Bailando) are written as ``write2pkl`` does: ``np.save`` of ``{"pred_position": (T, 72)}`` (an ``.npy``
-    holding one pickled dict, which Bailando's ``metrics_new.py`` reads with ``np.load(allow_pickle=True).item()``)."""
+    holding one pickled dict, which Bailando's ``metrics_new.py`` reads back with numpy's loader and ``.item()``)."""
     path = Path(path)
     if isinstance(motion, Joints3D):
         if arrays is None:
             arrays = {"pred_position": motion.positions.reshape(motion.num_frames, -1).astype(np.float32)}
         with atomic_write(path) as f:
-            np.save(f, np.array(arrays, dtype=object), allow_pickle=True)
+            write_npy_object(f, arrays)
         return path
     with atomic_write(path) as f:
         pickle.dump(official_pkl_dict(motion) if arrays is None else arrays, f, protocol=4)
