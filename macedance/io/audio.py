@@ -138,6 +138,24 @@ def resample(audio: Audio, sample_rate: int) -> Audio:
     return Audio(np.ascontiguousarray(y, dtype=np.float32), int(sample_rate), audio.source)
 
 
+def _probe(path: Path) -> None:
+    """The checks :func:`load_audio` makes before decoding, from the container's header only."""
+    import av
+
+    if not path.is_file():
+        raise InputNotFoundError(f"{path}: audio file not found")
+    try:
+        container = av.open(str(path))
+    except Exception as exc:  # av.error.* subclasses
+        raise DataFormatError(f"{path}: cannot open media file ({exc})") from None
+    with container:
+        if not container.streams.audio:
+            raise DataFormatError(f"{path}: no audio stream (streams: {[s.type for s in container.streams]})")
+        stream = container.streams.audio[0]
+        seconds = float(stream.duration * stream.time_base) if stream.duration and stream.time_base else None
+        _check_header(path, int(stream.rate or stream.codec_context.sample_rate or 0), int(stream.codec_context.channels or 1), seconds)
+
+
 def essentia_available() -> bool:
     import importlib.util
 
@@ -147,9 +165,10 @@ def essentia_available() -> bool:
 def load_audio_essentia(path: str | Path, sample_rate: int) -> Audio:
     """``path`` as Essentia's ``MonoLoader(filename, sampleRate)`` gives it (its decoder, downmix and resampler), as
     Bailando's preprocessing loads music; needs the ``essentia`` package (``pip install 'macedance[essentia]'``).
-    The file is checked as :func:`load_audio` checks it first (exists, a readable header in the limits)."""
+    The file's header is checked first, without decoding it (exists, an audio stream, rate, channels and length in the
+    limits), with :func:`load_audio`'s errors."""
     path = Path(path)
-    native = load_audio(path)  # the same errors (not found, no audio, out of limits) before Essentia sees the file
+    _probe(path)
     import essentia
 
     essentia.log.infoActive = essentia.log.warningActive = False  # before essentia.standard: it logs on import
@@ -160,5 +179,4 @@ def load_audio_essentia(path: str | Path, sample_rate: int) -> Audio:
         raise DataFormatError(f"{path}: Essentia's MonoLoader cannot read it ({str(exc).strip()[:200]})") from None
     if y.size == 0 or not np.isfinite(y).all():
         raise DataFormatError(f"{path}: Essentia's MonoLoader returned {'no' if y.size == 0 else 'non-finite'} samples")
-    del native
     return Audio(np.ascontiguousarray(y, dtype=np.float32), int(sample_rate), str(path))
