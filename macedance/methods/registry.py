@@ -108,12 +108,15 @@ class FolderMethod:
                                config={"format": motion_format})
 
     def generate(self, music: Path, seconds: float | None, seed: int, genre: str | None, clip_id: str) -> Motion | Joints3D:
-        from macedance.io.motion_formats import detect_format, find_clip_file, read_motion, read_motion_file
+        from macedance.io.motion_formats import find_clip_file, read_motion, read_motion_file
 
         path = find_clip_file(self.outputs, clip_id)
-        if (self.motion_format if self.motion_format != "auto" else detect_format(path)) == "joints":
-            return read_motion(path, motion_format=self.motion_format)  # plain arrays carry no fps/up axis: refused
-        f = read_motion_file(path, motion_format=self.motion_format)
+        try:
+            f = read_motion_file(path, motion_format=self.motion_format)
+        except ValidationError as exc:
+            if exc.field == "fps/up_axis":  # a plain joint array: it carries no fps or up axis, refused with that reason
+                return read_motion(path, motion_format=self.motion_format)
+            raise
         if f.motion is not None:
             return f.motion
         assert f.joints is not None  # Bailando's files, macedance joints3d

@@ -18,6 +18,7 @@ frames and its audio features from frame 0, the output written after that seed (
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import re
 from collections.abc import Callable
@@ -75,8 +76,8 @@ def read_fact_checkpoint(path: str | Path, *, num_heads: int | None = None) -> t
             raise DataFormatError(f"{path}: expected the {{'model', 'config'}} file `weights import fact` writes")
         cfg = FACTConfig.from_dict(obj["config"])
         if num_heads:
-            cfg = FACTConfig.from_dict({**cfg.to_dict(), **{k: {**cfg.to_dict()[k], "num_attention_heads": num_heads}
-                                                            for k in ("motion", "audio", "cross")}})
+            cfg = dataclasses.replace(cfg, **{k: dataclasses.replace(getattr(cfg, k), num_attention_heads=num_heads)
+                                              for k in ("motion", "audio", "cross")})
         model = FACTModel(cfg)
         try:
             model.load_state_dict(obj["model"], strict=True)
