@@ -27,7 +27,7 @@ import numpy as np
 import pytest
 import torch
 
-from macedance.appearance.wan_keys import checked_against, lora_target, merge_original_lora, original_lora_pairs, to_diffusers
+from macedance.appearance.wan_keys import WAN22_ANIMATE_14B, checked_against, lora_target, merge_original_lora, original_lora_pairs, to_diffusers
 from macedance.errors import DataFormatError
 
 from conftest import close_to as close
@@ -98,21 +98,17 @@ def test_full_size_names_map_onto_diffusers():
     MACE-Dance's aesthetic LoRA exists."""
     layout = json.loads((PARITY / "wan_animate_diffsynth_layout.json").read_text())
     state = {k: torch.empty(s, device="meta") for part in layout.values() for k, s in part.items()}
-    cfg = {"dit": {"patch_size": [1, 2, 2], "num_heads": 40, "dim": 5120, "in_dim": 36, "out_dim": 16, "text_dim": 4096, "freq_dim": 256,
-                   "ffn_dim": 13824, "num_layers": 40, "eps": 1e-6}, "face_size": 512, "motion_dim": 20, "face_heads": 4}
     from diffusers import WanAnimateTransformer3DModel
 
     with torch.device("meta"):
-        model = WanAnimateTransformer3DModel(
-            image_dim=1280, added_kv_proj_dim=5120, attention_head_dim=128, cross_attn_norm=True, eps=1e-6, ffn_dim=13824, freq_dim=256,
-            in_channels=36, num_attention_heads=40, num_layers=40, out_channels=16, patch_size=(1, 2, 2), qk_norm="rms_norm_across_heads",
-            text_dim=4096, rope_max_seq_len=1024, motion_encoder_size=512, motion_style_dim=512, motion_dim=20, motion_encoder_dim=512,
-            face_encoder_hidden_dim=1024, face_encoder_num_heads=4, inject_face_latents_blocks=5)
+        model = WanAnimateTransformer3DModel(**WAN22_ANIMATE_14B)
     expected = model.state_dict()
     converted = to_diffusers(state)
     assert len(state) == 1441 and len(converted) == len(expected) == 1443
+    # 17.27 B parameters in both (DiffSynth's 14 fixed 4×4 blur kernels are not parameters in diffusers)
+    assert sum(math.prod(s) for part in layout.values() for s in part.values()) - 14 * 16 == sum(p.numel() for p in model.parameters()) == 17_274_816_884
     checked_against(converted, expected, source="DiffSynth layout", what="Wan2.2-Animate-14B")
-    assert all(f"{lora_target(f'blocks.{b}.{m}')}.weight" in expected for b in range(cfg["dit"]["num_layers"]) for m in LORA_MODULES)
+    assert all(f"{lora_target(f'blocks.{b}.{m}')}.weight" in expected for b in range(40) for m in LORA_MODULES)
     with pytest.raises(DataFormatError, match=r"unknown \(1\): blocks.0.attn1.to_q.extra; missing \(1\): blocks.0.attn1.to_q.weight"):
         broken = dict(converted)
         broken["blocks.0.attn1.to_q.extra"] = broken.pop("blocks.0.attn1.to_q.weight")

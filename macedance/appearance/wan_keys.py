@@ -4,8 +4,8 @@
 ``WanAnimateTransformer3DModel``.
 
 The correspondence was read from DiffSynth-Studio's ``WanModel`` / ``WanAnimateAdapter`` (fed7b18) and diffusers'
-``WanAnimateTransformer3DModel`` (0.42.1); tests/test_wan_keys.py checks it on every key and shape of both full-size
-models. Besides names, three things change: the face adapter's fused ``linear1_kv`` is split into ``to_k``/``to_v``;
+``WanAnimateTransformer3DModel`` (0.42.1); tests/test_wan_animate_parity.py checks it on every key and shape of both
+full-size models. Besides names, three things change: the face adapter's fused ``linear1_kv`` is split into ``to_k``/``to_v``;
 the motion encoder's leaky-ReLU biases (1, C, 1, 1) become (C,); its blur kernels (fixed buffers) are dropped.
 """
 
@@ -17,6 +17,14 @@ from typing import Any
 
 from macedance.errors import DataFormatError
 from macedance.weights import state_differences
+
+# diffusers' ``WanAnimateTransformer3DModel`` arguments of the released Wan2.2-Animate-14B transformer (17.27 B parameters):
+# every key and shape of DiffSynth's full-size layout lands on this model (tests/test_wan_animate_parity.py).
+WAN22_ANIMATE_14B: dict[str, Any] = dict(
+    image_dim=1280, added_kv_proj_dim=5120, attention_head_dim=128, cross_attn_norm=True, eps=1e-6, ffn_dim=13824, freq_dim=256,
+    in_channels=36, num_attention_heads=40, num_layers=40, out_channels=16, patch_size=(1, 2, 2), qk_norm="rms_norm_across_heads",
+    text_dim=4096, rope_max_seq_len=1024, motion_encoder_size=512, motion_style_dim=512, motion_dim=20, motion_encoder_dim=512,
+    face_encoder_hidden_dim=1024, face_encoder_num_heads=4, inject_face_latents_blocks=5)
 
 # Whole dotted segments (or runs of segments) renamed wherever they occur, in this order.
 _RENAMES: tuple[tuple[str, str], ...] = (
