@@ -12,7 +12,7 @@ tiny model measure the plumbing (VAE encodes, conditioning, relay, LoRA/peft, ch
 ``--full-size`` counts, without weights or a GPU, what one official MACE-Dance window costs with the real sizes: each
 diffusers component built at the released Wan2.2-Animate-14B configuration on the meta device and run once under
 torch's ``FlopCounterMode`` at the official settings (77 control frames + the reference = 21 latent frames ↔ 81 frames,
-1280×720, 512×512 faces, 20 steps, cfg 1.0 so one transformer pass per step). It prints parameters, bf16 weight size
+720×1280 (width×height), 512×512 faces, 20 steps, cfg 1.0 so one transformer pass per step). It prints parameters, bf16 weight size
 and FLOPs per window per component, and the time the FLOPs need at a card's dense bf16 peak (a lower bound: real
 kernels reach a fraction of it).
 """
@@ -29,7 +29,7 @@ from pathlib import Path
 
 
 def full_size(peak_tflops: float) -> None:
-    """FLOPs of one 81-frame 1280×720 window of the real-size components, counted on the meta device."""
+    """FLOPs of one 81-frame 720×1280 window of the real-size components, counted on the meta device."""
     import torch
     from diffusers import AutoencoderKLWan, WanAnimateTransformer3DModel
     from diffusers.utils import logging as diffusers_logging
@@ -42,7 +42,7 @@ def full_size(peak_tflops: float) -> None:
     hf_logging.set_verbosity_error()
     diffusers_logging.set_verbosity_error()  # the float32-module advice for casting: no weights are loaded here
     bf16 = torch.bfloat16
-    H, W, F, LAT = 720, 1280, 77, (77 - 1) // 4 + 1  # pixels, control frames, their latent frames (+1 for the reference)
+    H, W, F, LAT = 1280, 720, 77, (77 - 1) // 4 + 1  # pixels, control frames, their latent frames (+1 for the reference)
 
     def m(*shape: int, dtype=bf16) -> torch.Tensor:
         return torch.empty(shape, device="meta", dtype=dtype)
@@ -69,7 +69,7 @@ def full_size(peak_tflops: float) -> None:
                                                  patch_size=14, image_size=224)),
          lambda c: c(m(1, 3, 224, 224), output_hidden_states=True), 1),
     ]
-    print("one official window: 77 control frames + reference (81 frames), 1280×720, 512×512 faces, 20 steps, cfg 1.0\n")
+    print("one official window: 77 control frames + reference (81 frames), 720×1280 (width×height), 512×512 faces, 20 steps, cfg 1.0\n")
     print(f"| {'component':<56} | parameters | bf16 weights GiB | calls | TFLOP per window |")
     total = 0.0
     for name, model, call, calls in parts:
