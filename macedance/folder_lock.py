@@ -1,6 +1,8 @@
 """One writer per output folder: the long jobs (``data build``, ``data render``, ``train motion``, ``bench run``) hold
 an exclusive lock on ``FOLDER/.macedance.lock`` while they write there, so a second job into the same folder is
-refused with a message naming the first (its process id, host, command and start time).
+refused with a message naming the first (its process id, host, command and start time). ``data export``, which
+assembles its folder beside the target and renames it into place, holds ``PARENT/.OUT.macedance.lock``
+(:func:`target_lock`).
 
 The lock is an ``flock`` on the open file, which the kernel drops when its process ends however it ends (a crash,
 ``SIGKILL``, a power cut of a network client): a crashed run never leaves the folder stuck. The file itself only
@@ -44,15 +46,11 @@ def _describe(lock: Path) -> str:
 
 
 @contextlib.contextmanager
-def folder_lock(folder: str | Path, *, command: str | None = None) -> Iterator[Path]:
-    """Hold ``folder``'s lock (the folder is created; the temporary files a killed run left in it are deleted) for the body; raises :class:`FolderInUseError` naming the
-    holder when another process has it. ``command`` (default: this process's command line) is what the refusal
-    shows. Yields the lock file's path."""
+def _flock(path: Path, *, name: Path, command: str | None) -> Iterator[Path]:
+    """Hold an exclusive ``flock`` on the lock file ``path`` for the body (the refusal names ``name``); the file
+    describes the holder and is deleted on release. Yields ``path``."""
     import fcntl
 
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / LOCK_NAME
     command = command or " ".join([Path(sys.argv[0]).name, *sys.argv[1:]])
     while True:
         try:
@@ -63,13 +61,13 @@ def folder_lock(folder: str | Path, *, command: str | None = None) -> Iterator[P
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             os.close(fd)
-            raise FolderInUseError(f"{folder}: in use by {_describe(path)}; wait for it to finish or stop it "
+            raise FolderInUseError(f"{name}: in use by {_describe(path)}; wait for it to finish or stop it "
                                    f"(a crashed run does not hold the folder)") from None
         except OSError as exc:
             if exc.errno not in _UNSUPPORTED:
                 os.close(fd)
                 raise
-            log.warning("%s: the filesystem does not support locks; make sure no other job writes into this folder", folder)
+            log.warning("%s: the filesystem does not support locks; make sure no other job writes into this folder", name)
             break
         # the holder before us may have deleted the file between our open and our lock: lock the file at the path
         with contextlib.suppress(FileNotFoundError):
@@ -81,10 +79,32 @@ def folder_lock(folder: str | Path, *, command: str | None = None) -> Iterator[P
                 "started": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")}
         os.ftruncate(fd, 0)
         os.pwrite(fd, json.dumps(info).encode(), 0)
-        if stale := remove_stale_temps(folder):  # no writer is active here now: a killed run's temporary files go
-            log.info("%s: removed %d temporary files of a killed run", folder, stale)
         yield path
     finally:
         with contextlib.suppress(OSError):  # gone, or a folder made read-only meanwhile: never hide the job's own error
             os.unlink(path)  # while still locked: a waiter that opened the old file sees it gone and retries
         os.close(fd)
+
+
+@contextlib.contextmanager
+def folder_lock(folder: str | Path, *, command: str | None = None) -> Iterator[Path]:
+    """Hold ``folder``'s lock (the folder is created; the temporary files a killed run left in it are deleted) for the
+    body; raises :class:`FolderInUseError` naming the holder when another process has it. ``command`` (default: this
+    process's command line) is what the refusal shows. Yields the lock file's path."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    with _flock(folder / LOCK_NAME, name=folder, command=command) as path:
+        if stale := remove_stale_temps(folder):  # no writer is active here now: a killed run's temporary files go
+            log.info("%s: removed %d temporary files of a killed run", folder, stale)
+        yield path
+
+
+@contextlib.contextmanager
+def target_lock(target: str | Path, *, command: str | None = None) -> Iterator[Path]:
+    """Hold the lock of ``target``, a folder a job assembles beside it and renames into place (``data export`` writes
+    ``OUT.partial`` and renames it to ``OUT``): the lock file is ``PARENT/.OUT.macedance.lock``, outside both, so it
+    outlives the rename. Refusal and release as :func:`folder_lock`; nothing in the parent folder is cleaned."""
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with _flock(target.parent / f".{target.name}{LOCK_NAME}", name=target, command=command) as path:
+        yield path

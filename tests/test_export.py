@@ -269,6 +269,25 @@ def test_motion_expert_trains_on_a_webdataset_export(dataset: Path, tmp_path: Pa
     assert summary["sequences"] == 2 and np.isfinite(summary["last_loss"]["loss"]) and (tmp_path / "run" / "checkpoint.pt").is_file()
 
 
+def test_a_second_export_into_the_same_folder_is_refused_and_loses_nothing(dataset: Path, tmp_path: Path) -> None:
+    """Two exports into one folder: the second is refused with one line naming the first, and the first's ``OUT.partial``
+    is left alone (before, the second deleted it). The lock sits beside the folder (it outlives the rename) and is gone
+    once the export ends; a killed run's partial folder is replaced."""
+    from macedance.folder_lock import FolderInUseError, target_lock
+
+    out, partial = tmp_path / "exp", tmp_path / "exp.partial"
+    with target_lock(out, command="macedance data export ds exp (the first)"):
+        partial.mkdir()
+        (partial / "shard-000000.tar").write_bytes(b"being written")
+        with pytest.raises(FolderInUseError, match=r"exp: in use by process \d+ on .*\(the first\)"):
+            export_dataset(dataset, out, format="webdataset")
+        r = runner.invoke(app, ["data", "export", str(dataset), str(out), "--format", "webdataset"])
+        assert r.exit_code == 2 and "in use by process" in r.output and "wait for it to finish" in r.output, r.output
+        assert (partial / "shard-000000.tar").read_bytes() == b"being written" and not out.exists()
+    report = export_dataset(dataset, out, format="webdataset")
+    assert report.clips == 4 and (out / "README.md").is_file() and not partial.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["exp"]  # no lock file left
+
 def test_cli_export_info_and_plots(dataset: Path, tmp_path: Path) -> None:
     r = runner.invoke(app, ["data", "export", str(dataset), str(tmp_path / "wds"), "--format", "webdataset", "--name", "tiny"])
     assert r.exit_code == 0, r.output

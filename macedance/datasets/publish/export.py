@@ -32,6 +32,7 @@ from macedance.datasets.publish.source import (
 )
 from macedance.errors import MaceDanceError, ValidationError
 from macedance.fileio import write_json
+from macedance.folder_lock import target_lock
 from macedance.schema import SPLITS, Clip
 from macedance.schema._check import choice
 
@@ -147,6 +148,7 @@ def export_dataset(dataset: str | Path, out: str | Path, *, format: ExportFormat
 
     Raises:
         ValidationError: unknown format, ``out`` exists without ``overwrite``, or ``out`` inside the dataset.
+        FolderInUseError: another export into ``out`` is running (:func:`macedance.folder_lock.target_lock`).
         MissingWeightsError: ``blur_faces`` without the CenterFace weights (before anything is written).
     """
     fmt = choice("--format", format, FORMATS)
@@ -167,6 +169,18 @@ def export_dataset(dataset: str | Path, out: str | Path, *, format: ExportFormat
                                                              f"{', '.join(f'{k} × {v}' for k, v in sorted(left_out.items()))})" if licences else ""))
     report = ExportReport(fmt, str(out), clips=len(clips), splits=dict(Counter(c.split or "none" for c in clips)),
                           licences=dict(Counter(licence_of(folder, c) or "none" for c in clips)), left_out=left_out, blur_faces=blur_faces)
+    with target_lock(out, command=command):  # one export into ``out`` at a time: ``OUT.partial`` is this run's own
+        if out.exists() and not overwrite:  # another export finished it meanwhile
+            raise ValidationError("export folder", "a new folder (or --overwrite)", f"{out} exists")
+        _assemble(folder, src, out, clips, report, fmt=fmt, detector=detector, shard_bytes=shard_bytes, name=name, published=published,
+                  command=command, progress=progress)
+    log.info("exported %d clips to %s (%s)", len(clips), out, fmt)
+    return report
+
+
+def _assemble(folder: DatasetFolder, src: Path, out: Path, clips: list[Clip], report: ExportReport, *, fmt: ExportFormat, detector: Any,
+              shard_bytes: int, name: str | None, published: dt.date | None, command: str | None, progress: Progress | None) -> None:
+    """Write the export into ``OUT.partial`` (a killed run's is deleted first) and rename it to ``out``; under ``out``'s lock."""
     tmp = out.with_name(out.name + ".partial")
     shutil.rmtree(tmp, ignore_errors=True)
     (tmp / ".work").mkdir(parents=True)
@@ -204,8 +218,6 @@ def export_dataset(dataset: str | Path, out: str | Path, *, format: ExportFormat
     if out.exists():
         shutil.rmtree(out)
     tmp.rename(out)
-    log.info("exported %d clips to %s (%s)", len(clips), out, fmt)
-    return report
 
 
 def _layout_samples(folder: DatasetFolder, clips: list[Clip]) -> Iterator[dict[str, Any]]:
