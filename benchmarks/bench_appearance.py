@@ -2,7 +2,7 @@
 training step of each stage — wall time and peak memory, on the CPU (float32) or CUDA (bf16).
 
     .venv/bin/python benchmarks/bench_appearance.py [--device cpu|cuda] [--frames 33] [--size 64x64] [--steps 4]
-    .venv/bin/python benchmarks/bench_appearance.py --full-size [--peak-tflops 989]
+    .venv/bin/python benchmarks/bench_appearance.py --full-size [--peak-tflops 989] [--measure --device cuda]
 
 The tiny pipeline is written to a temporary folder and loaded through the project's loader; the
 training steps run on a generated one-clip dataset (``write_appearance_dataset``). Timings of the
@@ -14,7 +14,9 @@ diffusers component built at the released Wan2.2-Animate-14B configuration on th
 torch's ``FlopCounterMode`` at the official settings (77 control frames + the reference = 21 latent frames ↔ 81 frames,
 720×1280 (width×height), 512×512 faces, 20 steps, cfg 1.0 so one transformer pass per step). It prints parameters, bf16 weight size
 and FLOPs per window per component, and the time the FLOPs need at a card's dense bf16 peak (a lower bound: real
-kernels reach a fraction of it).
+kernels reach a fraction of it). ``--measure --device cuda`` also times the transformer and the VAE at those shapes
+with random bf16 weights made on the card (34.5 GB; no checkpoint needed) and reports peak memory: seconds per window
+without offload transfers. ``--blocks 5 --size 32x32 --frames 5 --measure --device cpu`` runs the same code on a CPU.
 """
 
 from __future__ import annotations
@@ -28,8 +30,12 @@ import time
 from pathlib import Path
 
 
-def full_size(peak_tflops: float) -> None:
-    """FLOPs of one 81-frame 720×1280 window of the real-size components, counted on the meta device."""
+def full_size(peak_tflops: float, *, measure: str | None, size: tuple[int, int], frames: int, blocks: int, time_steps: int,
+              dtype: str | None = None) -> None:
+    """One window of the real-size components (``blocks`` transformer blocks, 40 released): FLOPs counted on the meta
+    device; with ``measure`` (a device) also timed there with random bf16 weights (no checkpoint needed)."""
+    import resource
+
     import torch
     from diffusers import AutoencoderKLWan, WanAnimateTransformer3DModel
     from diffusers.utils import logging as diffusers_logging
@@ -42,59 +48,110 @@ def full_size(peak_tflops: float) -> None:
     hf_logging.set_verbosity_error()
     diffusers_logging.set_verbosity_error()  # the float32-module advice for casting: no weights are loaded here
     bf16 = torch.bfloat16
-    H, W, F, LAT = 1280, 720, 77, (77 - 1) // 4 + 1  # pixels, control frames, their latent frames (+1 for the reference)
+    (W, H), F = size, frames
+    LAT = (F - 1) // 4 + 1  # latent frames of the control frames (+1 for the reference)
+    cfg = {**WAN22_ANIMATE_14B, "num_layers": blocks}
 
-    def m(*shape: int, dtype=bf16) -> torch.Tensor:
-        return torch.empty(shape, device="meta", dtype=dtype)
+    # bf16 on the card; float32 on a CPU by default (bf16 convolutions without AVX-512 BF16 take minutes there)
+    run_dtype = {"bf16": bf16, "fp32": torch.float32}[dtype or ("bf16" if measure is None or measure.startswith("cuda") else "fp32")]
 
-    def build(cls, *args, **kw):
-        with torch.device("meta"):
-            return cls(*args, **kw).to(bf16).eval()
+    def build(cls, *args, device: str = "meta", **kw):
+        torch.set_default_dtype(run_dtype)  # parameters made in that dtype where they are made (the 14B model in fp32 is 69 GB)
+        try:
+            with torch.device(device):
+                return cls(*args, **kw).eval()
+        finally:
+            torch.set_default_dtype(torch.float32)
 
-    # name, model, one call, calls per window
+    # name, model, one call (given a tensor maker), calls per window
     parts = [
-        ("transformer (DiT + Animate adapter, LoRA fused)", build(WanAnimateTransformer3DModel, **WAN22_ANIMATE_14B),
-         lambda t: t(m(1, 36, LAT + 1, H // 8, W // 8), torch.tensor([500], device="meta"), m(1, 512, 4096), m(1, 257, 1280),
-                     m(1, 16, LAT, H // 8, W // 8), m(1, 3, F, 512, 512), return_dict=False), 20),
-        ("VAE encode (conditioning video, pose video: 77 frames)", build(AutoencoderKLWan),
-         lambda v: v.encode(m(1, 3, F, H, W)), 2),
-        ("VAE encode (reference image)", build(AutoencoderKLWan), lambda v: v.encode(m(1, 3, 1, H, W)), 1),
-        ("VAE decode (21 latent frames → 81 frames)", build(AutoencoderKLWan), lambda v: v.decode(m(1, 16, LAT + 1, H // 8, W // 8)), 1),
+        ("transformer (DiT + Animate adapter, LoRA fused)", lambda d: build(WanAnimateTransformer3DModel, device=d, **cfg),
+         lambda t, m: t(m(1, 36, LAT + 1, H // 8, W // 8), m(1, dtype=torch.long), m(1, 512, 4096), m(1, 257, 1280),
+                        m(1, 16, LAT, H // 8, W // 8), m(1, 3, F, 512, 512), return_dict=False), 20),
+        (f"VAE encode (conditioning video, pose video: {F} frames)", lambda d: build(AutoencoderKLWan, device=d),
+         lambda v, m: v.encode(m(1, 3, F, H, W)), 2),
+        ("VAE encode (reference image)", lambda d: build(AutoencoderKLWan, device=d), lambda v, m: v.encode(m(1, 3, 1, H, W)), 1),
+        (f"VAE decode ({LAT + 1} latent frames → {4 * LAT + 1} frames)", lambda d: build(AutoencoderKLWan, device=d),
+         lambda v, m: v.decode(m(1, 16, LAT + 1, H // 8, W // 8)), 1),
         ("text encoder (UMT5-XXL encoder, 512 tokens)",
-         build(UMT5EncoderModel, UMT5Config(vocab_size=256384, d_model=4096, d_kv=64, d_ff=10240, num_layers=24, num_heads=64,
-                                            feed_forward_proj="gated-gelu")),
-         lambda e: e(input_ids=m(1, 512, dtype=torch.long)), 1),
+         lambda d: build(UMT5EncoderModel, UMT5Config(vocab_size=256384, d_model=4096, d_kv=64, d_ff=10240, num_layers=24, num_heads=64,
+                                                      feed_forward_proj="gated-gelu"), device=d),
+         lambda e, m: e(input_ids=m(1, 512, dtype=torch.long)), 1),
         ("image encoder (CLIP ViT-H/14, reference)",
-         build(CLIPVisionModel, CLIPVisionConfig(hidden_size=1280, intermediate_size=5120, num_hidden_layers=32, num_attention_heads=16,
-                                                 patch_size=14, image_size=224)),
-         lambda c: c(m(1, 3, 224, 224), output_hidden_states=True), 1),
+         lambda d: build(CLIPVisionModel, CLIPVisionConfig(hidden_size=1280, intermediate_size=5120, num_hidden_layers=32,
+                                                           num_attention_heads=16, patch_size=14, image_size=224), device=d),
+         lambda c, m: c(m(1, 3, 224, 224), output_hidden_states=True), 1),
     ]
-    print("one official window: 77 control frames + reference (81 frames), 720×1280 (width×height), 512×512 faces, 20 steps, cfg 1.0\n")
+    print(f"one window: {F} control frames + reference ({4 * LAT + 1} frames), {W}×{H} (width×height), 512×512 faces, "
+          f"20 steps, cfg 1.0, {blocks} transformer blocks\n")
     print(f"| {'component':<56} | parameters | bf16 weights GiB | calls | TFLOP per window |")
     total = 0.0
-    for name, model, call, calls in parts:
+    meta = lambda *shape, dtype=run_dtype: torch.zeros(shape, device="meta", dtype=dtype)
+    for name, make, call, calls in parts:
+        model = make("meta")
         with FlopCounterMode(display=False) as fc, torch.no_grad():
-            call(model)
+            call(model, meta)
         flops = fc.get_total_flops() * calls
         total += flops
         n = sum(p.numel() for p in model.parameters())
-        print(f"| {name:<56} | {n / 1e9:8.3f} B | {n * 2 / 2**30:16.2f} | {calls:5d} | {flops / 1e12:16,.0f} |")
-    print(f"| {'total':<56} | {'':10} | {'':16} | {'':5} | {total / 1e12:16,.0f} |")
-    print(f"\nat {peak_tflops:g} TFLOP/s (dense bf16 peak): ≥ {total / (peak_tflops * 1e12):.0f} s per window")
+        print(f"| {name:<56} | {n / 1e9:8.3f} B | {n * 2 / 2**30:16.2f} | {calls:5d} | {flops / 1e12:16,.1f} |")
+    print(f"| {'total':<56} | {'':10} | {'':16} | {'':5} | {total / 1e12:16,.1f} |")
+    print(f"\nat {peak_tflops:g} TFLOP/s (dense bf16 peak): ≥ {total / (peak_tflops * 1e12):.1f} s per window")
+    if measure is None:
+        return
+    # Timed on the device with random weights: the transformer and the VAE (the text and image encoders run once per
+    # video). One call each as a warm-up, then the mean of ``time_steps`` calls (the VAE: one).
+    cuda = measure.startswith("cuda")
+    g = torch.Generator(device=measure).manual_seed(0)
+    rand = lambda *shape, dtype=run_dtype: (torch.randint(0, 1000, shape, device=measure, generator=g) if dtype == torch.long
+                                        else torch.randn(shape, device=measure, generator=g, dtype=dtype))
+    rows, window = [], 0.0
+    for name, make, call, calls in parts[:4]:
+        model = make(measure)
+        with torch.no_grad():
+            call(model, rand)  # warm-up (kernels chosen, memory pools grown)
+            if cuda:
+                torch.cuda.synchronize()
+                torch.cuda.reset_peak_memory_stats()
+            reps = time_steps if calls > 1 and name.startswith("transformer") else 1
+            t = time.perf_counter()
+            for _ in range(reps):
+                call(model, rand)
+            if cuda:
+                torch.cuda.synchronize()
+        sec = (time.perf_counter() - t) / reps
+        mem = torch.cuda.max_memory_allocated() / 2**30 if cuda else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+        rows.append((name, sec, calls, mem))
+        window += sec * calls
+        del model
+        if cuda:
+            torch.cuda.empty_cache()
+    device_name = torch.cuda.get_device_name() if cuda else platform.processor() or platform.machine()
+    print(f"\nmeasured on {device_name} (random {str(run_dtype).removeprefix('torch.')} weights, torch {torch.__version__}):\n")
+    print(f"| {'component':<56} | seconds per call | calls | peak GiB ({'CUDA allocated' if cuda else 'process RSS'}) |")
+    for name, sec, calls, mem in rows:
+        print(f"| {name:<56} | {sec:16.2f} | {calls:5d} | {mem:8.1f} |")
+    print(f"\none window (transformer and VAE, no offload transfers): {window:.1f} s")
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--full-size", action="store_true", help="count the real-size window's FLOPs on the meta device (no weights)")
+    ap.add_argument("--measure", action="store_true", help="--full-size: also time the transformer and VAE on --device (random bf16 weights)")
+    ap.add_argument("--blocks", type=int, default=40, help="--full-size: transformer blocks (a multiple of 5; released: 40)")
+    ap.add_argument("--time-steps", type=int, default=2, help="--full-size --measure: timed transformer passes after the warm-up")
+    ap.add_argument("--dtype", choices=("bf16", "fp32"), default=None, help="--full-size --measure: default bf16 on CUDA, fp32 on a CPU")
     ap.add_argument("--peak-tflops", type=float, default=989.0, help="dense bf16 peak for the time bound (H100/H200 SXM: 989)")
     ap.add_argument("--device", default="cpu")
-    ap.add_argument("--frames", type=int, default=33)
-    ap.add_argument("--size", default="64x64")
+    ap.add_argument("--frames", type=int, default=None, help="control frames (default: 33; --full-size: 77)")
+    ap.add_argument("--size", default=None, help="WxH (default: 64x64; --full-size: 720x1280)")
     ap.add_argument("--steps", type=int, default=4)
     a = ap.parse_args()
     if a.full_size:
-        full_size(a.peak_tflops)
+        full_size(a.peak_tflops, measure=a.device if a.measure else None, size=tuple(int(v) for v in (a.size or "720x1280").split("x")),
+                  frames=a.frames or 77, blocks=a.blocks, time_steps=a.time_steps, dtype=a.dtype)
         return
+    a.frames, a.size = a.frames or 33, a.size or "64x64"
     w, h = (int(v) for v in a.size.split("x"))
     import numpy as np
     import torch

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # GPU checks for a session that is lent a device (run through the device tool, one call):
-#   pip install --no-deps -e . (the machine's torch 2.11 satisfies torch>=2.11), then the
-#   Motion Expert benchmark on CUDA with the full DDIM loop, the FVD (I3D) throughput benchmark at
+#   pip install --no-deps -e . (the machine's torch 2.11 satisfies torch>=2.11), then one real-size
+#   Appearance-Expert window (issue 24: 17.27 B transformer + VAE, random bf16 weights), the Motion Expert benchmark on CUDA with the full DDIM loop, the FVD (I3D) throughput benchmark at
 #   batch 32 (fp32 and bf16), the VBench / cd-FVD feature networks (DINO ViT-B/16, CLIP ViT-B/32, AMT-S,
 #   VideoMAE-v2 ViT-g/14 at full size; fp32 and bf16), the Appearance Expert on the tiny Wan-Animate pipeline
 #   in bf16 (animate + one training step per stage; needs diffusers, transformers, peft, accelerate, safetensors,
@@ -22,6 +22,10 @@ if missing:
     sys.exit(f"missing on the device machine (carry their wheels): {missing}")
 PY
 nvidia-smi --query-gpu=name,memory.total --format=csv,noheader
+# issue 24: one official Appearance-Expert window at the real size (17.27 B transformer + VAE, random bf16 weights made on
+# the card, 77 control frames at 720×1280, 512×512 faces): seconds per transformer pass and VAE call, peak memory
+timeout 300 python3 -u benchmarks/bench_appearance.py --full-size --measure --device cuda --time-steps 2 \
+  || echo "bench_appearance --full-size --measure: stopped (300-s limit or error)"
 python3 benchmarks/bench_motion_expert.py --device cuda --full-sampling --lengths 256,512,1024,2048,4096
 python3 benchmarks/bench_fvd.py --device cuda --batch 32
 python3 benchmarks/bench_fvd.py --device cuda --batch 32 --half
