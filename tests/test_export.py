@@ -288,6 +288,7 @@ def test_a_second_export_into_the_same_folder_is_refused_and_loses_nothing(datas
     assert report.clips == 4 and (out / "README.md").is_file() and not partial.exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["exp"]  # no lock file left
 
+
 def test_cli_export_info_and_plots(dataset: Path, tmp_path: Path) -> None:
     r = runner.invoke(app, ["data", "export", str(dataset), str(tmp_path / "wds"), "--format", "webdataset", "--name", "tiny"])
     assert r.exit_code == 0, r.output
