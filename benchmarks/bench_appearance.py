@@ -33,7 +33,7 @@ from pathlib import Path
 def full_size(peak_tflops: float, *, measure: str | None, size: tuple[int, int], frames: int, blocks: int, time_steps: int,
               dtype: str | None = None) -> None:
     """One window of the real-size components (``blocks`` transformer blocks, 40 released): FLOPs counted on the meta
-    device; with ``measure`` (a device) also timed there with random bf16 weights (no checkpoint needed)."""
+    device; with ``measure`` (a device) also timed there with random weights made there (bf16 on CUDA; no checkpoint)."""
     import resource
 
     import torch
