@@ -22,6 +22,7 @@ without offload transfers. ``--blocks 5 --size 32x32 --frames 5 --measure --devi
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import platform
 import resource
@@ -63,15 +64,16 @@ def full_size(peak_tflops: float, *, measure: str | None, size: tuple[int, int],
         finally:
             torch.set_default_dtype(torch.float32)
 
+    vae = functools.cache(lambda d: build(AutoencoderKLWan, device=d))  # one VAE per device for its three calls
     # name, model, one call (given a tensor maker), calls per window
     parts = [
         ("transformer (DiT + Animate adapter, LoRA fused)", lambda d: build(WanAnimateTransformer3DModel, device=d, **cfg),
          lambda t, m: t(m(1, 36, LAT + 1, H // 8, W // 8), m(1, dtype=torch.long), m(1, 512, 4096), m(1, 257, 1280),
                         m(1, 16, LAT, H // 8, W // 8), m(1, 3, F, 512, 512), return_dict=False), 20),
-        (f"VAE encode (conditioning video, pose video: {F} frames)", lambda d: build(AutoencoderKLWan, device=d),
+        (f"VAE encode (conditioning video, pose video: {F} frames)", vae,
          lambda v, m: v.encode(m(1, 3, F, H, W)), 2),
-        ("VAE encode (reference image)", lambda d: build(AutoencoderKLWan, device=d), lambda v, m: v.encode(m(1, 3, 1, H, W)), 1),
-        (f"VAE decode ({LAT + 1} latent frames → {4 * LAT + 1} frames)", lambda d: build(AutoencoderKLWan, device=d),
+        ("VAE encode (reference image)", vae, lambda v, m: v.encode(m(1, 3, 1, H, W)), 1),
+        (f"VAE decode ({LAT + 1} latent frames → {4 * LAT + 1} frames)", vae,
          lambda v, m: v.decode(m(1, 16, LAT + 1, H // 8, W // 8)), 1),
         ("text encoder (UMT5-XXL encoder, 512 tokens)",
          lambda d: build(UMT5EncoderModel, UMT5Config(vocab_size=256384, d_model=4096, d_kv=64, d_ff=10240, num_layers=24, num_heads=64,

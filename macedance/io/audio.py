@@ -10,8 +10,11 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -59,7 +62,10 @@ def _read_soundfile(path: Path) -> tuple[np.ndarray, int]:
     return data.T, int(sr)  # (channels, N)
 
 
-def _read_pyav(path: Path) -> tuple[np.ndarray, int]:
+@contextlib.contextmanager
+def _audio_stream(path: Path, *, with_length: bool = False) -> Iterator[tuple[Any, Any, int]]:
+    """(container, its first audio stream, sample rate), opened with FFmpeg and checked against the limits from the
+    header alone (the stated length too with ``with_length``)."""
     import av
 
     try:
@@ -71,7 +77,13 @@ def _read_pyav(path: Path) -> tuple[np.ndarray, int]:
             raise DataFormatError(f"{path}: no audio stream (streams: {[s.type for s in container.streams]})")
         stream = container.streams.audio[0]
         sr = int(stream.rate or stream.codec_context.sample_rate or 0)
-        _check_header(path, sr, int(stream.codec_context.channels or 1))
+        seconds = float(stream.duration * stream.time_base) if with_length and stream.duration and stream.time_base else None
+        _check_header(path, sr, int(stream.codec_context.channels or 1), seconds)
+        yield container, stream, sr
+
+
+def _read_pyav(path: Path) -> tuple[np.ndarray, int]:
+    with _audio_stream(path) as (container, stream, sr):
         chunks, n, limit = [], 0, MAX_AUDIO_SECONDS * sr
         try:
             for frame in container.decode(stream):
@@ -140,20 +152,10 @@ def resample(audio: Audio, sample_rate: int) -> Audio:
 
 def _probe(path: Path) -> None:
     """The checks :func:`load_audio` makes before decoding, from the container's header only."""
-    import av
-
     if not path.is_file():
         raise InputNotFoundError(f"{path}: audio file not found")
-    try:
-        container = av.open(str(path))
-    except Exception as exc:  # av.error.* subclasses
-        raise DataFormatError(f"{path}: cannot open media file ({exc})") from None
-    with container:
-        if not container.streams.audio:
-            raise DataFormatError(f"{path}: no audio stream (streams: {[s.type for s in container.streams]})")
-        stream = container.streams.audio[0]
-        seconds = float(stream.duration * stream.time_base) if stream.duration and stream.time_base else None
-        _check_header(path, int(stream.rate or stream.codec_context.sample_rate or 0), int(stream.codec_context.channels or 1), seconds)
+    with _audio_stream(path, with_length=True):
+        pass
 
 
 def essentia_available() -> bool:

@@ -134,8 +134,9 @@ def _load(path: Path) -> Any:
                 return {"schema_version": z["schema_version"]}  # read in full by load_motion
             return {k: z[k] for k in z.files}
     except ValueError as exc:
-        if "allow_pickle" in str(exc) and suffix == ".npy" and path.read_bytes()[:6] == b"\x93NUMPY":
-            obj = safe_load_npy_object(path.read_bytes(), str(path))  # Bailando's np.save'd dict; anything else refused
+        raw = path.read_bytes() if "allow_pickle" in str(exc) and suffix == ".npy" else b""
+        if raw[:6] == b"\x93NUMPY":
+            obj = safe_load_npy_object(raw, str(path))  # Bailando's np.save'd dict; anything else refused
             if isinstance(obj, dict) and "pred_position" in obj:
                 return obj
             raise DataFormatError(f"{path}: an np.save'd {type(obj).__name__}; the only pickled layout read is Bailando's "
